@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Set-up, build, run and test Parley on Debian 12. Idempotent: what is already
+# installed or built is not done again.
+#   ./parley.sh run    the server on the embedded default (SQLite in ./data, no Redis)
+#   ./parley.sh test   every test: unit, integration (real binary, real Redis) and browser
+#   ./parley.sh build  only the build
+set -euo pipefail
+cd "$(dirname "$0")"
+
+build_dir=${PARLEY_BUILD_DIR:-build}
+apt_packages=(g++ cmake ninja-build pkg-config ccache libboost1.81-all-dev libssl-dev libhiredis-dev
+  libsimdjson-dev catch2 libsqlite3-dev)
+test_apt_packages=(redis-server chromium)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  command -v node >/dev/null || missing+=(nodejs npm)
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "parley.sh: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_npm() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules
+  fi
+}
+
+build() {
+  if [ ! -f "$build_dir/build.ninja" ]; then
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build "$build_dir" -j "$(nproc)"
+}
+
+case "${1:-}" in
+  run)
+    install_apt "${apt_packages[@]}"
+    build
+    shift
+    exec "$build_dir/server/parley" --data-dir "${PARLEY_DATA_DIR:-data}" --web-root web-client "$@"
+    ;;
+  test)
+    install_apt "${apt_packages[@]}" "${test_apt_packages[@]}"
+    install_npm
+    build
+    ctest --test-dir "$build_dir" --output-on-failure --timeout 900
+    ;;
+  build)
+    install_apt "${apt_packages[@]}"
+    build
+    ;;
+  *)
+    echo "usage: ./parley.sh run [server options] | test | build" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,224 @@
+// Post bodies (protocol §3 "Kinds a client may post"): each kind's fields are
+// checked and copied into a fresh object, so nothing unchecked is ever stored.
+#include "frame.hpp"
+
+#include "json_input.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <array>
+#include <limits>
+
+namespace parley {
+namespace {
+
+using boost::json::object;
+using boost::json::value;
+
+constexpr std::size_t max_text_chars = 16384;
+constexpr std::size_t max_terms_bytes = 16384;
+constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+
+error bad_request(std::string message) { return make_error(errc::bad_request, std::move(message)); }
+
+template <std::size_t N>
+bool one_of(std::string_view s, const std::array<std::string_view, N>& options) {
+  for (auto o : options) {
+    if (s == o) return true;
+  }
+  return false;
+}
+
+template <std::size_t N>
+std::string list(const std::array<std::string_view, N>& options) {
+  std::string out;
+  for (auto o : options) {
+    if (!out.empty()) out += ", ";
+    out += o;
+  }
+  return out;
+}
+
+constexpr std::array<std::string_view, 5> flag_types = {"delay", "scope_change", "dispute", "risk", "blocker"};
+constexpr std::array<std::string_view, 2> flag_states = {"acknowledged", "resolved"};
+constexpr std::array<std::string_view, 6> proposal_topics = {"agreement", "scope_change", "timeline",
+                                                             "compensation", "phase", "resolution"};
+constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "active", "completion", "closed"};
+constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
+
+// Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
+constexpr std::array<std::string_view, 4> server_kinds = {"phase", "mediation", "sla", "notice"};
+
+// Reads the fields of one body against a fixed list of names, refusing any
+// other field and copying the accepted ones into `out` in a stable order.
+class body_reader {
+ public:
+  body_reader(const object& in, std::string_view where) : in_(in), where_(where) {}
+
+  // Refuses fields outside `known`. Call once before reading.
+  template <std::size_t N>
+  std::optional<error> only(const std::array<std::string_view, N>& known) const {
+    for (const auto& member : in_) {
+      if (!one_of(member.key(), known)) {
+        return bad_request("unknown field " + detail::display_name(member.key()) + " in " + where_);
+      }
+    }
+    return std::nullopt;
+  }
+
+  const value* find(std::string_view name) const {
+    const value* v = in_.if_contains(name);
+    // An explicit null is an absent field, as in requests.
+    return (v && !v->is_null()) ? v : nullptr;
+  }
+
+  // Text counted in code points; `min_chars` 0 allows an empty string.
+  std::optional<error> text(std::string_view name, bool required, std::size_t min_chars, object& out) const {
+    const value* v = find(name);
+    if (!v) return required ? std::optional<error>(missing(name)) : std::nullopt;
+    if (!v->is_string()) return bad_request(field(name) + " must be a string");
+    std::string_view s = v->get_string();
+    std::size_t chars = detail::count_code_points(s);
+    if (chars < min_chars) return bad_request(field(name) + " must not be empty");
+    if (chars > max_text_chars) {
+      return make_error(errc::too_large, field(name) + " exceeds " + std::to_string(max_text_chars) + " characters");
+    }
+    out.emplace(name, s);
+    return std::nullopt;
+  }
+
+  std::optional<error> integer(std::string_view name, bool required, std::int64_t lo, std::int64_t hi,
+                               std::string_view expectation, object& out) const {
+    const value* v = find(name);
+    if (!v) return required ? std::optional<error>(missing(name)) : std::nullopt;
+    if (!v->is_int64() || v->get_int64() < lo || v->get_int64() > hi) {
+      return bad_request(field(name) + " must be " + std::string(expectation));
+    }
+    out.emplace(name, v->get_int64());
+    return std::nullopt;
+  }
+
+  template <std::size_t N>
+  std::optional<error> choice(std::string_view name, const std::array<std::string_view, N>& options,
+                              object& out) const {
+    const value* v = find(name);
+    if (!v) return missing(name);
+    if (!v->is_string() || !one_of(v->get_string(), options)) {
+      return bad_request(field(name) + " must be one of " + list(options));
+    }
+    out.emplace(name, v->get_string());
+    return std::nullopt;
+  }
+
+ private:
+  std::string field(std::string_view name) const {
+    return where_ == "body" ? std::string(name) : where_ + "." + std::string(name);
+  }
+  error missing(std::string_view name) const { return bad_request("missing field " + field(name)); }
+
+  const object& in_;
+  std::string where_;
+};
+
+// Each check returns std::optional<error>; the first failure ends validation.
+#define PARLEY_TRY(expr)                 \
+  if (auto parley_err_ = (expr)) {       \
+    return std::move(*parley_err_);      \
+  }
+
+result<object> message_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"text", "reply_to"}));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  PARLEY_TRY(in.integer("reply_to", false, 1, int64_max, "a positive integer (a seq)", out));
+  return out;
+}
+
+result<object> status_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"text", "progress"}));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  PARLEY_TRY(in.integer("progress", false, 0, 100, "an integer from 0 to 100", out));
+  return out;
+}
+
+result<object> flag_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"type", "text"}));
+  PARLEY_TRY(in.choice("type", flag_types, out));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  return out;
+}
+
+result<object> flag_update_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"flag", "state", "text"}));
+  PARLEY_TRY(in.integer("flag", true, 1, int64_max, "a positive integer (the flag's seq)", out));
+  PARLEY_TRY(in.choice("state", flag_states, out));
+  // Acknowledging a flag needs no words; the text is optional.
+  PARLEY_TRY(in.text("text", false, 0, out));
+  return out;
+}
+
+// `terms` per topic: phase is exactly {"to": phase}; resolution names its
+// dispute flag; the others are free-form objects.
+result<object> proposal_terms(std::string_view topic, const object& terms) {
+  std::string size_probe = boost::json::serialize(terms);
+  if (size_probe.size() > max_terms_bytes) {
+    return make_error(errc::too_large, "terms exceed " + std::to_string(max_terms_bytes) + " bytes");
+  }
+  body_reader in(terms, "terms");
+  if (topic == "phase") {
+    object out;
+    PARLEY_TRY(in.only(std::array<std::string_view, 1>{"to"}));
+    PARLEY_TRY(in.choice("to", phases, out));
+    return out;
+  }
+  if (topic == "resolution") {
+    object scratch;
+    PARLEY_TRY(in.integer("flag", true, 1, int64_max, "a positive integer (the dispute flag's seq)", scratch));
+  }
+  return terms;
+}
+
+result<object> proposal_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"topic", "text", "terms"}));
+  PARLEY_TRY(in.choice("topic", proposal_topics, out));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  const value* terms = in.find("terms");
+  if (!terms) return bad_request("missing field terms");
+  if (!terms->is_object()) return bad_request("terms must be an object");
+  auto checked = proposal_terms(out.at("topic").get_string(), terms->get_object());
+  if (!checked) return checked.err();
+  out.emplace("terms", std::move(*checked));
+  return out;
+}
+
+result<object> decision_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"proposal", "verdict", "text"}));
+  PARLEY_TRY(in.integer("proposal", true, 1, int64_max, "a positive integer (the proposal's seq)", out));
+  PARLEY_TRY(in.choice("verdict", verdicts, out));
+  PARLEY_TRY(in.text("text", false, 0, out));
+  return out;
+}
+
+#undef PARLEY_TRY
+
+}  // namespace
+
+result<object> validate_body(std::string_view kind, const object& body) {
+  body_reader in(body, "body");
+  if (kind == "message") return message_body(in);
+  if (kind == "status") return status_body(in);
+  if (kind == "flag") return flag_body(in);
+  if (kind == "flag_update") return flag_update_body(in);
+  if (kind == "proposal") return proposal_body(in);
+  if (kind == "decision") return decision_body(in);
+  if (one_of(kind, server_kinds)) {
+    return bad_request("kind " + std::string(kind) + " is made by the server and may not be posted");
+  }
+  return bad_request("unknown kind " + detail::display_name(kind));
+}
+
+}  // namespace parley

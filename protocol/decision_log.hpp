@@ -1,0 +1,29 @@
+#pragma once
+// The hash-chained decision log (protocol §5): canonical JSON (RFC 8785),
+// record hashing and chain verification. Pure functions.
+#include "result.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley {
+
+// RFC 8785 JSON Canonicalization Scheme: keys sorted by UTF-16 code units,
+// no whitespace, ECMAScript number and string forms.
+std::string canonical_json(const boost::json::value& v);
+
+// Lowercase hex SHA-256 of canonical_json(record without its "hash" member).
+std::string record_hash(const boost::json::object& record);
+
+// The `prev` of record 1.
+inline const std::string genesis_prev(64, '0');
+
+// Checks a whole chain in order: n = 1, 2, …; each prev equals the previous hash
+// (64 zeros first); each hash matches. On failure the error message names the
+// first bad record ("record 3: hash mismatch").
+std::optional<error> verify_chain(const std::vector<boost::json::object>& records);
+
+}  // namespace parley

@@ -1,0 +1,159 @@
+#pragma once
+// The engagement state machine (protocol §1, §3 kinds, §4): what a post may do
+// (`check`), and how committed events change the state (`apply`). Pure: no
+// clock of its own, no I/O; the caller serialises check + append per engagement.
+#include "channel.hpp"
+#include "event.hpp"
+#include "result.hpp"
+#include "user.hpp"
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace parley {
+
+enum class engagement_phase { discovery, agreement, active, completion, closed };
+std::string_view phase_name(engagement_phase p);
+std::optional<engagement_phase> parse_phase(std::string_view name);
+
+// The two parties of an engagement.
+enum class side { client, expert };
+std::string_view side_name(side s);
+// client -> client side, expert -> expert side; other roles are no party.
+std::optional<side> side_of(user_role r);
+
+// Upper bounds of each phase (protocol §1 "expected length"), in ms.
+struct phase_limits {
+  std::int64_t discovery_ms = 2LL * 24 * 3600 * 1000;
+  std::int64_t agreement_ms = 3LL * 24 * 3600 * 1000;
+  std::int64_t active_ms = 28LL * 24 * 3600 * 1000;
+  std::int64_t completion_ms = 5LL * 24 * 3600 * 1000;
+
+  // No bound for `closed`.
+  std::optional<std::int64_t> of(engagement_phase p) const;
+};
+
+struct engagement_flag {
+  std::int64_t seq = 0;  // the flag's id (its event's seq in eng:<id>)
+  std::string type;      // delay, scope_change, dispute, risk, blocker
+  std::string state;     // open, acknowledged, resolved
+  std::string text;
+  std::string by;        // user id
+};
+
+enum class proposal_status { open, accepted, rejected, lapsed };
+
+struct engagement_proposal {
+  std::int64_t seq = 0;  // the proposal's id, in channel `ch`
+  std::string ch;
+  std::string topic;
+  std::string text;
+  boost::json::object terms;
+  std::string by;  // user id of the proposer
+  std::optional<side> by_side;  // none for support's resolutions
+  proposal_status status = proposal_status::open;
+  std::vector<std::string> accepted_by;  // user ids, in order of acceptance
+  std::vector<side> accepted_sides;      // resolutions: the parties that accepted so far
+};
+
+struct reply_debt {
+  side owing = side::client;  // the side that owes an answer
+  std::int64_t since_seq = 0;  // the first unanswered message of the other side (eng:<id>)
+  std::int64_t since_ts = 0;
+};
+
+struct engagement_agreement {
+  boost::json::object terms;
+  int version = 0;
+};
+
+struct engagement_state {
+  std::string eng;
+  engagement_phase phase = engagement_phase::discovery;
+  std::int64_t phase_since_ms = 0;
+  std::optional<engagement_agreement> agreement;
+  bool agreement_accepted = false;  // an `agreement`-topic proposal was accepted (needed to enter active)
+  std::map<std::int64_t, engagement_flag> flags;  // every flag ever raised, by seq
+  std::map<std::pair<std::string, std::int64_t>, engagement_proposal> proposals;  // every proposal, by (ch, seq)
+  bool mediation_open = false;
+  bool mediation_exists = false;  // opened at least once: eng:<id>:mediation may be joined
+  std::optional<reply_debt> owed_reply;
+  std::optional<std::int64_t> last_status_ts;
+
+  // Service-level misses already posted (recorded by apply of `sla` events), so
+  // each miss is posted once.
+  std::optional<std::int64_t> reply_miss_posted;   // owed_reply.since_seq it was posted for
+  std::optional<std::int64_t> status_miss_posted;  // the `since` it was posted for
+  std::optional<std::pair<engagement_phase, std::int64_t>> phase_miss_posted;  // phase and phase_since
+
+  // Last seq applied per channel: apply ignores anything at or below it.
+  std::map<std::string, std::int64_t> applied;
+};
+
+// A fresh engagement: `discovery` from now (protocol §1, first use).
+engagement_state new_engagement(std::string eng, std::int64_t now_ms);
+
+// phase_since + the phase's bound; none once closed.
+std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_limits& limits);
+
+// The §4 `state` object: phase, phase_since, phase_due, agreement, open_flags
+// [{seq,type,state,text,by}], open_proposals [{seq,ch,topic,text,terms,by,accepted_by}],
+// owed_reply, last_status_ts. `by` and `accepted_by` hold user ids.
+boost::json::object state_json(const engagement_state& s, const phase_limits& limits);
+
+// A client's post, already past validate_body (frame.hpp).
+struct post_request {
+  channel ch;
+  std::string kind;
+  boost::json::object body;
+  std::string cid;  // empty when none
+};
+
+// What to append for an accepted proposal (protocol §5): eng, ch, topic, terms,
+// text, proposed_by, accepted_by, proposal_seq. The server copies it into
+// append_request::record_draft; `attach_to` indexes plan::events.
+struct record_draft {
+  boost::json::object fields;
+  std::size_t attach_to = 0;
+};
+
+struct plan {
+  // Appended in one atomic step: the actor's event first (with the post's cid),
+  // then server-made follow-ups (`phase`, `mediation`) from system_user().
+  std::vector<event> events;
+  std::optional<record_draft> record;
+  // `notice` events for `support`, appended after `events` commit. Their body's
+  // `flag` and their cid need the flag's seq: take them from support_notices().
+  std::vector<event> notices;
+};
+
+// Decides whether `actor` may post `p` given the engagement state: an error
+// (`forbidden` wrong role or place, `not_found` unknown proposal / flag / mediation
+// channel, `conflict` a broken rule, `bad_request` a malformed body) or the plan.
+// Rules beyond protocol §3:
+//  - once `closed`, only `message` is allowed, plus resolutions and their decisions
+//    in mediation; everything else is `conflict`;
+//  - in eng:<id>:mediation only message, resolution proposals and decisions;
+//    flag, flag_update and status belong in eng:<id> (`forbidden` elsewhere);
+//  - a phase proposal is checked again when it is accepted (the phase may have moved).
+// For the `support` channel the state is unused: support staff may post `message`.
+result<plan> check(const engagement_state& s, const user& actor, const post_request& p);
+
+// The plan's notices, ready to append once events[0] committed with `actor_seq`:
+// body.flag = actor_seq and cid "notice:<type>:<eng>:<flag>" (idempotent on retry).
+std::vector<event> support_notices(const plan& pl, std::int64_t actor_seq);
+
+// Folds one committed event of eng:<id> or eng:<id>:mediation into the state.
+// Channels must each be replayed in seq order (they may be interleaved in any
+// way); an event whose seq is not above the last applied in its channel is
+// ignored, so replaying twice changes nothing. Returns false when ignored.
+bool apply(engagement_state& s, const event& ev);
+
+}  // namespace parley

@@ -1,0 +1,150 @@
+#include "json_input.hpp"
+
+#include <simdjson.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+#include <limits>
+
+namespace parley::detail {
+namespace {
+
+namespace dom = simdjson::dom;
+
+json_input_error bad(std::string message, bool garbage = false) {
+  return json_input_error{make_error(errc::bad_request, std::move(message)), garbage};
+}
+
+// Recursive copy of a simdjson element into Boost.JSON. Recursion is bounded by
+// `max_depth`, which the callers keep small.
+std::optional<json_input_error> convert(dom::element e, boost::json::value& out, int depth, int max_depth) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      if (depth > max_depth) return bad("nesting deeper than " + std::to_string(max_depth) + " levels");
+      dom::object src;
+      if (e.get_object().get(src)) return bad("invalid JSON", true);
+      boost::json::object& dst = out.emplace_object();
+      dst.reserve(src.size());
+      for (dom::key_value_pair field : src) {
+        // Boost.JSON objects are hashed, so this check stays linear even for many keys.
+        auto [it, inserted] = dst.emplace(field.key, nullptr);
+        if (!inserted) return bad("duplicate key " + display_name(field.key));
+        if (auto err = convert(field.value, it->value(), depth + 1, max_depth)) return err;
+      }
+      return std::nullopt;
+    }
+    case dom::element_type::ARRAY: {
+      if (depth > max_depth) return bad("nesting deeper than " + std::to_string(max_depth) + " levels");
+      dom::array src;
+      if (e.get_array().get(src)) return bad("invalid JSON", true);
+      boost::json::array& dst = out.emplace_array();
+      dst.reserve(src.size());
+      for (dom::element item : src) {
+        dst.emplace_back(nullptr);
+        if (auto err = convert(item, dst.back(), depth + 1, max_depth)) return err;
+      }
+      return std::nullopt;
+    }
+    case dom::element_type::INT64: {
+      std::int64_t v = 0;
+      if (e.get_int64().get(v)) return bad("invalid JSON", true);
+      out = v;
+      return std::nullopt;
+    }
+    case dom::element_type::UINT64: {
+      std::uint64_t v = 0;
+      if (e.get_uint64().get(v)) return bad("invalid JSON", true);
+      if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        out = static_cast<std::int64_t>(v);
+      } else {
+        out = v;
+      }
+      return std::nullopt;
+    }
+    case dom::element_type::DOUBLE: {
+      double v = 0;
+      if (e.get_double().get(v)) return bad("invalid JSON", true);
+      out = v;
+      return std::nullopt;
+    }
+    case dom::element_type::STRING: {
+      std::string_view v;
+      if (e.get_string().get(v)) return bad("invalid JSON", true);
+      out.emplace_string().assign(v.data(), v.size());
+      return std::nullopt;
+    }
+    case dom::element_type::BOOL: {
+      bool v = false;
+      if (e.get_bool().get(v)) return bad("invalid JSON", true);
+      out = v;
+      return std::nullopt;
+    }
+    case dom::element_type::NULL_VALUE:
+      out = nullptr;
+      return std::nullopt;
+  }
+  return bad("invalid JSON", true);
+}
+
+std::optional<std::int64_t> peek_id(dom::element root) {
+  dom::object obj;
+  if (root.get_object().get(obj)) return std::nullopt;
+  std::optional<std::int64_t> id;
+  int seen = 0;
+  for (dom::key_value_pair field : obj) {
+    if (field.key != "id") continue;
+    ++seen;
+    if (field.value.type() == dom::element_type::INT64) {
+      std::int64_t v = 0;
+      if (!field.value.get_int64().get(v)) id = v;
+    }
+  }
+  // A duplicated id is ambiguous: answer without one rather than guess.
+  if (seen != 1) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
+std::variant<boost::json::value, json_input_error> parse_strict_json(std::string_view text, int max_depth,
+                                                                     std::optional<std::int64_t>* top_level_id) {
+  // One parser and one padded scratch buffer per thread: parsing a frame then
+  // allocates nothing once they have grown to the largest frame seen (frames
+  // are capped at 64 KiB by the transport).
+  thread_local dom::parser parser;
+  thread_local std::string scratch;
+  scratch.assign(text.data(), text.size());
+  scratch.append(simdjson::SIMDJSON_PADDING, '\0');
+
+  dom::element root;
+  auto code = parser.parse(scratch.data(), text.size(), false).get(root);
+  if (code == simdjson::DEPTH_ERROR) {
+    return bad("nesting deeper than " + std::to_string(max_depth) + " levels");
+  }
+  // simdjson refuses truncated input, bad UTF-8 and anything after the root value ("{}{}", "{} x").
+  if (code != simdjson::SUCCESS) return bad("invalid JSON", true);
+
+  if (top_level_id) *top_level_id = peek_id(root);
+  boost::json::value out;
+  if (auto err = convert(root, out, 1, max_depth)) return *err;
+  return out;
+}
+
+std::size_t count_code_points(std::string_view utf8) {
+  std::size_t n = 0;
+  for (unsigned char c : utf8) {
+    if ((c & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+std::string display_name(std::string_view name) {
+  constexpr std::size_t max_bytes = 64;
+  if (name.size() <= max_bytes) return std::string(name);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(name.substr(0, cut)) + "...";
+}
+
+}  // namespace parley::detail

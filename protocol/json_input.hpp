@@ -1,0 +1,39 @@
+#pragma once
+// Strict JSON input shared by frames, HTTP bodies, tokens and stored events:
+// simdjson does the parsing and UTF-8 validation, Boost.JSON holds the result.
+// Internal to protocol/.
+#include "result.hpp"
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace parley::detail {
+
+struct json_input_error {
+  error err;             // bad_request
+  bool garbage = false;  // not JSON at all (syntax, truncation, trailing content, bad UTF-8)
+};
+
+// Parses exactly one JSON value (only whitespace may follow it) and converts it
+// to Boost.JSON: integers stay int64 (uint64 above INT64_MAX), other numbers
+// become double. Refuses duplicate keys at any level and nesting deeper than
+// `max_depth` (each object or array is one level; the root container is level 1).
+// When the root is an object holding an integer "id" exactly once, it is stored
+// in *top_level_id before anything else is checked, so that an error reply can
+// still carry the request id.
+std::variant<boost::json::value, json_input_error> parse_strict_json(
+    std::string_view text, int max_depth, std::optional<std::int64_t>* top_level_id = nullptr);
+
+// Unicode code points in valid UTF-8 (what the protocol calls "characters").
+std::size_t count_code_points(std::string_view utf8);
+
+// A name taken from client input, shortened for an error message without
+// splitting a UTF-8 sequence (the message is echoed back to the client).
+std::string display_name(std::string_view name);
+
+}  // namespace parley::detail

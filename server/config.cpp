@@ -1,0 +1,154 @@
+#include "server/config.hpp"
+
+#include "protocol/version.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace parley {
+namespace po = boost::program_options;
+
+namespace {
+
+// Flags map to PARLEY_<FLAG> with dashes as underscores (--max-queue ↔ PARLEY_MAX_QUEUE).
+std::string env_to_option(const po::options_description& desc, const std::string& env_name) {
+  static const std::string prefix = "PARLEY_";
+  if (env_name.rfind(prefix, 0) != 0) return {};
+  std::string name = env_name.substr(prefix.size());
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // PARLEY_SECRET is read separately: it is a value, not a flag.
+  if (name == "secret") return {};
+  return desc.find_nothrow(name, false) ? name : std::string{};
+}
+
+bool split_listen(const std::string& text, std::string& host, unsigned short& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    std::size_t used = 0;
+    unsigned long p = std::stoul(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || p > 65535) return false;
+    port = static_cast<unsigned short>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+std::string read_secret_file(const std::string& path, std::string& why) {
+  std::ifstream in(path);
+  if (!in) {
+    why = "cannot read secret file " + path;
+    return {};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  if (s.empty()) why = "secret file " + path + " is empty";
+  return s;
+}
+
+}  // namespace
+
+parse_outcome parse_config(int argc, char** argv, config& out) {
+  std::string listen, secret_file;
+  std::string reply_sla = "24h", status_sla = "72h",
+              phase_limits_text = "discovery=2d,agreement=3d,active=28d,completion=5d";
+  po::options_description desc(
+      "Usage: parley [options]\n       parley verify-log FILE\n\n"
+      "Every option can also be set as PARLEY_<OPTION> in the environment\n"
+      "(--max-queue as PARLEY_MAX_QUEUE); the token secret comes from\n"
+      "PARLEY_SECRET or --secret-file.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("version", "print the version and exit")
+    ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
+    ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
+    ("threads", po::value(&out.threads)->default_value(0), "worker threads (0: one per core)")
+    ("instance", po::value(&out.instance), "name of this instance (default: host name and pid)")
+    ("web-root", po::value(&out.web_root)->default_value(out.web_root), "directory served at /")
+    ("secret-file", po::value(&secret_file), "file holding the token secret (instead of PARLEY_SECRET)")
+    ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
+    ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
+    ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")
+    ("post-rate", po::value(&out.post_rate)->default_value(out.post_rate), "posts per second per connection")
+    ("post-burst", po::value(&out.post_burst)->default_value(out.post_burst), "burst of posts per connection")
+    ("max-queue", po::value(&out.max_queue)->default_value(out.max_queue), "outbound bytes queued per connection (close 4001 above)")
+    ("hello-timeout", po::value(&out.hello_timeout_s)->default_value(out.hello_timeout_s), "seconds a new connection has to say hello (close 4003)")
+    ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
+    ("write-timeout", po::value(&out.write_timeout_s)->default_value(out.write_timeout_s), "seconds a write may take before the socket is closed")
+    ("reply-sla", po::value(&reply_sla)->default_value(reply_sla), "time a party has to answer the other's message (units s, m, h, d)")
+    ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
+    ("phase-limits", po::value(&phase_limits_text)->default_value(phase_limits_text), "upper bound of each phase");
+  // clang-format on
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(po::parse_environment(desc, [&](const std::string& env) { return env_to_option(desc, env); }), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "parley: " << e.what() << " (see parley --help)\n";
+    return parse_outcome::exit_error;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return parse_outcome::exit_ok;
+  }
+  if (vm.count("version")) {
+    std::cout << "parley " << version << "\n";
+    return parse_outcome::exit_ok;
+  }
+
+  auto fail = [](const std::string& why) {
+    std::cerr << "parley: " << why << "\n";
+    return parse_outcome::exit_error;
+  };
+  if (!split_listen(listen, out.listen_host, out.listen_port)) return fail("--listen must be HOST:PORT, got '" + listen + "'");
+  if (out.threads > 256) return fail("--threads must be between 0 and 256");
+  if (out.max_frame < 1024) return fail("--max-frame must be at least 1024 bytes");
+  if (out.max_body < 1024) return fail("--max-body must be at least 1024 bytes");
+  if (out.max_channels < 1) return fail("--max-channels must be at least 1");
+  if (!(out.post_rate > 0) || !(out.post_burst >= 1)) return fail("--post-rate must be positive and --post-burst at least 1");
+  if (out.max_queue < 64 * 1024) return fail("--max-queue must be at least 65536 bytes");
+  if (out.hello_timeout_s < 1 || out.idle_timeout_s < 2 || out.write_timeout_s < 1)
+    return fail("--hello-timeout, --write-timeout must be at least 1 and --idle-timeout at least 2 seconds");
+
+  auto reply = parse_duration(reply_sla);
+  if (!reply) return fail("--reply-sla: " + reply.err().message);
+  auto status = parse_duration(status_sla);
+  if (!status) return fail("--status-sla: " + status.err().message);
+  auto phases = parse_phase_limits(phase_limits_text);
+  if (!phases) return fail("--phase-limits: " + phases.err().message);
+  out.sla.reply_ms = *reply;
+  out.sla.status_ms = *status;
+  out.sla.phases = *phases;
+
+  if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (out.instance.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    out.instance = std::string(host) + "-" + std::to_string(getpid());
+  }
+  if (!secret_file.empty()) {
+    std::string why;
+    out.secret = read_secret_file(secret_file, why);
+    if (!why.empty()) return fail(why);
+  } else if (const char* s = std::getenv("PARLEY_SECRET"); s && *s) {
+    out.secret = s;
+  }
+  if (!out.secret.empty() && out.secret.size() < 16) return fail("the token secret must be at least 16 characters");
+  return parse_outcome::run;
+}
+
+}  // namespace parley

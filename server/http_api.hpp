@@ -1,0 +1,23 @@
+#pragma once
+// The HTTP side of the port (protocol §7): the API, health, metrics, the web client.
+#include "server/hub.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <functional>
+
+namespace parley {
+
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
+using http_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Answers `req`. `respond` is called exactly once, possibly from a storage thread.
+void handle_http(hub& h, const http_request& req, const boost::asio::ip::address& remote,
+                 std::function<void(http_response)> respond);
+
+// A JSON error response with the protocol's status for `e`.
+http_response http_error_response(const error& e, unsigned version, bool keep_alive);
+
+}  // namespace parley

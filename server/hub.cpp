@@ -1,0 +1,158 @@
+#include "server/hub.hpp"
+
+#include "protocol/engagement.hpp"
+#include "protocol/frame.hpp"
+#include "server/ws_session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+
+namespace parley {
+namespace net = boost::asio;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+hub::hub(const config& cfg, engine& storage, std::size_t workers)
+    : cfg_(cfg), storage_(storage), engagements_(storage) {
+  for (std::size_t i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<worker>());
+    workers_.back()->index = i;
+  }
+  storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
+}
+
+worker& hub::next_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
+
+result<claims> hub::authenticate(std::string_view token) const {
+  return verify_token(token, cfg_.secret, now_ms() / 1000);
+}
+
+void hub::post(const claims& who, const std::string& ch_name, const std::string& kind,
+               const boost::json::object& body, const std::string& cid, std::function<void(result<post_ack>)> done) {
+  auto refuse = [&](error e) {
+    bump(metrics_.posts_refused);
+    done(std::move(e));
+  };
+  auto ch = parse_channel(ch_name);
+  if (!ch) return refuse(make_error(errc::bad_request, "unknown channel '" + ch_name + "'"));
+  if (auto e = check_post(who, *ch, kind)) return refuse(std::move(*e));
+  auto normalised = validate_body(kind, body);
+  if (!normalised) return refuse(normalised.err());
+
+  if (ch->type == channel_type::support) {
+    // Notes among support staff: no engagement rules apply.
+    event ev;
+    ev.ch = ch->name();
+    ev.kind = kind;
+    ev.from = who.who;
+    ev.cid = cid;
+    ev.body = std::move(normalised.value());
+    plan pl;
+    pl.events.push_back(std::move(ev));
+    return append_plan(std::move(pl), [] {}, std::move(done));
+  }
+
+  post_request request{*ch, kind, std::move(normalised.value()), cid};
+  auto op = [this, who, request = std::move(request), done](const engagement_state* state, const error* err,
+                                                             std::function<void()> finished) mutable {
+    if (err) {
+      finished();
+      bump(metrics_.posts_refused);
+      return done(*err);
+    }
+    auto pl = check(*state, who.who, request);
+    if (!pl) {
+      finished();
+      bump(metrics_.posts_refused);
+      return done(pl.err());
+    }
+    append_plan(std::move(pl.value()), std::move(finished), std::move(done));
+  };
+  // Messages and status updates change no rule another post depends on: they
+  // need not wait for the engagement's workflow posts.
+  if (kind == "message" || kind == "status") {
+    engagements_.with_state(ch->eng, [op = std::move(op)](const engagement_state* s, const error* e) mutable {
+      op(s, e, [] {});
+    });
+  } else {
+    engagements_.run_exclusive(ch->eng, std::move(op));
+  }
+}
+
+// Appends the plan's events (and decision record) in one step; then the
+// support notices it implies; then answers with the first event's seq.
+void hub::append_plan(plan pl, std::function<void()> finished,
+                      std::function<void(result<post_ack>)> done) {
+  append_request req;
+  req.events = pl.events;
+  if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
+  storage_.append(std::move(req), [this, pl = std::move(pl), finished = std::move(finished),
+                                   done = std::move(done)](append_outcome out) {
+    // The sink has applied the events: the engagement's next workflow post may run.
+    finished();
+    if (out.err) {
+      bump(metrics_.posts_refused);
+      return done(*out.err);
+    }
+    bump(metrics_.posts_accepted);
+    post_ack ack{out.committed.front().seq, out.committed.front().ts, out.duplicate};
+    if (out.duplicate || pl.notices.empty()) return done(ack);
+    append_request notices;
+    notices.events = support_notices(pl, ack.seq);
+    storage_.append(std::move(notices), [done, ack](append_outcome) { done(ack); });
+  });
+}
+
+void hub::state_of(const claims& who, const std::string& ch_name,
+                   std::function<void(result<boost::json::value>)> done) {
+  auto ch = parse_channel(ch_name);
+  if (!ch) return done(make_error(errc::bad_request, "unknown channel '" + ch_name + "'"));
+  if (auto e = check_read(who, *ch)) return done(std::move(*e));
+  if (ch->type == channel_type::support) return done(boost::json::value(nullptr));
+  engagements_.with_state(ch->eng, [this, ch = *ch, done = std::move(done)](const engagement_state* s,
+                                                                            const error* err) {
+    if (err) return done(*err);
+    if (ch.type == channel_type::mediation && !s->mediation_exists)
+      return done(make_error(errc::not_found, ch.name() + " does not exist: no dispute has opened it"));
+    done(boost::json::value(state_json(*s, cfg_.sla.phases)));
+  });
+}
+
+void hub::read(const claims& who, read_query q, std::function<void(read_outcome)> done) {
+  auto ch = parse_channel(q.ch);
+  if (!ch) return done(read_outcome{make_error(errc::bad_request, "unknown channel '" + q.ch + "'"), {}, 0, {}});
+  if (auto e = check_read(who, *ch)) return done(read_outcome{std::move(*e), {}, 0, {}});
+  storage_.read(std::move(q), std::move(done));
+}
+
+// Runs on the storage thread, in commit order. Each worker gets the event in
+// that same order (io_context runs posted handlers FIFO), so every session
+// sees a channel's events in seq order.
+void hub::on_committed(const committed_event& ev) {
+  // The engagement's state first: a workflow post answered after this commit
+  // is checked against a state that includes it.
+  engagements_.on_committed(ev);
+  for (auto& w : workers_) {
+    net::post(w->ioc, [w = w.get(), ch = ev.ch, seq = ev.seq, json = ev.json] {
+      w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
+        if (auto s = member.lock()) s->deliver(ch, seq, json);
+      });
+    });
+  }
+}
+
+void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {
+  for (auto& w : workers_) {
+    net::post(w->ioc, [w = w.get(), ch, frame, except] {
+      w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
+        if (auto s = member.lock(); s && s.get() != except) s->push(frame);
+      });
+    });
+  }
+}
+
+}  // namespace parley

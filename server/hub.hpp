@@ -1,0 +1,90 @@
+#pragma once
+// The hub: authorises, applies the protocol's rules, asks the engine to
+// append, and fans committed events out to the worker threads (DESIGN §1, §4).
+#include "protocol/channel.hpp"
+#include "protocol/result.hpp"
+#include "protocol/token.hpp"
+#include "server/channel_registry.hpp"
+#include "server/config.hpp"
+#include "server/engagements.hpp"
+#include "server/metrics.hpp"
+#include "server/presence.hpp"
+#include "storage/engine.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley {
+
+class ws_session;
+
+struct post_ack {
+  std::int64_t seq = 0;
+  std::int64_t ts = 0;
+  bool duplicate = false;
+};
+
+// One worker thread's share of the server: its io_context and the sessions it
+// runs, by channel. Only that thread touches `registry`.
+struct worker {
+  std::size_t index = 0;
+  boost::asio::io_context ioc{1};
+  channel_registry<std::weak_ptr<ws_session>> registry;
+  std::unordered_map<const void*, std::weak_ptr<ws_session>> sessions;  // for the drain at shutdown
+};
+
+class hub {
+ public:
+  hub(const config& cfg, engine& storage, std::size_t workers);
+
+  const config& cfg() const { return cfg_; }
+  engine& storage() { return storage_; }
+  parley::metrics& stats() { return metrics_; }
+  parley::presence& presence() { return presence_; }
+  parley::engagements& engagements() { return engagements_; }
+  std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
+  // The worker for the next connection (round robin).
+  worker& next_worker();
+
+  // Verifies a token against the configured secret and the current time.
+  result<claims> authenticate(std::string_view token) const;
+
+  // The one posting path of the WebSocket and HTTP APIs: authorises, validates,
+  // appends. `done` runs on a storage thread after the commit (or at once on a refusal).
+  void post(const claims& who, const std::string& ch, const std::string& kind, const boost::json::object& body,
+            const std::string& cid, std::function<void(result<post_ack>)> done);
+
+  // The §4 state of the engagement of channel `ch` (null for `support`), after
+  // authorising the reader; opens the engagement on first use. A mediation
+  // channel that no dispute has opened is `not_found`. `done` may run on a storage thread.
+  void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
+
+  // Reads a channel window after authorising the reader. `done` runs on a storage thread.
+  void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
+
+  // Pushes an ephemeral frame (presence, typing, read) to every local member of
+  // `ch` except the session at `except`.
+  void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
+
+ private:
+  void on_committed(const committed_event& ev);
+  void append_plan(plan pl, std::function<void()> finished, std::function<void(result<post_ack>)> done);
+
+  const config& cfg_;
+  engine& storage_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<std::size_t> next_worker_{0};
+  parley::presence presence_;
+  parley::engagements engagements_;
+  parley::metrics metrics_;
+};
+
+std::int64_t now_ms();
+
+}  // namespace parley

@@ -1,0 +1,31 @@
+#include "server/metrics.hpp"
+
+#include "storage/engine.hpp"
+
+#include <sstream>
+
+namespace parley {
+
+std::string metrics::render(const engine_stats& storage) const {
+  std::ostringstream out;
+  auto line = [&](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+        << name << ' ' << value << '\n';
+  };
+  auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  line("parley_ws_connections", "gauge", "Open WebSocket connections.", load(ws_connections));
+  line("parley_ws_connections_total", "counter", "WebSocket connections accepted.", load(ws_connections_total));
+  line("parley_posts_accepted_total", "counter", "Posts stored and acknowledged.", load(posts_accepted));
+  line("parley_posts_refused_total", "counter", "Posts answered with an error.", load(posts_refused));
+  line("parley_deliveries_total", "counter", "Events written to WebSocket connections.", load(deliveries));
+  line("parley_frames_sent_total", "counter", "WebSocket frames sent (a frame may batch several events).", load(frames_sent));
+  line("parley_slow_consumer_closes_total", "counter", "Connections closed with 4001.", load(slow_consumer_closes));
+  line("parley_write_timeouts_total", "counter", "Connections closed because a write did not complete.", load(write_timeouts));
+  line("parley_http_requests_total", "counter", "HTTP requests served.", load(http_requests));
+  line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
+  line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
+  line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);
+  return out.str();
+}
+
+}  // namespace parley

@@ -1,0 +1,28 @@
+#pragma once
+// Counters for /metrics (Prometheus text format). Relaxed atomics: they are
+// statistics, not synchronisation.
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace parley {
+
+struct engine_stats;
+
+struct metrics {
+  std::atomic<std::int64_t> ws_connections{0};
+  std::atomic<std::uint64_t> ws_connections_total{0};
+  std::atomic<std::uint64_t> posts_accepted{0};
+  std::atomic<std::uint64_t> posts_refused{0};
+  std::atomic<std::uint64_t> deliveries{0};   // events written to sockets
+  std::atomic<std::uint64_t> frames_sent{0};  // WebSocket frames (one may batch several events)
+  std::atomic<std::uint64_t> slow_consumer_closes{0};
+  std::atomic<std::uint64_t> write_timeouts{0};
+  std::atomic<std::uint64_t> http_requests{0};
+
+  std::string render(const engine_stats& storage) const;
+};
+
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+}  // namespace parley

@@ -1,0 +1,106 @@
+#include "server/sla_watcher.hpp"
+
+#include "server/hub.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <iostream>
+
+namespace parley {
+namespace net = boost::asio;
+
+namespace {
+// After a failed append the miss is tried again this much later.
+constexpr std::int64_t retry_ms = 5000;
+// The timer never sleeps longer, so that a wall-clock jump is noticed.
+constexpr std::int64_t max_sleep_ms = 60'000;
+}  // namespace
+
+sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows)
+    : ioc_(ioc), storage_(storage), book_(book), windows_(windows), timer_(ioc) {}
+
+void sla_watcher::start() {
+  storage_.list_engagements([this](result<std::vector<std::string>> ids) {
+    if (!ids) {
+      std::cerr << "parley: service levels: cannot list engagements: " << ids.err().message << "\n";
+      return;
+    }
+    // Loading reports each state through engagements' change hook, which schedules it.
+    for (const auto& id : ids.value()) book_.with_state(id, [](const engagement_state*, const error*) {});
+  });
+}
+
+void sla_watcher::schedule(const engagement_state& s) {
+  auto due = next_due(s, windows_);
+  if (!due) return;
+  net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
+}
+
+void sla_watcher::stop() {
+  net::post(ioc_, [this] {
+    stopped_ = true;
+    timer_.cancel();
+  });
+}
+
+void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
+  if (stopped_) return;
+  auto [it, fresh] = due_.try_emplace(eng, due);
+  if (!fresh && it->second == due) return;
+  it->second = due;
+  heap_.push({due, eng});
+  arm();
+}
+
+void sla_watcher::arm() {
+  if (heap_.empty()) return;
+  auto wait = std::clamp<std::int64_t>(heap_.top().due - now_ms(), 0, max_sleep_ms);
+  timer_.expires_after(std::chrono::milliseconds(wait));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) on_timer();
+  });
+}
+
+void sla_watcher::on_timer() {
+  auto now = now_ms();
+  while (!heap_.empty() && heap_.top().due <= now) {
+    auto top = heap_.top();
+    heap_.pop();
+    auto it = due_.find(top.eng);
+    if (it == due_.end() || it->second != top.due) continue;  // superseded
+    due_.erase(it);
+    post_misses(top.eng);
+  }
+  arm();
+}
+
+// Each miss's cid is derived from the miss, so storage keeps it once, whoever
+// posts it and however often. The committed `sla` event reschedules the engagement.
+void sla_watcher::post_misses(const std::string& eng) {
+  book_.with_state(eng, [this, eng](const engagement_state* s, const error* err) {
+    if (err) {
+      net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
+      return;
+    }
+    auto now = now_ms();
+    // A later miss of the same engagement (e.g. the status window after the reply window).
+    if (auto next = next_due(*s, windows_); next && *next > now)
+      net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
+    for (auto& miss : due_misses(*s, windows_, now)) {
+      append_request req;
+      req.events.push_back(std::move(miss.sla));
+      storage_.append(std::move(req), [this, eng, notice = std::move(miss.notice)](append_outcome out) mutable {
+        if (out.err) {
+          net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
+          return;
+        }
+        if (!notice) return;
+        append_request n;
+        n.events.push_back(std::move(*notice));
+        storage_.append(std::move(n), [](append_outcome) {});
+      });
+    }
+  });
+}
+
+}  // namespace parley

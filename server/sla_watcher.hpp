@@ -1,0 +1,51 @@
+#pragma once
+// Posts `sla` events when an engagement misses a service level (protocol §4).
+// Engagements are kept in a heap by the time of their next miss: an idle
+// engagement costs nothing per tick, one timer waits for the earliest.
+#include "protocol/service_levels.hpp"
+#include "server/engagements.hpp"
+#include "storage/engine.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley {
+
+class sla_watcher {
+ public:
+  sla_watcher(boost::asio::io_context& ioc, engine& storage, engagements& book, sla_windows windows);
+
+  // Loads every stored engagement, so that misses are noticed across restarts.
+  void start();
+  // The engagement changed: watch for its next miss. Any thread.
+  void schedule(const engagement_state& s);
+  void stop();
+
+ private:
+  struct item {
+    std::int64_t due = 0;
+    std::string eng;
+    bool operator>(const item& o) const { return due > o.due; }
+  };
+  void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
+  void arm();
+  void on_timer();
+  void post_misses(const std::string& eng);
+
+  boost::asio::io_context& ioc_;
+  engine& storage_;
+  engagements& book_;
+  sla_windows windows_;
+  boost::asio::steady_timer timer_;
+  std::priority_queue<item, std::vector<item>, std::greater<>> heap_;
+  std::unordered_map<std::string, std::int64_t> due_;  // the current due per engagement; older heap items are stale
+  bool stopped_ = false;
+};
+
+}  // namespace parley

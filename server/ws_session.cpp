@@ -1,0 +1,471 @@
+#include "server/ws_session.hpp"
+
+#include "protocol/event.hpp"
+#include "protocol/reply.hpp"
+#include "protocol/version.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/json/array.hpp>
+
+namespace parley {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::uint16_t close_slow_consumer = 4001;
+constexpr std::uint16_t close_auth = 4003;
+constexpr std::uint16_t close_policy = 4008;
+// Garbage frames (not JSON objects) tolerated: a burst of 10, then one per second.
+constexpr double garbage_burst = 10;
+constexpr double garbage_rate = 1;
+// A typing push per user and channel at most this often.
+constexpr std::int64_t typing_interval_ms = 1000;
+
+bool wants_subprotocol(const http::request<http::string_body>& req) {
+  auto offered = req[http::field::sec_websocket_protocol];
+  std::size_t pos = 0;
+  while (pos <= offered.size()) {
+    auto comma = offered.find(',', pos);
+    auto item = offered.substr(pos, comma == beast::string_view::npos ? beast::string_view::npos : comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "parley.v1") return true;
+    if (comma == beast::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+boost::json::array users_json(const std::vector<user>& users) {
+  boost::json::array a;
+  for (const auto& u : users) a.push_back(user_json(u));
+  return a;
+}
+
+}  // namespace
+
+ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream)
+    : hub_(h),
+      worker_(w),
+      ws_(std::move(stream)),
+      hello_timer_(ws_.get_executor()),
+      write_timer_(ws_.get_executor()),
+      expiry_timer_(ws_.get_executor()),
+      post_bucket_(h.cfg().post_rate, h.cfg().post_burst),
+      garbage_bucket_(garbage_rate, garbage_burst) {}
+
+ws_session::~ws_session() { hub_.stats().ws_connections.fetch_sub(1, std::memory_order_relaxed); }
+
+template <class F>
+void ws_session::on_worker(F&& fn) {
+  net::post(worker_.ioc, [self = shared_from_this(), fn = std::forward<F>(fn)]() mutable { fn(*self); });
+}
+
+void ws_session::run(http::request<http::string_body> req) {
+  hub_.stats().ws_connections.fetch_add(1, std::memory_order_relaxed);
+  bump(hub_.stats().ws_connections_total);
+  // The websocket stream keeps its own timers; the TCP stream's would cut long-lived connections.
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = std::chrono::seconds(30);
+  timeout.idle_timeout = std::chrono::seconds(hub_.cfg().idle_timeout_s);
+  timeout.keep_alive_pings = true;  // a ping after half the idle timeout
+  ws_.set_option(timeout);
+  bool subprotocol = wants_subprotocol(req);
+  ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+    res.set(http::field::server, std::string("parley/") + version);
+    if (subprotocol) res.set(http::field::sec_websocket_protocol, "parley.v1");
+  }));
+  ws_.read_message_max(hub_.cfg().max_frame);
+  ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+}
+
+void ws_session::on_accept(beast::error_code ec) {
+  if (ec) return;
+  worker_.sessions.emplace(this, weak_from_this());
+  hello_timer_.expires_after(std::chrono::seconds(hub_.cfg().hello_timeout_s));
+  hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && !self->claims_) self->close(close_auth, "no hello in time");
+  });
+  do_read();
+}
+
+void ws_session::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+}
+
+void ws_session::on_read(beast::error_code ec, std::size_t) {
+  // Beast has already answered oversize frames (1009) and invalid UTF-8 (1007).
+  if (ec) return on_closed();
+  if (!ws_.got_text()) {
+    close(close_policy, "binary frames are not accepted");
+  } else if (!closing_) {
+    auto data = buffer_.cdata();
+    handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+  }
+  buffer_.consume(buffer_.size());
+  do_read();
+}
+
+void ws_session::handle_frame(std::string_view text) {
+  auto parsed = parse_client_frame(text);
+  if (auto* bad = std::get_if<frame_error>(&parsed)) {
+    if (!claims_) return close(close_auth, "the first frame must be hello");
+    reply_error(bad->id, bad->err);
+    if (bad->garbage && !garbage_bucket_.take(now_ms())) close(close_policy, "repeated malformed frames");
+    return;
+  }
+  auto& f = std::get<client_frame>(parsed);
+  if (!claims_ && f.op != op::hello) {
+    reply_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
+    return close(close_auth, "the first frame must be hello");
+  }
+  switch (f.op) {
+    case op::hello: return on_hello(f);
+    case op::join: return on_join(std::move(f));
+    case op::leave: return on_leave(f);
+    case op::post: return on_post(std::move(f));
+    case op::history: return on_history(std::move(f));
+    case op::typing: return on_typing(f);
+    case op::read: return on_read_marker(f);
+    case op::decisions: return on_decisions(f);
+  }
+}
+
+void ws_session::on_hello(const client_frame& f) {
+  auto verified = hub_.authenticate(f.token);
+  if (!verified) {
+    reply_error(f.id, verified.err());
+    return close(close_auth, verified.err().message);
+  }
+  // A later hello renews the token of the same user (before it expires).
+  if (claims_ && claims_->who.id != verified->who.id) {
+    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
+  }
+  claims_ = std::move(verified.value());
+  hello_timer_.cancel();
+  auto until_expiry = std::chrono::seconds(std::max<std::int64_t>(0, claims_->exp + 30 - now_ms() / 1000));
+  expiry_timer_.expires_after(until_expiry);
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->close(close_auth, "token expired");
+  });
+  boost::json::object server{{"version", version}, {"instance", hub_.cfg().instance}};
+  send(reply_ok(f.id, {{"user", user_json(claims_->who)}, {"server", std::move(server)}}));
+}
+
+void ws_session::on_join(client_frame f) {
+  auto ch = parse_channel(f.ch);
+  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
+  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
+  // The engagement's state comes first: it also opens the engagement on first
+  // use and tells whether a mediation channel exists.
+  auto ch_name = f.ch;
+  hub_.state_of(*claims_, ch_name, [self = shared_from_this(), f = std::move(f)](result<boost::json::value> state) mutable {
+    self->on_worker([f = std::move(f), state = std::move(state)](ws_session& s) mutable {
+      if (s.closing_) return;
+      if (!state) return s.reply_error(f.id, state.err());
+      s.join_with_state(std::move(f), std::move(state.value()));
+    });
+  });
+}
+
+std::optional<error> ws_session::channel_limit_error(const std::string& ch) const {
+  if (channels_.count(ch) || channels_.size() < hub_.cfg().max_channels) return std::nullopt;
+  return make_error(errc::bad_request, "channel limit of " + std::to_string(hub_.cfg().max_channels) + " reached");
+}
+
+void ws_session::join_with_state(client_frame f, boost::json::value state) {
+  if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
+  bool first = !channels_.count(f.ch);
+  auto& jc = channels_[f.ch];
+  jc.ready = false;
+  jc.pending.clear();
+  jc.generation = ++join_generation_;
+  if (first) {
+    worker_.registry.add(f.ch, this, weak_from_this());
+    if (hub_.presence().join(f.ch, claims_->who)) {
+      hub_.broadcast(f.ch, std::make_shared<const std::string>(presence_frame(f.ch, {claims_->who}, {})), this);
+    }
+  }
+  auto ch = f.ch;
+  read_join_window(std::move(ch), jc.generation, std::move(f), std::move(state));
+}
+
+void ws_session::read_join_window(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state) {
+  read_query q;
+  q.ch = ch;
+  q.limit = static_cast<int>(f.limit.value_or(50));
+  q.after = f.since;
+  hub_.read(*claims_, std::move(q),
+            [self = shared_from_this(), ch, generation, f = std::move(f), state = std::move(state)](
+                read_outcome out) mutable {
+              self->on_worker([ch = std::move(ch), generation, f = std::move(f), state = std::move(state),
+                               out = std::move(out)](ws_session& s) mutable {
+                s.on_join_read(std::move(ch), generation, std::move(f), std::move(state), std::move(out));
+              });
+            });
+}
+
+void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state,
+                              read_outcome out) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end() || it->second.generation != generation || closing_) return;  // left or joined again
+  if (out.err) {
+    reply_error(f.id, *out.err);
+    return leave_channel(ch);
+  }
+  auto& jc = it->second;
+  bool epoch_matches = f.since && f.epoch == out.epoch;
+  bool recovered = false;
+  if (f.since && (!epoch_matches || *f.since > out.head)) {
+    // The client's position belongs to another log (or is beyond ours): it gets the latest events.
+    f.since.reset();
+    return read_join_window(std::move(ch), generation, std::move(f), std::move(state));
+  }
+  if (f.since) {
+    std::int64_t last = out.events.empty() ? *f.since : out.events.back().seq;
+    recovered = epoch_matches && last == out.head;
+  }
+  std::vector<std::shared_ptr<const std::string>> events;
+  events.reserve(out.events.size());
+  for (auto& e : out.events) events.push_back(std::move(e.json));
+
+  boost::json::object fields{{"ch", ch},
+                             {"epoch", out.epoch},
+                             {"head", out.head},
+                             {"recovered", recovered},
+                             {"state", std::move(state)},
+                             {"presence", users_json(hub_.presence().members(ch))}};
+  send(reply_with_events(f.id, fields, events));
+
+  // Live events from here on: those after the head the read saw.
+  jc.last_seq = out.head;
+  jc.ready = true;
+  auto pending = std::move(jc.pending);
+  jc.pending.clear();
+  for (auto& [seq, json] : pending) deliver(ch, seq, json);
+}
+
+void ws_session::on_leave(const client_frame& f) {
+  if (!channels_.count(f.ch)) return reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+  leave_channel(f.ch);
+  send(reply_ok(f.id));
+}
+
+void ws_session::leave_channel(const std::string& ch) {
+  channels_.erase(ch);
+  last_typing_.erase(ch);
+  worker_.registry.remove(ch, this);
+  if (hub_.presence().leave(ch, claims_->who.id)) {
+    hub_.broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {claims_->who})), this);
+  }
+}
+
+void ws_session::on_post(client_frame f) {
+  if (!post_bucket_.take(now_ms())) {
+    reply_error(f.id, make_error(errc::rate_limited, "too many posts; slow down"));
+    // Going on at full speed after being told: the connection is closed.
+    if (++rate_limited_in_a_row_ > hub_.cfg().post_burst) close(close_policy, "post rate limit abused");
+    return;
+  }
+  rate_limited_in_a_row_ = 0;
+  hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
+    self->on_worker([id, r = std::move(r)](ws_session& s) {
+      if (!r) return s.reply_error(id, r.err());
+      boost::json::object fields{{"seq", r->seq}, {"ts", r->ts}};
+      if (r->duplicate) fields["duplicate"] = true;
+      s.send(reply_ok(id, fields));
+    });
+  });
+}
+
+void ws_session::on_history(client_frame f) {
+  read_query q;
+  q.ch = f.ch;
+  q.after = f.after;
+  q.before = f.before;
+  q.limit = static_cast<int>(f.limit.value_or(50));
+  hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
+    self->on_worker([id, out = std::move(out)](ws_session& s) {
+      if (out.err) return s.reply_error(id, *out.err);
+      std::vector<std::shared_ptr<const std::string>> events;
+      for (const auto& e : out.events) events.push_back(e.json);
+      s.send(reply_with_events(id, {{"epoch", out.epoch}, {"head", out.head}}, events));
+    });
+  });
+}
+
+void ws_session::on_typing(const client_frame& f) {
+  auto it = channels_.find(f.ch);
+  if (it == channels_.end()) {
+    if (f.id) reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+    return;
+  }
+  // Typing pushes are advisory: extra ones within the interval are dropped.
+  auto now = now_ms();
+  auto& last = last_typing_[f.ch];
+  if (now - last >= typing_interval_ms) {
+    last = now;
+    hub_.broadcast(f.ch, std::make_shared<const std::string>(typing_frame(f.ch, claims_->who)), this);
+  }
+  if (f.id) send(reply_ok(f.id));
+}
+
+void ws_session::on_read_marker(const client_frame& f) {
+  auto ch = parse_channel(f.ch);
+  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
+  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  hub_.storage().set_read_marker(claims_->who.id, f.ch, f.seq);
+  hub_.broadcast(f.ch, std::make_shared<const std::string>(read_frame(f.ch, claims_->who, f.seq)), this);
+  send(reply_ok(f.id));
+}
+
+void ws_session::on_decisions(const client_frame& f) {
+  auto ch = parse_channel("eng:" + f.eng);
+  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
+  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  hub_.storage().read_records(f.eng, [self = shared_from_this(), id = f.id](records_outcome out) {
+    self->on_worker([id, out = std::move(out)](ws_session& s) {
+      if (out.err) return s.reply_error(id, *out.err);
+      boost::json::array records;
+      for (auto& r : out.records) records.push_back(std::move(r));
+      s.send(reply_ok(id, {{"records", std::move(records)}}));
+    });
+  });
+}
+
+void ws_session::reply_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
+
+void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json) {
+  auto it = channels_.find(ch);
+  if (it == channels_.end() || closing_) return;
+  auto& jc = it->second;
+  if (!jc.ready) {
+    jc.pending.emplace_back(seq, json);
+    return;
+  }
+  if (seq <= jc.last_seq) return;  // the join's read already carried it
+  if (seq != jc.last_seq + 1) return close(close_slow_consumer, "missed events; join again with since");
+  jc.last_seq = seq;
+  bump(hub_.stats().deliveries);
+  enqueue(json);
+}
+
+void ws_session::push(std::shared_ptr<const std::string> frame) {
+  if (!closing_) enqueue(std::move(frame));
+}
+
+void ws_session::going_away() { close(websocket::close_code::going_away, "server shutting down"); }
+
+void ws_session::enqueue(std::shared_ptr<const std::string> frame) {
+  if (closing_ || closed_) return;
+  queued_bytes_ += frame->size() + 1;
+  queue_.push_back(std::move(frame));
+  if (queued_bytes_ > hub_.cfg().max_queue) {
+    bump(hub_.stats().slow_consumer_closes);
+    return close(close_slow_consumer, "outbound queue overflow; reconnect and resume");
+  }
+  if (!writing_) do_write();
+}
+
+// Everything queued leaves as one frame, newline-separated, in one gathered
+// write of the shared buffers (protocol §3): batching, not parsing, decides throughput.
+void ws_session::do_write() {
+  static const char newline = '\n';
+  gather_.clear();
+  in_flight_ = 0;
+  for (const auto& frame : queue_) {
+    if (in_flight_ > 0) gather_.push_back(net::buffer(&newline, 1));
+    gather_.push_back(net::buffer(*frame));
+    ++in_flight_;
+    if (in_flight_ == 512) break;
+  }
+  writing_ = true;
+  arm_write_deadline();
+  ws_.text(true);
+  ws_.async_write(gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+}
+
+void ws_session::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  write_timer_.cancel();
+  if (ec) return;  // the read side sees the failure and cleans up
+  bump(hub_.stats().frames_sent);
+  for (std::size_t i = 0; i < in_flight_ && !queue_.empty(); ++i) {
+    queued_bytes_ -= queue_.front()->size() + 1;
+    queue_.pop_front();
+  }
+  in_flight_ = 0;
+  if (!queue_.empty() && !closing_) return do_write();
+  if (close_after_write_) start_close();
+}
+
+// A peer that never reads never completes a write: past the deadline the
+// socket is closed, which is what bounds the memory it holds.
+void ws_session::arm_write_deadline() {
+  write_timer_.expires_after(std::chrono::seconds(hub_.cfg().write_timeout_s));
+  write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;
+    bump(self->hub_.stats().write_timeouts);
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(self->ws_).close();
+  });
+}
+
+void ws_session::close(std::uint16_t code, std::string reason) {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  close_reason_.code = code;
+  // A close reason holds at most 123 bytes (RFC 6455 §5.5).
+  if (reason.size() > close_reason_.reason.max_size()) reason.resize(close_reason_.reason.max_size());
+  close_reason_.reason.assign(reason.data(), reason.size());
+  // Only a drain keeps what is queued; any other close drops it (except what is being written).
+  if (code != websocket::close_code::going_away) {
+    while (queue_.size() > in_flight_) {
+      queued_bytes_ -= queue_.back()->size() + 1;
+      queue_.pop_back();
+    }
+  }
+  if (writing_ || (!queue_.empty() && code == websocket::close_code::going_away)) {
+    close_after_write_ = true;
+    if (!writing_) do_write();
+    return;
+  }
+  start_close();
+}
+
+void ws_session::start_close() {
+  close_after_write_ = false;
+  arm_write_deadline();
+  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) { self->write_timer_.cancel(); });
+}
+
+// The read loop ended: the connection is gone. Leave every channel.
+void ws_session::on_closed() {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  hello_timer_.cancel();
+  expiry_timer_.cancel();
+  write_timer_.cancel();
+  std::vector<std::string> joined;
+  for (const auto& [ch, jc] : channels_) joined.push_back(ch);
+  for (const auto& ch : joined) leave_channel(ch);
+  worker_.sessions.erase(this);
+  // A write may still be running over the first in_flight_ entries: they stay until it ends.
+  std::size_t keep = writing_ ? in_flight_ : 0;
+  while (queue_.size() > keep) {
+    queued_bytes_ -= queue_.back()->size() + 1;
+    queue_.pop_back();
+  }
+}
+
+}  // namespace parley

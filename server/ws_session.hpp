@@ -1,0 +1,111 @@
+#pragma once
+// One WebSocket connection: reads client frames, answers requests, and writes
+// replies and pushed events through a queue bounded in bytes (protocol §3, §8).
+// Every member function runs on the session's worker thread.
+#include "protocol/frame.hpp"
+#include "protocol/token.hpp"
+#include "protocol/token_bucket.hpp"
+#include "server/hub.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley {
+
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(hub& h, worker& w, boost::beast::tcp_stream&& stream);
+  ~ws_session();
+
+  // Completes the upgrade of `req` and starts reading.
+  void run(boost::beast::http::request<boost::beast::http::string_body> req);
+
+  // A committed event of a channel this session may have joined (from the hub's fan-out).
+  void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json);
+  // An ephemeral frame (presence, typing, read).
+  void push(std::shared_ptr<const std::string> frame);
+  // Server going away: flush what is queued, then close with 1001.
+  void going_away();
+
+ private:
+  // A joined channel. Until the join's read completes (`ready`), live events
+  // wait in `pending`, so that none falls between the read and the live stream.
+  struct joined_channel {
+    std::int64_t last_seq = 0;
+    bool ready = false;
+    std::uint64_t generation = 0;
+    std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
+  };
+
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void handle_frame(std::string_view text);
+  void on_hello(const client_frame& f);
+  void on_join(client_frame f);
+  // Checked before and after the asynchronous state lookup of a join.
+  std::optional<error> channel_limit_error(const std::string& ch) const;
+  void join_with_state(client_frame f, boost::json::value state);
+  void read_join_window(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state);
+  void on_join_read(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state,
+                    read_outcome out);
+  void on_leave(const client_frame& f);
+  void on_post(client_frame f);
+  void on_history(client_frame f);
+  void on_typing(const client_frame& f);
+  void on_read_marker(const client_frame& f);
+  void on_decisions(const client_frame& f);
+  void leave_channel(const std::string& ch);
+
+  void send(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+  void reply_error(std::optional<std::int64_t> id, const error& e);
+  void enqueue(std::shared_ptr<const std::string> frame);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void close(std::uint16_t code, std::string reason);
+  void start_close();
+  void arm_write_deadline();
+  void on_closed();
+  // Runs `fn(self)` on this session's worker, from any thread.
+  template <class F>
+  void on_worker(F&& fn);
+
+  hub& hub_;
+  worker& worker_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  boost::asio::steady_timer hello_timer_;
+  boost::asio::steady_timer write_timer_;
+  boost::asio::steady_timer expiry_timer_;
+
+  std::optional<claims> claims_;
+  std::unordered_map<std::string, joined_channel> channels_;
+  std::uint64_t join_generation_ = 0;
+  token_bucket post_bucket_;
+  token_bucket garbage_bucket_;
+  int rate_limited_in_a_row_ = 0;
+  std::unordered_map<std::string, std::int64_t> last_typing_;  // ms of the last typing push per channel
+
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::size_t in_flight_ = 0;  // queue entries being written
+  std::vector<boost::asio::const_buffer> gather_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  boost::beast::websocket::close_reason close_reason_;
+};
+
+}  // namespace parley

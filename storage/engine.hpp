@@ -1,0 +1,118 @@
+#pragma once
+// Durable, ordered storage of channel events (DESIGN §2). Two implementations:
+// local_engine (SQLite, embedded default) and, later, redis_engine.
+//
+// Threading: every method may be called from any thread. Handlers run on the
+// engine's own thread(s): they must not block; post to your executor.
+#include "protocol/event.hpp"
+#include "protocol/result.hpp"
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace parley {
+
+struct stored_event {
+  std::int64_t seq = 0;
+  std::shared_ptr<const std::string> json;  // serialize_event() of the stored event
+};
+
+// One event after commit, as handed to the live sink.
+struct committed_event {
+  std::string ch;
+  std::int64_t seq = 0;
+  std::int64_t ts = 0;
+  std::shared_ptr<const std::string> json;
+};
+
+// Events appended in one atomic step (all or none). The first event carries
+// the client's `cid`: when (ch, from.id, cid) was stored before, nothing is
+// appended and the outcome reports the first event's seq and ts with duplicate=true.
+struct append_request {
+  std::vector<event> events;  // seq and ts are assigned by the engine
+
+  // A decision-log record written in the same transaction (protocol §5).
+  // `fields` holds eng, ch, topic, terms, text, proposed_by, accepted_by and
+  // proposal_seq; the engine adds n, prev, ts, decision_seq (the seq given to
+  // events[attach_to]) and hash (record_hash), and puts {"n","hash","prev"}
+  // as "record" into the body of events[attach_to] before storing it.
+  struct record_draft {
+    boost::json::object fields;
+    std::size_t attach_to = 0;
+  };
+  std::optional<record_draft> record;
+};
+
+struct append_outcome {
+  std::optional<error> err;         // unavailable / internal; nothing stored then
+  std::vector<committed_event> committed;  // one per request event, in order
+  bool duplicate = false;
+};
+
+// Reads a window of a channel. With `after`: the first `limit` events with seq > after.
+// With `before`: the last `limit` events with seq < before. With neither: the last `limit` events.
+// Events are always ascending.
+struct read_query {
+  std::string ch;
+  std::optional<std::int64_t> after;
+  std::optional<std::int64_t> before;
+  int limit = 50;
+};
+
+struct records_outcome {
+  std::optional<error> err;
+  std::vector<boost::json::object> records;  // the engagement's decision log, n ascending
+};
+
+struct engine_stats {
+  std::uint64_t appends = 0;       // events stored
+  std::uint64_t transactions = 0;  // commits that stored them (group commit: fewer)
+  std::uint64_t duplicates = 0;    // appends answered from the cid idempotency key
+};
+
+struct read_outcome {
+  std::optional<error> err;
+  std::string epoch;      // stable for the life of the channel's log
+  std::int64_t head = 0;  // latest seq (0 for an empty channel)
+  std::vector<stored_event> events;
+};
+
+class engine {
+ public:
+  virtual ~engine() = default;
+
+  // Called, in commit order, for every committed event (never for duplicates).
+  // Set once, before the first append.
+  virtual void set_sink(std::function<void(const committed_event&)> sink) = 0;
+
+  // Appends atomically; the handler runs only after the commit is durable (protocol §6).
+  virtual void append(append_request req, std::function<void(append_outcome)> handler) = 0;
+
+  virtual void read(read_query q, std::function<void(read_outcome)> handler) = 0;
+
+  // The decision log of engagement `eng` (every record, n ascending).
+  virtual void read_records(std::string eng, std::function<void(records_outcome)> handler) = 0;
+
+  // The ids of every engagement whose main channel holds events (the
+  // service-level watcher loads them at start-up).
+  virtual void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) = 0;
+
+  // Persists the last seq a user has read on a channel (kept at the maximum seen).
+  virtual void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) = 0;
+
+  virtual engine_stats stats() const = 0;
+
+  // True while storage is reachable (readyz).
+  virtual bool ready() const = 0;
+
+  // Finishes every pending append (handlers still run), then stops the engine's threads.
+  virtual void stop() = 0;
+};
+
+}  // namespace parley

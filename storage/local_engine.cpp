@@ -1,0 +1,845 @@
+// The embedded engine on SQLite (DESIGN §2).
+//
+// Durability (protocol §6): WAL with synchronous=FULL, so every COMMIT fsyncs
+// the WAL before it returns, and a handler is called only after its COMMIT.
+// An acknowledged append therefore survives a crash of the process and of the
+// machine. Group commit pays that fsync once for every append waiting in the
+// queue.
+//
+// Threads: one writer thread owns the write connection and the in-memory
+// channel heads; one reader thread owns a second connection and answers
+// read() and read_records() from committed state while the writer writes.
+#include "storage/local_engine.hpp"
+
+#include "protocol/decision_log.hpp"
+#include "storage/sqlite_db.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+namespace parley {
+namespace {
+
+// Version 1: meta, events, channels, decision_log, read_markers.
+constexpr std::int64_t current_schema_version = 1;
+constexpr int max_read_limit = 1000;
+constexpr int busy_timeout_ms = 5000;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string to_hex(const unsigned char* data, std::size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 0xf];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  return to_hex(digest, size);
+}
+
+// Busy, locked, I/O and full-disk failures are the storage being unreachable
+// for now (`unavailable`); anything else is a fault of ours (`internal`).
+error storage_error(int rc, const sqlite_db& db, std::string_view what) {
+  int primary = rc & 0xff;
+  bool transient = primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR ||
+                   primary == SQLITE_FULL || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY ||
+                   primary == SQLITE_NOMEM;
+  return make_error(transient ? errc::unavailable : errc::internal,
+                    std::string(what) + ": " + db.errmsg());
+}
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  cid TEXT,
+  json TEXT NOT NULL,
+  PRIMARY KEY (ch, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency ON events (ch, sender, cid) WHERE cid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS channels (
+  ch TEXT PRIMARY KEY,
+  head INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decision_log (
+  eng TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  PRIMARY KEY (eng, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS read_markers (
+  user TEXT NOT NULL,
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (user, ch)
+) WITHOUT ROWID;
+)sql";
+
+struct append_job {
+  append_request req;
+  std::function<void(append_outcome)> handler;
+};
+
+struct marker_job {
+  std::string user_id;
+  std::string ch;
+  std::int64_t seq = 0;
+};
+
+using write_job = std::variant<append_job, marker_job>;
+
+struct channel_state {
+  std::int64_t head = 0;
+  std::int64_t last_ts = 0;  // ts of the head event: new events never get an older one
+};
+
+using head_map = std::unordered_map<std::string, channel_state>;
+
+class local_engine final : public engine {
+ public:
+  explicit local_engine(const local_engine_options& options);
+  ~local_engine() override { stop(); }
+
+  void set_sink(std::function<void(const committed_event&)> sink) override;
+  void append(append_request req, std::function<void(append_outcome)> handler) override;
+  void read(read_query q, std::function<void(read_outcome)> handler) override;
+  void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
+  void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
+  void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
+  engine_stats stats() const override;
+  bool ready() const override { return ready_.load() && !stopped_.load(); }
+  void stop() override;
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const;
+  void lock_database();
+  void open_writer();
+  void open_reader();
+  void prepare(sqlite_db& db, statement& st, std::string_view sql);
+
+  void writer_loop();
+  void run_batch(std::vector<write_job>& jobs);
+  std::optional<error> apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+                                    const head_map& batch_heads);
+  std::optional<error> apply_marker(const marker_job& job);
+  result<channel_state> channel_head(const std::string& ch, const head_map& request_heads,
+                                     const head_map& batch_heads);
+  std::optional<error> write_record(append_request::record_draft& draft, event& ev);
+
+  void reader_loop();
+  void post_read(std::function<void(bool)> job);
+  read_outcome do_read(const read_query& q);
+  records_outcome do_read_records(const std::string& eng);
+  result<std::vector<std::string>> do_list_engagements();
+
+  // Derived, never stored: no write on a read, and a new database id (a wiped
+  // data directory) changes every epoch.
+  std::string epoch_of(std::string_view ch) const {
+    return sha256_hex(db_id_ + "\n" + std::string(ch)).substr(0, 16);
+  }
+
+  std::filesystem::path path_;
+  std::size_t max_batch_;
+  std::string db_id_;
+  int lock_fd_ = -1;
+
+  // Writer connection and its statements: used on the writer thread only.
+  sqlite_db wdb_;
+  statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
+  statement last_record_, insert_record_, upsert_marker_;
+  head_map heads_;  // committed heads, loaded on first use
+
+  // Reader connection and its statements: used on the reader thread only.
+  sqlite_db rdb_;
+  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_;
+
+  std::function<void(const committed_event&)> sink_;
+
+  std::mutex write_mutex_;
+  std::condition_variable write_cv_;
+  std::deque<write_job> write_queue_;
+
+  std::mutex read_mutex_;
+  std::condition_variable read_cv_;
+  // A job runs with `true` on the reader thread, or with `false` on the
+  // caller's thread when the engine is stopping (it then answers `unavailable`).
+  std::deque<std::function<void(bool)>> read_queue_;
+
+  bool stopping_ = false;  // guarded by both queue mutexes: no job is queued after it is set
+  std::mutex stop_mutex_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> ready_{true};
+
+  std::atomic<std::uint64_t> appends_{0};
+  std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+
+  std::thread writer_;
+  std::thread reader_;
+};
+
+local_engine::local_engine(const local_engine_options& options)
+    : path_(options.db_path), max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))) {
+  if (path_.empty()) throw std::runtime_error("cannot open database: no path given");
+  if (path_.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path_.parent_path(), ec);
+    if (ec) fail("cannot create directory " + path_.parent_path().string() + ": " + ec.message());
+  }
+  lock_database();
+  open_writer();
+  open_reader();
+  writer_ = std::thread([this] { writer_loop(); });
+  reader_ = std::thread([this] { reader_loop(); });
+}
+
+void local_engine::fail(const std::string& what) const {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  throw std::runtime_error("cannot open database " + path_.string() + ": " + what);
+}
+
+// The channel heads live in this process's memory, so a second server on the
+// same database would hand out the same seqs. An advisory lock on a sibling
+// file turns that mistake into a start-up error. The kernel drops it when the
+// process dies, so a crash never leaves it behind.
+void local_engine::lock_database() {
+  std::string lock_path = path_.string() + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) fail(std::string("cannot create ") + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK) fail("in use by another Parley process");
+    fail(std::string("cannot lock ") + lock_path + ": " + std::strerror(err));
+  }
+}
+
+void local_engine::prepare(sqlite_db& db, statement& st, std::string_view sql) {
+  if (st.prepare(db.get(), sql) != SQLITE_OK) fail(db.errmsg());
+}
+
+void local_engine::open_writer() {
+  if (wdb_.open(path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
+    fail(wdb_.errmsg());
+
+  // The first statement reads the header: a file that is not a database fails here.
+  {
+    statement wal;
+    if (wal.prepare(wdb_.get(), "PRAGMA journal_mode=WAL") != SQLITE_OK) fail(wdb_.errmsg());
+    if (wal.step() != SQLITE_ROW) fail(wdb_.errmsg());
+    if (wal.column_text(0) != "wal")
+      fail("cannot switch to WAL mode (journal_mode is " + std::string(wal.column_text(0)) + ")");
+  }
+  // SQLite silently falls back to read-only for a write-protected file.
+  if (sqlite3_db_readonly(wdb_.get(), "main") == 1) fail("the file is read-only");
+  // FULL: in WAL mode every COMMIT fsyncs the WAL, so an acknowledged append
+  // survives a power loss, not only a crash of the process.
+  std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=" +
+                        std::to_string(busy_timeout_ms) + ";";
+  if (wdb_.exec(pragmas.c_str()) != SQLITE_OK) fail(wdb_.errmsg());
+
+  if (wdb_.exec("BEGIN IMMEDIATE") != SQLITE_OK) fail(wdb_.errmsg());
+  if (wdb_.exec(schema_sql) != SQLITE_OK) fail("cannot create the schema: " + wdb_.errmsg());
+  {
+    statement get, put;
+    prepare(wdb_, get, "SELECT value FROM meta WHERE key = ?1");
+    prepare(wdb_, put, "INSERT INTO meta (key, value) VALUES (?1, ?2)");
+
+    get.bind(1, std::string_view("schema_version"));
+    int rc = get.step();
+    if (rc == SQLITE_ROW) {
+      std::string v(get.column_text(0));
+      std::int64_t version = std::atoll(v.c_str());
+      if (version > current_schema_version)
+        fail("schema version " + v + " is newer than this server supports (" +
+             std::to_string(current_schema_version) + ")");
+      // Migrations from older versions go here, inside this transaction.
+    } else if (rc == SQLITE_DONE) {
+      std::string v = std::to_string(current_schema_version);
+      put.bind(1, std::string_view("schema_version"));
+      put.bind(2, std::string_view(v));
+      if (put.step() != SQLITE_DONE) fail(wdb_.errmsg());
+      put.reset();
+    } else {
+      fail(wdb_.errmsg());
+    }
+    get.reset();
+
+    // The database id makes epochs: a wiped data directory gets a new id, so
+    // clients holding seqs of the old log see a different epoch and re-sync.
+    get.bind(1, std::string_view("db_id"));
+    rc = get.step();
+    if (rc == SQLITE_ROW) {
+      db_id_ = std::string(get.column_text(0));
+    } else if (rc == SQLITE_DONE) {
+      unsigned char random[16];
+      if (RAND_bytes(random, sizeof random) != 1) fail("no random bytes for the database id");
+      db_id_ = to_hex(random, sizeof random);
+      put.bind(1, std::string_view("db_id"));
+      put.bind(2, std::string_view(db_id_));
+      if (put.step() != SQLITE_DONE) fail(wdb_.errmsg());
+    } else {
+      fail(wdb_.errmsg());
+    }
+  }
+  if (wdb_.exec("COMMIT") != SQLITE_OK) fail(wdb_.errmsg());
+
+  prepare(wdb_, find_cid_, "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
+  prepare(wdb_, insert_event_, "INSERT INTO events (ch, seq, ts, sender, cid, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  prepare(wdb_, upsert_channel_,
+          "INSERT INTO channels (ch, head) VALUES (?1, ?2) ON CONFLICT (ch) DO UPDATE SET head = excluded.head");
+  prepare(wdb_, load_head_, "SELECT head FROM channels WHERE ch = ?1");
+  prepare(wdb_, load_ts_, "SELECT ts FROM events WHERE ch = ?1 AND seq = ?2");
+  prepare(wdb_, last_record_, "SELECT n, hash FROM decision_log WHERE eng = ?1 ORDER BY n DESC LIMIT 1");
+  prepare(wdb_, insert_record_, "INSERT INTO decision_log (eng, n, json, hash) VALUES (?1, ?2, ?3, ?4)");
+  prepare(wdb_, upsert_marker_,
+          "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
+}
+
+void local_engine::open_reader() {
+  if (rdb_.open(path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK) fail(rdb_.errmsg());
+  std::string pragmas = "PRAGMA query_only=ON; PRAGMA busy_timeout=" + std::to_string(busy_timeout_ms) + ";";
+  if (rdb_.exec(pragmas.c_str()) != SQLITE_OK) fail(rdb_.errmsg());
+
+  prepare(rdb_, read_head_, "SELECT head FROM channels WHERE ch = ?1");
+  prepare(rdb_, read_after_, "SELECT seq, json FROM events WHERE ch = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  prepare(rdb_, read_before_, "SELECT seq, json FROM events WHERE ch = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
+  prepare(rdb_, read_tail_, "SELECT seq, json FROM events WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
+  prepare(rdb_, read_between_,
+          "SELECT seq, json FROM events WHERE ch = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
+  prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 ORDER BY n");
+  prepare(rdb_, list_engagements_,
+          "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
+}
+
+void local_engine::set_sink(std::function<void(const committed_event&)> sink) {
+  std::lock_guard lock(write_mutex_);
+  sink_ = std::move(sink);
+}
+
+void local_engine::append(append_request req, std::function<void(append_outcome)> handler) {
+  {
+    std::lock_guard lock(write_mutex_);
+    if (!stopping_) {
+      write_queue_.push_back(append_job{std::move(req), std::move(handler)});
+      write_cv_.notify_one();
+      return;
+    }
+  }
+  append_outcome out;
+  out.err = make_error(errc::unavailable, "storage is stopping");
+  handler(std::move(out));
+}
+
+void local_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
+  std::lock_guard lock(write_mutex_);
+  if (stopping_) return;
+  write_queue_.push_back(marker_job{std::move(user_id), std::move(ch), seq});
+  write_cv_.notify_one();
+}
+
+engine_stats local_engine::stats() const {
+  engine_stats s;
+  s.appends = appends_.load();
+  s.transactions = transactions_.load();
+  s.duplicates = duplicates_.load();
+  return s;
+}
+
+// Drains before it joins: every append queued before stop() is committed and
+// answered. Later appends are answered `unavailable` at once. Must not be
+// called from a handler (it would wait for the thread it runs on).
+void local_engine::stop() {
+  std::lock_guard stop_lock(stop_mutex_);
+  if (stopped_.load()) return;
+  {
+    std::scoped_lock lock(write_mutex_, read_mutex_);
+    stopping_ = true;
+  }
+  write_cv_.notify_all();
+  read_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (reader_.joinable()) reader_.join();
+  rdb_.close();
+  wdb_.close();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+  stopped_.store(true);
+}
+
+// ---- writer ----
+
+void local_engine::writer_loop() {
+  std::vector<write_job> batch;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock lock(write_mutex_);
+      write_cv_.wait(lock, [this] { return !write_queue_.empty() || stopping_; });
+      if (write_queue_.empty()) return;  // stopping, and everything is answered
+      while (!write_queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+  }
+}
+
+// One transaction for the whole batch; each job inside its own savepoint, so
+// a job that fails is undone alone and the others still commit. Handlers and
+// the sink run only after COMMIT has returned, i.e. after the fsync.
+void local_engine::run_batch(std::vector<write_job>& jobs) {
+  std::vector<append_outcome> outcomes(jobs.size());
+  head_map batch_heads;  // heads as of the savepoints released so far
+
+  auto fail_all = [&](const error& err) {
+    for (auto& out : outcomes) {
+      if (!out.err) out.err = err;
+      out.committed.clear();
+      out.duplicate = false;
+    }
+    // The in-memory heads may be ahead of what is on disk: load them again.
+    heads_.clear();
+    ready_.store(false);
+  };
+
+  bool failed = false;
+  int rc = wdb_.exec("BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) {
+    fail_all(storage_error(rc, wdb_, "cannot begin a transaction"));
+    failed = true;
+  }
+
+  for (std::size_t i = 0; i < jobs.size() && !failed; ++i) {
+    rc = wdb_.exec("SAVEPOINT job");
+    if (rc != SQLITE_OK) {
+      fail_all(storage_error(rc, wdb_, "cannot begin a savepoint"));
+      failed = true;
+      break;
+    }
+    head_map request_heads;
+    std::optional<error> err;
+    if (auto* job = std::get_if<append_job>(&jobs[i]))
+      err = apply_append(job->req, outcomes[i], request_heads, batch_heads);
+    else
+      err = apply_marker(std::get<marker_job>(jobs[i]));
+
+    if (!err) {
+      rc = wdb_.exec("RELEASE job");
+      if (rc != SQLITE_OK) err = storage_error(rc, wdb_, "cannot release a savepoint");
+    }
+    if (!err) {
+      for (auto& [ch, state] : request_heads) batch_heads[ch] = state;
+      continue;
+    }
+    outcomes[i] = append_outcome{};
+    outcomes[i].err = err;
+    // Some errors (disk full, I/O) make SQLite roll back the whole
+    // transaction on its own: then nothing of this batch is stored.
+    if (sqlite3_get_autocommit(wdb_.get())) {
+      fail_all(make_error(errc::unavailable, "transaction rolled back: " + err->message));
+      failed = true;
+      break;
+    }
+    wdb_.exec("ROLLBACK TO job");
+    wdb_.exec("RELEASE job");
+  }
+
+  if (!failed) {
+    rc = wdb_.exec("COMMIT");
+    if (rc != SQLITE_OK) {
+      error err = storage_error(rc, wdb_, "cannot commit");
+      if (!sqlite3_get_autocommit(wdb_.get())) wdb_.exec("ROLLBACK");
+      fail_all(err);
+      failed = true;
+    }
+  }
+
+  if (!failed) {
+    ready_.store(true);
+    for (auto& [ch, state] : batch_heads) heads_[ch] = state;
+    std::uint64_t appended = 0, duplicates = 0;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!std::holds_alternative<append_job>(jobs[i]) || outcomes[i].err) continue;
+      if (outcomes[i].duplicate)
+        ++duplicates;
+      else
+        appended += outcomes[i].committed.size();
+    }
+    transactions_.fetch_add(1);
+    appends_.fetch_add(appended);
+    duplicates_.fetch_add(duplicates);
+  }
+
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    auto* job = std::get_if<append_job>(&jobs[i]);
+    if (!job) continue;
+    append_outcome& out = outcomes[i];
+    if (!out.err && !out.duplicate && sink_)
+      for (const auto& ev : out.committed) sink_(ev);
+    if (job->handler) job->handler(std::move(out));
+  }
+}
+
+// The committed head of `ch` as seen by the job being applied: its own
+// earlier events first, then the jobs released earlier in this batch, then
+// the committed cache, then the database.
+result<channel_state> local_engine::channel_head(const std::string& ch, const head_map& request_heads,
+                                                 const head_map& batch_heads) {
+  if (auto it = request_heads.find(ch); it != request_heads.end()) return it->second;
+  if (auto it = batch_heads.find(ch); it != batch_heads.end()) return it->second;
+  if (auto it = heads_.find(ch); it != heads_.end()) return it->second;
+
+  // Not touched by this batch, so the database holds its committed head.
+  channel_state state;
+  {
+    statement_use use(load_head_);
+    load_head_.bind(1, std::string_view(ch));
+    int rc = load_head_.step();
+    if (rc == SQLITE_ROW)
+      state.head = load_head_.column_int64(0);
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, wdb_, "cannot load the channel head");
+  }
+  if (state.head > 0) {
+    statement_use use(load_ts_);
+    load_ts_.bind(1, std::string_view(ch));
+    load_ts_.bind(2, state.head);
+    int rc = load_ts_.step();
+    if (rc == SQLITE_ROW)
+      state.last_ts = load_ts_.column_int64(0);
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, wdb_, "cannot load the channel head");
+  }
+  heads_[ch] = state;
+  return state;
+}
+
+std::optional<error> local_engine::apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+                                                const head_map& batch_heads) {
+  if (req.events.empty()) return make_error(errc::internal, "append without events");
+  if (req.record && req.record->attach_to >= req.events.size())
+    return make_error(errc::internal, "decision record attached to no event");
+
+  const event& first = req.events.front();
+  if (!first.cid.empty()) {
+    statement_use use(find_cid_);
+    find_cid_.bind(1, std::string_view(first.ch));
+    find_cid_.bind(2, std::string_view(first.from.id));
+    find_cid_.bind(3, std::string_view(first.cid));
+    int rc = find_cid_.step();
+    if (rc == SQLITE_ROW) {
+      out.duplicate = true;
+      out.committed.push_back(committed_event{first.ch, find_cid_.column_int64(0), find_cid_.column_int64(1),
+                                              std::make_shared<const std::string>(find_cid_.column_text(2))});
+      return std::nullopt;
+    }
+    if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot look up the cid");
+  }
+
+  // One ts for the whole request, never older than the head of any channel it
+  // touches: ts stays non-decreasing per channel even if the clock steps back.
+  std::int64_t ts = now_ms();
+  for (const auto& ev : req.events) {
+    auto state = channel_head(ev.ch, request_heads, batch_heads);
+    if (!state) return state.err();
+    ts = std::max(ts, state->last_ts);
+    request_heads.emplace(ev.ch, *state);
+  }
+
+  for (std::size_t i = 0; i < req.events.size(); ++i) {
+    event& ev = req.events[i];
+    channel_state& state = request_heads[ev.ch];
+    ev.seq = ++state.head;
+    ev.ts = ts;
+    state.last_ts = ts;
+
+    if (req.record && i == req.record->attach_to) {
+      if (auto err = write_record(*req.record, ev)) return err;
+    }
+
+    auto json = std::make_shared<const std::string>(serialize_event(ev));
+    statement_use use(insert_event_);
+    insert_event_.bind(1, std::string_view(ev.ch));
+    insert_event_.bind(2, ev.seq);
+    insert_event_.bind(3, ev.ts);
+    insert_event_.bind(4, std::string_view(ev.from.id));
+    // Only the first event carries the idempotency key of the request.
+    if (i == 0 && !ev.cid.empty())
+      insert_event_.bind(5, std::string_view(ev.cid));
+    else
+      insert_event_.bind_null(5);
+    insert_event_.bind(6, std::string_view(*json));
+    int rc = insert_event_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the event");
+    out.committed.push_back(committed_event{ev.ch, ev.seq, ev.ts, std::move(json)});
+  }
+
+  for (const auto& [ch, state] : request_heads) {
+    statement_use use(upsert_channel_);
+    upsert_channel_.bind(1, std::string_view(ch));
+    upsert_channel_.bind(2, state.head);
+    int rc = upsert_channel_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the channel head");
+  }
+  return std::nullopt;
+}
+
+// Completes the draft (n, prev, ts, decision_seq, hash), stores it, and puts
+// {n, hash, prev} into the body of `ev`, which already has its seq and ts.
+std::optional<error> local_engine::write_record(append_request::record_draft& draft, event& ev) {
+  boost::json::object record = draft.fields;
+  const auto* eng_value = record.if_contains("eng");
+  if (!eng_value || !eng_value->is_string() || eng_value->get_string().empty())
+    return make_error(errc::internal, "decision record without eng");
+  std::string eng(eng_value->get_string());
+
+  std::int64_t n = 1;
+  std::string prev = genesis_prev;
+  {
+    statement_use use(last_record_);
+    last_record_.bind(1, std::string_view(eng));
+    int rc = last_record_.step();
+    if (rc == SQLITE_ROW) {
+      n = last_record_.column_int64(0) + 1;
+      prev = std::string(last_record_.column_text(1));
+    } else if (rc != SQLITE_DONE) {
+      return storage_error(rc, wdb_, "cannot read the decision log");
+    }
+  }
+
+  record.erase("hash");
+  record["n"] = n;
+  record["prev"] = prev;
+  record["ts"] = ev.ts;
+  record["decision_seq"] = ev.seq;
+  std::string hash = record_hash(record);
+  record["hash"] = hash;
+  std::string json = boost::json::serialize(record);
+
+  statement_use use(insert_record_);
+  insert_record_.bind(1, std::string_view(eng));
+  insert_record_.bind(2, n);
+  insert_record_.bind(3, std::string_view(json));
+  insert_record_.bind(4, std::string_view(hash));
+  int rc = insert_record_.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the decision record");
+
+  ev.body["record"] = boost::json::object{{"n", n}, {"hash", hash}, {"prev", prev}};
+  return std::nullopt;
+}
+
+std::optional<error> local_engine::apply_marker(const marker_job& job) {
+  statement_use use(upsert_marker_);
+  upsert_marker_.bind(1, std::string_view(job.user_id));
+  upsert_marker_.bind(2, std::string_view(job.ch));
+  upsert_marker_.bind(3, job.seq);
+  int rc = upsert_marker_.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the read marker");
+  return std::nullopt;
+}
+
+// ---- reader ----
+
+void local_engine::post_read(std::function<void(bool)> job) {
+  {
+    std::lock_guard lock(read_mutex_);
+    if (!stopping_) {
+      read_queue_.push_back(std::move(job));
+      read_cv_.notify_one();
+      return;
+    }
+  }
+  job(false);
+}
+
+void local_engine::read(read_query q, std::function<void(read_outcome)> handler) {
+  post_read([this, q = std::move(q), handler = std::move(handler)](bool run) {
+    if (!run) {
+      read_outcome out;
+      out.err = make_error(errc::unavailable, "storage is stopping");
+      handler(std::move(out));
+      return;
+    }
+    handler(do_read(q));
+  });
+}
+
+void local_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
+  post_read([this, eng = std::move(eng), handler = std::move(handler)](bool run) {
+    if (!run) {
+      records_outcome out;
+      out.err = make_error(errc::unavailable, "storage is stopping");
+      handler(std::move(out));
+      return;
+    }
+    handler(do_read_records(eng));
+  });
+}
+
+void local_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
+  post_read([this, handler = std::move(handler)](bool run) {
+    if (!run) return handler(make_error(errc::unavailable, "storage is stopping"));
+    handler(do_list_engagements());
+  });
+}
+
+void local_engine::reader_loop() {
+  for (;;) {
+    std::function<void(bool)> job;
+    {
+      std::unique_lock lock(read_mutex_);
+      read_cv_.wait(lock, [this] { return !read_queue_.empty() || stopping_; });
+      if (read_queue_.empty()) return;
+      job = std::move(read_queue_.front());
+      read_queue_.pop_front();
+    }
+    job(true);
+  }
+}
+
+// Head and events come from one read transaction, so they agree with each
+// other even while the writer commits.
+read_outcome local_engine::do_read(const read_query& q) {
+  read_outcome out;
+  out.epoch = epoch_of(q.ch);
+  int limit = std::clamp(q.limit, 1, max_read_limit);
+
+  int rc = rdb_.exec("BEGIN");
+  if (rc != SQLITE_OK) {
+    out.err = storage_error(rc, rdb_, "cannot read");
+    return out;
+  }
+  struct end_read {
+    sqlite_db& db;
+    ~end_read() { db.exec("COMMIT"); }
+  } end{rdb_};
+
+  {
+    statement_use use(read_head_);
+    read_head_.bind(1, std::string_view(q.ch));
+    rc = read_head_.step();
+    if (rc == SQLITE_ROW) {
+      out.head = read_head_.column_int64(0);
+    } else if (rc != SQLITE_DONE) {
+      out.err = storage_error(rc, rdb_, "cannot read the channel head");
+      return out;
+    }
+  }
+  if (out.head == 0) return out;
+
+  statement* st = nullptr;
+  bool descending = false;
+  if (q.after && q.before) {
+    st = &read_between_;
+    st->bind(2, *q.after);
+    st->bind(3, *q.before);
+    st->bind(4, std::int64_t{limit});
+  } else if (q.after) {
+    st = &read_after_;
+    st->bind(2, *q.after);
+    st->bind(3, std::int64_t{limit});
+  } else if (q.before) {
+    st = &read_before_;
+    st->bind(2, *q.before);
+    st->bind(3, std::int64_t{limit});
+    descending = true;
+  } else {
+    st = &read_tail_;
+    st->bind(2, std::int64_t{limit});
+    descending = true;
+  }
+  statement_use use(*st);
+  st->bind(1, std::string_view(q.ch));
+  while ((rc = st->step()) == SQLITE_ROW)
+    out.events.push_back(stored_event{st->column_int64(0), std::make_shared<const std::string>(st->column_text(1))});
+  if (rc != SQLITE_DONE) {
+    out.events.clear();
+    out.err = storage_error(rc, rdb_, "cannot read events");
+    return out;
+  }
+  if (descending) std::reverse(out.events.begin(), out.events.end());
+  return out;
+}
+
+records_outcome local_engine::do_read_records(const std::string& eng) {
+  records_outcome out;
+  statement_use use(read_records_);
+  read_records_.bind(1, std::string_view(eng));
+  int rc;
+  while ((rc = read_records_.step()) == SQLITE_ROW) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(read_records_.column_text(0), ec);
+    if (ec || !v.is_object()) {
+      out.records.clear();
+      out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
+      return out;
+    }
+    out.records.push_back(std::move(v.get_object()));
+  }
+  if (rc != SQLITE_DONE) {
+    out.records.clear();
+    out.err = storage_error(rc, rdb_, "cannot read the decision log");
+  }
+  return out;
+}
+
+result<std::vector<std::string>> local_engine::do_list_engagements() {
+  std::vector<std::string> ids;
+  statement_use use(list_engagements_);
+  int rc;
+  while ((rc = list_engagements_.step()) == SQLITE_ROW) ids.emplace_back(list_engagements_.column_text(0));
+  if (rc != SQLITE_DONE) return storage_error(rc, rdb_, "cannot list engagements");
+  return ids;
+}
+
+}  // namespace
+
+std::unique_ptr<engine> make_local_engine(const local_engine_options& options) {
+  return std::make_unique<local_engine>(options);
+}
+
+}  // namespace parley

@@ -1,0 +1,21 @@
+#pragma once
+// The embedded engine: one SQLite database in WAL mode (DESIGN §2).
+// One writer thread with group commit: every append waiting in its queue goes
+// into one transaction, and each caller is answered after that commit.
+// Reads run on a reader thread with their own connection.
+#include "storage/engine.hpp"
+
+#include <filesystem>
+#include <memory>
+
+namespace parley {
+
+struct local_engine_options {
+  std::filesystem::path db_path;  // e.g. <data-dir>/parley.db; created when missing
+  int max_batch = 512;            // appends per transaction at most
+};
+
+// Throws std::runtime_error at start-up when the database cannot be opened or migrated.
+std::unique_ptr<engine> make_local_engine(const local_engine_options& options);
+
+}  // namespace parley

@@ -1,0 +1,150 @@
+// Shared set-up for the browser tests: the parley binary on a free loopback
+// port with a temporary data directory, signed tokens, headless Chromium.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '../..');
+export const BIN = process.env.PARLEY_BIN || path.join(REPO, 'build/server/parley');
+export const WEB_ROOT = path.join(REPO, 'web-client');
+export const ARTIFACTS = path.join(REPO, 'tests/artifacts');
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+export const SECRET = `browser-test-${crypto.randomBytes(8).toString('hex')}`;
+
+// Why the suite cannot run here, or null when it can.
+export function skipReason() {
+  if (!fs.existsSync(BIN)) return `parley binary not found at ${BIN} (build it or set PARLEY_BIN)`;
+  if (!fs.existsSync(CHROMIUM)) return `chromium not found at ${CHROMIUM}`;
+  return null;
+}
+
+// Starts parley and resolves once it prints its ready line.
+export async function startServer({ port = 0, dataDir, instance = 'browser-test' } = {}) {
+  const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
+  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT];
+  const [cmd, cmdArgs] = BIN.endsWith('.mjs') ? [process.execPath, [BIN, ...argv]] : [BIN, argv];
+  const proc = spawn(cmd, cmdArgs, { env: { ...process.env, PARLEY_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stderr.on('data', (d) => { output += d; });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`parley did not report ready within 15 s:\n${output}`)), 15000);
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      output += d;
+      const m = /parley: listening on (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(buf);
+      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
+    });
+    proc.on('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`parley exited (${code ?? signal}) before it was ready:\n${output}`)); });
+  });
+  proc.stdout.resume();
+  const actualPort = Number(new URL(url).port);
+  const server = {
+    url, port: actualPort, dataDir: dir, proc,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await done;
+      clearTimeout(t);
+    },
+    async cleanup() {
+      await server.stop();
+      if (!dataDir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export function sign(claims) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = enc({ alg: 'HS256', typ: 'JWT' });
+  const body = enc(claims);
+  const sig = crypto.createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+export function token({ sub, name, role, eng, ttl = 3600 }) {
+  return sign({ sub, name, role, eng, exp: Math.floor(Date.now() / 1000) + ttl });
+}
+
+export function uniqueEng(prefix) {
+  return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+// Opens the client signed in with `tok`; collects page errors and CSP reports.
+export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '' } = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/Failed to load resource|WebSocket connection to/.test(msg.text())) page.problems.push(`console: ${msg.text()}`);
+  });
+  page.on('dialog', (d) => { page.problems.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
+  await page.goto(`${server.url}/#token=${tok}${hash}`);
+  return page;
+}
+
+export async function waitOnline(page, timeout = 15000) {
+  await page.locator('[data-testid="connection-state"][data-state="online"]').waitFor({ timeout });
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+export async function send(page, text) {
+  const input = page.getByTestId('composer-input');
+  await input.click();
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+// Texts of the messages shown in the page's timeline, in order.
+export async function messageTexts(page) {
+  return page.locator('[data-testid="timeline"] [data-testid="message-text"]').allTextContents();
+}
+
+export async function timelineSeqs(page) {
+  return page.locator('[data-testid="timeline"] > li').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+}
+
+// POST /api/v1/channels/<ch>/events with a bearer token.
+export async function apiPost(server, tok, ch, kind, body, cid) {
+  const res = await fetch(`${server.url}/api/v1/channels/${encodeURIComponent(ch)}/events`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(cid ? { kind, body, cid } : { kind, body }),
+  });
+  const json = await res.json().catch(() => ({}));
+  return { status: res.status, json };
+}
+
+export async function until(fn, { timeout = 10000, interval = 100, message = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, interval));
+  }
+  throw new Error(`timed out waiting for ${message} (last: ${JSON.stringify(last)})`);
+}

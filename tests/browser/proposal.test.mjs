@@ -1,0 +1,133 @@
+// A proposal made in one page is accepted in the other; the phase track moves
+// and the decision log panel shows the record with its chain verified.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import {
+  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot,
+} from './harness.mjs';
+
+const skip = skipReason() ?? false;
+let server;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.cleanup();
+});
+
+function canonical(v) {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+}
+
+test('a phase proposal and an agreement are accepted across pages, the log chain verifies', { skip }, async () => {
+  const eng = uniqueEng('deal');
+  const clientTok = token({ sub: 'u-client', name: 'Priya Nair', role: 'client', eng: [eng] });
+  const expertTok = token({ sub: 'u-expert', name: 'Tomás Ruiz', role: 'expert', eng: [eng] });
+  const client = await openClient(browser, server, clientTok);
+  const expert = await openClient(browser, server, expertTok);
+  await waitOnline(client);
+  await waitOnline(expert);
+  await client.locator('[data-testid="phase-track"][data-phase="discovery"]').waitFor();
+
+  // The expert proposes moving to the agreement phase, with the keyboard only.
+  await expert.getByTestId('action-propose').focus();
+  await expert.keyboard.press('Enter');
+  const dlg = expert.getByTestId('proposal-dialog');
+  await dlg.waitFor();
+  await dlg.getByTestId('proposal-topic-select').selectOption('phase');
+  assert.equal(await dlg.getByTestId('proposal-phase-select').inputValue(), 'agreement');
+  await dlg.getByTestId('proposal-text-input').fill('Discovery is done; let us agree the terms.');
+  await dlg.getByTestId('dialog-submit').click();
+
+  // The client sees it with Accept / Reject; the expert (its proposer) does not.
+  const card = client.locator('[data-testid="timeline"] [data-testid="event-proposal"]').first();
+  await card.waitFor();
+  assert.match(await card.getByTestId('proposal-topic').textContent(), /Phase change proposal → Agreement/);
+  await expert.locator('[data-testid="timeline"] [data-testid="event-proposal"]').first().waitFor();
+  assert.equal(await expert.locator('[data-testid="timeline"] [data-testid="proposal-accept"]').count(), 0);
+  await card.getByTestId('proposal-accept').click();
+
+  await client.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
+  await expert.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
+  await expert.locator('[data-testid="event-phase"]').waitFor();
+  await expert.locator('[data-testid="event-decision"] [data-testid="decision-record"]', { hasText: 'Log record #1' }).waitFor();
+  await client.locator('[data-testid="timeline"] [data-testid="proposal-status"][data-status="accepted"]').waitFor();
+  await expert.locator('[data-testid="chain-status"][data-state="verified"]', { hasText: '1 record' }).waitFor();
+
+  // An agreement with terms, proposed by the client and accepted by the expert.
+  await client.getByTestId('action-propose').click();
+  const d2 = client.getByTestId('proposal-dialog');
+  await d2.getByTestId('proposal-topic-select').selectOption('agreement');
+  await d2.getByTestId('proposal-text-input').fill('Market sizing for the Nordics, 3 weeks.');
+  const values = d2.getByTestId('term-value');
+  await values.nth(0).fill('Nordic market sizing, 3 interviews');
+  await values.nth(1).fill('3 weeks');
+  await values.nth(2).fill('4800');
+  await d2.getByTestId('dialog-submit').click();
+
+  const agreementCard = expert.locator('[data-testid="timeline"] [data-testid="event-proposal"]', { hasText: 'Agreement proposal' });
+  await agreementCard.waitFor();
+  assert.match(await agreementCard.getByTestId('terms').textContent(), /Compensation\s*4800/);
+  await shot(expert, 'proposal-pending-expert-1280');
+  await agreementCard.getByTestId('proposal-accept').click();
+
+  for (const page of [client, expert]) {
+    await page.locator('[data-testid="chain-status"][data-state="verified"]', { hasText: '2 records' }).waitFor();
+    await page.locator('[data-testid="decision-log-record"][data-n="2"][data-verified="true"]').waitFor();
+    await page.locator('[data-testid="agreement-version"]', { hasText: 'Version 1' }).waitFor();
+  }
+
+  // The records the page verified are the server's, and they chain.
+  const res = await fetch(`${server.url}/api/v1/engagements/${eng}/decisions?format=jsonl`, { headers: { Authorization: `Bearer ${clientTok}` } });
+  assert.equal(res.status, 200);
+  const records = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(records.length, 2);
+  let prev = '0'.repeat(64);
+  for (const r of records) {
+    const { hash, ...rest } = r;
+    assert.equal(r.prev, prev);
+    assert.equal(crypto.createHash('sha256').update(canonical(rest)).digest('hex'), hash);
+    prev = hash;
+  }
+
+  // The download offers the JSONL export.
+  const [download] = await Promise.all([client.waitForEvent('download'), client.getByTestId('decision-log-download').click()]);
+  assert.match(download.suggestedFilename(), /\.jsonl$/);
+
+  await shot(client, 'proposal-accepted-client-1280');
+  await shot(expert, 'proposal-accepted-expert-1280');
+  assert.deepEqual(client.problems, []);
+  assert.deepEqual(expert.problems, []);
+  await client.context().close();
+  await expert.context().close();
+});
+
+test('a tampered decision log is marked as broken', { skip }, async () => {
+  // The browser's chain check runs on whatever the server returns; feed it a
+  // tampered export through a route and check that the page says so.
+  const eng = uniqueEng('tamper');
+  const tok = token({ sub: 'u-c', name: 'C', role: 'client', eng: [eng] });
+  const page = await openClient(browser, server, tok);
+  await waitOnline(page);
+  const verdict = await page.evaluate(async () => {
+    const { verifyChain, canonicalize, sha256Hex } = await import('/jcs.js');
+    const r1 = { n: 1, eng: 'x', ch: 'eng:x', topic: 'phase', terms: { to: 'agreement' }, text: 'é \u2028 "q"', proposed_by: 'a', accepted_by: ['b'], proposal_seq: 1, decision_seq: 2, ts: 1764122400123, prev: '0'.repeat(64) };
+    r1.hash = await sha256Hex(canonicalize(r1));
+    const r2 = { n: 2, eng: 'x', ch: 'eng:x', topic: 'agreement', terms: { fee: 4800, a: [1, 2.5, true, null] }, text: 't', proposed_by: 'b', accepted_by: ['a'], proposal_seq: 3, decision_seq: 4, ts: 1764122400999, prev: r1.hash };
+    r2.hash = await sha256Hex(canonicalize(r2));
+    const good = await verifyChain([r1, r2]);
+    const bad = await verifyChain([r1, { ...r2, terms: { fee: 9999, a: [1, 2.5, true, null] } }]);
+    return { good: good.ok, bad: bad.ok, badAt: bad.firstBad && bad.firstBad.n, canon: canonicalize({ b: 1, a: [1e21, 0.1, -0], '\u00e9': 'x', A: null }) };
+  });
+  assert.deepEqual(verdict, { good: true, bad: false, badAt: 2, canon: '{"A":null,"a":[1e+21,0.1,0],"b":1,"é":"x"}' });
+  await page.context().close();
+});

@@ -1,0 +1,695 @@
+// The SQLite engine: seq assignment, idempotency, read windows, epochs,
+// durability across a killed process, group commit and the decision log.
+#include "protocol/decision_log.hpp"
+#include "storage/local_engine.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace parley;
+
+namespace {
+
+// A fresh directory per test, removed at the end.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "parley-engine-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path db() const { return path / "parley.db"; }
+};
+
+std::unique_ptr<engine> open_engine(const fs::path& db, int max_batch = 512) {
+  local_engine_options options;
+  options.db_path = db;
+  options.max_batch = max_batch;
+  return make_local_engine(options);
+}
+
+event make_event(std::string ch, std::string sender, std::string text, std::string cid = {}) {
+  event ev;
+  ev.ch = std::move(ch);
+  ev.kind = "message";
+  ev.from = user{std::move(sender), "", user_role::client};
+  ev.cid = std::move(cid);
+  ev.body["text"] = std::move(text);
+  return ev;
+}
+
+append_request one(event ev) {
+  append_request req;
+  req.events.push_back(std::move(ev));
+  return req;
+}
+
+append_outcome append_sync(engine& e, append_request req) {
+  std::promise<append_outcome> p;
+  auto f = p.get_future();
+  e.append(std::move(req), [&p](append_outcome out) { p.set_value(std::move(out)); });
+  return f.get();
+}
+
+read_outcome read_sync(engine& e, read_query q) {
+  std::promise<read_outcome> p;
+  auto f = p.get_future();
+  e.read(std::move(q), [&p](read_outcome out) { p.set_value(std::move(out)); });
+  return f.get();
+}
+
+read_outcome read_window(engine& e, const std::string& ch, std::optional<std::int64_t> after,
+                         std::optional<std::int64_t> before, int limit) {
+  read_query q;
+  q.ch = ch;
+  q.after = after;
+  q.before = before;
+  q.limit = limit;
+  return read_sync(e, std::move(q));
+}
+
+records_outcome records_sync(engine& e, std::string eng) {
+  std::promise<records_outcome> p;
+  auto f = p.get_future();
+  e.read_records(std::move(eng), [&p](records_outcome out) { p.set_value(std::move(out)); });
+  return f.get();
+}
+
+std::vector<std::int64_t> seqs_of(const read_outcome& out) {
+  std::vector<std::int64_t> seqs;
+  for (const auto& ev : out.events) seqs.push_back(ev.seq);
+  return seqs;
+}
+
+std::vector<std::int64_t> range(std::int64_t first, std::int64_t last) {
+  std::vector<std::int64_t> v;
+  for (std::int64_t i = first; i <= last; ++i) v.push_back(i);
+  return v;
+}
+
+boost::json::object parse_object(const std::string& json) { return boost::json::parse(json).as_object(); }
+
+void fill(engine& e, const std::string& ch, int count) {
+  for (int i = 1; i <= count; ++i) REQUIRE_FALSE(append_sync(e, one(make_event(ch, "u1", "m" + std::to_string(i)))).err);
+}
+
+}  // namespace
+
+TEST_CASE("the first event of a channel gets seq 1 and the following ones follow without gaps", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  for (std::int64_t expected = 1; expected <= 20; ++expected) {
+    auto out = append_sync(*e, one(make_event("eng:a", "u1", "hello")));
+    REQUIRE_FALSE(out.err);
+    REQUIRE(out.committed.size() == 1);
+    CHECK(out.committed[0].seq == expected);
+    CHECK(out.committed[0].ch == "eng:a");
+    auto stored = parse_object(*out.committed[0].json);
+    CHECK(stored.at("seq").as_int64() == expected);
+    CHECK(stored.at("ts").as_int64() == out.committed[0].ts);
+  }
+  auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000);
+  CHECK(r.head == 20);
+  CHECK(seqs_of(r) == range(1, 20));
+}
+
+TEST_CASE("each channel counts its own seqs", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "1"))).committed[0].seq == 1);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "1"))).committed[0].seq == 1);
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "2"))).committed[0].seq == 2);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "2"))).committed[0].seq == 2);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "3"))).committed[0].seq == 3);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).head == 2);
+  CHECK(read_window(*e, "eng:b", std::nullopt, std::nullopt, 50).head == 3);
+  CHECK(read_window(*e, "eng:never", std::nullopt, std::nullopt, 50).head == 0);
+}
+
+TEST_CASE("events of one request are stored together, across channels, with one ts", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  fill(*e, "support", 3);
+
+  append_request req;
+  req.events.push_back(make_event("eng:a", "u1", "flag"));
+  req.events.push_back(make_event("support", "system", "notice"));
+  req.events.push_back(make_event("eng:a", "system", "sla"));
+  auto out = append_sync(*e, std::move(req));
+  REQUIRE_FALSE(out.err);
+  REQUIRE(out.committed.size() == 3);
+  CHECK(out.committed[0].seq == 1);
+  CHECK(out.committed[1].seq == 4);
+  CHECK(out.committed[2].seq == 2);
+  CHECK(out.committed[0].ts == out.committed[1].ts);
+  CHECK(out.committed[1].ts == out.committed[2].ts);
+  CHECK(e->stats().appends == 6);
+}
+
+TEST_CASE("ts never goes down within a channel", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  std::int64_t last = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto out = append_sync(*e, one(make_event("eng:a", "u1", "m")));
+    REQUIRE_FALSE(out.err);
+    CHECK(out.committed[0].ts >= last);
+    last = out.committed[0].ts;
+  }
+  CHECK(last > 1700000000000);  // milliseconds since the epoch, not seconds
+}
+
+TEST_CASE("posting the same cid again from the same sender returns the first seq and appends nothing", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  auto first = append_sync(*e, one(make_event("eng:a", "u1", "draft", "c-1")));
+  REQUIRE_FALSE(first.err);
+  CHECK_FALSE(first.duplicate);
+  fill(*e, "eng:a", 2);
+
+  auto again = append_sync(*e, one(make_event("eng:a", "u1", "draft, sent twice", "c-1")));
+  REQUIRE_FALSE(again.err);
+  CHECK(again.duplicate);
+  REQUIRE(again.committed.size() == 1);
+  CHECK(again.committed[0].seq == first.committed[0].seq);
+  CHECK(again.committed[0].ts == first.committed[0].ts);
+  CHECK(*again.committed[0].json == *first.committed[0].json);
+
+  auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
+  CHECK(r.head == 3);
+  CHECK(e->stats().appends == 3);
+  CHECK(e->stats().duplicates == 1);
+}
+
+TEST_CASE("the same cid from another sender or in another channel is a new event", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  auto a = append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1")));
+  auto b = append_sync(*e, one(make_event("eng:a", "u2", "x", "c-1")));
+  auto c = append_sync(*e, one(make_event("eng:b", "u1", "x", "c-1")));
+  REQUIRE_FALSE(a.err);
+  REQUIRE_FALSE(b.err);
+  REQUIRE_FALSE(c.err);
+  CHECK_FALSE(b.duplicate);
+  CHECK_FALSE(c.duplicate);
+  CHECK(a.committed[0].seq == 1);
+  CHECK(b.committed[0].seq == 2);
+  CHECK(c.committed[0].seq == 1);
+}
+
+TEST_CASE("a duplicate is recognised after a reopen and is not given to the sink", "[storage]") {
+  temp_dir dir;
+  {
+    auto e = open_engine(dir.db());
+    REQUIRE_FALSE(append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1"))).err);
+  }
+  auto e = open_engine(dir.db());
+  std::atomic<int> sunk{0};
+  e->set_sink([&](const committed_event&) { ++sunk; });
+  auto again = append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1")));
+  CHECK(again.duplicate);
+  CHECK(again.committed.at(0).seq == 1);
+  CHECK(sunk == 0);
+}
+
+TEST_CASE("reads return the requested window in ascending order", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  fill(*e, "eng:a", 30);
+  fill(*e, "eng:b", 5);
+
+  SECTION("without after or before: the last limit events") {
+    auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 10);
+    REQUIRE_FALSE(r.err);
+    CHECK(r.head == 30);
+    CHECK(seqs_of(r) == range(21, 30));
+  }
+  SECTION("after: the first limit events after it") {
+    CHECK(seqs_of(read_window(*e, "eng:a", 5, std::nullopt, 10)) == range(6, 15));
+    CHECK(seqs_of(read_window(*e, "eng:a", 25, std::nullopt, 10)) == range(26, 30));
+    CHECK(read_window(*e, "eng:a", 30, std::nullopt, 10).events.empty());
+    CHECK(seqs_of(read_window(*e, "eng:a", 0, std::nullopt, 3)) == range(1, 3));
+  }
+  SECTION("before: the last limit events before it") {
+    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, 21, 10)) == range(11, 20));
+    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, 4, 10)) == range(1, 3));
+    CHECK(read_window(*e, "eng:a", std::nullopt, 1, 10).events.empty());
+  }
+  SECTION("after and before together: the events between them") {
+    CHECK(seqs_of(read_window(*e, "eng:a", 10, 14, 50)) == range(11, 13));
+  }
+  SECTION("limits are clamped to 1..1000") {
+    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, std::nullopt, 0)) == range(30, 30));
+    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, std::nullopt, -5)) == range(30, 30));
+    CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000000).events.size() == 30);
+  }
+  SECTION("events are those stored, of that channel only") {
+    auto r = read_window(*e, "eng:b", std::nullopt, std::nullopt, 50);
+    CHECK(r.head == 5);
+    REQUIRE(r.events.size() == 5);
+    auto third = parse_object(*r.events[2].json);
+    CHECK(third.at("ch").as_string() == "eng:b");
+    CHECK(third.at("seq").as_int64() == 3);
+    CHECK(third.at("body").as_object().at("text").as_string() == "m3");
+  }
+  SECTION("an empty channel has head 0, no events, and an epoch") {
+    auto r = read_window(*e, "eng:empty", std::nullopt, std::nullopt, 50);
+    REQUIRE_FALSE(r.err);
+    CHECK(r.head == 0);
+    CHECK(r.events.empty());
+    CHECK(r.epoch.size() == 16);
+  }
+}
+
+TEST_CASE("a read of more than 1000 events is clamped to 1000", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  append_request req;
+  for (int i = 0; i < 1200; ++i) req.events.push_back(make_event("eng:big", "u1", "m"));
+  REQUIRE_FALSE(append_sync(*e, std::move(req)).err);
+  auto r = read_window(*e, "eng:big", 0, std::nullopt, 5000);
+  CHECK(seqs_of(r) == range(1, 1000));
+}
+
+TEST_CASE("the epoch is stable across reopen and differs for another database", "[storage]") {
+  temp_dir dir;
+  std::string epoch_a, epoch_b;
+  {
+    auto e = open_engine(dir.db());
+    fill(*e, "eng:a", 3);
+    epoch_a = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).epoch;
+    epoch_b = read_window(*e, "eng:b", std::nullopt, std::nullopt, 1).epoch;
+  }
+  CHECK(epoch_a.size() == 16);
+  CHECK(epoch_a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(epoch_a != epoch_b);
+  {
+    auto e = open_engine(dir.db());
+    auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
+    CHECK(r.epoch == epoch_a);
+    CHECK(r.head == 3);
+    CHECK(append_sync(*e, one(make_event("eng:a", "u1", "after reopen"))).committed[0].seq == 4);
+  }
+  temp_dir other;
+  auto e = open_engine(other.db());
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).epoch != epoch_a);
+}
+
+TEST_CASE("a wiped data directory gives the channels new epochs", "[storage]") {
+  temp_dir dir;
+  std::string before;
+  {
+    auto e = open_engine(dir.db());
+    fill(*e, "eng:a", 1);
+    before = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).epoch;
+  }
+  for (const auto& entry : fs::directory_iterator(dir.path)) fs::remove(entry.path());
+  auto e = open_engine(dir.db());
+  auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1);
+  CHECK(r.head == 0);
+  CHECK(r.epoch != before);
+}
+
+TEST_CASE("every acknowledged event survives a kill of the process", "[storage]") {
+  temp_dir dir;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child: append as fast as it can, reporting each acknowledged seq.
+    ::close(fds[0]);
+    int out = fds[1];
+    try {
+      auto e = open_engine(dir.db(), 64);
+      std::string epoch = read_window(*e, "eng:crash", std::nullopt, std::nullopt, 1).epoch;
+      if (::write(out, epoch.data(), 16) != 16) ::_exit(2);
+      std::atomic<int> in_flight{0};
+      for (int i = 0; i < 200000; ++i) {
+        while (in_flight.load() > 200) std::this_thread::yield();
+        ++in_flight;
+        e->append(one(make_event("eng:crash", "u1", "m" + std::to_string(i))), [&](append_outcome o) {
+          if (!o.err) {
+            std::int64_t seq = o.committed[0].seq;
+            if (::write(out, &seq, sizeof seq) != sizeof seq) ::_exit(3);
+          }
+          --in_flight;
+        });
+      }
+      ::pause();
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+
+  ::close(fds[1]);
+  char epoch_buf[16];
+  REQUIRE(::read(fds[0], epoch_buf, 16) == 16);
+  std::string epoch(epoch_buf, 16);
+
+  // Kill it mid-traffic, once it has been acknowledged a good number of times.
+  std::vector<std::int64_t> acked;
+  std::int64_t seq = 0;
+  while (acked.size() < 2000 && ::read(fds[0], &seq, sizeof seq) == sizeof seq) acked.push_back(seq);
+  ::kill(child, SIGKILL);
+  while (::read(fds[0], &seq, sizeof seq) == sizeof seq) acked.push_back(seq);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+  REQUIRE(acked.size() >= 2000);
+
+  auto e = open_engine(dir.db());
+  std::int64_t max_acked = *std::max_element(acked.begin(), acked.end());
+  std::vector<std::int64_t> stored;
+  std::int64_t head = 0;
+  for (std::int64_t after = 0;;) {
+    auto r = read_window(*e, "eng:crash", after, std::nullopt, 1000);
+    REQUIRE_FALSE(r.err);
+    CHECK(r.epoch == epoch);
+    head = r.head;
+    if (r.events.empty()) break;
+    for (const auto& ev : r.events) stored.push_back(ev.seq);
+    after = r.events.back().seq;
+  }
+  CHECK(head >= max_acked);
+  CHECK(stored == range(1, head));
+  std::set<std::int64_t> stored_set(stored.begin(), stored.end());
+  for (auto s : acked) REQUIRE(stored_set.count(s) == 1);
+
+  auto next = append_sync(*e, one(make_event("eng:crash", "u1", "after the crash")));
+  REQUIRE_FALSE(next.err);
+  CHECK(next.committed[0].seq == head + 1);
+}
+
+TEST_CASE("concurrent appends are group-committed with gap-free seqs per channel", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  std::mutex sink_mutex;
+  std::map<std::string, std::vector<std::int64_t>> sunk;
+  e->set_sink([&](const committed_event& ev) {
+    std::lock_guard lock(sink_mutex);
+    sunk[ev.ch].push_back(ev.seq);
+  });
+
+  constexpr int threads = 6;
+  constexpr int per_thread = 1500;
+  const std::vector<std::string> channels{"eng:a", "eng:b", "eng:c"};
+  std::atomic<int> acked{0}, failed{0};
+  std::mutex acked_mutex;
+  std::map<std::string, std::vector<std::int64_t>> acked_seqs;
+  std::promise<void> all_done;
+  constexpr int total = threads * per_thread;
+
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const std::string& ch = channels[(t + i) % channels.size()];
+        e->append(one(make_event(ch, "u" + std::to_string(t), "m", "c" + std::to_string(i))),
+                  [&](append_outcome out) {
+                    if (out.err || out.duplicate) {
+                      ++failed;
+                    } else {
+                      std::lock_guard lock(acked_mutex);
+                      acked_seqs[out.committed[0].ch].push_back(out.committed[0].seq);
+                    }
+                    if (++acked == total) all_done.set_value();
+                  });
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  REQUIRE(all_done.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+
+  CHECK(failed == 0);
+  std::size_t sum = 0;
+  for (const auto& ch : channels) {
+    auto seqs = acked_seqs[ch];
+    sum += seqs.size();
+    std::sort(seqs.begin(), seqs.end());
+    CHECK(seqs == range(1, static_cast<std::int64_t>(seqs.size())));
+    // The sink saw the channel's events in seq order, each once.
+    CHECK(sunk[ch] == range(1, static_cast<std::int64_t>(seqs.size())));
+    CHECK(read_window(*e, ch, std::nullopt, std::nullopt, 1).head == static_cast<std::int64_t>(seqs.size()));
+  }
+  CHECK(sum == static_cast<std::size_t>(total));
+
+  auto s = e->stats();
+  CHECK(s.appends == static_cast<std::uint64_t>(total));
+  CHECK(s.transactions * 5 < s.appends);
+}
+
+TEST_CASE("the sink and the handler see an event only after it is readable", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  std::atomic<bool> visible{false};
+  std::promise<void> checked;
+  e->set_sink([&](const committed_event& ev) {
+    // The reader's own connection sees committed state only.
+    read_query q;
+    q.ch = ev.ch;
+    e->read(q, [&, seq = ev.seq](read_outcome r) {
+      visible = r.head >= seq;
+      checked.set_value();
+    });
+  });
+  REQUIRE_FALSE(append_sync(*e, one(make_event("eng:a", "u1", "x"))).err);
+  checked.get_future().wait();
+  CHECK(visible);
+}
+
+TEST_CASE("a decision record is written with its event and chained to the previous one", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  fill(*e, "eng:42", 4);
+
+  auto decide = [&](std::int64_t proposal_seq, const std::string& topic) {
+    append_request req;
+    req.events.push_back(make_event("eng:42", "u2", "status first"));
+    event decision = make_event("eng:42", "u2", "");
+    decision.kind = "decision";
+    decision.body = {{"proposal", proposal_seq}, {"verdict", "accepted"}};
+    req.events.push_back(std::move(decision));
+    append_request::record_draft draft;
+    draft.fields = {{"eng", "42"},
+                    {"ch", "eng:42"},
+                    {"topic", topic},
+                    {"terms", {{"fee", 1200}}},
+                    {"text", "the plan"},
+                    {"proposed_by", "u1"},
+                    {"accepted_by", {"u2"}},
+                    {"proposal_seq", proposal_seq}};
+    draft.attach_to = 1;
+    req.record = std::move(draft);
+    return append_sync(*e, std::move(req));
+  };
+
+  auto first = decide(3, "agreement");
+  REQUIRE_FALSE(first.err);
+  REQUIRE(first.committed.size() == 2);
+  CHECK(first.committed[1].seq == 6);
+  auto body1 = parse_object(*first.committed[1].json).at("body").as_object();
+  auto stamp1 = body1.at("record").as_object();
+  CHECK(stamp1.at("n").as_int64() == 1);
+  CHECK(stamp1.at("prev").as_string() == genesis_prev);
+  CHECK(body1.at("verdict").as_string() == "accepted");
+  CHECK_FALSE(parse_object(*first.committed[0].json).at("body").as_object().contains("record"));
+
+  auto second = decide(4, "timeline");
+  REQUIRE_FALSE(second.err);
+  auto stamp2 = parse_object(*second.committed[1].json).at("body").as_object().at("record").as_object();
+  CHECK(stamp2.at("n").as_int64() == 2);
+  CHECK(stamp2.at("prev") == stamp1.at("hash"));
+
+  auto log = records_sync(*e, "42");
+  REQUIRE_FALSE(log.err);
+  REQUIRE(log.records.size() == 2);
+  const auto& r1 = log.records[0];
+  const auto& r2 = log.records[1];
+  CHECK(r1.at("n").as_int64() == 1);
+  CHECK(r1.at("decision_seq").as_int64() == 6);
+  CHECK(r1.at("proposal_seq").as_int64() == 3);
+  CHECK(r1.at("ts").as_int64() == first.committed[1].ts);
+  CHECK(r1.at("topic").as_string() == "agreement");
+  CHECK(r1.at("hash") == stamp1.at("hash"));
+  CHECK(r1.at("hash").as_string() == record_hash(r1));
+  CHECK(r2.at("n").as_int64() == 2);
+  CHECK(r2.at("decision_seq").as_int64() == 8);
+  CHECK(r2.at("prev") == r1.at("hash"));
+  CHECK(r2.at("hash").as_string() == record_hash(r2));
+
+  CHECK(records_sync(*e, "other").records.empty());
+}
+
+TEST_CASE("a failing request is rolled back alone and the others commit", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+
+  // The second event carries a record without `eng`: the first event is
+  // already inserted when that is found, and must be undone.
+  auto bad_request = [] {
+    append_request req;
+    req.events.push_back(make_event("eng:a", "u1", "one"));
+    req.events.push_back(make_event("eng:a", "u1", "two"));
+    req.record = append_request::record_draft{{{"topic", "agreement"}}, 1};
+    return req;
+  };
+
+  // Queued together so that they share a transaction.
+  std::vector<std::future<append_outcome>> results;
+  std::vector<std::shared_ptr<std::promise<append_outcome>>> promises;
+  for (int i = 0; i < 9; ++i) {
+    auto p = std::make_shared<std::promise<append_outcome>>();
+    results.push_back(p->get_future());
+    auto req = i % 3 == 1 ? bad_request() : one(make_event("eng:a", "u1", "ok", "c" + std::to_string(i)));
+    e->append(std::move(req), [p](append_outcome out) { p->set_value(std::move(out)); });
+  }
+  std::vector<std::int64_t> good;
+  for (int i = 0; i < 9; ++i) {
+    auto out = results[i].get();
+    if (i % 3 == 1) {
+      REQUIRE(out.err);
+      CHECK(out.err->code == errc::internal);
+      CHECK(out.committed.empty());
+    } else {
+      REQUIRE_FALSE(out.err);
+      good.push_back(out.committed[0].seq);
+    }
+  }
+  CHECK(good == range(1, 6));
+  auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
+  CHECK(r.head == 6);
+  CHECK(seqs_of(r) == range(1, 6));
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "next"))).committed[0].seq == 7);
+}
+
+TEST_CASE("an append without events or with a record attached to no event is refused", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  auto empty = append_sync(*e, append_request{});
+  REQUIRE(empty.err);
+  CHECK(empty.err->code == errc::internal);
+
+  auto req = one(make_event("eng:a", "u1", "x"));
+  req.record = append_request::record_draft{{{"eng", "a"}}, 3};
+  auto out = append_sync(*e, std::move(req));
+  REQUIRE(out.err);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).head == 0);
+}
+
+TEST_CASE("stop answers every pending append and refuses later ones", "[storage]") {
+  temp_dir dir;
+  constexpr int count = 3000;
+  std::atomic<int> ok{0}, answered{0};
+  {
+    auto e = open_engine(dir.db(), 16);
+    for (int i = 0; i < count; ++i)
+      e->append(one(make_event("eng:a", "u1", "m")), [&](append_outcome out) {
+        if (!out.err) ++ok;
+        ++answered;
+      });
+    e->stop();
+    CHECK(answered == count);
+    CHECK(ok == count);
+    CHECK_FALSE(e->ready());
+
+    auto late = append_sync(*e, one(make_event("eng:a", "u1", "late")));
+    REQUIRE(late.err);
+    CHECK(late.err->code == errc::unavailable);
+    auto late_read = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1);
+    REQUIRE(late_read.err);
+    CHECK(late_read.err->code == errc::unavailable);
+    e->stop();  // a second stop does nothing
+  }
+  auto e = open_engine(dir.db());
+  CHECK(e->ready());
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).head == count);
+}
+
+TEST_CASE("a read marker keeps the highest seq", "[storage]") {
+  temp_dir dir;
+  {
+    auto e = open_engine(dir.db());
+    e->set_read_marker("u1", "eng:a", 5);
+    e->set_read_marker("u1", "eng:a", 9);
+    e->set_read_marker("u1", "eng:a", 7);
+    e->set_read_marker("u2", "eng:a", 2);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT user, seq FROM read_markers WHERE ch = 'eng:a' ORDER BY user", -1, &st,
+                             nullptr) == SQLITE_OK);
+  std::vector<std::pair<std::string, std::int64_t>> rows;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), sqlite3_column_int64(st, 1));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  CHECK(rows == std::vector<std::pair<std::string, std::int64_t>>{{"u1", 9}, {"u2", 2}});
+}
+
+TEST_CASE("opening something that is not a database fails with a clear message", "[storage]") {
+  temp_dir dir;
+  {
+    std::ofstream junk(dir.db());
+    junk << std::string(4096, 'x');
+  }
+  REQUIRE_THROWS_WITH(open_engine(dir.db()), Catch::Contains("parley.db") && Catch::Contains("not a database"));
+}
+
+TEST_CASE("opening a database under a path that cannot be created fails with a clear message", "[storage]") {
+  temp_dir dir;
+  { std::ofstream file(dir.path / "a-file"); }
+  REQUIRE_THROWS_WITH(open_engine(dir.path / "a-file" / "parley.db"), Catch::StartsWith("cannot"));
+}
+
+TEST_CASE("a second engine on the same database is refused while the first runs", "[storage]") {
+  temp_dir dir;
+  auto first = open_engine(dir.db());
+  REQUIRE_THROWS_WITH(open_engine(dir.db()), Catch::Contains("in use"));
+  first->stop();
+  auto second = open_engine(dir.db());
+  CHECK(second->ready());
+}
+
+TEST_CASE("the database is kept in WAL mode", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  fill(*e, "eng:a", 1);
+  CHECK(fs::exists(dir.path / "parley.db-wal"));
+  std::ifstream header(dir.db(), std::ios::binary);
+  char bytes[20];
+  header.read(bytes, sizeof bytes);
+  // File format bytes 18 and 19 are 2 in WAL mode.
+  CHECK(bytes[18] == 2);
+  CHECK(bytes[19] == 2);
+}

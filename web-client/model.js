@@ -1,0 +1,218 @@
+// Client-side models: a channel's events, presence, typing and unread count;
+// an engagement's state, flags, proposals and decision log.
+
+export const PHASES = ['discovery', 'agreement', 'active', 'completion', 'closed'];
+const DAY = 24 * 3600 * 1000;
+// The upper bound of each phase's expected length (protocol §1).
+export const PHASE_LIMIT = { discovery: 2 * DAY, agreement: 3 * DAY, active: 28 * DAY, completion: 5 * DAY };
+
+export const FLAG_TYPES = ['delay', 'scope_change', 'dispute', 'risk', 'blocker'];
+export const PROPOSAL_TOPICS = ['agreement', 'scope_change', 'timeline', 'compensation', 'phase'];
+
+export function engagementOf(ch) {
+  const m = /^eng:([A-Za-z0-9_-]{1,64})(:mediation)?$/.exec(ch);
+  return m ? { id: m[1], room: m[2] ? 'mediation' : 'main' } : null;
+}
+
+export function isParty(role) {
+  return role === 'client' || role === 'expert';
+}
+
+export class ChannelModel {
+  constructor(ch) {
+    this.ch = ch;
+    this.events = new Map(); // seq -> event
+    this.order = []; // ascending seqs
+    this.head = 0;
+    this.epoch = null;
+    this.joined = false;
+    this.presence = new Map(); // user id -> user
+    this.typing = new Map(); // user id -> {user, until}
+    this.readBy = new Map(); // user id -> {user, seq}
+    this.unread = 0;
+    this.lastReadSent = 0;
+    this.byCid = new Map(); // cid -> seq
+  }
+
+  get minSeq() { return this.order.length ? this.order[0] : 0; }
+  get maxSeq() { return this.order.length ? this.order[this.order.length - 1] : 0; }
+  get hasOlder() { return this.minSeq > 1; }
+
+  reset(events) {
+    this.events.clear();
+    this.order = [];
+    this.byCid.clear();
+    return this.add(events);
+  }
+
+  // Adds events, ignoring any seq already held. Returns the ones that were new, ascending.
+  add(events) {
+    const added = [];
+    for (const ev of events) {
+      if (typeof ev.seq !== 'number' || this.events.has(ev.seq)) continue;
+      this.events.set(ev.seq, ev);
+      if (ev.cid) this.byCid.set(`${ev.from && ev.from.id}|${ev.cid}`, ev.seq);
+      added.push(ev);
+    }
+    if (added.length) {
+      added.sort((a, b) => a.seq - b.seq);
+      const last = this.order.length ? this.order[this.order.length - 1] : 0;
+      if (added[0].seq > last) for (const ev of added) this.order.push(ev.seq);
+      else this.order = [...this.events.keys()].sort((a, b) => a - b);
+      if (this.maxSeq > this.head) this.head = this.maxSeq;
+    }
+    return added;
+  }
+
+  list() { return this.order.map((s) => this.events.get(s)); }
+}
+
+export class EngagementModel {
+  constructor(id) {
+    this.id = id;
+    this.state = null; // §4 state from the server
+    this.stateSource = 'none'; // server | derived
+    this.flags = new Map(); // `${ch}#${seq}` -> {ev, ch, state, updates: []}
+    this.proposals = new Map(); // `${ch}#${seq}` -> {ev, ch, decisions: []}
+    this.phaseEvents = []; // phase events, ascending ts
+    this.firstTs = null;
+    this.mediation = 'unknown'; // unknown | open | closed | none
+    this.log = { records: [], verify: null, status: 'idle', error: null };
+  }
+
+  // Feeds events from eng:<id> or eng:<id>:mediation into the derived views.
+  ingest(ch, events) {
+    for (const ev of events) {
+      if (this.firstTs === null || ev.ts < this.firstTs) this.firstTs = ev.ts;
+      const b = ev.body || {};
+      const key = (seq) => `${ch}#${seq}`;
+      switch (ev.kind) {
+        case 'flag':
+          if (!this.flags.has(key(ev.seq))) this.flags.set(key(ev.seq), { ev, ch, state: 'open', updates: [] });
+          break;
+        case 'flag_update': {
+          const f = this.flags.get(key(b.flag));
+          if (f && !f.updates.some((u) => u.seq === ev.seq)) {
+            f.updates.push(ev);
+            f.updates.sort((x, y) => x.seq - y.seq);
+            f.state = f.updates[f.updates.length - 1].body.state || f.state;
+          }
+          break;
+        }
+        case 'proposal':
+          if (!this.proposals.has(key(ev.seq))) this.proposals.set(key(ev.seq), { ev, ch, decisions: [] });
+          break;
+        case 'decision': {
+          const p = this.proposals.get(key(b.proposal));
+          if (p && !p.decisions.some((d) => d.seq === ev.seq)) p.decisions.push(ev);
+          if (p && p.ev.body.topic === 'resolution' && this.proposalStatus(p).status === 'accepted') {
+            const flag = p.ev.body.terms && p.ev.body.terms.flag;
+            for (const f of this.flags.values()) if (f.ev.seq === flag && f.ev.body.type === 'dispute') f.state = 'resolved';
+          }
+          break;
+        }
+        case 'phase':
+          if (!this.phaseEvents.some((p) => p.seq === ev.seq)) {
+            this.phaseEvents.push(ev);
+            this.phaseEvents.sort((x, y) => x.seq - y.seq);
+          }
+          break;
+        case 'mediation':
+          this.mediation = b.state === 'closed' ? 'closed' : 'open';
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  // {status: open|partial|accepted|rejected, acceptedSides: Set, record}
+  proposalStatus(p) {
+    const topic = p.ev.body.topic;
+    const sides = new Set();
+    let record = null;
+    let rejectedBy = null;
+    for (const d of p.decisions) {
+      const verdict = d.body.verdict;
+      if (verdict === 'rejected') rejectedBy = d.from;
+      if (verdict === 'accepted') sides.add(d.from.role);
+      if (d.body.record) record = d.body.record;
+    }
+    const openInState = this.openProposal(p.ch, p.ev.seq);
+    if (openInState && Array.isArray(openInState.accepted_by)) {
+      for (const a of openInState.accepted_by) if (a && typeof a === 'object' && a.role) sides.add(a.role);
+    }
+    if (rejectedBy) return { status: 'rejected', sides, record, rejectedBy };
+    if (record) return { status: 'accepted', sides, record };
+    if (topic === 'resolution') {
+      if (sides.has('client') && sides.has('expert')) return { status: 'accepted', sides, record };
+      if (sides.size) return { status: 'partial', sides, record };
+      return { status: 'open', sides, record };
+    }
+    if (sides.size) return { status: 'accepted', sides, record };
+    return { status: 'open', sides, record };
+  }
+
+  openProposal(ch, seq) {
+    const list = this.state && Array.isArray(this.state.open_proposals) ? this.state.open_proposals : null;
+    if (!list) return null;
+    return list.find((p) => p.seq === seq && (!p.ch || p.ch === ch)) || null;
+  }
+
+  flagState(ch, seq) {
+    const f = this.flags.get(`${ch}#${seq}`);
+    const list = this.state && Array.isArray(this.state.open_flags) ? this.state.open_flags : null;
+    const inState = list && ch === `eng:${this.id}` ? list.find((x) => x.seq === seq) : null;
+    if (f && f.state !== 'open') return f.state;
+    if (inState && inState.state) return inState.state;
+    return f ? f.state : 'open';
+  }
+
+  // The phase as the server reports it, or derived from the phase events seen.
+  phaseInfo() {
+    const s = this.state;
+    if (s && s.phase) {
+      return { phase: s.phase, since: s.phase_since ?? null, due: s.phase_due ?? null, source: 'server' };
+    }
+    const last = this.phaseEvents[this.phaseEvents.length - 1];
+    const phase = last ? last.body.to : 'discovery';
+    const since = last ? last.ts : this.firstTs;
+    const due = since !== null && PHASE_LIMIT[phase] ? since + PHASE_LIMIT[phase] : null;
+    return { phase, since, due, source: 'derived' };
+  }
+
+  openProposals() {
+    const out = [];
+    for (const p of this.proposals.values()) {
+      const st = this.proposalStatus(p);
+      if (st.status === 'open' || st.status === 'partial') out.push(p);
+    }
+    // proposals older than the loaded history, known only from the state
+    if (this.state && Array.isArray(this.state.open_proposals)) {
+      for (const sp of this.state.open_proposals) {
+        const ch = sp.ch || `eng:${this.id}`;
+        if (this.proposals.has(`${ch}#${sp.seq}`)) continue;
+        const by = typeof sp.by === 'object' && sp.by ? sp.by : { id: String(sp.by || ''), name: String(sp.by || ''), role: '' };
+        out.push({ ev: { seq: sp.seq, ch, kind: 'proposal', from: by, ts: null, body: { topic: sp.topic, text: sp.text, terms: sp.terms } }, ch, decisions: [], fromState: true });
+      }
+    }
+    return out.sort((a, b) => a.ev.seq - b.ev.seq);
+  }
+
+  openFlags() {
+    const out = [];
+    for (const f of this.flags.values()) {
+      const st = this.flagState(f.ch, f.ev.seq);
+      if (st !== 'resolved') out.push({ ...f, state: st });
+    }
+    if (this.state && Array.isArray(this.state.open_flags)) {
+      for (const sf of this.state.open_flags) {
+        const ch = `eng:${this.id}`;
+        if (this.flags.has(`${ch}#${sf.seq}`)) continue;
+        const by = typeof sf.by === 'object' && sf.by ? sf.by : { id: String(sf.by || ''), name: String(sf.by || ''), role: '' };
+        out.push({ ev: { seq: sf.seq, ch, kind: 'flag', from: by, body: { type: sf.type, text: sf.text } }, ch, state: sf.state || 'open', updates: [] });
+      }
+    }
+    return out.sort((a, b) => a.ev.seq - b.ev.seq);
+  }
+}

@@ -1,0 +1,285 @@
+// Renders one timeline entry per event kind. Every entry is built from DOM
+// nodes with text set as text.
+import { h, formatTime, formatDateTime, initials, hueFor, humanize } from './dom.js';
+import { isParty } from './model.js';
+
+function who(from) {
+  return (from && (from.name || from.id)) || 'Someone';
+}
+
+function roleBadge(role) {
+  if (!role) return null;
+  return h('span', { class: `role role-${role}`, testid: 'role' }, humanize(role));
+}
+
+function avatar(from) {
+  const el = h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(who(from)));
+  el.style.setProperty('--hue', String(hueFor(from && from.id)));
+  return el;
+}
+
+function timeEl(ts) {
+  if (!ts) return null;
+  return h('time', { class: 'ts', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
+}
+
+export function termsList(terms) {
+  if (!terms || typeof terms !== 'object' || Array.isArray(terms)) return null;
+  const keys = Object.keys(terms);
+  if (!keys.length) return null;
+  return h('dl', { class: 'terms', testid: 'terms' },
+    keys.map((k) => [h('dt', null, humanize(k)), h('dd', null, typeof terms[k] === 'string' ? terms[k] : JSON.stringify(terms[k]))]));
+}
+
+function excerpt(text, n = 120) {
+  const s = String(text || '').replace(/\s+/g, ' ').trim();
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+function shell(ev, kindClass, label, ...content) {
+  return h('li', {
+    class: `entry ${kindClass}`,
+    testid: `event-${ev.kind}`,
+    dataset: { seq: String(ev.seq), kind: ev.kind, from: (ev.from && ev.from.id) || '' },
+    'aria-label': label,
+    id: `ev-${ev.ch.replace(/[^A-Za-z0-9_-]/g, '_')}-${ev.seq}`,
+  }, ...content);
+}
+
+function header(ev, extra) {
+  return h('div', { class: 'entry-head' },
+    h('span', { class: 'sender', testid: 'sender' }, who(ev.from)),
+    roleBadge(ev.from && ev.from.role),
+    timeEl(ev.ts),
+    extra);
+}
+
+const FLAG_LABEL = { delay: 'Delay', scope_change: 'Scope change', dispute: 'Dispute', risk: 'Risk', blocker: 'Blocker' };
+const TOPIC_LABEL = {
+  agreement: 'Agreement', scope_change: 'Scope change', timeline: 'Timeline', compensation: 'Compensation',
+  phase: 'Phase change', resolution: 'Dispute resolution',
+};
+export const flagLabel = (t) => FLAG_LABEL[t] || humanize(t);
+export const topicLabel = (t) => TOPIC_LABEL[t] || humanize(t);
+
+function renderMessage(ev, ctx) {
+  const b = ev.body || {};
+  let quote = null;
+  if (typeof b.reply_to === 'number') {
+    const target = ctx.lookup(ev.ch, b.reply_to);
+    quote = h('button', {
+      type: 'button', class: 'quote', testid: 'reply-quote',
+      'aria-label': `In reply to message ${b.reply_to}`,
+      onclick: () => ctx.jumpTo(ev.ch, b.reply_to),
+    },
+    h('span', { class: 'quote-who' }, target ? who(target.from) : `#${b.reply_to}`),
+    h('span', { class: 'quote-text' }, target ? excerpt(target.body && target.body.text) : 'Earlier message'));
+  }
+  const mine = ctx.me && ev.from && ev.from.id === ctx.me.id;
+  const actions = ctx.canMessage(ev.ch)
+    ? h('span', { class: 'entry-actions' },
+      h('button', { type: 'button', class: 'link-btn', testid: 'reply-button', 'aria-label': `Reply to ${who(ev.from)}`, onclick: () => ctx.reply(ev) }, '↩ Reply'))
+    : null;
+  const node = shell(ev, `message${mine ? ' mine' : ''}${ev.from && ev.from.role === 'support' ? ' from-support' : ''}`,
+    `Message from ${who(ev.from)}`,
+    avatar(ev.from),
+    h('div', { class: 'bubble' },
+      header(ev, actions),
+      quote,
+      h('p', { class: 'text', testid: 'message-text' }, String(b.text ?? ''))));
+  return node;
+}
+
+function renderStatus(ev) {
+  const b = ev.body || {};
+  const hasProgress = typeof b.progress === 'number';
+  const pct = hasProgress ? Math.max(0, Math.min(100, b.progress)) : null;
+  return shell(ev, 'card status', `Status update from ${who(ev.from)}`,
+    h('div', { class: 'card-kind' }, h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '◔'), 'Status update'),
+    header(ev),
+    h('p', { class: 'text', testid: 'status-text' }, String(b.text ?? '')),
+    hasProgress ? h('div', { class: 'progress-row' },
+      h('progress', { max: '100', value: String(pct), testid: 'status-progress', 'aria-label': `Progress ${pct} percent` }),
+      h('span', { class: 'pct' }, `${pct}%`)) : null);
+}
+
+function renderFlag(ev, ctx) {
+  const b = ev.body || {};
+  const state = ctx.flagState(ev.ch, ev.seq);
+  const canUpdate = ctx.canUpdateFlag(ev) && state !== 'resolved';
+  const buttons = [];
+  if (canUpdate && state === 'open') {
+    buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'flag-ack', onclick: () => ctx.updateFlag(ev, 'acknowledged') }, 'Acknowledge'));
+  }
+  if (canUpdate && b.type !== 'dispute') {
+    buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'flag-resolve', onclick: () => ctx.updateFlag(ev, 'resolved') }, 'Resolve'));
+  }
+  if (b.type === 'dispute' && ctx.mediationOpen(ev.ch)) {
+    buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'open-mediation', onclick: () => ctx.openMediation(ev.ch) }, 'Open mediation room'));
+  }
+  return shell(ev, `card flag flag-${b.type || 'other'} state-${state}`, `${flagLabel(b.type)} flag from ${who(ev.from)}, ${state}`,
+    h('div', { class: 'card-kind' },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '⚑'),
+      h('span', { testid: 'flag-type' }, `${flagLabel(b.type)} flag`),
+      h('span', { class: `pill state-${state}`, testid: 'flag-state' }, humanize(state)),
+      h('span', { class: 'ref' }, `#${ev.seq}`)),
+    header(ev),
+    h('p', { class: 'text', testid: 'flag-text' }, String(b.text ?? '')),
+    buttons.length ? h('div', { class: 'card-actions' }, buttons) : null);
+}
+
+function renderFlagUpdate(ev, ctx) {
+  const b = ev.body || {};
+  const flag = ctx.lookup(ev.ch, b.flag);
+  const what = flag ? `${flagLabel(flag.body && flag.body.type)} flag #${b.flag}` : `flag #${b.flag}`;
+  return shell(ev, 'line flag-update', `${who(ev.from)} marked ${what} ${b.state}`,
+    h('span', { class: 'line-icon', 'aria-hidden': 'true' }, '⚑'),
+    h('span', { class: 'line-text' },
+      h('strong', null, who(ev.from)), ` marked ${what} `, h('strong', null, String(b.state || '')),
+      b.text ? h('span', { class: 'line-note' }, ` — ${b.text}`) : null),
+    timeEl(ev.ts));
+}
+
+export function proposalCard(p, ctx, { compact = false } = {}) {
+  const ev = p.ev;
+  const b = ev.body || {};
+  const st = ctx.proposalStatus(p);
+  const decide = ctx.canDecide(p, st);
+  const statusText = {
+    open: 'Awaiting decision',
+    partial: `Accepted by ${[...st.sides].map(humanize).join(' and ')}; awaiting the other party`,
+    accepted: st.record ? `Accepted · log record #${st.record.n}` : 'Accepted',
+    rejected: `Rejected${st.rejectedBy ? ` by ${who(st.rejectedBy)}` : ''}`,
+  }[st.status];
+  const target = b.topic === 'phase' && b.terms && b.terms.to ? ` → ${humanize(b.terms.to)}` : '';
+  const children = [
+    h('div', { class: 'card-kind' },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '✎'),
+      h('span', { testid: 'proposal-topic' }, `${topicLabel(b.topic)} proposal${target}`),
+      h('span', { class: `pill outcome-${st.status}`, testid: 'proposal-status', dataset: { status: st.status } }, statusText),
+      h('span', { class: 'ref' }, `#${ev.seq}`)),
+    compact ? h('div', { class: 'entry-head' }, h('span', { class: 'sender' }, who(ev.from)), roleBadge(ev.from && ev.from.role)) : header(ev),
+    b.text ? h('p', { class: 'text', testid: 'proposal-text' }, String(b.text)) : null,
+    termsList(b.topic === 'phase' ? null : b.terms),
+  ];
+  if (decide) {
+    children.push(h('div', { class: 'card-actions' },
+      h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept'),
+      h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'rejected', e.currentTarget) }, 'Reject')));
+  }
+  return { children, status: st.status, label: `${topicLabel(b.topic)} proposal from ${who(ev.from)}: ${st.status}` };
+}
+
+function renderProposal(ev, ctx) {
+  const p = ctx.proposal(ev.ch, ev.seq) || { ev, ch: ev.ch, decisions: [] };
+  const { children, status, label } = proposalCard(p, ctx);
+  const node = shell(ev, `card proposal outcome-${status}`, label, ...children);
+  return node;
+}
+
+function renderDecision(ev, ctx) {
+  const b = ev.body || {};
+  const prop = ctx.lookup(ev.ch, b.proposal);
+  const what = prop ? `${topicLabel(prop.body && prop.body.topic)} proposal #${b.proposal}` : `proposal #${b.proposal}`;
+  const accepted = b.verdict === 'accepted';
+  return shell(ev, `card decision verdict-${b.verdict}`, `${who(ev.from)} ${b.verdict} ${what}`,
+    h('div', { class: 'card-kind' },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, accepted ? '✓' : '✕'),
+      h('span', null, 'Decision'),
+      b.record ? h('span', { class: 'pill record', testid: 'decision-record', title: `hash ${b.record.hash}` }, `Log record #${b.record.n}`) : null),
+    h('p', { class: 'text' }, h('strong', null, who(ev.from)), ` ${accepted ? 'accepted' : 'rejected'} ${what}`, b.text ? ` — ${b.text}` : ''),
+    h('div', { class: 'entry-head' }, roleBadge(ev.from && ev.from.role), timeEl(ev.ts)));
+}
+
+function renderPhase(ev) {
+  const b = ev.body || {};
+  return shell(ev, 'divider phase-change', `Phase changed from ${b.from} to ${b.to}`,
+    h('span', { class: 'divider-text' },
+      h('span', { 'aria-hidden': 'true' }, '◆ '),
+      'Phase: ', humanize(b.from), ' → ', h('strong', null, humanize(b.to))),
+    timeEl(ev.ts));
+}
+
+function renderMediation(ev, ctx) {
+  const b = ev.body || {};
+  const open = b.state !== 'closed';
+  return shell(ev, `notice mediation-notice ${open ? 'open' : 'closed'}`, open ? 'Mediation room opened' : 'Mediation room closed',
+    h('span', { class: 'notice-icon', 'aria-hidden': 'true' }, '⚖'),
+    h('div', { class: 'notice-body' },
+      h('strong', null, open ? 'Mediation room opened' : 'Mediation closed'),
+      h('span', null, open ? ' Support staff will help both parties reach a resolution.' : ' The dispute has been resolved.'),
+      open && ctx.canJoinMediation() && ctx.mediationOpen(ev.ch) ? h('button', { type: 'button', class: 'btn small', testid: 'open-mediation', onclick: () => ctx.openMediation(ev.ch) }, 'Go to mediation room') : null),
+    timeEl(ev.ts));
+}
+
+const SLA_TEXT = {
+  reply_overdue: (b) => `Reply overdue: the ${b.side || 'other party'} has not answered for ${b.hours ? `${b.hours} h` : 'too long'}.`,
+  status_overdue: () => 'Status overdue: no status update has been posted for a while during the active phase.',
+  phase_overdue: (b) => `Phase overdue: ${humanize(b.phase || 'the phase')} has outlasted its expected length.`,
+};
+
+function renderSla(ev) {
+  const b = ev.body || {};
+  const text = (SLA_TEXT[b.type] || (() => `Service level missed: ${humanize(b.type)}`))(b);
+  return shell(ev, 'notice sla', text,
+    h('span', { class: 'notice-icon', 'aria-hidden': 'true' }, '⏱'),
+    h('div', { class: 'notice-body' }, h('strong', { testid: 'sla-type' }, 'Service level'), ' ', h('span', null, text), b.text ? h('span', null, ` ${b.text}`) : null),
+    timeEl(ev.ts));
+}
+
+const NOTICE_LABEL = { scope_change: 'Scope change flagged', dispute: 'Dispute raised', phase_overdue: 'Phase overdue' };
+
+function renderNotice(ev, ctx) {
+  const b = ev.body || {};
+  const eng = typeof b.eng === 'string' ? b.eng : '';
+  const buttons = [];
+  if (eng && b.type === 'dispute') {
+    buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open the mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
+  }
+  if (eng) {
+    buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'notice-open-engagement', 'aria-label': `Open engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}`) }, 'Open engagement'));
+  }
+  return shell(ev, `card support-notice notice-${b.type || 'other'}`, `${NOTICE_LABEL[b.type] || humanize(b.type)} in engagement ${eng}`,
+    h('div', { class: 'card-kind' },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '⏱' : '⚑'),
+      h('span', { testid: 'notice-type' }, NOTICE_LABEL[b.type] || humanize(b.type)),
+      h('span', { class: 'pill' }, `Engagement ${eng}`),
+      typeof b.flag === 'number' ? h('span', { class: 'ref' }, `flag #${b.flag}`) : null),
+    b.text ? h('p', { class: 'text' }, String(b.text)) : null,
+    h('div', { class: 'entry-head' }, timeEl(ev.ts)),
+    buttons.length ? h('div', { class: 'card-actions' }, buttons) : null);
+}
+
+function renderOther(ev) {
+  return shell(ev, 'line other', `${humanize(ev.kind)} event`,
+    h('span', { class: 'line-text' }, h('strong', null, who(ev.from)), ` · ${humanize(ev.kind)}`),
+    timeEl(ev.ts));
+}
+
+const RENDERERS = {
+  message: renderMessage, status: renderStatus, flag: renderFlag, flag_update: renderFlagUpdate,
+  proposal: renderProposal, decision: renderDecision, phase: renderPhase, mediation: renderMediation,
+  sla: renderSla, notice: renderNotice,
+};
+
+export function renderEvent(ev, ctx) {
+  const fn = RENDERERS[ev.kind] || renderOther;
+  try {
+    return fn(ev, ctx);
+  } catch {
+    return renderOther(ev);
+  }
+}
+
+// A post still waiting for the server's answer.
+export function renderPending(item, ctx) {
+  const b = item.body || {};
+  const text = item.kind === 'message' ? String(b.text ?? '') : `${humanize(item.kind)}: ${b.text ?? ''}`;
+  return h('li', { class: 'entry message mine pending', testid: 'pending-post', dataset: { cid: item.cid }, 'aria-label': 'Message not yet sent' },
+    avatar(ctx.me),
+    h('div', { class: 'bubble' },
+      h('div', { class: 'entry-head' }, h('span', { class: 'sender' }, who(ctx.me)), h('span', { class: 'sending' }, ctx.online ? 'Sending…' : 'Waiting for connection…')),
+      h('p', { class: 'text' }, text)));
+}
+
+export { isParty };
