@@ -24,6 +24,8 @@ constexpr std::uint16_t close_policy = 4008;
 // Garbage frames (not JSON objects) tolerated: a burst of 10, then one per second.
 constexpr double garbage_burst = 10;
 constexpr double garbage_rate = 1;
+// Requests a connection may have waiting for storage before it is read no further.
+constexpr int max_unanswered = 32;
 // A typing push per user and channel at most this often.
 constexpr std::int64_t typing_interval_ms = 1000;
 
@@ -110,6 +112,20 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
   }
   buffer_.consume(buffer_.size());
+  if (reading_should_pause()) {
+    read_paused_ = true;
+    return;
+  }
+  do_read();
+}
+
+bool ws_session::reading_should_pause() const {
+  return unanswered_ >= max_unanswered || queued_bytes_ > hub_.cfg().max_queue;
+}
+
+void ws_session::resume_reading_if_paused() {
+  if (!read_paused_ || closed_ || reading_should_pause()) return;
+  read_paused_ = false;
   do_read();
 }
 
@@ -117,11 +133,13 @@ void ws_session::handle_frame(std::string_view text) {
   auto parsed = parse_client_frame(text);
   if (auto* bad = std::get_if<frame_error>(&parsed)) {
     if (!claims_) return close(close_auth, "the first frame must be hello");
+    ++unanswered_;
     reply_error(bad->id, bad->err);
     if (bad->garbage && !garbage_bucket_.take(now_ms())) close(close_policy, "repeated malformed frames");
     return;
   }
   auto& f = std::get<client_frame>(parsed);
+  if (f.op != op::typing || f.id) ++unanswered_;  // every request but an id-less typing gets one reply
   if (!claims_ && f.op != op::hello) {
     reply_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
     return close(close_auth, "the first frame must be hello");
@@ -215,8 +233,11 @@ void ws_session::read_join_window(std::string ch, std::uint64_t generation, clie
 
 void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state,
                               read_outcome out) {
+  if (closing_) return;
   auto it = channels_.find(ch);
-  if (it == channels_.end() || it->second.generation != generation || closing_) return;  // left or joined again
+  if (it == channels_.end()) return reply_error(f.id, make_error(errc::conflict, "left before the join completed"));
+  if (it->second.generation != generation)
+    return reply_error(f.id, make_error(errc::conflict, "joined again before this join completed"));
   if (out.err) {
     reply_error(f.id, *out.err);
     return leave_channel(ch);
@@ -224,8 +245,9 @@ void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_f
   auto& jc = it->second;
   bool epoch_matches = f.since && f.epoch == out.epoch;
   bool recovered = false;
-  if (f.since && (!epoch_matches || *f.since > out.head)) {
+  if (f.since && ((!f.epoch.empty() && !epoch_matches) || *f.since > out.head)) {
     // The client's position belongs to another log (or is beyond ours): it gets the latest events.
+    // Without an epoch the position is taken as given, but never reported as recovered.
     f.since.reset();
     return read_join_window(std::move(ch), generation, std::move(f), std::move(state));
   }
@@ -266,6 +288,12 @@ void ws_session::leave_channel(const std::string& ch) {
   if (hub_.presence().leave(ch, claims_->who.id)) {
     hub_.broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {claims_->who})), this);
   }
+}
+
+void ws_session::leave_all_channels() {
+  std::vector<std::string> joined;
+  for (const auto& [ch, jc] : channels_) joined.push_back(ch);
+  for (const auto& ch : joined) leave_channel(ch);
 }
 
 void ws_session::on_post(client_frame f) {
@@ -355,20 +383,26 @@ void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::sha
   if (seq != jc.last_seq + 1) return close(close_slow_consumer, "missed events; join again with since");
   jc.last_seq = seq;
   bump(hub_.stats().deliveries);
-  enqueue(json);
+  enqueue(json, true);
 }
 
 void ws_session::push(std::shared_ptr<const std::string> frame) {
-  if (!closing_) enqueue(std::move(frame));
+  if (!closing_) enqueue(std::move(frame), true);
+}
+
+void ws_session::send(std::string frame) {
+  if (unanswered_ > 0) --unanswered_;
+  enqueue(std::make_shared<const std::string>(std::move(frame)), false);
+  resume_reading_if_paused();
 }
 
 void ws_session::going_away() { close(websocket::close_code::going_away, "server shutting down"); }
 
-void ws_session::enqueue(std::shared_ptr<const std::string> frame) {
+void ws_session::enqueue(std::shared_ptr<const std::string> frame, bool push) {
   if (closing_ || closed_) return;
   queued_bytes_ += frame->size() + 1;
   queue_.push_back(std::move(frame));
-  if (queued_bytes_ > hub_.cfg().max_queue) {
+  if (push && queued_bytes_ > hub_.cfg().max_queue) {
     bump(hub_.stats().slow_consumer_closes);
     return close(close_slow_consumer, "outbound queue overflow; reconnect and resume");
   }
@@ -403,6 +437,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     queue_.pop_front();
   }
   in_flight_ = 0;
+  resume_reading_if_paused();
   if (!queue_.empty() && !closing_) return do_write();
   if (close_after_write_) start_close();
 }
@@ -423,6 +458,10 @@ void ws_session::arm_write_deadline() {
 void ws_session::close(std::uint16_t code, std::string reason) {
   if (closing_ || closed_) return;
   closing_ = true;
+  // A closing member gets nothing more: it leaves its channels now, not when
+  // the TCP connection ends. Posted, since close() may run inside a fan-out
+  // over the very registry that leaving changes.
+  net::post(worker_.ioc, [self = shared_from_this()] { self->leave_all_channels(); });
   close_reason_.code = code;
   // A close reason holds at most 123 bytes (RFC 6455 §5.5).
   if (reason.size() > close_reason_.reason.max_size()) reason.resize(close_reason_.reason.max_size());
@@ -456,9 +495,7 @@ void ws_session::on_closed() {
   hello_timer_.cancel();
   expiry_timer_.cancel();
   write_timer_.cancel();
-  std::vector<std::string> joined;
-  for (const auto& [ch, jc] : channels_) joined.push_back(ch);
-  for (const auto& ch : joined) leave_channel(ch);
+  leave_all_channels();
   worker_.sessions.erase(this);
   // A write may still be running over the first in_flight_ entries: they stay until it ends.
   std::size_t keep = writing_ ? in_flight_ : 0;

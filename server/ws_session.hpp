@@ -67,10 +67,16 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void on_read_marker(const client_frame& f);
   void on_decisions(const client_frame& f);
   void leave_channel(const std::string& ch);
+  void leave_all_channels();
 
-  void send(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+  // Replies: never a reason for 4001 (a reply is bounded by its request); a
+  // client with too much unread or unanswered stops being read instead.
+  void send(std::string frame);
+  bool reading_should_pause() const;
+  void resume_reading_if_paused();
   void reply_error(std::optional<std::int64_t> id, const error& e);
-  void enqueue(std::shared_ptr<const std::string> frame);
+  // Pushes (events, presence, typing) past the queue limit close the connection with 4001.
+  void enqueue(std::shared_ptr<const std::string> frame, bool push);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close(std::uint16_t code, std::string reason);
@@ -101,6 +107,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::size_t queued_bytes_ = 0;
   std::size_t in_flight_ = 0;  // queue entries being written
   std::vector<boost::asio::const_buffer> gather_;
+  int unanswered_ = 0;  // requests read whose reply is not yet queued
+  bool read_paused_ = false;
   bool writing_ = false;
   bool closing_ = false;
   bool close_after_write_ = false;
