@@ -11,6 +11,11 @@
 namespace parley {
 namespace net = boost::asio;
 
+namespace {
+// A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
+constexpr int max_stale_retries = 5;
+}  // namespace
+
 std::int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -53,57 +58,84 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
     ev.body = std::move(normalised.value());
     plan pl;
     pl.events.push_back(std::move(ev));
-    return append_plan(std::move(pl), [] {}, std::move(done));
+    return append_plan(std::move(pl), {}, [this, done = std::move(done)](append_outcome out) { answer(out, done); });
   }
 
   post_request request{*ch, kind, std::move(normalised.value()), cid};
-  auto op = [this, who, request = std::move(request), done](const engagement_state* state, const error* err,
-                                                             std::function<void()> finished) mutable {
-    if (err) {
-      finished();
-      bump(metrics_.posts_refused);
-      return done(*err);
-    }
-    auto pl = check(*state, who.who, request);
-    if (!pl) {
-      finished();
-      bump(metrics_.posts_refused);
-      return done(pl.err());
-    }
-    append_plan(std::move(pl.value()), std::move(finished), std::move(done));
-  };
   // Messages and status updates change no rule another post depends on: they
-  // need not wait for the engagement's workflow posts.
+  // need not wait for the engagement's workflow posts, nor for its head.
   if (kind == "message" || kind == "status") {
-    engagements_.with_state(ch->eng, [op = std::move(op)](const engagement_state* s, const error* e) mutable {
-      op(s, e, [] {});
+    return engagements_.with_state(ch->eng, [this, who, request = std::move(request), done = std::move(done)](
+                                                const engagement_state* s, const error* err) mutable {
+      check_and_append(s, err, who, std::move(request), false, 0, [] {}, std::move(done));
     });
-  } else {
-    engagements_.run_exclusive(ch->eng, std::move(op));
   }
+  engagements_.run_exclusive(ch->eng, [this, who, request = std::move(request), done = std::move(done)](
+                                          const engagement_state* s, const error* err,
+                                          std::function<void()> finished) mutable {
+    check_and_append(s, err, who, std::move(request), true, max_stale_retries, std::move(finished), std::move(done));
+  });
 }
 
-// Appends the plan's events (and decision record) in one step; then the
-// support notices it implies; then answers with the first event's seq.
-void hub::append_plan(plan pl, std::function<void()> finished,
-                      std::function<void(result<post_ack>)> done) {
+// Checks a post against the engagement's state and appends its plan. With
+// `guard`, the append holds only if the engagement's channels are still at the
+// heads that state was built from; a post that lost that race (another
+// instance, or a message in between) is checked again against the newer state.
+void hub::check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
+                           bool guard, int retries_left, std::function<void()> finished,
+                           std::function<void(result<post_ack>)> done) {
+  auto refuse = [&](const error& e) {
+    finished();
+    bump(metrics_.posts_refused);
+    done(e);
+  };
+  if (err) return refuse(*err);
+  auto pl = check(*state, who.who, request);
+  if (!pl) return refuse(pl.err());
+  std::vector<std::pair<std::string, std::int64_t>> expect;
+  if (guard) {
+    for (auto ch : {"eng:" + state->eng, "eng:" + state->eng + ":mediation"}) {
+      auto it = state->applied.find(ch);
+      expect.emplace_back(ch, it == state->applied.end() ? 0 : it->second);
+    }
+  }
+  append_plan(std::move(pl.value()), std::move(expect),
+              [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
+                if (out.stale_state && retries_left > 0) {
+                  auto eng = request.ch.eng;
+                  return engagements_.with_state(eng, [=, this](const engagement_state* s, const error* e) mutable {
+                    check_and_append(s, e, who, std::move(request), guard, retries_left - 1, std::move(finished),
+                                     std::move(done));
+                  });
+                }
+                // The sink has applied the events: the engagement's next workflow post may run.
+                finished();
+                answer(out, done);
+              });
+}
+
+void hub::answer(const append_outcome& out, const std::function<void(result<post_ack>)>& done) {
+  if (out.err) {
+    bump(metrics_.posts_refused);
+    return done(*out.err);
+  }
+  bump(metrics_.posts_accepted);
+  done(post_ack{out.committed.front().seq, out.committed.front().ts, out.duplicate});
+}
+
+// Appends the plan's events (and decision record) in one step, then the
+// support notices it implies; `done` gets the first step's outcome.
+void hub::append_plan(plan pl, std::vector<std::pair<std::string, std::int64_t>> expect_heads,
+                      std::function<void(append_outcome)> done) {
   append_request req;
   req.events = pl.events;
+  req.expect_heads = std::move(expect_heads);
   if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
-  storage_.append(std::move(req), [this, pl = std::move(pl), finished = std::move(finished),
-                                   done = std::move(done)](append_outcome out) {
-    // The sink has applied the events: the engagement's next workflow post may run.
-    finished();
-    if (out.err) {
-      bump(metrics_.posts_refused);
-      return done(*out.err);
-    }
-    bump(metrics_.posts_accepted);
-    post_ack ack{out.committed.front().seq, out.committed.front().ts, out.duplicate};
-    if (out.duplicate || pl.notices.empty()) return done(ack);
+  storage_.append(std::move(req), [this, pl = std::move(pl), done = std::move(done)](append_outcome out) {
+    if (out.err || out.duplicate || pl.notices.empty()) return done(std::move(out));
     append_request notices;
-    notices.events = support_notices(pl, ack.seq);
-    storage_.append(std::move(notices), [done, ack](append_outcome) { done(ack); });
+    notices.events = support_notices(pl, out.committed.front().seq);
+    storage_.append(std::move(notices), [done, out = std::move(out)](append_outcome) mutable { done(std::move(out)); });
   });
 }
 

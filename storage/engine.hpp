@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parley {
@@ -47,12 +48,19 @@ struct append_request {
     std::size_t attach_to = 0;
   };
   std::optional<record_draft> record;
+
+  // Optimistic concurrency for engagement rules: append only while each named
+  // channel's head is exactly the given seq; otherwise nothing is stored and the
+  // outcome is `conflict` with stale_state=true (the caller catches up and retries).
+  // Instances that checked a rule against an older state cannot both win.
+  std::vector<std::pair<std::string, std::int64_t>> expect_heads;
 };
 
 struct append_outcome {
   std::optional<error> err;         // unavailable / internal; nothing stored then
   std::vector<committed_event> committed;  // one per request event, in order
   bool duplicate = false;
+  bool stale_state = false;  // an expect_heads entry did not match
 };
 
 // Reads a window of a channel. With `after`: the first `limit` events with seq > after.
@@ -95,6 +103,13 @@ class engine {
   virtual void append(append_request req, std::function<void(append_outcome)> handler) = 0;
 
   virtual void read(read_query q, std::function<void(read_outcome)> handler) = 0;
+
+  // The channels whose committed events this instance needs in its sink (it has
+  // members there, or keeps the engagement's state). Reference-counted by the
+  // caller: called on the first interest and after the last. The embedded engine
+  // sees every commit anyway; a shared engine subscribes.
+  virtual void watch(const std::string& ch) { (void)ch; }
+  virtual void unwatch(const std::string& ch) { (void)ch; }
 
   // The decision log of engagement `eng` (every record, n ascending).
   virtual void read_records(std::string eng, std::function<void(records_outcome)> handler) = 0;

@@ -475,8 +475,10 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
       for (auto& [ch, state] : request_heads) batch_heads[ch] = state;
       continue;
     }
+    bool stale = outcomes[i].stale_state;
     outcomes[i] = append_outcome{};
     outcomes[i].err = err;
+    outcomes[i].stale_state = stale;
     // Some errors (disk full, I/O) make SQLite roll back the whole
     // transaction on its own: then nothing of this batch is stored.
     if (sqlite3_get_autocommit(wdb_.get())) {
@@ -578,6 +580,16 @@ std::optional<error> local_engine::apply_append(append_request& req, append_outc
       return std::nullopt;
     }
     if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot look up the cid");
+  }
+
+  for (const auto& [ch, expected] : req.expect_heads) {
+    auto state = channel_head(ch, request_heads, batch_heads);
+    if (!state) return state.err();
+    if (state->head != expected) {
+      out.stale_state = true;
+      return make_error(errc::conflict, ch + " moved on (head " + std::to_string(state->head) + ", expected " +
+                                            std::to_string(expected) + ")");
+    }
   }
 
   // One ts for the whole request, never older than the head of any channel it

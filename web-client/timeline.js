@@ -193,10 +193,11 @@ function renderDecision(ev, ctx) {
 
 function renderPhase(ev) {
   const b = ev.body || {};
-  return shell(ev, 'divider phase-change', `Phase changed from ${b.from} to ${b.to}`,
+  const label = b.from ? `Phase changed from ${b.from} to ${b.to}` : `Engagement opened in ${b.to}`;
+  return shell(ev, 'divider phase-change', label,
     h('span', { class: 'divider-text' },
       h('span', { 'aria-hidden': 'true' }, '◆ '),
-      'Phase: ', humanize(b.from), ' → ', h('strong', null, humanize(b.to))),
+      b.from ? ['Phase: ', humanize(b.from), ' → ', h('strong', null, humanize(b.to))] : ['Engagement opened · ', h('strong', null, humanize(b.to))]),
     timeEl(ev.ts));
 }
 

@@ -110,7 +110,7 @@ test('a token naming several engagements lists them and counts unread messages',
   await send(dan, 'News on the second project');
   await send(dan, 'And one more thing');
   const badge = carol.getByTestId(`unread-eng:${e2}`);
-  await carol.locator(`[data-testid="unread-eng:${e2}"]:not([hidden])`).waitFor();
+  await carol.locator(`[data-testid="unread-eng:${e2}"]:not([hidden])`, { hasText: '2' }).waitFor();
   assert.equal(await badge.textContent(), '2');
   await carol.getByTestId(`channel-link-eng:${e2}`).click();
   await carol.locator('[data-testid="message-text"]', { hasText: 'And one more thing' }).waitFor();

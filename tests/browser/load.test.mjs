@@ -61,7 +61,8 @@ test('an engagement with 500 events opens quickly and stays responsive', { skip 
   console.log(`500 events shown in ${elapsed} ms; longest frame ${Math.round(maxGap)} ms; long tasks ${JSON.stringify(await page.evaluate(() => window.__long))}`);
   assert.ok(elapsed < 10000, `shown in ${elapsed} ms`);
   assert.ok(maxGap < 1000, `longest frame ${maxGap} ms`);
-  const count = await page.locator('[data-testid="timeline"] > li').count();
+  // the server may add its own events (the engagement opening); the 500 posted are all there once
+  const count = await page.locator('[data-testid="timeline"] > li[data-kind="message"], [data-testid="timeline"] > li[data-kind="status"]').count();
   assert.equal(count, N);
 
   // typing stays responsive with the long timeline

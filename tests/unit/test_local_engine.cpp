@@ -693,3 +693,24 @@ TEST_CASE("the database is kept in WAL mode", "[storage]") {
   CHECK(bytes[18] == 2);
   CHECK(bytes[19] == 2);
 }
+
+TEST_CASE("an append expecting heads that moved on stores nothing and reports stale state", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  fill(*e, "eng:a", 2);
+
+  auto req = one(make_event("eng:a", "u1", "checked against head 1"));
+  req.expect_heads = {{"eng:a", 1}, {"eng:a:mediation", 0}};
+  auto stale = append_sync(*e, req);
+  REQUIRE(stale.err);
+  CHECK(stale.err->code == errc::conflict);
+  CHECK(stale.stale_state);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).head == 2);
+
+  auto fresh = one(make_event("eng:a", "u1", "checked against head 2"));
+  fresh.expect_heads = {{"eng:a", 2}, {"eng:a:mediation", 0}};
+  auto ok = append_sync(*e, fresh);
+  REQUIRE_FALSE(ok.err);
+  CHECK_FALSE(ok.stale_state);
+  CHECK(ok.committed[0].seq == 3);
+}
