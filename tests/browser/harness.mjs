@@ -17,17 +17,21 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const SECRET = `browser-test-${crypto.randomBytes(8).toString('hex')}`;
 
 // Why the suite cannot run here, or null when it can.
+// Under ctest (PARLEY_REQUIRE_BROWSER) a missing piece is a failure, not a skip.
 export function skipReason() {
-  if (!fs.existsSync(BIN)) return `parley binary not found at ${BIN} (build it or set PARLEY_BIN)`;
-  if (!fs.existsSync(CHROMIUM)) return `chromium not found at ${CHROMIUM}`;
-  return null;
+  let reason = null;
+  if (!fs.existsSync(BIN)) reason = `parley binary not found at ${BIN} (build it or set PARLEY_BIN)`;
+  else if (!fs.existsSync(CHROMIUM)) reason = `chromium not found at ${CHROMIUM}`;
+  if (reason && process.env.PARLEY_REQUIRE_BROWSER) throw new Error(reason);
+  return reason;
 }
 
 // Starts parley and resolves once it prints its ready line.
 export async function startServer({ port = 0, dataDir, instance = 'browser-test' } = {}) {
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
   const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT];
-  const [cmd, cmdArgs] = BIN.endsWith('.mjs') ? [process.execPath, [BIN, ...argv]] : [BIN, argv];
+  const cmd = BIN;
+  const cmdArgs = argv;
   const proc = spawn(cmd, cmdArgs, { env: { ...process.env, PARLEY_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stderr.on('data', (d) => { output += d; });
