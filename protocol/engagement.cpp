@@ -74,11 +74,6 @@ event server_event(const engagement_state& s, std::string kind, boost::json::obj
   return make_event(main_channel(s.eng), std::move(kind), system_user(), std::move(body));
 }
 
-event notice_draft(const engagement_state& s, std::string_view type, std::string_view text) {
-  return make_event("support", "notice", system_user(),
-                    boost::json::object{{"type", type}, {"eng", s.eng}, {"flag", 0}, {"text", text}});
-}
-
 bool has_open_dispute_other_than(const engagement_state& s, std::int64_t flag_seq) {
   return std::any_of(s.flags.begin(), s.flags.end(), [&](const auto& kv) {
     return kv.first != flag_seq && kv.second.type == "dispute" && kv.second.state != "resolved";
@@ -126,15 +121,9 @@ result<plan> check_flag(const engagement_state& s, const user& actor, const post
   if (actor.role == user_role::bot && *type != "delay" && *type != "risk" && *type != "blocker") {
     return forbidden("bots may raise only delay, risk and blocker flags");
   }
-  auto text = string_field(p.body, "text").value_or("");
-  if (*type == "dispute") {
-    if (!s.mediation_open) {
-      pl.events.push_back(server_event(
-          s, "mediation", boost::json::object{{"state", "opened"}, {"ch", mediation_channel(s.eng)}}));
-    }
-    pl.notices.push_back(notice_draft(s, "dispute", text));
-  } else if (*type == "scope_change") {
-    pl.notices.push_back(notice_draft(s, "scope_change", text));
+  if (*type == "dispute" && !s.mediation_open) {
+    pl.events.push_back(server_event(
+        s, "mediation", boost::json::object{{"state", "opened"}, {"ch", mediation_channel(s.eng)}}));
   }
   return pl;
 }
@@ -454,14 +443,19 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
   return bad_request("kind " + p.kind + " cannot be posted");
 }
 
-std::vector<event> support_notices(const plan& pl, std::int64_t actor_seq) {
-  std::vector<event> out = pl.notices;
-  for (auto& n : out) {
-    n.body["flag"] = actor_seq;
-    n.cid = "notice:" + std::string(string_field(n.body, "type").value_or("")) + ":" +
-            std::string(string_field(n.body, "eng").value_or("")) + ":" + std::to_string(actor_seq);
-  }
-  return out;
+std::vector<event> notices_for(const event& committed) {
+  if (committed.kind != "flag") return {};
+  std::string type(string_field(committed.body, "type").value_or(""));
+  if (type != "dispute" && type != "scope_change") return {};
+  auto ch = parse_channel(committed.ch);
+  if (!ch || ch->type != channel_type::engagement) return {};
+  event n = make_event("support", "notice", system_user(),
+                       boost::json::object{{"type", type},
+                                           {"eng", ch->eng},
+                                           {"flag", committed.seq},
+                                           {"text", string_field(committed.body, "text").value_or("")}});
+  n.cid = "notice:" + type + ":" + ch->eng + ":" + std::to_string(committed.seq);
+  return {std::move(n)};
 }
 
 bool apply(engagement_state& s, const event& ev) {

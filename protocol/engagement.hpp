@@ -129,9 +129,6 @@ struct plan {
   // then server-made follow-ups (`phase`, `mediation`) from system_user().
   std::vector<event> events;
   std::optional<record_draft> record;
-  // `notice` events for `support`, appended after `events` commit. Their body's
-  // `flag` and their cid need the flag's seq: take them from support_notices().
-  std::vector<event> notices;
 };
 
 // Decides whether `actor` may post `p` given the engagement state: an error
@@ -146,9 +143,12 @@ struct plan {
 // For the `support` channel the state is unused: support staff may post `message`.
 result<plan> check(const engagement_state& s, const user& actor, const post_request& p);
 
-// The plan's notices, ready to append once events[0] committed with `actor_seq`:
-// body.flag = actor_seq and cid "notice:<type>:<eng>:<flag>" (idempotent on retry).
-std::vector<event> support_notices(const plan& pl, std::int64_t actor_seq);
+// The `support` notices a committed event implies: one for a `scope_change`
+// or `dispute` flag (body {type, eng, flag, text}), none otherwise. Derived
+// from the stored event alone, with a cid made of the flag
+// ("notice:<type>:<eng>:<flag>"), so a retry after a crash appends it again
+// safely and never twice.
+std::vector<event> notices_for(const event& committed);
 
 // Folds one committed event of eng:<id> or eng:<id>:mediation into the state.
 // Channels must each be replayed in seq order (they may be interleaved in any

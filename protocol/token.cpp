@@ -134,6 +134,9 @@ result<claims> read_claims(const object& payload) {
   std::size_t sub_chars = detail::count_code_points(sub->get_string());
   if (sub_chars < 1 || sub_chars > max_sub_chars) return bad_claims("sub must be 1-128 characters");
   c.who.id = std::string(sub->get_string());
+  // The server's own events are stored under this id; a token using it could
+  // pre-empt their idempotency keys.
+  if (c.who.id == system_user().id) return bad_claims("sub '" + c.who.id + "' is reserved for the server");
 
   const value* role = payload.if_contains("role");
   if (!role || !role->is_string()) return bad_claims("role must be a string");

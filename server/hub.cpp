@@ -56,9 +56,10 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
     ev.from = who.who;
     ev.cid = cid;
     ev.body = std::move(normalised.value());
-    plan pl;
-    pl.events.push_back(std::move(ev));
-    return append_plan(std::move(pl), {}, [this, done = std::move(done)](append_outcome out) { answer(out, done); });
+    append_request req;
+    req.events.push_back(std::move(ev));
+    return storage_.append(std::move(req),
+                           [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
   }
 
   post_request request{*ch, kind, std::move(normalised.value()), cid};
@@ -91,51 +92,75 @@ void hub::check_and_append(const engagement_state* state, const error* err, cons
   };
   if (err) return refuse(*err);
   auto pl = check(*state, who.who, request);
+  if (!pl && !request.cid.empty()) {
+    // A retry of a post that was stored: its rule no longer holds (a proposal
+    // is not decided twice), but it is answered with what it stored.
+    return storage_.find_by_cid(request.ch.name(), who.who.id, request.cid,
+                                [this, refusal = pl.err(), finished, done,
+                                 kind = request.kind](result<std::optional<committed_event>> found) {
+                                  finished();
+                                  if (!found || !found->has_value()) {
+                                    bump(metrics_.posts_refused);
+                                    return done(refusal);
+                                  }
+                                  append_outcome out;
+                                  out.duplicate = true;
+                                  out.committed.push_back(std::move(**found));
+                                  complete(std::move(out), kind, done);
+                                });
+  }
   if (!pl) return refuse(pl.err());
-  std::vector<std::pair<std::string, std::int64_t>> expect;
+
+  append_request req;
+  req.events = std::move(pl->events);
+  if (pl->record) req.record = append_request::record_draft{std::move(pl->record->fields), pl->record->attach_to};
   if (guard) {
     for (auto ch : {"eng:" + state->eng, "eng:" + state->eng + ":mediation"}) {
       auto it = state->applied.find(ch);
-      expect.emplace_back(ch, it == state->applied.end() ? 0 : it->second);
+      req.expect_heads.emplace_back(ch, it == state->applied.end() ? 0 : it->second);
     }
   }
-  append_plan(std::move(pl.value()), std::move(expect),
-              [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
-                if (out.stale_state && retries_left > 0) {
-                  auto eng = request.ch.eng;
-                  return engagements_.with_state(eng, [=, this](const engagement_state* s, const error* e) mutable {
-                    check_and_append(s, e, who, std::move(request), guard, retries_left - 1, std::move(finished),
-                                     std::move(done));
-                  });
-                }
-                // The sink has applied the events: the engagement's next workflow post may run.
-                finished();
-                answer(out, done);
-              });
+  storage_.append(std::move(req), [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
+    if (out.stale_state && retries_left > 0) {
+      auto eng = request.ch.eng;
+      return engagements_.with_state(eng, [=, this](const engagement_state* s, const error* e) mutable {
+        check_and_append(s, e, who, std::move(request), guard, retries_left - 1, std::move(finished),
+                         std::move(done));
+      });
+    }
+    // The sink has applied the events: the engagement's next workflow post may run.
+    finished();
+    complete(std::move(out), request.kind, done);
+  });
 }
 
-void hub::answer(const append_outcome& out, const std::function<void(result<post_ack>)>& done) {
+// Answers a stored post, after appending the support notices its event implies.
+// Notices are keyed by the flag, so a retry after a crash between the two
+// appends adds the missing notice and never a second one.
+void hub::complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done) {
   if (out.err) {
     bump(metrics_.posts_refused);
     return done(*out.err);
   }
-  bump(metrics_.posts_accepted);
-  done(post_ack{out.committed.front().seq, out.committed.front().ts, out.duplicate});
-}
-
-// Appends the plan's events (and decision record) in one step, then the
-// support notices it implies; `done` gets the first step's outcome.
-void hub::append_plan(plan pl, std::vector<std::pair<std::string, std::int64_t>> expect_heads,
-                      std::function<void(append_outcome)> done) {
+  const auto& first = out.committed.front();
+  post_ack ack{first.seq, first.ts, out.duplicate};
+  std::vector<event> notices;
+  if (kind == "flag") {
+    if (auto ev = parse_event(*first.json)) notices = notices_for(ev.value());
+  }
+  if (notices.empty()) {
+    bump(metrics_.posts_accepted);
+    return done(ack);
+  }
   append_request req;
-  req.events = pl.events;
-  req.expect_heads = std::move(expect_heads);
-  if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
-  storage_.append(std::move(req), [this, pl = std::move(pl), done = std::move(done)](append_outcome out) {
-    if (out.err || out.duplicate || pl.notices.empty()) return done(std::move(out));
-    append_request notices;
-    notices.events = support_notices(pl, out.committed.front().seq);
-    storage_.append(std::move(notices), [done, out = std::move(out)](append_outcome) mutable { done(std::move(out)); });
+  req.events = std::move(notices);
+  storage_.append(std::move(req), [this, done, ack](append_outcome n) {
+    if (n.err) {
+      bump(metrics_.posts_refused);
+      return done(*n.err);
+    }
+    bump(metrics_.posts_accepted);
+    done(ack);
   });
 }
 

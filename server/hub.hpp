@@ -77,9 +77,7 @@ class hub {
   void check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
                         bool guard, int retries_left, std::function<void()> finished,
                         std::function<void(result<post_ack>)> done);
-  void answer(const append_outcome& out, const std::function<void(result<post_ack>)>& done);
-  void append_plan(plan pl, std::vector<std::pair<std::string, std::int64_t>> expect_heads,
-                   std::function<void(append_outcome)> done);
+  void complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
 
   const config& cfg_;
   engine& storage_;

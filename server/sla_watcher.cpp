@@ -74,30 +74,40 @@ void sla_watcher::on_timer() {
   arm();
 }
 
+void sla_watcher::retry_later(const std::string& eng) {
+  net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
+}
+
+void sla_watcher::append_sla(const std::string& eng, append_request req) {
+  storage_.append(std::move(req), [this, eng](append_outcome out) {
+    if (out.err) retry_later(eng);
+  });
+}
+
 // Each miss's cid is derived from the miss, so storage keeps it once, whoever
 // posts it and however often. The committed `sla` event reschedules the engagement.
 void sla_watcher::post_misses(const std::string& eng) {
   book_.with_state(eng, [this, eng](const engagement_state* s, const error* err) {
-    if (err) {
-      net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
-      return;
-    }
+    if (err) return retry_later(eng);
     auto now = now_ms();
     // A later miss of the same engagement (e.g. the status window after the reply window).
     if (auto next = next_due(*s, windows_); next && *next > now)
       net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
     for (auto& miss : due_misses(*s, windows_, now)) {
+      // The notice goes first: once the `sla` event is stored the miss counts
+      // as posted, so a crash between the two must not lose the notice.
+      // Both are keyed by the miss, so doing them again stores nothing twice.
       append_request req;
       req.events.push_back(std::move(miss.sla));
-      storage_.append(std::move(req), [this, eng, notice = std::move(miss.notice)](append_outcome out) mutable {
-        if (out.err) {
-          net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
-          return;
-        }
-        if (!notice) return;
-        append_request n;
-        n.events.push_back(std::move(*notice));
-        storage_.append(std::move(n), [](append_outcome) {});
+      if (!miss.notice) {
+        append_sla(eng, std::move(req));
+        continue;
+      }
+      append_request n;
+      n.events.push_back(std::move(*miss.notice));
+      storage_.append(std::move(n), [this, eng, req = std::move(req)](append_outcome out) mutable {
+        if (out.err) return retry_later(eng);
+        append_sla(eng, std::move(req));
       });
     }
   });

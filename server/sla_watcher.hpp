@@ -37,6 +37,8 @@ class sla_watcher {
   void arm();
   void on_timer();
   void post_misses(const std::string& eng);
+  void append_sla(const std::string& eng, append_request req);
+  void retry_later(const std::string& eng);
 
   boost::asio::io_context& ioc_;
   engine& storage_;

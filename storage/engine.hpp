@@ -104,6 +104,11 @@ class engine {
 
   virtual void read(read_query q, std::function<void(read_outcome)> handler) = 0;
 
+  // The event stored under the idempotency key (ch, sender, cid), if any: a
+  // retried post whose rule no longer holds is answered with what it stored.
+  virtual void find_by_cid(std::string ch, std::string sender_id, std::string cid,
+                           std::function<void(result<std::optional<committed_event>>)> handler) = 0;
+
   // The channels whose committed events this instance needs in its sink (it has
   // members there, or keeps the engagement's state). Reference-counted by the
   // caller: called on the first interest and after the last. The embedded engine

@@ -143,6 +143,8 @@ class local_engine final : public engine {
   void read(read_query q, std::function<void(read_outcome)> handler) override;
   void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
+  void find_by_cid(std::string ch, std::string sender_id, std::string cid,
+                   std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
   engine_stats stats() const override;
   bool ready() const override { return ready_.load() && !stopped_.load(); }
@@ -169,6 +171,8 @@ class local_engine final : public engine {
   read_outcome do_read(const read_query& q);
   records_outcome do_read_records(const std::string& eng);
   result<std::vector<std::string>> do_list_engagements();
+  result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
+                                                        const std::string& cid);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
@@ -189,7 +193,7 @@ class local_engine final : public engine {
 
   // Reader connection and its statements: used on the reader thread only.
   sqlite_db rdb_;
-  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_;
+  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_, read_cid_;
 
   std::function<void(const committed_event&)> sink_;
 
@@ -348,6 +352,7 @@ void local_engine::open_reader() {
   prepare(rdb_, read_between_,
           "SELECT seq, json FROM events WHERE ch = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
   prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 ORDER BY n");
+  prepare(rdb_, read_cid_, "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare(rdb_, list_engagements_,
           "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
 }
@@ -739,6 +744,15 @@ void local_engine::list_engagements(std::function<void(result<std::vector<std::s
   });
 }
 
+void local_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
+                               std::function<void(result<std::optional<committed_event>>)> handler) {
+  post_read([this, ch = std::move(ch), sender_id = std::move(sender_id), cid = std::move(cid),
+             handler = std::move(handler)](bool run) {
+    if (!run) return handler(make_error(errc::unavailable, "storage is stopping"));
+    handler(do_find_by_cid(ch, sender_id, cid));
+  });
+}
+
 void local_engine::reader_loop() {
   for (;;) {
     std::function<void(bool)> job;
@@ -846,6 +860,19 @@ result<std::vector<std::string>> local_engine::do_list_engagements() {
   while ((rc = list_engagements_.step()) == SQLITE_ROW) ids.emplace_back(list_engagements_.column_text(0));
   if (rc != SQLITE_DONE) return storage_error(rc, rdb_, "cannot list engagements");
   return ids;
+}
+
+result<std::optional<committed_event>> local_engine::do_find_by_cid(const std::string& ch, const std::string& sender,
+                                                                   const std::string& cid) {
+  statement_use use(read_cid_);
+  read_cid_.bind(1, std::string_view(ch));
+  read_cid_.bind(2, std::string_view(sender));
+  read_cid_.bind(3, std::string_view(cid));
+  int rc = read_cid_.step();
+  if (rc == SQLITE_DONE) return std::optional<committed_event>{};
+  if (rc != SQLITE_ROW) return storage_error(rc, rdb_, "cannot look up the cid");
+  return std::optional<committed_event>{committed_event{ch, read_cid_.column_int64(0), read_cid_.column_int64(1),
+                                                        std::make_shared<const std::string>(read_cid_.column_text(2))}};
 }
 
 }  // namespace

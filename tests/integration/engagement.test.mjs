@@ -418,6 +418,7 @@ describe('an engagement from discovery to closed', () => {
       { name: 'client proposes closed', who: 'client', kind: 'proposal', code: 'forbidden',
         body: { topic: 'phase', text: 'All good', terms: { to: 'closed' } } },
     ]);
+    const lapsing = await propose('client', 'timeline', 'One more week for the appendix.', { weeks: 4 });
     const px = await propose('expert', 'phase', 'Final report delivered.', { to: 'closed' });
     await expectRefusals([
       { name: 'the expert approves his own closing', who: 'expert', kind: 'decision', code: 'conflict',
@@ -425,6 +426,7 @@ describe('an engagement from discovery to closed', () => {
     ]);
     await acceptPhase('client', px, 'completion', 'closed');
     model.owed_reply = null;
+    closeProposal(lapsing);
     const s = await expectState('closed');
     assert.equal(s.phase_due, null);
 
@@ -434,6 +436,8 @@ describe('an engagement from discovery to closed', () => {
         body: { topic: 'timeline', text: 'More time', terms: { weeks: 5 } } },
       { name: 'a flag once closed', who: 'client', kind: 'flag', code: 'conflict',
         body: { type: 'risk', text: 'late risk' } },
+      { name: 'accepting a proposal that lapsed at closing', who: 'expert', kind: 'decision', code: 'conflict',
+        body: { proposal: lapsing, verdict: 'accepted' } },
     ]);
     expectOk(await c.client.message(main, 'Thank you, great work.'), 'messages stay allowed once closed');
     await expectState('a message once closed owes no reply');
@@ -560,5 +564,39 @@ describe('mediation with several disputes', () => {
     assert.equal(reopened.kind, 'mediation');
     assert.deepEqual(reopened.body, { state: 'opened', ch: mch });
     await Promise.all(Object.values(who).map((x) => x.close()));
+  });
+});
+
+describe('idempotent workflow posts', () => {
+  // Protocol §3: posting the same cid again returns the first seq and appends
+  // nothing; a client that lost a reply retries with its cid. That holds for
+  // proposals and decisions too, even though the engagement has moved on.
+  test('a decision or a phase proposal retried with its cid answers the first seq and stores nothing', async () => {
+    const e = uniqueEng('idem');
+    const ch = `eng:${e}`;
+    const clientTok = userToken('idem-client', 'client', [e]);
+    const expertTok = userToken('idem-expert', 'expert', [e]);
+    const client = await connectAs(server, clientTok);
+    const expert = await connectAs(server, expertTok);
+    const body = { topic: 'phase', text: 'Ready to agree the terms.', terms: { to: 'agreement' } };
+    const p = expectOk(await expert.post(ch, 'proposal', body, { cid: 'prop-1' }));
+    const d = expectOk(await client.post(ch, 'decision', { proposal: p.seq, verdict: 'accepted' }, { cid: 'dec-1' }));
+    const head = await httpHead(server, clientTok, ch);
+    const records = await httpDecisions(server, clientTok, e);
+    assert.equal(records.length, 1);
+
+    const d2 = await client.post(ch, 'decision', { proposal: p.seq, verdict: 'accepted' }, { cid: 'dec-1' });
+    assert.equal(d2.ok, true, `the retried decision (same cid) answers its first seq: ${JSON.stringify(d2)}`);
+    assert.equal(d2.seq, d.seq);
+    const p2 = await expert.post(ch, 'proposal', body, { cid: 'prop-1' });
+    assert.equal(p2.ok, true, `the retried proposal (same cid) answers its first seq: ${JSON.stringify(p2)}`);
+    assert.equal(p2.seq, p.seq);
+    const h = await httpPost(server, clientTok, ch, 'decision', { proposal: p.seq, verdict: 'accepted' }, 'dec-1');
+    assert.equal(h.status, 200, `HTTP retry of the decision: ${h.status} ${h.text}`);
+    assert.equal(h.json.seq, d.seq);
+
+    assert.equal(await httpHead(server, clientTok, ch), head, 'the retries appended nothing');
+    assert.deepEqual(await httpDecisions(server, clientTok, e), records);
+    await Promise.all([client.close(), expert.close()]);
   });
 });

@@ -220,7 +220,7 @@ TEST_CASE("an accepted phase proposal appends a phase event and one decision rec
                                                  {"proposed_by", "c1"},
                                                  {"accepted_by", boost::json::array{"e1"}},
                                                  {"proposal_seq", p}});
-  CHECK(r->notices.empty());
+  CHECK(notices_for(r->events[0]).empty());
   CHECK(h.state.phase == engagement_phase::agreement);
   CHECK(h.state.phase_since_ms == t0 + 5 * hour);
 }
@@ -398,7 +398,9 @@ TEST_CASE("a dispute flag opens mediation and notifies support", "[rules]") {
   CHECK(h.state.mediation_open);
   CHECK(h.state.mediation_exists);
 
-  auto notices = support_notices(*r, h.committed_seq);
+  auto flag = r->events[0];
+  flag.seq = h.committed_seq;
+  auto notices = notices_for(flag);
   REQUIRE(notices.size() == 1);
   CHECK(notices[0].ch == "support");
   CHECK(notices[0].kind == "notice");
@@ -414,7 +416,7 @@ TEST_CASE("a dispute flag opens mediation and notifies support", "[rules]") {
   auto again = h.post(expert, "flag", flag_body("dispute"));
   REQUIRE(again.ok());
   CHECK(again->events.size() == 1);
-  CHECK(again->notices.size() == 1);
+  CHECK(notices_for(again->events[0]).size() == 1);
 }
 
 TEST_CASE("a scope_change flag notifies support; other flags do not", "[rules]") {
@@ -427,8 +429,11 @@ TEST_CASE("a scope_change flag notifies support; other flags do not", "[rules]")
   auto p = h.post(expert, "flag", flag_body(r.type));
   REQUIRE(p.ok());
   CHECK(p->events.size() == 1);
-  REQUIRE(p->notices.size() == r.notices);
-  if (r.notices) CHECK(support_notices(*p, 9)[0].body.at("type") == "scope_change");
+  auto flag = p->events[0];
+  flag.seq = 9;
+  auto notices = notices_for(flag);
+  REQUIRE(notices.size() == r.notices);
+  if (r.notices) CHECK(notices[0].body.at("type") == "scope_change");
 }
 
 TEST_CASE("resolutions are proposed by support in mediation, naming an open dispute", "[rules]") {

@@ -714,3 +714,23 @@ TEST_CASE("an append expecting heads that moved on stores nothing and reports st
   CHECK_FALSE(ok.stale_state);
   CHECK(ok.committed[0].seq == 3);
 }
+
+TEST_CASE("an event can be found by its idempotency key", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  auto stored = append_sync(*e, one(make_event("eng:a", "u1", "decided", "c-7")));
+  REQUIRE_FALSE(stored.err);
+
+  auto find = [&](std::string ch, std::string sender, std::string cid) {
+    std::promise<result<std::optional<committed_event>>> p;
+    e->find_by_cid(ch, sender, cid, [&](result<std::optional<committed_event>> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto found = find("eng:a", "u1", "c-7");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->seq == stored.committed[0].seq);
+  CHECK(*(*found)->json == *stored.committed[0].json);
+  CHECK_FALSE(find("eng:a", "u2", "c-7")->has_value());
+  CHECK_FALSE(find("eng:b", "u1", "c-7")->has_value());
+}

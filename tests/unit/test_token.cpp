@@ -224,3 +224,11 @@ TEST_CASE("a token without eng reaches no engagement", "[protocol]") {
   CHECK(r->engagements.empty());
   CHECK_FALSE(r->may_access("42"));
 }
+
+TEST_CASE("the server's own user id cannot be claimed by a token", "[protocol]") {
+  auto c = claims_for("support", {"*"});
+  c["sub"] = "system";
+  auto e = refused(sign_token(c, secret));
+  CHECK(e.code == errc::unauthorized);
+  CHECK(e.message.find("reserved") != std::string::npos);
+}
