@@ -236,13 +236,14 @@ void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_f
   if (closing_) return;
   auto it = channels_.find(ch);
   if (it == channels_.end()) return reply_error(f.id, make_error(errc::conflict, "left before the join completed"));
-  if (it->second.generation != generation)
-    return reply_error(f.id, make_error(errc::conflict, "joined again before this join completed"));
+  // Joining again while a join is under way answers both like first joins;
+  // the latest one decides where live delivery starts.
+  bool latest = it->second.generation == generation;
   if (out.err) {
     reply_error(f.id, *out.err);
-    return leave_channel(ch);
+    if (latest) leave_channel(ch);
+    return;
   }
-  auto& jc = it->second;
   bool epoch_matches = f.since && f.epoch == out.epoch;
   bool recovered = false;
   if (f.since && ((!f.epoch.empty() && !epoch_matches) || *f.since > out.head)) {
@@ -266,8 +267,10 @@ void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_f
                              {"state", std::move(state)},
                              {"presence", users_json(hub_.presence().members(ch))}};
   send(reply_with_events(f.id, fields, events));
+  if (!latest) return;
 
   // Live events from here on: those after the head the read saw.
+  auto& jc = it->second;
   jc.last_seq = out.head;
   jc.ready = true;
   auto pending = std::move(jc.pending);
