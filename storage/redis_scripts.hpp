@@ -1,0 +1,182 @@
+#pragma once
+// The Lua scripts of the Redis engine. Each runs atomically inside Redis, so
+// a request's checks and writes, and the PUBLISH of its events, are one step:
+// the publish order of a channel is its seq order.
+//
+// Key layout (T is the hash tag: "{eng:<id>}" for eng:<id> and
+// eng:<id>:mediation, "{support}" for support, so an engagement's keys share
+// one slot):
+//   parley:T:meta:<ch>    hash: top (head seq), ts (ts of the head), epoch
+//   parley:T:events:<ch>  stream: entry id "<seq>-0", fields t (ts) and j (the event JSON)
+//   parley:T:cids:<ch>    hash: "<len(sender)>:<sender><cid>" -> seq of the request's first event
+//   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending
+//   parley:T:read:<ch>    hash: user id -> highest seq read
+//   parley:engagements    set: the ids of engagements whose main channel holds events
+// and the pub/sub channel parley:T:pub:<ch>, whose messages read
+// "<seq> <ts> <epoch> <event JSON>".
+#include <string_view>
+
+namespace parley::redis_scripts {
+
+// Appends one request.
+// KEYS: 1 cids hash of the first event's channel, 2 engagements set, 3 log
+//       (or any declared key when there is no record), then per channel c
+//       (1..C, the first event's channel first): 2+2c meta, 3+2c stream.
+// ARGV: 1 now (ms), 2 epoch for channels that have none, 3 cid field ("" for
+//       none), 4 C, 5 E, 6 N, 7 record JSON ("" for none), 8 record n,
+//       9 pinned ("1": the caller computed seqs and ts, they must hold);
+//       then C pub/sub channel names; E pairs (channel index, expected head);
+//       N groups (channel index, JSON before seq, between seq and ts, after ts,
+//       engagement id or ""); when pinned, N expected seqs.
+// Returns {"dup", seq, ts, json} | {"stale", channel index, head} |
+//         {"retry", why} (pinned values no longer hold; nothing written) |
+//         {"ok", ts, {seq...}, {epoch of each event's channel...}}.
+// The shebang makes Redis refuse the whole script up front when it is out of
+// memory, rather than at a write in the middle.
+inline constexpr std::string_view append = R"lua(#!lua
+local now = tonumber(ARGV[1])
+local epoch_new = ARGV[2]
+local cid_field = ARGV[3]
+local nc, ne, nv = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local record, record_n, pinned = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1'
+local a = 10
+local pub = {}
+for c = 1, nc do pub[c] = ARGV[a]; a = a + 1 end
+
+if cid_field ~= '' then
+  local seq = redis.call('HGET', KEYS[1], cid_field)
+  if seq then
+    local found = redis.call('XRANGE', KEYS[5], seq, seq)
+    if #found ~= 1 then return redis.error_reply('cid points at a missing event') end
+    local f, ts, json = found[1][2], 0, ''
+    for i = 1, #f, 2 do
+      if f[i] == 't' then ts = tonumber(f[i + 1]) elseif f[i] == 'j' then json = f[i + 1] end
+    end
+    return {'dup', tonumber(seq), ts, json}
+  end
+end
+
+local top, last_ts, epoch, touched = {}, {}, {}, {}
+for c = 1, nc do
+  local m = redis.call('HMGET', KEYS[2 + 2 * c], 'top', 'ts', 'epoch')
+  top[c] = tonumber(m[1]) or 0
+  last_ts[c] = tonumber(m[2]) or 0
+  epoch[c] = m[3]
+end
+
+for i = 1, ne do
+  local c, want = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  if top[c] ~= want then return {'stale', c, top[c]} end
+end
+
+local ev = {}
+for i = 1, nv do
+  ev[i] = {c = tonumber(ARGV[a]), prefix = ARGV[a + 1], middle = ARGV[a + 2], suffix = ARGV[a + 3], eng = ARGV[a + 4]}
+  a = a + 5
+  touched[ev[i].c] = true
+end
+
+-- One ts for the request, never older than the head of a channel it appends to.
+local ts = now
+for c = 1, nc do
+  if touched[c] and last_ts[c] > ts then ts = last_ts[c] end
+end
+if pinned and ts ~= now then return {'retry', 'ts'} end
+if record ~= '' and redis.call('LLEN', KEYS[3]) ~= record_n - 1 then return {'retry', 'log'} end
+
+local seqs = {}
+for i = 1, nv do
+  local c = ev[i].c
+  top[c] = top[c] + 1
+  seqs[i] = top[c]
+  if pinned and seqs[i] ~= tonumber(ARGV[a + i - 1]) then return {'retry', 'seq'} end
+end
+
+-- Every check is done: from here on nothing fails (a script is not rolled back).
+local ts_text = string.format('%d', ts)
+for c = 1, nc do
+  if touched[c] then
+    if not epoch[c] then epoch[c] = epoch_new end
+    redis.call('HSET', KEYS[2 + 2 * c], 'top', string.format('%d', top[c]), 'ts', ts_text, 'epoch', epoch[c])
+  end
+end
+local epochs = {}
+for i = 1, nv do
+  local c = ev[i].c
+  local seq_text = string.format('%d', seqs[i])
+  local json = ev[i].prefix .. seq_text .. ev[i].middle .. ts_text .. ev[i].suffix
+  redis.call('XADD', KEYS[3 + 2 * c], seq_text .. '-0', 't', ts_text, 'j', json)
+  if ev[i].eng ~= '' then redis.call('SADD', KEYS[2], ev[i].eng) end
+  redis.call('PUBLISH', pub[c], seq_text .. ' ' .. ts_text .. ' ' .. epoch[c] .. ' ' .. json)
+  epochs[i] = epoch[c]
+end
+if cid_field ~= '' then redis.call('HSET', KEYS[1], cid_field, string.format('%d', seqs[1])) end
+if record ~= '' then redis.call('RPUSH', KEYS[3], record) end
+return {'ok', ts, seqs, epochs}
+)lua";
+
+// Reads a channel's epoch (creating it when the channel has none: a new or
+// wiped log), its head, and optionally a window of its stream.
+// KEYS: 1 meta, 2 stream. ARGV: 1 epoch for a channel that has none,
+// 2 "XRANGE", "XREVRANGE" or "" (head only), 3 and 4 the range bounds, 5 COUNT.
+// Returns {epoch, head, id1, json1, id2, json2, ...} in the order of the command.
+inline constexpr std::string_view read = R"lua(#!lua
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'top')
+local epoch = m[1]
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local top = tonumber(m[2]) or 0
+local out = {epoch, top}
+if top == 0 or ARGV[2] == '' then return out end
+local found = redis.call(ARGV[2], KEYS[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+for i = 1, #found do
+  local f = found[i][2]
+  for k = 1, #f, 2 do
+    if f[k] == 'j' then
+      out[#out + 1] = found[i][1]
+      out[#out + 1] = f[k + 1]
+    end
+  end
+end
+return out
+)lua";
+
+// What a request with a decision record needs before its record can be
+// hashed: the log's length and last record, and each channel's head and ts.
+// KEYS: 1 log, then the meta hash of each channel.
+// Returns {llen, last record JSON or "", top1, ts1, top2, ts2, ...}.
+inline constexpr std::string_view state = R"lua(#!lua flags=no-writes
+local out = {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], -1) or ''}
+for i = 2, #KEYS do
+  local m = redis.call('HMGET', KEYS[i], 'top', 'ts')
+  out[#out + 1] = tonumber(m[1]) or 0
+  out[#out + 1] = tonumber(m[2]) or 0
+end
+return out
+)lua";
+
+// The event stored under an idempotency key. KEYS: 1 cids hash, 2 stream.
+// ARGV: 1 the cid field. Returns {} when there is none, else {seq, ts, json}.
+inline constexpr std::string_view find_cid = R"lua(#!lua flags=no-writes
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+if not seq then return {} end
+local found = redis.call('XRANGE', KEYS[2], seq, seq)
+if #found ~= 1 then return redis.error_reply('cid points at a missing event') end
+local f, ts, json = found[1][2], 0, ''
+for i = 1, #f, 2 do
+  if f[i] == 't' then ts = tonumber(f[i + 1]) elseif f[i] == 'j' then json = f[i + 1] end
+end
+return {tonumber(seq), ts, json}
+)lua";
+
+// Keeps the highest seq a user has read. KEYS: 1 read hash. ARGV: 1 user id, 2 seq.
+inline constexpr std::string_view read_marker = R"lua(#!lua
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+)lua";
+
+}  // namespace parley::redis_scripts

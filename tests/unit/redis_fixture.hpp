@@ -1,0 +1,169 @@
+#pragma once
+// A real redis-server for the tests of the Redis engine: started on a free
+// loopback port in a fresh directory, with the AOF fsynced on every write
+// (the configuration protocol §6 recommends), killed and removed at the end.
+// Tests skip with a warning when redis-server is not installed.
+#include <hiredis/hiredis.h>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace parley::testing {
+
+inline constexpr const char* redis_server_path = "/usr/bin/redis-server";
+
+inline bool redis_server_installed() { return ::access(redis_server_path, X_OK) == 0; }
+
+// A loopback port nobody listens on right now.
+inline int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class redis_server {
+ public:
+  explicit redis_server(bool append_only = true) : append_only_(append_only), port_(free_loopback_port()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "parley-redis-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
+    dir_ = tmpl;
+    start();
+  }
+
+  ~redis_server() {
+    kill();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+  // Starts redis-server on the same port and directory (so it loads its AOF)
+  // and waits until it answers PING.
+  void start() {
+    if (pid_ > 0) return;
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      std::string log = (dir_ / "redis.log").string();
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      std::string port = std::to_string(port_);
+      std::string dir = dir_.string();
+      ::execl(redis_server_path, redis_server_path, "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+              "--appendonly", append_only_ ? "yes" : "no", "--appendfsync", "always", "--dir", dir.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (command({"PING"}) == "PONG") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("redis-server did not answer PING on port " + std::to_string(port_));
+  }
+
+  // SIGKILL: no shutdown, no final AOF rewrite; what was fsynced stays.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  // Removes everything Redis stored (call while it is down).
+  void wipe() {
+    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+      if (entry.path().filename() != "redis.log") std::filesystem::remove_all(entry.path());
+  }
+
+  // One command on a fresh blocking connection; the reply as text: strings
+  // and statuses as they are, integers in decimal, errors as "ERR: <text>",
+  // nil as "(nil)", arrays as their elements joined with '\n'.
+  std::string command(const std::vector<std::string>& args) const {
+    timeval timeout{2, 0};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+    if (!c || c->err) {
+      if (c) redisFree(c);
+      return "ERR: cannot connect";
+    }
+    redisSetTimeout(c, timeout);
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    std::string out = reply ? text(reply) : "ERR: no reply";
+    if (reply) freeReplyObject(reply);
+    redisFree(c);
+    return out;
+  }
+
+ private:
+  static std::string text(const redisReply* r) {
+    switch (r->type) {
+      case REDIS_REPLY_STRING:
+      case REDIS_REPLY_STATUS: return std::string(r->str, r->len);
+      case REDIS_REPLY_ERROR: return "ERR: " + std::string(r->str, r->len);
+      case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+      case REDIS_REPLY_ARRAY: {
+        std::string out;
+        for (std::size_t i = 0; i < r->elements; ++i) {
+          if (i) out += '\n';
+          out += text(r->element[i]);
+        }
+        return out;
+      }
+      default: return "(nil)";
+    }
+  }
+
+  bool append_only_;
+  int port_;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace parley::testing
+
+// Skips the rest of a test case, loudly, when there is no redis-server.
+#define PARLEY_REQUIRE_REDIS_SERVER()                                                                  \
+  do {                                                                                                 \
+    if (!::parley::testing::redis_server_installed()) {                                                \
+      WARN("skipped: " << ::parley::testing::redis_server_path << " is not installed (apt install redis-server)"); \
+      return;                                                                                          \
+    }                                                                                                  \
+  } while (0)
