@@ -14,24 +14,23 @@ namespace parley {
 
 std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
   auto path = data_dir / "dev-secret";
-  if (std::ifstream in(path); in) {
-    std::string s;
-    std::getline(in, s);
-    if (s.size() >= 32) return s;
-  }
+  std::string secret;
+  if (std::ifstream in(path); in) std::getline(in, secret);
+  if (secret.size() >= 32) return secret;
+
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("cannot make a development secret: no randomness");
   static const char* hex = "0123456789abcdef";
-  std::string s;
+  secret.clear();
   for (unsigned char c : raw) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
+    secret += hex[c >> 4];
+    secret += hex[c & 15];
   }
   std::ofstream out(path, std::ios::trunc);
-  if (!out || !(out << s << "\n")) throw std::runtime_error("cannot write " + path.string());
+  if (!out || !(out << secret << "\n")) throw std::runtime_error("cannot write " + path.string());
   out.close();
   ::chmod(path.c_str(), 0600);
-  return s;
+  return secret;
 }
 
 void print_demo_tokens(std::ostream& out, const std::string& base_url, const std::string& secret) {

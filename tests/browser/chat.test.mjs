@@ -1,30 +1,18 @@
 // A client and an expert chat both ways in two pages; typing, presence,
 // replies, unread counts and the narrow layout.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot, send, messageTexts,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, send, messageTexts,
 } from './harness.mjs';
 
-const skip = skipReason() ?? false;
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.cleanup();
-});
+const suite = serverAndBrowser();
+const { skip } = suite;
 
 test('a client and an expert chat both ways, with typing and presence', { skip }, async () => {
   const eng = uniqueEng('chat');
-  const alice = await openClient(browser, server, token({ sub: 'u-alice', name: 'Alice Moreau', role: 'client', eng: [eng] }));
-  const bob = await openClient(browser, server, token({ sub: 'u-bob', name: 'Bob Lindqvist', role: 'expert', eng: [eng] }));
+  const alice = await openClient(suite.browser, suite.server, token({ sub: 'u-alice', name: 'Alice Moreau', role: 'client', eng: [eng] }));
+  const bob = await openClient(suite.browser, suite.server, token({ sub: 'u-bob', name: 'Bob Lindqvist', role: 'expert', eng: [eng] }));
   await waitOnline(alice);
   await waitOnline(bob);
 
@@ -98,14 +86,14 @@ test('a client and an expert chat both ways, with typing and presence', { skip }
 test('a token naming several engagements lists them and counts unread messages', { skip }, async () => {
   const e1 = uniqueEng('multi-a');
   const e2 = uniqueEng('multi-b');
-  const carol = await openClient(browser, server, token({ sub: 'u-carol', name: 'Carol', role: 'client', eng: [e1, e2] }));
+  const carol = await openClient(suite.browser, suite.server, token({ sub: 'u-carol', name: 'Carol', role: 'client', eng: [e1, e2] }));
   await carol.getByTestId('engagement-list').waitFor();
   await waitOnline(carol);
   await shot(carol, 'multi-list-1280');
   await carol.getByTestId(`engagement-link-${e1}`).click();
   await carol.locator('[data-testid="channel"]').waitFor();
 
-  const dan = await openClient(browser, server, token({ sub: 'u-dan', name: 'Dan', role: 'expert', eng: [e2] }));
+  const dan = await openClient(suite.browser, suite.server, token({ sub: 'u-dan', name: 'Dan', role: 'expert', eng: [e2] }));
   await waitOnline(dan);
   await send(dan, 'News on the second project');
   await send(dan, 'And one more thing');
@@ -123,7 +111,7 @@ test('a token naming several engagements lists them and counts unread messages',
 test('the phone layout keeps the conversation usable', { skip }, async () => {
   const eng = uniqueEng('phone');
   const tok = token({ sub: 'u-erin', name: 'Erin', role: 'expert', eng: [eng] });
-  const page = await openClient(browser, server, tok, { viewport: { width: 390, height: 844 } });
+  const page = await openClient(suite.browser, suite.server, tok, { viewport: { width: 390, height: 844 } });
   await waitOnline(page);
   await send(page, 'Posting from my phone — the composer fits.');
   await page.locator('[data-testid="message-text"]', { hasText: 'from my phone' }).waitFor();
@@ -144,7 +132,7 @@ test('the phone layout keeps the conversation usable', { skip }, async () => {
 });
 
 test('an expired token is refused with a clear message', { skip }, async () => {
-  const page = await openClient(browser, server, token({ sub: 'u-x', name: 'X', role: 'client', eng: ['e1'], ttl: -120 }));
+  const page = await openClient(suite.browser, suite.server, token({ sub: 'u-x', name: 'X', role: 'client', eng: ['e1'], ttl: -120 }));
   const err = page.getByTestId('signin-error');
   await err.waitFor();
   assert.match(await err.textContent(), /expired/i);
@@ -159,12 +147,12 @@ test('an expired token is refused with a clear message', { skip }, async () => {
 
 test('a phase past its due time is marked overdue', { skip }, async () => {
   const eng = uniqueEng('late');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await suite.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   // the browser's clock runs three days ahead: discovery (at most 2 days) is overdue
   await page.clock.setFixedTime(Date.now() + 3 * 24 * 3600 * 1000);
   const tok = token({ sub: 'u-late', name: 'Lou', role: 'client', eng: [eng], ttl: 7 * 24 * 3600 });
-  await page.goto(`${server.url}/#token=${tok}`);
+  await page.goto(`${suite.server.url}/#token=${tok}`);
   await waitOnline(page);
   const due = page.locator('[data-testid="phase-due"][data-overdue="true"]');
   await due.waitFor();

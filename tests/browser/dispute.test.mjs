@@ -1,31 +1,19 @@
 // A dispute flag: support sees the notice, joins the mediation room and
 // proposes a resolution, which both parties accept.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot,
 } from './harness.mjs';
 
-const skip = skipReason() ?? false;
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.cleanup();
-});
+const suite = serverAndBrowser();
+const { skip } = suite;
 
 test('support mediates a dispute to a resolution both parties accept', { skip }, async () => {
   const eng = uniqueEng('dispute');
-  const client = await openClient(browser, server, token({ sub: 'u-cl', name: 'Grace Okafor', role: 'client', eng: [eng] }));
-  const expert = await openClient(browser, server, token({ sub: 'u-ex', name: 'Henrik Berg', role: 'expert', eng: [eng] }));
-  const support = await openClient(browser, server, token({ sub: 'u-sup', name: 'Sam (Support)', role: 'support', eng: ['*'] }));
+  const client = await openClient(suite.browser, suite.server, token({ sub: 'u-cl', name: 'Grace Okafor', role: 'client', eng: [eng] }));
+  const expert = await openClient(suite.browser, suite.server, token({ sub: 'u-ex', name: 'Henrik Berg', role: 'expert', eng: [eng] }));
+  const support = await openClient(suite.browser, suite.server, token({ sub: 'u-sup', name: 'Sam (Support)', role: 'support', eng: ['*'] }));
   await Promise.all([waitOnline(client), waitOnline(expert), waitOnline(support)]);
   await support.locator('[data-testid="channel"][data-ch="support"]').waitFor();
 

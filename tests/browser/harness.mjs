@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -24,6 +25,22 @@ export function skipReason() {
   else if (!fs.existsSync(CHROMIUM)) reason = `chromium not found at ${CHROMIUM}`;
   if (reason && process.env.PARLEY_REQUIRE_BROWSER) throw new Error(reason);
   return reason;
+}
+
+// One server and one browser for a test file: started before its tests and
+// closed after them. `skip` holds the reason when the suite cannot run here.
+export function serverAndBrowser() {
+  const suite = { skip: skipReason() ?? false, server: null, browser: null };
+  before(async () => {
+    if (suite.skip) return;
+    suite.server = await startServer();
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (suite.browser) await suite.browser.close();
+    if (suite.server) await suite.server.cleanup();
+  });
+  return suite;
 }
 
 // Starts parley and resolves once it prints its ready line.

@@ -1,25 +1,13 @@
 // Hostile text shows as text and runs nothing; the page is served under a
 // Content-Security-Policy that forbids inline scripts.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot, send, apiPost,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, send, apiPost,
 } from './harness.mjs';
 
-const skip = skipReason() ?? false;
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.cleanup();
-});
+const suite = serverAndBrowser();
+const { skip } = suite;
 
 const HOSTILE = [
   '<img src=x onerror="window.__pwned=1;alert(1)">',
@@ -29,7 +17,7 @@ const HOSTILE = [
 ];
 
 test('the client is served with a CSP that forbids inline scripts', { skip }, async () => {
-  const res = await fetch(`${server.url}/`);
+  const res = await fetch(`${suite.server.url}/`);
   assert.equal(res.status, 200);
   const csp = res.headers.get('content-security-policy') || '';
   assert.match(csp, /script-src 'self'/);
@@ -40,11 +28,11 @@ async function twoPages(prefix) {
   const eng = uniqueEng(prefix);
   const evilName = '<img src=x onerror=window.__pwned=5>';
   const evilTok = token({ sub: 'u-evil', name: evilName, role: 'expert', eng: [eng] });
-  const victim = await openClient(browser, server, token({ sub: 'u-v', name: 'Victor', role: 'client', eng: [eng] }));
-  const evil = await openClient(browser, server, evilTok);
+  const victim = await openClient(suite.browser, suite.server, token({ sub: 'u-v', name: 'Victor', role: 'client', eng: [eng] }));
+  const evil = await openClient(suite.browser, suite.server, evilTok);
   await Promise.all([waitOnline(victim), waitOnline(evil)]);
   const post = async (kind, body) => {
-    const r = await apiPost(server, evilTok, `eng:${eng}`, kind, body);
+    const r = await apiPost(suite.server, evilTok, `eng:${eng}`, kind, body);
     assert.equal(r.status, 201, `${kind}: ${JSON.stringify(r.json)}`);
   };
   return { eng, evilName, victim, evil, post };

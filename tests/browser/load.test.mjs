@@ -1,24 +1,12 @@
 // 500 events load and show without a long stall of the page.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost,
 } from './harness.mjs';
 
-const skip = skipReason() ?? false;
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.cleanup();
-});
+const suite = serverAndBrowser();
+const { skip } = suite;
 
 test('an engagement with 500 events opens quickly and stays responsive', { skip }, async () => {
   const eng = uniqueEng('busy');
@@ -30,13 +18,13 @@ test('an engagement with 500 events opens quickly and stays responsive', { skip 
     const i = posted + 1;
     const tok = i % 2 ? tokA : tokB;
     const body = i % 25 === 0 ? { kind: 'status', body: { text: `Milestone ${i}`, progress: Math.min(100, i / 5) } } : { kind: 'message', body: { text: `Message number ${i}: ${'lorem ipsum '.repeat(1 + (i % 7))}` } };
-    const r = await apiPost(server, tok, `eng:${eng}`, body.kind, body.body, `load-${i}`);
+    const r = await apiPost(suite.server, tok, `eng:${eng}`, body.kind, body.body, `load-${i}`);
     if (r.status === 429) { await new Promise((res) => setTimeout(res, 200)); continue; }
     assert.equal(r.status, 201, JSON.stringify(r.json));
     posted += 1;
   }
 
-  const page = await openClient(browser, server, tokA, { hash: '' });
+  const page = await openClient(suite.browser, suite.server, tokA, { hash: '' });
   await page.evaluate(() => {
     window.__long = [];
     new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push([Math.round(e.startTime), Math.round(e.duration)]); }).observe({ type: 'longtask', buffered: true });

@@ -1,26 +1,14 @@
 // A proposal made in one page is accepted in the other; the phase track moves
 // and the decision log panel shows the record with its chain verified.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
-  skipReason, startServer, launchBrowser, openClient, token, uniqueEng, waitOnline, shot,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot,
 } from './harness.mjs';
 
-const skip = skipReason() ?? false;
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.cleanup();
-});
+const suite = serverAndBrowser();
+const { skip } = suite;
 
 function canonical(v) {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
@@ -32,8 +20,8 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   const eng = uniqueEng('deal');
   const clientTok = token({ sub: 'u-client', name: 'Priya Nair', role: 'client', eng: [eng] });
   const expertTok = token({ sub: 'u-expert', name: 'Tomás Ruiz', role: 'expert', eng: [eng] });
-  const client = await openClient(browser, server, clientTok);
-  const expert = await openClient(browser, server, expertTok);
+  const client = await openClient(suite.browser, suite.server, clientTok);
+  const expert = await openClient(suite.browser, suite.server, expertTok);
   await waitOnline(client);
   await waitOnline(expert);
   await client.locator('[data-testid="phase-track"][data-phase="discovery"]').waitFor();
@@ -87,7 +75,7 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   }
 
   // The records the page verified are the server's, and they chain.
-  const res = await fetch(`${server.url}/api/v1/engagements/${eng}/decisions?format=jsonl`, { headers: { Authorization: `Bearer ${clientTok}` } });
+  const res = await fetch(`${suite.server.url}/api/v1/engagements/${eng}/decisions?format=jsonl`, { headers: { Authorization: `Bearer ${clientTok}` } });
   assert.equal(res.status, 200);
   const records = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(records.length, 2);
@@ -116,7 +104,7 @@ test('a tampered decision log is marked as broken', { skip }, async () => {
   // tampered export through a route and check that the page says so.
   const eng = uniqueEng('tamper');
   const tok = token({ sub: 'u-c', name: 'C', role: 'client', eng: [eng] });
-  const page = await openClient(browser, server, tok);
+  const page = await openClient(suite.browser, suite.server, tok);
   await waitOnline(page);
   const verdict = await page.evaluate(async () => {
     const { verifyChain, canonicalize, sha256Hex } = await import('/jcs.js');
