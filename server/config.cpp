@@ -1,6 +1,7 @@
 #include "server/config.hpp"
 
 #include "protocol/version.hpp"
+#include "storage/redis_engine.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -74,6 +75,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("version", "print the version and exit")
     ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
     ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
+    ("redis", po::value(&out.redis_url), "redis://HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database")
     ("threads", po::value(&out.threads)->default_value(0), "worker threads (0: one per core)")
     ("instance", po::value(&out.instance), "name of this instance (default: host name and pid)")
     ("web-root", po::value(&out.web_root)->default_value(out.web_root), "directory served at /")
@@ -124,6 +126,9 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.hello_timeout_s < 1 || out.idle_timeout_s < 2 || out.write_timeout_s < 1)
     return fail("--hello-timeout, --write-timeout must be at least 1 and --idle-timeout at least 2 seconds");
 
+  if (!out.redis_url.empty()) {
+    if (auto r = parse_redis_url(out.redis_url); !r) return fail("--redis: " + r.err().message);
+  }
   auto reply = parse_duration(reply_sla);
   if (!reply) return fail("--reply-sla: " + reply.err().message);
   auto status = parse_duration(status_sla);

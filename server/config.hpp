@@ -14,6 +14,7 @@ struct config {
   std::string listen_host = "127.0.0.1";
   unsigned short listen_port = 8080;
   std::filesystem::path data_dir = "data";
+  std::string redis_url;  // empty: the embedded engine
   unsigned threads = 0;  // 0: one per core
   std::string instance;  // default: host name and pid
   std::filesystem::path web_root = "web-client";

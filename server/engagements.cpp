@@ -17,7 +17,7 @@ std::string engagement_of(std::string_view ch) {
   return c && c->type != channel_type::support ? c->eng : std::string{};
 }
 
-engagements::engagements(engine& storage) : storage_(storage) {}
+engagements::engagements(engine& storage, watch_fn watch) : storage_(storage), watch_(std::move(watch)) {}
 
 std::shared_ptr<engagements::entry> engagements::find_or_add(const std::string& eng) {
   std::lock_guard lock(mutex_);
@@ -117,7 +117,39 @@ void engagements::read_channel(std::string ch, std::int64_t after, std::shared_p
   });
 }
 
+// The engagement's channels are watched for good before the first read, so
+// that every event committed after that read reaches on_committed.
 void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
+  bool watched;
+  {
+    std::lock_guard lock(e->mutex);
+    watched = std::exchange(e->watched, true);
+  }
+  if (watched) return read_state(eng, e);
+  struct pending {
+    std::mutex mutex;
+    int left = 2;
+    std::optional<error> err;
+  };
+  auto p = std::make_shared<pending>();
+  auto ready = [this, eng, e, p](std::optional<error> err) {
+    {
+      std::lock_guard lock(p->mutex);
+      if (err && !p->err) p->err = err;
+      if (--p->left > 0) return;
+    }
+    if (p->err) {
+      std::lock_guard lock(e->mutex);
+      e->watched = false;  // watched again on the next load
+    }
+    if (p->err) return finish_load(e, p->err, {});
+    read_state(eng, e);
+  };
+  watch_("eng:" + eng, ready);
+  watch_("eng:" + eng + ":mediation", ready);
+}
+
+void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
   auto events = std::make_shared<std::vector<event>>();
   read_channel("eng:" + eng, 0, events, [this, eng, e, events](std::optional<error> err, std::int64_t head) {
     if (err) return finish_load(e, err, {});
@@ -145,6 +177,39 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
                    });
                  });
   });
+}
+
+void engagements::catch_up(const std::string& eng, state_fn fn) {
+  auto e = find_or_add(eng);
+  std::int64_t main_applied = 0, mediation_applied = 0;
+  {
+    std::lock_guard lock(e->mutex);
+    if (e->status != load_status::loaded) return with_state(eng, std::move(fn));
+    auto at = [&](const std::string& ch) {
+      auto it = e->state.applied.find(ch);
+      return it == e->state.applied.end() ? std::int64_t{0} : it->second;
+    };
+    main_applied = at("eng:" + eng);
+    mediation_applied = at("eng:" + eng + ":mediation");
+  }
+  auto events = std::make_shared<std::vector<event>>();
+  read_channel("eng:" + eng, main_applied, events,
+               [this, eng, e, events, mediation_applied, fn = std::move(fn)](std::optional<error> err, std::int64_t) mutable {
+                 if (err) return fn(nullptr, &*err);
+                 read_channel("eng:" + eng + ":mediation", mediation_applied, events,
+                              [this, e, events, fn = std::move(fn)](std::optional<error> err, std::int64_t) {
+                                if (err) return fn(nullptr, &*err);
+                                std::optional<engagement_state> snapshot;
+                                {
+                                  std::lock_guard lock(e->mutex);
+                                  // apply() skips what on_committed applied meanwhile.
+                                  for (const auto& ev : *events) apply(e->state, ev);
+                                  snapshot = e->state;
+                                }
+                                if (on_change_) on_change_(*snapshot);
+                                fn(&*snapshot, nullptr);
+                              });
+               });
 }
 
 void engagements::finish_load(const std::shared_ptr<entry>& e, std::optional<error> err, engagement_state state) {

@@ -27,7 +27,10 @@ class engagements {
   // Told the engagement's state after every change (the service-level watcher).
   using change_fn = std::function<void(const engagement_state& state)>;
 
-  explicit engagements(engine& storage);
+  // Starts the watch of a channel's live events (hub::watch).
+  using watch_fn = std::function<void(const std::string& ch, std::function<void(std::optional<error>)> ready)>;
+
+  engagements(engine& storage, watch_fn watch);
 
   void set_on_change(change_fn fn) { on_change_ = std::move(fn); }
 
@@ -40,6 +43,11 @@ class engagements {
   // As with_state, but one exclusive op at a time per engagement.
   void run_exclusive(const std::string& eng, exclusive_fn fn);
 
+  // Reads what the engagement's channels hold beyond the state (events another
+  // instance committed that have not reached this one yet), then calls `fn`
+  // with the newer state.
+  void catch_up(const std::string& eng, state_fn fn);
+
  private:
   enum class load_status { unloaded, loading, loaded };
   struct entry {
@@ -50,10 +58,12 @@ class engagements {
     std::deque<state_fn> waiting;  // called once loaded
     std::deque<exclusive_fn> exclusive_queue;
     bool exclusive_running = false;
+    bool watched = false;  // its channels' live events come to on_committed
   };
 
   std::shared_ptr<entry> find_or_add(const std::string& eng);
   void load(const std::string& eng, std::shared_ptr<entry> e);
+  void read_state(const std::string& eng, std::shared_ptr<entry> e);
   void read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
                     std::function<void(std::optional<error>, std::int64_t head)> done);
   // A failed load leaves the engagement unloaded: the next use tries again.
@@ -61,6 +71,7 @@ class engagements {
   void start_next_exclusive(const std::string& eng, const std::shared_ptr<entry>& e);
 
   engine& storage_;
+  watch_fn watch_;
   change_fn on_change_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<entry>> entries_;

@@ -22,7 +22,11 @@ std::int64_t now_ms() {
 }
 
 hub::hub(const config& cfg, engine& storage, std::size_t workers)
-    : cfg_(cfg), storage_(storage), engagements_(storage) {
+    : cfg_(cfg),
+      storage_(storage),
+      engagements_(storage, [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
+        watch(ch, std::move(ready));
+      }) {
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>());
     workers_.back()->index = i;
@@ -123,7 +127,7 @@ void hub::check_and_append(const engagement_state* state, const error* err, cons
   storage_.append(std::move(req), [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
     if (out.stale_state && retries_left > 0) {
       auto eng = request.ch.eng;
-      return engagements_.with_state(eng, [=, this](const engagement_state* s, const error* e) mutable {
+      return engagements_.catch_up(eng, [=, this](const engagement_state* s, const error* e) mutable {
         check_and_append(s, e, who, std::move(request), guard, retries_left - 1, std::move(finished),
                          std::move(done));
       });
@@ -200,6 +204,23 @@ void hub::on_committed(const committed_event& ev) {
       });
     });
   }
+}
+
+// The engine is told under the lock, so that a last unwatch and a new watch
+// of the same channel reach it in the order their counts changed. `ready`
+// must not call back into watch (it may run before storage_.watch returns).
+void hub::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+  std::lock_guard lock(watch_mutex_);
+  ++watchers_[ch];
+  storage_.watch(ch, std::move(ready));
+}
+
+void hub::unwatch(const std::string& ch) {
+  std::lock_guard lock(watch_mutex_);
+  auto it = watchers_.find(ch);
+  if (it == watchers_.end() || --it->second > 0) return;
+  watchers_.erase(it);
+  storage_.unwatch(ch);
 }
 
 void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {

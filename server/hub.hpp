@@ -16,6 +16,8 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,6 +70,11 @@ class hub {
   // Reads a channel window after authorising the reader. `done` runs on a storage thread.
   void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
 
+  // Interest of this instance in a channel's live events, counted: the engine
+  // watches it from the first interest to the last. `ready` as engine::watch.
+  void watch(const std::string& ch, std::function<void(std::optional<error>)> ready);
+  void unwatch(const std::string& ch);
+
   // Pushes an ephemeral frame (presence, typing, read) to every local member of
   // `ch` except the session at `except`.
   void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
@@ -84,6 +91,8 @@ class hub {
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<std::size_t> next_worker_{0};
   parley::presence presence_;
+  std::mutex watch_mutex_;
+  std::unordered_map<std::string, int> watchers_;
   parley::engagements engagements_;
   parley::metrics metrics_;
 };

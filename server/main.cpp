@@ -7,6 +7,7 @@
 #include "server/verify_log.hpp"
 #include "server/ws_session.hpp"
 #include "storage/local_engine.hpp"
+#include "storage/redis_engine.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -41,7 +42,15 @@ int serve(config cfg) {
     cfg.secret = load_or_create_dev_secret(cfg.data_dir);
     cfg.dev_secret = true;
   }
-  auto storage = make_local_engine({cfg.data_dir / "parley.db"});
+  std::unique_ptr<engine> storage;
+  if (cfg.redis_url.empty()) {
+    storage = make_local_engine({cfg.data_dir / "parley.db"});
+  } else {
+    redis_engine_options options;
+    options.url = cfg.redis_url;
+    options.instance = cfg.instance;
+    storage = make_redis_engine(options);
+  }
   hub h(cfg, *storage, cfg.threads);
   sla_watcher watcher(h.workers().front()->ioc, *storage, h.engagements(), cfg.sla);
   h.engagements().set_on_change([&watcher](const engagement_state& s) { watcher.schedule(s); });
@@ -68,8 +77,9 @@ int serve(config cfg) {
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
   std::string url = "http://" + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
-  std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, embedded storage in "
-            << cfg.data_dir.string() << "\n";
+  std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, "
+            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
+            << "\n";
   if (cfg.dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();

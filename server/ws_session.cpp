@@ -206,14 +206,26 @@ void ws_session::join_with_state(client_frame f, boost::json::value state) {
   jc.ready = false;
   jc.pending.clear();
   jc.generation = ++join_generation_;
-  if (first) {
-    worker_.registry.add(f.ch, this, weak_from_this());
-    if (hub_.presence().join(f.ch, claims_->who)) {
-      hub_.broadcast(f.ch, std::make_shared<const std::string>(presence_frame(f.ch, {claims_->who}, {})), this);
-    }
+  auto generation = jc.generation;
+  if (!first) {
+    auto ch = f.ch;
+    return read_join_window(std::move(ch), generation, std::move(f), std::move(state));
   }
+  worker_.registry.add(f.ch, this, weak_from_this());
+  if (hub_.presence().join(f.ch, claims_->who)) {
+    hub_.broadcast(f.ch, std::make_shared<const std::string>(presence_frame(f.ch, {claims_->who}, {})), this);
+  }
+  // The join's read starts once the channel's live events reach this
+  // instance, so that nothing falls between the two.
   auto ch = f.ch;
-  read_join_window(std::move(ch), jc.generation, std::move(f), std::move(state));
+  hub_.watch(ch, [self = shared_from_this(), ch, generation, f = std::move(f),
+                  state = std::move(state)](std::optional<error> err) mutable {
+    self->on_worker([ch = std::move(ch), generation, f = std::move(f), state = std::move(state),
+                     err = std::move(err)](ws_session& s) mutable {
+      if (!err) return s.read_join_window(std::move(ch), generation, std::move(f), std::move(state));
+      s.on_join_read(std::move(ch), generation, std::move(f), std::move(state), read_outcome{err, {}, 0, {}});
+    });
+  });
 }
 
 void ws_session::read_join_window(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state) {
@@ -288,6 +300,7 @@ void ws_session::leave_channel(const std::string& ch) {
   channels_.erase(ch);
   last_typing_.erase(ch);
   worker_.registry.remove(ch, this);
+  hub_.unwatch(ch);
   if (hub_.presence().leave(ch, claims_->who.id)) {
     hub_.broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {claims_->who})), this);
   }

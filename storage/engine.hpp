@@ -110,10 +110,15 @@ class engine {
                            std::function<void(result<std::optional<committed_event>>)> handler) = 0;
 
   // The channels whose committed events this instance needs in its sink (it has
-  // members there, or keeps the engagement's state). Reference-counted by the
-  // caller: called on the first interest and after the last. The embedded engine
-  // sees every commit anyway; a shared engine subscribes.
-  virtual void watch(const std::string& ch) { (void)ch; }
+  // members there, or keeps the engagement's state). `ready` runs once the sink
+  // gets every event committed from then on (or with the error that keeps it
+  // from doing so): a read started after that leaves no gap before the live
+  // events. Watching a watched channel again only waits for it to be ready.
+  // The embedded engine sees every commit anyway; a shared engine subscribes.
+  virtual void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+    (void)ch;
+    ready(std::nullopt);
+  }
   virtual void unwatch(const std::string& ch) { (void)ch; }
 
   // The decision log of engagement `eng` (every record, n ascending).

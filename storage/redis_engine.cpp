@@ -51,6 +51,7 @@
 #include <atomic>
 #include <charconv>
 #include <future>
+#include <utility>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -216,6 +217,7 @@ struct watch_state {
   std::int64_t last = 0;    // the last seq delivered
   int idle_reads = 0;       // catch-up reads in a row that delivered nothing
   std::map<std::int64_t, published> waiting;  // messages past a gap, by seq
+  std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for `synced`
 };
 
 using append_handler = std::function<void(append_outcome)>;
@@ -228,7 +230,7 @@ class redis_engine final : public engine {
   void set_sink(std::function<void(const committed_event&)> sink) override;
   void append(append_request req, std::function<void(append_outcome)> handler) override;
   void read(read_query q, std::function<void(read_outcome)> handler) override;
-  void watch(const std::string& ch) override;
+  void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) override;
   void unwatch(const std::string& ch) override;
   void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
@@ -344,6 +346,8 @@ void redis_engine::finish_if_drained() {
   probe_timer_.cancel();
   cmd_.close();
   sub_.close();
+  for (auto& [ch, st] : watched_)
+    for (auto& ready : std::exchange(st.on_synced, {})) ready(make_error(errc::unavailable, "storage is stopping"));
   watched_.clear();
   channel_of_pub_.clear();
   ready_.store(false);
@@ -831,15 +835,24 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
 
 // ---- watching ----
 
-void redis_engine::watch(const std::string& ch) {
-  enter([this, ch] {
-    if (stopping_ || watched_.count(ch)) return;
+void redis_engine::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+  enter([this, ch, ready = std::move(ready)]() mutable {
+    if (stopping_) return ready(make_error(errc::unavailable, "storage is stopping"));
+    if (auto it = watched_.find(ch); it != watched_.end()) {
+      if (it->second.synced) return ready(std::nullopt);
+      if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
+      it->second.on_synced.push_back(std::move(ready));
+      return;
+    }
     watch_state& st = watched_[ch];
     st.id = ++watch_ids_;
     st.pub = channel_key(ch, "pub");
     channel_of_pub_[st.pub] = ch;
-    // Not connected: subscribed with every other channel once it is.
-    if (sub_.connected()) sub_.pubsub({"SUBSCRIBE", st.pub});
+    // Not connected: subscribed with every other channel once it is, but the
+    // caller is told now rather than kept waiting for Redis.
+    if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
+    st.on_synced.push_back(std::move(ready));
+    sub_.pubsub({"SUBSCRIBE", st.pub});
   });
 }
 
@@ -958,12 +971,15 @@ void redis_engine::catch_up(const std::string& ch) {
     const std::int64_t before = st.last;
     if (r.err) {
       st.stale = true;
+      // Whoever waits for the channel learns why it is not ready; later watchers wait for the retry.
+      for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err);
       return;
     }
     if (!st.synced) {
       st.synced = true;
       st.epoch = r.epoch;
       st.last = r.head;
+      for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
     } else if (r.epoch != st.epoch) {
       // Redis lost the log: the channel starts again at seq 1 of the new one.
       st.epoch = r.epoch;

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +19,10 @@ import WebSocket from 'ws';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const PARLEY_BIN = process.env.PARLEY_BIN || path.join(repoRoot, 'build', 'server', 'parley');
-// Which storage engine the suite runs against. Only `local` exists today.
+// Which storage engine the suite runs against: `local` (embedded SQLite) or
+// `redis` (a real redis-server per data directory, started here).
 export const ENGINE = process.env.PARLEY_ENGINE || 'local';
+const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
 export const DEFAULT_SECRET = 'parley-integration-secret-' + randomBytes(6).toString('hex');
 
 const READY_RE = /^parley: listening on http:\/\/127\.0\.0\.1:(\d+)\/\s*$/;
@@ -53,12 +56,71 @@ function removeDirSync(dir) {
 // ---------------------------------------------------------------------------
 // Servers
 
+// Redis servers by data directory: a Parley restarted on the same data
+// directory finds the same Redis, as it would find the same SQLite file.
+const redisServers = new Map();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let reply = '';
+    sock.setTimeout(1000, () => sock.destroy());
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      reply += d;
+      if (reply.includes('\r\n')) sock.end();
+    });
+    sock.on('close', () => resolve(reply.startsWith('+PONG')));
+    sock.on('error', () => {});
+  });
+}
+
+// Starts redis-server for `dataDir` (once), with the durability the README
+// recommends (appendonly, appendfsync always), on a free loopback port.
+export async function redisFor(dataDir) {
+  const known = redisServers.get(dataDir);
+  if (known && known.proc.exitCode === null && known.proc.signalCode === null) return known;
+  const dir = path.join(dataDir, 'redis');
+  fs.mkdirSync(dir, { recursive: true });
+  const port = known?.port ?? await freePort();
+  const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes',
+    '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' });
+  const redis = { port, proc, dataDir, url: `redis://127.0.0.1:${port}` };
+  redisServers.set(dataDir, redis);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!(await redisPing(port))) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+    await sleep(50);
+  }
+  return redis;
+}
+
+async function stopRedis(redis) {
+  if (redis.proc.exitCode !== null || redis.proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => redis.proc.once('exit', resolve));
+  redis.proc.kill('SIGTERM');
+  await withTimeout(exited, STOP_TIMEOUT_MS, 'redis-server did not exit').catch(() => redis.proc.kill('SIGKILL'));
+}
+
 // Arguments that select the storage engine. The only place that knows how an
 // engine is configured, so the same tests run against every engine.
-function engineArgs(engine) {
+async function engineArgs(engine, dataDir) {
   switch (engine) {
     case 'local':
       return [];
+    case 'redis':
+      return ['--redis', (await redisFor(dataDir)).url];
     default:
       throw new Error(`unknown engine ${engine}`);
   }
@@ -71,12 +133,12 @@ function appendLog(state, chunk) {
 
 // Spawns one server process and resolves once it printed its ready line.
 function launch(opts) {
-  const { args, env, dataDir, port, instance, engine, secret } = opts;
+  const { args, env, dataDir, port, instance, storageArgs, secret } = opts;
   const argv = [
     '--listen', `127.0.0.1:${port}`,
     '--data-dir', dataDir,
     '--instance', instance,
-    ...engineArgs(engine),
+    ...storageArgs,
     ...args,
   ];
   // PARLEY_* variables are option fallbacks of the server: pass only the ones given here.
@@ -163,7 +225,7 @@ export async function startServer(options = {}) {
     engine: options.engine ?? ENGINE,
     secret: options.secret ?? DEFAULT_SECRET,
   };
-  const launched = launch(opts);
+  const launched = launch({ ...opts, storageArgs: await engineArgs(opts.engine, opts.dataDir) });
   const server = {
     dataDir: opts.dataDir,
     proc: launched.proc,
@@ -665,11 +727,20 @@ export async function cleanup() {
     }
   }));
   servers.clear();
+  await Promise.all([...redisServers.values()].map(stopRedis));
+  redisServers.clear();
   for (const d of tempDirs) removeDirSync(d);
   tempDirs.clear();
 }
 
 process.on('exit', () => {
+  for (const r of redisServers.values()) {
+    try {
+      r.proc.kill('SIGKILL');
+    } catch {
+      // ignore
+    }
+  }
   for (const s of servers) {
     try {
       s.proc.kill('SIGKILL');

@@ -125,17 +125,17 @@ std::string pub_channel(const std::string& ch) {
   return "parley:" + tag + ":pub:" + ch;
 }
 
-// Watches `ch` and waits until `subscribers` connections are subscribed to it
-// and the watch has had time to read its starting head.
+// Watches `ch` on every engine and waits until each says it is ready: from
+// then on its sink gets every event committed.
 void watch_and_settle(const redis_server& redis, std::vector<engine*> engines, const std::string& ch) {
-  for (auto* e : engines) e->watch(ch);
-  auto want = std::to_string(engines.size());
-  for (int i = 0; i < 500; ++i) {
-    auto reply = redis.command({"PUBSUB", "NUMSUB", pub_channel(ch)});
-    if (reply.substr(reply.find('\n') + 1) == want) break;
-    std::this_thread::sleep_for(10ms);
+  for (auto* e : engines) {
+    std::promise<std::optional<error>> ready;
+    e->watch(ch, [&](std::optional<error> err) { ready.set_value(std::move(err)); });
+    auto err = ready.get_future().get();
+    REQUIRE_FALSE(err);
   }
-  std::this_thread::sleep_for(200ms);
+  auto reply = redis.command({"PUBSUB", "NUMSUB", pub_channel(ch)});
+  REQUIRE(reply.substr(reply.find('\n') + 1) == std::to_string(engines.size()));
 }
 
 // What the sink was given, per channel, in order.
