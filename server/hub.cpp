@@ -1,11 +1,13 @@
 #include "server/hub.hpp"
 
 #include "protocol/engagement.hpp"
+#include "protocol/event.hpp"
 #include "protocol/frame.hpp"
 #include "server/ws_session.hpp"
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace parley {
@@ -32,6 +34,10 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
     workers_.back()->index = i;
   }
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
+  // Pushes made on other instances, for this one's members.
+  storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {
+    broadcast_local(ch, std::move(frame), nullptr);
+  });
 }
 
 worker& hub::next_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
@@ -224,6 +230,11 @@ void hub::unwatch(const std::string& ch) {
 }
 
 void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {
+  storage_.publish_ephemeral(ch, frame);
+  broadcast_local(ch, std::move(frame), except);
+}
+
+void hub::broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {
   for (auto& w : workers_) {
     net::post(w->ioc, [w = w.get(), ch, frame, except] {
       w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
@@ -231,6 +242,20 @@ void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> fr
       });
     });
   }
+}
+
+void hub::member_joined(const std::string& ch, const user& who, const void* except) {
+  storage_.presence_update(ch, who, true);
+  broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {who}, {})), except);
+}
+
+void hub::member_left(const std::string& ch, const user& who, const void* except) {
+  storage_.presence_update(ch, who, false);
+  storage_.presence_members(ch, [this, ch, who, except](result<std::vector<user>> members) {
+    if (members && std::any_of(members->begin(), members->end(), [&](const user& u) { return u.id == who.id; }))
+      return;  // still here through another instance
+    broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {who})), except);
+  });
 }
 
 }  // namespace parley

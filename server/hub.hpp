@@ -75,12 +75,19 @@ class hub {
   void watch(const std::string& ch, std::function<void(std::optional<error>)> ready);
   void unwatch(const std::string& ch);
 
-  // Pushes an ephemeral frame (presence, typing, read) to every local member of
-  // `ch` except the session at `except`.
+  // A user's first connection on this instance joined `ch` / its last one left:
+  // recorded for every instance, and pushed to the members (except `except`).
+  // A left is pushed only when the user is not present through another instance.
+  void member_joined(const std::string& ch, const user& who, const void* except);
+  void member_left(const std::string& ch, const user& who, const void* except);
+
+  // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
+  // on every instance, except the session at `except`.
   void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
 
  private:
   void on_committed(const committed_event& ev);
+  void broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
   void check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
                         bool guard, int retries_left, std::function<void()> finished,
                         std::function<void(result<post_ack>)> done);

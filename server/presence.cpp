@@ -21,12 +21,4 @@ bool presence::leave(const std::string& ch, const std::string& user_id) {
   return true;
 }
 
-std::vector<user> presence::members(const std::string& ch) const {
-  std::lock_guard lock(mutex_);
-  std::vector<user> out;
-  if (auto c = channels_.find(ch); c != channels_.end())
-    for (const auto& [id, e] : c->second) out.push_back(e.who);
-  return out;
-}
-
 }  // namespace parley

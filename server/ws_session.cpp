@@ -177,19 +177,28 @@ void ws_session::on_hello(const client_frame& f) {
   send(reply_ok(f.id, {{"user", user_json(claims_->who)}, {"server", std::move(server)}}));
 }
 
+// A join goes through four steps, each possibly on another thread: the
+// engagement's state (which opens the engagement on first use), the members
+// present on every instance, the watch of the channel's live events, and the
+// read of its recent events.
 void ws_session::on_join(client_frame f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
   if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
-  // The engagement's state comes first: it also opens the engagement on first
-  // use and tells whether a mediation channel exists.
-  auto ch_name = f.ch;
-  hub_.state_of(*claims_, ch_name, [self = shared_from_this(), f = std::move(f)](result<boost::json::value> state) mutable {
-    self->on_worker([f = std::move(f), state = std::move(state)](ws_session& s) mutable {
-      if (s.closing_) return;
-      if (!state) return s.reply_error(f.id, state.err());
-      s.join_with_state(std::move(f), std::move(state.value()));
+  auto j = std::make_shared<pending_join>();
+  j->ch = f.ch;
+  j->f = std::move(f);
+  hub_.state_of(*claims_, j->ch, [self = shared_from_this(), j](result<boost::json::value> state) {
+    if (!state) return self->on_worker([j, err = state.err()](ws_session& s) { s.reply_error(j->f.id, err); });
+    j->state = std::move(state.value());
+    self->hub_.storage().presence_members(j->ch, [self, j](result<std::vector<user>> members) {
+      self->on_worker([j, members = std::move(members)](ws_session& s) {
+        if (s.closing_) return;
+        if (!members) return s.reply_error(j->f.id, members.err());
+        j->presence = members.value();
+        s.join_with_state(j);
+      });
     });
   });
 }
@@ -199,58 +208,46 @@ std::optional<error> ws_session::channel_limit_error(const std::string& ch) cons
   return make_error(errc::bad_request, "channel limit of " + std::to_string(hub_.cfg().max_channels) + " reached");
 }
 
-void ws_session::join_with_state(client_frame f, boost::json::value state) {
-  if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
-  bool first = !channels_.count(f.ch);
-  auto& jc = channels_[f.ch];
+void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
+  if (auto e = channel_limit_error(j->ch)) return reply_error(j->f.id, *e);
+  bool first = !channels_.count(j->ch);
+  auto& jc = channels_[j->ch];
   jc.ready = false;
   jc.pending.clear();
   jc.generation = ++join_generation_;
-  auto generation = jc.generation;
-  if (!first) {
-    auto ch = f.ch;
-    return read_join_window(std::move(ch), generation, std::move(f), std::move(state));
-  }
-  worker_.registry.add(f.ch, this, weak_from_this());
-  if (hub_.presence().join(f.ch, claims_->who)) {
-    hub_.broadcast(f.ch, std::make_shared<const std::string>(presence_frame(f.ch, {claims_->who}, {})), this);
-  }
+  j->generation = jc.generation;
+  if (!first) return read_join_window(j);
+  worker_.registry.add(j->ch, this, weak_from_this());
+  if (hub_.presence().join(j->ch, claims_->who)) hub_.member_joined(j->ch, claims_->who, this);
   // The join's read starts once the channel's live events reach this
   // instance, so that nothing falls between the two.
-  auto ch = f.ch;
-  hub_.watch(ch, [self = shared_from_this(), ch, generation, f = std::move(f),
-                  state = std::move(state)](std::optional<error> err) mutable {
-    self->on_worker([ch = std::move(ch), generation, f = std::move(f), state = std::move(state),
-                     err = std::move(err)](ws_session& s) mutable {
-      if (!err) return s.read_join_window(std::move(ch), generation, std::move(f), std::move(state));
-      s.on_join_read(std::move(ch), generation, std::move(f), std::move(state), read_outcome{err, {}, 0, {}});
+  hub_.watch(j->ch, [self = shared_from_this(), j](std::optional<error> err) {
+    self->on_worker([j, err = std::move(err)](ws_session& s) {
+      if (!err) return s.read_join_window(j);
+      s.on_join_read(j, read_outcome{err, {}, 0, {}});
     });
   });
 }
 
-void ws_session::read_join_window(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state) {
+void ws_session::read_join_window(std::shared_ptr<pending_join> j) {
   read_query q;
-  q.ch = ch;
-  q.limit = static_cast<int>(f.limit.value_or(50));
-  q.after = f.since;
-  hub_.read(*claims_, std::move(q),
-            [self = shared_from_this(), ch, generation, f = std::move(f), state = std::move(state)](
-                read_outcome out) mutable {
-              self->on_worker([ch = std::move(ch), generation, f = std::move(f), state = std::move(state),
-                               out = std::move(out)](ws_session& s) mutable {
-                s.on_join_read(std::move(ch), generation, std::move(f), std::move(state), std::move(out));
-              });
-            });
+  q.ch = j->ch;
+  q.limit = static_cast<int>(j->f.limit.value_or(50));
+  q.after = j->f.since;
+  hub_.read(*claims_, std::move(q), [self = shared_from_this(), j](read_outcome out) {
+    self->on_worker([j, out = std::move(out)](ws_session& s) mutable { s.on_join_read(j, std::move(out)); });
+  });
 }
 
-void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state,
-                              read_outcome out) {
+void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
   if (closing_) return;
+  const std::string& ch = j->ch;
+  client_frame& f = j->f;
   auto it = channels_.find(ch);
   if (it == channels_.end()) return reply_error(f.id, make_error(errc::conflict, "left before the join completed"));
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
-  bool latest = it->second.generation == generation;
+  bool latest = it->second.generation == j->generation;
   if (out.err) {
     reply_error(f.id, *out.err);
     if (latest) leave_channel(ch);
@@ -262,7 +259,7 @@ void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_f
     // The client's position belongs to another log (or is beyond ours): it gets the latest events.
     // Without an epoch the position is taken as given, but never reported as recovered.
     f.since.reset();
-    return read_join_window(std::move(ch), generation, std::move(f), std::move(state));
+    return read_join_window(j);
   }
   if (f.since) {
     std::int64_t last = out.events.empty() ? *f.since : out.events.back().seq;
@@ -272,12 +269,16 @@ void ws_session::on_join_read(std::string ch, std::uint64_t generation, client_f
   events.reserve(out.events.size());
   for (auto& e : out.events) events.push_back(std::move(e.json));
 
+  // The joiner is present from its own join on, whatever the snapshot said.
+  auto& present = j->presence;
+  if (std::none_of(present.begin(), present.end(), [&](const user& u) { return u.id == claims_->who.id; }))
+    present.push_back(claims_->who);
   boost::json::object fields{{"ch", ch},
                              {"epoch", out.epoch},
                              {"head", out.head},
                              {"recovered", recovered},
-                             {"state", std::move(state)},
-                             {"presence", users_json(hub_.presence().members(ch))}};
+                             {"state", std::move(j->state)},
+                             {"presence", users_json(present)}};
   send(reply_with_events(f.id, fields, events));
   if (!latest) return;
 
@@ -301,9 +302,7 @@ void ws_session::leave_channel(const std::string& ch) {
   last_typing_.erase(ch);
   worker_.registry.remove(ch, this);
   hub_.unwatch(ch);
-  if (hub_.presence().leave(ch, claims_->who.id)) {
-    hub_.broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {claims_->who})), this);
-  }
+  if (hub_.presence().leave(ch, claims_->who.id)) hub_.member_left(ch, claims_->who, this);
 }
 
 void ws_session::leave_all_channels() {

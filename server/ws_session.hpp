@@ -48,6 +48,15 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
   };
 
+  // A join on its way through its asynchronous steps.
+  struct pending_join {
+    std::string ch;
+    client_frame f;
+    std::uint64_t generation = 0;
+    boost::json::value state;
+    std::vector<user> presence;
+  };
+
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
@@ -56,10 +65,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void on_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
   std::optional<error> channel_limit_error(const std::string& ch) const;
-  void join_with_state(client_frame f, boost::json::value state);
-  void read_join_window(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state);
-  void on_join_read(std::string ch, std::uint64_t generation, client_frame f, boost::json::value state,
-                    read_outcome out);
+  void join_with_state(std::shared_ptr<pending_join> j);
+  void read_join_window(std::shared_ptr<pending_join> j);
+  void on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
   void on_leave(const client_frame& f);
   void on_post(client_frame f);
   void on_history(client_frame f);

@@ -121,6 +121,25 @@ class engine {
   }
   virtual void unwatch(const std::string& ch) { (void)ch; }
 
+  // Presence across instances. This instance reports when a user's first
+  // connection joins `ch` and when its last one leaves; members lists the users
+  // present on any instance. A shared engine lets an instance's entries expire
+  // when it stops reporting (it crashed), so no ghost stays behind.
+  virtual void presence_update(const std::string& ch, const user& who, bool present) = 0;
+  virtual void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) = 0;
+
+  // Ephemeral pushes (presence, typing, read) for members on the other
+  // instances; they arrive there through the ephemeral sink. The embedded
+  // engine has no other instances.
+  virtual void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) {
+    (void)ch;
+    (void)frame;
+  }
+  virtual void set_ephemeral_sink(
+      std::function<void(const std::string& ch, std::shared_ptr<const std::string> frame)> sink) {
+    (void)sink;
+  }
+
   // The decision log of engagement `eng` (every record, n ascending).
   virtual void read_records(std::string eng, std::function<void(records_outcome)> handler) = 0;
 

@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -143,6 +144,8 @@ class local_engine final : public engine {
   void read(read_query q, std::function<void(read_outcome)> handler) override;
   void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
+  void presence_update(const std::string& ch, const user& who, bool present) override;
+  void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
@@ -196,6 +199,10 @@ class local_engine final : public engine {
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_, read_cid_;
 
   std::function<void(const committed_event&)> sink_;
+
+  // One instance: presence is this process's own, in memory.
+  std::mutex presence_mutex_;
+  std::unordered_map<std::string, std::map<std::string, user>> presence_;
 
   std::mutex write_mutex_;
   std::condition_variable write_cv_;
@@ -751,6 +758,28 @@ void local_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
     if (!run) return handler(make_error(errc::unavailable, "storage is stopping"));
     handler(do_find_by_cid(ch, sender_id, cid));
   });
+}
+
+void local_engine::presence_update(const std::string& ch, const user& who, bool present) {
+  std::lock_guard lock(presence_mutex_);
+  if (present) {
+    presence_[ch][who.id] = who;
+    return;
+  }
+  auto it = presence_.find(ch);
+  if (it == presence_.end()) return;
+  it->second.erase(who.id);
+  if (it->second.empty()) presence_.erase(it);
+}
+
+void local_engine::presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) {
+  std::vector<user> members;
+  {
+    std::lock_guard lock(presence_mutex_);
+    if (auto it = presence_.find(ch); it != presence_.end())
+      for (const auto& [id, who] : it->second) members.push_back(who);
+  }
+  handler(std::move(members));
 }
 
 void local_engine::reader_loop() {

@@ -51,6 +51,7 @@
 #include <atomic>
 #include <charconv>
 #include <future>
+#include <set>
 #include <utility>
 #include <limits>
 #include <map>
@@ -105,6 +106,46 @@ std::string channel_key(std::string_view ch, std::string_view what) {
 
 std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:log"; }
 const std::string engagements_key = "parley:engagements";
+
+// Presence entries live this long unless their instance writes them again,
+// which it does every presence_refresh: a crashed instance's members are gone
+// within presence_ttl.
+constexpr std::chrono::milliseconds presence_ttl{15000};
+constexpr std::chrono::milliseconds presence_refresh{5000};
+// Ephemeral pushes share a channel's pub/sub channel with its events.
+constexpr std::string_view ephemeral_prefix = "e ";
+
+std::string presence_field(std::string_view instance, std::string_view user_id) {
+  return std::string(instance) + "\n" + std::string(user_id);
+}
+
+// A presence value: "<expiry ms> <user json>".
+std::string presence_value(const user& who) {
+  auto expiry = now_ms() + presence_ttl.count();
+  return std::to_string(expiry) + " " + boost::json::serialize(user_json(who));
+}
+
+struct presence_entry {
+  std::int64_t expiry = 0;
+  user who;
+};
+
+std::optional<presence_entry> parse_presence(std::string_view value) {
+  auto space = value.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  auto expiry = to_int(value.substr(0, space));
+  boost::system::error_code ec;
+  auto v = boost::json::parse(value.substr(space + 1), ec);
+  if (!expiry || ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  auto str = [&](const char* k) -> std::string {
+    const auto* f = o.if_contains(k);
+    return f && f->is_string() ? std::string(f->get_string()) : std::string();
+  };
+  auto role = parse_role(str("role"));
+  if (!role) return std::nullopt;
+  return presence_entry{*expiry, user{str("id"), str("name"), *role}};
+}
 
 // The engagement whose set entry an event in `ch` maintains (main channels only).
 std::string engagement_of(std::string_view ch) {
@@ -237,6 +278,11 @@ class redis_engine final : public engine {
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
+  void presence_update(const std::string& ch, const user& who, bool present) override;
+  void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
+  void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) override;
+  void set_ephemeral_sink(
+      std::function<void(const std::string& ch, std::shared_ptr<const std::string> frame)> sink) override;
   engine_stats stats() const override;
   bool ready() const override { return ready_.load() && !stopped_.load(); }
   void stop() override;
@@ -270,6 +316,9 @@ class redis_engine final : public engine {
   void drain(const std::string& ch, watch_state& st);
   void deliver(const std::string& ch, watch_state& st, const published& p);
   void probe_tick();
+  void write_presence(const std::string& ch, const user& who);
+  void refresh_presence();
+  void sweep_presence(const std::string& ch);
 
   redis_engine_options options_;
   std::string probe_channel_;
@@ -282,6 +331,10 @@ class redis_engine final : public engine {
 
   // Loop thread only.
   std::function<void(const committed_event&)> sink_;
+  std::function<void(const std::string&, std::shared_ptr<const std::string>)> ephemeral_sink_;
+  // This instance's present users by channel, re-written before they expire.
+  std::unordered_map<std::string, std::map<std::string, user>> present_;
+  std::chrono::steady_clock::time_point presence_refreshed_;
   std::unordered_map<std::string, watch_state> watched_;
   std::unordered_map<std::string, std::string> channel_of_pub_;
   std::uint64_t watch_ids_ = 0;
@@ -901,7 +954,16 @@ void redis_engine::on_push(const redis_value& v) {
   if (type == "subscribe") {
     catch_up(ch);
   } else if (type == "message") {
-    auto p = parse_published(v.elements[2].str);
+    const std::string& payload = v.elements[2].str;
+    if (payload.starts_with(ephemeral_prefix)) {
+      // "e <instance> <frame>": another instance's push; our own were delivered locally.
+      auto space = payload.find(' ', ephemeral_prefix.size());
+      if (space == std::string::npos || !ephemeral_sink_) return;
+      if (std::string_view(payload).substr(ephemeral_prefix.size(), space - ephemeral_prefix.size()) == probe_channel_)
+        return;
+      return ephemeral_sink_(ch, std::make_shared<const std::string>(payload.substr(space + 1)));
+    }
+    auto p = parse_published(payload);
     if (p) on_message(ch, std::move(*p));
   }
 }
@@ -1007,6 +1069,102 @@ void redis_engine::catch_up(const std::string& ch) {
     read_channel(ch, "XRANGE", std::to_string(st.last + 1), "+", max_read_limit, std::move(on_read));
 }
 
+// ---- presence and ephemeral pushes ----
+
+void redis_engine::presence_update(const std::string& ch, const user& who, bool present) {
+  enter([this, ch, who, present] {
+    if (present) {
+      present_[ch][who.id] = who;
+      return write_presence(ch, who);
+    }
+    if (auto it = present_.find(ch); it != present_.end()) {
+      it->second.erase(who.id);
+      if (it->second.empty()) present_.erase(it);
+    }
+    if (cmd_.connected())
+      cmd_.command({"HDEL", channel_key(ch, "presence"), presence_field(probe_channel_, who.id)},
+                   [](result<redis_value>) {});
+  });
+}
+
+void redis_engine::write_presence(const std::string& ch, const user& who) {
+  if (!cmd_.connected()) return;  // written again by the next refresh
+  cmd_.command({"HSET", channel_key(ch, "presence"), presence_field(probe_channel_, who.id), presence_value(who)},
+               [](result<redis_value>) {});
+}
+
+// Re-writes this instance's entries before they expire, and clears the
+// expired entries of the channels it has members in.
+void redis_engine::refresh_presence() {
+  for (const auto& [ch, users] : present_) {
+    for (const auto& [id, who] : users) write_presence(ch, who);
+    sweep_presence(ch);
+  }
+}
+
+// Removes expired entries (their instance stopped reporting). The instance
+// whose HDEL removes one tells every member that the user left, unless the
+// user is still present through another instance.
+void redis_engine::sweep_presence(const std::string& ch) {
+  auto key = channel_key(ch, "presence");
+  cmd_.command({"HGETALL", key}, [this, ch, key](result<redis_value> r) {
+    if (stopping_ || !r || !r->is_array()) return;
+    auto now = now_ms();
+    std::set<std::string> live;
+    std::vector<std::pair<std::string, user>> expired;
+    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+      auto entry = parse_presence(r->elements[i + 1].str);
+      if (entry && entry->expiry > now) {
+        live.insert(entry->who.id);
+      } else {
+        expired.emplace_back(r->elements[i].str, entry ? entry->who : user{});
+      }
+    }
+    for (auto& [field, who] : expired) {
+      bool announce = !who.id.empty() && !live.count(who.id);
+      cmd_.command({"HDEL", key, field}, [this, ch, who, announce](result<redis_value> d) {
+        if (stopping_ || !announce || !d || d->integer != 1) return;
+        auto frame = std::make_shared<const std::string>(presence_frame(ch, {}, {who}));
+        if (ephemeral_sink_) ephemeral_sink_(ch, frame);
+        publish_ephemeral(ch, frame);
+      });
+    }
+  });
+}
+
+void redis_engine::presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) {
+  if (!enter([this, ch, handler] {
+        cmd_.command({"HGETALL", channel_key(ch, "presence")}, [this, handler](result<redis_value> r) {
+          if (!r) return handler(r.err());
+          if (!r->is_array()) return handler(make_error(errc::internal, "unexpected presence reply"));
+          auto now = now_ms();
+          std::map<std::string, user> members;
+          for (std::size_t i = 1; i < r->elements.size(); i += 2) {
+            auto entry = parse_presence(r->elements[i].str);
+            if (entry && entry->expiry > now) members.emplace(entry->who.id, entry->who);
+          }
+          std::vector<user> out;
+          for (auto& [id, who] : members) out.push_back(std::move(who));
+          handler(std::move(out));
+        });
+      })) {
+    handler(make_error(errc::unavailable, "storage is stopping"));
+  }
+}
+
+void redis_engine::publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) {
+  enter([this, ch, frame] {
+    if (!cmd_.connected()) return;  // ephemeral: dropped while Redis is away
+    cmd_.command({"PUBLISH", channel_key(ch, "pub"), std::string(ephemeral_prefix) + probe_channel_ + " " + *frame},
+                 [](result<redis_value>) {});
+  });
+}
+
+void redis_engine::set_ephemeral_sink(
+    std::function<void(const std::string& ch, std::shared_ptr<const std::string> frame)> sink) {
+  ephemeral_sink_ = std::move(sink);
+}
+
 // The liveness probe of the subscribe connection: this instance publishes to
 // its own probe channel and expects the message back. A connection that lost
 // its subscriptions without noticing (a peer that vanished, a killed client
@@ -1034,6 +1192,10 @@ void redis_engine::probe_tick() {
   if (cmd_.connected())
     for (auto& [ch, st] : watched_)
       if (st.stale) catch_up(ch);
+  if (cmd_.connected() && now - presence_refreshed_ >= presence_refresh) {
+    presence_refreshed_ = now;
+    refresh_presence();
+  }
   probe_timer_.start(options_.probe_interval, [this] { probe_tick(); });
 }
 
