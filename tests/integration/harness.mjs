@@ -106,6 +106,22 @@ export async function redisFor(dataDir) {
   return redis;
 }
 
+// Kills a test's redis-server (SIGKILL): what it acknowledged is in its AOF.
+export async function killRedis(redis) {
+  if (redis.proc.exitCode !== null || redis.proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => redis.proc.once('exit', resolve));
+  redis.proc.kill('SIGKILL');
+  await exited;
+}
+
+// Starts a killed redis-server again on the same port, from its AOF, or
+// empty with { empty: true } (Redis lost its data).
+export async function restartRedis(redis, { empty = false } = {}) {
+  await killRedis(redis);
+  if (empty) fs.rmSync(path.join(redis.dataDir, 'redis'), { recursive: true, force: true });
+  return redisFor(redis.dataDir);
+}
+
 async function stopRedis(redis) {
   if (redis.proc.exitCode !== null || redis.proc.signalCode !== null) return;
   const exited = new Promise((resolve) => redis.proc.once('exit', resolve));
@@ -225,7 +241,9 @@ export async function startServer(options = {}) {
     engine: options.engine ?? ENGINE,
     secret: options.secret ?? DEFAULT_SECRET,
   };
-  const launched = launch({ ...opts, storageArgs: await engineArgs(opts.engine, opts.dataDir) });
+  // `redis`: a Redis shared with other servers (cluster mode), from redisFor().
+  const storageArgs = options.redis ? ['--redis', options.redis.url] : await engineArgs(opts.engine, opts.dataDir);
+  const launched = launch({ ...opts, storageArgs });
   const server = {
     dataDir: opts.dataDir,
     proc: launched.proc,
