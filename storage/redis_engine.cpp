@@ -37,6 +37,7 @@
 
 #include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
+#include "storage/delivery_order.hpp"
 #include "storage/redis_connection.hpp"
 #include "storage/redis_scripts.hpp"
 
@@ -221,12 +222,6 @@ struct script {
 };
 
 // A committed event as published: "<seq> <ts> <epoch> <json>".
-struct published {
-  std::int64_t seq = 0;
-  std::int64_t ts = 0;
-  std::string epoch;
-  std::shared_ptr<const std::string> json;
-};
 
 std::optional<published> parse_published(std::string_view payload) {
   auto a = payload.find(' ');
@@ -246,19 +241,16 @@ std::optional<published> parse_published(std::string_view payload) {
   return p;
 }
 
-// What a watched channel has delivered to the sink, and what waits.
+// A watched channel: its delivery order, and the reads that keep it whole.
 struct watch_state {
   std::uint64_t id = 0;     // tells a re-watch apart from the state a read was started for
   std::string pub;          // its pub/sub channel
-  bool synced = false;      // epoch and last are known
   bool reading = false;     // a catch-up read is in flight
   bool again = false;       // read once more when it is back
   bool stale = false;       // a catch-up read failed: retried when commands work again
-  std::string epoch;
-  std::int64_t last = 0;    // the last seq delivered
   int idle_reads = 0;       // catch-up reads in a row that delivered nothing
-  std::map<std::int64_t, published> waiting;  // messages past a gap, by seq
-  std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for `synced`
+  delivery_order order;
+  std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for the start
 };
 
 using append_handler = std::function<void(append_outcome)>;
@@ -313,8 +305,7 @@ class redis_engine final : public engine {
   void on_push(const redis_value& v);
   void on_message(const std::string& ch, published p);
   void catch_up(const std::string& ch);
-  void drain(const std::string& ch, watch_state& st);
-  void deliver(const std::string& ch, watch_state& st, const published& p);
+  void carry_out(const std::string& ch, delivery_order::step step);
   void probe_tick();
   void write_presence(const std::string& ch, const user& who);
   void refresh_presence();
@@ -636,9 +627,10 @@ void redis_engine::finish_append(const append_request& req, const std::vector<ev
     auto it = watched_.find(c.ch);
     if (it == watched_.end()) continue;
     watch_state& st = it->second;
-    if (!st.synced || st.reading || st.epoch != e[3].elements[i].str || c.seq != st.last + 1) continue;
-    deliver(c.ch, st, published{c.seq, c.ts, st.epoch, c.json});
-    drain(c.ch, st);
+    // Our own append goes to the sink at once when it is next in line; otherwise its message will.
+    if (!st.order.synced() || st.reading || st.order.epoch() != e[3].elements[i].str || c.seq != st.order.last() + 1)
+      continue;
+    carry_out(c.ch, st.order.on_message(published{c.seq, c.ts, st.order.epoch(), c.json}, false));
   }
   done(std::move(out));
 }
@@ -892,7 +884,7 @@ void redis_engine::watch(const std::string& ch, std::function<void(std::optional
   enter([this, ch, ready = std::move(ready)]() mutable {
     if (stopping_) return ready(make_error(errc::unavailable, "storage is stopping"));
     if (auto it = watched_.find(ch); it != watched_.end()) {
-      if (it->second.synced) return ready(std::nullopt);
+      if (it->second.order.synced()) return ready(std::nullopt);
       if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
       it->second.on_synced.push_back(std::move(ready));
       return;
@@ -972,41 +964,14 @@ void redis_engine::on_message(const std::string& ch, published p) {
   auto it = watched_.find(ch);
   if (it == watched_.end()) return;
   watch_state& st = it->second;
-  if (!st.synced || st.reading) {
-    st.waiting.emplace(p.seq, std::move(p));
-    return;
-  }
-  if (p.epoch != st.epoch) {
-    st.waiting.emplace(p.seq, std::move(p));
-    return catch_up(ch);
-  }
-  if (p.seq <= st.last) return;
-  if (p.seq == st.last + 1) {
-    deliver(ch, st, p);
-    return drain(ch, st);
-  }
-  st.waiting.emplace(p.seq, std::move(p));
-  catch_up(ch);
+  carry_out(ch, st.order.on_message(std::move(p), st.reading));
 }
 
-void redis_engine::deliver(const std::string& ch, watch_state& st, const published& p) {
-  st.last = p.seq;
-  if (sink_) sink_(committed_event{ch, p.seq, p.ts, p.json});
-}
-
-// Delivers waiting messages that are now next in line; drops what is old.
-void redis_engine::drain(const std::string& ch, watch_state& st) {
-  while (!st.waiting.empty()) {
-    auto first = st.waiting.begin();
-    if (first->second.epoch != st.epoch || first->first <= st.last) {
-      st.waiting.erase(first);
-      continue;
-    }
-    if (first->first != st.last + 1) break;
-    published p = std::move(first->second);
-    st.waiting.erase(first);
-    deliver(ch, st, p);
-  }
+// Hands what the order allows to the sink, and reads the stream when something is missing.
+void redis_engine::carry_out(const std::string& ch, delivery_order::step step) {
+  if (sink_)
+    for (const auto& p : step.deliver) sink_(committed_event{ch, p.seq, p.ts, p.json});
+  if (step.read_needed) catch_up(ch);
 }
 
 // Reads a watched channel from its last delivered seq (the first time: only
@@ -1030,43 +995,36 @@ void redis_engine::catch_up(const std::string& ch) {
     if (it == watched_.end() || it->second.id != id) return;
     watch_state& st = it->second;
     st.reading = false;
-    const std::int64_t before = st.last;
+    const std::int64_t before = st.order.last();
     if (r.err) {
       st.stale = true;
       // Whoever waits for the channel learns why it is not ready; later watchers wait for the retry.
       for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err);
       return;
     }
-    if (!st.synced) {
-      st.synced = true;
-      st.epoch = r.epoch;
-      st.last = r.head;
-      for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
-    } else if (r.epoch != st.epoch) {
-      // Redis lost the log: the channel starts again at seq 1 of the new one.
-      st.epoch = r.epoch;
-      st.last = 0;
-      return catch_up(ch);
-    } else {
-      for (const auto& ev : r.events) {
-        if (ev.seq != st.last + 1) continue;
-        auto parsed = parse_event(*ev.json);
-        deliver(ch, st, published{ev.seq, parsed ? parsed->ts : 0, st.epoch, ev.json});
-      }
+    const bool starting = !st.order.synced();
+    std::vector<published> events;
+    for (const auto& ev : r.events) {
+      auto parsed = parse_event(*ev.json);
+      events.push_back(published{ev.seq, parsed ? parsed->ts : 0, r.epoch, ev.json});
     }
-    drain(ch, st);
-    bool missing = !st.waiting.empty() || r.head > st.last;
+    auto step = st.order.on_read(r.epoch, r.head, std::move(events));
+    if (starting)
+      for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
+    bool missing = step.read_needed;
+    step.read_needed = false;
+    carry_out(ch, std::move(step));
     // A read that moved nothing on is tried again a few times (a message can
     // overtake the reply of a read that Redis ran before its append), then
     // left to the next probe tick.
-    st.idle_reads = st.last == before ? st.idle_reads + 1 : 0;
+    st.idle_reads = st.order.last() == before ? st.idle_reads + 1 : 0;
     if (st.again || (missing && st.idle_reads < 3)) return catch_up(ch);
     if (missing) st.stale = true;
   };
-  if (!st.synced)
+  if (!st.order.synced())
     read_channel(ch, "", "", "", 0, std::move(on_read));
   else
-    read_channel(ch, "XRANGE", std::to_string(st.last + 1), "+", max_read_limit, std::move(on_read));
+    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, std::move(on_read));
 }
 
 // ---- presence and ephemeral pushes ----

@@ -1,0 +1,68 @@
+#include "storage/delivery_order.hpp"
+
+namespace parley {
+
+delivery_order::step delivery_order::on_message(published p, bool reading) {
+  step out;
+  if (!synced_ || reading) {
+    waiting_.emplace(p.seq, std::move(p));
+    return out;
+  }
+  if (p.epoch != epoch_) {
+    // Published into a log this channel has not read yet: read it.
+    waiting_.emplace(p.seq, std::move(p));
+    out.read_needed = true;
+    return out;
+  }
+  if (p.seq <= last_) return out;
+  if (p.seq == last_ + 1) {
+    deliver(std::move(p), out);
+    drain(out);
+    return out;
+  }
+  waiting_.emplace(p.seq, std::move(p));
+  out.read_needed = true;
+  return out;
+}
+
+delivery_order::step delivery_order::on_read(const std::string& epoch, std::int64_t head,
+                                             std::vector<published> events) {
+  step out;
+  if (!synced_) {
+    synced_ = true;
+    epoch_ = epoch;
+    last_ = head;
+  } else if (epoch != epoch_) {
+    epoch_ = epoch;
+    last_ = 0;
+    out.read_needed = true;
+    return out;
+  } else {
+    for (auto& ev : events)
+      if (ev.seq == last_ + 1) deliver(std::move(ev), out);
+  }
+  drain(out);
+  out.read_needed = !waiting_.empty() || head > last_;
+  return out;
+}
+
+void delivery_order::deliver(published p, step& out) {
+  last_ = p.seq;
+  out.deliver.push_back(std::move(p));
+}
+
+void delivery_order::drain(step& out) {
+  while (!waiting_.empty()) {
+    auto first = waiting_.begin();
+    if (first->second.epoch != epoch_ || first->first <= last_) {
+      waiting_.erase(first);
+      continue;
+    }
+    if (first->first != last_ + 1) break;
+    published p = std::move(first->second);
+    waiting_.erase(first);
+    deliver(std::move(p), out);
+  }
+}
+
+}  // namespace parley
