@@ -22,31 +22,22 @@ constexpr const char* content_security_policy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-http_response make_response(http::status status, std::string body, std::string content_type, const http_request& req) {
-  http_response res{status, req.version()};
-  res.set(http::field::server, std::string("parley/") + version);
+// Every response: our Server header, nosniff, and the request's HTTP version and keep-alive.
+http_response make_response(http::status status, std::string body, std::string content_type, unsigned version,
+                            bool keep_alive) {
+  http_response res{status, version};
+  res.set(http::field::server, std::string("parley/") + parley::version);
   res.set(http::field::content_type, content_type);
   res.set("X-Content-Type-Options", "nosniff");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
-// A 200 JSON response for completions that outlive the request object.
-http_response json_reply(std::string body, unsigned version, bool keep_alive) {
-  http_response res{http::status::ok, version};
-  res.set(http::field::server, std::string("parley/") + parley::version);
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-store");
   res.keep_alive(keep_alive);
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
 }
 
-http_response json_response(http::status status, const std::string& body, const http_request& req) {
-  auto res = make_response(status, body, "application/json", req);
+// A JSON response; the arguments are copied so that it can be made after the request is gone.
+http_response json_reply(std::string body, unsigned version, bool keep_alive, http::status status = http::status::ok) {
+  auto res = make_response(status, std::move(body), "application/json", version, keep_alive);
   res.set(http::field::cache_control, "no-store");
   return res;
 }
@@ -125,9 +116,7 @@ bool is_loopback(const boost::asio::ip::address& a) { return a.is_loopback(); }
 }  // namespace
 
 http_response http_error_response(const error& e, unsigned version, bool keep_alive) {
-  auto res = json_reply(http_error_body(e), version, keep_alive);
-  res.result(static_cast<http::status>(http_status(e.code)));
-  return res;
+  return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));
 }
 
 void handle_http(hub& h, const http_request& req, const boost::asio::ip::address& remote,
@@ -143,13 +132,13 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
 
   if (path == "/healthz") {
     if (!get) return fail(errc::bad_request, "use GET");
-    return respond(json_response(http::status::ok, R"({"status":"ok"})", req));
+    return respond(json_reply(R"({"status":"ok"})", req.version(), req.keep_alive()));
   }
   if (path == "/readyz") {
     if (!get) return fail(errc::bad_request, "use GET");
     bool ready = h.storage().ready();
-    return respond(json_response(ready ? http::status::ok : http::status::service_unavailable,
-                                 ready ? R"({"status":"ready"})" : R"({"status":"unavailable"})", req));
+    return respond(json_reply(ready ? R"({"status":"ready"})" : R"({"status":"unavailable"})", req.version(),
+                              req.keep_alive(), ready ? http::status::ok : http::status::service_unavailable));
   }
   if (path == "/metrics") {
     if (!is_loopback(remote)) {
@@ -158,7 +147,7 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
       if (who->who.role != user_role::service) return fail(errc::forbidden, "metrics are for service tokens");
     }
     return respond(make_response(http::status::ok, h.stats().render(h.storage().stats()),
-                                 "text/plain; version=0.0.4; charset=utf-8", req));
+                                 "text/plain; version=0.0.4; charset=utf-8", req.version(), req.keep_alive()));
   }
 
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
@@ -179,10 +168,9 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
                       if (!r) return respond(http_error_response(r.err(), version, keep));
                       boost::json::object o{{"seq", r->seq}, {"ts", r->ts}};
                       if (r->duplicate) o["duplicate"] = true;
-                      auto res = json_reply(boost::json::serialize(o), version, keep);
                       // A replayed cid created nothing: 200, not 201.
-                      res.result(r->duplicate ? http::status::ok : http::status::created);
-                      respond(std::move(res));
+                      respond(json_reply(boost::json::serialize(o), version, keep,
+                                         r->duplicate ? http::status::ok : http::status::created));
                     });
     }
     if (!get) return fail(errc::bad_request, "use GET or POST");
@@ -247,7 +235,7 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
   if (!get) return fail(errc::bad_request, "use GET");
   auto file = load_static_file(h.cfg().web_root, path);
   if (!file) return fail(errc::not_found, "not found");
-  auto res = make_response(http::status::ok, std::move(file->body), file->content_type, req);
+  auto res = make_response(http::status::ok, std::move(file->body), file->content_type, req.version(), req.keep_alive());
   res.set("Content-Security-Policy", content_security_policy);
   res.set(http::field::cache_control, "no-cache");
   respond(std::move(res));
