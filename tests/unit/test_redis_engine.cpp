@@ -4,6 +4,7 @@
 // instances, delivery to watchers, and Redis dying, coming back, or coming
 // back empty.
 #include "protocol/decision_log.hpp"
+#include "engine_contract.hpp"
 #include "redis_fixture.hpp"
 #include "storage/redis_engine.hpp"
 
@@ -25,6 +26,7 @@
 #include <thread>
 
 using namespace parley;
+using namespace parley::testing;
 using namespace std::chrono_literals;
 using parley::testing::redis_server;
 
@@ -41,69 +43,6 @@ std::unique_ptr<engine> open_engine(const redis_server& redis, std::chrono::mill
   for (int i = 0; i < 500 && !e->ready(); ++i) std::this_thread::sleep_for(10ms);
   REQUIRE(e->ready());
   return e;
-}
-
-event make_event(std::string ch, std::string sender, std::string text, std::string cid = {}) {
-  event ev;
-  ev.ch = std::move(ch);
-  ev.kind = "message";
-  ev.from = user{std::move(sender), "", user_role::client};
-  ev.cid = std::move(cid);
-  ev.body["text"] = std::move(text);
-  return ev;
-}
-
-append_request one(event ev) {
-  append_request req;
-  req.events.push_back(std::move(ev));
-  return req;
-}
-
-append_outcome append_sync(engine& e, append_request req) {
-  std::promise<append_outcome> p;
-  auto f = p.get_future();
-  e.append(std::move(req), [&p](append_outcome out) { p.set_value(std::move(out)); });
-  return f.get();
-}
-
-read_outcome read_window(engine& e, const std::string& ch, std::optional<std::int64_t> after,
-                         std::optional<std::int64_t> before, int limit) {
-  read_query q;
-  q.ch = ch;
-  q.after = after;
-  q.before = before;
-  q.limit = limit;
-  std::promise<read_outcome> p;
-  auto f = p.get_future();
-  e.read(std::move(q), [&p](read_outcome out) { p.set_value(std::move(out)); });
-  return f.get();
-}
-
-read_outcome head_of(engine& e, const std::string& ch) { return read_window(e, ch, std::nullopt, std::nullopt, 1); }
-
-records_outcome records_sync(engine& e, std::string eng) {
-  std::promise<records_outcome> p;
-  auto f = p.get_future();
-  e.read_records(std::move(eng), [&p](records_outcome out) { p.set_value(std::move(out)); });
-  return f.get();
-}
-
-std::vector<std::int64_t> seqs_of(const read_outcome& out) {
-  std::vector<std::int64_t> seqs;
-  for (const auto& ev : out.events) seqs.push_back(ev.seq);
-  return seqs;
-}
-
-std::vector<std::int64_t> range(std::int64_t first, std::int64_t last) {
-  std::vector<std::int64_t> v;
-  for (std::int64_t i = first; i <= last; ++i) v.push_back(i);
-  return v;
-}
-
-boost::json::object parse_object(const std::string& json) { return boost::json::parse(json).as_object(); }
-
-void fill(engine& e, const std::string& ch, int count) {
-  for (int i = 1; i <= count; ++i) REQUIRE_FALSE(append_sync(e, one(make_event(ch, "u1", "m" + std::to_string(i)))).err);
 }
 
 // Every seq the whole stream of `ch` holds, paging through it.
@@ -326,91 +265,21 @@ TEST_CASE("redis: an event can be found by its idempotency key", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
   auto e = open_engine(redis);
-  fill(*e, "eng:a", 2);
-  auto stored = append_sync(*e, one(make_event("eng:a", "u1", "decided", "c-7")));
-  REQUIRE_FALSE(stored.err);
-
-  auto find = [&](std::string ch, std::string sender, std::string cid) {
-    std::promise<result<std::optional<committed_event>>> p;
-    e->find_by_cid(ch, sender, cid, [&](result<std::optional<committed_event>> r) { p.set_value(std::move(r)); });
-    return p.get_future().get();
-  };
-  auto found = find("eng:a", "u1", "c-7");
-  REQUIRE(found.ok());
-  REQUIRE(found->has_value());
-  CHECK((*found)->seq == 3);
-  CHECK((*found)->ts == stored.committed[0].ts);
-  CHECK((*found)->ch == "eng:a");
-  CHECK(*(*found)->json == *stored.committed[0].json);
-  CHECK_FALSE(find("eng:a", "u2", "c-7")->has_value());
-  CHECK_FALSE(find("eng:b", "u1", "c-7")->has_value());
-  // Length-prefixed keys: sender "u1c" with cid "-7" is another key.
-  CHECK_FALSE(find("eng:a", "u1c", "-7")->has_value());
+  check_find_by_cid(*e);
 }
 
 TEST_CASE("redis: reads return the requested window in ascending order", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
   auto e = open_engine(redis);
-  fill(*e, "eng:a", 30);
-  fill(*e, "eng:b", 5);
-
-  SECTION("without after or before: the last limit events") {
-    auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 10);
-    REQUIRE_FALSE(r.err);
-    CHECK(r.head == 30);
-    CHECK(seqs_of(r) == range(21, 30));
-  }
-  SECTION("after: the first limit events after it") {
-    CHECK(seqs_of(read_window(*e, "eng:a", 5, std::nullopt, 10)) == range(6, 15));
-    CHECK(seqs_of(read_window(*e, "eng:a", 25, std::nullopt, 10)) == range(26, 30));
-    CHECK(read_window(*e, "eng:a", 30, std::nullopt, 10).events.empty());
-    CHECK(seqs_of(read_window(*e, "eng:a", 0, std::nullopt, 3)) == range(1, 3));
-    CHECK(seqs_of(read_window(*e, "eng:a", -7, std::nullopt, 2)) == range(1, 2));
-  }
-  SECTION("before: the last limit events before it") {
-    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, 21, 10)) == range(11, 20));
-    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, 4, 10)) == range(1, 3));
-    CHECK(read_window(*e, "eng:a", std::nullopt, 1, 10).events.empty());
-  }
-  SECTION("after and before together: the events between them") {
-    CHECK(seqs_of(read_window(*e, "eng:a", 10, 14, 50)) == range(11, 13));
-    CHECK(read_window(*e, "eng:a", 10, 11, 50).events.empty());
-  }
-  SECTION("limits are clamped to 1..1000") {
-    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, std::nullopt, 0)) == range(30, 30));
-    CHECK(seqs_of(read_window(*e, "eng:a", std::nullopt, std::nullopt, -5)) == range(30, 30));
-    CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000000).events.size() == 30);
-  }
-  SECTION("events are those stored, of that channel only") {
-    auto r = read_window(*e, "eng:b", std::nullopt, std::nullopt, 50);
-    CHECK(r.head == 5);
-    REQUIRE(r.events.size() == 5);
-    auto third = parse_object(*r.events[2].json);
-    CHECK(third.at("ch").as_string() == "eng:b");
-    CHECK(third.at("seq").as_int64() == 3);
-    CHECK(third.at("body").as_object().at("text").as_string() == "m3");
-  }
-  SECTION("an empty channel has head 0, no events, and an epoch") {
-    auto r = read_window(*e, "eng:empty", std::nullopt, std::nullopt, 50);
-    REQUIRE_FALSE(r.err);
-    CHECK(r.head == 0);
-    CHECK(r.events.empty());
-    CHECK(r.epoch.size() == 16);
-  }
+  check_read_windows(*e);
 }
 
 TEST_CASE("redis: a read of more than 1000 events is clamped to 1000", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
   auto e = open_engine(redis);
-  append_request req;
-  for (int i = 0; i < 1200; ++i) req.events.push_back(make_event("eng:big", "u1", "m"));
-  auto out = append_sync(*e, std::move(req));
-  REQUIRE_FALSE(out.err);
-  CHECK(out.committed.back().seq == 1200);
-  CHECK(seqs_of(read_window(*e, "eng:big", 0, std::nullopt, 5000)) == range(1, 1000));
-  CHECK(seqs_of(read_window(*e, "eng:big", std::nullopt, std::nullopt, 5000)) == range(201, 1200));
+  check_read_limit(*e);
 }
 
 TEST_CASE("redis: the epoch is stable across engines and restarts, and changes when Redis comes back empty",
@@ -563,31 +432,7 @@ TEST_CASE("redis: an append expecting heads that moved on stores nothing and rep
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
   auto e = open_engine(redis);
-  fill(*e, "eng:a", 2);
-
-  auto req = one(make_event("eng:a", "u1", "checked against head 1"));
-  req.expect_heads = {{"eng:a", 1}, {"eng:a:mediation", 0}};
-  auto stale = append_sync(*e, req);
-  REQUIRE(stale.err);
-  CHECK(stale.err->code == errc::conflict);
-  CHECK(stale.stale_state);
-  CHECK(head_of(*e, "eng:a").head == 2);
-
-  auto fresh = one(make_event("eng:a", "u1", "checked against head 2"));
-  fresh.expect_heads = {{"eng:a", 2}, {"eng:a:mediation", 0}};
-  auto ok = append_sync(*e, fresh);
-  REQUIRE_FALSE(ok.err);
-  CHECK_FALSE(ok.stale_state);
-  CHECK(ok.committed[0].seq == 3);
-
-  // A record append checks its heads as well.
-  auto with_record = one(make_event("eng:a", "u1", "decision"));
-  with_record.record = append_request::record_draft{{{"eng", "a"}, {"topic", "phase"}}, 0};
-  with_record.expect_heads = {{"eng:a", 2}};
-  auto stale_record = append_sync(*e, with_record);
-  REQUIRE(stale_record.err);
-  CHECK(stale_record.stale_state);
-  CHECK(records_sync(*e, "a").records.empty());
+  check_expect_heads(*e);
 }
 
 TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") {
