@@ -1,0 +1,71 @@
+#include "protocol/log_line.hpp"
+
+#include <algorithm>
+
+namespace parley {
+
+namespace {
+constexpr std::size_t max_value_bytes = 200;
+
+bool is_plain(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '/' || c == '@' || c == '-';
+}
+}  // namespace
+
+std::string log_value(std::string_view raw) {
+  bool truncated = raw.size() > max_value_bytes;
+  if (truncated) raw = raw.substr(0, max_value_bytes);
+  if (!raw.empty() && std::all_of(raw.begin(), raw.end(), [](char c) { return is_plain(static_cast<unsigned char>(c)); }))
+    return truncated ? std::string(raw) + "..." : std::string(raw);
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : raw) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  if (truncated) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string format_log_line(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
+                            std::uint64_t suppressed) {
+  std::string line = "parley: level=";
+  line += level;
+  line += " event=";
+  line += event;
+  for (const auto& f : fields) {
+    line += ' ';
+    line += f.key;
+    line += '=';
+    line += log_value(f.value);
+  }
+  if (suppressed > 0) line += " suppressed=" + std::to_string(suppressed);
+  return line;
+}
+
+bool log_limiter::admit(std::string_view event, std::int64_t now_ms, std::uint64_t& suppressed) {
+  auto [it, fresh] = buckets_.try_emplace(std::string(event), bucket{burst_, now_ms});
+  auto& b = it->second;
+  if (!fresh && now_ms > b.last_ms) {
+    b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.last_ms) / 1000.0);
+    b.last_ms = now_ms;
+  }
+  if (b.tokens < 1) {
+    ++b.dropped;
+    return false;
+  }
+  b.tokens -= 1;
+  suppressed = b.dropped;
+  b.dropped = 0;
+  return true;
+}
+
+}  // namespace parley

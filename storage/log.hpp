@@ -1,0 +1,13 @@
+#pragma once
+// The process's log: structured lines on stderr, rate-limited per event name
+// (10 a second, bursts of 20), so that no client can flood the log.
+// Thread-safe. Used by storage and server alike.
+#include "protocol/log_line.hpp"
+
+namespace parley {
+
+enum class log_level { info, warn, error };
+
+void log_event(log_level level, std::string_view event, std::vector<log_field> fields = {});
+
+}  // namespace parley
