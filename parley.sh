@@ -45,7 +45,7 @@ case "${1:-}" in
     install_apt "${apt_packages[@]}"
     build
     shift
-    exec "$build_dir/server/parley" --data-dir "${PARLEY_DATA_DIR:-data}" --web-root web-client "$@"
+    exec "$build_dir/server/parley" --dev --data-dir "${PARLEY_DATA_DIR:-data}" --web-root web-client "$@"
     ;;
   test)
     install_apt "${apt_packages[@]}" "${test_apt_packages[@]}"

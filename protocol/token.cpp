@@ -155,6 +155,8 @@ result<claims> read_claims(const object& payload) {
   // A token without `eng` reaches no engagement (support may still read `support`).
   if (const value* eng = payload.if_contains("eng")) {
     if (!eng->is_array()) return bad_claims("eng must be an array");
+    if (eng->get_array().size() > max_token_engagements)
+      return bad_claims("eng holds more than " + std::to_string(max_token_engagements) + " entries");
     for (const value& item : eng->get_array()) {
       if (!item.is_string()) return bad_claims("eng must hold strings");
       std::string_view id = item.get_string();
@@ -171,6 +173,11 @@ result<claims> read_claims(const object& payload) {
   const value* exp = payload.if_contains("exp");
   if (!exp || !exp->is_int64()) return bad_claims("exp must be an integer");
   c.exp = exp->get_int64();
+  if (const value* iat = payload.if_contains("iat")) {
+    if (!iat->is_int64()) return bad_claims("iat must be an integer");
+    c.iat = iat->get_int64();
+  }
+  if (const value* nbf = payload.if_contains("nbf"); nbf && !nbf->is_int64()) return bad_claims("nbf must be an integer");
   return c;
 }
 
@@ -178,6 +185,33 @@ result<claims> read_claims(const object& payload) {
 bool before_with_skew(std::int64_t a, std::int64_t b, std::int64_t skew) {
   if (b < std::numeric_limits<std::int64_t>::min() + skew) return false;
   return a < b - skew;
+}
+
+
+// RFC 7519 §4.1.3: `aud` is one string or an array of strings.
+bool audience_matches(const value* aud, std::string_view wanted) {
+  if (!aud) return false;
+  if (aud->is_string()) return aud->get_string() == wanted;
+  if (!aud->is_array()) return false;
+  const auto& list = aud->get_array();
+  return std::any_of(list.begin(), list.end(), [&](const value& v) { return v.is_string() && v.get_string() == wanted; });
+}
+
+std::optional<error> check_policy(const object& payload, const claims& c, const token_policy& policy,
+                                  std::int64_t now_seconds) {
+  const std::int64_t skew = std::max<std::int64_t>(policy.clock_skew_seconds, 0);
+  if (!policy.audience.empty() && !audience_matches(payload.if_contains("aud"), policy.audience))
+    return bad_claims("aud does not name this server");
+  if (!policy.issuer.empty()) {
+    const value* iss = payload.if_contains("iss");
+    if (!iss || !iss->is_string() || iss->get_string() != policy.issuer) return bad_claims("iss is not the expected issuer");
+  }
+  if (c.iat && before_with_skew(now_seconds, *c.iat, skew)) return bad_claims("iat is in the future");
+  // Lifetimes are compared in 128 bits: exp and iat may be anywhere in int64.
+  const __int128 issued = c.iat ? *c.iat : now_seconds;
+  if (static_cast<__int128>(c.exp) - issued > policy.max_lifetime_seconds)
+    return bad_claims("token lifetime exceeds " + std::to_string(policy.max_lifetime_seconds) + " seconds");
+  return std::nullopt;
 }
 
 }  // namespace
@@ -190,8 +224,8 @@ bool claims::may_access(std::string_view engagement_id) const {
 }
 
 result<claims> verify_token(std::string_view token, std::string_view secret, std::int64_t now_seconds,
-                            std::int64_t clock_skew_seconds) {
-  const std::int64_t skew = std::max<std::int64_t>(clock_skew_seconds, 0);
+                            const token_policy& policy) {
+  const std::int64_t skew = std::max<std::int64_t>(policy.clock_skew_seconds, 0);
 
   const auto dot1 = token.find('.');
   if (dot1 == std::string_view::npos) return unauthorized("malformed token");
@@ -226,6 +260,7 @@ result<claims> verify_token(std::string_view token, std::string_view secret, std
   if (const value* nbf = payload->if_contains("nbf"); nbf && nbf->is_int64()) {
     if (before_with_skew(now_seconds, nbf->get_int64(), skew)) return unauthorized("token not yet valid");
   }
+  if (auto e = check_policy(*payload, *c, policy, now_seconds)) return std::move(*e);
   return c;
 }
 

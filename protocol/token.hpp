@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,16 +17,29 @@ struct claims {
   user who;
   std::vector<std::string> engagements;  // ids, or the single entry "*"
   std::int64_t exp = 0;                   // seconds since epoch
+  std::optional<std::int64_t> iat;        // seconds since epoch, when the token says
 
   bool all_engagements() const;
   bool may_access(std::string_view engagement_id) const;
 };
 
+// What a deployment requires of tokens beyond the signature and `exp`.
+struct token_policy {
+  std::string audience;  // when set, `aud` must be (or list) it
+  std::string issuer;    // when set, `iss` must be it
+  // The longest lifetime accepted: exp - iat, or exp - now for a token without iat.
+  std::int64_t max_lifetime_seconds = 30 * 24 * 3600;
+  std::int64_t clock_skew_seconds = 30;
+};
+
+// At most this many engagement ids in `eng`.
+inline constexpr std::size_t max_token_engagements = 500;
+
 // Verifies signature, header (alg must be HS256, typ JWT if present) and claims.
 // Errors are `unauthorized` with a message naming what is wrong
 // ("token expired", "bad signature", "unsupported alg", "malformed token", "bad claims: ...").
 result<claims> verify_token(std::string_view token, std::string_view secret, std::int64_t now_seconds,
-                            std::int64_t clock_skew_seconds = 30);
+                            const token_policy& policy = {});
 
 // Signs a claims object as header.payload.signature (HS256). Used for demo and test tokens.
 std::string sign_token(const boost::json::object& claims_json, std::string_view secret);

@@ -61,7 +61,8 @@ std::string read_secret_file(const std::string& path, std::string& why) {
 }  // namespace
 
 parse_outcome parse_config(int argc, char** argv, config& out) {
-  std::string listen, secret_file;
+  std::string listen, secret_file, admin_listen, token_lifetime = "30d";
+  std::size_t max_connections = 0;
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
@@ -80,6 +81,17 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("instance", po::value(&out.instance), "name of this instance (default: host name and pid)")
     ("web-root", po::value(&out.web_root)->default_value(out.web_root), "directory served at /")
     ("secret-file", po::value(&secret_file), "file holding the token secret (instead of PARLEY_SECRET)")
+    ("dev", po::bool_switch(&out.dev), "development mode: without a secret, make one in the data directory and print sign-in links")
+    ("expose-version", po::bool_switch(&out.expose_version), "name the version and host in Server headers and hello replies")
+    ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz")
+    ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
+    ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
+    ("max-unauth-per-ip", po::value(&out.max_unauth_per_ip)->default_value(out.max_unauth_per_ip), "sockets not yet authenticated per client address (0: no cap)")
+    ("max-ws-per-user", po::value(&out.max_ws_per_user)->default_value(out.max_ws_per_user), "WebSocket connections per user (0: no cap)")
+    ("storage-timeout", po::value(&out.storage_timeout_s)->default_value(out.storage_timeout_s), "seconds an HTTP request may wait on storage (503 after)")
+    ("token-audience", po::value(&out.token_audience), "when set, tokens must carry this `aud`")
+    ("token-issuer", po::value(&out.token_issuer), "when set, tokens must carry this `iss`")
+    ("max-token-lifetime", po::value(&token_lifetime)->default_value(token_lifetime), "longest token lifetime accepted (exp - iat; units s, m, h, d)")
     ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
     ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
     ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")
@@ -126,6 +138,14 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.hello_timeout_s < 1 || out.idle_timeout_s < 2 || out.write_timeout_s < 1)
     return fail("--hello-timeout, --write-timeout must be at least 1 and --idle-timeout at least 2 seconds");
 
+  if (!admin_listen.empty() && !split_listen(admin_listen, out.admin_host, out.admin_port))
+    return fail("--admin-listen must be HOST:PORT, got '" + admin_listen + "'");
+  if (vm.count("max-connections")) out.max_connections = max_connections;
+  if (out.storage_timeout_s < 1) return fail("--storage-timeout must be at least 1 second");
+  auto lifetime = parse_duration(token_lifetime);
+  if (!lifetime) return fail("--max-token-lifetime: " + lifetime.err().message);
+  out.max_token_lifetime_s = std::max<std::int64_t>(1, *lifetime / 1000);
+
   if (!out.redis_url.empty()) {
     if (auto r = parse_redis_url(out.redis_url); !r) return fail("--redis: " + r.err().message);
   }
@@ -140,6 +160,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   out.sla.phases = *phases;
 
   if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
+  out.instance_named = !out.instance.empty();
   if (out.instance.empty()) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
@@ -153,6 +174,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     out.secret = s;
   }
   if (!out.secret.empty() && out.secret.size() < 16) return fail("the token secret must be at least 16 characters");
+  if (out.secret.empty() && !out.dev)
+    return fail("no token secret: set PARLEY_SECRET or --secret-file (or --dev for a development secret)");
   return parse_outcome::run;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/service_levels.hpp"
 
@@ -17,9 +18,26 @@ struct config {
   std::string redis_url;  // empty: the embedded engine
   unsigned threads = 0;  // 0: one per core
   std::string instance;  // default: host name and pid
+  bool instance_named = false;  // --instance given: it may be shown to clients
   std::filesystem::path web_root = "web-client";
-  std::string secret;    // from PARLEY_SECRET or --secret-file; empty: a development secret is made
-  bool dev_secret = false;
+  std::string secret;    // from PARLEY_SECRET or --secret-file; with --dev and none, a development secret is made
+  bool dev = false;      // development mode: demo secret, keys and sign-in links
+  bool expose_version = false;  // version and host name in Server headers and hello replies
+  std::string admin_host;       // a separate listener for /metrics; empty: none
+  unsigned short admin_port = 0;
+  std::vector<std::string> allowed_origins;  // empty: only the server's own origin
+
+  // Connections (protocol §9.10). max_connections: nullopt until start, when
+  // it becomes 80 % of the descriptor limit; 0 means no cap.
+  std::optional<std::size_t> max_connections;
+  std::size_t max_unauth_per_ip = 64;
+  std::size_t max_ws_per_user = 20;
+  int storage_timeout_s = 10;  // an HTTP request waiting longer on storage is answered 503
+
+  // Tokens (protocol §2): optional audience and issuer, and the longest lifetime accepted.
+  std::string token_audience;
+  std::string token_issuer;
+  std::int64_t max_token_lifetime_s = 30 * 24 * 3600;
 
   // Limits of protocol §8.
   std::size_t max_frame = 64 * 1024;

@@ -5,31 +5,45 @@
 #include <openssl/rand.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace parley {
 
 std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
   auto path = data_dir / "dev-secret";
-  std::string secret;
-  if (std::ifstream in(path); in) std::getline(in, secret);
-  if (secret.size() >= 32) return secret;
+  // Never through a link: the data directory may be shared with other programs.
+  if (int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC); fd >= 0) {
+    char buf[256];
+    auto n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    std::string secret(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.size() >= 32) return secret;
+    throw std::runtime_error(path.string() + " holds no usable secret; remove it to make a new one");
+  } else if (errno != ENOENT) {
+    throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));
+  }
 
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("cannot make a development secret: no randomness");
   static const char* hex = "0123456789abcdef";
-  secret.clear();
+  std::string secret;
   for (unsigned char c : raw) {
     secret += hex[c >> 4];
     secret += hex[c & 15];
   }
-  std::ofstream out(path, std::ios::trunc);
-  if (!out || !(out << secret << "\n")) throw std::runtime_error("cannot write " + path.string());
-  out.close();
-  ::chmod(path.c_str(), 0600);
+  // Created only if absent, never through a link, readable by this user only.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot create " + path.string() + ": " + std::strerror(errno));
+  std::string line = secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("cannot write " + path.string());
   return secret;
 }
 
@@ -45,7 +59,7 @@ void print_demo_tokens(std::ostream& out, const std::string& base_url, const std
       {{"bob", "Bob (expert)", user_role::expert}, {"demo"}},
       {{"sam", "Sam (support)", user_role::support}, {"*"}},
   };
-  out << "parley: no secret configured: using a development secret (data dir, file dev-secret).\n"
+  out << "parley: development mode (--dev): tokens are signed with the secret in the data directory (file dev-secret).\n"
       << "parley: demo engagement \"demo\": open these links, one per browser window:\n";
   for (const auto& u : users) {
     out << "  " << u.who.name << ": " << base_url << "#token=" << make_token(u.who, u.eng, exp, secret) << "\n";

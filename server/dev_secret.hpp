@@ -1,5 +1,5 @@
 #pragma once
-// With no secret configured, the server makes a development secret and prints
+// In development mode (--dev) without a configured secret, the server makes a secret and prints
 // sign-in tokens for a demo engagement, so that a newcomer can use it at once.
 #include <filesystem>
 #include <ostream>

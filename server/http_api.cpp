@@ -4,12 +4,14 @@
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
 #include "server/static_files.hpp"
+#include "storage/log.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
 #include <charconv>
 
 namespace parley {
@@ -20,13 +22,17 @@ namespace {
 // The web client's scripts and styles come from this origin only; no inline script runs.
 constexpr const char* content_security_policy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+// Set once at start: whether the Server header names the version.
+std::atomic<bool> expose_version{false};
 
 // Every response: our Server header, nosniff, and the request's HTTP version and keep-alive.
 http_response make_response(http::status status, std::string body, std::string content_type, unsigned version,
                             bool keep_alive) {
   http_response res{status, version};
-  res.set(http::field::server, std::string("parley/") + parley::version);
+  res.set(http::field::server, expose_version.load(std::memory_order_relaxed) ? std::string("parley/") + parley::version
+                                                                               : std::string("parley"));
   res.set(http::field::content_type, content_type);
   res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(keep_alive);
@@ -103,15 +109,38 @@ result<std::optional<std::int64_t>> query_int(const target& t, const std::string
   return std::optional<std::int64_t>{v};
 }
 
-result<claims> bearer(hub& h, const http_request& req) {
+result<claims> bearer(hub& h, const http_request& req, const http_origin& from) {
   auto auth = req[http::field::authorization];
   constexpr std::string_view scheme = "Bearer ";
   if (auth.size() <= scheme.size() || !std::string_view(auth.data(), auth.size()).starts_with(scheme))
     return make_error(errc::unauthorized, "an Authorization: Bearer token is required");
-  return h.authenticate(std::string_view(auth.data(), auth.size()).substr(scheme.size()));
+  auto verified = h.authenticate(std::string_view(auth.data(), auth.size()).substr(scheme.size()));
+  if (!verified) {
+    bump(h.stats().auth_failures);
+    log_event(log_level::warn, "auth_failed",
+              {{"via", "http"}, {"ip", from.remote.to_string()}, {"reason", verified.err().message}});
+  }
+  return verified;
 }
 
-bool is_loopback(const boost::asio::ip::address& a) { return a.is_loopback(); }
+// /metrics: anyone on the operator's listener; without one, loopback clients
+// (the host's own scraper); otherwise only a service token.
+std::optional<error> may_read_metrics(hub& h, const http_request& req, const http_origin& from) {
+  if (from.admin) return std::nullopt;
+  if (h.cfg().admin_host.empty() && from.remote.is_loopback()) return std::nullopt;
+  auto who = bearer(h, req, from);
+  if (!who) return who.err();
+  if (who->who.role != user_role::service) return make_error(errc::forbidden, "metrics are for service tokens");
+  return std::nullopt;
+}
+
+// The validators of a cached copy: a matching If-None-Match answers 304.
+bool etag_matches(const http_request& req, const std::string& etag) {
+  auto inm = req[http::field::if_none_match];
+  std::string_view list(inm.data(), inm.size());
+  if (list == "*") return true;
+  return list.find(etag) != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -119,8 +148,9 @@ http_response http_error_response(const error& e, unsigned version, bool keep_al
   return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));
 }
 
-void handle_http(hub& h, const http_request& req, const boost::asio::ip::address& remote,
+void handle_http(hub& h, const http_request& req, const http_origin& from,
                  std::function<void(http_response)> respond) {
+  expose_version.store(h.cfg().expose_version, std::memory_order_relaxed);
   bump(h.stats().http_requests);
   auto fail = [&](errc code, std::string message) {
     respond(http_error_response(make_error(code, std::move(message)), req.version(), req.keep_alive()));
@@ -141,13 +171,28 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
                               req.keep_alive(), ready ? http::status::ok : http::status::service_unavailable));
   }
   if (path == "/metrics") {
-    if (!is_loopback(remote)) {
-      auto who = bearer(h, req);
-      if (!who) return fail(errc::unauthorized, who.err().message);
-      if (who->who.role != user_role::service) return fail(errc::forbidden, "metrics are for service tokens");
-    }
+    if (auto e = may_read_metrics(h, req, from)) return fail(e->code, e->message);
     return respond(make_response(http::status::ok, h.stats().render(h.storage().stats()),
                                  "text/plain; version=0.0.4; charset=utf-8", req.version(), req.keep_alive()));
+  }
+
+  if (from.admin) return fail(errc::not_found, "the operator's listener serves /metrics, /healthz and /readyz only");
+
+  constexpr std::string_view users_prefix = "/api/v1/users/";
+  if (path.starts_with(users_prefix) && path.ends_with("/revoke")) {
+    if (req.method() != http::verb::post) return fail(errc::bad_request, "use POST");
+    auto raw = std::string_view(path).substr(users_prefix.size());
+    raw.remove_suffix(std::string_view("/revoke").size());
+    auto user_id = percent_decode(raw);
+    if (!user_id || user_id->empty() || user_id->size() > 128) return fail(errc::bad_request, "malformed user id");
+    auto who = bearer(h, req, from);
+    if (!who) return fail(who.err().code, who.err().message);
+    if (who->who.role != user_role::service) return fail(errc::forbidden, "revoking tokens is for service tokens");
+    return h.revoke(*user_id, [respond, version = req.version(), keep = req.keep_alive()](result<revocation> r) {
+      if (!r) return respond(http_error_response(r.err(), version, keep));
+      boost::json::object o{{"user", r->user_id}, {"valid_after", r->valid_after}};
+      respond(json_reply(boost::json::serialize(o), version, keep));
+    });
   }
 
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
@@ -157,8 +202,8 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
     raw.remove_suffix(std::string_view("/events").size());
     auto ch = percent_decode(raw);
     if (!ch) return fail(errc::bad_request, "malformed channel name");
-    auto who = bearer(h, req);
-    if (!who) return fail(errc::unauthorized, who.err().message);
+    auto who = bearer(h, req, from);
+    if (!who) return fail(who.err().code, who.err().message);
 
     if (req.method() == http::verb::post) {
       auto body = parse_http_post(req.body());
@@ -195,8 +240,8 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
 
   if (path.starts_with(engagements_prefix) && path.find('/', engagements_prefix.size()) == std::string::npos) {
     if (!get) return fail(errc::bad_request, "use GET");
-    auto who = bearer(h, req);
-    if (!who) return fail(errc::unauthorized, who.err().message);
+    auto who = bearer(h, req, from);
+    if (!who) return fail(who.err().code, who.err().message);
     auto ch = "eng:" + path.substr(engagements_prefix.size());
     return h.state_of(*who, ch, [respond, version = req.version(), keep = req.keep_alive()](result<boost::json::value> s) {
       if (!s) return respond(http_error_response(s.err(), version, keep));
@@ -210,8 +255,8 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
     eng.remove_suffix(std::string_view("/decisions").size());
     auto ch = parse_channel("eng:" + std::string(eng));
     if (!ch) return fail(errc::bad_request, "invalid engagement id");
-    auto who = bearer(h, req);
-    if (!who) return fail(errc::unauthorized, who.err().message);
+    auto who = bearer(h, req, from);
+    if (!who) return fail(who.err().code, who.err().message);
     if (auto e = check_read(*who, *ch)) return fail(e->code, e->message);
     auto format = t->query.count("format") ? t->query.at("format") : std::string("json");
     if (format != "json" && format != "jsonl") return fail(errc::bad_request, "format is json or jsonl");
@@ -233,11 +278,14 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
 
   if (path.starts_with("/api/")) return fail(errc::not_found, "no such API route");
   if (!get) return fail(errc::bad_request, "use GET");
-  auto file = load_static_file(h.cfg().web_root, path);
+  const static_file* file = h.assets().find(path);
   if (!file) return fail(errc::not_found, "not found");
-  auto res = make_response(http::status::ok, std::move(file->body), file->content_type, req.version(), req.keep_alive());
+  bool cached = etag_matches(req, file->etag);
+  auto res = make_response(cached ? http::status::not_modified : http::status::ok, cached ? std::string() : file->body,
+                           file->content_type, req.version(), req.keep_alive());
   res.set("Content-Security-Policy", content_security_policy);
   res.set(http::field::cache_control, "no-cache");
+  res.set(http::field::etag, file->etag);
   respond(std::move(res));
 }
 

@@ -13,8 +13,15 @@ namespace parley {
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// Where a request came from: the client's address, and whether it reached the
+// operator's listener (--admin-listen), which serves only /metrics, /healthz and /readyz.
+struct http_origin {
+  boost::asio::ip::address remote;
+  bool admin = false;
+};
+
 // Answers `req`. `respond` is called exactly once, possibly from a storage thread.
-void handle_http(hub& h, const http_request& req, const boost::asio::ip::address& remote,
+void handle_http(hub& h, const http_request& req, const http_origin& from,
                  std::function<void(http_response)> respond);
 
 // A JSON error response with the protocol's status for `e`.

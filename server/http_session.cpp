@@ -1,6 +1,7 @@
 #include "server/http_session.hpp"
 
 #include "server/ws_session.hpp"
+#include "storage/log.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -9,18 +10,56 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
+
 namespace parley {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
 namespace {
+// A whole request (headers and body) must arrive within this: a client that
+// sends a byte now and then holds nothing for long.
 constexpr auto request_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_header_bytes = 16 * 1024;
+
+// scheme://host[:port] of an Origin header, lower-cased host, as browsers send it.
+std::string origin_of_host(std::string_view scheme, std::string_view host) {
+  std::string out(scheme);
+  out += "://";
+  for (char c : host) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Browsers send Origin on every WebSocket upgrade; bots and backends usually
+// do not. An Origin must be listed, or be this server's own (same Host).
+bool origin_allowed(const config& cfg, const http_request& req) {
+  auto origin_header = req[http::field::origin];
+  if (origin_header.empty()) return true;
+  std::string origin(origin_header.data(), origin_header.size());
+  if (!cfg.allowed_origins.empty())
+    return std::find(cfg.allowed_origins.begin(), cfg.allowed_origins.end(), origin) != cfg.allowed_origins.end();
+  auto host = req[http::field::host];
+  if (host.empty()) return false;
+  std::string lowered;
+  for (char c : origin) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view h(host.data(), host.size());
+  return lowered == origin_of_host("http", h) || lowered == origin_of_host("https", h);
+}
 }  // namespace
 
-http_session::http_session(hub& h, worker& w, net::ip::tcp::socket&& socket)
-    : hub_(h), worker_(w), stream_(std::move(socket)) {}
+http_session::http_session(hub& h, worker& w, net::ip::tcp::socket&& socket, connection_limits::ticket connection,
+                           bool admin)
+    : hub_(h),
+      worker_(w),
+      admin_(admin),
+      stream_(std::move(socket)),
+      connection_ticket_(std::move(connection)),
+      storage_deadline_(stream_.get_executor()) {
+  beast::error_code ec;
+  remote_ = stream_.socket().remote_endpoint(ec).address();
+  if (!admin_) unauth_ticket_ = hub_.limits().unauthenticated(remote_.to_string());
+}
 
 void http_session::run() {
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
@@ -34,34 +73,87 @@ void http_session::do_read() {
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
+void http_session::refuse(const error& e, unsigned version) {
+  head_ = false;
+  answered_ = false;
+  send(http_error_response(e, version, false));
+}
+
 void http_session::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::body_limit) {
-    auto res = http_error_response(
-        make_error(errc::too_large, "request body over " + std::to_string(hub_.cfg().max_body) + " bytes"), 11, false);
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+      ec == net::error::connection_reset || ec == net::error::eof) {
+    return shut_down();
+  }
+  if (ec == http::error::body_limit)
+    return refuse(make_error(errc::too_large, "request body over " + std::to_string(hub_.cfg().max_body) + " bytes"), 11);
+  if (ec == http::error::header_limit) {
+    auto res = http_error_response(make_error(errc::bad_request, "request headers over 16384 bytes"), 11, false);
+    res.result(http::status::request_header_fields_too_large);
+    answered_ = false;
+    head_ = false;
     return send(std::move(res));
   }
   if (ec) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    return;
+    // A request that is not HTTP/1.x: say so once, then close.
+    if (ec.category() == http::make_error_code(http::error::bad_method).category())
+      return refuse(make_error(errc::bad_request, "malformed request: " + ec.message()), 11);
+    return shut_down();
   }
   auto req = parser_->release();
-  if (beast::websocket::is_upgrade(req)) {
-    if (req.target() != "/ws" && req.target() != "/ws/") {
-      return send(http_error_response(make_error(errc::not_found, "WebSockets are served at /ws"), req.version(), false));
-    }
-    return std::make_shared<ws_session>(hub_, worker_, std::move(stream_))->run(std::move(req));
+  // Over the address's cap of sockets that have not authenticated: refused
+  // before anything else, an upgrade included.
+  if (!admin_ && !unauth_ticket_ && hub_.cfg().max_unauth_per_ip) {
+    bump(hub_.stats().connections_refused);
+    log_event(log_level::warn, "connection_refused", {{"reason", "unauthenticated sockets per address"}, {"ip", remote_.to_string()}});
+    return refuse(make_error(errc::unavailable, "too many connections from this address"), req.version());
   }
-  beast::error_code addr_ec;
-  auto remote = stream_.socket().remote_endpoint(addr_ec).address();
-  handle_http(hub_, req, remote, [self = shared_from_this()](http_response res) {
+  if (beast::websocket::is_upgrade(req) && !admin_) return upgrade(std::move(req));
+  answer(req);
+}
+
+void http_session::upgrade(http_request req) {
+  if (req.target() != "/ws" && req.target() != "/ws/")
+    return refuse(make_error(errc::not_found, "WebSockets are served at /ws"), req.version());
+  if (!origin_allowed(hub_.cfg(), req)) {
+    log_event(log_level::warn, "origin_refused", {{"ip", remote_.to_string()}, {"origin", std::string(req[http::field::origin])}});
+    return refuse(make_error(errc::forbidden, "this Origin may not open WebSockets here"), req.version());
+  }
+  stream_.expires_never();
+  std::make_shared<ws_session>(hub_, worker_, std::move(stream_), std::move(connection_ticket_), std::move(unauth_ticket_))
+      ->run(std::move(req));
+}
+
+void http_session::answer(const http_request& req) {
+  head_ = req.method() == http::verb::head;
+  answered_ = false;
+  auto serial = ++request_serial_;
+  // Whatever storage does, the client hears back by the deadline.
+  storage_deadline_.expires_after(std::chrono::seconds(hub_.cfg().storage_timeout_s));
+  storage_deadline_.async_wait([self = shared_from_this(), serial, version = req.version()](beast::error_code ec) {
+    if (ec || self->answered_ || self->request_serial_ != serial) return;
+    log_event(log_level::warn, "storage_timeout", {{"ip", self->remote_.to_string()}});
+    self->send(http_error_response(make_error(errc::unavailable, "storage did not answer in time"), version, false));
+  });
+  http_origin from{remote_, admin_};
+  handle_http(hub_, req, from, [self = shared_from_this(), serial](http_response res) {
     // Completions may come from a storage thread: write from the session's own.
-    net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    net::post(self->stream_.get_executor(), [self, serial, res = std::move(res)]() mutable {
+      if (self->answered_ || self->request_serial_ != serial) return;  // the deadline answered first
+      self->send(std::move(res));
+    });
   });
 }
 
 void http_session::send(http_response res) {
+  answered_ = true;
+  storage_deadline_.cancel();
   bool keep_alive = res.keep_alive();
+  if (head_) {
+    // HEAD: the headers GET would have, no body.
+    auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
   response_ = std::make_shared<http_response>(std::move(res));
   stream_.expires_after(request_timeout);
   http::async_write(stream_, *response_,
@@ -71,12 +163,13 @@ void http_session::send(http_response res) {
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
   if (ec) return;
-  if (!keep_alive) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    return;
-  }
+  if (!keep_alive) return shut_down();
   do_read();
+}
+
+void http_session::shut_down() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace parley

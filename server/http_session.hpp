@@ -1,8 +1,12 @@
 #pragma once
-// One HTTP connection: reads requests (bodies bounded), answers them through
-// handle_http, and hands WebSocket upgrades of /ws to a ws_session.
+// One HTTP connection: reads requests (headers and bodies bounded), answers
+// them through handle_http, and hands WebSocket upgrades of /ws to a
+// ws_session. Malformed requests get 400 and oversized headers 431, then the
+// connection is closed; a request waiting on storage past its deadline gets 503.
+#include "server/connection_limits.hpp"
 #include "server/http_api.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -14,21 +18,35 @@ namespace parley {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket);
+  // `admin`: the operator's listener, which serves /metrics, /healthz and /readyz only.
+  http_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket, connection_limits::ticket connection,
+               bool admin);
   void run();
 
  private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void upgrade(http_request req);
+  void answer(const http_request& req);
   void send(http_response res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+  void refuse(const error& e, unsigned version);
+  void shut_down();
 
   hub& hub_;
   worker& worker_;
+  bool admin_;
   boost::beast::tcp_stream stream_;
+  boost::asio::ip::address remote_;
+  connection_limits::ticket connection_ticket_;
+  connection_limits::ticket unauth_ticket_;  // empty when the address is over its cap
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<http_response> response_;
+  boost::asio::steady_timer storage_deadline_;
+  std::uint64_t request_serial_ = 0;  // which request an answer belongs to
+  bool answered_ = true;              // the current request has had its response
+  bool head_ = false;                 // the current request is HEAD: no body goes out
 };
 
 }  // namespace parley

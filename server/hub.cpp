@@ -5,7 +5,10 @@
 #include "protocol/frame.hpp"
 #include "server/ws_session.hpp"
 
+#include "storage/log.hpp"
+
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -28,7 +31,10 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
       storage_(storage),
       engagements_(storage, [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
         watch(ch, std::move(ready));
-      }) {
+      }),
+      limits_({cfg.max_connections.value_or(0), cfg.max_unauth_per_ip, cfg.max_ws_per_user}),
+      revocations_(cfg.max_token_lifetime_s),
+      assets_(web_assets::load(cfg.web_root)) {
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>());
     workers_.back()->index = i;
@@ -43,7 +49,69 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
 worker& hub::next_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
 
 result<claims> hub::authenticate(std::string_view token) const {
-  return verify_token(token, cfg_.secret, now_ms() / 1000);
+  token_policy policy;
+  policy.audience = cfg_.token_audience;
+  policy.issuer = cfg_.token_issuer;
+  policy.max_lifetime_seconds = cfg_.max_token_lifetime_s;
+  auto verified = verify_token(token, cfg_.secret, now_ms() / 1000, policy);
+  if (verified && !revocations_.loaded()) return make_error(errc::unavailable, "storage is not reachable yet; try again");
+  if (verified && !revocations_.allows(*verified)) return make_error(errc::unauthorized, "token revoked");
+  return verified;
+}
+
+void hub::revoke(const std::string& user_id, std::function<void(result<revocation>)> done) {
+  // Valid after the next full second: iat has seconds only, and no token
+  // issued in the second of the revocation may slip through.
+  revocation r{user_id, now_ms() / 1000 + 1};
+  event ev;
+  ev.ch = std::string(revocations::channel);
+  ev.kind = std::string(revocations::kind);
+  ev.from = system_user();
+  ev.body = {{"user", r.user_id}, {"valid_after", r.valid_after}};
+  append_request req;
+  req.events.push_back(std::move(ev));
+  storage_.append(std::move(req), [r, done = std::move(done)](append_outcome out) {
+    if (out.err) return done(*out.err);
+    done(r);
+  });
+}
+
+// The revocations that can still refuse a token: read backwards from the head
+// until they are older than the longest token lifetime. Until that is done
+// (storage may be unreachable at start), no token is accepted; a failed load
+// is tried again every half second.
+void hub::load_revocations() {
+  watch(std::string(revocations::channel), [this](std::optional<error> e) {
+    if (e) return retry_revocations(*e);
+    read_revocations_before(std::nullopt);
+  });
+}
+
+void hub::read_revocations_before(std::optional<std::int64_t> before) {
+  read_query q;
+  q.ch = std::string(revocations::channel);
+  q.before = before;
+  q.limit = 500;
+  storage_.read(q, [this](read_outcome out) {
+    if (out.err) return retry_revocations(*out.err);
+    const auto now_s = now_ms() / 1000;
+    bool older = false;
+    for (const auto& e : out.events) {
+      auto r = revocations_.apply(*e.json, now_s);
+      if (r && r->valid_after < now_s - cfg_.max_token_lifetime_s) older = true;
+    }
+    if (out.events.empty() || older || out.events.front().seq <= 1) return revocations_.set_loaded();
+    read_revocations_before(out.events.front().seq);
+  });
+}
+
+void hub::retry_revocations(const error& e) {
+  log_event(log_level::warn, "revocations_unavailable", {{"error", e.message}});
+  unwatch(std::string(revocations::channel));
+  auto timer = std::make_shared<net::steady_timer>(workers_.front()->ioc, std::chrono::milliseconds(500));
+  timer->async_wait([this, timer](boost::system::error_code ec) {
+    if (!ec) load_revocations();
+  });
 }
 
 void hub::post(const claims& who, const std::string& ch_name, const std::string& kind,
@@ -200,6 +268,7 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
 // that same order (io_context runs posted handlers FIFO), so every session
 // sees a channel's events in seq order.
 void hub::on_committed(const committed_event& ev) {
+  if (ev.ch == revocations::channel) return on_revoked(ev);
   // The engagement's state first: a workflow post answered after this commit
   // is checked against a state that includes it.
   engagements_.on_committed(ev);
@@ -208,6 +277,20 @@ void hub::on_committed(const committed_event& ev) {
       w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
         if (auto s = member.lock()) s->deliver(ch, seq, json);
       });
+    });
+  }
+}
+
+// A revocation from any instance: this one's connections of that user with an
+// older token are closed (4003).
+void hub::on_revoked(const committed_event& ev) {
+  auto r = revocations_.apply(*ev.json, now_ms() / 1000);
+  if (!r) return;
+  log_event(log_level::info, "user_revoked", {{"user", r->user_id}, {"valid_after", std::to_string(r->valid_after)}});
+  for (auto& w : workers_) {
+    net::post(w->ioc, [w = w.get(), r = *r] {
+      for (auto& [key, weak] : w->sessions)
+        if (auto s = weak.lock()) s->revoked(r);
     });
   }
 }

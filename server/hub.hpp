@@ -6,9 +6,12 @@
 #include "protocol/token.hpp"
 #include "server/channel_registry.hpp"
 #include "server/config.hpp"
+#include "server/connection_limits.hpp"
 #include "server/engagements.hpp"
 #include "server/metrics.hpp"
 #include "server/presence.hpp"
+#include "server/revocations.hpp"
+#include "server/static_files.hpp"
 #include "storage/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -51,10 +54,14 @@ class hub {
   parley::presence& presence() { return presence_; }
   parley::engagements& engagements() { return engagements_; }
   std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
+  connection_limits& limits() { return limits_; }
+  parley::revocations& revocations() { return revocations_; }
+  const web_assets& assets() const { return assets_; }
   // The worker for the next connection (round robin).
   worker& next_worker();
 
-  // Verifies a token against the configured secret and the current time.
+  // Verifies a token against the configured secret, audience, issuer and
+  // lifetime, the current time and the user's revocations.
   result<claims> authenticate(std::string_view token) const;
 
   // The one posting path of the WebSocket and HTTP APIs: authorises, validates,
@@ -69,6 +76,13 @@ class hub {
 
   // Reads a channel window after authorising the reader. `done` runs on a storage thread.
   void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
+
+  // Records that `user_id`'s tokens issued until now are refused (every
+  // instance closes that user's connections holding one).
+  void revoke(const std::string& user_id, std::function<void(result<revocation>)> done);
+  // Reads the revocations that can still refuse a token and watches for new
+  // ones; tokens are accepted once that is done. Asynchronous, retried until it succeeds.
+  void load_revocations();
 
   // Interest of this instance in a channel's live events, counted: the engine
   // watches it from the first interest to the last. `ready` as engine::watch.
@@ -87,6 +101,9 @@ class hub {
 
  private:
   void on_committed(const committed_event& ev);
+  void on_revoked(const committed_event& ev);
+  void read_revocations_before(std::optional<std::int64_t> before);
+  void retry_revocations(const error& e);
   void broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
   void check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
                         bool guard, int retries_left, std::function<void()> finished,
@@ -102,6 +119,9 @@ class hub {
   std::unordered_map<std::string, int> watchers_;
   parley::engagements engagements_;
   parley::metrics metrics_;
+  connection_limits limits_;
+  parley::revocations revocations_;
+  web_assets assets_;
 };
 
 std::int64_t now_ms();

@@ -15,6 +15,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstring>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -36,11 +38,31 @@ void close_all_sessions(hub& h) {
   }
 }
 
+// Raises the descriptor limit to its hard limit and returns it: connections
+// are capped below it, so that running out never happens on the hot path.
+rlim_t raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur;
+}
+
 int serve(config cfg) {
+  // Everything the server creates (database, secret, keys) is its user's alone.
+  ::umask(077);
   std::filesystem::create_directories(cfg.data_dir);
+  // The data directory holds the database and secrets: this user's alone, also when it existed before.
+  std::filesystem::permissions(cfg.data_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  auto fd_limit = raise_descriptor_limit();
+  if (!cfg.max_connections) cfg.max_connections = static_cast<std::size_t>(fd_limit / 10 * 8);
+  bool dev_secret = false;
   if (cfg.secret.empty()) {
-    cfg.secret = load_or_create_dev_secret(cfg.data_dir);
-    cfg.dev_secret = true;
+    cfg.secret = load_or_create_dev_secret(cfg.data_dir);  // only with --dev: checked with the options
+    dev_secret = true;
   }
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
@@ -56,9 +78,18 @@ int serve(config cfg) {
   h.engagements().set_on_change([&watcher](const engagement_state& s) { watcher.schedule(s); });
   watcher.start();
 
+  h.load_revocations();
+
   auto address = net::ip::make_address(cfg.listen_host);
   auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
   server->run();
+  std::shared_ptr<listener> admin;
+  if (!cfg.admin_host.empty()) {
+    admin = std::make_shared<listener>(h, h.workers().front()->ioc,
+                                       net::ip::tcp::endpoint(net::ip::make_address(cfg.admin_host), cfg.admin_port),
+                                       listener_role::admin_port);
+    admin->run();
+  }
 
   std::promise<int> stop_signal;
   net::signal_set signals(h.workers().front()->ioc, SIGINT, SIGTERM);
@@ -73,18 +104,25 @@ int serve(config cfg) {
     threads.emplace_back([&ioc = w->ioc] { ioc.run(); });
   }
 
+  // Tokens are accepted once the revocations are read: wait for that (a few
+  // seconds at most; storage that is down at start is waited for in the background).
+  for (int i = 0; i < 500 && !h.revocations().loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
   std::string url = "http://" + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
-  std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, "
+  if (admin) std::cerr << "parley: operator endpoints on " << admin->local_endpoint() << "\n";
+  std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, up to "
+            << *cfg.max_connections << " connections, "
             << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
             << "\n";
-  if (cfg.dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
+  if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();
   std::cerr << "parley: " << strsignal(sig) << ": draining\n";
   server->stop();
+  if (admin) admin->stop();
   watcher.stop();
   close_all_sessions(h);
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;

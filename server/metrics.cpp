@@ -22,6 +22,10 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_slow_consumer_closes_total", "counter", "Connections closed with 4001.", load(slow_consumer_closes));
   line("parley_write_timeouts_total", "counter", "Connections closed because a write did not complete.", load(write_timeouts));
   line("parley_http_requests_total", "counter", "HTTP requests served.", load(http_requests));
+  line("parley_accept_pauses_total", "counter", "Pauses of accepting: out of descriptors or memory.", load(accept_pauses));
+  line("parley_connections_refused_total", "counter", "Connections refused over a connection cap.", load(connections_refused));
+  line("parley_auth_failures_total", "counter", "Tokens refused.", load(auth_failures));
+  line("parley_policy_closes_total", "counter", "WebSocket connections closed with 4003 or 4008.", load(policy_closes));
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);

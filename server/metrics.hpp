@@ -19,6 +19,10 @@ struct metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> write_timeouts{0};
   std::atomic<std::uint64_t> http_requests{0};
+  std::atomic<std::uint64_t> accept_pauses{0};        // out of descriptors or memory
+  std::atomic<std::uint64_t> connections_refused{0};  // over a connection cap
+  std::atomic<std::uint64_t> auth_failures{0};
+  std::atomic<std::uint64_t> policy_closes{0};        // 4003 and 4008
 
   std::string render(const engine_stats& storage) const;
 };

@@ -3,6 +3,7 @@
 #include "protocol/event.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
+#include "storage/log.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -44,6 +45,12 @@ bool wants_subprotocol(const http::request<http::string_body>& req) {
   return false;
 }
 
+std::string remote_address_of(const net::ip::tcp::socket& socket) {
+  beast::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : endpoint.address().to_string();
+}
+
 boost::json::array users_json(const std::vector<user>& users) {
   boost::json::array a;
   for (const auto& u : users) a.push_back(user_json(u));
@@ -52,13 +59,17 @@ boost::json::array users_json(const std::vector<user>& users) {
 
 }  // namespace
 
-ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream)
+ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection_limits::ticket connection,
+                       connection_limits::ticket unauthenticated)
     : hub_(h),
       worker_(w),
       ws_(std::move(stream)),
       hello_timer_(ws_.get_executor()),
       write_timer_(ws_.get_executor()),
       expiry_timer_(ws_.get_executor()),
+      connection_ticket_(std::move(connection)),
+      unauth_ticket_(std::move(unauthenticated)),
+      remote_address_(remote_address_of(ws_.next_layer().socket())),
       post_bucket_(h.cfg().post_rate, h.cfg().post_burst),
       garbage_bucket_(garbage_rate, garbage_burst) {}
 
@@ -80,8 +91,8 @@ void ws_session::run(http::request<http::string_body> req) {
   timeout.keep_alive_pings = true;  // a ping after half the idle timeout
   ws_.set_option(timeout);
   bool subprotocol = wants_subprotocol(req);
-  ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
-    res.set(http::field::server, std::string("parley/") + version);
+  ws_.set_option(websocket::stream_base::decorator([subprotocol, expose = hub_.cfg().expose_version](websocket::response_type& res) {
+    res.set(http::field::server, expose ? std::string("parley/") + version : std::string("parley"));
     if (subprotocol) res.set(http::field::sec_websocket_protocol, "parley.v1");
   }));
   ws_.read_message_max(hub_.cfg().max_frame);
@@ -158,23 +169,69 @@ void ws_session::handle_frame(std::string_view text) {
 
 void ws_session::on_hello(const client_frame& f) {
   auto verified = hub_.authenticate(f.token);
+  // Not yet able to check revocations (storage unreachable): the client may say hello again.
+  if (!verified && verified.err().code == errc::unavailable) return reply_error(f.id, verified.err());
   if (!verified) {
+    bump(hub_.stats().auth_failures);
+    log_event(log_level::warn, "auth_failed",
+              {{"via", "hello"}, {"ip", remote_address_}, {"reason", verified.err().message}});
     reply_error(f.id, verified.err());
     return close(close_auth, verified.err().message);
   }
-  // A later hello renews the token of the same user (before it expires).
+  // A later hello renews the token of the same user in the same role (before it expires).
   if (claims_ && claims_->who.id != verified->who.id) {
     return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
   }
+  if (claims_ && claims_->who.role != verified->who.role) {
+    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its role"));
+  }
+  if (!claims_) {
+    user_ticket_ = hub_.limits().websocket_of(verified->who.id);
+    if (!user_ticket_) {
+      reply_error(f.id, make_error(errc::rate_limited, "too many connections of this user (limit " +
+                                                         std::to_string(hub_.cfg().max_ws_per_user) + ")"));
+      return close(close_policy, "too many connections of this user");
+    }
+    unauth_ticket_.release();
+  }
+  bool renewal = claims_.has_value();
   claims_ = std::move(verified.value());
+  if (renewal) leave_channels_not_allowed();
   hello_timer_.cancel();
-  auto until_expiry = std::chrono::seconds(std::max<std::int64_t>(0, claims_->exp + 30 - now_ms() / 1000));
-  expiry_timer_.expires_after(until_expiry);
-  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->close(close_auth, "token expired");
-  });
-  boost::json::object server{{"version", version}, {"instance", hub_.cfg().instance}};
+  arm_expiry_timer();
+  boost::json::object server;
+  if (hub_.cfg().expose_version) server["version"] = version;
+  if (hub_.cfg().instance_named || hub_.cfg().expose_version) server["instance"] = hub_.cfg().instance;
   send(reply_ok(f.id, {{"user", user_json(claims_->who)}, {"server", std::move(server)}}));
+}
+
+// Re-armed at most a day at a time: a timer far in the future would overflow
+// the clock's range (an `exp` in the year 3000 once closed at once).
+void ws_session::arm_expiry_timer() {
+  auto remaining_s = claims_->exp + 30 - now_ms() / 1000;
+  if (remaining_s <= 0) return close(close_auth, "token expired");
+  expiry_timer_.expires_after(std::chrono::seconds(std::min<std::int64_t>(remaining_s, 24 * 3600)));
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->arm_expiry_timer();
+  });
+}
+
+void ws_session::leave_channels_not_allowed() {
+  std::vector<std::string> gone;
+  for (const auto& [ch, jc] : channels_) {
+    auto parsed = parse_channel(ch);
+    if (!parsed || check_read(*claims_, *parsed)) gone.push_back(ch);
+  }
+  for (const auto& ch : gone) {
+    leave_channel(ch);
+    push(std::make_shared<const std::string>(presence_frame(ch, {}, {claims_->who})));
+  }
+}
+
+void ws_session::revoked(const revocation& r) {
+  if (!claims_ || claims_->who.id != r.user_id) return;
+  if (claims_->iat && *claims_->iat >= r.valid_after) return;
+  close(close_auth, "token revoked");
 }
 
 // A join goes through four steps, each possibly on another thread: the
@@ -473,6 +530,12 @@ void ws_session::arm_write_deadline() {
 void ws_session::close(std::uint16_t code, std::string reason) {
   if (closing_ || closed_) return;
   closing_ = true;
+  if (code == close_slow_consumer || code == close_auth || code == close_policy) {
+    if (code != close_slow_consumer) bump(hub_.stats().policy_closes);
+    log_event(log_level::warn, "ws_closed",
+              {{"code", std::to_string(code)}, {"ip", remote_address_}, {"user", claims_ ? claims_->who.id : ""},
+               {"reason", reason}});
+  }
   // A closing member gets nothing more: it leaves its channels now, not when
   // the TCP connection ends. Posted, since close() may run inside a fan-out
   // over the very registry that leaving changes.

@@ -25,7 +25,10 @@ namespace parley {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(hub& h, worker& w, boost::beast::tcp_stream&& stream);
+  // `unauthenticated` counts against the client address until hello succeeds;
+  // `connection` counts against the process's cap for the session's life.
+  ws_session(hub& h, worker& w, boost::beast::tcp_stream&& stream, connection_limits::ticket connection,
+             connection_limits::ticket unauthenticated);
   ~ws_session();
 
   // Completes the upgrade of `req` and starts reading.
@@ -37,6 +40,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void push(std::shared_ptr<const std::string> frame);
   // Server going away: flush what is queued, then close with 1001.
   void going_away();
+  // A revocation of some user's tokens: closes this session (4003) when it holds one of them.
+  void revoked(const revocation& r);
 
  private:
   // A joined channel. Until the join's read completes (`ready`), live events
@@ -62,6 +67,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle_frame(std::string_view text);
   void on_hello(const client_frame& f);
+  // A renewed token: channels it no longer allows are left, and the client is told.
+  void leave_channels_not_allowed();
+  void arm_expiry_timer();
   void on_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
   std::optional<error> channel_limit_error(const std::string& ch) const;
@@ -103,6 +111,10 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   boost::asio::steady_timer write_timer_;
   boost::asio::steady_timer expiry_timer_;
 
+  connection_limits::ticket connection_ticket_;
+  connection_limits::ticket unauth_ticket_;
+  connection_limits::ticket user_ticket_;
+  std::string remote_address_;  // for log lines
   std::optional<claims> claims_;
   std::unordered_map<std::string, joined_channel> channels_;
   std::uint64_t join_generation_ = 0;

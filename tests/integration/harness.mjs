@@ -149,7 +149,7 @@ function appendLog(state, chunk) {
 
 // Spawns one server process and resolves once it printed its ready line.
 function launch(opts) {
-  const { args, env, dataDir, port, instance, storageArgs, secret } = opts;
+  const { args, env, dataDir, port, instance, storageArgs, secret, wrap } = opts;
   const argv = [
     '--listen', `127.0.0.1:${port}`,
     '--data-dir', dataDir,
@@ -159,9 +159,11 @@ function launch(opts) {
   ];
   // PARLEY_* variables are option fallbacks of the server: pass only the ones given here.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PARLEY_')));
-  const proc = spawn(PARLEY_BIN, argv, {
+  // `wrap` runs the server under another command, e.g. ['prlimit', '--nofile=64:64'].
+  const [cmd, ...cmdArgs] = [...(wrap ?? []), PARLEY_BIN, ...argv];
+  const proc = spawn(cmd, cmdArgs, {
     cwd: repoRoot,
-    env: { ...inherited, PARLEY_SECRET: secret, ...env },
+    env: { ...inherited, ...(secret ? { PARLEY_SECRET: secret } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const state = { log: '', exitCode: undefined, signal: undefined };
@@ -225,7 +227,8 @@ function launch(opts) {
  *   dataDir  data directory (a fresh temporary one when omitted)
  *   port     listening port (0: the kernel picks)
  *   engine   storage engine (default: PARLEY_ENGINE or `local`)
- *   secret   token secret (default: the suite's secret)
+ *   secret   token secret (default: the suite's secret; '': none)
+ *   wrap     a command (and its arguments) to run the server under
  * Resolves to a server handle:
  *   { port, url, wsUrl, dataDir, proc, secret, instance,
  *     stop() -> exit code, kill() -> exit info, restart(opts) -> new handle,
@@ -240,6 +243,7 @@ export async function startServer(options = {}) {
     instance: options.instance ?? `it-${process.pid}-${++instanceCounter}`,
     engine: options.engine ?? ENGINE,
     secret: options.secret ?? DEFAULT_SECRET,
+    wrap: options.wrap,
   };
   // `redis`: a Redis shared with other servers (cluster mode), from redisFor().
   const storageArgs = options.redis ? ['--redis', options.redis.url] : await engineArgs(opts.engine, opts.dataDir);

@@ -104,8 +104,8 @@ TEST_CASE("an expired token is refused, within the skew it is accepted", "[proto
 
   auto within_skew = sign_token(claims_for("client", {"42"}, now - 30), secret);
   CHECK(verify_token(within_skew, secret, now));
-  CHECK_FALSE(verify_token(within_skew, secret, now, 0));
-  CHECK(verify_token(sign_token(claims_for("client", {"42"}, now), secret), secret, now, 0));
+  CHECK_FALSE(verify_token(within_skew, secret, now, token_policy{.clock_skew_seconds = 0}));
+  CHECK(verify_token(sign_token(claims_for("client", {"42"}, now), secret), secret, now, token_policy{.clock_skew_seconds = 0}));
 }
 
 TEST_CASE("a wrong signature is refused", "[protocol]") {
@@ -231,4 +231,69 @@ TEST_CASE("the server's own user id cannot be claimed by a token", "[protocol]")
   auto e = refused(sign_token(c, secret));
   CHECK(e.code == errc::unauthorized);
   CHECK(e.message.find("reserved") != std::string::npos);
+}
+
+TEST_CASE("a token's lifetime is bounded, measured from iat or from now", "[protocol]") {
+  token_policy policy;  // 30 days
+  auto with = [](json::object c, std::string_view key, json::value v) {
+    c[key] = std::move(v);
+    return c;
+  };
+  auto thirty_days = 30 * 24 * 3600;
+  CHECK(verify_token(sign_token(claims_for("client", {"42"}, now + thirty_days), secret), secret, now, policy));
+  auto far = verify_token(sign_token(claims_for("client", {"42"}, now + thirty_days + 60), secret), secret, now, policy);
+  REQUIRE_FALSE(far);
+  CHECK(far.err().message.find("lifetime") != std::string::npos);
+  // exp in the year 3000 and beyond the int64 range of nanoseconds: refused, not overflowed.
+  CHECK_FALSE(verify_token(sign_token(claims_for("client", {"42"}, 32503680000), secret), secret, now, policy));
+  CHECK_FALSE(verify_token(sign_token(claims_for("client", {"42"}, INT64_MAX), secret), secret, now, policy));
+  // With iat, exp - iat counts.
+  auto issued = with(claims_for("client", {"42"}, now + 3600), "iat", now - thirty_days);
+  CHECK_FALSE(verify_token(sign_token(issued, secret), secret, now, policy));
+  CHECK(verify_token(sign_token(with(claims_for("client", {"42"}, now + 3600), "iat", now - 60), secret), secret, now, policy));
+  // An iat in the future, or one that is not an integer, is refused.
+  CHECK_FALSE(verify_token(sign_token(with(claims_for("client", {"42"}, now + 3600), "iat", now + 600), secret), secret, now, policy));
+  CHECK_FALSE(verify_token(sign_token(with(claims_for("client", {"42"}, now + 3600), "iat", "yesterday"), secret), secret, now, policy));
+  CHECK_FALSE(verify_token(sign_token(with(claims_for("client", {"42"}, now + 3600), "iat", INT64_MIN), secret), secret, now, policy));
+}
+
+TEST_CASE("nbf that is not an integer is refused", "[protocol]") {
+  auto c = claims_for("client", {"42"});
+  c["nbf"] = 1.5;
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now));
+  c["nbf"] = "now";
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now));
+  c["nbf"] = now - 10;
+  CHECK(verify_token(sign_token(c, secret), secret, now));
+}
+
+TEST_CASE("eng holds at most 500 engagement ids", "[protocol]") {
+  json::array ids;
+  for (int i = 0; i < 500; ++i) ids.push_back(json::value("e" + std::to_string(i)));
+  CHECK(verify_token(sign_token(claims_for("client", ids), secret), secret, now));
+  ids.push_back("one-more");
+  auto r = verify_token(sign_token(claims_for("client", ids), secret), secret, now);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message.find("500") != std::string::npos);
+}
+
+TEST_CASE("with an audience and issuer configured, tokens must carry them", "[protocol]") {
+  token_policy policy;
+  policy.audience = "parley";
+  policy.issuer = "https://platform.example";
+  auto c = claims_for("client", {"42"});
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now, policy));
+  c["aud"] = "parley";
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now, policy));  // no iss
+  c["iss"] = "https://platform.example";
+  CHECK(verify_token(sign_token(c, secret), secret, now, policy));
+  c["aud"] = json::array{"billing", "parley"};
+  CHECK(verify_token(sign_token(c, secret), secret, now, policy));
+  c["aud"] = json::array{"billing"};
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now, policy));
+  c["aud"] = "parley";
+  c["iss"] = "https://evil.example";
+  CHECK_FALSE(verify_token(sign_token(c, secret), secret, now, policy));
+  // Without a policy, aud and iss are not looked at.
+  CHECK(verify_token(sign_token(c, secret), secret, now));
 }
