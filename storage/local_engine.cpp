@@ -13,6 +13,7 @@
 
 #include "protocol/decision_log.hpp"
 #include "storage/sqlite_db.hpp"
+#include "storage/log.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -76,6 +77,8 @@ error storage_error(int rc, const sqlite_db& db, std::string_view what) {
   bool transient = primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR ||
                    primary == SQLITE_FULL || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY ||
                    primary == SQLITE_NOMEM;
+  log_event(primary == SQLITE_FULL ? log_level::error : log_level::warn, "storage_error",
+            {{"what", std::string(what)}, {"sqlite", db.errmsg()}, {"code", std::to_string(rc)}});
   return make_error(transient ? errc::unavailable : errc::internal,
                     std::string(what) + ": " + db.errmsg());
 }

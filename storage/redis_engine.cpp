@@ -40,6 +40,7 @@
 #include "storage/delivery_order.hpp"
 #include "storage/redis_connection.hpp"
 #include "storage/redis_scripts.hpp"
+#include "storage/log.hpp"
 
 #include <openssl/rand.h>
 
@@ -913,6 +914,7 @@ void redis_engine::unwatch(const std::string& ch) {
 
 void redis_engine::on_command_state(bool up) {
   if (stopping_) return;
+  log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "command"}, {"state", up ? "up" : "down"}});
   ready_.store(up && cmd_.connected());
   if (!up) return;
   for (auto& [ch, st] : watched_)
@@ -922,6 +924,8 @@ void redis_engine::on_command_state(bool up) {
 // A new subscribe connection knows no channel: subscribe them all again. Each
 // confirmation reads what was missed meanwhile (catch_up).
 void redis_engine::on_subscribe_state(bool up) {
+  if (!stopping_)
+    log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "subscribe"}, {"state", up ? "up" : "down"}});
   probe_subscribed_ = false;
   probe_pending_ = false;
   if (stopping_ || !up || !sub_.connected()) return;
