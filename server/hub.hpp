@@ -9,6 +9,8 @@
 #include "server/engagements.hpp"
 #include "server/metrics.hpp"
 #include "server/presence.hpp"
+#include "server/read_markers.hpp"
+#include "server/user_limits.hpp"
 #include "storage/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -50,6 +52,8 @@ class hub {
   parley::metrics& stats() { return metrics_; }
   parley::presence& presence() { return presence_; }
   parley::engagements& engagements() { return engagements_; }
+  user_limits& limits() { return limits_; }
+  parley::read_markers& read_markers() { return read_markers_; }
   std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
   // The worker for the next connection (round robin).
   worker& next_worker();
@@ -102,7 +106,12 @@ class hub {
   std::unordered_map<std::string, int> watchers_;
   parley::engagements engagements_;
   parley::metrics metrics_;
+  user_limits limits_;
+  parley::read_markers read_markers_;
 };
+
+// The per-user rates of `cfg` (protocol §9.10).
+user_limit_rates rates_of(const config& cfg);
 
 std::int64_t now_ms();
 

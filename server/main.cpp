@@ -13,8 +13,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstring>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -44,17 +46,33 @@ int serve(config cfg) {
   }
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
-    storage = make_local_engine({cfg.data_dir / "parley.db"});
+    local_engine_options options;
+    options.db_path = cfg.data_dir / "parley.db";
+    options.max_queue = cfg.storage_queue;
+    storage = make_local_engine(options);
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
     options.instance = cfg.instance;
+    options.max_in_flight = cfg.storage_queue;
     storage = make_redis_engine(options);
   }
   hub h(cfg, *storage, cfg.threads);
   sla_watcher watcher(h.workers().front()->ioc, *storage, h.engagements(), cfg.sla);
   h.engagements().set_on_change([&watcher](const engagement_state& s) { watcher.schedule(s); });
   watcher.start();
+
+  // Read markers reach storage in batches: at least once a second, and at the end.
+  net::steady_timer marker_timer(h.workers().front()->ioc);
+  std::function<void()> arm_marker_flush = [&] {
+    marker_timer.expires_after(std::chrono::seconds(1));
+    marker_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      h.read_markers().flush();
+      arm_marker_flush();
+    });
+  };
+  arm_marker_flush();
 
   auto address = net::ip::make_address(cfg.listen_host);
   auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
@@ -78,7 +96,7 @@ int serve(config cfg) {
   std::string url = "http://" + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
   std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, "
-            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
+            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + redact_redis_url(cfg.redis_url))
             << "\n";
   if (cfg.dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
@@ -90,6 +108,8 @@ int serve(config cfg) {
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (h.stats().ws_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  net::post(h.workers().front()->ioc, [&] { marker_timer.cancel(); });
+  h.read_markers().flush();
   storage->stop();  // every pending append is committed and answered
   for (auto& g : guards) g.reset();
   for (auto& w : h.workers()) w->ioc.stop();

@@ -22,6 +22,9 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_slow_consumer_closes_total", "counter", "Connections closed with 4001.", load(slow_consumer_closes));
   line("parley_write_timeouts_total", "counter", "Connections closed because a write did not complete.", load(write_timeouts));
   line("parley_http_requests_total", "counter", "HTTP requests served.", load(http_requests));
+  line("parley_rate_limited_total", "counter", "Requests refused by a per-user rate limit.", load(rate_limited));
+  line("parley_read_markers_stored_total", "counter", "Read markers written to storage (batched).", load(read_markers_stored));
+  line("parley_read_markers_pushed_total", "counter", "Read markers that moved forward and were pushed to members.", load(read_markers_pushed));
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);

@@ -19,6 +19,9 @@ struct metrics {
   std::atomic<std::uint64_t> slow_consumer_closes{0};
   std::atomic<std::uint64_t> write_timeouts{0};
   std::atomic<std::uint64_t> http_requests{0};
+  std::atomic<std::uint64_t> rate_limited{0};  // requests refused by a per-user limit
+  std::atomic<std::uint64_t> read_markers_stored{0};
+  std::atomic<std::uint64_t> read_markers_pushed{0};
 
   std::string render(const engine_stats& storage) const;
 };
