@@ -45,11 +45,10 @@ describe('per-user rate limits', () => {
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).message(ch, `m${i}`)));
     const ok = replies.filter((r) => r.ok);
     const limited = replies.filter((r) => !r.ok);
-    // One burst for the user, not one per connection (a token may refill meanwhile).
+    // One burst for the user, not one per connection (each connection alone
+    // would have been given its 6): a token may refill meanwhile.
     assert.ok(ok.length >= 6 && ok.length <= 7, `admitted ${ok.length} of 12`);
     for (const r of limited) assert.equal(r.error.code, 'rate_limited', JSON.stringify(r));
-    // Both connections drew on the same bucket, so both were refused.
-    assert.ok(replies.some((r, i) => i % 2 === 1 && !r.ok) && replies.some((r, i) => i % 2 === 0 && !r.ok));
     assert.equal(a.isOpen && b.isOpen, true, 'a few refusals do not close');
     await servesNormally(server, eng);
     await Promise.all([a.close(), b.close()]);
