@@ -9,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -273,4 +274,40 @@ TEST_CASE("redis: every script call keeps its keys in one hash slot", "[redis]")
   redisFree(mon);
   CHECK(scripts >= 8);
   CHECK(listed);  // the untagged set is written by a command of its own
+}
+
+TEST_CASE("redis: operations past the in-flight cap are answered unavailable at once", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  redis_engine_options options;
+  options.url = redis.url();
+  options.instance = "cap-test";
+  options.command_timeout = 5000ms;
+  options.max_in_flight = 5;
+  auto e = make_redis_engine(options);
+  REQUIRE(becomes_ready(*e));
+  // Redis holds every client's commands for a while: what the engine sent stays in flight.
+  REQUIRE(redis.command({"CLIENT", "PAUSE", "1500", "ALL"}) == "OK");
+  std::atomic<int> ok{0}, busy{0}, answered{0};
+  std::vector<std::chrono::steady_clock::time_point> busy_at;
+  std::mutex m;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i)
+    e->append(one(make_event("eng:cap", "u1", "m" + std::to_string(i))), [&](append_outcome out) {
+      if (!out.err) {
+        ++ok;
+      } else if (out.err->code == errc::unavailable) {
+        ++busy;
+        std::lock_guard lock(m);
+        busy_at.push_back(std::chrono::steady_clock::now());
+      }
+      ++answered;
+    });
+  for (int i = 0; i < 500 && answered < 20; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(answered == 20);
+  CHECK(ok == 5);
+  CHECK(busy == 15);
+  // The refusals did not wait for Redis.
+  std::lock_guard lock(m);
+  for (auto t : busy_at) CHECK(t - start < 1000ms);
 }
