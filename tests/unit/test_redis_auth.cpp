@@ -311,3 +311,66 @@ TEST_CASE("redis: operations past the in-flight cap are answered unavailable at 
   std::lock_guard lock(m);
   for (auto t : busy_at) CHECK(t - start < 1000ms);
 }
+
+TEST_CASE("redis: frames published by others are parsed and written again; malformed ones never reach the sinks",
+          "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = start_engine(redis.url());
+  REQUIRE(becomes_ready(*e));
+  std::mutex m;
+  std::vector<std::string> events, pushes;
+  e->set_sink([&](const committed_event& ev) {
+    std::lock_guard lock(m);
+    events.push_back(*ev.json);
+  });
+  e->set_ephemeral_sink([&](const std::string&, std::shared_ptr<const std::string> frame) {
+    std::lock_guard lock(m);
+    pushes.push_back(*frame);
+  });
+  std::promise<std::optional<error>> watched;
+  e->watch("eng:m", [&](std::optional<error> err) { watched.set_value(std::move(err)); });
+  REQUIRE_FALSE(watched.get_future().get());
+  const std::string pub = "parley:{eng:m}:pub:eng:m";
+  const std::string epoch = head_of(*e, "eng:m").epoch;
+
+  // Seq 1 claimed by a frame that is not an event, and by one of another channel.
+  redis.command({"PUBLISH", pub, "1 1000 " + epoch + " {not json"});
+  redis.command({"PUBLISH", pub,
+                 "1 1000 " + epoch +
+                     R"( {"ev":"event","ch":"eng:other","seq":1,"kind":"message","from":{"id":"x","name":"","role":"client"},"ts":1000,"body":{"text":"forged"}})"});
+  redis.command({"PUBLISH", pub, "e someone {\"ev\":\"typing\",\"ch\":\"eng:m\"}"});
+  redis.command({"PUBLISH", pub,
+                 R"(e someone {"ev":"typing","ch":"eng:m","user":{"id":"u9","name":"N","role":"client"},"x":"<b>"})"});
+  auto out = append_sync(*e, one(make_event("eng:m", "u1", "real")));
+  REQUIRE_FALSE(out.err);
+  for (int i = 0; i < 300; ++i) {
+    {
+      std::lock_guard lock(m);
+      if (!events.empty() && !pushes.empty()) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  {
+    std::lock_guard lock(m);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0] == *out.committed[0].json);
+    REQUIRE(pushes.size() == 1);
+    CHECK(pushes[0] == R"({"ev":"typing","ch":"eng:m","user":{"id":"u9","name":"N","role":"client"}})");
+  }
+  // An event of another instance arrives through pub/sub, re-serialised to the same bytes.
+  auto other = start_engine(redis.url());
+  REQUIRE(becomes_ready(*other));
+  auto theirs = append_sync(*other, one(make_event("eng:m", "u2", "from elsewhere \"quoted\" ü")));
+  REQUIRE_FALSE(theirs.err);
+  for (int i = 0; i < 300; ++i) {
+    {
+      std::lock_guard lock(m);
+      if (events.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::lock_guard lock(m);
+  REQUIRE(events.size() == 2);
+  CHECK(events[1] == *theirs.committed[0].json);
+}
