@@ -342,6 +342,8 @@ class redis_engine final : public engine {
   std::size_t outstanding_ = 0;
   bool stopping_ = false;
   bool durable_ = false;  // the command connection's Redis passed check_durability()
+  std::string durability_problem_;  // what the last check found ("" when durable)
+  std::chrono::steady_clock::time_point durability_checked_;
   std::uint64_t connection_generation_ = 0;
   std::promise<void>* drained_ = nullptr;
 
@@ -945,8 +947,10 @@ void redis_engine::on_command_state(bool up) {
   if (stopping_) return;
   ++connection_generation_;
   durable_ = false;
+  durability_problem_ = "not checked yet";
   ready_.store(false);
   if (!up || !cmd_.connected()) return;
+  durability_checked_ = std::chrono::steady_clock::now();
   check_durability();
   for (auto& [ch, st] : watched_)
     if (st.stale) catch_up(ch);
@@ -981,12 +985,17 @@ void redis_engine::check_durability() {
       }
       if (--f->left > 0) return;
       durable_ = f->problems.empty();
-      if (!durable_) {
-        std::string reason;
-        for (const auto& p : f->problems) reason += (reason.empty() ? "" : "; ") + p;
-        log_event(options_.require_durable ? log_level::error : log_level::warn, "redis_not_durable",
-                  {{"reason", reason}, {"ready", options_.require_durable ? "no" : "yes"}});
+      std::string reason;
+      for (const auto& p : f->problems) reason += (reason.empty() ? "" : "; ") + p;
+      // Said once per connection, and again only when the answer changes.
+      if (reason != durability_problem_) {
+        if (!durable_)
+          log_event(options_.require_durable ? log_level::error : log_level::warn, "redis_not_durable",
+                    {{"reason", reason}, {"ready", options_.require_durable ? "no" : "yes"}});
+        else
+          log_event(log_level::info, "redis_durable", {{"connection", "commands"}});
       }
+      durability_problem_ = reason;
       ready_.store(cmd_.connected() && (durable_ || !options_.require_durable));
     });
   }
@@ -1234,6 +1243,11 @@ void redis_engine::probe_tick() {
   if (cmd_.connected())
     for (auto& [ch, st] : watched_)
       if (st.stale) catch_up(ch);
+  // Settings can change while connected (CONFIG SET): asked again now and then.
+  if (cmd_.connected() && now - durability_checked_ >= options_.durability_recheck) {
+    durability_checked_ = now;
+    check_durability();
+  }
   if (cmd_.connected() && now - presence_refreshed_ >= presence_refresh) {
     presence_refreshed_ = now;
     refresh_presence();

@@ -57,6 +57,9 @@ struct redis_engine_options {
   // maxmemory-policy noeviction), the engine is not ready and appends are
   // answered `unavailable`. Only tests that simulate data loss turn it off.
   bool require_durable = true;
+  // The settings are asked again this often while connected (CONFIG SET can
+  // change them at any time).
+  std::chrono::milliseconds durability_recheck{10000};
 };
 
 // Throws std::runtime_error at start-up for a bad URL. Connecting is not

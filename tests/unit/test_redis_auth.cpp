@@ -374,3 +374,29 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
   REQUIRE(events.size() == 2);
   CHECK(events[1] == *theirs.committed[0].json);
 }
+
+TEST_CASE("redis: settings changed while connected are noticed, and the engine is ready again once they are back",
+          "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  redis_engine_options options;
+  options.url = redis.url();
+  options.instance = "recheck-test";
+  options.probe_interval = 50ms;
+  options.durability_recheck = 100ms;
+  auto e = make_redis_engine(options);
+  REQUIRE(becomes_ready(*e));
+  REQUIRE(redis.command({"CONFIG", "SET", "appendonly", "no"}) == "OK");
+  bool went_unready = false;
+  for (int i = 0; i < 300 && !went_unready; ++i) {
+    went_unready = !e->ready();
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(went_unready);
+  auto refused = append_sync(*e, one(make_event("eng:re", "u1", "not now")));
+  REQUIRE(refused.err);
+  CHECK(refused.err->code == errc::unavailable);
+  REQUIRE(redis.command({"CONFIG", "SET", "appendonly", "yes"}) == "OK");
+  CHECK(becomes_ready(*e));
+  CHECK_FALSE(append_sync(*e, one(make_event("eng:re", "u1", "now"))).err);
+}
