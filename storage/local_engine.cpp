@@ -12,6 +12,7 @@
 #include "storage/local_engine.hpp"
 
 #include "protocol/decision_log.hpp"
+#include "storage/log.hpp"
 #include "storage/sqlite_db.hpp"
 
 #include <openssl/evp.h>
@@ -374,8 +375,10 @@ void local_engine::set_sink(std::function<void(const committed_event&)> sink) {
 
 void local_engine::append(append_request req, std::function<void(append_outcome)> handler) {
   const char* refusal = nullptr;
+  bool stopping = false;
   {
     std::lock_guard lock(write_mutex_);
+    stopping = stopping_;
     if (stopping_) {
       refusal = "storage is stopping";
     } else if (write_queue_.size() >= max_queue_) {
@@ -386,6 +389,8 @@ void local_engine::append(append_request req, std::function<void(append_outcome)
       return;
     }
   }
+  // Logged outside the queue's lock; the log limits itself.
+  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
   append_outcome out;
   out.err = make_error(errc::unavailable, refusal);
   handler(std::move(out));
@@ -718,8 +723,10 @@ std::optional<error> local_engine::apply_marker(const marker_job& job) {
 
 void local_engine::post_read(std::function<void(const error*)> job) {
   error refusal;
+  bool stopping = false;
   {
     std::lock_guard lock(read_mutex_);
+    stopping = stopping_;
     if (stopping_) {
       refusal = make_error(errc::unavailable, "storage is stopping");
     } else if (read_queue_.size() >= max_queue_) {
@@ -730,6 +737,7 @@ void local_engine::post_read(std::function<void(const error*)> job) {
       return;
     }
   }
+  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "reader"}});
   job(&refusal);
 }
 

@@ -29,7 +29,8 @@
 // gap is read from the stream; older ones are dropped. After the subscribe
 // connection comes back, every channel is re-subscribed and read from its
 // last delivered seq. A changed epoch (Redis lost its data) restarts the
-// channel at seq 1 of the new log.
+// channel at seq 1 of the new log. The messages held while a gap is read are
+// capped (max_gap_buffer): past it they are dropped and read from the stream.
 //
 // Threads: everything runs on the engine's event loop; the public methods post
 // to it. Handlers and the sink run on it.
@@ -392,6 +393,7 @@ bool redis_engine::enter(std::function<void()> fn) {
 std::optional<error> redis_engine::enter_op(std::function<void()> fn) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
+    log_event(log_level::warn, "storage_busy", {{"engine", "redis"}, {"limit", std::to_string(options_.max_in_flight)}});
     return make_error(errc::unavailable, "storage is busy; try again");
   }
   if (enter(std::move(fn))) return std::nullopt;
@@ -1205,7 +1207,8 @@ void redis_engine::presence_members(const std::string& ch, std::function<void(re
 
 void redis_engine::publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) {
   enter([this, ch, frame] {
-    if (!cmd_.connected()) return;  // ephemeral: dropped while Redis is away
+    // Ephemeral: dropped while Redis is away, or so slow that commands pile up.
+    if (!cmd_.connected() || cmd_.in_flight() >= options_.max_in_flight) return;
     cmd_.command({"PUBLISH", channel_key(ch, "pub"), std::string(ephemeral_prefix) + probe_channel_ + " " + *frame},
                  [](result<redis_value>) {});
   });
