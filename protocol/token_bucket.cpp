@@ -1,6 +1,8 @@
 #include "token_bucket.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 namespace parley {
 
@@ -19,6 +21,25 @@ bool token_bucket::take(std::int64_t now_ms) {
   if (tokens_ < 1.0 - 1e-9) return false;
   tokens_ -= 1.0;
   return true;
+}
+
+namespace {
+// The tokens a bucket would hold at `now_ms`, without taking any.
+double tokens_at(double tokens, double rate, double burst, std::int64_t last_ms, std::int64_t now_ms) {
+  if (last_ms < 0 || now_ms <= last_ms) return last_ms < 0 ? burst : tokens;
+  return std::min(burst, tokens + static_cast<double>(now_ms - last_ms) / 1000.0 * rate);
+}
+}  // namespace
+
+std::int64_t token_bucket::ms_until_token(std::int64_t now_ms) const {
+  double have = tokens_at(tokens_, rate_, burst_, last_ms_, now_ms);
+  if (have >= 1.0 - 1e-9) return 0;
+  if (rate_ <= 0 || burst_ < 1.0) return INT64_MAX / 2;
+  return static_cast<std::int64_t>(std::ceil((1.0 - have) / rate_ * 1000.0));
+}
+
+bool token_bucket::full_at(std::int64_t now_ms) const {
+  return tokens_at(tokens_, rate_, burst_, last_ms_, now_ms) >= burst_ - 1e-9;
 }
 
 }  // namespace parley

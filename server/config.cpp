@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 namespace parley {
@@ -76,7 +77,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("version", "print the version and exit")
     ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
     ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
-    ("redis", po::value(&out.redis_url), "redis://HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database")
+    ("redis", po::value(&out.redis_url), "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database (credentials percent-encoded; required off loopback)")
     ("threads", po::value(&out.threads)->default_value(0), "worker threads (0: one per core)")
     ("instance", po::value(&out.instance), "name of this instance (default: host name and pid)")
     ("web-root", po::value(&out.web_root)->default_value(out.web_root), "directory served at /")
@@ -95,8 +96,15 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
     ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
     ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")
-    ("post-rate", po::value(&out.post_rate)->default_value(out.post_rate), "posts per second per connection")
-    ("post-burst", po::value(&out.post_burst)->default_value(out.post_burst), "burst of posts per connection")
+    ("post-rate", po::value(&out.post_rate)->default_value(out.post_rate), "posts per second per user")
+    ("post-burst", po::value(&out.post_burst)->default_value(out.post_burst), "burst of posts per user")
+    ("ephemeral-rate", po::value(&out.ephemeral_rate)->default_value(out.ephemeral_rate), "read markers per second per user, and as many typing ops")
+    ("ephemeral-burst", po::value(&out.ephemeral_burst)->default_value(out.ephemeral_burst), "burst of read markers, and of typing ops, per user")
+    ("request-rate", po::value(&out.request_rate)->default_value(out.request_rate), "join, leave, history and decisions requests per second per user")
+    ("request-burst", po::value(&out.request_burst)->default_value(out.request_burst), "burst of join, leave, history and decisions requests per user")
+    ("http-rate", po::value(&out.http_rate)->default_value(out.http_rate), "HTTP API requests per second per token subject (429 above)")
+    ("http-burst", po::value(&out.http_burst)->default_value(out.http_burst), "burst of HTTP API requests per token subject")
+    ("storage-queue", po::value(&out.storage_queue)->default_value(out.storage_queue), "storage requests waiting at most (unavailable above)")
     ("max-queue", po::value(&out.max_queue)->default_value(out.max_queue), "outbound bytes queued per connection (close 4001 above)")
     ("hello-timeout", po::value(&out.hello_timeout_s)->default_value(out.hello_timeout_s), "seconds a new connection has to say hello (close 4003)")
     ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
@@ -133,7 +141,14 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.max_frame < 1024) return fail("--max-frame must be at least 1024 bytes");
   if (out.max_body < 1024) return fail("--max-body must be at least 1024 bytes");
   if (out.max_channels < 1) return fail("--max-channels must be at least 1");
-  if (!(out.post_rate > 0) || !(out.post_burst >= 1)) return fail("--post-rate must be positive and --post-burst at least 1");
+  for (auto [rate, burst, name] : {std::tuple{out.post_rate, out.post_burst, "post"},
+                                   std::tuple{out.ephemeral_rate, out.ephemeral_burst, "ephemeral"},
+                                   std::tuple{out.request_rate, out.request_burst, "request"},
+                                   std::tuple{out.http_rate, out.http_burst, "http"}}) {
+    if (!(rate > 0) || !(burst >= 1))
+      return fail(std::string("--") + name + "-rate must be positive and --" + name + "-burst at least 1");
+  }
+  if (out.storage_queue < 1) return fail("--storage-queue must be at least 1");
   if (out.max_queue < 64 * 1024) return fail("--max-queue must be at least 65536 bytes");
   if (out.hello_timeout_s < 1 || out.idle_timeout_s < 2 || out.write_timeout_s < 1)
     return fail("--hello-timeout, --write-timeout must be at least 1 and --idle-timeout at least 2 seconds");
@@ -147,7 +162,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   out.max_token_lifetime_s = std::max<std::int64_t>(1, *lifetime / 1000);
 
   if (!out.redis_url.empty()) {
-    if (auto r = parse_redis_url(out.redis_url); !r) return fail("--redis: " + r.err().message);
+    auto r = parse_redis_url(out.redis_url);
+    if (!r) return fail("--redis: " + r.err().message);
+    // Anyone who can reach an open Redis can rewrite every log: off loopback it must ask for a password.
+    if (r->password.empty() && !is_loopback_host(r->host))
+      return fail("--redis: Redis at " + r->host + " is not on loopback and the URL has no credentials "
+                  "(redis://user:password@host:port, or redis://:password@host:port)");
   }
   auto reply = parse_duration(reply_sla);
   if (!reply) return fail("--reply-sla: " + reply.err().message);

@@ -43,8 +43,17 @@ struct config {
   std::size_t max_frame = 64 * 1024;
   std::size_t max_body = 64 * 1024;
   std::size_t max_channels = 100;
+  // Per user on this instance (protocol §9.10), shared by all of the user's connections.
   double post_rate = 20;
   double post_burst = 50;
+  double ephemeral_rate = 5;  // read and typing (and availability), each its own bucket
+  double ephemeral_burst = 10;
+  double request_rate = 20;  // join, leave, history, decisions
+  double request_burst = 200;  // a reconnect re-joins up to 100 channels and pages their history
+  double http_rate = 20;  // HTTP API requests per token subject
+  double http_burst = 40;
+  // Engine queues: requests waiting for storage beyond this are answered `unavailable`.
+  std::size_t storage_queue = 10000;
   std::size_t max_queue = 4 * 1024 * 1024;
   int hello_timeout_s = 10;
   int idle_timeout_s = 60;   // a ping goes out after half of it without traffic

@@ -11,6 +11,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 
@@ -155,6 +156,26 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
   auto fail = [&](errc code, std::string message) {
     respond(http_error_response(make_error(code, std::move(message)), req.version(), req.keep_alive()));
   };
+  // The bearer's claims, once its subject's HTTP bucket (protocol §9.10) gave
+  // a token; otherwise the request is answered here (401, or 429 with Retry-After).
+  auto authorize = [&]() -> std::optional<claims> {
+    auto who = bearer(h, req, from);
+    if (!who) {
+      fail(who.err().code, who.err().message);
+      return std::nullopt;
+    }
+    std::int64_t retry_ms = 0;
+    if (!h.rates().take(who->who.id, op_class::http, now_ms(), &retry_ms)) {
+      bump(h.stats().rate_limited);
+      auto res = http_error_response(make_error(errc::rate_limited, "too many requests; slow down"), req.version(),
+                                     req.keep_alive());
+      // Whole seconds, rounded up, never 0: a client that waits as told gets a token.
+      res.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, (retry_ms + 999) / 1000)));
+      respond(std::move(res));
+      return std::nullopt;
+    }
+    return std::move(who.value());
+  };
   auto t = split_target(std::string_view(req.target().data(), req.target().size()));
   if (!t) return fail(errc::bad_request, "malformed query string");
   const std::string& path = t->path;
@@ -185,8 +206,8 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     raw.remove_suffix(std::string_view("/revoke").size());
     auto user_id = percent_decode(raw);
     if (!user_id || user_id->empty() || user_id->size() > 128) return fail(errc::bad_request, "malformed user id");
-    auto who = bearer(h, req, from);
-    if (!who) return fail(who.err().code, who.err().message);
+    auto who = authorize();
+    if (!who) return;
     if (who->who.role != user_role::service) return fail(errc::forbidden, "revoking tokens is for service tokens");
     return h.revoke(*user_id, [respond, version = req.version(), keep = req.keep_alive()](result<revocation> r) {
       if (!r) return respond(http_error_response(r.err(), version, keep));
@@ -202,8 +223,8 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     raw.remove_suffix(std::string_view("/events").size());
     auto ch = percent_decode(raw);
     if (!ch) return fail(errc::bad_request, "malformed channel name");
-    auto who = bearer(h, req, from);
-    if (!who) return fail(who.err().code, who.err().message);
+    auto who = authorize();
+    if (!who) return;
 
     if (req.method() == http::verb::post) {
       auto body = parse_http_post(req.body());
@@ -240,8 +261,8 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
 
   if (path.starts_with(engagements_prefix) && path.find('/', engagements_prefix.size()) == std::string::npos) {
     if (!get) return fail(errc::bad_request, "use GET");
-    auto who = bearer(h, req, from);
-    if (!who) return fail(who.err().code, who.err().message);
+    auto who = authorize();
+    if (!who) return;
     auto ch = "eng:" + path.substr(engagements_prefix.size());
     return h.state_of(*who, ch, [respond, version = req.version(), keep = req.keep_alive()](result<boost::json::value> s) {
       if (!s) return respond(http_error_response(s.err(), version, keep));
@@ -255,8 +276,8 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     eng.remove_suffix(std::string_view("/decisions").size());
     auto ch = parse_channel("eng:" + std::string(eng));
     if (!ch) return fail(errc::bad_request, "invalid engagement id");
-    auto who = bearer(h, req, from);
-    if (!who) return fail(who.err().code, who.err().message);
+    auto who = authorize();
+    if (!who) return;
     if (auto e = check_read(*who, *ch)) return fail(e->code, e->message);
     auto format = t->query.count("format") ? t->query.at("format") : std::string("json");
     if (format != "json" && format != "jsonl") return fail(errc::bad_request, "format is json or jsonl");

@@ -26,6 +26,17 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+user_limit_rates rates_of(const config& cfg) {
+  user_limit_rates r;
+  r[op_class::post] = {cfg.post_rate, cfg.post_burst};
+  r[op_class::read] = {cfg.ephemeral_rate, cfg.ephemeral_burst};
+  r[op_class::typing] = {cfg.ephemeral_rate, cfg.ephemeral_burst};
+  r[op_class::availability] = {cfg.ephemeral_rate, cfg.ephemeral_burst};
+  r[op_class::channel] = {cfg.request_rate, cfg.request_burst};
+  r[op_class::http] = {cfg.http_rate, cfg.http_burst};
+  return r;
+}
+
 hub::hub(const config& cfg, engine& storage, std::size_t workers)
     : cfg_(cfg),
       storage_(storage),
@@ -34,7 +45,12 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
       }),
       limits_({cfg.max_connections.value_or(0), cfg.max_unauth_per_ip, cfg.max_ws_per_user}),
       revocations_(cfg.max_token_lifetime_s),
-      assets_(web_assets::load(cfg.web_root)) {
+      assets_(web_assets::load(cfg.web_root)),
+      rates_(rates_of(cfg)),
+      read_markers_([this](const std::string& user_id, const std::string& ch, std::int64_t seq) {
+        bump(metrics_.read_markers_stored);
+        storage_.set_read_marker(user_id, ch, seq);
+      }) {
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>());
     workers_.back()->index = i;

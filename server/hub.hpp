@@ -12,6 +12,8 @@
 #include "server/presence.hpp"
 #include "server/revocations.hpp"
 #include "server/static_files.hpp"
+#include "server/read_markers.hpp"
+#include "server/user_limits.hpp"
 #include "storage/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -53,6 +55,8 @@ class hub {
   parley::metrics& stats() { return metrics_; }
   parley::presence& presence() { return presence_; }
   parley::engagements& engagements() { return engagements_; }
+  user_limits& rates() { return rates_; }
+  parley::read_markers& read_markers() { return read_markers_; }
   std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
   connection_limits& limits() { return limits_; }
   parley::revocations& revocations() { return revocations_; }
@@ -122,7 +126,12 @@ class hub {
   connection_limits limits_;
   parley::revocations revocations_;
   web_assets assets_;
+  user_limits rates_;
+  parley::read_markers read_markers_;
 };
+
+// The per-user rates of `cfg` (protocol §9.10).
+user_limit_rates rates_of(const config& cfg);
 
 std::int64_t now_ms();
 

@@ -13,10 +13,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstring>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -66,11 +68,15 @@ int serve(config cfg) {
   }
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
-    storage = make_local_engine({cfg.data_dir / "parley.db"});
+    local_engine_options options;
+    options.db_path = cfg.data_dir / "parley.db";
+    options.max_queue = cfg.storage_queue;
+    storage = make_local_engine(options);
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
     options.instance = cfg.instance;
+    options.max_in_flight = cfg.storage_queue;
     storage = make_redis_engine(options);
   }
   hub h(cfg, *storage, cfg.threads);
@@ -79,6 +85,17 @@ int serve(config cfg) {
   watcher.start();
 
   h.load_revocations();
+  // Read markers reach storage in batches: at least once a second, and at the end.
+  net::steady_timer marker_timer(h.workers().front()->ioc);
+  std::function<void()> arm_marker_flush = [&] {
+    marker_timer.expires_after(std::chrono::seconds(1));
+    marker_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      h.read_markers().flush();
+      arm_marker_flush();
+    });
+  };
+  arm_marker_flush();
 
   auto address = net::ip::make_address(cfg.listen_host);
   auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
@@ -115,7 +132,7 @@ int serve(config cfg) {
   if (admin) std::cerr << "parley: operator endpoints on " << admin->local_endpoint() << "\n";
   std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, up to "
             << *cfg.max_connections << " connections, "
-            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
+            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + redact_redis_url(cfg.redis_url))
             << "\n";
   if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
@@ -128,6 +145,8 @@ int serve(config cfg) {
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (h.stats().ws_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  net::post(h.workers().front()->ioc, [&] { marker_timer.cancel(); });
+  h.read_markers().flush();
   storage->stop();  // every pending append is committed and answered
   for (auto& g : guards) g.reset();
   for (auto& w : h.workers()) w->ioc.stop();

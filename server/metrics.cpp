@@ -26,6 +26,9 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_connections_refused_total", "counter", "Connections refused over a connection cap.", load(connections_refused));
   line("parley_auth_failures_total", "counter", "Tokens refused.", load(auth_failures));
   line("parley_policy_closes_total", "counter", "WebSocket connections closed with 4003 or 4008.", load(policy_closes));
+  line("parley_rate_limited_total", "counter", "Requests refused by a per-user rate limit.", load(rate_limited));
+  line("parley_read_markers_stored_total", "counter", "Read markers written to storage (batched).", load(read_markers_stored));
+  line("parley_read_markers_pushed_total", "counter", "Read markers that moved forward and were pushed to members.", load(read_markers_pushed));
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);

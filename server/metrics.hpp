@@ -23,6 +23,9 @@ struct metrics {
   std::atomic<std::uint64_t> connections_refused{0};  // over a connection cap
   std::atomic<std::uint64_t> auth_failures{0};
   std::atomic<std::uint64_t> policy_closes{0};        // 4003 and 4008
+  std::atomic<std::uint64_t> rate_limited{0};  // requests refused by a per-user limit
+  std::atomic<std::uint64_t> read_markers_stored{0};
+  std::atomic<std::uint64_t> read_markers_pushed{0};
 
   std::string render(const engine_stats& storage) const;
 };

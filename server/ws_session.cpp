@@ -51,6 +51,20 @@ std::string remote_address_of(const net::ip::tcp::socket& socket) {
   return ec ? std::string("unknown") : endpoint.address().to_string();
 }
 
+op_class class_of(op o) {
+  switch (o) {
+    case op::post: return op_class::post;
+    case op::typing: return op_class::typing;
+    case op::read: return op_class::read;
+    case op::hello:
+    case op::join:
+    case op::leave:
+    case op::history:
+    case op::decisions: return op_class::channel;
+  }
+  return op_class::channel;
+}
+
 boost::json::array users_json(const std::vector<user>& users) {
   boost::json::array a;
   for (const auto& u : users) a.push_back(user_json(u));
@@ -70,7 +84,6 @@ ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection
       connection_ticket_(std::move(connection)),
       unauth_ticket_(std::move(unauthenticated)),
       remote_address_(remote_address_of(ws_.next_layer().socket())),
-      post_bucket_(h.cfg().post_rate, h.cfg().post_burst),
       garbage_bucket_(garbage_rate, garbage_burst) {}
 
 ws_session::~ws_session() { hub_.stats().ws_connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -155,6 +168,7 @@ void ws_session::handle_frame(std::string_view text) {
     reply_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
     return close(close_auth, "the first frame must be hello");
   }
+  if (!admit(class_of(f.op), f)) return;
   switch (f.op) {
     case op::hello: return on_hello(f);
     case op::join: return on_join(std::move(f));
@@ -165,6 +179,22 @@ void ws_session::handle_frame(std::string_view text) {
     case op::read: return on_read_marker(f);
     case op::decisions: return on_decisions(f);
   }
+}
+
+bool ws_session::admit(op_class c, const client_frame& f) {
+  // The first hello has no user yet; it is bounded by the hello timeout.
+  if (!claims_) return true;
+  auto& in_a_row = rate_limited_in_a_row_[static_cast<std::size_t>(c)];
+  if (hub_.rates().take(claims_->who.id, c, now_ms())) {
+    in_a_row = 0;
+    return true;
+  }
+  bump(hub_.stats().rate_limited);
+  // An id-less typing asks for no reply, and gets none.
+  if (f.op != op::typing || f.id) reply_error(f.id, make_error(errc::rate_limited, "too many requests; slow down"));
+  // Going on at full speed after being told: the connection is closed.
+  if (++in_a_row > hub_.rates().limit(c).burst) close(close_policy, "rate limit abused");
+  return false;
 }
 
 void ws_session::on_hello(const client_frame& f) {
@@ -369,13 +399,6 @@ void ws_session::leave_all_channels() {
 }
 
 void ws_session::on_post(client_frame f) {
-  if (!post_bucket_.take(now_ms())) {
-    reply_error(f.id, make_error(errc::rate_limited, "too many posts; slow down"));
-    // Going on at full speed after being told: the connection is closed.
-    if (++rate_limited_in_a_row_ > hub_.cfg().post_burst) close(close_policy, "post rate limit abused");
-    return;
-  }
-  rate_limited_in_a_row_ = 0;
   hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
     self->on_worker([id, r = std::move(r)](ws_session& s) {
       if (!r) return s.reply_error(id, r.err());
@@ -422,8 +445,12 @@ void ws_session::on_read_marker(const client_frame& f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
-  hub_.storage().set_read_marker(claims_->who.id, f.ch, f.seq);
-  hub_.broadcast(f.ch, std::make_shared<const std::string>(read_frame(f.ch, claims_->who, f.seq)), this);
+  // Stored with the next batch; pushed only when it moves forward, so a
+  // repeated marker costs its members nothing.
+  if (hub_.read_markers().update(claims_->who.id, f.ch, f.seq)) {
+    bump(hub_.stats().read_markers_pushed);
+    hub_.broadcast(f.ch, std::make_shared<const std::string>(read_frame(f.ch, claims_->who, f.seq)), this);
+  }
   send(reply_ok(f.id));
 }
 

@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -66,6 +67,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle_frame(std::string_view text);
+  // Takes a token of the user's bucket for the op; when there is none the
+  // request is answered `rate_limited`, and going on regardless closes 4008.
+  bool admit(op_class c, const client_frame& f);
   void on_hello(const client_frame& f);
   // A renewed token: channels it no longer allows are left, and the client is told.
   void leave_channels_not_allowed();
@@ -118,9 +122,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::optional<claims> claims_;
   std::unordered_map<std::string, joined_channel> channels_;
   std::uint64_t join_generation_ = 0;
-  token_bucket post_bucket_;
   token_bucket garbage_bucket_;
-  int rate_limited_in_a_row_ = 0;
+  // Requests of each op class refused in a row on this connection.
+  std::array<int, op_class_count> rate_limited_in_a_row_{};
   std::unordered_map<std::string, std::int64_t> last_typing_;  // ms of the last typing push per channel
 
   std::deque<std::shared_ptr<const std::string>> queue_;

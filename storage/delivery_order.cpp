@@ -1,16 +1,18 @@
 #include "storage/delivery_order.hpp"
 
+#include <algorithm>
+
 namespace parley {
 
 delivery_order::step delivery_order::on_message(published p, bool reading) {
   step out;
   if (!synced_ || reading) {
-    waiting_.emplace(p.seq, std::move(p));
+    wait_for_gap(std::move(p));
     return out;
   }
   if (p.epoch != epoch_) {
     // Published into a log this channel has not read yet: read it.
-    waiting_.emplace(p.seq, std::move(p));
+    wait_for_gap(std::move(p));
     out.read_needed = true;
     return out;
   }
@@ -20,9 +22,21 @@ delivery_order::step delivery_order::on_message(published p, bool reading) {
     drain(out);
     return out;
   }
-  waiting_.emplace(p.seq, std::move(p));
+  wait_for_gap(std::move(p));
   out.read_needed = true;
   return out;
+}
+
+void delivery_order::wait_for_gap(published p) {
+  if (waiting_.size() >= max_waiting_) {
+    // Of the current epoch or not, what is dropped is in the stream: the
+    // reads go on until they have passed it.
+    for (const auto& [seq, w] : waiting_) dropped_up_to_ = std::max(dropped_up_to_, seq);
+    dropped_up_to_ = std::max(dropped_up_to_, p.seq);
+    waiting_.clear();
+    return;
+  }
+  waiting_.emplace(p.seq, std::move(p));
 }
 
 delivery_order::step delivery_order::on_read(const std::string& epoch, std::int64_t head,
@@ -35,6 +49,7 @@ delivery_order::step delivery_order::on_read(const std::string& epoch, std::int6
   } else if (epoch != epoch_) {
     epoch_ = epoch;
     last_ = 0;
+    dropped_up_to_ = 0;
     out.read_needed = true;
     return out;
   } else {
@@ -42,7 +57,8 @@ delivery_order::step delivery_order::on_read(const std::string& epoch, std::int6
       if (ev.seq == last_ + 1) deliver(std::move(ev), out);
   }
   drain(out);
-  out.read_needed = !waiting_.empty() || head > last_;
+  if (dropped_up_to_ <= last_) dropped_up_to_ = 0;
+  out.read_needed = !waiting_.empty() || head > last_ || dropped_up_to_ > last_;
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "storage/local_engine.hpp"
 
 #include "protocol/decision_log.hpp"
+#include "storage/log.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/log.hpp"
 
@@ -173,7 +174,7 @@ class local_engine final : public engine {
   std::optional<error> write_record(append_request::record_draft& draft, event& ev);
 
   void reader_loop();
-  void post_read(std::function<void(bool)> job);
+  void post_read(std::function<void(const error*)> job);
   read_outcome do_read(const read_query& q);
   records_outcome do_read_records(const std::string& eng);
   result<std::vector<std::string>> do_list_engagements();
@@ -188,6 +189,7 @@ class local_engine final : public engine {
 
   std::filesystem::path path_;
   std::size_t max_batch_;
+  std::size_t max_queue_;
   std::string db_id_;
   int lock_fd_ = -1;
 
@@ -213,9 +215,9 @@ class local_engine final : public engine {
 
   std::mutex read_mutex_;
   std::condition_variable read_cv_;
-  // A job runs with `true` on the reader thread, or with `false` on the
-  // caller's thread when the engine is stopping (it then answers `unavailable`).
-  std::deque<std::function<void(bool)>> read_queue_;
+  // A job runs with no error on the reader thread, or with the error to
+  // answer on the caller's thread (the engine is stopping, the queue is full).
+  std::deque<std::function<void(const error*)>> read_queue_;
 
   bool stopping_ = false;  // guarded by both queue mutexes: no job is queued after it is set
   std::mutex stop_mutex_;
@@ -231,7 +233,9 @@ class local_engine final : public engine {
 };
 
 local_engine::local_engine(const local_engine_options& options)
-    : path_(options.db_path), max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))) {
+    : path_(options.db_path),
+      max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
+      max_queue_(std::max<std::size_t>(1, options.max_queue)) {
   if (path_.empty()) throw std::runtime_error("cannot open database: no path given");
   if (path_.has_parent_path()) {
     std::error_code ec;
@@ -373,22 +377,31 @@ void local_engine::set_sink(std::function<void(const committed_event&)> sink) {
 }
 
 void local_engine::append(append_request req, std::function<void(append_outcome)> handler) {
+  const char* refusal = nullptr;
+  bool stopping = false;
   {
     std::lock_guard lock(write_mutex_);
-    if (!stopping_) {
+    stopping = stopping_;
+    if (stopping_) {
+      refusal = "storage is stopping";
+    } else if (write_queue_.size() >= max_queue_) {
+      refusal = "storage is busy; try again";
+    } else {
       write_queue_.push_back(append_job{std::move(req), std::move(handler)});
       write_cv_.notify_one();
       return;
     }
   }
+  // Logged outside the queue's lock; the log limits itself.
+  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
   append_outcome out;
-  out.err = make_error(errc::unavailable, "storage is stopping");
+  out.err = make_error(errc::unavailable, refusal);
   handler(std::move(out));
 }
 
 void local_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
   std::lock_guard lock(write_mutex_);
-  if (stopping_) return;
+  if (stopping_ || write_queue_.size() >= max_queue_) return;
   write_queue_.push_back(marker_job{std::move(user_id), std::move(ch), seq});
   write_cv_.notify_one();
 }
@@ -711,23 +724,31 @@ std::optional<error> local_engine::apply_marker(const marker_job& job) {
 
 // ---- reader ----
 
-void local_engine::post_read(std::function<void(bool)> job) {
+void local_engine::post_read(std::function<void(const error*)> job) {
+  error refusal;
+  bool stopping = false;
   {
     std::lock_guard lock(read_mutex_);
-    if (!stopping_) {
+    stopping = stopping_;
+    if (stopping_) {
+      refusal = make_error(errc::unavailable, "storage is stopping");
+    } else if (read_queue_.size() >= max_queue_) {
+      refusal = make_error(errc::unavailable, "storage is busy; try again");
+    } else {
       read_queue_.push_back(std::move(job));
       read_cv_.notify_one();
       return;
     }
   }
-  job(false);
+  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "reader"}});
+  job(&refusal);
 }
 
 void local_engine::read(read_query q, std::function<void(read_outcome)> handler) {
-  post_read([this, q = std::move(q), handler = std::move(handler)](bool run) {
-    if (!run) {
+  post_read([this, q = std::move(q), handler = std::move(handler)](const error* refused) {
+    if (refused) {
       read_outcome out;
-      out.err = make_error(errc::unavailable, "storage is stopping");
+      out.err = *refused;
       handler(std::move(out));
       return;
     }
@@ -736,10 +757,10 @@ void local_engine::read(read_query q, std::function<void(read_outcome)> handler)
 }
 
 void local_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  post_read([this, eng = std::move(eng), handler = std::move(handler)](bool run) {
-    if (!run) {
+  post_read([this, eng = std::move(eng), handler = std::move(handler)](const error* refused) {
+    if (refused) {
       records_outcome out;
-      out.err = make_error(errc::unavailable, "storage is stopping");
+      out.err = *refused;
       handler(std::move(out));
       return;
     }
@@ -748,8 +769,8 @@ void local_engine::read_records(std::string eng, std::function<void(records_outc
 }
 
 void local_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  post_read([this, handler = std::move(handler)](bool run) {
-    if (!run) return handler(make_error(errc::unavailable, "storage is stopping"));
+  post_read([this, handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
     handler(do_list_engagements());
   });
 }
@@ -757,8 +778,8 @@ void local_engine::list_engagements(std::function<void(result<std::vector<std::s
 void local_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
                                std::function<void(result<std::optional<committed_event>>)> handler) {
   post_read([this, ch = std::move(ch), sender_id = std::move(sender_id), cid = std::move(cid),
-             handler = std::move(handler)](bool run) {
-    if (!run) return handler(make_error(errc::unavailable, "storage is stopping"));
+             handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
     handler(do_find_by_cid(ch, sender_id, cid));
   });
 }
@@ -787,7 +808,7 @@ void local_engine::presence_members(const std::string& ch, std::function<void(re
 
 void local_engine::reader_loop() {
   for (;;) {
-    std::function<void(bool)> job;
+    std::function<void(const error*)> job;
     {
       std::unique_lock lock(read_mutex_);
       read_cv_.wait(lock, [this] { return !read_queue_.empty() || stopping_; });
@@ -795,7 +816,7 @@ void local_engine::reader_loop() {
       job = std::move(read_queue_.front());
       read_queue_.pop_front();
     }
-    job(true);
+    job(nullptr);
   }
 }
 

@@ -13,6 +13,10 @@ namespace parley {
 struct local_engine_options {
   std::filesystem::path db_path;  // e.g. <data-dir>/parley.db; created when missing
   int max_batch = 512;            // appends per transaction at most
+  // Requests waiting for the writer, and for the reader, at most: past it a
+  // request is answered `unavailable` at once, so memory stays bounded when
+  // the disk cannot keep up (a read marker past it is dropped).
+  std::size_t max_queue = 10000;
 };
 
 // Throws std::runtime_error at start-up when the database cannot be opened or migrated.

@@ -4,6 +4,8 @@
 // frees its context: the fd is hiredis' own and it closes it.
 #include "storage/redis_connection.hpp"
 
+#include "storage/log.hpp"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
@@ -217,7 +219,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
   push_handler push_cb;
 
   std::shared_ptr<link> current;  // the context being made or in use; null between attempts
-  bool is_connected = false;
+  bool is_connected = false;  // connected, authenticated and on its database
+  bool tcp_up = false;         // hiredis reported the connection made
+  std::size_t handshake_left = 0;  // AUTH / SELECT replies still awaited
   bool running = false;
   std::deque<std::shared_ptr<pending_command>> inflight;  // in send order: replies come in this order
   loop_timer deadline_timer, reconnect_timer, connect_timer;
@@ -241,6 +245,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
 
   void connect_now() {
     if (!running || current) return;
+    tcp_up = false;
     redisAsyncContext* ac = redisAsyncConnect(endpoint.host.c_str(), endpoint.port);
     if (!ac) return schedule_reconnect();
     if (ac->err) {
@@ -271,12 +276,43 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     connect_timer.start(timeout, [this] {
       if (current && !is_connected) drop("no connection within " + std::to_string(timeout.count()) + " ms");
     });
-    if (endpoint.db != 0) {
-      // Queued first, so it runs before anything sent while connecting.
-      send({"SELECT", std::to_string(endpoint.db)}, [this](result<redis_value> r) {
-        if (r && r->is_error()) drop("SELECT " + std::to_string(endpoint.db) + " failed: " + r->str);
+    handshake(l);
+  }
+
+  // AUTH and SELECT, queued first so that they run before anything sent
+  // while connecting. The connection counts as up only once both are
+  // answered OK: a wrong password never makes the engine ready.
+  void handshake(const std::shared_ptr<link>& l) {
+    std::vector<std::vector<std::string>> steps;
+    if (!endpoint.password.empty()) {
+      if (endpoint.user.empty())
+        steps.push_back({"AUTH", endpoint.password});
+      else
+        steps.push_back({"AUTH", endpoint.user, endpoint.password});
+    }
+    if (endpoint.db != 0) steps.push_back({"SELECT", std::to_string(endpoint.db)});
+    handshake_left = steps.size();
+    for (auto& step : steps) {
+      // What failed is named by its command alone: the password never reaches a log.
+      std::string what = step.front() == "AUTH" ? (endpoint.user.empty() ? "AUTH" : "AUTH " + endpoint.user)
+                                                : "SELECT " + std::to_string(endpoint.db);
+      send(step, [this, weak = std::weak_ptr<link>(l), what](result<redis_value> r) {
+        if (weak.lock() != current || !current) return;  // an older context
+        if (!r) return;  // the connection went down: reconnected anyway
+        if (r->is_error()) {
+          log_event(log_level::error, "redis_handshake_failed",
+                    {{"connection", name}, {"command", what}, {"reply", r->str}});
+          return drop(what + " failed: " + r->str);
+        }
+        if (--handshake_left == 0 && tcp_up) up();
       });
     }
+  }
+
+  void up() {
+    is_connected = true;
+    retry.reset();
+    notify(true);
   }
 
   void schedule_reconnect() {
@@ -299,13 +335,13 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
       // hiredis frees the context right after this callback.
       std::string reason = ac->errstr[0] ? ac->errstr : "cannot connect";
       current.reset();
+      handshake_left = 0;
       fail_all(reason);
       schedule_reconnect();
       return;
     }
-    is_connected = true;
-    retry.reset();
-    notify(true);
+    tcp_up = true;
+    if (handshake_left == 0) up();
   }
 
   void disconnected(const redisAsyncContext* ac, int status) {
@@ -317,6 +353,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
   void went_down(const std::string& reason) {
     bool was_up = is_connected;
     is_connected = false;
+    tcp_up = false;
+    handshake_left = 0;
     current.reset();
     connect_timer.cancel();
     fail_all(reason);
@@ -341,6 +379,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     auto l = current;
     bool was_up = is_connected;
     is_connected = false;
+    tcp_up = false;
+    handshake_left = 0;
     current.reset();
     fail_all("connection closed");
     if (l->alive) redisAsyncFree(l->ac);

@@ -29,7 +29,8 @@
 // gap is read from the stream; older ones are dropped. After the subscribe
 // connection comes back, every channel is re-subscribed and read from its
 // last delivered seq. A changed epoch (Redis lost its data) restarts the
-// channel at seq 1 of the new log.
+// channel at seq 1 of the new log. The messages held while a gap is read are
+// capped (max_gap_buffer): past it they are dropped and read from the stream.
 //
 // Threads: everything runs on the engine's event loop; the public methods post
 // to it. Handlers and the sink run on it.
@@ -37,10 +38,11 @@
 
 #include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
+#include "protocol/ephemeral.hpp"
 #include "storage/delivery_order.hpp"
+#include "storage/log.hpp"
 #include "storage/redis_connection.hpp"
 #include "storage/redis_scripts.hpp"
-#include "storage/log.hpp"
 
 #include <openssl/rand.h>
 
@@ -210,8 +212,8 @@ std::string splice(const event_parts& p, std::int64_t seq, std::int64_t ts) {
 
 // Redis errors that mean "not now" rather than a fault of ours.
 error reply_error(const std::string& message) {
-  for (std::string_view prefix :
-       {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MISCONF"}) {
+  for (std::string_view prefix : {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
+                                  "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}) {
     if (message.starts_with(prefix)) return make_error(errc::unavailable, "redis: " + message);
   }
   return make_error(errc::internal, "redis: " + message);
@@ -283,6 +285,9 @@ class redis_engine final : public engine {
  private:
   // Runs `fn` on the loop unless the engine is stopping (then false).
   bool enter(std::function<void()> fn);
+  // Posts an operation counted against max_in_flight until its end_op(). The
+  // error to answer when it is refused (the cap is reached, the engine stops).
+  std::optional<error> enter_op(std::function<void()> fn);
   void begin_op() { ++outstanding_; }
   void end_op();
   void finish_if_drained();
@@ -302,6 +307,7 @@ class redis_engine final : public engine {
                     std::function<void(read_outcome)> done);
 
   void on_command_state(bool up);
+  void check_durability();
   void on_subscribe_state(bool up);
   void on_push(const redis_value& v);
   void on_message(const std::string& ch, published p);
@@ -336,6 +342,10 @@ class redis_engine final : public engine {
   std::chrono::steady_clock::time_point probe_sent_;
   std::size_t outstanding_ = 0;
   bool stopping_ = false;
+  bool durable_ = false;  // the command connection's Redis passed check_durability()
+  std::string durability_problem_;  // what the last check found ("" when durable)
+  std::chrono::steady_clock::time_point durability_checked_;
+  std::uint64_t connection_generation_ = 0;
   std::promise<void>* drained_ = nullptr;
 
   std::mutex gate_mutex_;
@@ -344,6 +354,7 @@ class redis_engine final : public engine {
   std::atomic<bool> stopped_{false};
   std::atomic<bool> ready_{false};
 
+  std::atomic<std::size_t> in_flight_{0};  // operations entered and not yet answered
   std::atomic<std::uint64_t> appends_{0};
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> duplicates_{0};
@@ -379,7 +390,19 @@ bool redis_engine::enter(std::function<void()> fn) {
   return true;
 }
 
+std::optional<error> redis_engine::enter_op(std::function<void()> fn) {
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+    in_flight_.fetch_sub(1);
+    log_event(log_level::warn, "storage_busy", {{"engine", "redis"}, {"limit", std::to_string(options_.max_in_flight)}});
+    return make_error(errc::unavailable, "storage is busy; try again");
+  }
+  if (enter(std::move(fn))) return std::nullopt;
+  in_flight_.fetch_sub(1);
+  return make_error(errc::unavailable, "storage is stopping");
+}
+
 void redis_engine::end_op() {
+  in_flight_.fetch_sub(1);
   --outstanding_;
   finish_if_drained();
 }
@@ -459,16 +482,16 @@ void redis_engine::eval(const script& s, std::vector<std::string> args, redis_co
 
 void redis_engine::append(append_request req, std::function<void(append_outcome)> handler) {
   auto shared = std::make_shared<append_request>(std::move(req));
-  bool accepted = enter([this, shared, handler] {
+  auto refused = enter_op([this, shared, handler] {
     begin_op();
     run_append(std::move(*shared), [this, handler](append_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (!accepted) {
+  if (refused) {
     append_outcome out;
-    out.err = make_error(errc::unavailable, "storage is stopping");
+    out.err = std::move(*refused);
     handler(std::move(out));
   }
 }
@@ -483,6 +506,8 @@ void redis_engine::run_append(append_request req, append_handler done) {
   if (req.record && req.record->attach_to >= req.events.size())
     return fail(make_error(errc::internal, "decision record attached to no event"));
   if (stopping_) return fail(make_error(errc::unavailable, "storage is stopping"));
+  if (options_.require_durable && !durable_)
+    return fail(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
 
   auto shared = std::make_shared<append_request>(std::move(req));
   if (shared->record) return run_record_append(shared, std::move(done), 1);
@@ -529,11 +554,10 @@ void redis_engine::send_append(std::shared_ptr<append_request> req, std::vector<
   }
 
   std::vector<std::string> args;
-  args.reserve(3 + 2 * channels.size() + 12 + channels.size() + 2 * expect.size() + 5 * parts.size() +
+  args.reserve(2 + 2 * channels.size() + 12 + channels.size() + 2 * expect.size() + 5 * parts.size() +
                (pinned ? pinned->size() : 0));
-  args.push_back(std::to_string(3 + 2 * channels.size()));
+  args.push_back(std::to_string(2 + 2 * channels.size()));
   args.push_back(channel_key(first_ch, "cids"));
-  args.push_back(engagements_key);
   args.push_back(record_json.empty() ? channel_key(first_ch, "cids") : log_key(record_eng));
   for (const auto& ch : channels) {
     args.push_back(channel_key(ch, "meta"));
@@ -622,6 +646,13 @@ void redis_engine::finish_append(const append_request& req, const std::vector<ev
   }
   appends_.fetch_add(out.committed.size());
   transactions_.fetch_add(1);
+  // The engagements set has no hash tag: a script of one engagement's slot
+  // cannot write it (Redis Cluster), so it is written here, after the append.
+  // Should this instance die in between, the engagement is listed by its next append.
+  std::set<std::string> listed;
+  for (const auto& ev : req.events)
+    if (auto eng = engagement_of(ev.ch); !eng.empty() && listed.insert(eng).second)
+      cmd_.command({"SADD", engagements_key, eng}, [](result<redis_value>) {});
 
   for (std::size_t i = 0; i < out.committed.size(); ++i) {
     const auto& c = out.committed[i];
@@ -725,16 +756,16 @@ void redis_engine::run_record_append(std::shared_ptr<append_request> req, append
 
 void redis_engine::read(read_query q, std::function<void(read_outcome)> handler) {
   auto shared = std::make_shared<read_query>(std::move(q));
-  bool accepted = enter([this, shared, handler] {
+  auto refused = enter_op([this, shared, handler] {
     begin_op();
     run_read(std::move(*shared), [this, handler](read_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (!accepted) {
+  if (refused) {
     read_outcome out;
-    out.err = make_error(errc::unavailable, "storage is stopping");
+    out.err = std::move(*refused);
     handler(std::move(out));
   }
 }
@@ -794,7 +825,7 @@ void redis_engine::read_channel(const std::string& ch, const std::string& comman
 }
 
 void redis_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  bool accepted = enter([this, eng, handler] {
+  auto refused = enter_op([this, eng, handler] {
     begin_op();
     cmd_.command({"LRANGE", log_key(eng), "0", "-1"}, [this, eng, handler](result<redis_value> r) {
       records_outcome out;
@@ -818,15 +849,15 @@ void redis_engine::read_records(std::string eng, std::function<void(records_outc
       end_op();
     });
   });
-  if (!accepted) {
+  if (refused) {
     records_outcome out;
-    out.err = make_error(errc::unavailable, "storage is stopping");
+    out.err = std::move(*refused);
     handler(std::move(out));
   }
 }
 
 void redis_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  bool accepted = enter([this, handler] {
+  auto refused = enter_op([this, handler] {
     begin_op();
     cmd_.command({"SMEMBERS", engagements_key}, [this, handler](result<redis_value> r) {
       if (!r) {
@@ -842,12 +873,12 @@ void redis_engine::list_engagements(std::function<void(result<std::vector<std::s
       end_op();
     });
   });
-  if (!accepted) handler(make_error(errc::unavailable, "storage is stopping"));
+  if (refused) handler(std::move(*refused));
 }
 
 void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
                                std::function<void(result<std::optional<committed_event>>)> handler) {
-  bool accepted = enter([this, ch, sender_id, cid, handler] {
+  auto refused = enter_op([this, ch, sender_id, cid, handler] {
     begin_op();
     eval(find_cid_script_,
          {"2", channel_key(ch, "cids"), channel_key(ch, "events"), cid_field_of(sender_id, cid)},
@@ -868,11 +899,12 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
            end_op();
          });
   });
-  if (!accepted) handler(make_error(errc::unavailable, "storage is stopping"));
+  if (refused) handler(std::move(*refused));
 }
 
 void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
-  enter([this, user_id = std::move(user_id), ch = std::move(ch), seq] {
+  // Past the cap a marker is dropped: the next one of the user carries it.
+  enter_op([this, user_id = std::move(user_id), ch = std::move(ch), seq] {
     begin_op();
     eval(marker_script_, {"1", channel_key(ch, "read"), user_id, std::to_string(seq)},
          [this](result<redis_value>) { end_op(); });
@@ -892,6 +924,7 @@ void redis_engine::watch(const std::string& ch, std::function<void(std::optional
     }
     watch_state& st = watched_[ch];
     st.id = ++watch_ids_;
+    st.order = delivery_order(options_.max_gap_buffer);
     st.pub = channel_key(ch, "pub");
     channel_of_pub_[st.pub] = ch;
     // Not connected: subscribed with every other channel once it is, but the
@@ -915,10 +948,60 @@ void redis_engine::unwatch(const std::string& ch) {
 void redis_engine::on_command_state(bool up) {
   if (stopping_) return;
   log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "command"}, {"state", up ? "up" : "down"}});
-  ready_.store(up && cmd_.connected());
-  if (!up) return;
+  ++connection_generation_;
+  durable_ = false;
+  durability_problem_ = "not checked yet";
+  ready_.store(false);
+  if (!up || !cmd_.connected()) return;
+  durability_checked_ = std::chrono::steady_clock::now();
+  check_durability();
   for (auto& [ch, st] : watched_)
     if (st.stale) catch_up(ch);
+}
+
+// Whether Redis keeps what it acknowledges (protocol §6: acknowledged =
+// durable): appendonly yes, appendfsync always (everysec may lose the last
+// second), maxmemory-policy noeviction (eviction deletes stored events).
+// Asked on every new command connection; a setting that cannot be read
+// (CONFIG forbidden by an ACL) counts as wrong. Ready only when all hold.
+void redis_engine::check_durability() {
+  struct findings {
+    std::vector<std::string> problems;
+    int left = 3;
+  };
+  auto f = std::make_shared<findings>();
+  const std::uint64_t generation = connection_generation_;
+  static const std::pair<const char*, const char*> wanted[] = {
+      {"appendonly", "yes"}, {"appendfsync", "always"}, {"maxmemory-policy", "noeviction"}};
+  for (const auto& [param, want] : wanted) {
+    cmd_.command({"CONFIG", "GET", param}, [this, f, generation, param = std::string(param),
+                                            want = std::string(want)](result<redis_value> r) {
+      if (stopping_ || generation != connection_generation_) return;
+      if (!r) {
+        f->problems.push_back(param + " unknown (" + r.err().message + ")");
+      } else if (r->is_error()) {
+        f->problems.push_back(param + " unknown (CONFIG GET refused: " + r->str + ")");
+      } else if (!r->is_array() || r->elements.size() < 2) {
+        f->problems.push_back(param + " unknown");
+      } else if (r->elements[1].str != want) {
+        f->problems.push_back(param + " is " + r->elements[1].str + ", needs " + want);
+      }
+      if (--f->left > 0) return;
+      durable_ = f->problems.empty();
+      std::string reason;
+      for (const auto& p : f->problems) reason += (reason.empty() ? "" : "; ") + p;
+      // Said once per connection, and again only when the answer changes.
+      if (reason != durability_problem_) {
+        if (!durable_)
+          log_event(options_.require_durable ? log_level::error : log_level::warn, "redis_not_durable",
+                    {{"reason", reason}, {"ready", options_.require_durable ? "no" : "yes"}});
+        else
+          log_event(log_level::info, "redis_durable", {{"connection", "commands"}});
+      }
+      durability_problem_ = reason;
+      ready_.store(cmd_.connected() && (durable_ || !options_.require_durable));
+    });
+  }
 }
 
 // A new subscribe connection knows no channel: subscribe them all again. Each
@@ -957,10 +1040,21 @@ void redis_engine::on_push(const redis_value& v) {
       if (space == std::string::npos || !ephemeral_sink_) return;
       if (std::string_view(payload).substr(ephemeral_prefix.size(), space - ephemeral_prefix.size()) == probe_channel_)
         return;
-      return ephemeral_sink_(ch, std::make_shared<const std::string>(payload.substr(space + 1)));
+      auto frame = reserialize_ephemeral(std::string_view(payload).substr(space + 1), ch);
+      if (!frame) return log_event(log_level::warn, "redis_malformed_push", {{"ch", ch}, {"kind", "ephemeral"}});
+      return ephemeral_sink_(ch, std::make_shared<const std::string>(std::move(*frame)));
     }
     auto p = parse_published(payload);
-    if (p) on_message(ch, std::move(*p));
+    // Parsed and written again: what reaches clients is what this instance
+    // would have written, whoever published it.
+    std::optional<event> ev;
+    if (p) {
+      auto parsed = parse_event(*p->json);
+      if (parsed && parsed->ch == ch && parsed->seq == p->seq && parsed->ts == p->ts) ev = std::move(parsed.value());
+    }
+    if (!ev) return log_event(log_level::warn, "redis_malformed_push", {{"ch", ch}, {"kind", "event"}});
+    p->json = std::make_shared<const std::string>(serialize_event(*ev));
+    on_message(ch, std::move(*p));
   }
 }
 
@@ -1116,7 +1210,8 @@ void redis_engine::presence_members(const std::string& ch, std::function<void(re
 
 void redis_engine::publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) {
   enter([this, ch, frame] {
-    if (!cmd_.connected()) return;  // ephemeral: dropped while Redis is away
+    // Ephemeral: dropped while Redis is away, or so slow that commands pile up.
+    if (!cmd_.connected() || cmd_.in_flight() >= options_.max_in_flight) return;
     cmd_.command({"PUBLISH", channel_key(ch, "pub"), std::string(ephemeral_prefix) + probe_channel_ + " " + *frame},
                  [](result<redis_value>) {});
   });
@@ -1154,6 +1249,11 @@ void redis_engine::probe_tick() {
   if (cmd_.connected())
     for (auto& [ch, st] : watched_)
       if (st.stale) catch_up(ch);
+  // Settings can change while connected (CONFIG SET): asked again now and then.
+  if (cmd_.connected() && now - durability_checked_ >= options_.durability_recheck) {
+    durability_checked_ = now;
+    check_durability();
+  }
   if (cmd_.connected() && now - presence_refreshed_ >= presence_refresh) {
     presence_refreshed_ = now;
     refresh_presence();
@@ -1162,7 +1262,30 @@ void redis_engine::probe_tick() {
 }
 
 result<redis_endpoint> url_error(std::string_view url, std::string why) {
-  return make_error(errc::bad_request, "bad Redis URL \"" + std::string(url) + "\": " + why);
+  return make_error(errc::bad_request, "bad Redis URL \"" + redact_redis_url(url) + "\": " + why);
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
 }
 
 }  // namespace
@@ -1171,7 +1294,22 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
   if (!url.starts_with(scheme)) return url_error(url, "it must start with redis://");
   std::string_view rest = url.substr(scheme.size());
-  if (rest.find('@') != std::string_view::npos) return url_error(url, "credentials are not supported");
+  redis_endpoint ep;
+  // The userinfo ends at the last '@' before the path: a raw '@' in a password is taken as part of it.
+  auto slash_at = rest.find('/');
+  auto at = rest.substr(0, slash_at).rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view info = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = info.find(':');
+    if (colon == std::string_view::npos) return url_error(url, "a user needs a password (redis://user:password@host)");
+    auto user = url_decode(info.substr(0, colon));
+    auto password = url_decode(info.substr(colon + 1));
+    if (!user || !password) return url_error(url, "malformed percent-encoding in the credentials");
+    if (password->empty()) return url_error(url, "the password is empty");
+    ep.user = std::move(*user);
+    ep.password = std::move(*password);
+  }
   if (rest.find_first_of("?#") != std::string_view::npos) return url_error(url, "options are not supported");
 
   std::string_view hostport = rest;
@@ -1182,7 +1320,6 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
   }
   if (hostport.empty()) return url_error(url, "no host");
 
-  redis_endpoint ep;
   std::string_view host;
   std::optional<std::string_view> port_text;
   bool v6 = false;
@@ -1222,6 +1359,28 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
     ep.db = static_cast<int>(*db);
   }
   return ep;
+}
+
+std::string redact_redis_url(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  if (!url.starts_with(scheme)) return std::string(url);
+  std::string_view rest = url.substr(scheme.size());
+  auto at = rest.substr(0, rest.find('/')).rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  std::string_view info = rest.substr(0, at);
+  auto colon = info.find(':');
+  std::string user(info.substr(0, colon));
+  return std::string(scheme) + user + (colon == std::string_view::npos ? "" : ":***") + std::string(rest.substr(at));
+}
+
+bool is_loopback_host(const std::string& host) {
+  unsigned char addr[16];
+  if (::inet_pton(AF_INET, host.c_str(), addr) == 1) return addr[0] == 127;
+  if (::inet_pton(AF_INET6, host.c_str(), addr) == 1) {
+    static const unsigned char loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::equal(addr, addr + 16, loopback6);
+  }
+  return false;
 }
 
 std::unique_ptr<engine> make_redis_engine(const redis_engine_options& options) {

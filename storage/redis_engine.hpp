@@ -17,12 +17,24 @@ struct redis_endpoint {
   std::string host;  // an IPv4 or IPv6 literal
   int port = 6379;
   int db = 0;
+  // Sent as AUTH before anything else on every connection: `AUTH user
+  // password` (an ACL user, Redis 6+) or `AUTH password` without a user.
+  std::string user;
+  std::string password;
 };
 
-// Parses "redis://HOST[:PORT][/DB]". HOST is an IPv4 literal, an IPv6 literal
-// in brackets, or "localhost". `bad_request` with the reason for anything else
-// (other schemes, credentials, host names, ports outside 1..65535, bad DBs).
+// Parses "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]". USER and PASSWORD are
+// percent-decoded. HOST is an IPv4 literal, an IPv6 literal in brackets, or
+// "localhost". `bad_request` with the reason for anything else (other
+// schemes, a user without a password, host names, ports outside 1..65535,
+// bad DBs); the reason never holds the password.
 result<redis_endpoint> parse_redis_url(std::string_view url);
+
+// The URL with its password replaced by "***", for logs and messages.
+std::string redact_redis_url(std::string_view url);
+
+// True for 127.0.0.0/8 and ::1: a Redis there needs no credentials.
+bool is_loopback_host(const std::string& host);
 
 struct redis_engine_options {
   std::string url = "redis://127.0.0.1:6379";
@@ -33,6 +45,21 @@ struct redis_engine_options {
   // How often the subscribe connection is checked by publishing a probe to
   // itself; a probe not back within command_timeout drops that connection.
   std::chrono::milliseconds probe_interval{1000};
+  // Operations (appends, reads, lookups) waiting for Redis at most: past it
+  // they are answered `unavailable` at once, so memory stays bounded when
+  // Redis is slow.
+  std::size_t max_in_flight = 10000;
+  // Events of one watched channel buffered while a gap is read from its
+  // stream: past it the buffer is dropped and the stream read delivers them.
+  std::size_t max_gap_buffer = 10000;
+  // Acknowledged = durable (protocol §6): unless Redis is configured so that
+  // it cannot lose what it acknowledged (appendonly yes, appendfsync always,
+  // maxmemory-policy noeviction), the engine is not ready and appends are
+  // answered `unavailable`. Only tests that simulate data loss turn it off.
+  bool require_durable = true;
+  // The settings are asked again this often while connected (CONFIG SET can
+  // change them at any time).
+  std::chrono::milliseconds durability_recheck{10000};
 };
 
 // Throws std::runtime_error at start-up for a bad URL. Connecting is not

@@ -11,7 +11,8 @@
 //   parley:T:cids:<ch>    hash: "<len(sender)>:<sender><cid>" -> seq of the request's first event
 //   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending
 //   parley:T:read:<ch>    hash: user id -> highest seq read
-//   parley:engagements    set: the ids of engagements whose main channel holds events
+//   parley:engagements    set: the ids of engagements whose main channel holds events;
+//                         no hash tag, so written by its own SADD, never by a script
 // and the pub/sub channel parley:T:pub:<ch>, whose messages read
 // "<seq> <ts> <epoch> <event JSON>".
 #include <string_view>
@@ -19,15 +20,18 @@
 namespace parley::redis_scripts {
 
 // Appends one request.
-// KEYS: 1 cids hash of the first event's channel, 2 engagements set, 3 log
-//       (or any declared key when there is no record), then per channel c
-//       (1..C, the first event's channel first): 2+2c meta, 3+2c stream.
+// KEYS: 1 cids hash of the first event's channel, 2 log (or any declared
+//       key when there is no record), then per channel c (1..C, the first
+//       event's channel first): 1+2c meta, 2+2c stream. Every key of a call
+//       carries the same hash tag: a script never spans two hash slots.
 // ARGV: 1 now (ms), 2 epoch for channels that have none, 3 cid field ("" for
 //       none), 4 C, 5 E, 6 N, 7 record JSON ("" for none), 8 record n,
 //       9 pinned ("1": the caller computed seqs and ts, they must hold);
 //       then C pub/sub channel names; E pairs (channel index, expected head);
 //       N groups (channel index, JSON before seq, between seq and ts, after ts,
-//       engagement id or ""); when pinned, N expected seqs.
+//       engagement id or "", which the caller adds to parley:engagements with a
+//       command of its own after the reply, since that set has no hash tag);
+//       when pinned, N expected seqs.
 // Returns {"dup", seq, ts, json} | {"stale", channel index, head} |
 //         {"retry", why} (pinned values no longer hold; nothing written) |
 //         {"ok", ts, {seq...}, {epoch of each event's channel...}}.
@@ -46,7 +50,7 @@ for c = 1, nc do pub[c] = ARGV[a]; a = a + 1 end
 if cid_field ~= '' then
   local seq = redis.call('HGET', KEYS[1], cid_field)
   if seq then
-    local found = redis.call('XRANGE', KEYS[5], seq, seq)
+    local found = redis.call('XRANGE', KEYS[4], seq, seq)
     if #found ~= 1 then return redis.error_reply('cid points at a missing event') end
     local f, ts, json = found[1][2], 0, ''
     for i = 1, #f, 2 do
@@ -58,7 +62,7 @@ end
 
 local top, last_ts, epoch, touched = {}, {}, {}, {}
 for c = 1, nc do
-  local m = redis.call('HMGET', KEYS[2 + 2 * c], 'top', 'ts', 'epoch')
+  local m = redis.call('HMGET', KEYS[1 + 2 * c], 'top', 'ts', 'epoch')
   top[c] = tonumber(m[1]) or 0
   last_ts[c] = tonumber(m[2]) or 0
   epoch[c] = m[3]
@@ -83,7 +87,7 @@ for c = 1, nc do
   if touched[c] and last_ts[c] > ts then ts = last_ts[c] end
 end
 if pinned and ts ~= now then return {'retry', 'ts'} end
-if record ~= '' and redis.call('LLEN', KEYS[3]) ~= record_n - 1 then return {'retry', 'log'} end
+if record ~= '' and redis.call('LLEN', KEYS[2]) ~= record_n - 1 then return {'retry', 'log'} end
 
 local seqs = {}
 for i = 1, nv do
@@ -98,7 +102,7 @@ local ts_text = string.format('%d', ts)
 for c = 1, nc do
   if touched[c] then
     if not epoch[c] then epoch[c] = epoch_new end
-    redis.call('HSET', KEYS[2 + 2 * c], 'top', string.format('%d', top[c]), 'ts', ts_text, 'epoch', epoch[c])
+    redis.call('HSET', KEYS[1 + 2 * c], 'top', string.format('%d', top[c]), 'ts', ts_text, 'epoch', epoch[c])
   end
 end
 local epochs = {}
@@ -106,13 +110,12 @@ for i = 1, nv do
   local c = ev[i].c
   local seq_text = string.format('%d', seqs[i])
   local json = ev[i].prefix .. seq_text .. ev[i].middle .. ts_text .. ev[i].suffix
-  redis.call('XADD', KEYS[3 + 2 * c], seq_text .. '-0', 't', ts_text, 'j', json)
-  if ev[i].eng ~= '' then redis.call('SADD', KEYS[2], ev[i].eng) end
+  redis.call('XADD', KEYS[2 + 2 * c], seq_text .. '-0', 't', ts_text, 'j', json)
   redis.call('PUBLISH', pub[c], seq_text .. ' ' .. ts_text .. ' ' .. epoch[c] .. ' ' .. json)
   epochs[i] = epoch[c]
 end
 if cid_field ~= '' then redis.call('HSET', KEYS[1], cid_field, string.format('%d', seqs[1])) end
-if record ~= '' then redis.call('RPUSH', KEYS[3], record) end
+if record ~= '' then redis.call('RPUSH', KEYS[2], record) end
 return {'ok', ts, seqs, epochs}
 )lua";
 

@@ -18,7 +18,7 @@ import {
 let server;
 
 before(async () => {
-  server = await startServer({ args: ['--post-rate', '100000', '--post-burst', '100000'] });
+  server = await startServer({ args: ['--post-rate', '100000', '--post-burst', '100000', '--http-rate', '100000', '--http-burst', '100000'] });
 });
 after(cleanup);
 

@@ -81,22 +81,24 @@ function redisPing(port) {
       reply += d;
       if (reply.includes('\r\n')) sock.end();
     });
-    sock.on('close', () => resolve(reply.startsWith('+PONG')));
+    // A server that wants a password answers NOAUTH: it is up all the same.
+    sock.on('close', () => resolve(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH')));
     sock.on('error', () => {});
   });
 }
 
 // Starts redis-server for `dataDir` (once), with the durability the README
 // recommends (appendonly, appendfsync always), on a free loopback port.
-export async function redisFor(dataDir) {
+// `args`: more redis-server arguments (later ones override earlier ones).
+export async function redisFor(dataDir, { args = [] } = {}) {
   const known = redisServers.get(dataDir);
   if (known && known.proc.exitCode === null && known.proc.signalCode === null) return known;
   const dir = path.join(dataDir, 'redis');
   fs.mkdirSync(dir, { recursive: true });
   const port = known?.port ?? await freePort();
   const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes',
-    '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' });
-  const redis = { port, proc, dataDir, url: `redis://127.0.0.1:${port}` };
+    '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no', '--logfile', '', ...args], { stdio: 'ignore' });
+  const redis = { port, proc, dataDir, args, url: `redis://127.0.0.1:${port}` };
   redisServers.set(dataDir, redis);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await redisPing(port))) {
@@ -119,7 +121,7 @@ export async function killRedis(redis) {
 export async function restartRedis(redis, { empty = false } = {}) {
   await killRedis(redis);
   if (empty) fs.rmSync(path.join(redis.dataDir, 'redis'), { recursive: true, force: true });
-  return redisFor(redis.dataDir);
+  return redisFor(redis.dataDir, { args: redis.args });
 }
 
 async function stopRedis(redis) {

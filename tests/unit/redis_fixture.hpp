@@ -45,7 +45,11 @@ inline int free_loopback_port() {
 
 class redis_server {
  public:
-  explicit redis_server(bool append_only = true) : append_only_(append_only), port_(free_loopback_port()) {
+  // `extra`: more redis-server arguments (--requirepass, --user ...);
+  // `auth`: the AUTH command the fixture's own connections send first.
+  explicit redis_server(bool append_only = true, std::vector<std::string> extra = {},
+                        std::vector<std::string> auth = {})
+      : append_only_(append_only), extra_(std::move(extra)), auth_(std::move(auth)), port_(free_loopback_port()) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "parley-redis-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
     dir_ = tmpl;
@@ -79,9 +83,14 @@ class redis_server {
       }
       std::string port = std::to_string(port_);
       std::string dir = dir_.string();
-      ::execl(redis_server_path, redis_server_path, "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", append_only_ ? "yes" : "no", "--appendfsync", "always", "--dir", dir.c_str(),
-              static_cast<char*>(nullptr));
+      std::vector<std::string> args{redis_server_path, "--port", port, "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", append_only_ ? "yes" : "no", "--appendfsync", "always",
+                                    "--dir", dir};
+      args.insert(args.end(), extra_.begin(), extra_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(redis_server_path, argv.data());
       ::_exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -118,6 +127,16 @@ class redis_server {
       return "ERR: cannot connect";
     }
     redisSetTimeout(c, timeout);
+    if (!auth_.empty()) {
+      std::vector<const char*> av;
+      std::vector<std::size_t> al;
+      for (const auto& a : auth_) {
+        av.push_back(a.data());
+        al.push_back(a.size());
+      }
+      if (auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(av.size()), av.data(), al.data())))
+        freeReplyObject(r);
+    }
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     for (const auto& a : args) {
@@ -152,6 +171,8 @@ class redis_server {
   }
 
   bool append_only_;
+  std::vector<std::string> extra_;
+  std::vector<std::string> auth_;
   int port_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;

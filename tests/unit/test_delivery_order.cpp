@@ -124,3 +124,37 @@ TEST_CASE("whatever order messages arrive in, each seq is delivered once and in 
   }
   CHECK(delivered == seq_list{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
 }
+
+TEST_CASE("the buffer of messages past a gap is bounded; dropping it only asks for more reads", "[redis][order]") {
+  delivery_order order(100);
+  order.on_read("e1", 10, {});
+  // Seq 11 is missing; 12.. arrive live, far more than the buffer holds.
+  bool read_asked = false;
+  for (std::int64_t s = 12; s <= 1000; ++s) read_asked = order.on_message(msg(s), false).read_needed || read_asked;
+  CHECK(read_asked);
+  // The reads deliver everything from the stream, in order, without gaps.
+  seq_list got;
+  std::int64_t next = 11;
+  for (int reads = 0; reads < 100 && next <= 1000; ++reads) {
+    auto step = order.on_read("e1", 1000, msgs(next, std::min<std::int64_t>(next + 99, 1000)));
+    for (auto s : seqs(step)) got.push_back(s);
+    next = order.last() + 1;
+    if (!step.read_needed) break;
+  }
+  CHECK(got.size() == 990);
+  CHECK(got.front() == 11);
+  CHECK(got.back() == 1000);
+  for (std::size_t i = 1; i < got.size(); ++i) CHECK(got[i] == got[i - 1] + 1);
+  CHECK_FALSE(order.waiting());
+}
+
+TEST_CASE("messages dropped before the first read are read from the stream after it", "[redis][order]") {
+  delivery_order order(10);
+  for (std::int64_t s = 6; s <= 40; ++s) order.on_message(msg(s), false);
+  // The first read saw head 5 before those were published.
+  auto step = order.on_read("e1", 5, {});
+  CHECK(step.read_needed);
+  step = order.on_read("e1", 40, msgs(6, 40));
+  CHECK(seqs(step).size() == 35);
+  CHECK_FALSE(step.read_needed);
+}

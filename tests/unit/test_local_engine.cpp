@@ -595,3 +595,65 @@ TEST_CASE("an event can be found by its idempotency key", "[storage]") {
   auto e = open_engine(dir.db());
   check_find_by_cid(*e);
 }
+
+TEST_CASE("appends past the writer queue's cap are answered unavailable at once, and nothing queued is lost",
+          "[storage]") {
+  temp_dir dir;
+  local_engine_options options;
+  options.db_path = dir.db();
+  options.max_queue = 10;
+  auto e = make_local_engine(options);
+  // The sink runs on the writer thread: holding it there keeps the queue from draining.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> entered;
+  std::atomic<bool> first{true};
+  e->set_sink([&](const committed_event&) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  std::atomic<int> ok{0}, busy{0};
+  auto count = [&](append_outcome out) {
+    if (!out.err) ++ok;
+    else if (out.err->code == errc::unavailable) ++busy;
+  };
+  e->append(one(make_event("eng:q", "u1", "first")), count);
+  entered.get_future().wait();
+  for (int i = 0; i < 25; ++i) e->append(one(make_event("eng:q", "u1", "m" + std::to_string(i))), count);
+  CHECK(busy == 15);  // answered without waiting for the writer
+  release.set_value();
+  e->stop();
+  CHECK(ok == 11);
+  auto reopened = open_engine(dir.db());
+  CHECK(head_of(*reopened, "eng:q").head == 11);
+}
+
+TEST_CASE("reads past the reader queue's cap are answered unavailable at once", "[storage]") {
+  temp_dir dir;
+  local_engine_options options;
+  options.db_path = dir.db();
+  options.max_queue = 5;
+  auto e = make_local_engine(options);
+  fill(*e, "eng:r", 3);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> entered;
+  // A handler runs on the reader thread: holding it there keeps the queue from draining.
+  e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](read_outcome) {
+    entered.set_value();
+    released.wait();
+  });
+  entered.get_future().wait();
+  std::atomic<int> ok{0}, busy{0};
+  for (int i = 0; i < 12; ++i)
+    e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](read_outcome out) {
+      if (!out.err) ++ok;
+      else if (out.err->code == errc::unavailable) ++busy;
+    });
+  CHECK(busy == 7);
+  release.set_value();
+  e->stop();
+  CHECK(ok == 5);
+}

@@ -126,7 +126,8 @@ TEST_CASE("redis URLs are parsed, and bad ones are refused with the reason", "[r
 
   for (const char* bad : {"http://127.0.0.1:6379", "rediss://127.0.0.1:6379", "redis://", "redis://redis.internal:6379",
                           "redis://127.0.0.1:0", "redis://127.0.0.1:70000", "redis://127.0.0.1:port",
-                          "redis://127.0.0.1:6379/x", "redis://:secret@127.0.0.1:6379", "redis://::1:6379",
+                          "redis://127.0.0.1:6379/x", "redis://user@127.0.0.1:6379", "redis://::1:6379",
+                          "redis://:@127.0.0.1:6379", "redis://u:%zz@127.0.0.1:6379",
                           "redis://127.0.0.1:6379/0?timeout=1", "redis://127.0.0.1:"}) {
     INFO(bad);
     auto r = parse_redis_url(bad);
@@ -624,7 +625,15 @@ TEST_CASE("redis: killed mid-traffic and restarted from its AOF, Redis loses not
 TEST_CASE("redis: when Redis comes back empty the channel gets a new epoch and starts again at 1", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis(false);  // no AOF: a restart loses everything
-  auto e = open_engine(redis);
+  redis_engine_options options;
+  options.url = redis.url();
+  options.instance = "test";
+  options.command_timeout = 2000ms;
+  options.probe_interval = 200ms;
+  options.require_durable = false;  // the point is to lose the data
+  auto e = make_redis_engine(options);
+  for (int i = 0; i < 500 && !e->ready(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(e->ready());
   sink_log sink;
   sink.attach(*e);
   watch_and_settle(redis, {e.get()}, "eng:a");

@@ -50,3 +50,24 @@ TEST_CASE("a clock going backwards neither refills nor blocks the bucket", "[pro
   CHECK(b.take(50'100));        // time moves on from the new reading
   CHECK_FALSE(b.take(50'100));
 }
+
+TEST_CASE("a token bucket tells how long until its next token without taking it", "[protocol]") {
+  token_bucket b(20, 2);
+  CHECK(b.ms_until_token(1000) == 0);
+  CHECK(b.take(1000));
+  CHECK(b.take(1000));
+  CHECK(b.ms_until_token(1000) == 50);
+  CHECK(b.ms_until_token(1020) == 30);
+  CHECK(b.ms_until_token(1050) == 0);
+  CHECK(b.ms_until_token(1050) == 0);  // asking took nothing
+  CHECK(b.take(1050));
+}
+
+TEST_CASE("a token bucket is full again once its burst has refilled", "[protocol]") {
+  token_bucket b(10, 5);
+  CHECK(b.full_at(0));
+  CHECK(b.take(1000));
+  CHECK_FALSE(b.full_at(1000));
+  CHECK_FALSE(b.full_at(1099));
+  CHECK(b.full_at(1100));
+}
