@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/service_levels.hpp"
 
@@ -20,6 +21,12 @@ struct config {
   std::filesystem::path web_root = "web-client";
   std::string secret;    // from PARLEY_SECRET or --secret-file; empty: a development secret is made
   bool dev_secret = false;
+
+  // Keys of the signed decision log (protocol §9.11). Without a signing key a
+  // development server makes its own; any other refuses to start.
+  std::string signing_key_file;
+  std::vector<std::string> verify_key_files;  // retired keys, still in GET /api/v1/keys
+  std::string jwks;                           // that key set as JSON, filled at start-up
 
   // Limits of protocol §8.
   std::size_t max_frame = 64 * 1024;

@@ -3,6 +3,7 @@
 #include "server/dev_secret.hpp"
 #include "server/hub.hpp"
 #include "server/listener.hpp"
+#include "server/signing_keys.hpp"
 #include "server/sla_watcher.hpp"
 #include "server/verify_log.hpp"
 #include "server/ws_session.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <cstring>
 #include <future>
@@ -42,13 +44,28 @@ int serve(config cfg) {
     cfg.secret = load_or_create_dev_secret(cfg.data_dir);
     cfg.dev_secret = true;
   }
+  // Development mode: the one place that decides it for the signing key.
+  const bool dev = cfg.dev_secret;
+  signing_keys keys;
+  try {
+    keys = load_signing_keys(cfg, dev);
+  } catch (const std::exception& e) {
+    // A missing or bad key is bad configuration: one line, exit status 2.
+    std::cerr << "parley: " << e.what() << "\n";
+    return 2;
+  }
+  cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
-    storage = make_local_engine({cfg.data_dir / "parley.db"});
+    local_engine_options options;
+    options.db_path = cfg.data_dir / "parley.db";
+    options.signer = keys.signer;
+    storage = make_local_engine(options);
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
     options.instance = cfg.instance;
+    options.signer = keys.signer;
     storage = make_redis_engine(options);
   }
   hub h(cfg, *storage, cfg.threads);
@@ -80,6 +97,8 @@ int serve(config cfg) {
   std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, "
             << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
             << "\n";
+  std::cerr << "parley: decision records signed with key " << keys.signer->kid() << " ("
+            << keys.keys.size() << (keys.keys.size() == 1 ? " key" : " keys") << " at /api/v1/keys)\n";
   if (cfg.dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();
@@ -102,11 +121,7 @@ int serve(config cfg) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "verify-log") == 0) {
-    if (argc != 3) {
-      std::cerr << "usage: parley verify-log FILE   (a JSONL export of a decision log; - for stdin)\n";
-      return 2;
-    }
-    return verify_log_file(argv[2], std::cout, std::cerr);
+    return verify_log_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   }
   config cfg;
   switch (parse_config(argc, argv, cfg)) {

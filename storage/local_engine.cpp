@@ -185,6 +185,7 @@ class local_engine final : public engine {
 
   std::filesystem::path path_;
   std::size_t max_batch_;
+  std::shared_ptr<const ed25519_key> signer_;
   std::string db_id_;
   int lock_fd_ = -1;
 
@@ -228,7 +229,9 @@ class local_engine final : public engine {
 };
 
 local_engine::local_engine(const local_engine_options& options)
-    : path_(options.db_path), max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))) {
+    : path_(options.db_path),
+      max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
+      signer_(options.signer) {
   if (path_.empty()) throw std::runtime_error("cannot open database: no path given");
   if (path_.has_parent_path()) {
     std::error_code ec;
@@ -652,7 +655,7 @@ std::optional<error> local_engine::apply_append(append_request& req, append_outc
   return std::nullopt;
 }
 
-// Completes the draft (n, prev, ts, decision_seq, hash), stores it, and puts
+// Completes the draft (n, prev, ts, decision_seq, hash, kid, sig), stores it, and puts
 // {n, hash, prev} into the body of `ev`, which already has its seq and ts.
 std::optional<error> local_engine::write_record(append_request::record_draft& draft, event& ev) {
   boost::json::object record = draft.fields;
@@ -675,13 +678,11 @@ std::optional<error> local_engine::write_record(append_request::record_draft& dr
     }
   }
 
-  record.erase("hash");
   record["n"] = n;
   record["prev"] = prev;
   record["ts"] = ev.ts;
   record["decision_seq"] = ev.seq;
-  std::string hash = record_hash(record);
-  record["hash"] = hash;
+  std::string hash = seal_record(record, signer_.get());
   std::string json = boost::json::serialize(record);
 
   statement_use use(insert_record_);

@@ -3,6 +3,7 @@
 // One writer thread with group commit: every append waiting in its queue goes
 // into one transaction, and each caller is answered after that commit.
 // Reads run on a reader thread with their own connection.
+#include "protocol/signing.hpp"
 #include "storage/engine.hpp"
 
 #include <filesystem>
@@ -13,6 +14,8 @@ namespace parley {
 struct local_engine_options {
   std::filesystem::path db_path;  // e.g. <data-dir>/parley.db; created when missing
   int max_batch = 512;            // appends per transaction at most
+  // Signs every decision record (protocol §9.11); null: records carry no kid/sig.
+  std::shared_ptr<const ed25519_key> signer;
 };
 
 // Throws std::runtime_error at start-up when the database cannot be opened or migrated.
