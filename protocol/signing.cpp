@@ -55,7 +55,7 @@ struct md_ctx_deleter {
 
 result<ed25519_key> ed25519_key::adopt(EVP_PKEY* pkey, bool can_sign) {
   std::shared_ptr<EVP_PKEY> owned(pkey, EVP_PKEY_free);
-  if (EVP_PKEY_id(pkey) != EVP_PKEY_ED25519) return bad_key("not an Ed25519 key");
+  if (EVP_PKEY_id(pkey) != EVP_PKEY_ED25519) return bad_key("not an Ed25519 key (openssl genpkey -algorithm ed25519)");
   unsigned char raw[key_bytes];
   std::size_t len = sizeof raw;
   if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1 || len != key_bytes) {
@@ -75,7 +75,7 @@ result<ed25519_key> ed25519_key::from_private_pem(std::string_view pem) {
   auto bio = memory_bio(pem);
   if (!bio) return bad_key("out of memory");
   EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
-  if (!pkey) return bad_key("not a PEM private key (unencrypted PKCS#8)");
+  if (!pkey) return bad_key("not an unencrypted PEM PKCS#8 private key");
   return adopt(pkey, true);
 }
 

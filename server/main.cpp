@@ -8,6 +8,7 @@
 #include "server/verify_log.hpp"
 #include "server/ws_session.hpp"
 #include "storage/local_engine.hpp"
+#include "storage/log.hpp"
 #include "storage/redis_engine.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -97,8 +98,10 @@ int serve(config cfg) {
   std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, "
             << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + cfg.redis_url)
             << "\n";
-  std::cerr << "parley: decision records signed with key " << keys.signer->kid() << " ("
-            << keys.keys.size() << (keys.keys.size() == 1 ? " key" : " keys") << " at /api/v1/keys)\n";
+  log_event(log_level::info, "signing_key",
+            {{"kid", keys.signer->kid()},
+             {"source", cfg.signing_key_file.empty() ? "development" : "file"},
+             {"published_keys", std::to_string(keys.keys.size())}});
   if (cfg.dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();

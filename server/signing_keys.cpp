@@ -18,10 +18,11 @@ constexpr std::size_t max_key_file = 64 * 1024;
 
 [[noreturn]] void fail(const std::string& why) { throw std::runtime_error(why); }
 
-// Reads a whole small file. `flags` lets the development key refuse symlinks.
-std::string read_small_file(const std::string& path, int flags = 0) {
+// Reads a whole small file; errors name `what` (the option) and the path.
+// `flags` lets the development key refuse symlinks.
+std::string read_small_file(const std::string& what, const std::string& path, int flags = 0) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
-  if (fd < 0) fail("cannot read " + path + ": " + std::strerror(errno));
+  if (fd < 0) fail(what + " " + path + ": cannot read: " + std::strerror(errno));
   std::string text;
   char buf[4096];
   for (;;) {
@@ -30,13 +31,13 @@ std::string read_small_file(const std::string& path, int flags = 0) {
     if (n < 0) {
       int e = errno;
       ::close(fd);
-      fail("cannot read " + path + ": " + std::strerror(e));
+      fail(what + " " + path + ": cannot read: " + std::strerror(e));
     }
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > max_key_file) {
       ::close(fd);
-      fail(path + " is too large to be a key");
+      fail(what + " " + path + ": too large to be a key");
     }
   }
   ::close(fd);
@@ -44,8 +45,8 @@ std::string read_small_file(const std::string& path, int flags = 0) {
 }
 
 ed25519_key load_private(const std::string& path, const std::string& option, int flags = 0) {
-  auto key = ed25519_key::from_private_pem(read_small_file(path, flags));
-  if (!key) fail(option + " " + path + ": " + key.err().message + " (expected an Ed25519 key in PEM PKCS#8)");
+  auto key = ed25519_key::from_private_pem(read_small_file(option, path, flags));
+  if (!key) fail(option + " " + path + ": " + key.err().message);
   return std::move(*key);
 }
 
@@ -56,7 +57,7 @@ bool create_dev_key(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return false;
-    fail("cannot create " + path + ": " + std::strerror(errno));
+    fail("development signing key " + path + ": cannot create: " + std::strerror(errno));
   }
   unsigned char seed[32];
   if (RAND_bytes(seed, sizeof seed) != 1) {
@@ -94,15 +95,15 @@ signing_keys load_signing_keys(const config& cfg, bool dev) {
   } else if (dev) {
     auto path = (cfg.data_dir / "dev-signing-key.pem").string();
     create_dev_key(path);
-    out.signer = std::make_shared<const ed25519_key>(load_private(path, "development key", O_NOFOLLOW));
+    out.signer = std::make_shared<const ed25519_key>(load_private(path, "development signing key", O_NOFOLLOW));
   } else {
     fail("no signing key: give --signing-key-file FILE (or PARLEY_SIGNING_KEY_FILE), an Ed25519 PEM key "
          "from `openssl genpkey -algorithm ed25519`");
   }
   out.keys.add(*out.signer);
   for (const auto& path : cfg.verify_key_files) {
-    auto key = ed25519_key::from_public_pem(read_small_file(path));
-    if (!key) fail("--verify-key-file " + path + ": " + key.err().message + " (expected an Ed25519 PEM key)");
+    auto key = ed25519_key::from_public_pem(read_small_file("--verify-key-file", path));
+    if (!key) fail("--verify-key-file " + path + ": " + key.err().message);
     out.keys.add(*key);
   }
   return out;
