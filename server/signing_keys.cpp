@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -81,7 +82,15 @@ bool create_dev_key(const std::string& path) {
   OPENSSL_cleanse(pem.data(), pem.size());
   if (!ok) {
     ::unlink(path.c_str());
-    fail("cannot write " + path);
+    fail("development signing key " + path + ": cannot write");
+  }
+  // And its directory entry, or a crash could lose the file and the next start
+  // would sign with a new key that no earlier record names.
+  auto dir = std::filesystem::path(path).parent_path();
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return true;
 }
