@@ -208,6 +208,11 @@ result<object> decision_body(const body_reader& in) {
 }  // namespace
 
 result<object> validate_body(std::string_view kind, const object& body) {
+  // Bodies are stored, fanned out and hashed into the decision log: every
+  // number in them must mean the same to every reader (I-JSON, RFC 7493).
+  for (const auto& member : body) {
+    if (auto err = detail::check_i_json_numbers(member.value())) return std::move(*err);
+  }
   body_reader in(body, "body");
   if (kind == "message") return message_body(in);
   if (kind == "status") return status_body(in);

@@ -1,8 +1,11 @@
 #include "decision_log.hpp"
 
+#include "base64url.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -226,7 +229,43 @@ std::string canonical_json(const boost::json::value& v) {
 std::string record_hash(const boost::json::object& record) {
   boost::json::object copy = record;
   copy.erase("hash");
+  copy.erase("kid");
+  copy.erase("sig");
   return sha256_hex(canonical_json(copy));
+}
+
+std::string seal_record(boost::json::object& record, const ed25519_key* signer) {
+  record.erase("hash");
+  record.erase("kid");
+  record.erase("sig");
+  std::string hash = record_hash(record);
+  record["hash"] = hash;
+  if (signer) {
+    record["kid"] = signer->kid();
+    record["sig"] = base64url_encode(signer->sign(hash));
+  }
+  return hash;
+}
+
+std::optional<error> check_record_signature(const boost::json::object& record, const key_set& keys) {
+  const auto* hash = record.if_contains("hash");
+  const auto* kid = record.if_contains("kid");
+  const auto* sig = record.if_contains("sig");
+  if (!sig) return make_error(errc::bad_request, "no sig");
+  if (!kid || !kid->is_string()) return make_error(errc::bad_request, "no kid");
+  if (!hash || !hash->is_string()) return make_error(errc::bad_request, "no hash");
+  const ed25519_key* key = keys.find(kid->get_string());
+  if (!key) {
+    // The kid comes from the file being checked: echo it only when it looks like one.
+    std::string_view k = kid->get_string();
+    bool printable = !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    return make_error(errc::bad_request, printable ? "unknown kid " + std::string(k) : std::string("unknown kid"));
+  }
+  auto raw = sig->is_string() ? base64url_decode(sig->get_string()) : std::nullopt;
+  if (!raw || !key->verify(hash->get_string(), *raw)) return make_error(errc::bad_request, "bad signature");
+  return std::nullopt;
 }
 
 std::optional<error> verify_chain(const std::vector<boost::json::object>& records) {

@@ -1,7 +1,8 @@
 #pragma once
-// The hash-chained decision log (protocol §5): canonical JSON (RFC 8785),
-// record hashing and chain verification. Pure functions.
+// The hash-chained, signed decision log (protocol §5, §9.11): canonical JSON
+// (RFC 8785), record hashing, signing and chain verification. Pure functions.
 #include "result.hpp"
+#include "signing.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -15,8 +16,19 @@ namespace parley {
 // no whitespace, ECMAScript number and string forms.
 std::string canonical_json(const boost::json::value& v);
 
-// Lowercase hex SHA-256 of canonical_json(record without its "hash" member).
+// Lowercase hex SHA-256 of canonical_json(record without its "hash", "kid"
+// and "sig" members): the signature signs the hash, so it cannot be inside it.
 std::string record_hash(const boost::json::object& record);
+
+// Completes a record whose other fields are final: sets "hash", and with a
+// signer "kid" (its thumbprint) and "sig" (base64url Ed25519 signature over
+// the ASCII hash). Returns the hash.
+std::string seal_record(boost::json::object& record, const ed25519_key* signer);
+
+// Checks a record's "kid" and "sig" against `keys` (the hash itself is
+// verify_chain's business). The error says what is wrong: "no sig",
+// "unknown kid ...", "bad signature".
+std::optional<error> check_record_signature(const boost::json::object& record, const key_set& keys);
 
 // The `prev` of record 1.
 inline const std::string genesis_prev(64, '0');

@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
+#include <cmath>
 #include <limits>
 
 namespace parley::detail {
@@ -105,6 +106,29 @@ std::optional<std::int64_t> peek_id(dom::element root) {
   return id;
 }
 
+// As peek_id, for a document that the DOM parser refused over a number: the
+// On-Demand parser skips the values it is not asked for, so the id is found
+// even when a number elsewhere is out of range, and the reply can carry it.
+std::optional<std::int64_t> peek_id_lazily(const std::string& padded, std::size_t length) {
+  thread_local simdjson::ondemand::parser lazy;
+  simdjson::ondemand::document doc;
+  if (lazy.iterate(padded.data(), length, padded.size()).get(doc)) return std::nullopt;
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) return std::nullopt;
+  std::optional<std::int64_t> id;
+  int seen = 0;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.error() || field.unescaped_key().get(key)) return std::nullopt;
+    if (key != "id") continue;
+    ++seen;
+    std::int64_t v = 0;
+    if (!field.value().get_int64().get(v)) id = v;
+  }
+  if (seen != 1) return std::nullopt;
+  return id;
+}
+
 }  // namespace
 
 std::variant<boost::json::value, json_input_error> parse_strict_json(std::string_view text, int max_depth,
@@ -122,6 +146,12 @@ std::variant<boost::json::value, json_input_error> parse_strict_json(std::string
   if (code == simdjson::DEPTH_ERROR) {
     return bad("nesting deeper than " + std::to_string(max_depth) + " levels");
   }
+  // Numbers beyond a double's range (1e400) or beyond 64-bit integers are a
+  // bad request, not garbage: the frame is otherwise well-formed JSON.
+  if (code == simdjson::NUMBER_ERROR) {
+    if (top_level_id) *top_level_id = peek_id_lazily(scratch, text.size());
+    return bad("a number is malformed or out of range");
+  }
   // simdjson refuses truncated input, bad UTF-8 and anything after the root value ("{}{}", "{} x").
   if (code != simdjson::SUCCESS) return bad("invalid JSON", true);
 
@@ -129,6 +159,35 @@ std::variant<boost::json::value, json_input_error> parse_strict_json(std::string
   boost::json::value out;
   if (auto err = convert(root, out, 1, max_depth)) return *err;
   return out;
+}
+
+std::optional<error> check_i_json_numbers(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::int64:
+      if (v.get_int64() > max_exact_integer || v.get_int64() < -max_exact_integer) break;
+      return std::nullopt;
+    case boost::json::kind::uint64:
+      if (v.get_uint64() > static_cast<std::uint64_t>(max_exact_integer)) break;
+      return std::nullopt;
+    case boost::json::kind::double_:
+      if (!std::isfinite(v.get_double())) {
+        return make_error(errc::bad_request, "numbers must be finite");
+      }
+      return std::nullopt;
+    case boost::json::kind::array:
+      for (const auto& item : v.get_array()) {
+        if (auto err = check_i_json_numbers(item)) return err;
+      }
+      return std::nullopt;
+    case boost::json::kind::object:
+      for (const auto& member : v.get_object()) {
+        if (auto err = check_i_json_numbers(member.value())) return err;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+  return make_error(errc::bad_request, "integers must lie within ±9007199254740991 (I-JSON, RFC 7493)");
 }
 
 std::size_t count_code_points(std::string_view utf8) {

@@ -29,6 +29,15 @@ struct json_input_error {
 std::variant<boost::json::value, json_input_error> parse_strict_json(
     std::string_view text, int max_depth, std::optional<std::int64_t>* top_level_id = nullptr);
 
+// I-JSON (RFC 7493 §2.2): integers within ±(2^53 − 1), the range that every
+// JSON reader (JavaScript's first of all) holds exactly, so that a value means
+// the same to the server, to a client and to whoever checks a record's hash.
+inline constexpr std::int64_t max_exact_integer = (std::int64_t{1} << 53) - 1;
+
+// The first number in `v` that I-JSON does not allow (an integer beyond
+// ±max_exact_integer, or a non-finite double): bad_request naming it.
+std::optional<error> check_i_json_numbers(const boost::json::value& v);
+
 // Unicode code points in valid UTF-8 (what the protocol calls "characters").
 std::size_t count_code_points(std::string_view utf8);
 

@@ -1,5 +1,6 @@
 #include "token.hpp"
 
+#include "base64url.hpp"
 #include "channel.hpp"
 #include "json_input.hpp"
 
@@ -26,66 +27,6 @@ constexpr int max_token_depth = 4;
 
 error unauthorized(std::string message) { return make_error(errc::unauthorized, std::move(message)); }
 error bad_claims(std::string what) { return unauthorized("bad claims: " + what); }
-
-constexpr std::string_view b64url_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    std::uint32_t n = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8) |
-                      std::uint8_t(in[i + 2]);
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-    out += b64url_alphabet[(n >> 6) & 63];
-    out += b64url_alphabet[n & 63];
-  }
-  const std::size_t rest = in.size() - i;
-  if (rest == 1) {
-    std::uint32_t n = std::uint32_t(std::uint8_t(in[i])) << 16;
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-  } else if (rest == 2) {
-    std::uint32_t n = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
-    out += b64url_alphabet[(n >> 18) & 63];
-    out += b64url_alphabet[(n >> 12) & 63];
-    out += b64url_alphabet[(n >> 6) & 63];
-  }
-  return out;
-}
-
-int b64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-// Unpadded base64url (RFC 7515 §2). Padding, the standard alphabet's '+' and
-// '/', and non-zero leftover bits are all refused, so every token has exactly
-// one spelling and a signature cannot be altered without breaking it.
-std::optional<std::string> base64url_decode(std::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = b64url_value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | std::uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};

@@ -67,7 +67,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
-      "Usage: parley [options]\n       parley verify-log FILE\n\n"
+      "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n\n"
       "Every option can also be set as PARLEY_<OPTION> in the environment\n"
       "(--max-queue as PARLEY_MAX_QUEUE); the token secret comes from\n"
       "PARLEY_SECRET or --secret-file.\n\nOptions");
@@ -93,6 +93,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("token-audience", po::value(&out.token_audience), "when set, tokens must carry this `aud`")
     ("token-issuer", po::value(&out.token_issuer), "when set, tokens must carry this `iss`")
     ("max-token-lifetime", po::value(&token_lifetime)->default_value(token_lifetime), "longest token lifetime accepted (exp - iat; units s, m, h, d)")
+    ("signing-key-file", po::value(&out.signing_key_file), "Ed25519 private key (PEM PKCS#8, `openssl genpkey -algorithm ed25519`) that signs decision records; required unless in development mode")
+    ("verify-key-file", po::value(&out.verify_key_files)->composing(), "Ed25519 key (PEM) of a retired signing key, still published for old records; repeatable")
     ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
     ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
     ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")

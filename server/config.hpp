@@ -39,6 +39,12 @@ struct config {
   std::string token_issuer;
   std::int64_t max_token_lifetime_s = 30 * 24 * 3600;
 
+  // Keys of the signed decision log (protocol §9.11). Without a signing key a
+  // development server makes its own; any other refuses to start.
+  std::string signing_key_file;
+  std::vector<std::string> verify_key_files;  // retired keys, still in GET /api/v1/keys
+  std::string jwks;                           // that key set as JSON, filled at start-up
+
   // Limits of protocol §8.
   std::size_t max_frame = 64 * 1024;
   std::size_t max_body = 64 * 1024;

@@ -216,6 +216,15 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     });
   }
 
+  if (path == "/api/v1/keys") {
+    if (!get) return fail(errc::bad_request, "use GET");
+    // Public keys for anyone who checks an export (protocol §9.11), also from
+    // another origin's page: nothing here is secret and no credential is used.
+    auto res = json_reply(h.cfg().jwks, req.version(), req.keep_alive());
+    res.set(http::field::access_control_allow_origin, "*");
+    return respond(std::move(res));
+  }
+
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
   constexpr std::string_view engagements_prefix = "/api/v1/engagements/";
   if (path.starts_with(channels_prefix) && path.ends_with("/events")) {

@@ -3,10 +3,12 @@
 #include "server/dev_secret.hpp"
 #include "server/hub.hpp"
 #include "server/listener.hpp"
+#include "server/signing_keys.hpp"
 #include "server/sla_watcher.hpp"
 #include "server/verify_log.hpp"
 #include "server/ws_session.hpp"
 #include "storage/local_engine.hpp"
+#include "storage/log.hpp"
 #include "storage/redis_engine.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <cstring>
 #include <sys/resource.h>
@@ -66,17 +69,30 @@ int serve(config cfg) {
     cfg.secret = load_or_create_dev_secret(cfg.data_dir);  // only with --dev: checked with the options
     dev_secret = true;
   }
+  // Development mode (--dev) makes a signing key when none is configured.
+  const bool dev = cfg.dev;
+  signing_keys keys;
+  try {
+    keys = load_signing_keys(cfg, dev);
+  } catch (const std::exception& e) {
+    // A missing or bad key is bad configuration: one line, exit status 2.
+    std::cerr << "parley: " << e.what() << "\n";
+    return 2;
+  }
+  cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
     local_engine_options options;
     options.db_path = cfg.data_dir / "parley.db";
     options.max_queue = cfg.storage_queue;
+    options.signer = keys.signer;
     storage = make_local_engine(options);
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
     options.instance = cfg.instance;
     options.max_in_flight = cfg.storage_queue;
+    options.signer = keys.signer;
     storage = make_redis_engine(options);
   }
   hub h(cfg, *storage, cfg.threads);
@@ -134,6 +150,10 @@ int serve(config cfg) {
             << *cfg.max_connections << " connections, "
             << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + redact_redis_url(cfg.redis_url))
             << "\n";
+  log_event(log_level::info, "signing_key",
+            {{"kid", keys.signer->kid()},
+             {"source", cfg.signing_key_file.empty() ? "development" : "file"},
+             {"published_keys", std::to_string(keys.keys.size())}});
   if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();
@@ -159,11 +179,7 @@ int serve(config cfg) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "verify-log") == 0) {
-    if (argc != 3) {
-      std::cerr << "usage: parley verify-log FILE   (a JSONL export of a decision log; - for stdin)\n";
-      return 2;
-    }
-    return verify_log_file(argv[2], std::cout, std::cerr);
+    return verify_log_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   }
   config cfg;
   switch (parse_config(argc, argv, cfg)) {

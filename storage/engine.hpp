@@ -41,8 +41,9 @@ struct append_request {
   // A decision-log record written in the same transaction (protocol §5).
   // `fields` holds eng, ch, topic, terms, text, proposed_by, accepted_by and
   // proposal_seq; the engine adds n, prev, ts, decision_seq (the seq given to
-  // events[attach_to]) and hash (record_hash), and puts {"n","hash","prev"}
-  // as "record" into the body of events[attach_to] before storing it.
+  // events[attach_to]), hash, and with a signer kid and sig (seal_record),
+  // and puts {"n","hash","prev"} as "record" into the body of
+  // events[attach_to] before storing it.
   struct record_draft {
     boost::json::object fields;
     std::size_t attach_to = 0;

@@ -190,6 +190,7 @@ class local_engine final : public engine {
   std::filesystem::path path_;
   std::size_t max_batch_;
   std::size_t max_queue_;
+  std::shared_ptr<const ed25519_key> signer_;
   std::string db_id_;
   int lock_fd_ = -1;
 
@@ -235,7 +236,8 @@ class local_engine final : public engine {
 local_engine::local_engine(const local_engine_options& options)
     : path_(options.db_path),
       max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
-      max_queue_(std::max<std::size_t>(1, options.max_queue)) {
+      max_queue_(std::max<std::size_t>(1, options.max_queue)),
+      signer_(options.signer) {
   if (path_.empty()) throw std::runtime_error("cannot open database: no path given");
   if (path_.has_parent_path()) {
     std::error_code ec;
@@ -668,7 +670,7 @@ std::optional<error> local_engine::apply_append(append_request& req, append_outc
   return std::nullopt;
 }
 
-// Completes the draft (n, prev, ts, decision_seq, hash), stores it, and puts
+// Completes the draft (n, prev, ts, decision_seq, hash, kid, sig), stores it, and puts
 // {n, hash, prev} into the body of `ev`, which already has its seq and ts.
 std::optional<error> local_engine::write_record(append_request::record_draft& draft, event& ev) {
   boost::json::object record = draft.fields;
@@ -691,13 +693,11 @@ std::optional<error> local_engine::write_record(append_request::record_draft& dr
     }
   }
 
-  record.erase("hash");
   record["n"] = n;
   record["prev"] = prev;
   record["ts"] = ev.ts;
   record["decision_seq"] = ev.seq;
-  std::string hash = record_hash(record);
-  record["hash"] = hash;
+  std::string hash = seal_record(record, signer_.get());
   std::string json = boost::json::serialize(record);
 
   statement_use use(insert_record_);

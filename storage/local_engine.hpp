@@ -3,6 +3,7 @@
 // One writer thread with group commit: every append waiting in its queue goes
 // into one transaction, and each caller is answered after that commit.
 // Reads run on a reader thread with their own connection.
+#include "protocol/signing.hpp"
 #include "storage/engine.hpp"
 
 #include <filesystem>
@@ -17,6 +18,8 @@ struct local_engine_options {
   // request is answered `unavailable` at once, so memory stays bounded when
   // the disk cannot keep up (a read marker past it is dropped).
   std::size_t max_queue = 10000;
+  // Signs every decision record (protocol §9.11); null: records carry no kid/sig.
+  std::shared_ptr<const ed25519_key> signer;
 };
 
 // Throws std::runtime_error at start-up when the database cannot be opened or migrated.

@@ -10,7 +10,8 @@
 // bytes are exactly serialize_event() of the final event.
 //
 // Decision records. A record's hash covers its n, prev, ts and decision_seq,
-// and is SHA-256 over canonical JSON, which Lua in Redis cannot compute. So a
+// and is SHA-256 over canonical JSON, signed with Ed25519 (kid, sig), which
+// Lua in Redis cannot compute. So a
 // request with a record is optimistic: a first script reads the log's tail and
 // the heads, the record and every event are completed here with the seqs and
 // ts they will get, and the append script is told to refuse ("retry", nothing
@@ -722,13 +723,11 @@ void redis_engine::run_record_append(std::shared_ptr<append_request> req, append
 
     event& attached = events[req->record->attach_to];
     boost::json::object record = req->record->fields;
-    record.erase("hash");
     record["n"] = n;
     record["prev"] = prev;
     record["ts"] = ts;
     record["decision_seq"] = attached.seq;
-    std::string hash = record_hash(record);
-    record["hash"] = hash;
+    std::string hash = seal_record(record, options_.signer.get());
     attached.body["record"] = boost::json::object{{"n", n}, {"hash", hash}, {"prev", prev}};
 
     std::vector<event_parts> parts;

@@ -2,6 +2,7 @@
 // The shared engine: Redis streams, Lua scripts and PUB/SUB (DESIGN §2), for
 // several Parley instances on one Redis. Same semantics as local_engine.
 #include "protocol/result.hpp"
+#include "protocol/signing.hpp"
 #include "storage/engine.hpp"
 
 #include <chrono>
@@ -60,6 +61,8 @@ struct redis_engine_options {
   // The settings are asked again this often while connected (CONFIG SET can
   // change them at any time).
   std::chrono::milliseconds durability_recheck{10000};
+  // Signs every decision record (protocol §9.11); null: records carry no kid/sig.
+  std::shared_ptr<const ed25519_key> signer;
 };
 
 // Throws std::runtime_error at start-up for a bad URL. Connecting is not

@@ -9,7 +9,8 @@
 //   parley:T:meta:<ch>    hash: top (head seq), ts (ts of the head), epoch
 //   parley:T:events:<ch>  stream: entry id "<seq>-0", fields t (ts) and j (the event JSON)
 //   parley:T:cids:<ch>    hash: "<len(sender)>:<sender><cid>" -> seq of the request's first event
-//   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending
+//   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending,
+//                         complete with hash, kid and sig (made by the engine, stored as given)
 //   parley:T:read:<ch>    hash: user id -> highest seq read
 //   parley:engagements    set: the ids of engagements whose main channel holds events;
 //                         no hash tag, so written by its own SADD, never by a script

@@ -3,6 +3,7 @@ import { h, clear, replaceChildren, setText, formatDuration, formatDateTime, hum
 import { decodeToken, isExpired, takeTokenFromLocation, loadToken, saveToken, forgetToken } from './token.js';
 import { Connection } from './connection.js';
 import { verifyChain } from './jcs.js';
+import { loadKeySet, verifySignatures } from './signatures.js';
 import {
   ChannelModel, EngagementModel, PHASES, FLAG_TYPES, PROPOSAL_TOPICS, engagementOf, isParty,
 } from './model.js';
@@ -438,10 +439,11 @@ class Session {
       } catch { /* shown as unavailable */ }
     }
     if (!Array.isArray(records)) {
-      eng.log = { records: [], verify: null, status: 'unavailable', error: 'The decision log is not available yet.' };
+      eng.log = { records: [], verify: null, sigs: null, status: 'unavailable', error: 'The decision log is not available yet.' };
     } else {
       const verify = await verifyChain(records);
-      eng.log = { records, verify, status: 'ready', error: null };
+      const sigs = records.length ? await verifySignatures(records, await loadKeySet()) : null;
+      eng.log = { records, verify, sigs, status: 'ready', error: null };
     }
     if (this.current && this.current.eng === id) this.renderDetails();
   }
@@ -1022,10 +1024,13 @@ class Session {
     } else {
       badge = h('span', { class: 'chain empty', testid: 'chain-status', dataset: { state: 'checking' } }, 'Checking…');
     }
+    const sigBadge = log.status === 'ready' && log.sigs ? signatureBadge(log.sigs) : null;
     const results = log.verify ? log.verify.results : [];
+    const sigResults = log.sigs ? log.sigs.results : [];
     const list = log.records.length ? h('ol', { class: 'log-list', testid: 'decision-log-records' }, log.records.slice().reverse().map((r) => {
       const i = r.n - 1;
-      const ok = results[i] ? results[i].ok : null;
+      // A record is verified when it chains and, where this browser can tell, its signature holds.
+      const ok = results[i] ? results[i].ok && (sigResults[i] ? sigResults[i].ok : true) : null;
       return h('li', { class: `log-rec${ok === false ? ' bad' : ''}`, testid: 'decision-log-record', dataset: { n: String(r.n), verified: ok ? 'true' : 'false' } },
         h('div', { class: 'log-head' },
           h('span', { class: 'log-n' }, `#${r.n}`),
@@ -1041,6 +1046,7 @@ class Session {
       h('div', { class: 'log-bar' }, badge,
         h('button', { type: 'button', class: 'btn ghost small', testid: 'decision-log-download', 'aria-label': 'Download the decision log as JSONL', onclick: () => this.downloadLog(eng) }, '⇩ JSONL'),
         h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Check the decision log again', testid: 'decision-log-refresh', onclick: () => this.loadLog(eng.id) }, '↻')),
+      sigBadge,
       list);
   }
 
@@ -1057,6 +1063,21 @@ class Session {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 5000);
+  }
+}
+
+// What the signature check of the decision log found, as one line.
+function signatureBadge(sigs) {
+  const base = { testid: 'signature-status', dataset: { state: sigs.state } };
+  switch (sigs.state) {
+    case 'verified':
+      return h('p', { ...base, class: 'chain ok sig' }, `✓ Signatures verified · key ${sigs.kids.map((k) => k.slice(0, 8)).join(', ')}`);
+    case 'broken':
+      return h('p', { ...base, class: 'chain bad sig', role: 'alert' }, `✕ Signature invalid at record ${sigs.firstBad.n ?? sigs.firstBad.index + 1}: ${sigs.firstBad.reason}`);
+    case 'unsupported':
+      return h('p', { ...base, class: 'chain empty sig' }, 'Signatures not checked by this browser');
+    default:
+      return h('p', { ...base, class: 'chain empty sig' }, 'Signatures not checked: the signing keys are not available');
   }
 }
 

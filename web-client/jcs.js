@@ -31,8 +31,10 @@ export async function sha256Hex(text) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// The hash covers the record without hash, kid and sig (protocol §9.11): the
+// signature signs the hash.
 export async function recordHash(record) {
-  const { hash, ...rest } = record;
+  const { hash, kid, sig, ...rest } = record;
   return sha256Hex(canonicalize(rest));
 }
 

@@ -43,13 +43,24 @@ export function serverAndBrowser() {
   return suite;
 }
 
+// The decision log is signed (protocol §9.11): one Ed25519 key per suite run,
+// as PKCS#8 PEM beside the data directory's files.
+const SIGNING_KEY_PEM = crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
+
+function signingKeyFile(dataDir) {
+  const file = path.join(dataDir, 'test-signing-key.pem');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, SIGNING_KEY_PEM, { mode: 0o600 });
+  return file;
+}
+
 // Starts parley and resolves once it prints its ready line.
 export async function startServer({ port = 0, dataDir, instance = 'browser-test' } = {}) {
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
   const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT];
   const cmd = BIN;
   const cmdArgs = argv;
-  const proc = spawn(cmd, cmdArgs, { env: { ...process.env, PARLEY_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, PARLEY_SECRET: SECRET, PARLEY_SIGNING_KEY_FILE: signingKeyFile(dir) };
+  const proc = spawn(cmd, cmdArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stderr.on('data', (d) => { output += d; });
   const url = await new Promise((resolve, reject) => {

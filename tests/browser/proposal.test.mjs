@@ -1,5 +1,6 @@
 // A proposal made in one page is accepted in the other; the phase track moves
-// and the decision log panel shows the record with its chain verified.
+// and the decision log panel shows the record with its chain and its Ed25519
+// signature verified.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -71,19 +72,25 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   for (const page of [client, expert]) {
     await page.locator('[data-testid="chain-status"][data-state="verified"]', { hasText: '2 records' }).waitFor();
     await page.locator('[data-testid="decision-log-record"][data-n="2"][data-verified="true"]').waitFor();
+    await page.locator('[data-testid="signature-status"][data-state="verified"]', { hasText: 'Signatures verified' }).waitFor();
     await page.locator('[data-testid="agreement-version"]', { hasText: 'Version 1' }).waitFor();
   }
 
-  // The records the page verified are the server's, and they chain.
+  // The records the page verified are the server's: they chain, and each is
+  // signed by a key of the server's key set.
+  const jwks = await (await fetch(`${suite.server.url}/api/v1/keys`)).json();
+  const keys = new Map(jwks.keys.map((k) => [k.kid, crypto.createPublicKey({ key: k, format: 'jwk' })]));
   const res = await fetch(`${suite.server.url}/api/v1/engagements/${eng}/decisions?format=jsonl`, { headers: { Authorization: `Bearer ${clientTok}` } });
   assert.equal(res.status, 200);
   const records = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(records.length, 2);
   let prev = '0'.repeat(64);
   for (const r of records) {
-    const { hash, ...rest } = r;
+    const { hash, kid, sig, ...rest } = r;
     assert.equal(r.prev, prev);
     assert.equal(crypto.createHash('sha256').update(canonical(rest)).digest('hex'), hash);
+    assert.ok(keys.has(kid), `record ${r.n} is signed by a published key`);
+    assert.ok(crypto.verify(null, Buffer.from(hash, 'ascii'), keys.get(kid), Buffer.from(sig, 'base64url')));
     prev = hash;
   }
 
@@ -97,6 +104,49 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   assert.deepEqual(expert.problems, []);
   await client.context().close();
   await expert.context().close();
+});
+
+test('a record with a forged signature is marked as broken', { skip }, async () => {
+  const eng = uniqueEng('forged');
+  const tok = token({ sub: 'u-c', name: 'C', role: 'client', eng: [eng] });
+  const page = await openClient(suite.browser, suite.server, tok);
+  await waitOnline(page);
+  const verdict = await page.evaluate(async () => {
+    const { importKeySet, loadKeySet, verifySignatures } = await import('/signatures.js');
+    const keySet = await loadKeySet();
+    // A key of this page's own: its signatures are valid, but its kid is not the server's.
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+    const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    const own = await importKeySet({ keys: [{ ...jwk, kid: 'own' }] });
+    const hash = 'ab'.repeat(32);
+    const sigBytes = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, new TextEncoder().encode(hash)));
+    const sig = btoa(String.fromCharCode(...sigBytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const rec = { n: 1, hash, kid: 'own', sig };
+    const flipped = { ...rec, sig: (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1) };
+    // A browser without Ed25519 refuses the algorithm: the page must say so, not fail.
+    const realImport = crypto.subtle.importKey;
+    crypto.subtle.importKey = () => Promise.reject(new DOMException('no Ed25519', 'NotSupportedError'));
+    let unsupported;
+    try {
+      unsupported = (await verifySignatures([rec], await importKeySet({ keys: [{ ...jwk, kid: 'own' }] }))).state;
+    } finally {
+      crypto.subtle.importKey = realImport;
+    }
+    return {
+      unsupported,
+      serverKeys: keySet.supported && keySet.keys.size,
+      own: (await verifySignatures([rec], own)).state,
+      flipped: (await verifySignatures([flipped], own)).firstBad.reason,
+      unknown: (await verifySignatures([rec], keySet)).firstBad.reason,
+      unsigned: (await verifySignatures([{ n: 1, hash }], keySet)).firstBad.reason,
+    };
+  });
+  assert.deepEqual(verdict, {
+    unsupported: 'unsupported', serverKeys: 1, own: 'verified', flipped: 'signature does not match', unknown: 'signed with an unknown key',
+    unsigned: 'not signed',
+  });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
 });
 
 test('a tampered decision log is marked as broken', { skip }, async () => {

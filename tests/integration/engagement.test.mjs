@@ -464,7 +464,7 @@ describe('an engagement from discovery to closed', () => {
     fs.writeFileSync(file, jsonl);
     const good = await verifyLog(file);
     assert.equal(good.code, 0, `verify-log of the export: ${JSON.stringify(good)}`);
-    assert.equal(good.stdout.trim(), `ok: 7 records, chain intact, head ${records[6].hash}`);
+    assert.equal(good.stdout.trim(), `ok: 7 records, chain intact, head ${records[6].hash}; signatures not checked (no --keys)`);
 
     const tampered = lines.map((l, i) => (i === 2 ? JSON.stringify({ ...JSON.parse(l), text: 'Start whenever.' }) : l));
     const bad = path.join(dir, 'tampered.jsonl');

@@ -111,9 +111,9 @@ export function canonicalJson(v) {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
 }
 
-// SHA-256 (lowercase hex) of the record without `hash`, canonicalised.
+// SHA-256 (lowercase hex) of the record without `hash`, `kid` and `sig`, canonicalised.
 export function recordHash(record) {
-  const { hash, ...rest } = record;
+  const { hash, kid, sig, ...rest } = record;
   return createHash('sha256').update(canonicalJson(rest), 'utf8').digest('hex');
 }
 
@@ -129,10 +129,10 @@ export function assertChain(records) {
   }
 }
 
-// Runs `parley verify-log FILE`; resolves to {code, stdout, stderr}.
-export function verifyLog(file, timeoutMs = 20000) {
+// Runs `parley verify-log FILE [...args]`; resolves to {code, stdout, stderr}.
+export function verifyLog(file, timeoutMs = 20000, args = []) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PARLEY_')));
-  const proc = spawn(PARLEY_BIN, ['verify-log', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(PARLEY_BIN, ['verify-log', file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });

@@ -7,7 +7,7 @@
 // a last resort, so a failing test never leaves a server behind.
 
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -51,6 +51,23 @@ function removeDirSync(dir) {
   } catch {
     // best effort
   }
+}
+
+// ---------------------------------------------------------------------------
+// Signing key
+
+// Servers sign the decision log (protocol §9.11) and refuse to start without
+// a key unless in development mode: one Ed25519 key per suite run, written as
+// PKCS#8 PEM into a directory of its own.
+export const SIGNING_KEY = generateKeyPairSync('ed25519');
+let signingKeyFile = null;
+
+export function signingKeyPath() {
+  if (signingKeyFile && fs.existsSync(signingKeyFile)) return signingKeyFile;
+  const dir = makeTempDir('parley-key-');
+  signingKeyFile = path.join(dir, 'signing-key.pem');
+  fs.writeFileSync(signingKeyFile, SIGNING_KEY.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return signingKeyFile;
 }
 
 // ---------------------------------------------------------------------------
@@ -165,7 +182,7 @@ function launch(opts) {
   const [cmd, ...cmdArgs] = [...(wrap ?? []), PARLEY_BIN, ...argv];
   const proc = spawn(cmd, cmdArgs, {
     cwd: repoRoot,
-    env: { ...inherited, ...(secret ? { PARLEY_SECRET: secret } : {}), ...env },
+    env: { ...inherited, ...(secret ? { PARLEY_SECRET: secret } : {}), PARLEY_SIGNING_KEY_FILE: signingKeyPath(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const state = { log: '', exitCode: undefined, signal: undefined };

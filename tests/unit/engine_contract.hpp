@@ -2,6 +2,9 @@
 // What every storage engine must do, whichever it is: synchronous wrappers
 // around the asynchronous engine interface, and the contract checks that
 // test_local_engine.cpp and test_redis_engine.cpp both run on their engine.
+#include "protocol/base64url.hpp"
+#include "protocol/decision_log.hpp"
+#include "protocol/signing.hpp"
 #include "storage/engine.hpp"
 
 #include <catch2/catch.hpp>
@@ -196,6 +199,40 @@ inline void check_expect_heads(engine& e) {
   REQUIRE(stale_record.err);
   CHECK(stale_record.stale_state);
   CHECK(records_sync(e, "a").records.empty());
+}
+
+// A key for engines that sign: fixed, so that failures reproduce.
+inline std::shared_ptr<const ed25519_key> test_signer() {
+  auto key = ed25519_key::from_seed(std::string(32, '\x2a'));
+  REQUIRE(key);
+  return std::make_shared<const ed25519_key>(*key);
+}
+
+// Records of an engine with a signer carry kid and sig; the hash leaves them out.
+inline void check_signed_records(engine& e, const ed25519_key& signer) {
+  key_set keys;
+  keys.add(signer);
+  for (int i = 1; i <= 2; ++i) {
+    auto req = one(make_event("eng:s", "u1", "decision " + std::to_string(i)));
+    req.record = append_request::record_draft{{{"eng", "s"}, {"topic", "timeline"}, {"terms", {{"weeks", i}}}}, 0};
+    auto out = append_sync(e, req);
+    REQUIRE_FALSE(out.err);
+    auto stored = boost::json::parse(*out.committed[0].json).as_object();
+    CHECK(stored.at("body").at("record").at("n").as_int64() == i);
+  }
+  auto log = records_sync(e, "s");
+  REQUIRE_FALSE(log.err);
+  REQUIRE(log.records.size() == 2);
+  for (const auto& r : log.records) {
+    INFO(boost::json::serialize(r));
+    CHECK(r.at("kid").as_string() == signer.kid());
+    CHECK(r.at("hash").as_string() == record_hash(r));
+    CHECK_FALSE(check_record_signature(r, keys));
+    auto sig = base64url_decode(r.at("sig").as_string());
+    REQUIRE(sig);
+    CHECK(signer.verify(r.at("hash").as_string(), *sig));
+  }
+  CHECK_FALSE(verify_chain(log.records));
 }
 
 }  // namespace parley::testing

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
+#include <limits>
 
 using namespace parley;
 namespace json = boost::json;
@@ -164,4 +165,29 @@ TEST_CASE("unknown kinds and server-made kinds are refused", "[protocol]") {
     CHECK(e.code == errc::bad_request);
     CHECK_THAT(e.message, Catch::Contains("made by the server"));
   }
+}
+
+TEST_CASE("a body holding an integer beyond ±(2^53 - 1) is a bad request (I-JSON)", "[protocol]") {
+  const std::string message = "integers must lie within ±9007199254740991 (I-JSON, RFC 7493)";
+  for (std::string_view body : {
+           R"({"topic":"compensation","text":"Pay","terms":{"amount":9007199254740993}})",
+           R"({"topic":"compensation","text":"Pay","terms":{"amount":-9007199254740992}})",
+           R"({"topic":"compensation","text":"Pay","terms":{"list":[1,{"deep":18446744073709551615}]}})",
+       }) {
+    INFO(body);
+    auto err = invalid("proposal", body);
+    CHECK(err.code == errc::bad_request);
+    CHECK(err.message == message);
+  }
+  CHECK(invalid("message", R"({"text":"hi","reply_to":9007199254740992})").message == message);
+  auto edge = valid("proposal", R"({"topic":"compensation","text":"Pay","terms":{"max":9007199254740991,"min":-9007199254740991,"f":1e300}})");
+  CHECK(edge.at("terms").at("max").as_int64() == 9007199254740991);
+}
+
+TEST_CASE("a body holding a non-finite number is a bad request", "[protocol]") {
+  json::object body = obj(R"({"topic":"compensation","text":"Pay","terms":{}})");
+  body["terms"].as_object()["amount"] = std::numeric_limits<double>::infinity();
+  CHECK(invalid("proposal", body).message == "numbers must be finite");
+  body["terms"].as_object()["amount"] = std::numeric_limits<double>::quiet_NaN();
+  CHECK(invalid("proposal", body).message == "numbers must be finite");
 }

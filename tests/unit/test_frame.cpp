@@ -333,3 +333,22 @@ TEST_CASE("an HTTP post body parses with the same strictness", "[protocol]") {
   REQUIRE_FALSE(long_cid);
   CHECK(long_cid.err().code == errc::too_large);
 }
+
+TEST_CASE("a number beyond a double or beyond 64 bits is a bad request that keeps the id", "[protocol]") {
+  for (std::string_view text : {
+           R"({"id":9,"op":"post","ch":"eng:1","kind":"proposal","body":{"terms":{"x":1e400}}})",
+           R"({"op":"post","id":9,"ch":"eng:1","kind":"proposal","body":{"terms":{"x":-1e999}}})",
+           R"({"id":9,"op":"post","ch":"eng:1","kind":"proposal","body":{"terms":{"x":99999999999999999999999}}})",
+           R"({"op":"post","ch":"eng:1","kind":"proposal","body":{"terms":{"x":[1e400,{"id":3}]}},"id":9})",
+       }) {
+    INFO(text);
+    auto e = parse_fail(text);
+    CHECK(e.err.code == errc::bad_request);
+    CHECK(e.err.message == "a number is malformed or out of range");
+    CHECK(e.id == 9);
+    CHECK_FALSE(e.garbage);
+  }
+  auto http = parse_http_post(R"({"kind":"proposal","body":{"terms":{"x":1e400}}})");
+  REQUIRE_FALSE(http);
+  CHECK(http.err().code == errc::bad_request);
+}

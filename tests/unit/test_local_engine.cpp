@@ -590,6 +590,16 @@ TEST_CASE("an append expecting heads that moved on stores nothing and reports st
   check_expect_heads(*e);
 }
 
+TEST_CASE("decision records are signed with the engine's key", "[storage]") {
+  temp_dir dir;
+  auto signer = test_signer();
+  local_engine_options options;
+  options.db_path = dir.db();
+  options.signer = signer;
+  auto e = make_local_engine(options);
+  check_signed_records(*e, *signer);
+}
+
 TEST_CASE("an event can be found by its idempotency key", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());

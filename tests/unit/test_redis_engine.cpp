@@ -33,8 +33,10 @@ using parley::testing::redis_server;
 namespace {
 
 std::unique_ptr<engine> open_engine(const redis_server& redis, std::chrono::milliseconds timeout = 2000ms,
-                                    std::chrono::milliseconds probe = 200ms) {
+                                    std::chrono::milliseconds probe = 200ms,
+                                    std::shared_ptr<const ed25519_key> signer = nullptr) {
   redis_engine_options options;
+  options.signer = std::move(signer);
   options.url = redis.url();
   options.instance = "test";
   options.command_timeout = timeout;
@@ -134,8 +136,9 @@ TEST_CASE("redis URLs are parsed, and bad ones are refused with the reason", "[r
     REQUIRE_FALSE(r);
     CHECK(r.err().code == errc::bad_request);
   }
-  CHECK_THROWS_WITH(make_redis_engine(redis_engine_options{"redis://redis.internal", "x", 1000ms, 1000ms}),
-                    Catch::Contains("IP address"));
+  redis_engine_options by_name;
+  by_name.url = "redis://redis.internal";
+  CHECK_THROWS_WITH(make_redis_engine(by_name), Catch::Contains("IP address"));
 }
 
 TEST_CASE("redis: seqs start at 1 without gaps and each stored event is exactly its serialisation", "[redis]") {
@@ -434,6 +437,14 @@ TEST_CASE("redis: an append expecting heads that moved on stores nothing and rep
   redis_server redis;
   auto e = open_engine(redis);
   check_expect_heads(*e);
+}
+
+TEST_CASE("redis: decision records are signed with the engine's key", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto signer = test_signer();
+  auto e = open_engine(redis, 2000ms, 200ms, signer);
+  check_signed_records(*e, *signer);
 }
 
 TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") {
