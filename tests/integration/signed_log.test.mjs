@@ -171,7 +171,7 @@ describe('signed decision log', () => {
 
   test('a development server makes its key once (mode 0600) and keeps it across restarts', async () => {
     const env = { PARLEY_SECRET: '', PARLEY_SIGNING_KEY_FILE: '' };
-    let server = await startServer({ env });
+    let server = await startServer({ env, args: ['--dev'] });
     const keyFile = path.join(server.dataDir, 'dev-signing-key.pem');
     const stat = fs.statSync(keyFile);
     assert.equal(stat.mode & 0o777, 0o600);
@@ -208,7 +208,7 @@ describe('signed decision log', () => {
     const devDir = path.join(dir, 'd');
     fs.mkdirSync(devDir);
     fs.symlinkSync(path.join(dir, 'elsewhere.pem'), path.join(devDir, 'dev-signing-key.pem'));
-    const linked = await run(['--listen', '127.0.0.1:0', '--data-dir', devDir], { PARLEY_SECRET: '' });
+    const linked = await run(['--dev', '--listen', '127.0.0.1:0', '--data-dir', devDir], { PARLEY_SECRET: '' });
     assert.notEqual(linked.code, 0);
     assert.match(linked.stderr, /dev-signing-key\.pem/);
     assert.equal(fs.existsSync(path.join(dir, 'elsewhere.pem')), false, 'nothing was written through the link');
