@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,12 @@ std::string canonical_json(const boost::json::value& v);
 
 // Lowercase hex SHA-256 of canonical_json(record without its "hash" member).
 std::string record_hash(const boost::json::object& record);
+
+// Parses one stored or exported record (a JSON object); nullopt when it is not
+// one. Numbers are read correctly rounded (simdjson): Boost.JSON 1.81's parser
+// may turn the shortest form of a double into its neighbour, and the record
+// would then no longer match its hash.
+std::optional<boost::json::object> parse_record(std::string_view json);
 
 // The `prev` of record 1.
 inline const std::string genesis_prev(64, '0');

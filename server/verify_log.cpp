@@ -24,13 +24,12 @@ int verify_log_file(const std::string& path, std::ostream& out, std::ostream& er
   std::string line;
   for (int number = 1; std::getline(*in, line); ++number) {
     if (line.empty()) continue;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(line, ec);
-    if (ec || !v.is_object()) {
+    auto record = parse_record(line);
+    if (!record) {
       err << "parley verify-log: line " << number << ": not a JSON object\n";
       return 1;
     }
-    records.push_back(std::move(v.as_object()));
+    records.push_back(std::move(*record));
   }
   if (auto e = verify_chain(records)) {
     err << "parley verify-log: " << e->message << "\n";

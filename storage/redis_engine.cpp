@@ -759,14 +759,13 @@ void redis_engine::read_records(std::string eng, std::function<void(records_outc
         out.err = reply_error(r->str);
       } else {
         for (const auto& item : r->elements) {
-          boost::system::error_code ec;
-          auto v = boost::json::parse(item.str, ec);
-          if (ec || !v.is_object()) {
+          auto record = parse_record(item.str);
+          if (!record) {
             out.records.clear();
             out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
             break;
           }
-          out.records.push_back(std::move(v.get_object()));
+          out.records.push_back(std::move(*record));
         }
       }
       handler(std::move(out));
