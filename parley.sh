@@ -2,7 +2,10 @@
 # Set-up, build, run and test Parley on Debian 12. Idempotent: what is already
 # installed or built is not done again.
 #   ./parley.sh run    the server on the embedded default (SQLite in ./data, no Redis)
-#   ./parley.sh test   every test: unit, integration (real binary, real Redis) and browser
+#   ./parley.sh test   every test: unit, integration (real binary, real Redis) and browser,
+#                      then the fuzzers (PARLEY_FUZZ_SECONDS per target, default 60) and the
+#                      ASan+UBSan build with its unit and integration tests
+#                      (PARLEY_SKIP_FUZZ=1 / PARLEY_SKIP_SANITIZE=1 leave those out)
 #   ./parley.sh build  only the build
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,7 +13,7 @@ cd "$(dirname "$0")"
 build_dir=${PARLEY_BUILD_DIR:-build}
 apt_packages=(g++ cmake ninja-build pkg-config ccache libboost1.81-all-dev libssl-dev libhiredis-dev
   libsimdjson-dev catch2 libsqlite3-dev)
-test_apt_packages=(redis-server chromium)
+test_apt_packages=(redis-server chromium clang libclang-rt-14-dev)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -33,6 +36,14 @@ install_npm() {
   fi
 }
 
+# Runs a step and prints its wall time (the CI budget is measured per step).
+timed() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "parley.sh: $name took $((SECONDS - start)) s"
+}
+
 build() {
   if [ ! -f "$build_dir/build.ninja" ]; then
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -50,8 +61,10 @@ case "${1:-}" in
   test)
     install_apt "${apt_packages[@]}" "${test_apt_packages[@]}"
     install_npm
-    build
-    ctest --test-dir "$build_dir" --output-on-failure --timeout 900
+    timed build build
+    timed ctest ctest --test-dir "$build_dir" --output-on-failure --timeout 900
+    [ "${PARLEY_SKIP_FUZZ:-0}" = 1 ] || timed fuzz tests/fuzz/run.sh
+    [ "${PARLEY_SKIP_SANITIZE:-0}" = 1 ] || timed sanitize tests/sanitize/run.sh
     ;;
   build)
     install_apt "${apt_packages[@]}"

@@ -1,6 +1,7 @@
 #include "decision_log.hpp"
 
 #include "base64url.hpp"
+#include "json_input.hpp"
 
 #include <openssl/evp.h>
 
@@ -224,6 +225,15 @@ std::string canonical_json(const boost::json::value& v) {
   std::string out;
   write_value(out, v);
   return out;
+}
+
+std::optional<boost::json::object> parse_record(std::string_view json) {
+  // Deeper than any record the server writes: terms are capped by the frame depth.
+  constexpr int max_record_depth = 64;
+  auto parsed = detail::parse_strict_json(json, max_record_depth);
+  auto* v = std::get_if<boost::json::value>(&parsed);
+  if (!v || !v->is_object()) return std::nullopt;
+  return std::move(v->get_object());
 }
 
 std::string record_hash(const boost::json::object& record) {

@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,11 @@ std::string seal_record(boost::json::object& record, const ed25519_key* signer);
 // verify_chain's business). The error says what is wrong: "no sig",
 // "unknown kid ...", "bad signature".
 std::optional<error> check_record_signature(const boost::json::object& record, const key_set& keys);
+// Parses one stored or exported record (a JSON object); nullopt when it is not
+// one. Numbers are read correctly rounded (simdjson): Boost.JSON 1.81's parser
+// may turn the shortest form of a double into its neighbour, and the record
+// would then no longer match its hash.
+std::optional<boost::json::object> parse_record(std::string_view json);
 
 // The `prev` of record 1.
 inline const std::string genesis_prev(64, '0');

@@ -1,6 +1,7 @@
 #include "server/http_api.hpp"
 
 #include "protocol/frame.hpp"
+#include "protocol/http_target.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
 #include "server/static_files.hpp"
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 
 namespace parley {
 namespace http = boost::beast::http;
@@ -47,67 +47,6 @@ http_response json_reply(std::string body, unsigned version, bool keep_alive, ht
   auto res = make_response(status, std::move(body), "application/json", version, keep_alive);
   res.set(http::field::cache_control, "no-store");
   return res;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
-struct target {
-  std::string path;
-  std::unordered_map<std::string, std::string> query;
-};
-
-std::optional<target> split_target(std::string_view t) {
-  target out;
-  auto q = t.find('?');
-  out.path = std::string(t.substr(0, q));
-  if (q == std::string_view::npos) return out;
-  std::string_view rest = t.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-    if (!key || !value) return std::nullopt;
-    out.query[*key] = *value;
-    if (amp == std::string_view::npos) break;
-    rest = rest.substr(amp + 1);
-  }
-  return out;
-}
-
-// A non-negative integer query parameter; nullopt when absent, error when malformed.
-result<std::optional<std::int64_t>> query_int(const target& t, const std::string& name, std::int64_t min,
-                                              std::int64_t max) {
-  auto it = t.query.find(name);
-  if (it == t.query.end() || it->second.empty()) return std::optional<std::int64_t>{};
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc{} || end != it->second.data() + it->second.size() || v < min || v > max)
-    return make_error(errc::bad_request, "'" + name + "' must be an integer from " + std::to_string(min) + " to " +
-                                             std::to_string(max));
-  return std::optional<std::int64_t>{v};
 }
 
 result<claims> bearer(hub& h, const http_request& req, const http_origin& from) {
@@ -227,10 +166,8 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
 
   constexpr std::string_view channels_prefix = "/api/v1/channels/";
   constexpr std::string_view engagements_prefix = "/api/v1/engagements/";
-  if (path.starts_with(channels_prefix) && path.ends_with("/events")) {
-    auto raw = std::string_view(path).substr(channels_prefix.size());
-    raw.remove_suffix(std::string_view("/events").size());
-    auto ch = percent_decode(raw);
+  if (auto raw = path_middle(path, channels_prefix, "/events")) {
+    auto ch = percent_decode(*raw);
     if (!ch) return fail(errc::bad_request, "malformed channel name");
     auto who = authorize();
     if (!who) return;
@@ -279,11 +216,9 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     });
   }
 
-  if (path.starts_with(engagements_prefix) && path.ends_with("/decisions")) {
+  if (auto eng = path_middle(path, engagements_prefix, "/decisions")) {
     if (!get) return fail(errc::bad_request, "use GET");
-    auto eng = std::string_view(path).substr(engagements_prefix.size());
-    eng.remove_suffix(std::string_view("/decisions").size());
-    auto ch = parse_channel("eng:" + std::string(eng));
+    auto ch = parse_channel("eng:" + std::string(*eng));
     if (!ch) return fail(errc::bad_request, "invalid engagement id");
     auto who = authorize();
     if (!who) return;

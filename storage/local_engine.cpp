@@ -890,14 +890,13 @@ records_outcome local_engine::do_read_records(const std::string& eng) {
   read_records_.bind(1, std::string_view(eng));
   int rc;
   while ((rc = read_records_.step()) == SQLITE_ROW) {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(read_records_.column_text(0), ec);
-    if (ec || !v.is_object()) {
+    auto record = parse_record(read_records_.column_text(0));
+    if (!record) {
       out.records.clear();
       out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
       return out;
     }
-    out.records.push_back(std::move(v.get_object()));
+    out.records.push_back(std::move(*record));
   }
   if (rc != SQLITE_DONE) {
     out.records.clear();

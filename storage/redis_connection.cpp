@@ -96,36 +96,6 @@ bool loop_timer::armed() const { return impl_->armed; }
 
 namespace {
 
-redis_value to_value(const redisReply* r) {
-  redis_value v;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      v.type = redis_value::kind::string;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.type = redis_value::kind::status;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.type = redis_value::kind::error;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.type = redis_value::kind::integer;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = redis_value::kind::array;
-      v.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(to_value(r->element[i]));
-      break;
-    default:
-      v.type = redis_value::kind::nil;
-  }
-  return v;
-}
-
 struct pending_command {
   redis_connection::reply_handler handler;
   std::chrono::steady_clock::time_point deadline;
@@ -471,13 +441,13 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
       p->handler(make_error(errc::unavailable, "redis " + (owner ? owner->name : std::string()) + ": " + reason));
       return;
     }
-    p->handler(to_value(static_cast<redisReply*>(reply)));
+    p->handler(from_hiredis(static_cast<redisReply*>(reply)));
   }
 
   static void on_push(redisAsyncContext* ac, void* reply, void* privdata) {
     auto* self = static_cast<impl*>(privdata);
     if (!reply || !self->current || self->current->ac != ac) return;
-    if (self->push_cb) self->push_cb(to_value(static_cast<redisReply*>(reply)));
+    if (self->push_cb) self->push_cb(from_hiredis(static_cast<redisReply*>(reply)));
   }
 
   bool pubsub(const std::vector<std::string>& args) {

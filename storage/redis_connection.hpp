@@ -6,6 +6,7 @@
 #include "protocol/result.hpp"
 #include "storage/backoff.hpp"
 #include "storage/redis_engine.hpp"
+#include "storage/redis_reply.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -16,19 +17,6 @@
 #include <vector>
 
 namespace parley {
-
-// A reply, copied out of hiredis' redisReply.
-struct redis_value {
-  enum class kind { nil, integer, string, status, error, array };
-  kind type = kind::nil;
-  long long integer = 0;
-  std::string str;  // string, status and error replies
-  std::vector<redis_value> elements;
-
-  bool is_error() const { return type == kind::error; }
-  bool is_array() const { return type == kind::array; }
-  bool is_string() const { return type == kind::string || type == kind::status; }
-};
 
 // One io_context run by one thread, started by the constructor. Everything of
 // the Redis engine happens on it, so its state needs no locks.

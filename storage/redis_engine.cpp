@@ -43,6 +43,7 @@
 #include "storage/delivery_order.hpp"
 #include "storage/log.hpp"
 #include "storage/redis_connection.hpp"
+#include "storage/redis_reply.hpp"
 #include "storage/redis_scripts.hpp"
 
 #include <openssl/rand.h>
@@ -85,13 +86,6 @@ std::string random_hex(std::size_t bytes) {
     out += digits[b & 0xf];
   }
   return out;
-}
-
-std::optional<std::int64_t> to_int(std::string_view text) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
 }
 
 // ---- key names ----
@@ -138,7 +132,7 @@ struct presence_entry {
 std::optional<presence_entry> parse_presence(std::string_view value) {
   auto space = value.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
-  auto expiry = to_int(value.substr(0, space));
+  auto expiry = decimal_int64(value.substr(0, space));
   boost::system::error_code ec;
   auto v = boost::json::parse(value.substr(space + 1), ec);
   if (!expiry || ec || !v.is_object()) return std::nullopt;
@@ -224,26 +218,6 @@ struct script {
   std::string_view source;
   std::string sha;
 };
-
-// A committed event as published: "<seq> <ts> <epoch> <json>".
-
-std::optional<published> parse_published(std::string_view payload) {
-  auto a = payload.find(' ');
-  if (a == std::string_view::npos) return std::nullopt;
-  auto b = payload.find(' ', a + 1);
-  if (b == std::string_view::npos) return std::nullopt;
-  auto c = payload.find(' ', b + 1);
-  if (c == std::string_view::npos) return std::nullopt;
-  auto seq = to_int(payload.substr(0, a));
-  auto ts = to_int(payload.substr(a + 1, b - a - 1));
-  if (!seq || !ts) return std::nullopt;
-  published p;
-  p.seq = *seq;
-  p.ts = *ts;
-  p.epoch = std::string(payload.substr(b + 1, c - b - 1));
-  p.json = std::make_shared<const std::string>(payload.substr(c + 1));
-  return p;
-}
 
 // A watched channel: its delivery order, and the reads that keep it whole.
 struct watch_state {
@@ -801,25 +775,7 @@ void redis_engine::read_channel(const std::string& ch, const std::string& comman
       out.err = reply_error(r->str);
       return done(std::move(out));
     }
-    const auto& e = r->elements;
-    if (!r->is_array() || e.size() < 2 || e.size() % 2 != 0) {
-      out.err = make_error(errc::internal, "redis: unexpected reply to the read script");
-      return done(std::move(out));
-    }
-    out.epoch = e[0].str;
-    out.head = e[1].integer;
-    for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
-      const std::string& id = e[i].str;
-      auto seq = to_int(std::string_view(id).substr(0, id.find('-')));
-      if (!seq) {
-        out.events.clear();
-        out.err = make_error(errc::internal, "redis: malformed stream id " + id);
-        return done(std::move(out));
-      }
-      out.events.push_back(stored_event{*seq, std::make_shared<const std::string>(e[i + 1].str)});
-    }
-    if (descending) std::reverse(out.events.begin(), out.events.end());
-    done(std::move(out));
+    done(decode_read_reply(*r, descending));
   });
 }
 
@@ -834,14 +790,13 @@ void redis_engine::read_records(std::string eng, std::function<void(records_outc
         out.err = reply_error(r->str);
       } else {
         for (const auto& item : r->elements) {
-          boost::system::error_code ec;
-          auto v = boost::json::parse(item.str, ec);
-          if (ec || !v.is_object()) {
+          auto record = parse_record(item.str);
+          if (!record) {
             out.records.clear();
             out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
             break;
           }
-          out.records.push_back(std::move(v.get_object()));
+          out.records.push_back(std::move(*record));
         }
       }
       handler(std::move(out));
@@ -1348,12 +1303,12 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
   ep.host = host_text;
 
   if (port_text) {
-    auto port = to_int(*port_text);
+    auto port = decimal_int64(*port_text);
     if (!port || *port < 1 || *port > 65535) return url_error(url, "the port must be 1..65535");
     ep.port = static_cast<int>(*port);
   }
   if (path && !path->empty()) {
-    auto db = to_int(*path);
+    auto db = decimal_int64(*path);
     if (!db || *db < 0 || *db > 1'000'000) return url_error(url, "the database must be a number");
     ep.db = static_cast<int>(*db);
   }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer build (gcc, -fno-omit-frame-pointer,
+# leak detection on) of the unit tests and the server in build-asan; runs the
+# unit tests, then the integration suite against the sanitized server.
+#   tests/sanitize/run.sh                          local engine
+#   PARLEY_SANITIZE_ENGINES="local redis" tests/sanitize/run.sh
+# Sanitizer reports go to files (build-asan/sanitizer-reports/) and any report
+# fails the run, also one from a server whose test passed. Prints each step's
+# wall time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+build_dir=${PARLEY_ASAN_BUILD_DIR:-build-asan}
+engines=${PARLEY_SANITIZE_ENGINES:-local}
+
+step_start=0
+begin() { step_start=$(date +%s); echo "sanitize: $1"; }
+took() { echo "sanitize: $1 took $(( $(date +%s) - step_start )) s"; }
+
+if [ ! -f "$build_dir/build.ninja" ]; then
+  # -O1, as the sanitizers recommend: good stacks, and a faster build than -O2.
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+    -DPARLEY_SANITIZE=ON >/dev/null
+fi
+begin "build (parley, parley_unit_tests)"
+cmake --build "$build_dir" -j "$(nproc)" --target parley parley_unit_tests
+took build
+
+reports="$root/$build_dir/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+# Reports are files named by pid; the test output stays readable. Leaks are
+# checked when a process exits normally (not after SIGKILL).
+export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:strict_string_checks=1:check_initialization_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+export LSAN_OPTIONS="suppressions=$root/tests/sanitize/lsan.supp:print_suppressions=0"
+
+status=0
+begin "unit tests"
+"$build_dir/tests/parley_unit_tests" || status=1
+took "unit tests"
+
+for engine in $engines; do
+  begin "integration tests, $engine engine"
+  PARLEY_BIN="$root/$build_dir/server/parley" PARLEY_ENGINE=$engine PARLEY_SANITIZED=1 \
+    node --test --test-concurrency=1 tests/integration/ || status=1
+  took "integration tests ($engine)"
+done
+
+if [ -n "$(ls -A "$reports")" ]; then
+  echo "sanitize: sanitizer reports:"
+  for f in "$reports"/*; do
+    echo "---- $f"
+    head -60 "$f"
+  done
+  status=1
+fi
+if [ "$status" -ne 0 ]; then
+  echo "sanitize: FAILED"
+  exit 1
+fi
+echo "sanitize: unit and integration tests ($engines) pass under ASan+UBSan with no report"
