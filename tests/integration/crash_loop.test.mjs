@@ -19,7 +19,8 @@ import {
 after(cleanup);
 
 const CYCLES = Number(process.env.PARLEY_CRASH_CYCLES ?? 50);
-const fast = ['--post-rate', '100000', '--post-burst', '100000'];
+const fast = ['--post-rate', '100000', '--post-burst', '100000', '--http-rate', '100000', '--http-burst', '100000',
+  '--request-rate', '100000', '--request-burst', '100000'];
 
 describe('crash loop', () => {
   test(`${CYCLES} kill -9 cycles lose no acknowledged event or decision and keep seqs gap-free`, { timeout: 300000 }, async () => {
