@@ -26,23 +26,21 @@ connection_limits::ticket connection_limits::open_connection() {
 }
 
 connection_limits::ticket connection_limits::unauthenticated(const std::string& ip) {
-  std::lock_guard lock(mutex_);
-  auto& n = unauth_by_ip_[ip];
-  if (caps_.max_unauth_per_ip && n >= caps_.max_unauth_per_ip) {
-    return {};
-  }
-  ++n;
-  return {this, ticket::kind::unauth, ip};
+  return take_keyed(unauth_by_ip_, caps_.max_unauth_per_ip, ip, ticket::kind::unauth);
 }
 
 connection_limits::ticket connection_limits::websocket_of(const std::string& user_id) {
+  return take_keyed(ws_by_user_, caps_.max_ws_per_user, user_id, ticket::kind::ws_user);
+}
+
+connection_limits::ticket connection_limits::take_keyed(std::unordered_map<std::string, std::size_t>& counts,
+                                                        std::size_t cap, const std::string& key, ticket::kind k) {
   std::lock_guard lock(mutex_);
-  auto& n = ws_by_user_[user_id];
-  if (caps_.max_ws_per_user && n >= caps_.max_ws_per_user) {
-    return {};
-  }
-  ++n;
-  return {this, ticket::kind::ws_user, user_id};
+  auto it = counts.find(key);
+  if (cap && it != counts.end() && it->second >= cap) return {};
+  if (it == counts.end()) it = counts.emplace(key, 0).first;
+  ++it->second;
+  return {this, k, key};
 }
 
 std::size_t connection_limits::connections() const {

@@ -52,6 +52,8 @@ class connection_limits {
 
  private:
   void give_back(ticket::kind k, const std::string& key);
+  ticket take_keyed(std::unordered_map<std::string, std::size_t>& counts, std::size_t cap, const std::string& key,
+                    ticket::kind k);
 
   caps caps_;
   mutable std::mutex mutex_;
