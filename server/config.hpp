@@ -28,6 +28,10 @@ struct config {
   double post_rate = 20;
   double post_burst = 50;
   std::size_t max_queue = 4 * 1024 * 1024;
+  // One reply's bytes at most, whatever room the queue has (protocol §9.10).
+  std::size_t max_reply = 1024 * 1024;
+  // Engagements whose state is kept in memory; the least recently used beyond it are dropped and rebuilt on use.
+  std::size_t engagement_cache = 10000;
   int hello_timeout_s = 10;
   int idle_timeout_s = 60;   // a ping goes out after half of it without traffic
   int write_timeout_s = 20;  // a write that does not complete in time closes the socket

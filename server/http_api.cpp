@@ -212,22 +212,28 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
     if (!ch) return fail(errc::bad_request, "invalid engagement id");
     auto who = bearer(h, req);
     if (!who) return fail(errc::unauthorized, who.err().message);
-    if (auto e = check_read(*who, *ch)) return fail(e->code, e->message);
     auto format = t->query.count("format") ? t->query.at("format") : std::string("json");
     if (format != "json" && format != "jsonl") return fail(errc::bad_request, "format is json or jsonl");
-    return h.storage().read_records(ch->eng, [respond, format, version = req.version(),
-                                              keep = req.keep_alive()](records_outcome out) {
+    auto after = query_int(*t, "after", 0, INT64_MAX);
+    auto limit = query_int(*t, "limit", 1, max_records_page);
+    for (auto* r : {&after, &limit})
+      if (!*r) return fail(r->err().code, r->err().message);
+    auto from = after->value_or(0);
+    return h.read_records(*who, ch->eng, from, static_cast<int>(limit->value_or(max_records_page)),
+                          [respond, format, from, max_reply = h.cfg().max_reply, version = req.version(),
+                           keep = req.keep_alive()](records_outcome out) {
       if (out.err) return respond(http_error_response(*out.err, version, keep));
+      auto page = decisions_page(std::move(out.records), from, out.next, max_reply);
       if (format == "jsonl") {
+        // One record a line; where the next page starts travels in a header.
         std::string lines;
-        for (const auto& r : out.records) lines += boost::json::serialize(r) + "\n";
+        for (const auto& r : page.at("records").as_array()) lines += boost::json::serialize(r) + "\n";
         auto res = json_reply(std::move(lines), version, keep);
         res.set(http::field::content_type, "application/x-ndjson");
+        if (page.at("next").is_int64()) res.set("Parley-Next", std::to_string(page.at("next").as_int64()));
         return respond(std::move(res));
       }
-      boost::json::array records;
-      for (auto& r : out.records) records.push_back(std::move(r));
-      respond(json_reply(boost::json::serialize(boost::json::object{{"records", std::move(records)}}), version, keep));
+      respond(json_reply(boost::json::serialize(page), version, keep));
     });
   }
 

@@ -75,8 +75,12 @@ struct read_query {
 
 struct records_outcome {
   std::optional<error> err;
-  std::vector<boost::json::object> records;  // the engagement's decision log, n ascending
+  std::vector<boost::json::object> records;  // a page of the engagement's decision log, n ascending
+  std::optional<std::int64_t> next;          // the n to page on from (as `after`), none at the end
 };
+
+// decisions pages by at most this many records (protocol §9.10).
+constexpr int max_records_page = 1000;
 
 struct engine_stats {
   std::uint64_t appends = 0;       // events stored
@@ -140,8 +144,10 @@ class engine {
     (void)sink;
   }
 
-  // The decision log of engagement `eng` (every record, n ascending).
-  virtual void read_records(std::string eng, std::function<void(records_outcome)> handler) = 0;
+  // The records of engagement `eng`'s decision log with n > after, at most
+  // `limit` (1..max_records_page) of them, n ascending; only that page is read.
+  virtual void read_records(std::string eng, std::int64_t after, int limit,
+                            std::function<void(records_outcome)> handler) = 0;
 
   // The ids of every engagement whose main channel holds events (the
   // service-level watcher loads them at start-up).

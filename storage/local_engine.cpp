@@ -142,7 +142,8 @@ class local_engine final : public engine {
   void set_sink(std::function<void(const committed_event&)> sink) override;
   void append(append_request req, std::function<void(append_outcome)> handler) override;
   void read(read_query q, std::function<void(read_outcome)> handler) override;
-  void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
+  void read_records(std::string eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
@@ -172,7 +173,7 @@ class local_engine final : public engine {
   void reader_loop();
   void post_read(std::function<void(bool)> job);
   read_outcome do_read(const read_query& q);
-  records_outcome do_read_records(const std::string& eng);
+  records_outcome do_read_records(const std::string& eng, std::int64_t after, int limit);
   result<std::vector<std::string>> do_list_engagements();
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
@@ -358,7 +359,7 @@ void local_engine::open_reader() {
   prepare(rdb_, read_tail_, "SELECT seq, json FROM events WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare(rdb_, read_between_,
           "SELECT seq, json FROM events WHERE ch = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
-  prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 ORDER BY n");
+  prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 AND n > ?2 ORDER BY n LIMIT ?3");
   prepare(rdb_, read_cid_, "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare(rdb_, list_engagements_,
           "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
@@ -732,15 +733,16 @@ void local_engine::read(read_query q, std::function<void(read_outcome)> handler)
   });
 }
 
-void local_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  post_read([this, eng = std::move(eng), handler = std::move(handler)](bool run) {
+void local_engine::read_records(std::string eng, std::int64_t after, int limit,
+                                std::function<void(records_outcome)> handler) {
+  post_read([this, eng = std::move(eng), after, limit, handler = std::move(handler)](bool run) {
     if (!run) {
       records_outcome out;
       out.err = make_error(errc::unavailable, "storage is stopping");
       handler(std::move(out));
       return;
     }
-    handler(do_read_records(eng));
+    handler(do_read_records(eng, after, limit));
   });
 }
 
@@ -860,16 +862,25 @@ read_outcome local_engine::do_read(const read_query& q) {
   return out;
 }
 
-records_outcome local_engine::do_read_records(const std::string& eng) {
+records_outcome local_engine::do_read_records(const std::string& eng, std::int64_t after, int limit) {
   records_outcome out;
+  limit = std::clamp(limit, 1, max_records_page);
   statement_use use(read_records_);
   read_records_.bind(1, std::string_view(eng));
+  read_records_.bind(2, std::max<std::int64_t>(after, 0));
+  // One more than the page: whether there is a next page, without counting.
+  read_records_.bind(3, static_cast<std::int64_t>(limit) + 1);
   int rc;
   while ((rc = read_records_.step()) == SQLITE_ROW) {
+    if (out.records.size() == static_cast<std::size_t>(limit)) {
+      out.next = std::max<std::int64_t>(after, 0) + limit;
+      continue;
+    }
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(read_records_.column_text(0), ec);
     if (ec || !v.is_object()) {
       out.records.clear();
+      out.next.reset();
       out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
       return out;
     }
@@ -877,6 +888,7 @@ records_outcome local_engine::do_read_records(const std::string& eng) {
   }
   if (rc != SQLITE_DONE) {
     out.records.clear();
+    out.next.reset();
     out.err = storage_error(rc, rdb_, "cannot read the decision log");
   }
   return out;

@@ -265,7 +265,8 @@ class redis_engine final : public engine {
   void read(read_query q, std::function<void(read_outcome)> handler) override;
   void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) override;
   void unwatch(const std::string& ch) override;
-  void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
+  void read_records(std::string eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
@@ -792,10 +793,16 @@ void redis_engine::read_channel(const std::string& ch, const std::string& comman
   });
 }
 
-void redis_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  bool accepted = enter([this, eng, handler] {
+void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
+                                std::function<void(records_outcome)> handler) {
+  after = std::max<std::int64_t>(after, 0);
+  limit = std::clamp(limit, 1, max_records_page);
+  bool accepted = enter([this, eng, after, limit, handler] {
     begin_op();
-    cmd_.command({"LRANGE", log_key(eng), "0", "-1"}, [this, eng, handler](result<redis_value> r) {
+    // Record n is at index n - 1 of the list: the page and one more, which
+    // tells whether there is a next page.
+    cmd_.command({"LRANGE", log_key(eng), std::to_string(after), std::to_string(after + limit)},
+                 [this, eng, after, limit, handler](result<redis_value> r) {
       records_outcome out;
       if (!r) {
         out.err = r.err();
@@ -803,10 +810,15 @@ void redis_engine::read_records(std::string eng, std::function<void(records_outc
         out.err = reply_error(r->str);
       } else {
         for (const auto& item : r->elements) {
+          if (out.records.size() == static_cast<std::size_t>(limit)) {
+            out.next = after + limit;
+            break;
+          }
           boost::system::error_code ec;
           auto v = boost::json::parse(item.str, ec);
           if (ec || !v.is_object()) {
             out.records.clear();
+            out.next.reset();
             out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
             break;
           }

@@ -59,10 +59,11 @@ inline read_outcome head_of(engine& e, const std::string& ch) {
   return read_window(e, ch, std::nullopt, std::nullopt, 1);
 }
 
-inline records_outcome records_sync(engine& e, std::string eng) {
+inline records_outcome records_sync(engine& e, std::string eng, std::int64_t after = 0,
+                                    int limit = max_records_page) {
   std::promise<records_outcome> p;
   auto f = p.get_future();
-  e.read_records(std::move(eng), [&p](records_outcome out) { p.set_value(std::move(out)); });
+  e.read_records(std::move(eng), after, limit, [&p](records_outcome out) { p.set_value(std::move(out)); });
   return f.get();
 }
 
@@ -196,6 +197,38 @@ inline void check_expect_heads(engine& e) {
   REQUIRE(stale_record.err);
   CHECK(stale_record.stale_state);
   CHECK(records_sync(e, "a").records.empty());
+}
+
+// The decision log is read a page at a time; `next` is the n to page on from.
+inline void check_records_paging(engine& e) {
+  for (int i = 1; i <= 5; ++i) {
+    auto req = one(make_event("eng:p", "u1", "decision " + std::to_string(i)));
+    req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 0};
+    REQUIRE_FALSE(append_sync(e, req).err);
+  }
+  auto ns = [](const records_outcome& r) {
+    std::vector<std::int64_t> v;
+    for (const auto& rec : r.records) v.push_back(rec.at("n").as_int64());
+    return v;
+  };
+  auto all = records_sync(e, "p");
+  CHECK(ns(all) == range(1, 5));
+  CHECK_FALSE(all.next);
+  auto first = records_sync(e, "p", 0, 2);
+  CHECK(ns(first) == range(1, 2));
+  CHECK(first.next == std::optional<std::int64_t>(2));
+  auto second = records_sync(e, "p", 2, 2);
+  CHECK(ns(second) == range(3, 4));
+  CHECK(second.next == std::optional<std::int64_t>(4));
+  auto last = records_sync(e, "p", 4, 2);
+  CHECK(ns(last) == range(5, 5));
+  CHECK_FALSE(last.next);
+  auto exact = records_sync(e, "p", 0, 5);
+  CHECK(exact.records.size() == 5);
+  CHECK_FALSE(exact.next);
+  auto beyond = records_sync(e, "p", 5, 10);
+  CHECK(beyond.records.empty());
+  CHECK_FALSE(beyond.next);
 }
 
 }  // namespace parley::testing

@@ -496,7 +496,7 @@ TEST_CASE("a resolution is accepted when both parties accept, and closes mediati
   CHECK(second->events[1].ch == "eng:42");
   CHECK(second->events[1].body == boost::json::object{{"state", "closed"}, {"ch", "eng:42:mediation"}});
   CHECK_FALSE(h.state.mediation_open);
-  CHECK(h.state.flags.at(dispute).state == "resolved");
+  CHECK(h.state.flags.count(dispute) == 0);  // a resolved flag leaves the state
   CHECK(state_json(h.state, phase_limits{}).at("open_flags").as_array().empty());
   CHECK(outcome(h.post(expert, channel_type::mediation, "decision", decision_body(res, "accepted"))) ==
         "conflict");
@@ -660,4 +660,88 @@ TEST_CASE("apply ignores events of other engagements", "[rules]") {
   ev.body = {{"from", "discovery"}, {"to", "agreement"}};
   CHECK_FALSE(apply(s, ev));
   CHECK(s.phase == engagement_phase::discovery);
+}
+
+TEST_CASE("an engagement holds at most 50 open proposals: the 51st is a conflict", "[rules]") {
+  harness h;
+  std::vector<std::int64_t> open;
+  for (std::size_t i = 0; i < max_open_proposals; ++i)
+    open.push_back(h.must(i % 2 ? client : expert, "proposal", proposal_body("timeline", {{"weeks", 1}})));
+  auto refused = h.post(client, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  CHECK(outcome(refused) == "conflict");
+  CHECK(h.state.proposals.size() == max_open_proposals);
+  // Deciding one makes room again.
+  h.must(client, "decision", decision_body(open.front(), "rejected"));
+  CHECK(outcome(h.post(client, "proposal", proposal_body("timeline", {{"weeks", 2}}))) == "ok");
+  CHECK(outcome(h.post(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}))) == "conflict");
+}
+
+TEST_CASE("an engagement holds at most 50 open flags: the 51st is a conflict", "[rules]") {
+  harness h;
+  std::vector<std::int64_t> flags;
+  for (std::size_t i = 0; i < max_open_flags; ++i) flags.push_back(h.must(client, "flag", flag_body("risk")));
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "conflict");
+  // An acknowledged flag is still open; a resolved one makes room.
+  h.must(expert, "flag_update", {{"flag", flags[0]}, {"state", "acknowledged"}, {"text", "seen"}});
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "conflict");
+  h.must(expert, "flag_update", {{"flag", flags[0]}, {"state", "resolved"}, {"text", "done"}});
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "ok");
+}
+
+TEST_CASE("decided proposals and resolved flags leave the state, and are still told from unknown seqs",
+          "[rules]") {
+  harness h;
+  auto m = h.must(client, "message", message_body("hi"));
+  auto f = h.must(client, "flag", flag_body("risk"));
+  auto p = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  h.must(client, "decision", decision_body(p, "accepted"));
+  h.must(expert, "flag_update", {{"flag", f}, {"state", "resolved"}, {"text", "done"}});
+  CHECK(h.state.proposals.empty());
+  CHECK(h.state.flags.empty());
+
+  // Without a lookup, a seq up to the highest seen counts as closed.
+  CHECK(outcome(h.post(client, "decision", decision_body(p, "accepted"))) == "conflict");
+  CHECK(outcome(h.post(client, "flag_update", {{"flag", f}, {"state", "acknowledged"}, {"text", "x"}})) ==
+        "conflict");
+  CHECK(outcome(h.post(client, "decision", decision_body(p + 100, "accepted"))) == "not_found");
+
+  // The server looks up what a closed-looking seq was: a message is not_found, a proposal conflict.
+  post_request q{channel{channel_type::engagement, "42"}, "decision", decision_body(m, "accepted"), ""};
+  auto target = target_lookup(h.state, q);
+  REQUIRE(target.has_value());
+  CHECK(*target == std::make_pair(std::string("eng:42"), m));
+  q.target_kind = "message";
+  CHECK(outcome(check(h.state, client, q)) == "not_found");
+  q.body = decision_body(p, "accepted");
+  q.target_kind = "proposal";
+  CHECK(outcome(check(h.state, client, q)) == "conflict");
+  // Open ones and seqs beyond the highest need no lookup.
+  auto open = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}));
+  q.body = decision_body(open, "accepted");
+  q.target_kind.reset();
+  CHECK_FALSE(target_lookup(h.state, q).has_value());
+  q.body = decision_body(open + 5, "accepted");
+  CHECK_FALSE(target_lookup(h.state, q).has_value());
+}
+
+TEST_CASE("apply_shared hands out snapshots that never change, and a new one only on change", "[rules]") {
+  harness h;
+  h.must(client, "message", message_body("hi"));
+  auto p = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  auto before = std::make_shared<const engagement_state>(h.state);
+  const auto before_json = boost::json::serialize(state_json(*before, phase_limits{}));
+
+  h.must(client, "decision", decision_body(p, "accepted"));
+  const auto& decision = h.log.back();
+  auto after = apply_shared(before, decision);
+  CHECK(after != before);
+  CHECK(boost::json::serialize(state_json(*before, phase_limits{})) == before_json);
+  CHECK(boost::json::serialize(state_json(*after, phase_limits{})) ==
+        boost::json::serialize(state_json(h.state, phase_limits{})));
+  // Replayed or foreign events change nothing and copy nothing.
+  CHECK(apply_shared(after, decision) == after);
+  event other = decision;
+  other.ch = "eng:43";
+  other.seq = 99;
+  CHECK(apply_shared(after, other) == after);
 }

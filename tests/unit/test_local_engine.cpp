@@ -584,6 +584,12 @@ TEST_CASE("the database is kept in WAL mode", "[storage]") {
   CHECK(bytes[19] == 2);
 }
 
+TEST_CASE("the decision log is read a page at a time, with the n to page on from", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  check_records_paging(*e);
+}
+
 TEST_CASE("an append expecting heads that moved on stores nothing and reports stale state", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());

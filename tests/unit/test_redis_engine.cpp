@@ -435,6 +435,13 @@ TEST_CASE("redis: an append expecting heads that moved on stores nothing and rep
   check_expect_heads(*e);
 }
 
+TEST_CASE("redis: the decision log is read a page at a time, with the n to page on from", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_records_paging(*e);
+}
+
 TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
