@@ -352,7 +352,8 @@ void ws_session::on_history(client_frame f) {
       if (out.err) return s.reply_heavy_error(id, *out.err);
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
-      s.send_heavy(reply_with_events_within(id, {{"epoch", out.epoch}, {"head", out.head}}, events, s.reply_budget()).frame);
+      boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
+      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget()).frame);
     });
   });
 }
