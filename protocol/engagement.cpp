@@ -76,7 +76,7 @@ event server_event(const engagement_state& s, std::string kind, boost::json::obj
 
 bool has_open_dispute_other_than(const engagement_state& s, std::int64_t flag_seq) {
   return std::any_of(s.flags.begin(), s.flags.end(), [&](const auto& kv) {
-    return kv.first != flag_seq && kv.second.type == "dispute" && kv.second.state != "resolved";
+    return kv.first != flag_seq && kv.second->type == "dispute" && kv.second->state != "resolved";
   });
 }
 
@@ -154,7 +154,7 @@ result<plan> check_flag_update(const engagement_state& s, const post_request& p,
     return closed_or_missing(p, "flag", *seq, s.last_flag_seq, "flag " + std::to_string(*seq) + " is already resolved",
                              "no flag " + std::to_string(*seq) + " in " + main_channel(s.eng));
   }
-  if (it->second.type == "dispute" && *state == "resolved") {
+  if (it->second->type == "dispute" && *state == "resolved") {
     return conflict("a dispute flag is resolved only by an accepted resolution");
   }
   return pl;
@@ -181,7 +181,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
                                "flag " + std::to_string(*flag_seq) + " is already resolved",
                                "no flag " + std::to_string(*flag_seq) + " in " + main_channel(s.eng));
     }
-    if (it->second.type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
+    if (it->second->type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
     if (s.proposals.size() >= max_open_proposals) return too_many_proposals();
     return pl;
   }
@@ -216,7 +216,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
                              "proposal " + std::to_string(*seq) + " is already decided (or lapsed)",
                              "no proposal " + std::to_string(*seq) + " in " + ch);
   }
-  const auto& pr = it->second;
+  const auto& pr = *it->second;
   const bool accepted = *verdict == "accepted";
 
   if (pr.topic == "resolution") {
@@ -227,7 +227,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
     if (!accepted) return pl;
     auto flag_seq = int_field(pr.terms, "flag").value_or(0);
     auto flag = s.flags.find(flag_seq);
-    if (flag == s.flags.end() || flag->second.state == "resolved") {
+    if (flag == s.flags.end() || flag->second->state == "resolved") {
       return conflict("dispute " + std::to_string(flag_seq) + " is already resolved");
     }
     // Accepted when both parties have accepted: this acceptance completes it
@@ -273,7 +273,7 @@ void apply_decision(engagement_state& s, const event& ev) {
   if (!seq || !verdict) return;
   auto it = s.proposals.find({ev.ch, *seq});
   if (it == s.proposals.end()) return;
-  auto& pr = it->second;
+  const auto& pr = *it->second;
   // A decided proposal leaves the state: it lives on in its events and the decision log.
   if (*verdict != "accepted") {
     s.proposals.erase(it);
@@ -285,17 +285,23 @@ void apply_decision(engagement_state& s, const event& ev) {
         std::find(pr.accepted_sides.begin(), pr.accepted_sides.end(), *decider) != pr.accepted_sides.end()) {
       return;
     }
-    pr.accepted_sides.push_back(*decider);
-    pr.accepted_by.push_back(ev.from.id);
-    if (pr.accepted_sides.size() < 2) return;
+    if (pr.accepted_sides.empty()) {  // the first side: the resolution stays open
+      auto next = std::make_shared<engagement_proposal>(pr);
+      next->accepted_sides.push_back(*decider);
+      next->accepted_by.push_back(ev.from.id);
+      it->second = std::move(next);
+      return;
+    }
     s.flags.erase(int_field(pr.terms, "flag").value_or(0));
     s.proposals.erase(it);
     return;
   }
   if (amends_agreement(pr.topic)) {
-    if (!s.agreement) s.agreement = engagement_agreement{};
-    for (const auto& kv : pr.terms) s.agreement->terms[kv.key()] = kv.value();
-    ++s.agreement->version;
+    auto next = s.agreement ? std::make_shared<engagement_agreement>(*s.agreement)
+                            : std::make_shared<engagement_agreement>();
+    for (const auto& kv : pr.terms) next->terms[kv.key()] = kv.value();
+    ++next->version;
+    s.agreement = std::move(next);
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
   s.proposals.erase(it);
@@ -308,7 +314,7 @@ void apply_phase(engagement_state& s, const event& ev) {
   s.phase_since_ms = ev.ts;
   if (*to == engagement_phase::closed) {
     // Nothing but a resolution can be decided any more; service levels stop.
-    std::erase_if(s.proposals, [](const auto& kv) { return kv.second.topic != "resolution"; });
+    std::erase_if(s.proposals, [](const auto& kv) { return kv.second->topic != "resolution"; });
     s.owed_reply.reset();
   }
 }
@@ -385,13 +391,15 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
     o["agreement"] = nullptr;
   }
   boost::json::array flags;
-  for (const auto& [seq, f] : s.flags) {
+  for (const auto& [seq, flag] : s.flags) {
+    const auto& f = *flag;
     flags.push_back(
         boost::json::object{{"seq", f.seq}, {"type", f.type}, {"state", f.state}, {"text", f.text}, {"by", f.by}});
   }
   o["open_flags"] = std::move(flags);
   boost::json::array proposals;
-  for (const auto& [key, pr] : s.proposals) {
+  for (const auto& [key, proposal] : s.proposals) {
+    const auto& pr = *proposal;
     proposals.push_back(boost::json::object{{"seq", pr.seq},
                                             {"ch", pr.ch},
                                             {"topic", pr.topic},
@@ -495,7 +503,7 @@ bool apply(engagement_state& s, const event& ev) {
     f.state = "open";
     f.text = string_field(ev.body, "text").value_or("");
     f.by = ev.from.id;
-    s.flags[ev.seq] = std::move(f);
+    s.flags[ev.seq] = std::make_shared<const engagement_flag>(std::move(f));
     s.last_flag_seq = std::max(s.last_flag_seq, ev.seq);
   } else if (ev.kind == "flag_update") {
     auto it = s.flags.find(int_field(ev.body, "flag").value_or(0));
@@ -504,7 +512,9 @@ bool apply(engagement_state& s, const event& ev) {
       if (*state == "resolved") {
         s.flags.erase(it);  // a resolved flag leaves the state
       } else {
-        it->second.state = *state;
+        auto next = std::make_shared<engagement_flag>(*it->second);
+        next->state = *state;
+        it->second = std::move(next);
       }
     }
   } else if (ev.kind == "proposal") {
@@ -516,7 +526,7 @@ bool apply(engagement_state& s, const event& ev) {
     pr.terms = object_field(ev.body, "terms");
     pr.by = ev.from.id;
     pr.by_side = side_of(ev.from.role);
-    s.proposals[{ev.ch, ev.seq}] = std::move(pr);
+    s.proposals[{ev.ch, ev.seq}] = std::make_shared<const engagement_proposal>(std::move(pr));
     auto& last_proposal = s.last_proposal_seq[ev.ch];
     last_proposal = std::max(last_proposal, ev.seq);
   } else if (ev.kind == "decision") {

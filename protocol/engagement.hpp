@@ -80,15 +80,20 @@ constexpr std::size_t max_open_flags = 50;
 // Only what the rules still need is kept: open flags and open proposals.
 // Resolved flags and decided or lapsed proposals live in the events and the
 // decision log; that such a seq was one is known from the highest flag and
-// proposal seq seen per channel (see check_decision in engagement.cpp).
+// proposal seq seen per channel (see closed_or_missing in engagement.cpp).
+//
+// Flags, proposals and the agreement are immutable values shared between
+// snapshots: copying a state copies pointers, not terms and texts, and apply
+// replaces a value instead of changing it. A snapshot handed out never changes.
 struct engagement_state {
   std::string eng;
   engagement_phase phase = engagement_phase::discovery;
   std::int64_t phase_since_ms = 0;
-  std::optional<engagement_agreement> agreement;
+  std::shared_ptr<const engagement_agreement> agreement;  // null before the first accepted one
   bool agreement_accepted = false;  // an `agreement`-topic proposal was accepted (needed to enter active)
-  std::map<std::int64_t, engagement_flag> flags;  // the flags not yet resolved, by seq
-  std::map<std::pair<std::string, std::int64_t>, engagement_proposal> proposals;  // the open proposals, by (ch, seq)
+  std::map<std::int64_t, std::shared_ptr<const engagement_flag>> flags;  // the flags not yet resolved, by seq
+  // The open proposals, by (ch, seq).
+  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const engagement_proposal>> proposals;
   std::int64_t last_flag_seq = 0;  // the highest flag seq seen in eng:<id>
   std::map<std::string, std::int64_t> last_proposal_seq;  // the highest proposal seq seen, per channel
   bool mediation_open = false;

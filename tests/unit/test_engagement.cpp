@@ -185,7 +185,7 @@ TEST_CASE("entering active needs an accepted agreement proposal", "[rules]") {
   // Other agreement-type topics fill the agreement but are not the agreement itself.
   auto t = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 4}}));
   h.must(client, "decision", decision_body(t, "accepted"));
-  REQUIRE(h.state.agreement.has_value());
+  REQUIRE(h.state.agreement != nullptr);
   CHECK(outcome(h.post(expert, "proposal", phase_body("active"))) == "conflict");
 
   auto a = h.must(expert, "proposal", proposal_body("agreement", {{"price", 900}}));
@@ -277,7 +277,7 @@ TEST_CASE("accepted agreement-type proposals merge terms key by key and raise th
   harness h;
   auto a = h.must(expert, "proposal", proposal_body("agreement", {{"scope", "site"}, {"price", 1000}}));
   h.must(client, "decision", decision_body(a, "accepted"));
-  REQUIRE(h.state.agreement.has_value());
+  REQUIRE(h.state.agreement != nullptr);
   CHECK(h.state.agreement->version == 1);
 
   auto s = h.must(client, "proposal", proposal_body("scope_change", {{"scope", "site+app"}}));
@@ -527,7 +527,7 @@ TEST_CASE("a resolution rejected by either party is rejected", "[rules]") {
           "conflict");
   }
   CHECK(h.state.mediation_open);
-  CHECK(h.state.flags.at(dispute).state == "open");
+  CHECK(h.state.flags.at(dispute)->state == "open");
   CHECK(state_json(h.state, phase_limits{}).at("open_proposals").as_array().empty());
 }
 
@@ -732,12 +732,20 @@ TEST_CASE("apply_shared hands out snapshots that never change, and a new one onl
   const auto before_json = boost::json::serialize(state_json(*before, phase_limits{}));
 
   h.must(client, "decision", decision_body(p, "accepted"));
-  const auto& decision = h.log.back();
+  const event decision = h.log.back();
   auto after = apply_shared(before, decision);
   CHECK(after != before);
   CHECK(boost::json::serialize(state_json(*before, phase_limits{})) == before_json);
   CHECK(boost::json::serialize(state_json(*after, phase_limits{})) ==
         boost::json::serialize(state_json(h.state, phase_limits{})));
+  // A new snapshot shares the values an event left alone.
+  auto p2 = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}));
+  auto with_open = std::make_shared<const engagement_state>(h.state);
+  h.must(client, "message", message_body("later"));
+  auto after_message = apply_shared(with_open, h.log.back());
+  REQUIRE(after_message != with_open);
+  CHECK(after_message->proposals.at({"eng:42", p2}) == with_open->proposals.at({"eng:42", p2}));
+  CHECK(after_message->agreement == with_open->agreement);
   // Replayed or foreign events change nothing and copy nothing.
   CHECK(apply_shared(after, decision) == after);
   event other = decision;
