@@ -129,14 +129,15 @@ record_draft make_record(const engagement_state& s, const engagement_proposal& p
   return r;
 }
 
-result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
+result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl,
+                        const engagement_limits& limits) {
   auto type = string_field(p.body, "type");
   if (!type) return bad_request("flag needs a type");
   if (actor.role == user_role::bot && *type != "delay" && *type != "risk" && *type != "blocker") {
     return forbidden("bots may raise only delay, risk and blocker flags");
   }
-  if (s.flags.size() >= max_open_flags) {
-    return conflict("an engagement holds at most " + std::to_string(max_open_flags) + " open flags");
+  if (s.flags.size() >= limits.open_flags) {
+    return conflict("an engagement holds at most " + std::to_string(limits.open_flags) + " open flags");
   }
   if (*type == "dispute" && !s.mediation_open) {
     pl.events.push_back(server_event(
@@ -160,11 +161,12 @@ result<plan> check_flag_update(const engagement_state& s, const post_request& p,
   return pl;
 }
 
-error too_many_proposals() {
-  return conflict("an engagement holds at most " + std::to_string(max_open_proposals) + " open proposals");
+error too_many_proposals(const engagement_limits& limits) {
+  return conflict("an engagement holds at most " + std::to_string(limits.open_proposals) + " open proposals");
 }
 
-result<plan> check_proposal(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
+result<plan> check_proposal(const engagement_state& s, const user& actor, const post_request& p, plan pl,
+                            const engagement_limits& limits) {
   auto topic = string_field(p.body, "topic");
   if (!topic) return bad_request("proposal needs a topic");
   const auto& terms = object_field(p.body, "terms");
@@ -182,7 +184,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
                                "no flag " + std::to_string(*flag_seq) + " in " + main_channel(s.eng));
     }
     if (it->second->type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
-    if (s.proposals.size() >= max_open_proposals) return too_many_proposals();
+    if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
     return pl;
   }
 
@@ -199,7 +201,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     }
     if (auto err = check_phase_move(s, *to)) return *err;
   }
-  if (s.proposals.size() >= max_open_proposals) return too_many_proposals();
+  if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
   return pl;
 }
 
@@ -424,7 +426,8 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
   return o;
 }
 
-result<plan> check(const engagement_state& s, const user& actor, const post_request& p) {
+result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
+                   const engagement_limits& limits) {
   plan pl;
   pl.events.push_back(make_event(channel_name(p.ch), p.kind, actor, p.body, p.cid));
 
@@ -456,7 +459,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     }
     if (in_mediation) return forbidden("flags are raised in " + main_channel(s.eng));
     if (closed) return conflict("the engagement is closed");
-    return check_flag(s, actor, p, std::move(pl));
+    return check_flag(s, actor, p, std::move(pl), limits);
   }
   if (p.kind == "flag_update") {
     if (!is_party(role) && role != user_role::support) return forbidden("flags are updated by parties and support");
@@ -464,7 +467,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     if (closed) return conflict("the engagement is closed");
     return check_flag_update(s, p, std::move(pl));
   }
-  if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl));
+  if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
   if (p.kind == "decision") return check_decision(s, actor, p, std::move(pl));
   return bad_request("kind " + p.kind + " cannot be posted");
 }

@@ -76,6 +76,10 @@ struct engagement_agreement {
 // once (protocol §9.10): one more is `conflict`. They bound the state kept in memory.
 constexpr std::size_t max_open_proposals = 50;
 constexpr std::size_t max_open_flags = 50;
+struct engagement_limits {
+  std::size_t open_proposals = max_open_proposals;
+  std::size_t open_flags = max_open_flags;
+};
 
 // Only what the rules still need is kept: open flags and open proposals.
 // Resolved flags and decided or lapsed proposals live in the events and the
@@ -166,7 +170,9 @@ struct plan {
 //    flag, flag_update and status belong in eng:<id> (`forbidden` elsewhere);
 //  - a phase proposal is checked again when it is accepted (the phase may have moved).
 // For the `support` channel the state is unused: support staff may post `message`.
-result<plan> check(const engagement_state& s, const user& actor, const post_request& p);
+// `limits` bound the open proposals and flags (protocol §9.10).
+result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
+                   const engagement_limits& limits = {});
 
 // The `support` notices a committed event implies: one for a `scope_change`
 // or `dispute` flag (body {type, eng, flag, text}), none otherwise. Derived

@@ -47,5 +47,9 @@ std::string http_error_body(const error& err);
 // {..fields..,"events":[...]} for the HTTP API.
 std::string object_with_events(const boost::json::object& fields,
                                const std::vector<std::shared_ptr<const std::string>>& events);
+// As object_with_events, bounded as reply_with_events_within.
+bounded_reply object_with_events_within(const boost::json::object& fields,
+                                        const std::vector<std::shared_ptr<const std::string>>& events,
+                                        std::size_t max_bytes);
 
 }  // namespace parley

@@ -82,7 +82,7 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
                            [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
   }
 
-  post_request request{*ch, kind, std::move(normalised.value()), cid};
+  post_request request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
   // Messages and status updates change no rule another post depends on: they
   // need not wait for the engagement's workflow posts, nor for its head.
   if (kind == "message" || kind == "status") {
@@ -135,7 +135,7 @@ void hub::check_and_append(engagements::snapshot state, const error* err, const 
       });
     }
   }
-  auto pl = check(*state, who.who, request);
+  auto pl = check(*state, who.who, request, engagement_limits{cfg_.max_open_proposals, cfg_.max_open_flags});
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.

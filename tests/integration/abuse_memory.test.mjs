@@ -93,7 +93,7 @@ describe('replies inside the memory bound', () => {
   });
 
   test('a join or history window larger than the queue limit answers fewer events and more: true, and paging gets them all', async () => {
-    const server = await startServer({ args: [...FAST, '--max-queue', '65536'] });
+    const server = await startServer({ args: [...FAST, '--max-queue', '65536', '--max-reply', '65536'] });
     const eng = uniqueEng('trim');
     const ch = `eng:${eng}`;
     const writer = await connectAs(server, userToken('trim-writer', 'client', [eng]));
@@ -125,6 +125,15 @@ describe('replies inside the memory bound', () => {
     assert.equal(r.more, true);
     assert.equal(r.recovered, false);
     assert.equal(r.events[0].seq, 2);
+
+    // HTTP answers are bounded by --max-reply the same way.
+    const tok = userToken('trim-reader', 'expert', [eng]);
+    const page = await httpRequest(server, 'GET', `/api/v1/channels/${encodeURIComponent(ch)}/events?after=0&limit=500`, { token: tok });
+    assert.equal(page.status, 200);
+    assert.ok(page.text.length <= 65536, `HTTP page of ${page.text.length} bytes`);
+    assert.equal(page.json.more, true);
+    assert.equal(page.json.events[0].seq, 1);
+    assert.equal((await httpAllEvents(server, tok, ch)).length, 61, 'HTTP paging gets every event');
 
     // A small window is whole and says nothing of more.
     const small = expectOk(await c.history(ch, { after: 50, limit: 5 }), 'small history');

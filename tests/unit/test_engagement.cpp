@@ -42,7 +42,7 @@ struct harness {
   std::optional<plan> last_plan;
 
   result<plan> post(const user& who, channel_type ct, std::string kind, boost::json::object body) {
-    post_request p{channel{ct, ct == channel_type::support ? "" : "42"}, std::move(kind), std::move(body), "cid-1"};
+    post_request p{channel{ct, ct == channel_type::support ? "" : "42"}, std::move(kind), std::move(body), "cid-1", std::nullopt};
     auto r = check(state, who, p);
     if (r) {
       last_plan = *r;
@@ -706,7 +706,7 @@ TEST_CASE("decided proposals and resolved flags leave the state, and are still t
   CHECK(outcome(h.post(client, "decision", decision_body(p + 100, "accepted"))) == "not_found");
 
   // The server looks up what a closed-looking seq was: a message is not_found, a proposal conflict.
-  post_request q{channel{channel_type::engagement, "42"}, "decision", decision_body(m, "accepted"), ""};
+  post_request q{channel{channel_type::engagement, "42"}, "decision", decision_body(m, "accepted"), "", std::nullopt};
   auto target = target_lookup(h.state, q);
   REQUIRE(target.has_value());
   CHECK(*target == std::make_pair(std::string("eng:42"), m));
