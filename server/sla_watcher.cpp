@@ -60,6 +60,16 @@ void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (!fresh && it->second == due) return;
   it->second = due;
   heap_.push({due, eng});
+  // Superseded items stay in the heap until they reach its top, which for a
+  // due days ahead is days away: an engagement rescheduled on every event (a
+  // status a second) would grow it without bound. When they outnumber the live
+  // ones, the heap is rebuilt from due_.
+  if (heap_.size() > 2 * due_.size() + 1024) {
+    std::vector<item> live;
+    live.reserve(due_.size());
+    for (const auto& [name, when] : due_) live.push_back({when, name});
+    heap_ = decltype(heap_)(std::greater<>(), std::move(live));
+  }
   arm();
 }
 
