@@ -61,7 +61,7 @@ std::string splice_events(const object& head, const std::vector<std::shared_ptr<
 
 // `head` with "events" spliced in, bounded as reply_with_events_within says.
 bounded_reply bounded_splice(object head, const std::vector<std::shared_ptr<const std::string>>& events,
-                             std::size_t max_bytes) {
+                             std::size_t max_bytes, bool cut) {
   head.erase("events");
   std::vector<std::size_t> sizes;
   sizes.reserve(events.size());
@@ -74,7 +74,7 @@ bounded_reply bounded_splice(object head, const std::vector<std::shared_ptr<cons
   constexpr std::size_t framing = 12 + 12 + 1;
   std::string head_json = boost::json::serialize(head);
   std::size_t head_bytes = head_json.size() + framing;
-  if (head_bytes + total <= max_bytes) return {splice_serialized(std::move(head_json), events), events.size()};
+  if (!cut && head_bytes + total <= max_bytes) return {splice_serialized(std::move(head_json), events), events.size()};
   std::size_t n = items_that_fit(max_bytes, head_bytes, sizes);
   head["more"] = true;
   if (auto* recovered = head.if_contains("recovered")) *recovered = false;
@@ -115,14 +115,14 @@ std::size_t items_that_fit(std::size_t max_bytes, std::size_t head_bytes, const 
 
 bounded_reply reply_with_events_within(std::optional<std::int64_t> id, const object& fields,
                                        const std::vector<std::shared_ptr<const std::string>>& events,
-                                       std::size_t max_bytes) {
-  return bounded_splice(reply_head(id, true, fields), events, max_bytes);
+                                       std::size_t max_bytes, bool cut) {
+  return bounded_splice(reply_head(id, true, fields), events, max_bytes, cut);
 }
 
 bounded_reply object_with_events_within(const object& fields,
                                         const std::vector<std::shared_ptr<const std::string>>& events,
-                                        std::size_t max_bytes) {
-  return bounded_splice(fields, events, max_bytes);
+                                        std::size_t max_bytes, bool cut) {
+  return bounded_splice(fields, events, max_bytes, cut);
 }
 
 boost::json::object decisions_page(std::vector<boost::json::object> records, std::int64_t after,

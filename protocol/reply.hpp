@@ -31,10 +31,12 @@ std::size_t items_that_fit(std::size_t max_bytes, std::size_t head_bytes, const 
 // the fields alone fit: it then holds the oldest events that fit and
 // "more": true, so the client pages on from the last one. A trimmed reply is
 // never "recovered" (it does not reach the head), so a "recovered" field is
-// set false. Fields alone over `max_bytes` are sent with no events.
+// set false. Fields alone over `max_bytes` are sent with no events. `cut`
+// says the events are already fewer than the window (the read was bounded):
+// the reply then says "more": true whatever fits.
 bounded_reply reply_with_events_within(std::optional<std::int64_t> id, const boost::json::object& fields,
                                        const std::vector<std::shared_ptr<const std::string>>& events,
-                                       std::size_t max_bytes);
+                                       std::size_t max_bytes, bool cut = false);
 // A page of the decision log as {"records":[...],"next":n|null} (protocol
 // §9.10), at most about `max_bytes` long: the first records that fit, but
 // always at least one so that paging moves on; when records are left out,
@@ -50,6 +52,6 @@ std::string object_with_events(const boost::json::object& fields,
 // As object_with_events, bounded as reply_with_events_within.
 bounded_reply object_with_events_within(const boost::json::object& fields,
                                         const std::vector<std::shared_ptr<const std::string>>& events,
-                                        std::size_t max_bytes);
+                                        std::size_t max_bytes, bool cut = false);
 
 }  // namespace parley

@@ -185,13 +185,15 @@ void handle_http(hub& h, const http_request& req, const boost::asio::ip::address
     q.after = after.value();
     q.before = before.value();
     q.limit = static_cast<int>(limit->value_or(50));
+    q.max_bytes = h.cfg().max_reply;
     return h.read(*who, std::move(q), [respond, max_reply = h.cfg().max_reply, version = req.version(),
                                        keep = req.keep_alive()](read_outcome out) {
       if (out.err) return respond(http_error_response(*out.err, version, keep));
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
       // Bounded like a WebSocket reply: the oldest events that fit and "more": true.
-      auto body = object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply);
+      auto body =
+          object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply, out.truncated);
       respond(json_reply(std::move(body.frame), version, keep));
     });
   }

@@ -239,6 +239,7 @@ void ws_session::read_join_window(std::shared_ptr<pending_join> j) {
   read_query q;
   q.ch = j->ch;
   q.limit = static_cast<int>(j->f.limit.value_or(50));
+  q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
   q.after = j->f.since;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), j](read_outcome out) {
     self->on_worker([j, out = std::move(out)](ws_session& s) mutable { s.on_join_read(j, std::move(out)); });
@@ -290,7 +291,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   // A window larger than the reply may take holds its oldest events and
   // "more": true; live events still start after the head, and the client pages
   // the rest with history.
-  send_heavy(reply_with_events_within(f.id, fields, events, reply_budget()).frame);
+  send_heavy(reply_with_events_within(f.id, fields, events, reply_budget(), out.truncated).frame);
   if (!latest) return;
 
   // Live events from here on: those after the head the read saw.
@@ -347,13 +348,14 @@ void ws_session::on_history(client_frame f) {
   q.after = f.after;
   q.before = f.before;
   q.limit = static_cast<int>(f.limit.value_or(50));
+  q.max_bytes = hub_.cfg().max_reply;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
     self->on_worker([id, out = std::move(out)](ws_session& s) {
       if (out.err) return s.reply_heavy_error(id, *out.err);
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
       boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
-      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget()).frame);
+      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget(), out.truncated).frame);
     });
   });
 }

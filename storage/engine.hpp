@@ -66,11 +66,17 @@ struct append_outcome {
 // Reads a window of a channel. With `after`: the first `limit` events with seq > after.
 // With `before`: the last `limit` events with seq < before. With neither: the last `limit` events.
 // Events are always ascending.
+//
+// With `max_bytes` (0: none), the window is the same but only its oldest
+// events whose JSON totals at most max_bytes are read (always at least one),
+// and read_outcome::truncated says that later events of the window were left
+// out: a reader never holds more of a large window than it may send.
 struct read_query {
   std::string ch;
   std::optional<std::int64_t> after;
   std::optional<std::int64_t> before;
   int limit = 50;
+  std::size_t max_bytes = 0;
 };
 
 struct records_outcome {
@@ -93,6 +99,7 @@ struct read_outcome {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
   std::vector<stored_event> events;
+  bool truncated = false;  // read_query::max_bytes left later events of the window out
 };
 
 class engine {

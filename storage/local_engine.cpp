@@ -173,6 +173,7 @@ class local_engine final : public engine {
   void reader_loop();
   void post_read(std::function<void(bool)> job);
   read_outcome do_read(const read_query& q);
+  read_outcome read_bounded(const read_query& q, int limit, read_outcome out);
   records_outcome do_read_records(const std::string& eng, std::int64_t after, int limit);
   result<std::vector<std::string>> do_list_engagements();
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
@@ -827,6 +828,7 @@ read_outcome local_engine::do_read(const read_query& q) {
     }
   }
   if (out.head == 0) return out;
+  if (q.max_bytes > 0) return read_bounded(q, limit, std::move(out));
 
   statement* st = nullptr;
   bool descending = false;
@@ -859,6 +861,44 @@ read_outcome local_engine::do_read(const read_query& q) {
     return out;
   }
   if (descending) std::reverse(out.events.begin(), out.events.end());
+  return out;
+}
+
+// Seqs are gap-free from 1 to the head, so every window is the ascending
+// range [lo, hi]: read from its oldest event on, it stops at the byte bound
+// without holding the rest.
+read_outcome local_engine::read_bounded(const read_query& q, int limit, read_outcome out) {
+  std::int64_t lo = 1, hi = out.head;
+  if (q.before) hi = std::min(hi, *q.before - 1);
+  if (q.after) {
+    if (*q.after >= hi) return out;
+    lo = std::max<std::int64_t>(1, *q.after + 1);
+    hi = std::min(hi, lo + limit - 1);
+  } else {
+    lo = std::max<std::int64_t>(1, hi - limit + 1);
+  }
+  if (lo > hi) return out;
+  statement_use use(read_between_);
+  read_between_.bind(1, std::string_view(q.ch));
+  read_between_.bind(2, lo - 1);
+  read_between_.bind(3, hi + 1);
+  read_between_.bind(4, std::int64_t{limit});
+  std::size_t used = 0;
+  int rc;
+  while ((rc = read_between_.step()) == SQLITE_ROW) {
+    auto json = read_between_.column_text(1);
+    if (!out.events.empty() && used + json.size() > q.max_bytes) {
+      out.truncated = true;
+      break;
+    }
+    used += json.size();
+    out.events.push_back(stored_event{read_between_.column_int64(0), std::make_shared<const std::string>(json)});
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    out.events.clear();
+    out.truncated = false;
+    out.err = storage_error(rc, rdb_, "cannot read events");
+  }
   return out;
 }
 

@@ -299,6 +299,7 @@ class redis_engine final : public engine {
 
   void run_read(read_query q, std::function<void(read_outcome)> done);
   void read_channel(const std::string& ch, const std::string& command, std::string from, std::string to, int count,
+                    std::size_t max_bytes,
                     std::function<void(read_outcome)> done);
 
   void on_command_state(bool up);
@@ -745,21 +746,26 @@ void redis_engine::run_read(read_query q, std::function<void(read_outcome)> done
   int limit = std::clamp(q.limit, 1, max_read_limit);
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   auto after_start = [](std::int64_t after) { return after < 0 ? std::string("-") : std::to_string(after + 1); };
-  if (q.after && *q.after == max) return read_channel(q.ch, "", "", "", 0, std::move(done));
-  if (q.before && *q.before <= 1) return read_channel(q.ch, "", "", "", 0, std::move(done));
-  if (q.after && q.before) {
-    if (*q.after + 1 > *q.before - 1) return read_channel(q.ch, "", "", "", 0, std::move(done));
-    return read_channel(q.ch, "XRANGE", after_start(*q.after), std::to_string(*q.before - 1), limit, std::move(done));
+  if (q.after && *q.after == max) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.before && *q.before <= 1) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.after && q.before && *q.after + 1 > *q.before - 1) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.max_bytes > 0) {
+    return read_channel(q.ch, "BOUNDED", q.after ? std::to_string(std::max<std::int64_t>(*q.after, -1)) : "",
+                        q.before ? std::to_string(*q.before) : "", limit, q.max_bytes, std::move(done));
   }
-  if (q.after) return read_channel(q.ch, "XRANGE", after_start(*q.after), "+", limit, std::move(done));
-  if (q.before) return read_channel(q.ch, "XREVRANGE", std::to_string(*q.before - 1), "-", limit, std::move(done));
-  read_channel(q.ch, "XREVRANGE", "+", "-", limit, std::move(done));
+  if (q.after && q.before) {
+    return read_channel(q.ch, "XRANGE", after_start(*q.after), std::to_string(*q.before - 1), limit, 0,
+                        std::move(done));
+  }
+  if (q.after) return read_channel(q.ch, "XRANGE", after_start(*q.after), "+", limit, 0, std::move(done));
+  if (q.before) return read_channel(q.ch, "XREVRANGE", std::to_string(*q.before - 1), "-", limit, 0, std::move(done));
+  read_channel(q.ch, "XREVRANGE", "+", "-", limit, 0, std::move(done));
 }
 
 void redis_engine::read_channel(const std::string& ch, const std::string& command, std::string from, std::string to,
-                                int count, std::function<void(read_outcome)> done) {
+                                int count, std::size_t max_bytes, std::function<void(read_outcome)> done) {
   std::vector<std::string> args{"2",     channel_key(ch, "meta"), channel_key(ch, "events"), random_hex(8), command,
-                                std::move(from), std::move(to), std::to_string(count)};
+                                std::move(from), std::move(to), std::to_string(count), std::to_string(max_bytes)};
   bool descending = command == "XREVRANGE";
   eval(read_script_, std::move(args), [descending, done = std::move(done)](result<redis_value> r) {
     read_outcome out;
@@ -772,13 +778,14 @@ void redis_engine::read_channel(const std::string& ch, const std::string& comman
       return done(std::move(out));
     }
     const auto& e = r->elements;
-    if (!r->is_array() || e.size() < 2 || e.size() % 2 != 0) {
+    if (!r->is_array() || e.size() < 3 || e.size() % 2 != 1) {
       out.err = make_error(errc::internal, "redis: unexpected reply to the read script");
       return done(std::move(out));
     }
     out.epoch = e[0].str;
     out.head = e[1].integer;
-    for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
+    out.truncated = e[2].integer != 0;
+    for (std::size_t i = 3; i + 1 < e.size(); i += 2) {
       const std::string& id = e[i].str;
       auto seq = to_int(std::string_view(id).substr(0, id.find('-')));
       if (!seq) {
@@ -1034,9 +1041,9 @@ void redis_engine::catch_up(const std::string& ch) {
     if (missing) st.stale = true;
   };
   if (!st.order.synced())
-    read_channel(ch, "", "", "", 0, std::move(on_read));
+    read_channel(ch, "", "", "", 0, 0, std::move(on_read));
   else
-    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, std::move(on_read));
+    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, 0, std::move(on_read));
 }
 
 // ---- presence and ephemeral pushes ----

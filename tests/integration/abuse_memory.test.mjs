@@ -92,6 +92,49 @@ describe('replies inside the memory bound', () => {
     assert.equal(await server.stop(), 0);
   });
 
+  test('pipelined reads of a window of large events hold no more of it than a reply may carry', async (t) => {
+    const server = await startServer({ args: FAST });
+    const eng = uniqueEng('wide');
+    const ch = `eng:${eng}`;
+    const writer = await connectAs(server, userToken('wide-writer', 'client', [eng]));
+    // 300 events of about 48 KB (16000 three-byte characters): a 14 MB window.
+    const text = '€'.repeat(16000);
+    for (let i = 0; i < 300; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, () => writer.message(ch, text).then((r) => expectOk(r, 'seed'))));
+    }
+    const reader = await connectAs(server, userToken('wide-reader', 'expert', [eng]));
+    for (let i = 0; i < 3; i++) expectOk(await reader.history(ch, { after: 0, limit: 500 }), 'warm-up history');
+    await sleep(300);
+
+    const pid = server.proc.pid;
+    const before = rssKiB(pid);
+    const hostile = await connectAs(server, userToken('wide-hostile', 'expert', [eng]));
+    hostile.ws._socket.pause();
+    const replies = [];
+    for (let i = 0; i < 34; i++) {
+      const op = i % 2 ? hostile.request('join', { ch, limit: 500 }, { timeoutMs: 60000 })
+        : hostile.request('history', { ch, after: 0, limit: 500 }, { timeoutMs: 60000 });
+      replies.push(op);
+    }
+    let peak = before;
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {
+      peak = Math.max(peak, rssKiB(pid));
+      await sleep(50);
+    }
+    const growthMiB = (peak - before) / 1024;
+    t.diagnostic(`VmRSS before ${before} kB, peak ${peak} kB: growth ${growthMiB.toFixed(2)} MiB for 34 pipelined reads of a 14 MB window`);
+    assert.ok(growthMiB < 16, `RSS grew by ${growthMiB.toFixed(2)} MiB`);
+    hostile.ws._socket.resume();
+    for (const r of await Promise.all(replies)) {
+      expectOk(r, 'pipelined read');
+      assert.equal(r.more, true, 'a 14 MB window never comes whole');
+    }
+    await servesNormally(server, 'after pipelined reads of large events');
+    await Promise.all([writer.close(), reader.close(), hostile.close()]);
+    assert.equal(await server.stop(), 0);
+  });
+
   test('a join or history window larger than the queue limit answers fewer events and more: true, and paging gets them all', async () => {
     const server = await startServer({ args: [...FAST, '--max-queue', '65536', '--max-reply', '65536'] });
     const eng = uniqueEng('trim');

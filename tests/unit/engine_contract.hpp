@@ -231,4 +231,65 @@ inline void check_records_paging(engine& e) {
   CHECK_FALSE(beyond.next);
 }
 
+// A byte-bounded read holds the oldest events of the same window up to the
+// bound (at least one) and says when it left later ones out.
+inline void check_bounded_reads(engine& e) {
+  fill(e, "eng:a", 30);
+  auto bounded = [&](std::optional<std::int64_t> after, std::optional<std::int64_t> before, int limit,
+                     std::size_t max_bytes) {
+    read_query q;
+    q.ch = "eng:a";
+    q.after = after;
+    q.before = before;
+    q.limit = limit;
+    q.max_bytes = max_bytes;
+    std::promise<read_outcome> p;
+    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
+    auto out = p.get_future().get();
+    REQUIRE_FALSE(out.err);
+    return out;
+  };
+  // The bytes of events first..last, as stored.
+  auto all = read_window(e, "eng:a", 0, std::nullopt, 100);
+  auto bytes = [&](std::int64_t first, std::int64_t last) {
+    std::size_t n = 0;
+    for (auto seq = first; seq <= last; ++seq) n += all.events[static_cast<std::size_t>(seq - 1)].json->size();
+    return n;
+  };
+  SECTION("each kind of window keeps its oldest events that fit") {
+    auto tail = bounded(std::nullopt, std::nullopt, 10, bytes(21, 23));
+    CHECK(seqs_of(tail) == range(21, 23));
+    CHECK(tail.truncated);
+    CHECK(tail.head == 30);
+    CHECK(seqs_of(bounded(5, std::nullopt, 10, bytes(6, 8) + 1)) == range(6, 8));
+    CHECK(seqs_of(bounded(std::nullopt, 21, 10, bytes(11, 13))) == range(11, 13));
+    auto between = bounded(10, 14, 50, bytes(11, 13));
+    CHECK(seqs_of(between) == range(11, 13));
+    CHECK_FALSE(between.truncated);
+  }
+  SECTION("at least one event, and no cut when the window fits") {
+    auto one = bounded(std::nullopt, std::nullopt, 10, 1);
+    CHECK(seqs_of(one) == range(21, 21));
+    CHECK(one.truncated);
+    auto whole = bounded(std::nullopt, std::nullopt, 10, bytes(21, 30));
+    CHECK(seqs_of(whole) == range(21, 30));
+    CHECK_FALSE(whole.truncated);
+    CHECK(seqs_of(bounded(-7, std::nullopt, 2, 1 << 20)) == range(1, 2));
+  }
+  SECTION("empty windows stay empty") {
+    CHECK(bounded(30, std::nullopt, 10, 1).events.empty());
+    CHECK(bounded(std::nullopt, 1, 10, 1).events.empty());
+    CHECK(bounded(10, 11, 10, 1).events.empty());
+    CHECK_FALSE(bounded(30, std::nullopt, 10, 1).truncated);
+    read_query q;
+    q.ch = "eng:none";
+    q.max_bytes = 100;
+    std::promise<read_outcome> p;
+    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
+    auto none = p.get_future().get();
+    CHECK(none.head == 0);
+    CHECK(none.events.empty());
+  }
+}
+
 }  // namespace parley::testing

@@ -435,6 +435,13 @@ TEST_CASE("redis: an append expecting heads that moved on stores nothing and rep
   check_expect_heads(*e);
 }
 
+TEST_CASE("redis: a read bounded in bytes keeps the oldest events of its window and says it was cut", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_bounded_reads(*e);
+}
+
 TEST_CASE("redis: the decision log is read a page at a time, with the n to page on from", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
