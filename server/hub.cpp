@@ -228,7 +228,16 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   auto ch = parse_channel(q.ch);
   if (!ch) return done(read_outcome{make_error(errc::bad_request, "unknown channel '" + q.ch + "'"), {}, 0, {}});
   if (auto e = check_read(who, *ch)) return done(read_outcome{std::move(*e), {}, 0, {}});
-  if (ch->type != channel_type::engagement || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
+  if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
+  if (ch->type == channel_type::mediation) {
+    // Like its join: a mediation channel exists once a dispute has opened it.
+    return engagements_.with_state(ch->eng, false, [this, q = std::move(q), done = std::move(done),
+                                                    name = ch->name()](engagements::snapshot s, const error* err) mutable {
+      if (err) return done(read_outcome{*err, {}, 0, {}});
+      if (!s->mediation_exists) return done(read_outcome{make_error(errc::not_found, name + " does not exist"), {}, 0, {}});
+      storage_.read(std::move(q), std::move(done));
+    });
+  }
   // Every engagement's main channel holds its opening event: an empty one does not exist.
   storage_.read(std::move(q), [done = std::move(done), name = ch->name()](read_outcome out) {
     if (!out.err && out.head == 0) out = read_outcome{make_error(errc::not_found, name + " does not exist"), {}, 0, {}};

@@ -291,6 +291,7 @@ describe('bounded engagement state', () => {
     const support = await connectAs(server, supportToken);
     expectRefused(await support.join(ch), 'not_found', 'support joins an unknown engagement');
     expectRefused(await support.history(ch, { after: 0 }), 'not_found', 'support history');
+    expectRefused(await support.history(`${ch}:mediation`, { after: 0 }), 'not_found', 'support history of its mediation');
     expectRefused(await support.decisions(eng), 'not_found', 'support decisions');
     expectRefused(await support.message(ch, 'anyone?'), 'not_found', 'support posts');
     const service = userToken('mem-service', 'service', ['*']);
@@ -315,6 +316,9 @@ describe('bounded engagement state', () => {
     const sj = expectOk(await support.join(ch), 'support joins once it exists');
     assert.equal(sj.state.phase, 'discovery');
     expectOk(await support.message(ch, 'welcome'));
+    expectRefused(await support.history(`${ch}:mediation`, { after: 0 }), 'not_found', 'mediation before any dispute');
+    expectOk(await client.post(ch, 'flag', { type: 'dispute', text: 'Disputed' }));
+    expectOk(await support.history(`${ch}:mediation`, { after: 0 }), 'mediation once a dispute opened it');
     await servesNormally(server, 'after the probes');
     await Promise.all([support.close(), client.close()]);
     assert.equal(await server.stop(), 0);
