@@ -230,11 +230,14 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   if (auto e = check_read(who, *ch)) return done(read_outcome{std::move(*e), {}, 0, {}});
   if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
   if (ch->type == channel_type::mediation) {
-    // Like its join: a mediation channel exists once a dispute has opened it.
-    return engagements_.with_state(ch->eng, false, [this, q = std::move(q), done = std::move(done),
-                                                    name = ch->name()](engagements::snapshot s, const error* err) mutable {
-      if (err) return done(read_outcome{*err, {}, 0, {}});
-      if (!s->mediation_exists) return done(read_outcome{make_error(errc::not_found, name + " does not exist"), {}, 0, {}});
+    // The mediation channel of an engagement that does not exist: its main channel is empty.
+    read_query main;
+    main.ch = "eng:" + ch->eng;
+    main.limit = 1;
+    return storage_.read(std::move(main), [this, q = std::move(q), done = std::move(done),
+                                           eng = ch->eng](read_outcome out) mutable {
+      if (out.err) return done(std::move(out));
+      if (out.head == 0) return done(read_outcome{no_engagement(eng), {}, 0, {}});
       storage_.read(std::move(q), std::move(done));
     });
   }
