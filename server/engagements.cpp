@@ -21,7 +21,10 @@ std::string engagement_of(std::string_view ch) {
 }
 
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
-    : storage_(storage), watch_(std::move(watch)), unwatch_(std::move(unwatch)), capacity_(std::max<std::size_t>(capacity, 1)) {}
+    : storage_(storage),
+      watch_(std::move(watch)),
+      unwatch_(std::move(unwatch)),
+      capacity_(std::max<std::size_t>(capacity, 1)) {}
 
 std::size_t engagements::size() const {
   std::lock_guard lock(mutex_);

@@ -24,7 +24,9 @@ bool opens_engagements(const claims& who) {
   return who.who.role == user_role::client || who.who.role == user_role::expert || who.who.role == user_role::bot;
 }
 
-error no_engagement(const std::string& eng) { return make_error(errc::not_found, "engagement " + eng + " does not exist"); }
+error no_engagement(const std::string& eng) {
+  return make_error(errc::not_found, "engagement " + eng + " does not exist");
+}
 }  // namespace
 
 std::int64_t now_ms() {
@@ -37,7 +39,9 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
       storage_(storage),
       engagements_(
           storage,
-          [this](const std::string& ch, std::function<void(std::optional<error>)> ready) { watch(ch, std::move(ready)); },
+          [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
+            watch(ch, std::move(ready));
+          },
           [this](const std::string& ch) { unwatch(ch); }, cfg.engagement_cache) {
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>());
@@ -93,11 +97,12 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
                                                       std::move(done));
                                    });
   }
-  engagements_.run_exclusive(ch->eng, opens_engagements(who), [this, who, request = std::move(request), done = std::move(done)](
-                                          engagements::snapshot s, const error* err,
-                                          std::function<void()> finished) mutable {
-    check_and_append(s, err, who, std::move(request), true, max_stale_retries, std::move(finished), std::move(done));
-  });
+  engagements_.run_exclusive(ch->eng, opens_engagements(who),
+                             [this, who, request = std::move(request), done = std::move(done)](
+                                 engagements::snapshot s, const error* err, std::function<void()> finished) mutable {
+                               check_and_append(std::move(s), err, who, std::move(request), true, max_stale_retries,
+                                                std::move(finished), std::move(done));
+                             });
 }
 
 // Checks a post against the engagement's state and appends its plan. With
