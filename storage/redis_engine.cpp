@@ -932,7 +932,8 @@ void redis_engine::unwatch(const std::string& ch) {
 
 void redis_engine::on_command_state(bool up) {
   if (stopping_) return;
-  ready_.store(up && cmd_.connected());
+  // Ready (readyz) when both connections are up: joins need the subscription too.
+  ready_.store(up && cmd_.connected() && sub_.connected());
   if (!up) return;
   for (auto& [ch, st] : watched_)
     if (st.stale) catch_up(ch);
@@ -943,6 +944,7 @@ void redis_engine::on_command_state(bool up) {
 void redis_engine::on_subscribe_state(bool up) {
   probe_subscribed_ = false;
   probe_pending_ = false;
+  if (!stopping_) ready_.store(up && sub_.connected() && cmd_.connected());
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
   for (auto& [ch, st] : watched_) sub_.pubsub({"SUBSCRIBE", st.pub});

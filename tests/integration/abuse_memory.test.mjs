@@ -16,6 +16,14 @@ after(cleanup);
 const FAST = ['--post-rate', '100000', '--post-burst', '100000'];
 const supportToken = userToken('mem-support', 'support', ['*'], { name: 'Memory desk' });
 
+// A server that is ready: with Redis, its connection is up (readyz), so the
+// first requests do not meet "unavailable".
+async function startReady(args) {
+  const server = await startServer({ args });
+  await pollUntil(async () => (await httpRequest(server, 'GET', '/readyz')).status === 200, 15000, 'readyz', 50);
+  return server;
+}
+
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m[1]);
@@ -49,7 +57,7 @@ async function servesNormally(server, what) {
 
 describe('replies inside the memory bound', () => {
   test('32+ pipelined history requests on a socket that never reads keep the server within 16 MiB', async (t) => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('pipe');
     const ch = `eng:${eng}`;
     const writer = await connectAs(server, userToken('pipe-writer', 'client', [eng]));
@@ -93,7 +101,7 @@ describe('replies inside the memory bound', () => {
   });
 
   test('pipelined reads of a window of large events hold no more of it than a reply may carry', async (t) => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('wide');
     const ch = `eng:${eng}`;
     const writer = await connectAs(server, userToken('wide-writer', 'client', [eng]));
@@ -136,7 +144,7 @@ describe('replies inside the memory bound', () => {
   });
 
   test('a join or history window larger than the queue limit answers fewer events and more: true, and paging gets them all', async () => {
-    const server = await startServer({ args: [...FAST, '--max-queue', '65536', '--max-reply', '65536'] });
+    const server = await startReady([...FAST, '--max-queue', '65536', '--max-reply', '65536']);
     const eng = uniqueEng('trim');
     const ch = `eng:${eng}`;
     const writer = await connectAs(server, userToken('trim-writer', 'client', [eng]));
@@ -188,7 +196,7 @@ describe('replies inside the memory bound', () => {
   });
 
   test('decisions page over WebSocket and HTTP with after, limit and next', async () => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('dec');
     const ch = `eng:${eng}`;
     const client = await connectAs(server, userToken('dec-client', 'client', [eng]));
@@ -239,7 +247,7 @@ describe('replies inside the memory bound', () => {
 
 describe('bounded engagement state', () => {
   test('a flood of 60 proposals: the 51st and later are conflict, nothing stored', async () => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('props');
     const ch = `eng:${eng}`;
     const expert = await connectAs(server, userToken('props-expert', 'expert', [eng]));
@@ -262,7 +270,7 @@ describe('bounded engagement state', () => {
   });
 
   test('a flood of 60 flags: the 51st and later are conflict, nothing stored', async () => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('flags');
     const ch = `eng:${eng}`;
     const client = await connectAs(server, userToken('flags-client', 'client', [eng]));
@@ -285,7 +293,7 @@ describe('bounded engagement state', () => {
   });
 
   test('support reading an engagement that does not exist gets not_found and creates nothing; a party still opens it', async () => {
-    const server = await startServer({ args: FAST });
+    const server = await startReady(FAST);
     const eng = uniqueEng('nope');
     const ch = `eng:${eng}`;
     const support = await connectAs(server, supportToken);
@@ -323,7 +331,7 @@ describe('bounded engagement state', () => {
   });
 
   test('with --engagement-cache 2, four engagements used in turn keep their states and service levels', async () => {
-    const server = await startServer({ args: [...FAST, '--engagement-cache', '2', '--reply-sla', '3s'] });
+    const server = await startReady([...FAST, '--engagement-cache', '2', '--reply-sla', '3s']);
     const engs = Array.from({ length: 4 }, () => uniqueEng('lru'));
     const clients = {};
     const experts = {};
