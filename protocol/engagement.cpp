@@ -76,7 +76,7 @@ event server_event(const engagement_state& s, std::string kind, boost::json::obj
 
 bool has_open_dispute_other_than(const engagement_state& s, std::int64_t flag_seq) {
   return std::any_of(s.flags.begin(), s.flags.end(), [&](const auto& kv) {
-    return kv.first != flag_seq && kv.second.type == "dispute" && kv.second.state != "resolved";
+    return kv.first != flag_seq && kv.second->type == "dispute" && kv.second->state != "resolved";
   });
 }
 
@@ -100,6 +100,20 @@ boost::json::array ids_json(const std::vector<std::string>& ids) {
   return a;
 }
 
+// A proposal or flag seq that is not open: one that was closed before
+// (`conflict`) or none at all (`not_found`). The state keeps only open ones, so
+// without the stored event's kind a seq up to the highest one seen counts as closed.
+error closed_or_missing(const post_request& p, std::string_view kind, std::int64_t seq, std::int64_t last_seen,
+                        std::string closed_message, std::string missing_message) {
+  bool closed = p.target_kind ? *p.target_kind == kind : seq > 0 && seq <= last_seen;
+  return closed ? conflict(std::move(closed_message)) : not_found(std::move(missing_message));
+}
+
+std::int64_t last_proposal_in(const engagement_state& s, const std::string& ch) {
+  auto it = s.last_proposal_seq.find(ch);
+  return it == s.last_proposal_seq.end() ? 0 : it->second;
+}
+
 record_draft make_record(const engagement_state& s, const engagement_proposal& pr,
                          const std::vector<std::string>& accepted_by) {
   record_draft r;
@@ -115,11 +129,15 @@ record_draft make_record(const engagement_state& s, const engagement_proposal& p
   return r;
 }
 
-result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
+result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl,
+                        const engagement_limits& limits) {
   auto type = string_field(p.body, "type");
   if (!type) return bad_request("flag needs a type");
   if (actor.role == user_role::bot && *type != "delay" && *type != "risk" && *type != "blocker") {
     return forbidden("bots may raise only delay, risk and blocker flags");
+  }
+  if (s.flags.size() >= limits.open_flags) {
+    return conflict("an engagement holds at most " + std::to_string(limits.open_flags) + " open flags");
   }
   if (*type == "dispute" && !s.mediation_open) {
     pl.events.push_back(server_event(
@@ -133,15 +151,22 @@ result<plan> check_flag_update(const engagement_state& s, const post_request& p,
   auto state = string_field(p.body, "state");
   if (!seq || !state) return bad_request("flag_update needs flag and state");
   auto it = s.flags.find(*seq);
-  if (it == s.flags.end()) return not_found("no flag " + std::to_string(*seq) + " in " + main_channel(s.eng));
-  if (it->second.state == "resolved") return conflict("flag " + std::to_string(*seq) + " is already resolved");
-  if (it->second.type == "dispute" && *state == "resolved") {
+  if (it == s.flags.end()) {
+    return closed_or_missing(p, "flag", *seq, s.last_flag_seq, "flag " + std::to_string(*seq) + " is already resolved",
+                             "no flag " + std::to_string(*seq) + " in " + main_channel(s.eng));
+  }
+  if (it->second->type == "dispute" && *state == "resolved") {
     return conflict("a dispute flag is resolved only by an accepted resolution");
   }
   return pl;
 }
 
-result<plan> check_proposal(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
+error too_many_proposals(const engagement_limits& limits) {
+  return conflict("an engagement holds at most " + std::to_string(limits.open_proposals) + " open proposals");
+}
+
+result<plan> check_proposal(const engagement_state& s, const user& actor, const post_request& p, plan pl,
+                            const engagement_limits& limits) {
   auto topic = string_field(p.body, "topic");
   if (!topic) return bad_request("proposal needs a topic");
   const auto& terms = object_field(p.body, "terms");
@@ -154,12 +179,12 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     if (!flag_seq) return bad_request("a resolution's terms need flag (the dispute flag's seq)");
     auto it = s.flags.find(*flag_seq);
     if (it == s.flags.end()) {
-      return not_found("no flag " + std::to_string(*flag_seq) + " in " + main_channel(s.eng));
+      return closed_or_missing(p, "flag", *flag_seq, s.last_flag_seq,
+                               "flag " + std::to_string(*flag_seq) + " is already resolved",
+                               "no flag " + std::to_string(*flag_seq) + " in " + main_channel(s.eng));
     }
-    if (it->second.type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
-    if (it->second.state == "resolved") {
-      return conflict("dispute " + std::to_string(*flag_seq) + " is already resolved");
-    }
+    if (it->second->type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
+    if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
     return pl;
   }
 
@@ -176,6 +201,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     }
     if (auto err = check_phase_move(s, *to)) return *err;
   }
+  if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
   return pl;
 }
 
@@ -187,13 +213,12 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   if (!seq || !verdict) return bad_request("decision needs proposal and verdict");
   const auto ch = channel_name(p.ch);
   auto it = s.proposals.find({ch, *seq});
-  if (it == s.proposals.end()) return not_found("no proposal " + std::to_string(*seq) + " in " + ch);
-  const auto& pr = it->second;
-  switch (pr.status) {
-    case proposal_status::open: break;
-    case proposal_status::lapsed: return conflict("proposal " + std::to_string(*seq) + " lapsed when the engagement closed");
-    default: return conflict("proposal " + std::to_string(*seq) + " is already decided");
+  if (it == s.proposals.end()) {
+    return closed_or_missing(p, "proposal", *seq, last_proposal_in(s, ch),
+                             "proposal " + std::to_string(*seq) + " is already decided (or lapsed)",
+                             "no proposal " + std::to_string(*seq) + " in " + ch);
   }
+  const auto& pr = *it->second;
   const bool accepted = *verdict == "accepted";
 
   if (pr.topic == "resolution") {
@@ -204,7 +229,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
     if (!accepted) return pl;
     auto flag_seq = int_field(pr.terms, "flag").value_or(0);
     auto flag = s.flags.find(flag_seq);
-    if (flag == s.flags.end() || flag->second.state == "resolved") {
+    if (flag == s.flags.end() || flag->second->state == "resolved") {
       return conflict("dispute " + std::to_string(flag_seq) + " is already resolved");
     }
     // Accepted when both parties have accepted: this acceptance completes it
@@ -249,10 +274,11 @@ void apply_decision(engagement_state& s, const event& ev) {
   auto verdict = string_field(ev.body, "verdict");
   if (!seq || !verdict) return;
   auto it = s.proposals.find({ev.ch, *seq});
-  if (it == s.proposals.end() || it->second.status != proposal_status::open) return;
-  auto& pr = it->second;
+  if (it == s.proposals.end()) return;
+  const auto& pr = *it->second;
+  // A decided proposal leaves the state: it lives on in its events and the decision log.
   if (*verdict != "accepted") {
-    pr.status = proposal_status::rejected;
+    s.proposals.erase(it);
     return;
   }
   if (pr.topic == "resolution") {
@@ -261,22 +287,26 @@ void apply_decision(engagement_state& s, const event& ev) {
         std::find(pr.accepted_sides.begin(), pr.accepted_sides.end(), *decider) != pr.accepted_sides.end()) {
       return;
     }
-    pr.accepted_sides.push_back(*decider);
-    pr.accepted_by.push_back(ev.from.id);
-    if (pr.accepted_sides.size() < 2) return;
-    pr.status = proposal_status::accepted;
-    auto flag = s.flags.find(int_field(pr.terms, "flag").value_or(0));
-    if (flag != s.flags.end()) flag->second.state = "resolved";
+    if (pr.accepted_sides.empty()) {  // the first side: the resolution stays open
+      auto next = std::make_shared<engagement_proposal>(pr);
+      next->accepted_sides.push_back(*decider);
+      next->accepted_by.push_back(ev.from.id);
+      it->second = std::move(next);
+      return;
+    }
+    s.flags.erase(int_field(pr.terms, "flag").value_or(0));
+    s.proposals.erase(it);
     return;
   }
-  pr.status = proposal_status::accepted;
-  pr.accepted_by.push_back(ev.from.id);
   if (amends_agreement(pr.topic)) {
-    if (!s.agreement) s.agreement = engagement_agreement{};
-    for (const auto& kv : pr.terms) s.agreement->terms[kv.key()] = kv.value();
-    ++s.agreement->version;
+    auto next = s.agreement ? std::make_shared<engagement_agreement>(*s.agreement)
+                            : std::make_shared<engagement_agreement>();
+    for (const auto& kv : pr.terms) next->terms[kv.key()] = kv.value();
+    ++next->version;
+    s.agreement = std::move(next);
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
+  s.proposals.erase(it);
 }
 
 void apply_phase(engagement_state& s, const event& ev) {
@@ -286,9 +316,7 @@ void apply_phase(engagement_state& s, const event& ev) {
   s.phase_since_ms = ev.ts;
   if (*to == engagement_phase::closed) {
     // Nothing but a resolution can be decided any more; service levels stop.
-    for (auto& [key, pr] : s.proposals) {
-      if (pr.status == proposal_status::open && pr.topic != "resolution") pr.status = proposal_status::lapsed;
-    }
+    std::erase_if(s.proposals, [](const auto& kv) { return kv.second->topic != "resolution"; });
     s.owed_reply.reset();
   }
 }
@@ -365,15 +393,15 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
     o["agreement"] = nullptr;
   }
   boost::json::array flags;
-  for (const auto& [seq, f] : s.flags) {
-    if (f.state == "resolved") continue;
+  for (const auto& [seq, flag] : s.flags) {
+    const auto& f = *flag;
     flags.push_back(
         boost::json::object{{"seq", f.seq}, {"type", f.type}, {"state", f.state}, {"text", f.text}, {"by", f.by}});
   }
   o["open_flags"] = std::move(flags);
   boost::json::array proposals;
-  for (const auto& [key, pr] : s.proposals) {
-    if (pr.status != proposal_status::open) continue;
+  for (const auto& [key, proposal] : s.proposals) {
+    const auto& pr = *proposal;
     proposals.push_back(boost::json::object{{"seq", pr.seq},
                                             {"ch", pr.ch},
                                             {"topic", pr.topic},
@@ -398,7 +426,8 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
   return o;
 }
 
-result<plan> check(const engagement_state& s, const user& actor, const post_request& p) {
+result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
+                   const engagement_limits& limits) {
   plan pl;
   pl.events.push_back(make_event(channel_name(p.ch), p.kind, actor, p.body, p.cid));
 
@@ -430,7 +459,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     }
     if (in_mediation) return forbidden("flags are raised in " + main_channel(s.eng));
     if (closed) return conflict("the engagement is closed");
-    return check_flag(s, actor, p, std::move(pl));
+    return check_flag(s, actor, p, std::move(pl), limits);
   }
   if (p.kind == "flag_update") {
     if (!is_party(role) && role != user_role::support) return forbidden("flags are updated by parties and support");
@@ -438,7 +467,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     if (closed) return conflict("the engagement is closed");
     return check_flag_update(s, p, std::move(pl));
   }
-  if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl));
+  if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
   if (p.kind == "decision") return check_decision(s, actor, p, std::move(pl));
   return bad_request("kind " + p.kind + " cannot be posted");
 }
@@ -477,11 +506,20 @@ bool apply(engagement_state& s, const event& ev) {
     f.state = "open";
     f.text = string_field(ev.body, "text").value_or("");
     f.by = ev.from.id;
-    s.flags[ev.seq] = std::move(f);
+    s.flags[ev.seq] = std::make_shared<const engagement_flag>(std::move(f));
+    s.last_flag_seq = std::max(s.last_flag_seq, ev.seq);
   } else if (ev.kind == "flag_update") {
     auto it = s.flags.find(int_field(ev.body, "flag").value_or(0));
     auto state = string_field(ev.body, "state");
-    if (main && it != s.flags.end() && state && it->second.state != "resolved") it->second.state = *state;
+    if (main && it != s.flags.end() && state) {
+      if (*state == "resolved") {
+        s.flags.erase(it);  // a resolved flag leaves the state
+      } else {
+        auto next = std::make_shared<engagement_flag>(*it->second);
+        next->state = *state;
+        it->second = std::move(next);
+      }
+    }
   } else if (ev.kind == "proposal") {
     engagement_proposal pr;
     pr.seq = ev.seq;
@@ -491,7 +529,9 @@ bool apply(engagement_state& s, const event& ev) {
     pr.terms = object_field(ev.body, "terms");
     pr.by = ev.from.id;
     pr.by_side = side_of(ev.from.role);
-    s.proposals[{ev.ch, ev.seq}] = std::move(pr);
+    s.proposals[{ev.ch, ev.seq}] = std::make_shared<const engagement_proposal>(std::move(pr));
+    auto& last_proposal = s.last_proposal_seq[ev.ch];
+    last_proposal = std::max(last_proposal, ev.seq);
   } else if (ev.kind == "decision") {
     apply_decision(s, ev);
   } else if (ev.kind == "phase") {
@@ -504,6 +544,36 @@ bool apply(engagement_state& s, const event& ev) {
     if (main) apply_sla(s, ev);
   }
   return true;
+}
+
+}  // namespace parley
+
+namespace parley {
+
+std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engagement_state& s, const post_request& p) {
+  if (p.ch.type == channel_type::support) return std::nullopt;
+  const auto ch = channel_name(p.ch);
+  if (p.kind == "decision") {
+    auto seq = int_field(p.body, "proposal");
+    if (!seq || s.proposals.count({ch, *seq}) || *seq <= 0 || *seq > last_proposal_in(s, ch)) return std::nullopt;
+    return std::make_pair(ch, *seq);
+  }
+  std::optional<std::int64_t> flag;
+  if (p.kind == "flag_update") flag = int_field(p.body, "flag");
+  if (p.kind == "proposal" && string_field(p.body, "topic").value_or("") == "resolution")
+    flag = int_field(object_field(p.body, "terms"), "flag");
+  if (!flag || s.flags.count(*flag) || *flag <= 0 || *flag > s.last_flag_seq) return std::nullopt;
+  return std::make_pair(main_channel(s.eng), *flag);
+}
+
+std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,
+                                                     const event& ev) {
+  if (ev.ch != main_channel(s->eng) && ev.ch != mediation_channel(s->eng)) return s;
+  auto it = s->applied.find(ev.ch);
+  if (it != s->applied.end() && ev.seq <= it->second) return s;
+  auto next = std::make_shared<engagement_state>(*s);
+  apply(*next, ev);
+  return next;
 }
 
 }  // namespace parley

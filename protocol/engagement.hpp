@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,8 +49,6 @@ struct engagement_flag {
   std::string by;        // user id
 };
 
-enum class proposal_status { open, accepted, rejected, lapsed };
-
 struct engagement_proposal {
   std::int64_t seq = 0;  // the proposal's id, in channel `ch`
   std::string ch;
@@ -58,7 +57,6 @@ struct engagement_proposal {
   boost::json::object terms;
   std::string by;  // user id of the proposer
   std::optional<side> by_side;  // none for support's resolutions
-  proposal_status status = proposal_status::open;
   std::vector<std::string> accepted_by;  // user ids, in order of acceptance
   std::vector<side> accepted_sides;      // resolutions: the parties that accepted so far
 };
@@ -74,14 +72,34 @@ struct engagement_agreement {
   int version = 0;
 };
 
+// Open proposals and open (not yet resolved) flags an engagement may hold at
+// once (protocol §9.10): one more is `conflict`. They bound the state kept in memory.
+constexpr std::size_t max_open_proposals = 50;
+constexpr std::size_t max_open_flags = 50;
+struct engagement_limits {
+  std::size_t open_proposals = max_open_proposals;
+  std::size_t open_flags = max_open_flags;
+};
+
+// Only what the rules still need is kept: open flags and open proposals.
+// Resolved flags and decided or lapsed proposals live in the events and the
+// decision log; that such a seq was one is known from the highest flag and
+// proposal seq seen per channel (see closed_or_missing in engagement.cpp).
+//
+// Flags, proposals and the agreement are immutable values shared between
+// snapshots: copying a state copies pointers, not terms and texts, and apply
+// replaces a value instead of changing it. A snapshot handed out never changes.
 struct engagement_state {
   std::string eng;
   engagement_phase phase = engagement_phase::discovery;
   std::int64_t phase_since_ms = 0;
-  std::optional<engagement_agreement> agreement;
+  std::shared_ptr<const engagement_agreement> agreement;  // null before the first accepted one
   bool agreement_accepted = false;  // an `agreement`-topic proposal was accepted (needed to enter active)
-  std::map<std::int64_t, engagement_flag> flags;  // every flag ever raised, by seq
-  std::map<std::pair<std::string, std::int64_t>, engagement_proposal> proposals;  // every proposal, by (ch, seq)
+  std::map<std::int64_t, std::shared_ptr<const engagement_flag>> flags;  // the flags not yet resolved, by seq
+  // The open proposals, by (ch, seq).
+  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const engagement_proposal>> proposals;
+  std::int64_t last_flag_seq = 0;  // the highest flag seq seen in eng:<id>
+  std::map<std::string, std::int64_t> last_proposal_seq;  // the highest proposal seq seen, per channel
   bool mediation_open = false;
   bool mediation_exists = false;  // opened at least once: eng:<id>:mediation may be joined
   std::optional<reply_debt> owed_reply;
@@ -114,7 +132,18 @@ struct post_request {
   std::string kind;
   boost::json::object body;
   std::string cid;  // empty when none
+  // The kind of the stored event a decision, flag_update or resolution names
+  // when it is no longer held open in the state, if the caller looked it up
+  // (target_lookup): it tells "decided or resolved already" (`conflict`) from
+  // "no such proposal or flag" (`not_found`) exactly.
+  std::optional<std::string> target_kind;
 };
+
+// The (channel, seq) of the stored event whose kind `check` would need to
+// answer `p` exactly: a proposal or flag seq that is no longer open but not
+// above the highest one seen. Without a lookup, check() takes such a seq for a
+// proposal or flag that is closed (`conflict`).
+std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engagement_state& s, const post_request& p);
 
 // What to append for an accepted proposal (protocol §5): eng, ch, topic, terms,
 // text, proposed_by, accepted_by, proposal_seq. The server copies it into
@@ -141,7 +170,9 @@ struct plan {
 //    flag, flag_update and status belong in eng:<id> (`forbidden` elsewhere);
 //  - a phase proposal is checked again when it is accepted (the phase may have moved).
 // For the `support` channel the state is unused: support staff may post `message`.
-result<plan> check(const engagement_state& s, const user& actor, const post_request& p);
+// `limits` bound the open proposals and flags (protocol §9.10).
+result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
+                   const engagement_limits& limits = {});
 
 // The `support` notices a committed event implies: one for a `scope_change`
 // or `dispute` flag (body {type, eng, flag, text}), none otherwise. Derived
@@ -155,5 +186,11 @@ std::vector<event> notices_for(const event& committed);
 // way); an event whose seq is not above the last applied in its channel is
 // ignored, so replaying twice changes nothing. Returns false when ignored.
 bool apply(engagement_state& s, const event& ev);
+
+// Copy-on-write apply: the same snapshot when `ev` changes nothing (already
+// applied, another engagement), else a new state made from `s` with `ev`
+// applied. Snapshots already handed out never change.
+std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,
+                                                     const event& ev);
 
 }  // namespace parley

@@ -13,6 +13,8 @@ using boost::json::object;
 using boost::json::value;
 
 constexpr std::int64_t max_limit = 500;
+// decisions pages by up to this many records (protocol §9.10).
+constexpr std::int64_t max_decisions_limit = 1000;
 constexpr std::size_t max_cid_chars = 128;
 
 error bad_request(std::string message) { return make_error(errc::bad_request, std::move(message)); }
@@ -45,7 +47,7 @@ const field_set& allowed_fields(op o) {
       make_set({field::ch, field::before, field::after, field::limit}),      // history
       make_set({field::ch}),                                                 // typing
       make_set({field::ch, field::seq}),                                     // read
-      make_set({field::eng}),                                                // decisions
+      make_set({field::eng, field::after, field::limit}),                    // decisions
   };
   return table[static_cast<std::size_t>(o)];
 }
@@ -150,7 +152,9 @@ std::optional<error> read_field(field which, value& v, client_frame& f) {
       return std::nullopt;
     }
     case field::since: return store_int(f.since, 0, max, "a non-negative integer");
-    case field::limit: return store_int(f.limit, 1, max_limit, "an integer from 1 to 500");
+    case field::limit:
+      if (f.op == op::decisions) return store_int(f.limit, 1, max_decisions_limit, "an integer from 1 to 1000");
+      return store_int(f.limit, 1, max_limit, "an integer from 1 to 500");
     case field::before: return store_int(f.before, 1, max, "a positive integer");
     case field::after: return store_int(f.after, 0, max, "a non-negative integer");
     case field::seq: {

@@ -26,9 +26,9 @@ struct client_frame {
   std::string cid;                 // post, optional, 1–128 chars
   std::optional<std::int64_t> since;   // join
   std::string epoch;                   // join, optional
-  std::optional<std::int64_t> limit;   // join, history: 1–500
+  std::optional<std::int64_t> limit;   // join, history: 1–500; decisions: 1–1000
   std::optional<std::int64_t> before;  // history
-  std::optional<std::int64_t> after;   // history
+  std::optional<std::int64_t> after;   // history, decisions (the record n to page on from)
   std::int64_t seq = 0;                // read
   std::string eng;                     // decisions
 };

@@ -61,6 +61,13 @@ struct config {
   // Engine queues: requests waiting for storage beyond this are answered `unavailable`.
   std::size_t storage_queue = 10000;
   std::size_t max_queue = 4 * 1024 * 1024;
+  // One reply's bytes at most, whatever room the queue has (protocol §9.10).
+  std::size_t max_reply = 1024 * 1024;
+  // Engagements whose state is kept in memory; the least recently used beyond it are dropped and rebuilt on use.
+  std::size_t engagement_cache = 10000;
+  // Open proposals and open flags per engagement (protocol §9.10); one more is `conflict`.
+  std::size_t max_open_proposals = 50;
+  std::size_t max_open_flags = 50;
   int hello_timeout_s = 10;
   int idle_timeout_s = 60;   // a ping goes out after half of it without traffic
   int write_timeout_s = 20;  // a write that does not complete in time closes the socket

@@ -3,6 +3,9 @@
 #include "protocol/channel.hpp"
 #include "protocol/user.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace parley {
 
 namespace {
@@ -17,13 +20,60 @@ std::string engagement_of(std::string_view ch) {
   return c && c->type != channel_type::support ? c->eng : std::string{};
 }
 
-engagements::engagements(engine& storage, watch_fn watch) : storage_(storage), watch_(std::move(watch)) {}
+engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
+    : storage_(storage),
+      watch_(std::move(watch)),
+      unwatch_(std::move(unwatch)),
+      capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+std::size_t engagements::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
 
 std::shared_ptr<engagements::entry> engagements::find_or_add(const std::string& eng) {
-  std::lock_guard lock(mutex_);
-  auto& e = entries_[eng];
-  if (!e) e = std::make_shared<entry>();
+  std::vector<std::string> unwatch_list;
+  std::shared_ptr<entry> e;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = entries_[eng];
+    if (slot) {
+      lru_.splice(lru_.begin(), lru_, slot->lru);
+      return slot;
+    }
+    slot = std::make_shared<entry>();
+    lru_.push_front(eng);
+    slot->lru = lru_.begin();
+    e = slot;
+    // Beyond the capacity, the least recently used idle engagements go (the
+    // one just added is at the front and stays). Busy ones (loading, waited
+    // on, running a workflow post) are skipped: the book may briefly exceed
+    // its capacity by those.
+    auto it = lru_.end();
+    while (entries_.size() > capacity_ && --it != lru_.begin()) {
+      auto victim = entries_.at(*it);
+      std::lock_guard victim_lock(victim->mutex);
+      bool idle = victim->status != load_status::loading && victim->waiting.empty() && !victim->exclusive_running &&
+                  victim->exclusive_queue.empty();
+      if (!idle) continue;
+      auto name = *it++;  // drop_locked erases the list element `it` pointed to
+      if (drop_locked(name, victim)) unwatch_list.push_back(name);
+    }
+  }
+  for (const auto& name : unwatch_list) unwatch_engagement(name);
   return e;
+}
+
+bool engagements::drop_locked(const std::string& eng, const std::shared_ptr<entry>& e) {
+  e->dropped = true;
+  lru_.erase(e->lru);
+  entries_.erase(eng);
+  return std::exchange(e->watched, false);
+}
+
+void engagements::unwatch_engagement(const std::string& eng) {
+  unwatch_("eng:" + eng);
+  unwatch_("eng:" + eng + ":mediation");
 }
 
 void engagements::on_committed(const committed_event& ev) {
@@ -35,46 +85,57 @@ void engagements::on_committed(const committed_event& ev) {
     auto it = entries_.find(eng);
     if (it == entries_.end()) return;  // loaded from storage on first use
     e = it->second;
+    lru_.splice(lru_.begin(), lru_, e->lru);
   }
   auto parsed = parse_event(*ev.json);
   if (!parsed) return;
-  std::optional<engagement_state> changed;
+  snapshot changed;
   {
     std::lock_guard lock(e->mutex);
     if (e->status == load_status::loading) {
       e->arrived_while_loading.push_back(std::move(parsed.value()));
-    } else if (e->status == load_status::loaded && apply(e->state, parsed.value())) {
-      if (on_change_) changed = e->state;
+    } else if (e->status == load_status::loaded) {
+      auto next = apply_shared(e->state, parsed.value());
+      if (next != e->state) e->state = changed = std::move(next);
     }
   }
-  if (changed) on_change_(*changed);
+  if (changed && on_change_) on_change_(*changed);
 }
 
-void engagements::with_state(const std::string& eng, state_fn fn) {
+void engagements::with_state(const std::string& eng, bool may_open, state_fn fn) {
   auto e = find_or_add(eng);
   std::unique_lock lock(e->mutex);
+  if (e->dropped) {
+    // Dropped between the lookup and the lock: look it up again.
+    lock.unlock();
+    return with_state(eng, may_open, std::move(fn));
+  }
   switch (e->status) {
     case load_status::loaded: {
-      auto snapshot = e->state;
+      auto snap = e->state;
       lock.unlock();
-      return fn(&snapshot, nullptr);
+      return fn(std::move(snap), nullptr);
     }
     case load_status::loading:
-      e->waiting.push_back(std::move(fn));
+      e->waiting.push_back({std::move(fn), may_open});
       return;
     case load_status::unloaded:
       e->status = load_status::loading;
-      e->waiting.push_back(std::move(fn));
+      e->waiting.push_back({std::move(fn), may_open});
       lock.unlock();
       return load(eng, e);
   }
 }
 
-void engagements::run_exclusive(const std::string& eng, exclusive_fn fn) {
+void engagements::run_exclusive(const std::string& eng, bool may_open, exclusive_fn fn) {
   auto e = find_or_add(eng);
   {
-    std::lock_guard lock(e->mutex);
-    e->exclusive_queue.push_back(std::move(fn));
+    std::unique_lock lock(e->mutex);
+    if (e->dropped) {
+      lock.unlock();
+      return run_exclusive(eng, may_open, std::move(fn));
+    }
+    e->exclusive_queue.push_back({std::move(fn), may_open});
     if (e->exclusive_running) return;
     e->exclusive_running = true;
   }
@@ -82,18 +143,18 @@ void engagements::run_exclusive(const std::string& eng, exclusive_fn fn) {
 }
 
 void engagements::start_next_exclusive(const std::string& eng, const std::shared_ptr<entry>& e) {
-  exclusive_fn fn;
+  exclusive_op op;
   {
     std::lock_guard lock(e->mutex);
     if (e->exclusive_queue.empty()) {
       e->exclusive_running = false;
       return;
     }
-    fn = std::move(e->exclusive_queue.front());
+    op = std::move(e->exclusive_queue.front());
     e->exclusive_queue.pop_front();
   }
-  with_state(eng, [this, eng, e, fn = std::move(fn)](const engagement_state* s, const error* err) {
-    fn(s, err, [this, eng, e] { start_next_exclusive(eng, e); });
+  with_state(eng, op.may_open, [this, eng, e, fn = std::move(op.fn)](snapshot s, const error* err) {
+    fn(std::move(s), err, [this, eng, e] { start_next_exclusive(eng, e); });
   });
 }
 
@@ -117,8 +178,9 @@ void engagements::read_channel(std::string ch, std::int64_t after, std::shared_p
   });
 }
 
-// The engagement's channels are watched for good before the first read, so
-// that every event committed after that read reaches on_committed.
+// The engagement's channels are watched before the first read (and until the
+// engagement is dropped), so that every event committed after that read
+// reaches on_committed.
 void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
   bool watched;
   {
@@ -159,23 +221,57 @@ void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
                    engagement_state s = new_engagement(eng, 0);
                    for (const auto& ev : *events) apply(s, ev);
                    if (head > 0) return finish_load(e, std::nullopt, std::move(s));
-                   // First use: the engagement opens now, in `discovery` (protocol §1), and
-                   // that moment is stored so that a restart keeps it.
-                   append_request req;
-                   event opened;
-                   opened.ch = "eng:" + eng;
-                   opened.kind = "phase";
-                   opened.from = system_user();
-                   opened.cid = opened_cid;
-                   opened.body = {{"from", nullptr}, {"to", "discovery"}};
-                   req.events.push_back(std::move(opened));
-                   storage_.append(std::move(req), [this, eng, e, s = std::move(s)](append_outcome out) mutable {
-                     if (out.err) return finish_load(e, out.err, {});
-                     auto ev = parse_event(*out.committed.front().json);
-                     if (ev) apply(s, ev.value());
-                     finish_load(e, std::nullopt, std::move(s));
-                   });
+                   open_engagement(eng, e, std::move(s));
                  });
+  });
+}
+
+// An engagement without events. A party's first use opens it now, in
+// `discovery` (protocol §1), and that moment is stored so that a restart keeps
+// it. Readers that may not open it (support, service) get `not_found`, and
+// nothing of it is kept: probing ids costs no memory.
+void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s) {
+  std::deque<waiter> refused;
+  {
+    std::lock_guard lock(e->mutex);
+    bool opener = std::any_of(e->waiting.begin(), e->waiting.end(), [](const waiter& w) { return w.may_open; });
+    if (!opener) {
+      refused.swap(e->waiting);
+      e->status = load_status::unloaded;
+      e->arrived_while_loading.clear();
+    }
+  }
+  if (!refused.empty()) {
+    bool unwatch = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = entries_.find(eng);
+      if (it != entries_.end() && it->second == e) {
+        std::lock_guard entry_lock(e->mutex);
+        // Someone else may have started a load since: then the entry stays.
+        if (e->status == load_status::unloaded && e->waiting.empty() && !e->exclusive_running &&
+            e->exclusive_queue.empty())
+          unwatch = drop_locked(eng, e);
+      }
+    }
+    if (unwatch) unwatch_engagement(eng);
+    auto err = make_error(errc::not_found, "engagement " + eng + " does not exist");
+    for (auto& w : refused) w.fn(nullptr, &err);
+    return;
+  }
+  append_request req;
+  event opened;
+  opened.ch = "eng:" + eng;
+  opened.kind = "phase";
+  opened.from = system_user();
+  opened.cid = opened_cid;
+  opened.body = {{"from", nullptr}, {"to", "discovery"}};
+  req.events.push_back(std::move(opened));
+  storage_.append(std::move(req), [this, e, s = std::move(s)](append_outcome out) mutable {
+    if (out.err) return finish_load(e, out.err, {});
+    auto ev = parse_event(*out.committed.front().json);
+    if (ev) apply(s, ev.value());
+    finish_load(e, std::nullopt, std::move(s));
   });
 }
 
@@ -183,11 +279,15 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
   auto e = find_or_add(eng);
   std::int64_t main_applied = 0, mediation_applied = 0;
   {
-    std::lock_guard lock(e->mutex);
-    if (e->status != load_status::loaded) return with_state(eng, std::move(fn));
+    std::unique_lock lock(e->mutex);
+    if (e->dropped || e->status != load_status::loaded) {
+      lock.unlock();
+      // It exists (a post of it raced): opening it again would store nothing new.
+      return with_state(eng, true, std::move(fn));
+    }
     auto at = [&](const std::string& ch) {
-      auto it = e->state.applied.find(ch);
-      return it == e->state.applied.end() ? std::int64_t{0} : it->second;
+      auto it = e->state->applied.find(ch);
+      return it == e->state->applied.end() ? std::int64_t{0} : it->second;
     };
     main_applied = at("eng:" + eng);
     mediation_applied = at("eng:" + eng + ":mediation");
@@ -199,22 +299,22 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
                  read_channel("eng:" + eng + ":mediation", mediation_applied, events,
                               [this, e, events, fn = std::move(fn)](std::optional<error> err, std::int64_t) {
                                 if (err) return fn(nullptr, &*err);
-                                std::optional<engagement_state> snapshot;
+                                snapshot snap;
                                 {
                                   std::lock_guard lock(e->mutex);
-                                  // apply() skips what on_committed applied meanwhile.
-                                  for (const auto& ev : *events) apply(e->state, ev);
-                                  snapshot = e->state;
+                                  // apply_shared skips what on_committed applied meanwhile.
+                                  for (const auto& ev : *events) e->state = apply_shared(e->state, ev);
+                                  snap = e->state;
                                 }
-                                if (on_change_) on_change_(*snapshot);
-                                fn(&*snapshot, nullptr);
+                                if (on_change_) on_change_(*snap);
+                                fn(snap, nullptr);
                               });
                });
 }
 
 void engagements::finish_load(const std::shared_ptr<entry>& e, std::optional<error> err, engagement_state state) {
-  std::deque<state_fn> waiting;
-  std::optional<engagement_state> loaded;
+  std::deque<waiter> waiting;
+  snapshot loaded;
   {
     std::lock_guard lock(e->mutex);
     waiting.swap(e->waiting);
@@ -224,17 +324,16 @@ void engagements::finish_load(const std::shared_ptr<entry>& e, std::optional<err
     } else {
       for (const auto& ev : e->arrived_while_loading) apply(state, ev);
       e->arrived_while_loading.clear();
-      e->state = std::move(state);
+      e->state = loaded = std::make_shared<const engagement_state>(std::move(state));
       e->status = load_status::loaded;
-      loaded = e->state;
     }
   }
   if (loaded && on_change_) on_change_(*loaded);
-  for (auto& fn : waiting) {
+  for (auto& w : waiting) {
     if (loaded) {
-      fn(&*loaded, nullptr);
+      w.fn(loaded, nullptr);
     } else {
-      fn(nullptr, &*err);
+      w.fn(nullptr, &*err);
     }
   }
 }

@@ -3,12 +3,19 @@
 // stored events on first use and kept current by every committed event.
 // Workflow posts (flags, proposals, decisions) of one engagement run one at a
 // time, so that a rule is checked against the state its append will follow.
+//
+// Memory is bounded: at most `capacity` engagements are kept (the least
+// recently used idle ones beyond it are dropped, their channels unwatched, and
+// rebuilt from their events on next use), and each state is an immutable
+// snapshot shared by every reader and replaced (copy-on-write) when an event
+// changes it.
 #include "protocol/engagement.hpp"
 #include "protocol/result.hpp"
 #include "storage/engine.hpp"
 
 #include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,51 +26,75 @@ namespace parley {
 
 class engagements {
  public:
-  // `state` is a snapshot, or null with `err` set when the engagement could not be loaded.
-  using state_fn = std::function<void(const engagement_state* state, const error* err)>;
+  using snapshot = std::shared_ptr<const engagement_state>;
+  // `state` is a snapshot, or null with `err` set when the engagement could
+  // not be loaded (or does not exist and the caller may not open it).
+  using state_fn = std::function<void(snapshot state, const error* err)>;
   // An exclusive op calls `finished` once its append has been answered.
-  using exclusive_fn =
-      std::function<void(const engagement_state* state, const error* err, std::function<void()> finished)>;
+  using exclusive_fn = std::function<void(snapshot state, const error* err, std::function<void()> finished)>;
   // Told the engagement's state after every change (the service-level watcher).
   using change_fn = std::function<void(const engagement_state& state)>;
 
-  // Starts the watch of a channel's live events (hub::watch).
+  // Starts / ends the watch of a channel's live events (hub::watch, hub::unwatch).
   using watch_fn = std::function<void(const std::string& ch, std::function<void(std::optional<error>)> ready)>;
+  using unwatch_fn = std::function<void(const std::string& ch)>;
 
-  engagements(engine& storage, watch_fn watch);
+  engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity);
 
   void set_on_change(change_fn fn) { on_change_ = std::move(fn); }
 
   // From the hub's sink: every committed event, in commit order.
   void on_committed(const committed_event& ev);
 
-  // Calls `fn` with the engagement's current state, loading (and, on first use,
-  // opening) it first. Any thread; `fn` may run on a storage thread.
-  void with_state(const std::string& eng, state_fn fn);
+  // Calls `fn` with the engagement's current state, loading it first. An
+  // engagement with no events yet is opened (its first `phase` event stored)
+  // only when `may_open` (a party's first use, protocol §1); otherwise `fn`
+  // gets `not_found` and nothing is stored or kept. Any thread; `fn` may run on
+  // a storage thread.
+  void with_state(const std::string& eng, bool may_open, state_fn fn);
   // As with_state, but one exclusive op at a time per engagement.
-  void run_exclusive(const std::string& eng, exclusive_fn fn);
+  void run_exclusive(const std::string& eng, bool may_open, exclusive_fn fn);
 
   // Reads what the engagement's channels hold beyond the state (events another
   // instance committed that have not reached this one yet), then calls `fn`
   // with the newer state.
   void catch_up(const std::string& eng, state_fn fn);
 
+  // Engagements held in memory now (loaded or loading).
+  std::size_t size() const;
+
  private:
   enum class load_status { unloaded, loading, loaded };
+  struct waiter {
+    state_fn fn;
+    bool may_open = false;
+  };
+  struct exclusive_op {
+    exclusive_fn fn;
+    bool may_open = false;
+  };
   struct entry {
     std::mutex mutex;
     load_status status = load_status::unloaded;
-    engagement_state state;
+    snapshot state;
     std::vector<event> arrived_while_loading;
-    std::deque<state_fn> waiting;  // called once loaded
-    std::deque<exclusive_fn> exclusive_queue;
+    std::deque<waiter> waiting;  // called once loaded
+    std::deque<exclusive_op> exclusive_queue;
     bool exclusive_running = false;
     bool watched = false;  // its channels' live events come to on_committed
+    bool dropped = false;  // no longer in the book: users look it up again
+    std::list<std::string>::iterator lru;
   };
 
+  // The entry of `eng` (made when missing), marked most recently used; drops
+  // the least recently used idle entries beyond the capacity.
   std::shared_ptr<entry> find_or_add(const std::string& eng);
+  // Removes an idle entry from the book (under mutex_); true when it was watched.
+  bool drop_locked(const std::string& eng, const std::shared_ptr<entry>& e);
+  void unwatch_engagement(const std::string& eng);
   void load(const std::string& eng, std::shared_ptr<entry> e);
   void read_state(const std::string& eng, std::shared_ptr<entry> e);
+  void open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s);
   void read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
                     std::function<void(std::optional<error>, std::int64_t head)> done);
   // A failed load leaves the engagement unloaded: the next use tries again.
@@ -72,9 +103,12 @@ class engagements {
 
   engine& storage_;
   watch_fn watch_;
+  unwatch_fn unwatch_;
+  std::size_t capacity_;
   change_fn on_change_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;  // taken before any entry's mutex, never after
   std::unordered_map<std::string, std::shared_ptr<entry>> entries_;
+  std::list<std::string> lru_;  // most recently used first
 };
 
 // The engagement a channel belongs to ("eng:42" and "eng:42:mediation" → "42"), or empty.

@@ -197,11 +197,16 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     q.after = after.value();
     q.before = before.value();
     q.limit = static_cast<int>(limit->value_or(50));
-    return h.read(*who, std::move(q), [respond, version = req.version(), keep = req.keep_alive()](read_outcome out) {
+    q.max_bytes = h.cfg().max_reply;
+    return h.read(*who, std::move(q), [respond, max_reply = h.cfg().max_reply, version = req.version(),
+                                       keep = req.keep_alive()](read_outcome out) {
       if (out.err) return respond(http_error_response(*out.err, version, keep));
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
-      respond(json_reply(object_with_events({{"epoch", out.epoch}, {"head", out.head}}, events), version, keep));
+      // Bounded like a WebSocket reply: the oldest events that fit and "more": true.
+      auto body =
+          object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply, out.truncated);
+      respond(json_reply(std::move(body.frame), version, keep));
     });
   }
 
@@ -222,22 +227,28 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     if (!ch) return fail(errc::bad_request, "invalid engagement id");
     auto who = authorize();
     if (!who) return;
-    if (auto e = check_read(*who, *ch)) return fail(e->code, e->message);
     auto format = t->query.count("format") ? t->query.at("format") : std::string("json");
     if (format != "json" && format != "jsonl") return fail(errc::bad_request, "format is json or jsonl");
-    return h.storage().read_records(ch->eng, [respond, format, version = req.version(),
-                                              keep = req.keep_alive()](records_outcome out) {
+    auto after = query_int(*t, "after", 0, INT64_MAX);
+    auto limit = query_int(*t, "limit", 1, max_records_page);
+    for (auto* r : {&after, &limit})
+      if (!*r) return fail(r->err().code, r->err().message);
+    auto first = after->value_or(0);
+    return h.read_records(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
+                          [respond, format, first, max_reply = h.cfg().max_reply, version = req.version(),
+                           keep = req.keep_alive()](records_outcome out) {
       if (out.err) return respond(http_error_response(*out.err, version, keep));
+      auto page = decisions_page(std::move(out.records), first, out.next, max_reply);
       if (format == "jsonl") {
+        // One record a line; where the next page starts travels in a header.
         std::string lines;
-        for (const auto& r : out.records) lines += boost::json::serialize(r) + "\n";
+        for (const auto& r : page.at("records").as_array()) lines += boost::json::serialize(r) + "\n";
         auto res = json_reply(std::move(lines), version, keep);
         res.set(http::field::content_type, "application/x-ndjson");
+        if (page.at("next").is_int64()) res.set("Parley-Next", std::to_string(page.at("next").as_int64()));
         return respond(std::move(res));
       }
-      boost::json::array records;
-      for (auto& r : out.records) records.push_back(std::move(r));
-      respond(json_reply(boost::json::serialize(boost::json::object{{"records", std::move(records)}}), version, keep));
+      respond(json_reply(boost::json::serialize(page), version, keep));
     });
   }
 

@@ -19,6 +19,17 @@ namespace net = boost::asio;
 namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
+
+// An engagement comes into being on first use by a party (protocol §1): the
+// client, expert or bot sides its token lists. Support and the platform read
+// every engagement, so their use of an id proves nothing about it: it opens none.
+bool opens_engagements(const claims& who) {
+  return who.who.role == user_role::client || who.who.role == user_role::expert || who.who.role == user_role::bot;
+}
+
+error no_engagement(const std::string& eng) {
+  return make_error(errc::not_found, "engagement " + eng + " does not exist");
+}
 }  // namespace
 
 std::int64_t now_ms() {
@@ -40,9 +51,12 @@ user_limit_rates rates_of(const config& cfg) {
 hub::hub(const config& cfg, engine& storage, std::size_t workers)
     : cfg_(cfg),
       storage_(storage),
-      engagements_(storage, [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
-        watch(ch, std::move(ready));
-      }),
+      engagements_(
+          storage,
+          [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
+            watch(ch, std::move(ready));
+          },
+          [this](const std::string& ch) { unwatch(ch); }, cfg.engagement_cache),
       limits_({cfg.max_connections.value_or(0), cfg.max_unauth_per_ip, cfg.max_ws_per_user}),
       revocations_(cfg.max_token_lifetime_s),
       assets_(web_assets::load(cfg.web_root)),
@@ -156,27 +170,30 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
                            [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
   }
 
-  post_request request{*ch, kind, std::move(normalised.value()), cid};
+  post_request request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
   // Messages and status updates change no rule another post depends on: they
   // need not wait for the engagement's workflow posts, nor for its head.
   if (kind == "message" || kind == "status") {
-    return engagements_.with_state(ch->eng, [this, who, request = std::move(request), done = std::move(done)](
-                                                const engagement_state* s, const error* err) mutable {
-      check_and_append(s, err, who, std::move(request), false, 0, [] {}, std::move(done));
-    });
+    return engagements_.with_state(ch->eng, opens_engagements(who),
+                                   [this, who, request = std::move(request), done = std::move(done)](
+                                       engagements::snapshot s, const error* err) mutable {
+                                     check_and_append(std::move(s), err, who, std::move(request), false, 0, [] {},
+                                                      std::move(done));
+                                   });
   }
-  engagements_.run_exclusive(ch->eng, [this, who, request = std::move(request), done = std::move(done)](
-                                          const engagement_state* s, const error* err,
-                                          std::function<void()> finished) mutable {
-    check_and_append(s, err, who, std::move(request), true, max_stale_retries, std::move(finished), std::move(done));
-  });
+  engagements_.run_exclusive(ch->eng, opens_engagements(who),
+                             [this, who, request = std::move(request), done = std::move(done)](
+                                 engagements::snapshot s, const error* err, std::function<void()> finished) mutable {
+                               check_and_append(std::move(s), err, who, std::move(request), true, max_stale_retries,
+                                                std::move(finished), std::move(done));
+                             });
 }
 
 // Checks a post against the engagement's state and appends its plan. With
 // `guard`, the append holds only if the engagement's channels are still at the
 // heads that state was built from; a post that lost that race (another
 // instance, or a message in between) is checked again against the newer state.
-void hub::check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
+void hub::check_and_append(engagements::snapshot state, const error* err, const claims& who, post_request request,
                            bool guard, int retries_left, std::function<void()> finished,
                            std::function<void(result<post_ack>)> done) {
   auto refuse = [&](const error& e) {
@@ -185,7 +202,29 @@ void hub::check_and_append(const engagement_state* state, const error* err, cons
     done(e);
   };
   if (err) return refuse(*err);
-  auto pl = check(*state, who.who, request);
+  // The state keeps only open proposals and flags: whether a closed-looking
+  // seq was a proposal (or flag) at all is read from its stored event, so that
+  // the answer is exactly `conflict` or `not_found`.
+  if (!request.target_kind) {
+    if (auto target = target_lookup(*state, request)) {
+      read_query q;
+      q.ch = target->first;
+      q.after = target->second - 1;
+      q.limit = 1;
+      auto seq = target->second;
+      return storage_.read(std::move(q), [=, this](read_outcome out) mutable {
+        if (out.err) return check_and_append(nullptr, &*out.err, who, std::move(request), guard, retries_left,
+                                             std::move(finished), std::move(done));
+        request.target_kind = std::string();
+        if (!out.events.empty() && out.events.front().seq == seq) {
+          if (auto ev = parse_event(*out.events.front().json)) request.target_kind = ev->kind;
+        }
+        check_and_append(std::move(state), nullptr, who, std::move(request), guard, retries_left, std::move(finished),
+                         std::move(done));
+      });
+    }
+  }
+  auto pl = check(*state, who.who, request, engagement_limits{cfg_.max_open_proposals, cfg_.max_open_flags});
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.
@@ -217,8 +256,9 @@ void hub::check_and_append(const engagement_state* state, const error* err, cons
   storage_.append(std::move(req), [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
     if (out.stale_state && retries_left > 0) {
       auto eng = request.ch.eng;
-      return engagements_.catch_up(eng, [=, this](const engagement_state* s, const error* e) mutable {
-        check_and_append(s, e, who, std::move(request), guard, retries_left - 1, std::move(finished),
+      request.target_kind.reset();  // looked up again against the newer state
+      return engagements_.catch_up(eng, [=, this](engagements::snapshot s, const error* e) mutable {
+        check_and_append(std::move(s), e, who, std::move(request), guard, retries_left - 1, std::move(finished),
                          std::move(done));
       });
     }
@@ -264,8 +304,8 @@ void hub::state_of(const claims& who, const std::string& ch_name,
   if (!ch) return done(make_error(errc::bad_request, "unknown channel '" + ch_name + "'"));
   if (auto e = check_read(who, *ch)) return done(std::move(*e));
   if (ch->type == channel_type::support) return done(boost::json::value(nullptr));
-  engagements_.with_state(ch->eng, [this, ch = *ch, done = std::move(done)](const engagement_state* s,
-                                                                            const error* err) {
+  engagements_.with_state(ch->eng, opens_engagements(who), [this, ch = *ch, done = std::move(done)](
+                                                             engagements::snapshot s, const error* err) {
     if (err) return done(*err);
     if (ch.type == channel_type::mediation && !s->mediation_exists)
       return done(make_error(errc::not_found, ch.name() + " does not exist: no dispute has opened it"));
@@ -277,7 +317,51 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   auto ch = parse_channel(q.ch);
   if (!ch) return done(read_outcome{make_error(errc::bad_request, "unknown channel '" + q.ch + "'"), {}, 0, {}});
   if (auto e = check_read(who, *ch)) return done(read_outcome{std::move(*e), {}, 0, {}});
-  storage_.read(std::move(q), std::move(done));
+  if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
+  if (ch->type == channel_type::mediation) {
+    // The mediation channel of an engagement that does not exist: its main channel is empty.
+    read_query main;
+    main.ch = "eng:" + ch->eng;
+    main.limit = 1;
+    return storage_.read(std::move(main), [this, q = std::move(q), done = std::move(done),
+                                           eng = ch->eng](read_outcome out) mutable {
+      if (out.err) return done(std::move(out));
+      if (out.head == 0) return done(read_outcome{no_engagement(eng), {}, 0, {}});
+      storage_.read(std::move(q), std::move(done));
+    });
+  }
+  // Every engagement's main channel holds its opening event: an empty one does not exist.
+  storage_.read(std::move(q), [done = std::move(done), name = ch->name()](read_outcome out) {
+    if (!out.err && out.head == 0) out = read_outcome{make_error(errc::not_found, name + " does not exist"), {}, 0, {}};
+    done(std::move(out));
+  });
+}
+
+void hub::read_records(const claims& who, const std::string& eng, std::int64_t after, int limit,
+                       std::function<void(records_outcome)> done) {
+  auto ch = parse_channel("eng:" + eng);
+  if (!ch || ch->type != channel_type::engagement) {
+    records_outcome out;
+    out.err = make_error(errc::bad_request, "invalid engagement id");
+    return done(std::move(out));
+  }
+  if (auto e = check_read(who, *ch)) {
+    records_outcome out;
+    out.err = std::move(*e);
+    return done(std::move(out));
+  }
+  if (opens_engagements(who)) return storage_.read_records(eng, after, limit, std::move(done));
+  read_query q;
+  q.ch = ch->name();
+  q.limit = 1;
+  storage_.read(std::move(q), [this, eng, after, limit, done = std::move(done)](read_outcome head) mutable {
+    if (head.err || head.head == 0) {
+      records_outcome out;
+      out.err = head.err ? *head.err : no_engagement(eng);
+      return done(std::move(out));
+    }
+    storage_.read_records(eng, after, limit, std::move(done));
+  });
 }
 
 // Runs on the storage thread, in commit order. Each worker gets the event in

@@ -78,7 +78,9 @@ class hub {
   // channel that no dispute has opened is `not_found`. `done` may run on a storage thread.
   void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
 
-  // Reads a channel window after authorising the reader. `done` runs on a storage thread.
+  // Reads a channel window after authorising the reader. A reader that cannot
+  // open engagements (support, service) gets `not_found` for an engagement
+  // channel that holds nothing. `done` runs on a storage thread.
   void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
 
   // Records that `user_id`'s tokens issued until now are refused (every
@@ -87,6 +89,10 @@ class hub {
   // Reads the revocations that can still refuse a token and watches for new
   // ones; tokens are accepted once that is done. Asynchronous, retried until it succeeds.
   void load_revocations();
+  // A page of engagement `eng`'s decision log (after, limit as engine::read_records),
+  // after authorising the reader; `not_found` as for read. `done` runs on a storage thread.
+  void read_records(const claims& who, const std::string& eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> done);
 
   // Interest of this instance in a channel's live events, counted: the engine
   // watches it from the first interest to the last. `ready` as engine::watch.
@@ -109,7 +115,7 @@ class hub {
   void read_revocations_before(std::optional<std::int64_t> before);
   void retry_revocations(const error& e);
   void broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
-  void check_and_append(const engagement_state* state, const error* err, const claims& who, post_request request,
+  void check_and_append(engagements::snapshot state, const error* err, const claims& who, post_request request,
                         bool guard, int retries_left, std::function<void()> finished,
                         std::function<void(result<post_ack>)> done);
   void complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done);

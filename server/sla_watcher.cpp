@@ -25,8 +25,19 @@ void sla_watcher::start() {
       std::cerr << "parley: service levels: cannot list engagements: " << ids.err().message << "\n";
       return;
     }
-    // Loading reports each state through engagements' change hook, which schedules it.
-    for (const auto& id : ids.value()) book_.with_state(id, [](const engagement_state*, const error*) {});
+    load_from(std::make_shared<std::vector<std::string>>(std::move(ids.value())), 0);
+  });
+}
+
+// Loading reports each state through engagements' change hook, which schedules
+// it. One engagement at a time: only the book's capacity stays in memory, and
+// only the due times of the others.
+void sla_watcher::load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i) {
+  if (i >= ids->size()) return;
+  book_.with_state((*ids)[i], false, [this, ids, i](engagements::snapshot, const error*) {
+    net::post(ioc_, [this, ids, i] {
+      if (!stopped_) load_from(ids, i + 1);
+    });
   });
 }
 
@@ -49,6 +60,16 @@ void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (!fresh && it->second == due) return;
   it->second = due;
   heap_.push({due, eng});
+  // Superseded items stay in the heap until they reach its top, which for a
+  // due days ahead is days away: an engagement rescheduled on every event (a
+  // status a second) would grow it without bound. When they outnumber the live
+  // ones, the heap is rebuilt from due_.
+  if (heap_.size() > 2 * due_.size() + 1024) {
+    std::vector<item> live;
+    live.reserve(due_.size());
+    for (const auto& [name, when] : due_) live.push_back({when, name});
+    heap_ = decltype(heap_)(std::greater<>(), std::move(live));
+  }
   arm();
 }
 
@@ -87,7 +108,7 @@ void sla_watcher::append_sla(const std::string& eng, append_request req) {
 // Each miss's cid is derived from the miss, so storage keeps it once, whoever
 // posts it and however often. The committed `sla` event reschedules the engagement.
 void sla_watcher::post_misses(const std::string& eng) {
-  book_.with_state(eng, [this, eng](const engagement_state* s, const error* err) {
+  book_.with_state(eng, false, [this, eng](engagements::snapshot s, const error* err) {
     if (err) return retry_later(eng);
     auto now = now_ms();
     // A later miss of the same engagement (e.g. the status window after the reply window).

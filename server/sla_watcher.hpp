@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,7 @@ class sla_watcher {
     std::string eng;
     bool operator>(const item& o) const { return due > o.due; }
   };
+  void load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i);
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
   void arm();
   void on_timer();

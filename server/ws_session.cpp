@@ -27,6 +27,10 @@ constexpr double garbage_burst = 10;
 constexpr double garbage_rate = 1;
 // Requests a connection may have waiting for storage before it is read no further.
 constexpr int max_unanswered = 32;
+// Heavy requests (join, history, decisions) each hold a window of events or
+// records until answered: beyond two at once the connection is read no further
+// until one is answered, so a pipelining client cannot multiply that memory.
+constexpr int max_heavy_in_flight = 2;
 // A typing push per user and channel at most this often.
 constexpr std::int64_t typing_interval_ms = 1000;
 
@@ -144,7 +148,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 }
 
 bool ws_session::reading_should_pause() const {
-  return unanswered_ >= max_unanswered || queued_bytes_ > hub_.cfg().max_queue;
+  return unanswered_ >= max_unanswered || heavy_in_flight_ >= max_heavy_in_flight ||
+         queued_bytes_ > hub_.cfg().max_queue;
 }
 
 void ws_session::resume_reading_if_paused() {
@@ -273,16 +278,17 @@ void ws_session::on_join(client_frame f) {
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
   if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
+  ++heavy_in_flight_;
   auto j = std::make_shared<pending_join>();
   j->ch = f.ch;
   j->f = std::move(f);
   hub_.state_of(*claims_, j->ch, [self = shared_from_this(), j](result<boost::json::value> state) {
-    if (!state) return self->on_worker([j, err = state.err()](ws_session& s) { s.reply_error(j->f.id, err); });
+    if (!state) return self->on_worker([j, err = state.err()](ws_session& s) { s.reply_heavy_error(j->f.id, err); });
     j->state = std::move(state.value());
     self->hub_.storage().presence_members(j->ch, [self, j](result<std::vector<user>> members) {
       self->on_worker([j, members = std::move(members)](ws_session& s) {
         if (s.closing_) return;
-        if (!members) return s.reply_error(j->f.id, members.err());
+        if (!members) return s.reply_heavy_error(j->f.id, members.err());
         j->presence = members.value();
         s.join_with_state(j);
       });
@@ -296,7 +302,7 @@ std::optional<error> ws_session::channel_limit_error(const std::string& ch) cons
 }
 
 void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
-  if (auto e = channel_limit_error(j->ch)) return reply_error(j->f.id, *e);
+  if (auto e = channel_limit_error(j->ch)) return reply_heavy_error(j->f.id, *e);
   bool first = !channels_.count(j->ch);
   auto& jc = channels_[j->ch];
   jc.ready = false;
@@ -320,6 +326,7 @@ void ws_session::read_join_window(std::shared_ptr<pending_join> j) {
   read_query q;
   q.ch = j->ch;
   q.limit = static_cast<int>(j->f.limit.value_or(50));
+  q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
   q.after = j->f.since;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), j](read_outcome out) {
     self->on_worker([j, out = std::move(out)](ws_session& s) mutable { s.on_join_read(j, std::move(out)); });
@@ -331,12 +338,14 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   const std::string& ch = j->ch;
   client_frame& f = j->f;
   auto it = channels_.find(ch);
-  if (it == channels_.end()) return reply_error(f.id, make_error(errc::conflict, "left before the join completed"));
+  if (it == channels_.end()) {
+    return reply_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+  }
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
   bool latest = it->second.generation == j->generation;
   if (out.err) {
-    reply_error(f.id, *out.err);
+    reply_heavy_error(f.id, *out.err);
     if (latest) leave_channel(ch);
     return;
   }
@@ -366,7 +375,10 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
                              {"recovered", recovered},
                              {"state", std::move(j->state)},
                              {"presence", users_json(present)}};
-  send(reply_with_events(f.id, fields, events));
+  // A window larger than the reply may take holds its oldest events and
+  // "more": true; live events still start after the head, and the client pages
+  // the rest with history.
+  send_heavy(reply_with_events_within(f.id, fields, events, reply_budget(), out.truncated).frame);
   if (!latest) return;
 
   // Live events from here on: those after the head the read saw.
@@ -410,17 +422,20 @@ void ws_session::on_post(client_frame f) {
 }
 
 void ws_session::on_history(client_frame f) {
+  ++heavy_in_flight_;
   read_query q;
   q.ch = f.ch;
   q.after = f.after;
   q.before = f.before;
   q.limit = static_cast<int>(f.limit.value_or(50));
+  q.max_bytes = hub_.cfg().max_reply;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
     self->on_worker([id, out = std::move(out)](ws_session& s) {
-      if (out.err) return s.reply_error(id, *out.err);
+      if (out.err) return s.reply_heavy_error(id, *out.err);
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
-      s.send(reply_with_events(id, {{"epoch", out.epoch}, {"head", out.head}}, events));
+      boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
+      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget(), out.truncated).frame);
     });
   });
 }
@@ -458,17 +473,34 @@ void ws_session::on_decisions(const client_frame& f) {
   auto ch = parse_channel("eng:" + f.eng);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
-  hub_.storage().read_records(f.eng, [self = shared_from_this(), id = f.id](records_outcome out) {
-    self->on_worker([id, out = std::move(out)](ws_session& s) {
-      if (out.err) return s.reply_error(id, *out.err);
-      boost::json::array records;
-      for (auto& r : out.records) records.push_back(std::move(r));
-      s.send(reply_ok(id, {{"records", std::move(records)}}));
+  ++heavy_in_flight_;
+  auto after = f.after.value_or(0);
+  auto limit = static_cast<int>(f.limit.value_or(max_records_page));
+  hub_.read_records(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
+    self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
+      if (out.err) return s.reply_heavy_error(id, *out.err);
+      s.send_heavy(reply_ok(id, decisions_page(std::move(out.records), after, out.next, s.reply_budget())));
     });
   });
 }
 
 void ws_session::reply_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
+
+void ws_session::send_heavy(std::string frame) {
+  if (heavy_in_flight_ > 0) --heavy_in_flight_;
+  send(std::move(frame));
+}
+
+void ws_session::reply_heavy_error(std::optional<std::int64_t> id, const error& e) {
+  send_heavy(parley::reply_error(id, e));
+}
+
+std::size_t ws_session::reply_budget() const {
+  const auto limit = hub_.cfg().max_queue;
+  // Each queued frame also takes its newline separator.
+  std::size_t room = queued_bytes_ + 1 < limit ? limit - queued_bytes_ - 1 : 0;
+  return std::min(room, hub_.cfg().max_reply);
+}
 
 void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json) {
   auto it = channels_.find(ch);

@@ -92,6 +92,12 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   // Replies: never a reason for 4001 (a reply is bounded by its request); a
   // client with too much unread or unanswered stops being read instead.
   void send(std::string frame);
+  // Replies to heavy requests (join, history, decisions), which free their slot.
+  void send_heavy(std::string frame);
+  void reply_heavy_error(std::optional<std::int64_t> id, const error& e);
+  // The bytes a reply may take now: it never takes the queue past its limit
+  // (protocol §9.10), nor past the largest reply.
+  std::size_t reply_budget() const;
   bool reading_should_pause() const;
   void resume_reading_if_paused();
   void reply_error(std::optional<std::int64_t> id, const error& e);
@@ -132,6 +138,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::size_t in_flight_ = 0;  // queue entries being written
   std::vector<boost::asio::const_buffer> gather_;
   int unanswered_ = 0;  // requests read whose reply is not yet queued
+  int heavy_in_flight_ = 0;  // joins, history and decisions reads not yet answered
   bool read_paused_ = false;
   bool writing_ = false;
   bool closing_ = false;

@@ -67,17 +67,27 @@ struct append_outcome {
 // Reads a window of a channel. With `after`: the first `limit` events with seq > after.
 // With `before`: the last `limit` events with seq < before. With neither: the last `limit` events.
 // Events are always ascending.
+//
+// With `max_bytes` (0: none), the window is the same but only its oldest
+// events whose JSON totals at most max_bytes are read (always at least one),
+// and read_outcome::truncated says that later events of the window were left
+// out: a reader never holds more of a large window than it may send.
 struct read_query {
   std::string ch;
   std::optional<std::int64_t> after;
   std::optional<std::int64_t> before;
   int limit = 50;
+  std::size_t max_bytes = 0;
 };
 
 struct records_outcome {
   std::optional<error> err;
-  std::vector<boost::json::object> records;  // the engagement's decision log, n ascending
+  std::vector<boost::json::object> records;  // a page of the engagement's decision log, n ascending
+  std::optional<std::int64_t> next;          // the n to page on from (as `after`), none at the end
 };
+
+// decisions pages by at most this many records (protocol §9.10).
+constexpr int max_records_page = 1000;
 
 struct engine_stats {
   std::uint64_t appends = 0;       // events stored
@@ -90,6 +100,7 @@ struct read_outcome {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
   std::vector<stored_event> events;
+  bool truncated = false;  // read_query::max_bytes left later events of the window out
 };
 
 class engine {
@@ -141,8 +152,10 @@ class engine {
     (void)sink;
   }
 
-  // The decision log of engagement `eng` (every record, n ascending).
-  virtual void read_records(std::string eng, std::function<void(records_outcome)> handler) = 0;
+  // The records of engagement `eng`'s decision log with n > after, at most
+  // `limit` (1..max_records_page) of them, n ascending; only that page is read.
+  virtual void read_records(std::string eng, std::int64_t after, int limit,
+                            std::function<void(records_outcome)> handler) = 0;
 
   // The ids of every engagement whose main channel holds events (the
   // service-level watcher loads them at start-up).

@@ -146,7 +146,8 @@ class local_engine final : public engine {
   void set_sink(std::function<void(const committed_event&)> sink) override;
   void append(append_request req, std::function<void(append_outcome)> handler) override;
   void read(read_query q, std::function<void(read_outcome)> handler) override;
-  void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
+  void read_records(std::string eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
@@ -176,7 +177,8 @@ class local_engine final : public engine {
   void reader_loop();
   void post_read(std::function<void(const error*)> job);
   read_outcome do_read(const read_query& q);
-  records_outcome do_read_records(const std::string& eng);
+  read_outcome read_bounded(const read_query& q, int limit, read_outcome out);
+  records_outcome do_read_records(const std::string& eng, std::int64_t after, int limit);
   result<std::vector<std::string>> do_list_engagements();
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
@@ -367,7 +369,7 @@ void local_engine::open_reader() {
   prepare(rdb_, read_tail_, "SELECT seq, json FROM events WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare(rdb_, read_between_,
           "SELECT seq, json FROM events WHERE ch = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
-  prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 ORDER BY n");
+  prepare(rdb_, read_records_, "SELECT json FROM decision_log WHERE eng = ?1 AND n > ?2 ORDER BY n LIMIT ?3");
   prepare(rdb_, read_cid_, "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare(rdb_, list_engagements_,
           "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
@@ -756,15 +758,16 @@ void local_engine::read(read_query q, std::function<void(read_outcome)> handler)
   });
 }
 
-void local_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  post_read([this, eng = std::move(eng), handler = std::move(handler)](const error* refused) {
+void local_engine::read_records(std::string eng, std::int64_t after, int limit,
+                                std::function<void(records_outcome)> handler) {
+  post_read([this, eng = std::move(eng), after, limit, handler = std::move(handler)](const error* refused) {
     if (refused) {
       records_outcome out;
       out.err = *refused;
       handler(std::move(out));
       return;
     }
-    handler(do_read_records(eng));
+    handler(do_read_records(eng, after, limit));
   });
 }
 
@@ -849,6 +852,7 @@ read_outcome local_engine::do_read(const read_query& q) {
     }
   }
   if (out.head == 0) return out;
+  if (q.max_bytes > 0) return read_bounded(q, limit, std::move(out));
 
   statement* st = nullptr;
   bool descending = false;
@@ -884,15 +888,62 @@ read_outcome local_engine::do_read(const read_query& q) {
   return out;
 }
 
-records_outcome local_engine::do_read_records(const std::string& eng) {
+// Seqs are gap-free from 1 to the head, so every window is the ascending
+// range [lo, hi]: read from its oldest event on, it stops at the byte bound
+// without holding the rest.
+read_outcome local_engine::read_bounded(const read_query& q, int limit, read_outcome out) {
+  std::int64_t lo = 1, hi = out.head;
+  if (q.before) hi = std::min(hi, *q.before - 1);
+  if (q.after) {
+    if (*q.after >= hi) return out;
+    lo = std::max<std::int64_t>(1, *q.after + 1);
+    hi = std::min(hi, lo + limit - 1);
+  } else {
+    lo = std::max<std::int64_t>(1, hi - limit + 1);
+  }
+  if (lo > hi) return out;
+  statement_use use(read_between_);
+  read_between_.bind(1, std::string_view(q.ch));
+  read_between_.bind(2, lo - 1);
+  read_between_.bind(3, hi + 1);
+  read_between_.bind(4, std::int64_t{limit});
+  std::size_t used = 0;
+  int rc;
+  while ((rc = read_between_.step()) == SQLITE_ROW) {
+    auto json = read_between_.column_text(1);
+    if (!out.events.empty() && used + json.size() > q.max_bytes) {
+      out.truncated = true;
+      break;
+    }
+    used += json.size();
+    out.events.push_back(stored_event{read_between_.column_int64(0), std::make_shared<const std::string>(json)});
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    out.events.clear();
+    out.truncated = false;
+    out.err = storage_error(rc, rdb_, "cannot read events");
+  }
+  return out;
+}
+
+records_outcome local_engine::do_read_records(const std::string& eng, std::int64_t after, int limit) {
   records_outcome out;
+  limit = std::clamp(limit, 1, max_records_page);
   statement_use use(read_records_);
   read_records_.bind(1, std::string_view(eng));
+  read_records_.bind(2, std::max<std::int64_t>(after, 0));
+  // One more than the page: whether there is a next page, without counting.
+  read_records_.bind(3, static_cast<std::int64_t>(limit) + 1);
   int rc;
   while ((rc = read_records_.step()) == SQLITE_ROW) {
+    if (out.records.size() == static_cast<std::size_t>(limit)) {
+      out.next = std::max<std::int64_t>(after, 0) + limit;
+      continue;
+    }
     auto record = parse_record(read_records_.column_text(0));
     if (!record) {
       out.records.clear();
+      out.next.reset();
       out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
       return out;
     }
@@ -900,6 +951,7 @@ records_outcome local_engine::do_read_records(const std::string& eng) {
   }
   if (rc != SQLITE_DONE) {
     out.records.clear();
+    out.next.reset();
     out.err = storage_error(rc, rdb_, "cannot read the decision log");
   }
   return out;

@@ -243,7 +243,8 @@ class redis_engine final : public engine {
   void read(read_query q, std::function<void(read_outcome)> handler) override;
   void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) override;
   void unwatch(const std::string& ch) override;
-  void read_records(std::string eng, std::function<void(records_outcome)> handler) override;
+  void read_records(std::string eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
@@ -279,11 +280,13 @@ class redis_engine final : public engine {
 
   void run_read(read_query q, std::function<void(read_outcome)> done);
   void read_channel(const std::string& ch, const std::string& command, std::string from, std::string to, int count,
+                    std::size_t max_bytes,
                     std::function<void(read_outcome)> done);
 
   void on_command_state(bool up);
   void check_durability();
   void on_subscribe_state(bool up);
+  void update_ready();
   void on_push(const redis_value& v);
   void on_message(const std::string& ch, published p);
   void catch_up(const std::string& ch);
@@ -749,21 +752,26 @@ void redis_engine::run_read(read_query q, std::function<void(read_outcome)> done
   int limit = std::clamp(q.limit, 1, max_read_limit);
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   auto after_start = [](std::int64_t after) { return after < 0 ? std::string("-") : std::to_string(after + 1); };
-  if (q.after && *q.after == max) return read_channel(q.ch, "", "", "", 0, std::move(done));
-  if (q.before && *q.before <= 1) return read_channel(q.ch, "", "", "", 0, std::move(done));
-  if (q.after && q.before) {
-    if (*q.after + 1 > *q.before - 1) return read_channel(q.ch, "", "", "", 0, std::move(done));
-    return read_channel(q.ch, "XRANGE", after_start(*q.after), std::to_string(*q.before - 1), limit, std::move(done));
+  if (q.after && *q.after == max) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.before && *q.before <= 1) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.after && q.before && *q.after + 1 > *q.before - 1) return read_channel(q.ch, "", "", "", 0, 0, std::move(done));
+  if (q.max_bytes > 0) {
+    return read_channel(q.ch, "BOUNDED", q.after ? std::to_string(std::max<std::int64_t>(*q.after, -1)) : "",
+                        q.before ? std::to_string(*q.before) : "", limit, q.max_bytes, std::move(done));
   }
-  if (q.after) return read_channel(q.ch, "XRANGE", after_start(*q.after), "+", limit, std::move(done));
-  if (q.before) return read_channel(q.ch, "XREVRANGE", std::to_string(*q.before - 1), "-", limit, std::move(done));
-  read_channel(q.ch, "XREVRANGE", "+", "-", limit, std::move(done));
+  if (q.after && q.before) {
+    return read_channel(q.ch, "XRANGE", after_start(*q.after), std::to_string(*q.before - 1), limit, 0,
+                        std::move(done));
+  }
+  if (q.after) return read_channel(q.ch, "XRANGE", after_start(*q.after), "+", limit, 0, std::move(done));
+  if (q.before) return read_channel(q.ch, "XREVRANGE", std::to_string(*q.before - 1), "-", limit, 0, std::move(done));
+  read_channel(q.ch, "XREVRANGE", "+", "-", limit, 0, std::move(done));
 }
 
 void redis_engine::read_channel(const std::string& ch, const std::string& command, std::string from, std::string to,
-                                int count, std::function<void(read_outcome)> done) {
+                                int count, std::size_t max_bytes, std::function<void(read_outcome)> done) {
   std::vector<std::string> args{"2",     channel_key(ch, "meta"), channel_key(ch, "events"), random_hex(8), command,
-                                std::move(from), std::move(to), std::to_string(count)};
+                                std::move(from), std::move(to), std::to_string(count), std::to_string(max_bytes)};
   bool descending = command == "XREVRANGE";
   eval(read_script_, std::move(args), [descending, done = std::move(done)](result<redis_value> r) {
     read_outcome out;
@@ -779,10 +787,16 @@ void redis_engine::read_channel(const std::string& ch, const std::string& comman
   });
 }
 
-void redis_engine::read_records(std::string eng, std::function<void(records_outcome)> handler) {
-  auto refused = enter_op([this, eng, handler] {
+void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
+                                std::function<void(records_outcome)> handler) {
+  after = std::max<std::int64_t>(after, 0);
+  limit = std::clamp(limit, 1, max_records_page);
+  auto refused = enter_op([this, eng, after, limit, handler] {
     begin_op();
-    cmd_.command({"LRANGE", log_key(eng), "0", "-1"}, [this, eng, handler](result<redis_value> r) {
+    // Record n is at index n - 1 of the list: the page and one more, which
+    // tells whether there is a next page.
+    cmd_.command({"LRANGE", log_key(eng), std::to_string(after), std::to_string(after + limit)},
+                 [this, eng, after, limit, handler](result<redis_value> r) {
       records_outcome out;
       if (!r) {
         out.err = r.err();
@@ -790,9 +804,14 @@ void redis_engine::read_records(std::string eng, std::function<void(records_outc
         out.err = reply_error(r->str);
       } else {
         for (const auto& item : r->elements) {
+          if (out.records.size() == static_cast<std::size_t>(limit)) {
+            out.next = after + limit;
+            break;
+          }
           auto record = parse_record(item.str);
           if (!record) {
             out.records.clear();
+            out.next.reset();
             out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
             break;
           }
@@ -952,10 +971,16 @@ void redis_engine::check_durability() {
         else
           log_event(log_level::info, "redis_durable", {{"connection", "commands"}});
       }
-      durability_problem_ = reason;
-      ready_.store(cmd_.connected() && (durable_ || !options_.require_durable));
+      update_ready();
+      update_ready();
     });
   }
+}
+
+// Ready (readyz) when both connections are up (joins need the subscription
+// too) and Redis is configured so that it cannot lose what it acknowledged.
+void redis_engine::update_ready() {
+  ready_.store(cmd_.connected() && sub_.connected() && (durable_ || !options_.require_durable));
 }
 
 // A new subscribe connection knows no channel: subscribe them all again. Each
@@ -965,6 +990,7 @@ void redis_engine::on_subscribe_state(bool up) {
     log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "subscribe"}, {"state", up ? "up" : "down"}});
   probe_subscribed_ = false;
   probe_pending_ = false;
+  if (!stopping_) update_ready();
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
   for (auto& [ch, st] : watched_) sub_.pubsub({"SUBSCRIBE", st.pub});
@@ -1074,9 +1100,9 @@ void redis_engine::catch_up(const std::string& ch) {
     if (missing) st.stale = true;
   };
   if (!st.order.synced())
-    read_channel(ch, "", "", "", 0, std::move(on_read));
+    read_channel(ch, "", "", "", 0, 0, std::move(on_read));
   else
-    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, std::move(on_read));
+    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, 0, std::move(on_read));
 }
 
 // ---- presence and ephemeral pushes ----

@@ -65,13 +65,14 @@ std::optional<published> parse_published(std::string_view payload) {
 read_outcome decode_read_reply(const redis_value& v, bool descending) {
   read_outcome out;
   const auto& e = v.elements;
-  if (!v.is_array() || e.size() < 2 || e.size() % 2 != 0) {
+  if (!v.is_array() || e.size() < 3 || e.size() % 2 != 1) {
     out.err = make_error(errc::internal, "redis: unexpected reply to the read script");
     return out;
   }
   out.epoch = e[0].str;
   out.head = e[1].integer;
-  for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
+  out.truncated = e[2].integer != 0;
+  for (std::size_t i = 3; i + 1 < e.size(); i += 2) {
     const std::string& id = e[i].str;
     auto seq = decimal_int64(std::string_view(id).substr(0, id.find('-')));
     if (!seq) {

@@ -123,8 +123,13 @@ return {'ok', ts, seqs, epochs}
 // Reads a channel's epoch (creating it when the channel has none: a new or
 // wiped log), its head, and optionally a window of its stream.
 // KEYS: 1 meta, 2 stream. ARGV: 1 epoch for a channel that has none,
-// 2 "XRANGE", "XREVRANGE" or "" (head only), 3 and 4 the range bounds, 5 COUNT.
-// Returns {epoch, head, id1, json1, id2, json2, ...} in the order of the command.
+// 2 "XRANGE", "XREVRANGE", "BOUNDED" or "" (head only), 3 and 4 the range
+// bounds, 5 COUNT. BOUNDED takes `after` and `before` (each "" when absent) as
+// 3 and 4 and 6 the byte bound: seqs are gap-free from 1 to the head, so the
+// window is an ascending range, read from its oldest event until the events'
+// JSON would pass the bound (at least one is returned).
+// Returns {epoch, head, truncated (0/1), id1, json1, id2, json2, ...} in the
+// order of the command.
 inline constexpr std::string_view read = R"lua(#!lua
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'top')
 local epoch = m[1]
@@ -133,13 +138,38 @@ if not epoch then
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
 local top = tonumber(m[2]) or 0
-local out = {epoch, top}
+local out = {epoch, top, 0}
 if top == 0 or ARGV[2] == '' then return out end
-local found = redis.call(ARGV[2], KEYS[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local found
+local budget = 0
+if ARGV[2] == 'BOUNDED' then
+  local limit = tonumber(ARGV[5])
+  budget = tonumber(ARGV[6])
+  local lo, hi = 1, top
+  if ARGV[4] ~= '' then hi = math.min(hi, tonumber(ARGV[4]) - 1) end
+  if ARGV[3] ~= '' then
+    local after = tonumber(ARGV[3])
+    if after >= hi then return out end
+    lo = math.max(1, after + 1)
+    hi = math.min(hi, lo + limit - 1)
+  else
+    lo = math.max(1, hi - limit + 1)
+  end
+  if lo > hi then return out end
+  found = redis.call('XRANGE', KEYS[2], string.format('%d', lo), string.format('%d', hi), 'COUNT', ARGV[5])
+else
+  found = redis.call(ARGV[2], KEYS[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+end
+local used = 0
 for i = 1, #found do
   local f = found[i][2]
   for k = 1, #f, 2 do
     if f[k] == 'j' then
+      if budget > 0 and #out > 3 and used + #f[k + 1] > budget then
+        out[3] = 1
+        return out
+      end
+      used = used + #f[k + 1]
       out[#out + 1] = found[i][1]
       out[#out + 1] = f[k + 1]
     end

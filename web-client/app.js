@@ -429,13 +429,30 @@ class Session {
     const eng = this.ensureEngagement(id);
     eng.log.status = 'loading';
     let records = null;
+    // The log comes in pages: `next` is where the following one starts (null at the end).
     try {
-      const reply = await this.waitOnline().then(() => this.conn.request('decisions', { eng: id }));
-      records = reply.records;
+      await this.waitOnline();
+      const all = [];
+      for (let after = 0; ;) {
+        const reply = await this.conn.request('decisions', { eng: id, after });
+        if (!Array.isArray(reply.records)) throw new Error('no records');
+        all.push(...reply.records);
+        if (reply.next == null || reply.next <= after) break;
+        after = reply.next;
+      }
+      records = all;
     } catch {
       try {
-        const res = await fetch(`/api/v1/engagements/${encodeURIComponent(id)}/decisions`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
-        if (res.ok) records = (await res.json()).records;
+        const all = [];
+        for (let after = 0; ;) {
+          const res = await fetch(`/api/v1/engagements/${encodeURIComponent(id)}/decisions?after=${after}`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
+          if (!res.ok) throw new Error(`status ${res.status}`);
+          const page = await res.json();
+          all.push(...page.records);
+          if (page.next == null || page.next <= after) break;
+          after = page.next;
+        }
+        records = all;
       } catch { /* shown as unavailable */ }
     }
     if (!Array.isArray(records)) {
@@ -1053,8 +1070,16 @@ class Session {
   async downloadLog(eng) {
     let text = null;
     try {
-      const res = await fetch(`/api/v1/engagements/${encodeURIComponent(eng.id)}/decisions?format=jsonl`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
-      if (res.ok) text = await res.text();
+      let all = '';
+      for (let after = 0; ;) {
+        const res = await fetch(`/api/v1/engagements/${encodeURIComponent(eng.id)}/decisions?format=jsonl&after=${after}`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
+        if (!res.ok) throw new Error(`status ${res.status}`);
+        all += await res.text();
+        const next = res.headers.get('Parley-Next');
+        if (next === null || Number(next) <= after) break;
+        after = Number(next);
+      }
+      text = all;
     } catch { /* fall back to the records already loaded */ }
     if (text === null) text = eng.log.records.map((r) => JSON.stringify(r)).join('\n') + (eng.log.records.length ? '\n' : '');
     const url = URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' }));

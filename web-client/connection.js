@@ -233,10 +233,17 @@ export class Connection extends EventTarget {
       const join = await this.request('join', { ch: sub.ch, limit: this.initialLimit });
       sub.epoch = join.epoch;
       const events = (join.events || []).slice().sort((a, b) => a.seq - b.seq);
-      sub.lastSeq = events.length ? events[events.length - 1].seq : (join.head || 0);
-      if (join.head > sub.lastSeq) sub.lastSeq = join.head;
+      const head = join.head || 0;
+      if (join.more) {
+        // The reply was cut to its byte bound: it holds the oldest events of
+        // the window, and history carries on from the last of them.
+        sub.lastSeq = events.length ? events[events.length - 1].seq : Math.max(0, head - this.initialLimit);
+      } else {
+        sub.lastSeq = Math.max(events.length ? events[events.length - 1].seq : 0, head);
+      }
       sub.lastJoin = join;
       this.emit('reset', { ch: sub.ch, join, events });
+      if (join.more) await this.catchUp(sub, head);
       this.emit('joined', { ch: sub.ch, join, resumed: false });
       this.drain(sub);
       return join;

@@ -522,6 +522,8 @@ describe('mediation with several disputes', () => {
       support: await connectAs(server, userToken('med-support', 'support', ['*'])),
     };
     const supportTok = userToken('med-support', 'support', ['*']);
+    // A party's first use opens the engagement; support reads only existing ones.
+    expectOk(await who.client.join(ch));
     expectOk(await who.support.join(ch));
     const head = () => httpHead(server, supportTok, ch);
     const records = async () => (await httpDecisions(server, supportTok, e)).length;

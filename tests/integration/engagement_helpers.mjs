@@ -77,7 +77,8 @@ export async function httpAllEvents(server, tok, ch) {
     const r = await httpRequest(server, 'GET', `/api/v1/channels/${enc(ch)}/events?after=${after}&limit=500`, { token: tok });
     assert.equal(r.status, 200, `GET events of ${ch}: ${r.status} ${r.text}`);
     all.push(...r.json.events);
-    if (r.json.events.length < 500) return all;
+    // A page cut to the reply bound says more: true (protocol §9.10).
+    if (!r.json.more && r.json.events.length < 500) return all;
     after = r.json.events[r.json.events.length - 1].seq;
   }
 }

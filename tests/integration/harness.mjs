@@ -531,8 +531,12 @@ export class Client {
     return this.request('read', { ch, seq });
   }
 
-  decisions(eng) {
-    return this.request('decisions', { eng });
+  // The decision log, or one page of it with {after, limit}.
+  decisions(eng, { after, limit } = {}) {
+    const f = { eng };
+    if (after !== undefined) f.after = after;
+    if (limit !== undefined) f.limit = limit;
+    return this.request('decisions', f);
   }
 
   // Resolves once check() returns a value other than undefined/false, re-checked on
@@ -740,7 +744,9 @@ export async function readAll(client, ch, { pageSize = 500 } = {}) {
     const r = await client.history(ch, { after, limit: pageSize });
     if (!r.ok) throw new Error(`history failed: ${JSON.stringify(r)}`);
     all.push(...r.events);
-    if (r.events.length < pageSize) return all;
+    // A reply trimmed to its byte bound says more: true (protocol §9.10).
+    if (!r.more && r.events.length < pageSize) return all;
+    if (r.events.length === 0) throw new Error(`history made no progress after ${after}`);
     after = r.events[r.events.length - 1].seq;
   }
 }

@@ -62,10 +62,11 @@ inline read_outcome head_of(engine& e, const std::string& ch) {
   return read_window(e, ch, std::nullopt, std::nullopt, 1);
 }
 
-inline records_outcome records_sync(engine& e, std::string eng) {
+inline records_outcome records_sync(engine& e, std::string eng, std::int64_t after = 0,
+                                    int limit = max_records_page) {
   std::promise<records_outcome> p;
   auto f = p.get_future();
-  e.read_records(std::move(eng), [&p](records_outcome out) { p.set_value(std::move(out)); });
+  e.read_records(std::move(eng), after, limit, [&p](records_outcome out) { p.set_value(std::move(out)); });
   return f.get();
 }
 
@@ -233,6 +234,99 @@ inline void check_signed_records(engine& e, const ed25519_key& signer) {
     CHECK(signer.verify(r.at("hash").as_string(), *sig));
   }
   CHECK_FALSE(verify_chain(log.records));
+}
+
+// The decision log is read a page at a time; `next` is the n to page on from.
+inline void check_records_paging(engine& e) {
+  for (int i = 1; i <= 5; ++i) {
+    auto req = one(make_event("eng:p", "u1", "decision " + std::to_string(i)));
+    req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 0};
+    REQUIRE_FALSE(append_sync(e, req).err);
+  }
+  auto ns = [](const records_outcome& r) {
+    std::vector<std::int64_t> v;
+    for (const auto& rec : r.records) v.push_back(rec.at("n").as_int64());
+    return v;
+  };
+  auto all = records_sync(e, "p");
+  CHECK(ns(all) == range(1, 5));
+  CHECK_FALSE(all.next);
+  auto first = records_sync(e, "p", 0, 2);
+  CHECK(ns(first) == range(1, 2));
+  CHECK(first.next == std::optional<std::int64_t>(2));
+  auto second = records_sync(e, "p", 2, 2);
+  CHECK(ns(second) == range(3, 4));
+  CHECK(second.next == std::optional<std::int64_t>(4));
+  auto last = records_sync(e, "p", 4, 2);
+  CHECK(ns(last) == range(5, 5));
+  CHECK_FALSE(last.next);
+  auto exact = records_sync(e, "p", 0, 5);
+  CHECK(exact.records.size() == 5);
+  CHECK_FALSE(exact.next);
+  auto beyond = records_sync(e, "p", 5, 10);
+  CHECK(beyond.records.empty());
+  CHECK_FALSE(beyond.next);
+}
+
+// A byte-bounded read holds the oldest events of the same window up to the
+// bound (at least one) and says when it left later ones out.
+inline void check_bounded_reads(engine& e) {
+  fill(e, "eng:a", 30);
+  auto bounded = [&](std::optional<std::int64_t> after, std::optional<std::int64_t> before, int limit,
+                     std::size_t max_bytes) {
+    read_query q;
+    q.ch = "eng:a";
+    q.after = after;
+    q.before = before;
+    q.limit = limit;
+    q.max_bytes = max_bytes;
+    std::promise<read_outcome> p;
+    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
+    auto out = p.get_future().get();
+    REQUIRE_FALSE(out.err);
+    return out;
+  };
+  // The bytes of events first..last, as stored.
+  auto all = read_window(e, "eng:a", 0, std::nullopt, 100);
+  auto bytes = [&](std::int64_t first, std::int64_t last) {
+    std::size_t n = 0;
+    for (auto seq = first; seq <= last; ++seq) n += all.events[static_cast<std::size_t>(seq - 1)].json->size();
+    return n;
+  };
+  SECTION("each kind of window keeps its oldest events that fit") {
+    auto tail = bounded(std::nullopt, std::nullopt, 10, bytes(21, 23));
+    CHECK(seqs_of(tail) == range(21, 23));
+    CHECK(tail.truncated);
+    CHECK(tail.head == 30);
+    CHECK(seqs_of(bounded(5, std::nullopt, 10, bytes(6, 8) + 1)) == range(6, 8));
+    CHECK(seqs_of(bounded(std::nullopt, 21, 10, bytes(11, 13))) == range(11, 13));
+    auto between = bounded(10, 14, 50, bytes(11, 13));
+    CHECK(seqs_of(between) == range(11, 13));
+    CHECK_FALSE(between.truncated);
+  }
+  SECTION("at least one event, and no cut when the window fits") {
+    auto one = bounded(std::nullopt, std::nullopt, 10, 1);
+    CHECK(seqs_of(one) == range(21, 21));
+    CHECK(one.truncated);
+    auto whole = bounded(std::nullopt, std::nullopt, 10, bytes(21, 30));
+    CHECK(seqs_of(whole) == range(21, 30));
+    CHECK_FALSE(whole.truncated);
+    CHECK(seqs_of(bounded(-7, std::nullopt, 2, 1 << 20)) == range(1, 2));
+  }
+  SECTION("empty windows stay empty") {
+    CHECK(bounded(30, std::nullopt, 10, 1).events.empty());
+    CHECK(bounded(std::nullopt, 1, 10, 1).events.empty());
+    CHECK(bounded(10, 11, 10, 1).events.empty());
+    CHECK_FALSE(bounded(30, std::nullopt, 10, 1).truncated);
+    read_query q;
+    q.ch = "eng:none";
+    q.max_bytes = 100;
+    std::promise<read_outcome> p;
+    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
+    auto none = p.get_future().get();
+    CHECK(none.head == 0);
+    CHECK(none.events.empty());
+  }
 }
 
 }  // namespace parley::testing

@@ -42,7 +42,7 @@ struct harness {
   std::optional<plan> last_plan;
 
   result<plan> post(const user& who, channel_type ct, std::string kind, boost::json::object body) {
-    post_request p{channel{ct, ct == channel_type::support ? "" : "42"}, std::move(kind), std::move(body), "cid-1"};
+    post_request p{channel{ct, ct == channel_type::support ? "" : "42"}, std::move(kind), std::move(body), "cid-1", std::nullopt};
     auto r = check(state, who, p);
     if (r) {
       last_plan = *r;
@@ -185,7 +185,7 @@ TEST_CASE("entering active needs an accepted agreement proposal", "[rules]") {
   // Other agreement-type topics fill the agreement but are not the agreement itself.
   auto t = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 4}}));
   h.must(client, "decision", decision_body(t, "accepted"));
-  REQUIRE(h.state.agreement.has_value());
+  REQUIRE(h.state.agreement != nullptr);
   CHECK(outcome(h.post(expert, "proposal", phase_body("active"))) == "conflict");
 
   auto a = h.must(expert, "proposal", proposal_body("agreement", {{"price", 900}}));
@@ -277,7 +277,7 @@ TEST_CASE("accepted agreement-type proposals merge terms key by key and raise th
   harness h;
   auto a = h.must(expert, "proposal", proposal_body("agreement", {{"scope", "site"}, {"price", 1000}}));
   h.must(client, "decision", decision_body(a, "accepted"));
-  REQUIRE(h.state.agreement.has_value());
+  REQUIRE(h.state.agreement != nullptr);
   CHECK(h.state.agreement->version == 1);
 
   auto s = h.must(client, "proposal", proposal_body("scope_change", {{"scope", "site+app"}}));
@@ -496,7 +496,7 @@ TEST_CASE("a resolution is accepted when both parties accept, and closes mediati
   CHECK(second->events[1].ch == "eng:42");
   CHECK(second->events[1].body == boost::json::object{{"state", "closed"}, {"ch", "eng:42:mediation"}});
   CHECK_FALSE(h.state.mediation_open);
-  CHECK(h.state.flags.at(dispute).state == "resolved");
+  CHECK(h.state.flags.count(dispute) == 0);  // a resolved flag leaves the state
   CHECK(state_json(h.state, phase_limits{}).at("open_flags").as_array().empty());
   CHECK(outcome(h.post(expert, channel_type::mediation, "decision", decision_body(res, "accepted"))) ==
         "conflict");
@@ -527,7 +527,7 @@ TEST_CASE("a resolution rejected by either party is rejected", "[rules]") {
           "conflict");
   }
   CHECK(h.state.mediation_open);
-  CHECK(h.state.flags.at(dispute).state == "open");
+  CHECK(h.state.flags.at(dispute)->state == "open");
   CHECK(state_json(h.state, phase_limits{}).at("open_proposals").as_array().empty());
 }
 
@@ -660,4 +660,96 @@ TEST_CASE("apply ignores events of other engagements", "[rules]") {
   ev.body = {{"from", "discovery"}, {"to", "agreement"}};
   CHECK_FALSE(apply(s, ev));
   CHECK(s.phase == engagement_phase::discovery);
+}
+
+TEST_CASE("an engagement holds at most 50 open proposals: the 51st is a conflict", "[rules]") {
+  harness h;
+  std::vector<std::int64_t> open;
+  for (std::size_t i = 0; i < max_open_proposals; ++i)
+    open.push_back(h.must(i % 2 ? client : expert, "proposal", proposal_body("timeline", {{"weeks", 1}})));
+  auto refused = h.post(client, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  CHECK(outcome(refused) == "conflict");
+  CHECK(h.state.proposals.size() == max_open_proposals);
+  // Deciding one makes room again.
+  h.must(client, "decision", decision_body(open.front(), "rejected"));
+  CHECK(outcome(h.post(client, "proposal", proposal_body("timeline", {{"weeks", 2}}))) == "ok");
+  CHECK(outcome(h.post(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}))) == "conflict");
+}
+
+TEST_CASE("an engagement holds at most 50 open flags: the 51st is a conflict", "[rules]") {
+  harness h;
+  std::vector<std::int64_t> flags;
+  for (std::size_t i = 0; i < max_open_flags; ++i) flags.push_back(h.must(client, "flag", flag_body("risk")));
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "conflict");
+  // An acknowledged flag is still open; a resolved one makes room.
+  h.must(expert, "flag_update", {{"flag", flags[0]}, {"state", "acknowledged"}, {"text", "seen"}});
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "conflict");
+  h.must(expert, "flag_update", {{"flag", flags[0]}, {"state", "resolved"}, {"text", "done"}});
+  CHECK(outcome(h.post(expert, "flag", flag_body("delay"))) == "ok");
+}
+
+TEST_CASE("decided proposals and resolved flags leave the state, and are still told from unknown seqs",
+          "[rules]") {
+  harness h;
+  auto m = h.must(client, "message", message_body("hi"));
+  auto f = h.must(client, "flag", flag_body("risk"));
+  auto p = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  h.must(client, "decision", decision_body(p, "accepted"));
+  h.must(expert, "flag_update", {{"flag", f}, {"state", "resolved"}, {"text", "done"}});
+  CHECK(h.state.proposals.empty());
+  CHECK(h.state.flags.empty());
+
+  // Without a lookup, a seq up to the highest seen counts as closed.
+  CHECK(outcome(h.post(client, "decision", decision_body(p, "accepted"))) == "conflict");
+  CHECK(outcome(h.post(client, "flag_update", {{"flag", f}, {"state", "acknowledged"}, {"text", "x"}})) ==
+        "conflict");
+  CHECK(outcome(h.post(client, "decision", decision_body(p + 100, "accepted"))) == "not_found");
+
+  // The server looks up what a closed-looking seq was: a message is not_found, a proposal conflict.
+  post_request q{channel{channel_type::engagement, "42"}, "decision", decision_body(m, "accepted"), "", std::nullopt};
+  auto target = target_lookup(h.state, q);
+  REQUIRE(target.has_value());
+  CHECK(*target == std::make_pair(std::string("eng:42"), m));
+  q.target_kind = "message";
+  CHECK(outcome(check(h.state, client, q)) == "not_found");
+  q.body = decision_body(p, "accepted");
+  q.target_kind = "proposal";
+  CHECK(outcome(check(h.state, client, q)) == "conflict");
+  // Open ones and seqs beyond the highest need no lookup.
+  auto open = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}));
+  q.body = decision_body(open, "accepted");
+  q.target_kind.reset();
+  CHECK_FALSE(target_lookup(h.state, q).has_value());
+  q.body = decision_body(open + 5, "accepted");
+  CHECK_FALSE(target_lookup(h.state, q).has_value());
+}
+
+TEST_CASE("apply_shared hands out snapshots that never change, and a new one only on change", "[rules]") {
+  harness h;
+  h.must(client, "message", message_body("hi"));
+  auto p = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}}));
+  auto before = std::make_shared<const engagement_state>(h.state);
+  const auto before_json = boost::json::serialize(state_json(*before, phase_limits{}));
+
+  h.must(client, "decision", decision_body(p, "accepted"));
+  const event decision = h.log.back();
+  auto after = apply_shared(before, decision);
+  CHECK(after != before);
+  CHECK(boost::json::serialize(state_json(*before, phase_limits{})) == before_json);
+  CHECK(boost::json::serialize(state_json(*after, phase_limits{})) ==
+        boost::json::serialize(state_json(h.state, phase_limits{})));
+  // A new snapshot shares the values an event left alone.
+  auto p2 = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}));
+  auto with_open = std::make_shared<const engagement_state>(h.state);
+  h.must(client, "message", message_body("later"));
+  auto after_message = apply_shared(with_open, h.log.back());
+  REQUIRE(after_message != with_open);
+  CHECK(after_message->proposals.at({"eng:42", p2}) == with_open->proposals.at({"eng:42", p2}));
+  CHECK(after_message->agreement == with_open->agreement);
+  // Replayed or foreign events change nothing and copy nothing.
+  CHECK(apply_shared(after, decision) == after);
+  event other = decision;
+  other.ch = "eng:43";
+  other.seq = 99;
+  CHECK(apply_shared(after, other) == after);
 }

@@ -97,6 +97,18 @@ TEST_CASE("history, read, leave and decisions frames parse", "[protocol]") {
   CHECK(d.eng == "42");
 }
 
+TEST_CASE("decisions pages with after and a limit of up to 1000", "[protocol]") {
+  auto d = parse_ok(R"({"id":7,"op":"decisions","eng":"42","after":20,"limit":1000})");
+  CHECK(d.after == 20);
+  CHECK(d.limit == 1000);
+  CHECK(parse_fail(R"({"id":7,"op":"decisions","eng":"42","limit":1001})").err.code == errc::bad_request);
+  CHECK(parse_fail(R"({"id":7,"op":"decisions","eng":"42","limit":0})").err.code == errc::bad_request);
+  CHECK(parse_fail(R"({"id":7,"op":"decisions","eng":"42","after":-1})").err.code == errc::bad_request);
+  CHECK(parse_fail(R"({"id":7,"op":"decisions","eng":"42","before":3})").err.message == "unknown field before");
+  // history keeps its own cap.
+  CHECK(parse_fail(R"({"id":7,"op":"history","ch":"eng:42","limit":1000})").err.code == errc::bad_request);
+}
+
 TEST_CASE("whitespace around the object is accepted", "[protocol]") {
   auto f = parse_ok(" \n\t{\"id\":1,\"op\":\"leave\",\"ch\":\"support\"}\r\n ");
   CHECK(f.op == op::leave);

@@ -584,6 +584,18 @@ TEST_CASE("the database is kept in WAL mode", "[storage]") {
   CHECK(bytes[19] == 2);
 }
 
+TEST_CASE("a read bounded in bytes keeps the oldest events of its window and says it was cut", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  check_bounded_reads(*e);
+}
+
+TEST_CASE("the decision log is read a page at a time, with the n to page on from", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  check_records_paging(*e);
+}
+
 TEST_CASE("an append expecting heads that moved on stores nothing and reports stale state", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());

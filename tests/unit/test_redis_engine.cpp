@@ -447,6 +447,20 @@ TEST_CASE("redis: decision records are signed with the engine's key", "[redis]")
   check_signed_records(*e, *signer);
 }
 
+TEST_CASE("redis: a read bounded in bytes keeps the oldest events of its window and says it was cut", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_bounded_reads(*e);
+}
+
+TEST_CASE("redis: the decision log is read a page at a time, with the n to page on from", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_records_paging(*e);
+}
+
 TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;

@@ -80,7 +80,7 @@ TEST_CASE("a published event payload splits into seq, ts, epoch and JSON", "[red
 }
 
 TEST_CASE("the read script's reply gives ascending events or an error for a malformed one", "[redis]") {
-  auto ok = decode_read_reply(array({str("ep"), integer(3), str("3-0"), str("{3}"), str("2-0"), str("{2}")}), true);
+  auto ok = decode_read_reply(array({str("ep"), integer(3), integer(0), str("3-0"), str("{3}"), str("2-0"), str("{2}")}), true);
   REQUIRE_FALSE(ok.err);
   CHECK(ok.epoch == "ep");
   CHECK(ok.head == 3);
@@ -90,8 +90,9 @@ TEST_CASE("the read script's reply gives ascending events or an error for a malf
 
   CHECK(decode_read_reply(str("ep"), false).err);
   CHECK(decode_read_reply(array({str("ep")}), false).err);
-  CHECK(decode_read_reply(array({str("ep"), integer(1), str("1-0")}), false).err);
-  auto bad_id = decode_read_reply(array({str("ep"), integer(1), str("x-0"), str("{}")}), false);
+  CHECK(decode_read_reply(array({str("ep"), integer(1)}), false).err);
+  CHECK(decode_read_reply(array({str("ep"), integer(1), integer(0), str("1-0")}), false).err);
+  auto bad_id = decode_read_reply(array({str("ep"), integer(1), integer(0), str("x-0"), str("{}")}), false);
   CHECK(bad_id.err);
   CHECK(bad_id.events.empty());
 }

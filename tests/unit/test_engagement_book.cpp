@@ -1,0 +1,154 @@
+// The engagement book (server/engagements): bounded by its capacity, dropped
+// engagements rebuilt identically and unwatched, snapshots that outlive a
+// drop, and readers that may not open an engagement leaving nothing behind.
+// Runs on the embedded engine, without sockets.
+#include "engine_contract.hpp"
+#include "server/engagements.hpp"
+#include "storage/local_engine.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+
+namespace fs = std::filesystem;
+using namespace parley;
+using namespace parley::testing;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "parley-book-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// An engine and a book over it, with the watch counts the book leaves.
+struct fixture {
+  temp_dir dir;
+  std::unique_ptr<engine> storage;
+  std::mutex mutex;
+  std::map<std::string, int> watches;
+  std::unique_ptr<engagements> book;
+
+  explicit fixture(std::size_t capacity) {
+    local_engine_options options;
+    options.db_path = dir.path / "parley.db";
+    storage = make_local_engine(options);
+    book = std::make_unique<engagements>(
+        *storage,
+        [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
+          {
+            std::lock_guard lock(mutex);
+            ++watches[ch];
+          }
+          ready(std::nullopt);
+        },
+        [this](const std::string& ch) {
+          std::lock_guard lock(mutex);
+          if (--watches[ch] == 0) watches.erase(ch);
+        },
+        capacity);
+    storage->set_sink([this](const committed_event& ev) { book->on_committed(ev); });
+  }
+  ~fixture() { storage->stop(); }
+
+  // The state (or the error code) of `eng`.
+  std::pair<engagements::snapshot, std::string> state(const std::string& eng, bool may_open = true) {
+    std::promise<std::pair<engagements::snapshot, std::string>> p;
+    book->with_state(eng, may_open, [&p](engagements::snapshot s, const error* err) {
+      p.set_value({s, err ? std::string(code_name(err->code)) : std::string("ok")});
+    });
+    return p.get_future().get();
+  }
+  std::string json(const std::string& eng) {
+    auto [s, code] = state(eng);
+    REQUIRE(code == "ok");
+    return boost::json::serialize(state_json(*s, phase_limits{}));
+  }
+  std::size_t watched_channels() {
+    std::lock_guard lock(mutex);
+    return watches.size();
+  }
+};
+
+event party_event(std::string ch, std::string kind, user_role role, boost::json::object body) {
+  event ev;
+  ev.ch = std::move(ch);
+  ev.kind = std::move(kind);
+  ev.from = user{role == user_role::client ? "c1" : "e1", "", role};
+  ev.body = std::move(body);
+  return ev;
+}
+
+}  // namespace
+
+TEST_CASE("the engagement book keeps at most its capacity and rebuilds dropped engagements identically",
+          "[server]") {
+  fixture f(2);
+  std::map<std::string, std::string> before;
+  for (std::string eng : {"a", "b", "c", "d"}) {
+    REQUIRE(f.state(eng).second == "ok");  // a party's first use opens it
+    REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:" + eng, "message", user_role::client,
+                                                          {{"text", "hi " + eng}})))
+                      .err);
+    REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:" + eng, "proposal", user_role::expert,
+                                                          {{"topic", "timeline"}, {"text", "t"}, {"terms", {{"w", 1}}}})))
+                      .err);
+    before[eng] = f.json(eng);
+    CHECK(f.book->size() <= 2);
+    // Only the engagements kept are watched (main and mediation channel each).
+    CHECK(f.watched_channels() == 2 * f.book->size());
+  }
+  // Each one, in turn, is rebuilt from its events as it was.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [eng, json] : before) {
+      CHECK(f.json(eng) == json);
+      CHECK(f.book->size() <= 2);
+    }
+  }
+  // Opened once: reloading stored no second opening event.
+  CHECK(read_window(*f.storage, "eng:a", std::nullopt, std::nullopt, 50).head == 3);
+}
+
+TEST_CASE("a snapshot handed out stays valid and unchanged after its engagement is dropped", "[server]") {
+  fixture f(1);
+  auto [a, code] = f.state("a");
+  REQUIRE(code == "ok");
+  const auto json = boost::json::serialize(state_json(*a, phase_limits{}));
+  REQUIRE(f.state("b").second == "ok");  // drops a
+  CHECK(f.book->size() == 1);
+  CHECK(boost::json::serialize(state_json(*a, phase_limits{})) == json);
+  // A new event makes a new snapshot; the old one is untouched.
+  auto [a2, code2] = f.state("a");
+  REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:a", "message", user_role::client, {{"text", "x"}}))).err);
+  auto [a3, code3] = f.state("a");
+  REQUIRE(code2 == "ok");
+  REQUIRE(code3 == "ok");
+  CHECK(a3 != a2);
+  CHECK(a2->applied.at("eng:a") == 1);
+  CHECK(a3->applied.at("eng:a") == 2);
+}
+
+TEST_CASE("a reader that may not open an engagement gets not_found and leaves nothing behind", "[server]") {
+  fixture f(10);
+  for (int i = 0; i < 50; ++i) CHECK(f.state("nope" + std::to_string(i), false).second == "not_found");
+  CHECK(f.book->size() == 0);
+  CHECK(f.watched_channels() == 0);
+  CHECK(read_window(*f.storage, "eng:nope0", std::nullopt, std::nullopt, 50).head == 0);
+  // A party's first use still opens it; then anyone reads it.
+  CHECK(f.state("nope0", true).second == "ok");
+  CHECK(f.state("nope0", false).second == "ok");
+  CHECK(read_window(*f.storage, "eng:nope0", std::nullopt, std::nullopt, 50).head == 1);
+}
