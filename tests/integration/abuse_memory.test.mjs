@@ -13,7 +13,9 @@ import { countSla, expectOk, expectRefused, httpAllEvents, httpState, pollUntil 
 
 after(cleanup);
 
-const FAST = ['--post-rate', '100000', '--post-burst', '100000'];
+// Lifted rate limits: these tests are about what requests cost, not how fast they may come.
+const FAST = ['--post-rate', '100000', '--post-burst', '100000', '--request-rate', '100000', '--request-burst', '100000',
+  '--http-rate', '100000', '--http-burst', '100000'];
 const supportToken = userToken('mem-support', 'support', ['*'], { name: 'Memory desk' });
 
 // A server that is ready: with Redis, its connection is up (readyz), so the

@@ -37,8 +37,10 @@ describe('crash loop', () => {
     const stats = { posts: 0, decisions: 0, movedOn: 0, gaveUp: 0 };
 
     // Everything acknowledged so far is stored, gap-free, and the log verifies.
+    // Read as the client: a party opens the engagement on first use, where
+    // support would be told it does not exist yet (before the first cycle's posts).
     async function verify(server, cycle) {
-      const events = await httpAllEvents(server, supportTok, ch);
+      const events = await httpAllEvents(server, clientTok, ch);
       assert.equal(gapError(events, 1), null, `cycle ${cycle}: seqs are gap-free from 1`);
       const bySeq = new Map(events.map((e) => [e.seq, e]));
       for (const [seq, cid] of ackedEvents) {
@@ -46,7 +48,7 @@ describe('crash loop', () => {
         assert.ok(e, `cycle ${cycle}: acknowledged seq ${seq} (cid ${cid}) is stored`);
         assert.equal(e.cid, cid, `cycle ${cycle}: seq ${seq} holds cid ${cid}`);
       }
-      const jsonl = await httpDecisionsJsonl(server, supportTok, eng);
+      const jsonl = await httpDecisionsJsonl(server, clientTok, eng);
       const records = jsonl.split('\n').filter(Boolean).map((l) => JSON.parse(l));
       assertChain(records);
       const decided = new Set(records.map((r) => r.decision_seq));
