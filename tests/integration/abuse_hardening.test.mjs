@@ -360,7 +360,10 @@ describe('connection caps', () => {
     await Promise.all(held.map((c) => c.close()));
   });
 
-  test('out of descriptors: accepting pauses instead of spinning, logs little, and serves again', async () => {
+  // Not under the sanitizers: their runtime needs descriptors of its own (UBSan
+  // checks a vptr through a pipe), so with none left it reports objects it cannot read.
+  test('out of descriptors: accepting pauses instead of spinning, logs little, and serves again',
+    { skip: process.env.PARLEY_SANITIZED ? 'the sanitizer runtime itself needs descriptors' : false }, async () => {
     const server = await startServer({ wrap: ['prlimit', '--nofile=64:64'] });
     const cpuBefore = cpuSeconds(server.proc.pid);
     const logBefore = server.logs().length;
