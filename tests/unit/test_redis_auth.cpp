@@ -30,7 +30,7 @@ std::unique_ptr<engine> start_engine(const std::string& url) {
   return make_redis_engine(options);
 }
 
-bool becomes_ready(engine& e, std::chrono::milliseconds within = 5000ms) {
+bool becomes_ready(engine& e, std::chrono::milliseconds within = 15000ms) {
   auto deadline = std::chrono::steady_clock::now() + within;
   while (std::chrono::steady_clock::now() < deadline) {
     if (e.ready()) return true;
@@ -103,7 +103,7 @@ TEST_CASE("redis: with --requirepass the engine authenticates on every connectio
   // After a reconnect it authenticates again.
   CHECK(redis.command({"CLIENT", "KILL", "TYPE", "normal"}) != "0");
   bool stored = false;
-  for (int i = 0; i < 200 && !stored; ++i) {
+  for (int i = 0; i < 500 && !stored; ++i) {
     stored = !append_sync(*e, one(make_event("eng:auth", "u1", "again"))).err;
     if (!stored) std::this_thread::sleep_for(20ms);
   }
