@@ -47,19 +47,32 @@ export async function httpState(server, tok, eng) {
   return r.json;
 }
 
-// GET /api/v1/engagements/<id>/decisions: the records (asserts 200).
+// GET /api/v1/engagements/<id>/decisions: every record, following `next`
+// from page to page (asserts 200).
 export async function httpDecisions(server, tok, eng) {
-  const r = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}/decisions`, { token: tok });
-  assert.equal(r.status, 200, `GET decisions of ${eng}: ${r.status} ${r.text}`);
-  assert.ok(Array.isArray(r.json?.records), r.text);
-  return r.json.records;
+  const records = [];
+  for (let after = 0; ;) {
+    const r = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}/decisions?after=${after}`, { token: tok });
+    assert.equal(r.status, 200, `GET decisions of ${eng}: ${r.status} ${r.text}`);
+    assert.ok(Array.isArray(r.json?.records), r.text);
+    records.push(...r.json.records);
+    if (r.json.next === null || r.json.next === undefined) return records;
+    after = r.json.next;
+  }
 }
 
-// GET /api/v1/engagements/<id>/decisions?format=jsonl: the raw text (asserts 200).
+// GET /api/v1/engagements/<id>/decisions?format=jsonl: the whole log as JSONL
+// text, following the Parley-Next header from page to page (asserts 200).
 export async function httpDecisionsJsonl(server, tok, eng) {
-  const r = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}/decisions?format=jsonl`, { token: tok });
-  assert.equal(r.status, 200, `GET decisions jsonl of ${eng}: ${r.status} ${r.text}`);
-  return r.text;
+  let text = '';
+  for (let after = 0; ;) {
+    const r = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}/decisions?format=jsonl&after=${after}`, { token: tok });
+    assert.equal(r.status, 200, `GET decisions jsonl of ${eng}: ${r.status} ${r.text}`);
+    text += r.text;
+    const next = r.headers['parley-next'];
+    if (next === undefined) return text;
+    after = Number(next);
+  }
 }
 
 // The head of a channel through GET /api/v1/channels/<ch>/events (0 for an empty channel).

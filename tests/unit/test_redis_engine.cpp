@@ -624,6 +624,9 @@ TEST_CASE("redis: killed mid-traffic and restarted from its AOF, Redis loses not
   running = false;
   traffic.join();
   while (in_flight.load() > 0) std::this_thread::sleep_for(1ms);
+  // Ready needs both connections and the durability check: the subscribe
+  // connection may still be waiting out its backoff.
+  for (int i = 0; i < 500 && !writer->ready(); ++i) std::this_thread::sleep_for(10ms);
   CHECK(writer->ready());
 
   CHECK(failed_during_outage > 0);
