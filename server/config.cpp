@@ -190,6 +190,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   out.sla.phases = *phases;
 
   if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (out.expose_version) out.server_header = std::string("parley/") + version;
   out.instance_named = !out.instance.empty();
   if (out.instance.empty()) {
     char host[256] = {};

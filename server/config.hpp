@@ -23,6 +23,7 @@ struct config {
   std::string secret;    // from PARLEY_SECRET or --secret-file; with --dev and none, a development secret is made
   bool dev = false;      // development mode: demo secret, keys and sign-in links
   bool expose_version = false;  // version and host name in Server headers and hello replies
+  std::string server_header = "parley";  // with --expose-version, "parley/<version>"
   std::string admin_host;       // a separate listener for /metrics; empty: none
   unsigned short admin_port = 0;
   std::vector<std::string> allowed_origins;  // empty: only the server's own origin

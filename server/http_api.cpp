@@ -13,7 +13,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <atomic>
 
 namespace parley {
 namespace http = boost::beast::http;
@@ -25,15 +24,14 @@ constexpr const char* content_security_policy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-// Set once at start: whether the Server header names the version.
-std::atomic<bool> expose_version{false};
+// The Server header: set once at start, before any request, read-only after.
+std::string server_header = "parley";
 
 // Every response: our Server header, nosniff, and the request's HTTP version and keep-alive.
 http_response make_response(http::status status, std::string body, std::string content_type, unsigned version,
                             bool keep_alive) {
   http_response res{status, version};
-  res.set(http::field::server, expose_version.load(std::memory_order_relaxed) ? std::string("parley/") + parley::version
-                                                                               : std::string("parley"));
+  res.set(http::field::server, server_header);
   res.set(http::field::content_type, content_type);
   res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(keep_alive);
@@ -84,13 +82,14 @@ bool etag_matches(const http_request& req, const std::string& etag) {
 
 }  // namespace
 
+void set_server_header(std::string value) { server_header = std::move(value); }
+
 http_response http_error_response(const error& e, unsigned version, bool keep_alive) {
   return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));
 }
 
 void handle_http(hub& h, const http_request& req, const http_origin& from,
                  std::function<void(http_response)> respond) {
-  expose_version.store(h.cfg().expose_version, std::memory_order_relaxed);
   bump(h.stats().http_requests);
   auto fail = [&](errc code, std::string message) {
     respond(http_error_response(make_error(code, std::move(message)), req.version(), req.keep_alive()));

@@ -24,6 +24,10 @@ struct http_origin {
 void handle_http(hub& h, const http_request& req, const http_origin& from,
                  std::function<void(http_response)> respond);
 
+// The Server header of every HTTP response (config::server_header). Call once
+// at start, before serving.
+void set_server_header(std::string value);
+
 // A JSON error response with the protocol's status for `e`.
 http_response http_error_response(const error& e, unsigned version, bool keep_alive);
 

@@ -23,11 +23,9 @@ namespace {
 constexpr auto request_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_header_bytes = 16 * 1024;
 
-// scheme://host[:port] of an Origin header, lower-cased host, as browsers send it.
-std::string origin_of_host(std::string_view scheme, std::string_view host) {
-  std::string out(scheme);
-  out += "://";
-  for (char c : host) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -41,10 +39,10 @@ bool origin_allowed(const config& cfg, const http_request& req) {
     return std::find(cfg.allowed_origins.begin(), cfg.allowed_origins.end(), origin) != cfg.allowed_origins.end();
   auto host = req[http::field::host];
   if (host.empty()) return false;
-  std::string lowered;
-  for (char c : origin) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view h(host.data(), host.size());
-  return lowered == origin_of_host("http", h) || lowered == origin_of_host("https", h);
+  // Compared without case: scheme and host are case-insensitive (RFC 6454).
+  auto lowered = lowercase(origin);
+  auto own_host = lowercase(std::string_view(host.data(), host.size()));
+  return lowered == "http://" + own_host || lowered == "https://" + own_host;
 }
 }  // namespace
 

@@ -384,8 +384,10 @@ void hub::on_committed(const committed_event& ev) {
 // A revocation from any instance: this one's connections of that user with an
 // older token are closed (4003).
 void hub::on_revoked(const committed_event& ev) {
-  auto r = revocations_.apply(*ev.json, now_ms() / 1000);
+  const auto now_s = now_ms() / 1000;
+  auto r = revocations_.apply(*ev.json, now_s);
   if (!r) return;
+  revocations_.forget_expired(now_s);
   log_event(log_level::info, "user_revoked", {{"user", r->user_id}, {"valid_after", std::to_string(r->valid_after)}});
   for (auto& w : workers_) {
     net::post(w->ioc, [w = w.get(), r = *r] {

@@ -1,6 +1,7 @@
 // parley: the server, and `parley verify-log FILE` to check an exported decision log.
 #include "server/config.hpp"
 #include "server/dev_secret.hpp"
+#include "server/http_api.hpp"
 #include "server/hub.hpp"
 #include "server/listener.hpp"
 #include "server/signing_keys.hpp"
@@ -95,6 +96,7 @@ int serve(config cfg) {
     options.signer = keys.signer;
     storage = make_redis_engine(options);
   }
+  set_server_header(cfg.server_header);
   hub h(cfg, *storage, cfg.threads);
   sla_watcher watcher(h.workers().front()->ioc, *storage, h.engagements(), cfg.sla);
   h.engagements().set_on_change([&watcher](const engagement_state& s) { watcher.schedule(s); });

@@ -21,12 +21,16 @@ std::optional<revocation> revocations::apply(const std::string& event_json, std:
   const auto* after = ev->body.if_contains("valid_after");
   if (!user || !user->is_string() || !after || !after->is_int64()) return std::nullopt;
   revocation r{std::string(user->get_string()), after->get_int64()};
+  if (r.valid_after < now_s - keep_s_) return r;  // every token it could refuse has expired
   std::lock_guard lock(mutex_);
   auto& current = valid_after_[r.user_id];
   current = std::max(current, r.valid_after);
-  // Tokens older than the longest lifetime are refused anyway: forget those revocations.
-  std::erase_if(valid_after_, [&](const auto& entry) { return entry.second < now_s - keep_s_; });
   return r;
+}
+
+void revocations::forget_expired(std::int64_t now_s) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(valid_after_, [&](const auto& entry) { return entry.second < now_s - keep_s_; });
 }
 
 }  // namespace parley

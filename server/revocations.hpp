@@ -35,8 +35,12 @@ class revocations {
   void set_loaded() { loaded_.store(true, std::memory_order_release); }
   // Whether a verified token is still good.
   bool allows(const claims& c) const;
-  // Takes in a stored event of the revocations channel; gives the revocation it holds.
+  // Takes in a stored event of the revocations channel; gives the revocation it
+  // holds (kept only while a token it refuses can still be unexpired).
   std::optional<revocation> apply(const std::string& event_json, std::int64_t now_s);
+  // Forgets the revocations older than the longest token lifetime: tokens
+  // issued before them are refused anyway.
+  void forget_expired(std::int64_t now_s);
 
  private:
   std::int64_t keep_s_;

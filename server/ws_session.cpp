@@ -108,8 +108,8 @@ void ws_session::run(http::request<http::string_body> req) {
   timeout.keep_alive_pings = true;  // a ping after half the idle timeout
   ws_.set_option(timeout);
   bool subprotocol = wants_subprotocol(req);
-  ws_.set_option(websocket::stream_base::decorator([subprotocol, expose = hub_.cfg().expose_version](websocket::response_type& res) {
-    res.set(http::field::server, expose ? std::string("parley/") + version : std::string("parley"));
+  ws_.set_option(websocket::stream_base::decorator([subprotocol, server = hub_.cfg().server_header](websocket::response_type& res) {
+    res.set(http::field::server, server);
     if (subprotocol) res.set(http::field::sec_websocket_protocol, "parley.v1");
   }));
   ws_.read_message_max(hub_.cfg().max_frame);
