@@ -304,6 +304,10 @@ describe('revoking a user\'s tokens', () => {
 
     assert.equal((await httpRequest(server, 'POST', '/api/v1/users/mallory/revoke', { token: userToken('trent', 'client', [eng]) })).status, 403);
     assert.equal((await httpRequest(server, 'POST', '/api/v1/users/mallory/revoke')).status, 401);
+    for (const bad of ['/api/v1/users//revoke', '/api/v1/users/%zz/revoke', `/api/v1/users/${'u'.repeat(129)}/revoke`]) {
+      assert.equal((await httpRequest(server, 'POST', bad, { token: service })).status, 400, bad);
+    }
+    assert.equal((await httpRequest(server, 'GET', '/api/v1/users/mallory/revoke', { token: service })).status, 400);
     const r = await httpRequest(server, 'POST', '/api/v1/users/mallory/revoke', { token: service });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.user, 'mallory');
