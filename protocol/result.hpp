@@ -33,7 +33,7 @@ struct error {
 
 inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
 
-// Either a value or an error. `result<void>` is spelled `std::optional<error>`.
+// Either a value or an error; `result<void>` (below) is success or an error.
 template <class T>
 class result {
  public:
@@ -52,6 +52,21 @@ class result {
 
  private:
   std::variant<T, error> v_;
+};
+
+// Success, or an error: `if (auto r = f(); !r) return r.err();`.
+template <>
+class result<void> {
+ public:
+  result() = default;
+  result(error err) : err_(std::move(err)) {}
+
+  bool ok() const { return !err_; }
+  explicit operator bool() const { return ok(); }
+  const error& err() const { return *err_; }
+
+ private:
+  std::optional<error> err_;
 };
 
 }  // namespace parley
