@@ -1,9 +1,6 @@
 #pragma once
-// Channel names (protocol §1) and the authorisation rules that depend only on
-// the token and the channel name (DESIGN §3.3: decided before any storage access).
-#include "result.hpp"
-#include "token.hpp"
-
+// Channel names (protocol §1): eng:<id>, eng:<id>:mediation and support. Who
+// may read or post where is access.hpp's.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,16 +15,14 @@ struct channel {
 
   std::string name() const;  // "eng:<id>", "eng:<id>:mediation" or "support"
   bool operator==(const channel&) const = default;
+
+  // The names of an engagement's two channels: "eng:<id>" and "eng:<id>:mediation".
+  static std::string main(std::string_view eng);
+  static std::string mediation(std::string_view eng);
 };
 
 // 1–64 characters of [A-Za-z0-9_-].
 bool valid_engagement_id(std::string_view id);
 std::optional<channel> parse_channel(std::string_view name);
-
-// May this token join / read `ch`? (join, history, HTTP GET). `forbidden` with a reason otherwise.
-std::optional<error> check_read(const claims& who, const channel& ch);
-// May this token post `kind` to `ch`? Role rules of the kinds table in protocol §3.
-// Unknown kinds are `bad_request`. Engagement-state rules are checked elsewhere.
-std::optional<error> check_post(const claims& who, const channel& ch, std::string_view kind);
 
 }  // namespace parley

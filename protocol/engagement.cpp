@@ -1,4 +1,6 @@
-#include "engagement.hpp"
+#include "protocol/engagement.hpp"
+
+#include "protocol/can.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,17 +11,8 @@ namespace {
 constexpr std::array<std::string_view, 5> phase_names = {"discovery", "agreement", "active", "completion",
                                                          "closed"};
 
-std::string main_channel(std::string_view eng) { return "eng:" + std::string(eng); }
-std::string mediation_channel(std::string_view eng) { return "eng:" + std::string(eng) + ":mediation"; }
-
-std::string channel_name(const channel& ch) {
-  switch (ch.type) {
-    case channel_type::engagement: return main_channel(ch.eng);
-    case channel_type::mediation: return mediation_channel(ch.eng);
-    case channel_type::support: return "support";
-  }
-  return "support";
-}
+// The cid of an engagement's opening event: a retried opening appends nothing.
+constexpr std::string_view opening_cid = "engagement:opened";
 
 std::optional<engagement_phase> next_phase(engagement_phase p) {
   if (p == engagement_phase::closed) return std::nullopt;
@@ -71,7 +64,7 @@ event make_event(std::string ch, std::string kind, user from, boost::json::objec
 }
 
 event server_event(const engagement_state& s, std::string kind, boost::json::object body) {
-  return make_event(main_channel(s.eng), std::move(kind), system_user(), std::move(body));
+  return make_event(channel::main(s.eng), std::move(kind), system_user(), std::move(body));
 }
 
 bool has_open_dispute_other_than(const engagement_state& s, std::int64_t flag_seq) {
@@ -82,7 +75,7 @@ bool has_open_dispute_other_than(const engagement_state& s, std::int64_t flag_se
 
 // Is the move to `to` allowed now? Checked when a phase is proposed and again
 // when it is accepted, since the engagement may have moved in between.
-std::optional<error> check_phase_move(const engagement_state& s, engagement_phase to) {
+result<void> check_phase_move(const engagement_state& s, engagement_phase to) {
   auto next = next_phase(s.phase);
   if (!next || *next != to) {
     return conflict("the engagement is in " + std::string(phase_name(s.phase)) + ": the next phase is " +
@@ -91,7 +84,7 @@ std::optional<error> check_phase_move(const engagement_state& s, engagement_phas
   if (to == engagement_phase::active && !s.agreement_accepted) {
     return conflict("entering active needs an accepted agreement proposal");
   }
-  return std::nullopt;
+  return {};
 }
 
 boost::json::array ids_json(const std::vector<std::string>& ids) {
@@ -129,6 +122,14 @@ record_draft make_record(const engagement_state& s, const engagement_proposal& p
   return r;
 }
 
+// Why the table refuses `kind` from `r` in `ch`: the role (it may post the kind
+// in neither of the engagement's channels) or the place (the other channel).
+std::string wrong_role_or_place(user_role r, const channel& ch, std::string_view kind) {
+  const auto other = ch.type == channel_type::mediation ? channel_type::engagement : channel_type::mediation;
+  if (role_may_post(r, other, kind)) return std::string(kind) + " is posted in " + channel{other, ch.eng}.name();
+  return "role " + std::string(role_name(r)) + " may not post " + std::string(kind);
+}
+
 result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl,
                         const engagement_limits& limits) {
   auto type = string_field(p.body, "type");
@@ -141,7 +142,7 @@ result<plan> check_flag(const engagement_state& s, const user& actor, const post
   }
   if (*type == "dispute" && !s.mediation_open) {
     pl.events.push_back(server_event(
-        s, "mediation", boost::json::object{{"state", "opened"}, {"ch", mediation_channel(s.eng)}}));
+        s, "mediation", boost::json::object{{"state", "opened"}, {"ch", channel::mediation(s.eng)}}));
   }
   return pl;
 }
@@ -153,7 +154,7 @@ result<plan> check_flag_update(const engagement_state& s, const post_request& p,
   auto it = s.flags.find(*seq);
   if (it == s.flags.end()) {
     return closed_or_missing(p, "flag", *seq, s.last_flag_seq, "flag " + std::to_string(*seq) + " is already resolved",
-                             "no flag " + std::to_string(*seq) + " in " + main_channel(s.eng));
+                             "no flag " + std::to_string(*seq) + " in " + channel::main(s.eng));
   }
   if (it->second->type == "dispute" && *state == "resolved") {
     return conflict("a dispute flag is resolved only by an accepted resolution");
@@ -170,26 +171,30 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
   auto topic = string_field(p.body, "topic");
   if (!topic) return bad_request("proposal needs a topic");
   const auto& terms = object_field(p.body, "terms");
-  const bool in_mediation = p.ch.type == channel_type::mediation;
+  // A resolution is proposed in mediation, every other topic in eng:<id>; the
+  // access table says who proposes in each.
+  const bool resolution = *topic == "resolution";
+  const auto home = resolution ? channel_type::mediation : channel_type::engagement;
+  if (!role_may_post(actor.role, home, "proposal")) {
+    return forbidden(resolution ? "resolutions are proposed by support" : "proposals are made by the parties");
+  }
 
-  if (*topic == "resolution") {
-    if (actor.role != user_role::support) return forbidden("resolutions are proposed by support");
-    if (!in_mediation) return forbidden("resolutions are proposed in " + mediation_channel(s.eng));
+  if (resolution) {
+    if (p.ch.type != home) return forbidden("resolutions are proposed in " + channel::mediation(s.eng));
     auto flag_seq = int_field(terms, "flag");
     if (!flag_seq) return bad_request("a resolution's terms need flag (the dispute flag's seq)");
     auto it = s.flags.find(*flag_seq);
     if (it == s.flags.end()) {
       return closed_or_missing(p, "flag", *flag_seq, s.last_flag_seq,
                                "flag " + std::to_string(*flag_seq) + " is already resolved",
-                               "no flag " + std::to_string(*flag_seq) + " in " + main_channel(s.eng));
+                               "no flag " + std::to_string(*flag_seq) + " in " + channel::main(s.eng));
     }
     if (it->second->type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
     if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
     return pl;
   }
 
-  if (!is_party(actor.role)) return forbidden("proposals are made by the parties");
-  if (in_mediation) return forbidden("only resolutions are proposed in mediation");
+  if (p.ch.type != home) return forbidden("only resolutions are proposed in mediation");
   if (s.phase == engagement_phase::closed) return conflict("the engagement is closed");
   if (*topic == "phase") {
     auto to_name = string_field(terms, "to");
@@ -199,7 +204,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     if (*to == engagement_phase::closed && actor.role != user_role::expert) {
       return forbidden("only the expert proposes closing");
     }
-    if (auto err = check_phase_move(s, *to)) return *err;
+    if (auto move = check_phase_move(s, *to); !move) return move.err();
   }
   if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
   return pl;
@@ -207,11 +212,13 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
 
 result<plan> check_decision(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
   auto actor_side = side_of(actor.role);
-  if (!actor_side) return forbidden("decisions are made by the parties");
+  if (!role_may_post(actor.role, p.ch.type, "decision") || !actor_side) {
+    return forbidden("decisions are made by the parties");
+  }
   auto seq = int_field(p.body, "proposal");
   auto verdict = string_field(p.body, "verdict");
   if (!seq || !verdict) return bad_request("decision needs proposal and verdict");
-  const auto ch = channel_name(p.ch);
+  const auto ch = p.ch.name();
   auto it = s.proposals.find({ch, *seq});
   if (it == s.proposals.end()) {
     return closed_or_missing(p, "proposal", *seq, last_proposal_in(s, ch),
@@ -240,7 +247,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
     pl.record = make_record(s, pr, accepted_by);
     if (s.mediation_open && !has_open_dispute_other_than(s, flag_seq)) {
       pl.events.push_back(server_event(
-          s, "mediation", boost::json::object{{"state", "closed"}, {"ch", mediation_channel(s.eng)}}));
+          s, "mediation", boost::json::object{{"state", "closed"}, {"ch", channel::mediation(s.eng)}}));
     }
     return pl;
   }
@@ -252,7 +259,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   if (pr.topic == "phase") {
     auto to = parse_phase(string_field(pr.terms, "to").value_or(""));
     if (!to) return conflict("proposal " + std::to_string(*seq) + " names no phase");
-    if (auto err = check_phase_move(s, *to)) return *err;
+    if (auto move = check_phase_move(s, *to); !move) return move.err();
     pl.events.push_back(server_event(
         s, "phase", boost::json::object{{"from", phase_name(s.phase)}, {"to", phase_name(*to)}}));
   }
@@ -378,7 +385,8 @@ std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_lim
   return s.phase_since_ms + *bound;
 }
 
-boost::json::object state_json(const engagement_state& s, const phase_limits& limits) {
+boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
+                               const engagement_limits& open_limits) {
   boost::json::object o;
   o["phase"] = phase_name(s.phase);
   o["phase_since"] = s.phase_since_ms;
@@ -423,57 +431,45 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
   } else {
     o["last_status_ts"] = nullptr;
   }
+  boost::json::array actions;
+  for (auto& action : can(s, reader, open_limits)) actions.emplace_back(action);
+  o["can"] = std::move(actions);
   return o;
 }
 
 result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
                    const engagement_limits& limits) {
-  plan pl;
-  pl.events.push_back(make_event(channel_name(p.ch), p.kind, actor, p.body, p.cid));
-
-  if (p.ch.type == channel_type::support) {
-    if (p.kind == "message" && actor.role == user_role::support) return pl;
-    return forbidden("only support staff post, and only messages, in support");
-  }
+  if (p.ch.type == channel_type::support) return check_support_post(actor, p);
   if (p.ch.eng != s.eng) return make_error(errc::internal, "state of the wrong engagement");
-  const bool in_mediation = p.ch.type == channel_type::mediation;
-  if (in_mediation && !s.mediation_exists) return not_found(mediation_channel(s.eng) + " does not exist");
+  plan pl;
+  pl.events.push_back(make_event(p.ch.name(), p.kind, actor, p.body, p.cid));
+  if (auto joined = check_join(s, p.ch); !joined) return joined.err();
+  if (!is_client_kind(p.kind)) return bad_request("kind " + p.kind + " cannot be posted");
   const bool closed = s.phase == engagement_phase::closed;
-  const auto role = actor.role;
 
-  if (p.kind == "message") {
-    if (!is_party(role) && role != user_role::support) return forbidden("messages are posted by parties and support");
-    return pl;
+  // Proposals and decisions ask the table themselves: who proposes depends on the topic.
+  if (p.kind != "proposal" && p.kind != "decision" && !role_may_post(actor.role, p.ch.type, p.kind)) {
+    return forbidden(wrong_role_or_place(actor.role, p.ch, p.kind));
   }
+  if (p.kind == "message") return pl;
   if (p.kind == "status") {
-    if (!is_party(role) && role != user_role::bot && role != user_role::service) {
-      return forbidden("status is posted by parties, bots and the platform");
-    }
-    if (in_mediation) return forbidden("status is posted in " + main_channel(s.eng));
     if (closed) return conflict("the engagement is closed");
     return pl;
   }
   if (p.kind == "flag") {
-    if (!is_party(role) && role != user_role::support && role != user_role::bot) {
-      return forbidden("flags are raised by parties, support and bots");
-    }
-    if (in_mediation) return forbidden("flags are raised in " + main_channel(s.eng));
     if (closed) return conflict("the engagement is closed");
     return check_flag(s, actor, p, std::move(pl), limits);
   }
   if (p.kind == "flag_update") {
-    if (!is_party(role) && role != user_role::support) return forbidden("flags are updated by parties and support");
-    if (in_mediation) return forbidden("flags are updated in " + main_channel(s.eng));
     if (closed) return conflict("the engagement is closed");
     return check_flag_update(s, p, std::move(pl));
   }
   if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
-  if (p.kind == "decision") return check_decision(s, actor, p, std::move(pl));
-  return bad_request("kind " + p.kind + " cannot be posted");
+  return check_decision(s, actor, p, std::move(pl));
 }
 
 std::vector<event> notices_for(const event& committed) {
-  if (committed.kind != "flag") return {};
+  if (!implies_notices(committed.kind)) return {};
   std::string type(string_field(committed.body, "type").value_or(""));
   if (type != "dispute" && type != "scope_change") return {};
   auto ch = parse_channel(committed.ch);
@@ -488,8 +484,8 @@ std::vector<event> notices_for(const event& committed) {
 }
 
 bool apply(engagement_state& s, const event& ev) {
-  const bool main = ev.ch == main_channel(s.eng);
-  if (!main && ev.ch != mediation_channel(s.eng)) return false;
+  const bool main = ev.ch == channel::main(s.eng);
+  if (!main && ev.ch != channel::mediation(s.eng)) return false;
   auto& last = s.applied[ev.ch];
   if (ev.seq <= last) return false;
   last = ev.seq;
@@ -552,7 +548,7 @@ namespace parley {
 
 std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engagement_state& s, const post_request& p) {
   if (p.ch.type == channel_type::support) return std::nullopt;
-  const auto ch = channel_name(p.ch);
+  const auto ch = p.ch.name();
   if (p.kind == "decision") {
     auto seq = int_field(p.body, "proposal");
     if (!seq || s.proposals.count({ch, *seq}) || *seq <= 0 || *seq > last_proposal_in(s, ch)) return std::nullopt;
@@ -563,12 +559,48 @@ std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engageme
   if (p.kind == "proposal" && string_field(p.body, "topic").value_or("") == "resolution")
     flag = int_field(object_field(p.body, "terms"), "flag");
   if (!flag || s.flags.count(*flag) || *flag <= 0 || *flag > s.last_flag_seq) return std::nullopt;
-  return std::make_pair(main_channel(s.eng), *flag);
+  return std::make_pair(channel::main(s.eng), *flag);
+}
+
+event opening_event(std::string_view eng, std::int64_t now_ms) {
+  event ev = make_event(channel::main(eng), "phase", system_user(),
+                        boost::json::object{{"from", nullptr}, {"to", phase_name(engagement_phase::discovery)}},
+                        std::string(opening_cid));
+  ev.ts = now_ms;
+  return ev;
+}
+
+bool is_workflow(std::string_view kind) { return kind != "message" && kind != "status"; }
+
+std::array<std::string, 2> guarded_channels(std::string_view eng) {
+  return {channel::main(eng), channel::mediation(eng)};
+}
+
+result<void> check_join(const engagement_state& s, const channel& ch) {
+  if (ch.type == channel_type::mediation && !s.mediation_exists) {
+    return not_found(ch.name() + " does not exist: no dispute has opened it");
+  }
+  return {};
+}
+
+result<plan> check_support_post(const user& actor, const post_request& p) {
+  if (p.ch.type != channel_type::support || !role_may_post(actor.role, channel_type::support, p.kind)) {
+    return forbidden("only support staff post, and only messages, in support");
+  }
+  plan pl;
+  pl.events.push_back(make_event(p.ch.name(), p.kind, actor, p.body, p.cid));
+  return pl;
+}
+
+bool implies_notices(std::string_view kind) { return kind == "flag"; }
+
+error engagement_not_found(std::string_view eng) {
+  return not_found("engagement " + std::string(eng) + " does not exist");
 }
 
 std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,
                                                      const event& ev) {
-  if (ev.ch != main_channel(s->eng) && ev.ch != mediation_channel(s->eng)) return s;
+  if (ev.ch != channel::main(s->eng) && ev.ch != channel::mediation(s->eng)) return s;
   auto it = s->applied.find(ev.ch);
   if (it != s->applied.end() && ev.seq <= it->second) return s;
   auto next = std::make_shared<engagement_state>(*s);

@@ -2,12 +2,14 @@
 // The engagement state machine (protocol §1, §3 kinds, §4): what a post may do
 // (`check`), and how committed events change the state (`apply`). Pure: no
 // clock of its own, no I/O; the caller serialises check + append per engagement.
-#include "channel.hpp"
-#include "event.hpp"
-#include "result.hpp"
-#include "user.hpp"
+#include "protocol/access.hpp"
+#include "protocol/channel.hpp"
+#include "protocol/event.hpp"
+#include "protocol/result.hpp"
+#include "protocol/user.hpp"
 
 #include <boost/json/object.hpp>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -117,14 +119,26 @@ struct engagement_state {
 
 // A fresh engagement: `discovery` from now (protocol §1, first use).
 engagement_state new_engagement(std::string eng, std::int64_t now_ms);
+// The event that stores that moment in eng:<id> (`phase` {from: null, to:
+// discovery}, from system_user()), so that a restart keeps it. Its cid is
+// fixed: opening twice appends it once. `ts` is now_ms until the engine stamps its own.
+event opening_event(std::string_view eng, std::int64_t now_ms);
+// `not_found` "engagement <id> does not exist": an id no party has used yet.
+error engagement_not_found(std::string_view eng);
 
 // phase_since + the phase's bound; none once closed.
 std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_limits& limits);
 
 // The §4 `state` object: phase, phase_since, phase_due, agreement, open_flags
 // [{seq,type,state,text,by}], open_proposals [{seq,ch,topic,text,terms,by,accepted_by}],
-// owed_reply, last_status_ts. `by` and `accepted_by` hold user ids.
-boost::json::object state_json(const engagement_state& s, const phase_limits& limits);
+// owed_reply, last_status_ts, and `can` (§9.9): the actions `reader` may take
+// now (can.hpp). `by` and `accepted_by` hold user ids.
+boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
+                               const engagement_limits& open_limits = {});
+
+// May eng:<id> or its mediation channel be used with this state? A mediation
+// channel that no dispute has opened is `not_found`.
+result<void> check_join(const engagement_state& s, const channel& ch);
 
 // A client's post, already past validate_body (frame.hpp).
 struct post_request {
@@ -169,10 +183,21 @@ struct plan {
 //  - in eng:<id>:mediation only message, resolution proposals and decisions;
 //    flag, flag_update and status belong in eng:<id> (`forbidden` elsewhere);
 //  - a phase proposal is checked again when it is accepted (the phase may have moved).
-// For the `support` channel the state is unused: support staff may post `message`.
+// For the `support` channel the state is unused (check_support_post).
 // `limits` bound the open proposals and flags (protocol §9.10).
 result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
                    const engagement_limits& limits = {});
+
+// A post to the `support` channel: notes among support staff, no engagement
+// rules apply. The plan holds the actor's event alone.
+result<plan> check_support_post(const user& actor, const post_request& p);
+
+// Posts that change rules other posts depend on: they are checked and appended
+// one at a time per engagement, guarded by the heads of guarded_channels().
+// `message` and `status` are not: they need not wait for workflow posts.
+bool is_workflow(std::string_view kind);
+// The channels whose heads a workflow post's state was built from: eng:<id> and eng:<id>:mediation.
+std::array<std::string, 2> guarded_channels(std::string_view eng);
 
 // The `support` notices a committed event implies: one for a `scope_change`
 // or `dispute` flag (body {type, eng, flag, text}), none otherwise. Derived
@@ -180,6 +205,9 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
 // ("notice:<type>:<eng>:<flag>"), so a retry after a crash appends it again
 // safely and never twice.
 std::vector<event> notices_for(const event& committed);
+// Whether a committed event of this kind may imply notices (only `flag` does):
+// other kinds need not be parsed for them.
+bool implies_notices(std::string_view kind);
 
 // Folds one committed event of eng:<id> or eng:<id>:mediation into the state.
 // Channels must each be replayed in seq order (they may be interleaved in any

@@ -49,7 +49,7 @@ std::string_view trim(std::string_view s) {
 
 event sla_event(const engagement_state& s, std::string cid, boost::json::object body) {
   event ev;
-  ev.ch = "eng:" + s.eng;
+  ev.ch = channel::main(s.eng);
   ev.kind = "sla";
   ev.from = system_user();
   ev.cid = std::move(cid);
@@ -174,7 +174,7 @@ std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w
     notice.cid = "notice:phase_overdue:" + s.eng + ":" + key;
     notice.body = {{"type", "phase_overdue"},
                    {"eng", s.eng},
-                   {"text", "eng:" + s.eng + " has outlasted the " + phase + " phase"}};
+                   {"text", channel::main(s.eng) + " has outlasted the " + phase + " phase"}};
     miss.notice = std::move(notice);
     out.push_back(std::move(miss));
   }

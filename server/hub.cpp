@@ -1,5 +1,6 @@
 #include "server/hub.hpp"
 
+#include "protocol/access.hpp"
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
@@ -19,13 +20,6 @@ namespace net = boost::asio;
 namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
-
-// An engagement comes into being on first use by a party (protocol §1): the
-// client, expert or bot sides its token lists. Support and the platform read
-// every engagement, so their use of an id proves nothing about it: it opens none.
-bool opens_engagements(const claims& who) {
-  return who.who.role == user_role::client || who.who.role == user_role::expert || who.who.role == user_role::bot;
-}
 
 error no_engagement(const std::string& eng) {
   return make_error(errc::not_found, "engagement " + eng + " does not exist");
@@ -152,7 +146,7 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   };
   auto ch = parse_channel(ch_name);
   if (!ch) return refuse(make_error(errc::bad_request, "unknown channel '" + ch_name + "'"));
-  if (auto e = check_post(who, *ch, kind)) return refuse(std::move(*e));
+  if (auto r = check_post(who, *ch, kind); !r) return refuse(r.err());
   auto normalised = validate_body(kind, body);
   if (!normalised) return refuse(normalised.err());
 
@@ -302,21 +296,21 @@ void hub::state_of(const claims& who, const std::string& ch_name,
                    std::function<void(result<boost::json::value>)> done) {
   auto ch = parse_channel(ch_name);
   if (!ch) return done(make_error(errc::bad_request, "unknown channel '" + ch_name + "'"));
-  if (auto e = check_read(who, *ch)) return done(std::move(*e));
+  if (auto r = check_read(who, *ch); !r) return done(r.err());
   if (ch->type == channel_type::support) return done(boost::json::value(nullptr));
-  engagements_.with_state(ch->eng, opens_engagements(who), [this, ch = *ch, done = std::move(done)](
+  engagements_.with_state(ch->eng, opens_engagements(who), [this, who, ch = *ch, done = std::move(done)](
                                                              engagements::snapshot s, const error* err) {
     if (err) return done(*err);
     if (ch.type == channel_type::mediation && !s->mediation_exists)
       return done(make_error(errc::not_found, ch.name() + " does not exist: no dispute has opened it"));
-    done(boost::json::value(state_json(*s, cfg_.sla.phases)));
+    done(boost::json::value(state_json(*s, cfg_.sla.phases, who, {cfg_.max_open_proposals, cfg_.max_open_flags})));
   });
 }
 
 void hub::read(const claims& who, read_query q, std::function<void(read_outcome)> done) {
   auto ch = parse_channel(q.ch);
   if (!ch) return done(read_outcome{make_error(errc::bad_request, "unknown channel '" + q.ch + "'"), {}, 0, {}});
-  if (auto e = check_read(who, *ch)) return done(read_outcome{std::move(*e), {}, 0, {}});
+  if (auto r = check_read(who, *ch); !r) return done(read_outcome{r.err(), {}, 0, {}});
   if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
   if (ch->type == channel_type::mediation) {
     // The mediation channel of an engagement that does not exist: its main channel is empty.
@@ -345,9 +339,9 @@ void hub::read_records(const claims& who, const std::string& eng, std::int64_t a
     out.err = make_error(errc::bad_request, "invalid engagement id");
     return done(std::move(out));
   }
-  if (auto e = check_read(who, *ch)) {
+  if (auto r = check_read(who, *ch); !r) {
     records_outcome out;
-    out.err = std::move(*e);
+    out.err = r.err();
     return done(std::move(out));
   }
   if (opens_engagements(who)) return storage_.read_records(eng, after, limit, std::move(done));

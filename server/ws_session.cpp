@@ -1,5 +1,6 @@
 #include "server/ws_session.hpp"
 
+#include "protocol/access.hpp"
 #include "protocol/event.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
@@ -255,7 +256,7 @@ void ws_session::leave_channels_not_allowed() {
   std::vector<std::string> gone;
   for (const auto& [ch, jc] : channels_) {
     auto parsed = parse_channel(ch);
-    if (!parsed || check_read(*claims_, *parsed)) gone.push_back(ch);
+    if (!parsed || !check_read(*claims_, *parsed)) gone.push_back(ch);
   }
   for (const auto& ch : gone) {
     leave_channel(ch);
@@ -276,7 +277,7 @@ void ws_session::revoked(const revocation& r) {
 void ws_session::on_join(client_frame f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
   if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
   ++heavy_in_flight_;
   auto j = std::make_shared<pending_join>();
@@ -459,7 +460,7 @@ void ws_session::on_typing(const client_frame& f) {
 void ws_session::on_read_marker(const client_frame& f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
   // Stored with the next batch; pushed only when it moves forward, so a
   // repeated marker costs its members nothing.
   if (hub_.read_markers().update(claims_->who.id, f.ch, f.seq)) {
@@ -472,7 +473,7 @@ void ws_session::on_read_marker(const client_frame& f) {
 void ws_session::on_decisions(const client_frame& f) {
   auto ch = parse_channel("eng:" + f.eng);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
   ++heavy_in_flight_;
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));

@@ -175,9 +175,13 @@ describe('an engagement from discovery to closed', () => {
       last_status_ts: null,
     };
     assert.deepEqual(normaliseState(j.state), model);
+    const partyCan = ['flag', 'message', 'propose:agreement', 'propose:compensation', 'propose:phase',
+      'propose:scope_change', 'propose:timeline', 'status'];
+    assert.deepEqual(j.state.can, partyCan, 'the client may take these actions now');
     for (const role of ['expert', 'support']) {
       const r = expectOk(await c[role].join(main), `${role} joins ${main}`);
       assert.deepEqual(normaliseState(r.state), model);
+      assert.deepEqual(r.state.can, role === 'support' ? ['flag', 'message'] : partyCan, `${role}'s can`);
       assert.equal(r.head, 1);
     }
     const s = expectOk(await c.support.join('support'), 'support joins support');

@@ -166,6 +166,8 @@ export function verifyLog(file, timeoutMs = 20000, args = []) {
 export function normaliseState(s) {
   if (s === null || s === undefined) return s;
   const out = { ...s };
+  // `can` is the reader's own (protocol §9.9): compared apart from the shared model.
+  delete out.can;
   if (Array.isArray(out.open_flags)) out.open_flags = [...out.open_flags].sort((a, b) => a.seq - b.seq);
   if (Array.isArray(out.open_proposals)) {
     out.open_proposals = [...out.open_proposals].sort((a, b) => (a.ch === b.ch ? a.seq - b.seq : a.ch < b.ch ? -1 : 1));

@@ -91,6 +91,9 @@ struct harness {
 
 std::string outcome(const result<plan>& r) { return r ? "ok" : std::string(code_name(r.err().code)); }
 
+// The reader of state_json: a party of the engagement.
+const claims reader{client, {"42"}, 0, std::nullopt};
+
 }  // namespace
 
 TEST_CASE("each role may post the kinds of the protocol's kinds table", "[rules]") {
@@ -307,7 +310,7 @@ TEST_CASE("closing is the expert's proposal accepted by the client", "[rules]") 
   REQUIRE(r.ok());
   CHECK(r->events.back().body == boost::json::object{{"from", "completion"}, {"to", "closed"}});
   CHECK(h.state.phase == engagement_phase::closed);
-  CHECK(state_json(h.state, phase_limits{}).at("phase_due").is_null());
+  CHECK(state_json(h.state, phase_limits{}, reader).at("phase_due").is_null());
 }
 
 TEST_CASE("a phase proposal is checked again when it is accepted", "[rules]") {
@@ -346,7 +349,7 @@ TEST_CASE("once closed only messages are allowed and open proposals lapse", "[ru
     CAPTURE(r.who->id, r.kind);
     CHECK(outcome(h.post(*r.who, r.kind, r.body)) == r.expected);
   }
-  CHECK(state_json(h.state, phase_limits{}).at("open_proposals").as_array().empty());
+  CHECK(state_json(h.state, phase_limits{}, reader).at("open_proposals").as_array().empty());
 }
 
 TEST_CASE("flag updates follow the flag rules", "[rules]") {
@@ -378,9 +381,9 @@ TEST_CASE("a resolved flag cannot be updated again and leaves the open list", "[
   harness h;
   auto f = h.must(client, "flag", flag_body("delay"));
   h.must(expert, "flag_update", {{"flag", f}, {"state", "acknowledged"}, {"text", "seen"}});
-  CHECK(state_json(h.state, phase_limits{}).at("open_flags").as_array().at(0).at("state") == "acknowledged");
+  CHECK(state_json(h.state, phase_limits{}, reader).at("open_flags").as_array().at(0).at("state") == "acknowledged");
   h.must(expert, "flag_update", {{"flag", f}, {"state", "resolved"}, {"text", "done"}});
-  CHECK(state_json(h.state, phase_limits{}).at("open_flags").as_array().empty());
+  CHECK(state_json(h.state, phase_limits{}, reader).at("open_flags").as_array().empty());
   CHECK(outcome(h.post(client, "flag_update", {{"flag", f}, {"state", "acknowledged"}, {"text", "x"}})) ==
         "conflict");
 }
@@ -475,7 +478,7 @@ TEST_CASE("a resolution is accepted when both parties accept, and closes mediati
   REQUIRE(first.ok());
   CHECK(first->events.size() == 1);
   CHECK_FALSE(first->record.has_value());
-  auto open = state_json(h.state, phase_limits{}).at("open_proposals").as_array();
+  auto open = state_json(h.state, phase_limits{}, reader).at("open_proposals").as_array();
   REQUIRE(open.size() == 1);
   CHECK(open[0].at("accepted_by") == boost::json::array{"c1"});
   CHECK(open[0].at("ch") == "eng:42:mediation");
@@ -497,7 +500,7 @@ TEST_CASE("a resolution is accepted when both parties accept, and closes mediati
   CHECK(second->events[1].body == boost::json::object{{"state", "closed"}, {"ch", "eng:42:mediation"}});
   CHECK_FALSE(h.state.mediation_open);
   CHECK(h.state.flags.count(dispute) == 0);  // a resolved flag leaves the state
-  CHECK(state_json(h.state, phase_limits{}).at("open_flags").as_array().empty());
+  CHECK(state_json(h.state, phase_limits{}, reader).at("open_flags").as_array().empty());
   CHECK(outcome(h.post(expert, channel_type::mediation, "decision", decision_body(res, "accepted"))) ==
         "conflict");
   // The channel stays readable and writable after mediation closed.
@@ -528,7 +531,7 @@ TEST_CASE("a resolution rejected by either party is rejected", "[rules]") {
   }
   CHECK(h.state.mediation_open);
   CHECK(h.state.flags.at(dispute)->state == "open");
-  CHECK(state_json(h.state, phase_limits{}).at("open_proposals").as_array().empty());
+  CHECK(state_json(h.state, phase_limits{}, reader).at("open_proposals").as_array().empty());
 }
 
 TEST_CASE("mediation stays open while another dispute is open", "[rules]") {
@@ -583,7 +586,7 @@ TEST_CASE("a party's message makes the other side owe a reply until it answers",
   for (const auto& s : steps) {
     h.now += hour;
     h.must(*s.who, "message", message_body("text"));
-    auto owed = state_json(h.state, phase_limits{}).at("owed_reply");
+    auto owed = state_json(h.state, phase_limits{}, reader).at("owed_reply");
     CAPTURE(h.committed_seq);
     REQUIRE(owed.is_object());
     CHECK(owed.at("side") == s.expect_side.c_str());
@@ -594,17 +597,19 @@ TEST_CASE("a party's message makes the other side owe a reply until it answers",
 
 TEST_CASE("state_json has the protocol's shape", "[rules]") {
   harness h;
-  auto fresh = state_json(h.state, phase_limits{});
+  auto fresh = state_json(h.state, phase_limits{}, reader);
   CHECK(boost::json::serialize(fresh) ==
         R"({"phase":"discovery","phase_since":1764000000000,"phase_due":1764172800000,"agreement":null,)"
-        R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null})");
+        R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null,)"
+        R"("can":["flag","message","propose:agreement","propose:compensation","propose:phase",)"
+        R"("propose:scope_change","propose:timeline","status"]})");
 
   h.now += hour;
   h.must(client, "message", message_body("hi"));
   auto f = h.must(bot, "flag", flag_body("risk"));
   h.must(bot, "status", message_body("build ok"));
   auto p = h.must(expert, "proposal", proposal_body("agreement", {{"price", 10}}));
-  auto s = state_json(h.state, phase_limits{});
+  auto s = state_json(h.state, phase_limits{}, reader);
   CHECK(s.at("open_flags") ==
         boost::json::array{{{"seq", f}, {"type", "risk"}, {"state", "open"}, {"text", "risk raised"}, {"by", "b1"}}});
   CHECK(s.at("open_proposals") == boost::json::array{{{"seq", p},
@@ -618,7 +623,7 @@ TEST_CASE("state_json has the protocol's shape", "[rules]") {
         boost::json::object{{"side", "expert"}, {"since_seq", 1}, {"since_ts", t0 + hour}});
   CHECK(s.at("last_status_ts") == t0 + hour);
   h.must(client, "decision", decision_body(p, "accepted"));
-  CHECK(state_json(h.state, phase_limits{}).at("agreement") ==
+  CHECK(state_json(h.state, phase_limits{}, reader).at("agreement") ==
         boost::json::object{{"terms", {{"price", 10}}}, {"version", 1}});
 }
 
@@ -633,7 +638,7 @@ TEST_CASE("replaying the stored events rebuilds the same state, and replaying tw
   h.must(client, channel_type::mediation, "decision", decision_body(res, "accepted"));
   h.must(expert, channel_type::mediation, "decision", decision_body(res, "accepted"));
   h.must(bot, "status", message_body("deployed"));
-  const auto live = boost::json::serialize(state_json(h.state, phase_limits{}));
+  const auto live = boost::json::serialize(state_json(h.state, phase_limits{}, reader));
 
   // Each channel in seq order; the channels one after the other rather than interleaved.
   auto rebuilt = new_engagement("42", t0);
@@ -642,12 +647,12 @@ TEST_CASE("replaying the stored events rebuilds the same state, and replaying tw
       if (ev.ch == ch) apply(rebuilt, ev);
     }
   }
-  CHECK(boost::json::serialize(state_json(rebuilt, phase_limits{})) == live);
+  CHECK(boost::json::serialize(state_json(rebuilt, phase_limits{}, reader)) == live);
   CHECK(rebuilt.mediation_exists);
   CHECK_FALSE(rebuilt.mediation_open);
 
   for (const auto& ev : h.log) CHECK_FALSE(apply(rebuilt, ev));
-  CHECK(boost::json::serialize(state_json(rebuilt, phase_limits{})) == live);
+  CHECK(boost::json::serialize(state_json(rebuilt, phase_limits{}, reader)) == live);
 }
 
 TEST_CASE("apply ignores events of other engagements", "[rules]") {
@@ -729,15 +734,15 @@ TEST_CASE("apply_shared hands out snapshots that never change, and a new one onl
   h.must(client, "message", message_body("hi"));
   auto p = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}}));
   auto before = std::make_shared<const engagement_state>(h.state);
-  const auto before_json = boost::json::serialize(state_json(*before, phase_limits{}));
+  const auto before_json = boost::json::serialize(state_json(*before, phase_limits{}, reader));
 
   h.must(client, "decision", decision_body(p, "accepted"));
   const event decision = h.log.back();
   auto after = apply_shared(before, decision);
   CHECK(after != before);
-  CHECK(boost::json::serialize(state_json(*before, phase_limits{})) == before_json);
-  CHECK(boost::json::serialize(state_json(*after, phase_limits{})) ==
-        boost::json::serialize(state_json(h.state, phase_limits{})));
+  CHECK(boost::json::serialize(state_json(*before, phase_limits{}, reader)) == before_json);
+  CHECK(boost::json::serialize(state_json(*after, phase_limits{}, reader)) ==
+        boost::json::serialize(state_json(h.state, phase_limits{}, reader)));
   // A new snapshot shares the values an event left alone.
   auto p2 = h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 3}}));
   auto with_open = std::make_shared<const engagement_state>(h.state);

@@ -22,6 +22,9 @@ using namespace parley::testing;
 
 namespace {
 
+// The reader of state_json: a party of every engagement here.
+const claims reader{user{"c1", "Carla", user_role::client}, {"*"}, 0, std::nullopt};
+
 struct temp_dir {
   fs::path path;
   temp_dir() {
@@ -75,7 +78,7 @@ struct fixture {
   std::string json(const std::string& eng) {
     auto [s, code] = state(eng);
     REQUIRE(code == "ok");
-    return boost::json::serialize(state_json(*s, phase_limits{}));
+    return boost::json::serialize(state_json(*s, phase_limits{}, reader));
   }
   std::size_t watched_channels() {
     std::lock_guard lock(mutex);
@@ -100,10 +103,10 @@ TEST_CASE("the engagement book keeps at most its capacity and rebuilds dropped e
   std::map<std::string, std::string> before;
   for (std::string eng : {"a", "b", "c", "d"}) {
     REQUIRE(f.state(eng).second == "ok");  // a party's first use opens it
-    REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:" + eng, "message", user_role::client,
+    REQUIRE_FALSE(append_sync(*f.storage, one(party_event(channel::main(eng), "message", user_role::client,
                                                           {{"text", "hi " + eng}})))
                       .err);
-    REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:" + eng, "proposal", user_role::expert,
+    REQUIRE_FALSE(append_sync(*f.storage, one(party_event(channel::main(eng), "proposal", user_role::expert,
                                                           {{"topic", "timeline"}, {"text", "t"}, {"terms", {{"w", 1}}}})))
                       .err);
     before[eng] = f.json(eng);
@@ -126,10 +129,10 @@ TEST_CASE("a snapshot handed out stays valid and unchanged after its engagement 
   fixture f(1);
   auto [a, code] = f.state("a");
   REQUIRE(code == "ok");
-  const auto json = boost::json::serialize(state_json(*a, phase_limits{}));
+  const auto json = boost::json::serialize(state_json(*a, phase_limits{}, reader));
   REQUIRE(f.state("b").second == "ok");  // drops a
   CHECK(f.book->size() == 1);
-  CHECK(boost::json::serialize(state_json(*a, phase_limits{})) == json);
+  CHECK(boost::json::serialize(state_json(*a, phase_limits{}, reader)) == json);
   // A new event makes a new snapshot; the old one is untouched.
   auto [a2, code2] = f.state("a");
   REQUIRE_FALSE(append_sync(*f.storage, one(party_event("eng:a", "message", user_role::client, {{"text", "x"}}))).err);

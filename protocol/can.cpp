@@ -1,0 +1,89 @@
+#include "protocol/can.hpp"
+
+#include "protocol/access.hpp"
+#include "protocol/frame.hpp"
+
+#include <array>
+#include <set>
+#include <string_view>
+
+namespace parley {
+namespace {
+
+constexpr std::array<std::string_view, 5> flag_types = {"delay", "scope_change", "dispute", "risk", "blocker"};
+constexpr std::array<std::string_view, 5> plain_topics = {"agreement", "scope_change", "timeline", "compensation",
+                                                          "phase"};
+constexpr std::array<engagement_phase, 5> phases = {engagement_phase::discovery, engagement_phase::agreement,
+                                                    engagement_phase::active, engagement_phase::completion,
+                                                    engagement_phase::closed};
+
+// Candidate posts are checked exactly as the server checks a client's post.
+struct candidate_checker {
+  const engagement_state& s;
+  const claims& reader;
+  const engagement_limits& limits;
+
+  bool accepted(channel_type where, std::string_view kind, const boost::json::object& body) const {
+    const channel ch{where, s.eng};
+    if (!check_post(reader, ch, kind)) return false;
+    auto valid = validate_body(kind, body);
+    if (!valid) return false;
+    post_request p{ch, std::string(kind), std::move(valid.value()), {}, std::nullopt};
+    return check(s, reader.who, p, limits).ok();
+  }
+  // Accepted in either of the engagement's channels.
+  bool accepted_anywhere(std::string_view kind, const boost::json::object& body) const {
+    return accepted(channel_type::engagement, kind, body) || accepted(channel_type::mediation, kind, body);
+  }
+};
+
+boost::json::object proposal(std::string_view topic, boost::json::object terms) {
+  return {{"topic", topic}, {"text", topic}, {"terms", std::move(terms)}};
+}
+
+bool may_propose(const candidate_checker& c, std::string_view topic) {
+  if (topic != "phase") return c.accepted_anywhere("proposal", proposal(topic, {}));
+  for (auto to : phases) {
+    if (c.accepted_anywhere("proposal", proposal(topic, {{"to", phase_name(to)}}))) return true;
+  }
+  return false;
+}
+
+bool may_propose_resolution(const candidate_checker& c) {
+  for (const auto& [seq, flag] : c.s.flags) {
+    if (c.accepted_anywhere("proposal", proposal("resolution", {{"flag", seq}}))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits) {
+  const candidate_checker c{s, reader, limits};
+  std::set<std::string> actions;
+  if (c.accepted_anywhere("message", {{"text", "."}})) actions.insert("message");
+  if (c.accepted_anywhere("status", {{"text", "."}})) actions.insert("status");
+  for (auto type : flag_types) {
+    if (c.accepted_anywhere("flag", {{"type", type}, {"text", "."}})) actions.insert("flag");
+  }
+  for (auto topic : plain_topics) {
+    if (may_propose(c, topic)) actions.insert("propose:" + std::string(topic));
+  }
+  if (may_propose_resolution(c)) actions.insert("propose:resolution");
+  for (const auto& [key, pr] : s.proposals) {
+    const auto where = key.first == channel::mediation(s.eng) ? channel_type::mediation : channel_type::engagement;
+    for (std::string_view verdict : {"accepted", "rejected"}) {
+      if (c.accepted(where, "decision", {{"proposal", key.second}, {"verdict", verdict}})) {
+        actions.insert("decide:" + std::to_string(key.second));
+      }
+    }
+  }
+  for (const auto& [seq, flag] : s.flags) {
+    if (c.accepted(channel_type::engagement, "flag_update", {{"flag", seq}, {"state", "resolved"}})) {
+      actions.insert("resolve:" + std::to_string(seq));
+    }
+  }
+  return {actions.begin(), actions.end()};
+}
+
+}  // namespace parley

@@ -1,0 +1,25 @@
+#pragma once
+// `can` (protocol §9.9): the actions a reader may take now in an engagement,
+// so that clients show only those and never re-derive the rules.
+#include "protocol/engagement.hpp"
+#include "protocol/token.hpp"
+
+#include <string>
+#include <vector>
+
+namespace parley {
+
+// The actions `reader` may take now, sorted and without repeats:
+//   message, status, flag       a post of that kind would be accepted;
+//   propose:<topic>             a proposal of that topic would be (for `phase`:
+//                               to some phase; for `resolution`: of some open dispute);
+//   decide:<seq>                a decision (either verdict) on open proposal <seq>,
+//                               in its channel (eng:<id> or its mediation channel);
+//   resolve:<flag seq>          a flag_update resolving that open flag.
+// Each is derived by running the post checks (check_post, validate_body and
+// check) on a minimal well-formed candidate post, in both of the engagement's
+// channels, so an action is listed exactly when posting it would be accepted.
+// The v1.1 actions deliver, revise:, acknowledge: and review do not exist yet.
+std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits = {});
+
+}  // namespace parley
