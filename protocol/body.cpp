@@ -56,13 +56,13 @@ class body_reader {
 
   // Refuses fields outside `known`. Call once before reading.
   template <std::size_t N>
-  std::optional<error> only(const std::array<std::string_view, N>& known) const {
+  result<void> only(const std::array<std::string_view, N>& known) const {
     for (const auto& member : in_) {
       if (!one_of(member.key(), known)) {
         return bad_request("unknown field " + detail::display_name(member.key()) + " in " + where_);
       }
     }
-    return std::nullopt;
+    return {};
   }
 
   const value* find(std::string_view name) const {
@@ -72,9 +72,12 @@ class body_reader {
   }
 
   // Text counted in code points; `min_chars` 0 allows an empty string.
-  std::optional<error> text(std::string_view name, bool required, std::size_t min_chars, object& out) const {
+  result<void> text(std::string_view name, bool required, std::size_t min_chars, object& out) const {
     const value* v = find(name);
-    if (!v) return required ? std::optional<error>(missing(name)) : std::nullopt;
+    if (!v) {
+      if (required) return missing(name);
+      return {};
+    }
     if (!v->is_string()) return bad_request(field(name) + " must be a string");
     std::string_view s = v->get_string();
     std::size_t chars = detail::count_code_points(s);
@@ -83,30 +86,33 @@ class body_reader {
       return make_error(errc::too_large, field(name) + " exceeds " + std::to_string(max_text_chars) + " characters");
     }
     out.emplace(name, s);
-    return std::nullopt;
+    return {};
   }
 
-  std::optional<error> integer(std::string_view name, bool required, std::int64_t lo, std::int64_t hi,
-                               std::string_view expectation, object& out) const {
+  result<void> integer(std::string_view name, bool required, std::int64_t lo, std::int64_t hi,
+                       std::string_view expectation, object& out) const {
     const value* v = find(name);
-    if (!v) return required ? std::optional<error>(missing(name)) : std::nullopt;
+    if (!v) {
+      if (required) return missing(name);
+      return {};
+    }
     if (!v->is_int64() || v->get_int64() < lo || v->get_int64() > hi) {
       return bad_request(field(name) + " must be " + std::string(expectation));
     }
     out.emplace(name, v->get_int64());
-    return std::nullopt;
+    return {};
   }
 
   template <std::size_t N>
-  std::optional<error> choice(std::string_view name, const std::array<std::string_view, N>& options,
-                              object& out) const {
+  result<void> choice(std::string_view name, const std::array<std::string_view, N>& options,
+                      object& out) const {
     const value* v = find(name);
     if (!v) return missing(name);
     if (!v->is_string() || !one_of(v->get_string(), options)) {
       return bad_request(field(name) + " must be one of " + list(options));
     }
     out.emplace(name, v->get_string());
-    return std::nullopt;
+    return {};
   }
 
  private:
@@ -119,10 +125,10 @@ class body_reader {
   std::string where_;
 };
 
-// Each check returns std::optional<error>; the first failure ends validation.
-#define PARLEY_TRY(expr)                 \
-  if (auto parley_err_ = (expr)) {       \
-    return std::move(*parley_err_);      \
+// Each check returns result<void>; the first failure ends validation.
+#define PARLEY_TRY(expr)                      \
+  if (auto parley_checked_ = (expr); !parley_checked_) { \
+    return parley_checked_.err();             \
   }
 
 result<object> message_body(const body_reader& in) {
@@ -211,7 +217,7 @@ result<object> validate_body(std::string_view kind, const object& body) {
   // Bodies are stored, fanned out and hashed into the decision log: every
   // number in them must mean the same to every reader (I-JSON, RFC 7493).
   for (const auto& member : body) {
-    if (auto err = detail::check_i_json_numbers(member.value())) return std::move(*err);
+    if (auto numbers = detail::check_i_json_numbers(member.value()); !numbers) return numbers.err();
   }
   body_reader in(body, "body");
   if (kind == "message") return message_body(in);

@@ -113,19 +113,19 @@ result<object> read_body(value& v) {
 }
 
 // Stores one field of a request into `f`. `v` may be moved from.
-std::optional<error> read_field(field which, value& v, client_frame& f) {
+result<void> read_field(field which, value& v, client_frame& f) {
   const auto store_int = [&](std::optional<std::int64_t>& dst, std::int64_t lo, std::int64_t hi,
-                             std::string_view expectation) -> std::optional<error> {
+                             std::string_view expectation) -> result<void> {
     auto r = read_integer(field_names[bit(which)], v, lo, hi, expectation);
     if (!r) return r.err();
     dst = *r;
-    return std::nullopt;
+    return {};
   };
-  const auto store_string = [&](std::string& dst) -> std::optional<error> {
+  const auto store_string = [&](std::string& dst) -> result<void> {
     auto r = read_string(field_names[bit(which)], v);
     if (!r) return r.err();
     dst = std::move(*r);
-    return std::nullopt;
+    return {};
   };
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
 
@@ -135,21 +135,21 @@ std::optional<error> read_field(field which, value& v, client_frame& f) {
     case field::epoch: return store_string(f.epoch);
     case field::eng: return store_string(f.eng);
     case field::kind: {
-      if (auto err = store_string(f.kind)) return err;
+      if (auto stored = store_string(f.kind); !stored) return stored;
       if (f.kind.empty()) return bad_request("kind must not be empty");
-      return std::nullopt;
+      return {};
     }
     case field::body: {
       auto r = read_body(v);
       if (!r) return r.err();
       f.body = std::move(*r);
-      return std::nullopt;
+      return {};
     }
     case field::cid: {
       auto r = read_cid(v);
       if (!r) return r.err();
       f.cid = std::move(*r);
-      return std::nullopt;
+      return {};
     }
     case field::since: return store_int(f.since, 0, max, "a non-negative integer");
     case field::limit:
@@ -159,15 +159,15 @@ std::optional<error> read_field(field which, value& v, client_frame& f) {
     case field::after: return store_int(f.after, 0, max, "a non-negative integer");
     case field::seq: {
       std::optional<std::int64_t> seq;
-      if (auto err = store_int(seq, 0, max, "a non-negative integer")) return err;
+      if (auto stored = store_int(seq, 0, max, "a non-negative integer"); !stored) return stored;
       f.seq = *seq;
-      return std::nullopt;
+      return {};
     }
     case field::id:
     case field::op:
     case field::count: break;
   }
-  return std::nullopt;
+  return {};
 }
 
 std::variant<client_frame, frame_error> parse_frame_object(object& o, std::optional<std::int64_t> id) {
@@ -199,7 +199,7 @@ std::variant<client_frame, frame_error> parse_frame_object(object& o, std::optio
     // An explicit null stands for an absent optional field, as a JavaScript
     // client writing `since: last ?? null` would expect.
     if (member.value().is_null()) continue;
-    if (auto err = read_field(*which, member.value(), f)) return fail(std::move(*err));
+    if (auto read = read_field(*which, member.value(), f); !read) return fail(read.err());
     present.set(bit(*which));
   }
 

@@ -161,31 +161,31 @@ std::variant<boost::json::value, json_input_error> parse_strict_json(std::string
   return out;
 }
 
-std::optional<error> check_i_json_numbers(const boost::json::value& v) {
+result<void> check_i_json_numbers(const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::int64:
       if (v.get_int64() > max_exact_integer || v.get_int64() < -max_exact_integer) break;
-      return std::nullopt;
+      return {};
     case boost::json::kind::uint64:
       if (v.get_uint64() > static_cast<std::uint64_t>(max_exact_integer)) break;
-      return std::nullopt;
+      return {};
     case boost::json::kind::double_:
       if (!std::isfinite(v.get_double())) {
         return make_error(errc::bad_request, "numbers must be finite");
       }
-      return std::nullopt;
+      return {};
     case boost::json::kind::array:
       for (const auto& item : v.get_array()) {
-        if (auto err = check_i_json_numbers(item)) return err;
+        if (auto numbers = check_i_json_numbers(item); !numbers) return numbers;
       }
-      return std::nullopt;
+      return {};
     case boost::json::kind::object:
       for (const auto& member : v.get_object()) {
-        if (auto err = check_i_json_numbers(member.value())) return err;
+        if (auto numbers = check_i_json_numbers(member.value()); !numbers) return numbers;
       }
-      return std::nullopt;
+      return {};
     default:
-      return std::nullopt;
+      return {};
   }
   return make_error(errc::bad_request, "integers must lie within ±9007199254740991 (I-JSON, RFC 7493)");
 }

@@ -36,7 +36,7 @@ inline constexpr std::int64_t max_exact_integer = (std::int64_t{1} << 53) - 1;
 
 // The first number in `v` that I-JSON does not allow (an integer beyond
 // ±max_exact_integer, or a non-finite double): bad_request naming it.
-std::optional<error> check_i_json_numbers(const boost::json::value& v);
+result<void> check_i_json_numbers(const boost::json::value& v);
 
 // Unicode code points in valid UTF-8 (what the protocol calls "characters").
 std::size_t count_code_points(std::string_view utf8);

@@ -32,7 +32,7 @@ std::optional<error> log_verifier::check(std::string_view line) {
   if (auto* e = std::get_if<detail::json_input_error>(&parsed)) return e->err;
   const auto& root = std::get<boost::json::value>(parsed);
   if (!root.is_object()) return make_error(errc::bad_request, "not a JSON object");
-  if (auto err = detail::check_i_json_numbers(root)) return err;
+  if (auto numbers = detail::check_i_json_numbers(root); !numbers) return numbers.err();
   const auto& rec = root.get_object();
   auto bad = [](std::string what) { return make_error(errc::bad_request, std::move(what)); };
 

@@ -50,7 +50,7 @@ std::optional<object> decode_json_part(std::string_view part) {
   return std::move(v->get_object());
 }
 
-std::optional<error> check_header(const object& header) {
+result<void> check_header(const object& header) {
   const value* alg = header.if_contains("alg");
   // The algorithm is pinned: "none", HS512, RS256 and friends are all refused,
   // which closes the classic algorithm-confusion attacks.
@@ -64,7 +64,7 @@ std::optional<error> check_header(const object& header) {
   }
   // RFC 7515 §4.1.11: a "crit" extension we do not understand must be refused.
   if (header.contains("crit")) return unauthorized("unsupported crit header");
-  return std::nullopt;
+  return {};
 }
 
 result<claims> read_claims(const object& payload) {
@@ -138,8 +138,8 @@ bool audience_matches(const value* aud, std::string_view wanted) {
   return std::any_of(list.begin(), list.end(), [&](const value& v) { return v.is_string() && v.get_string() == wanted; });
 }
 
-std::optional<error> check_policy(const object& payload, const claims& c, const token_policy& policy,
-                                  std::int64_t now_seconds) {
+result<void> check_policy(const object& payload, const claims& c, const token_policy& policy,
+                          std::int64_t now_seconds) {
   const std::int64_t skew = std::max<std::int64_t>(policy.clock_skew_seconds, 0);
   if (!policy.audience.empty() && !audience_matches(payload.if_contains("aud"), policy.audience))
     return bad_claims("aud does not name this server");
@@ -152,7 +152,7 @@ std::optional<error> check_policy(const object& payload, const claims& c, const 
   const __int128 issued = c.iat ? *c.iat : now_seconds;
   if (static_cast<__int128>(c.exp) - issued > policy.max_lifetime_seconds)
     return bad_claims("token lifetime exceeds " + std::to_string(policy.max_lifetime_seconds) + " seconds");
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -180,7 +180,7 @@ result<claims> verify_token(std::string_view token, std::string_view secret, std
 
   auto header = decode_json_part(header_part);
   if (!header) return unauthorized("malformed token");
-  if (auto err = check_header(*header)) return std::move(*err);
+  if (auto header_ok = check_header(*header); !header_ok) return header_ok.err();
 
   // The signature is checked before the payload is even decoded: nothing
   // unauthenticated is interpreted beyond the header.
@@ -201,7 +201,7 @@ result<claims> verify_token(std::string_view token, std::string_view secret, std
   if (const value* nbf = payload->if_contains("nbf"); nbf && nbf->is_int64()) {
     if (before_with_skew(now_seconds, nbf->get_int64(), skew)) return unauthorized("token not yet valid");
   }
-  if (auto e = check_policy(*payload, *c, policy, now_seconds)) return std::move(*e);
+  if (auto allowed = check_policy(*payload, *c, policy, now_seconds); !allowed) return allowed.err();
   return c;
 }
 
