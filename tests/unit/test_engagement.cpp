@@ -758,3 +758,52 @@ TEST_CASE("apply_shared hands out snapshots that never change, and a new one onl
   other.seq = 99;
   CHECK(apply_shared(after, other) == after);
 }
+
+TEST_CASE("the opening event stores the moment an engagement came into being", "[rules]") {
+  auto ev = opening_event("42", t0);
+  CHECK(ev.ch == channel::main("42"));
+  CHECK(ev.kind == "phase");
+  CHECK(ev.from.role == user_role::system);
+  CHECK(ev.cid == "engagement:opened");
+  CHECK(ev.body == boost::json::object{{"from", nullptr}, {"to", "discovery"}});
+  engagement_state s = new_engagement("42", 0);
+  ev.seq = 1;
+  CHECK(apply(s, ev));
+  CHECK(s.phase == engagement_phase::discovery);
+  CHECK(s.phase_since_ms == t0);
+}
+
+TEST_CASE("workflow posts are ordered and guarded by both channels of the engagement", "[rules]") {
+  CHECK_FALSE(is_workflow("message"));
+  CHECK_FALSE(is_workflow("status"));
+  for (auto kind : {"flag", "flag_update", "proposal", "decision"}) CHECK(is_workflow(kind));
+  CHECK(guarded_channels("42") == std::array<std::string, 2>{"eng:42", "eng:42:mediation"});
+}
+
+TEST_CASE("a mediation channel no dispute opened cannot be joined", "[rules]") {
+  harness h;
+  CHECK(check_join(h.state, channel{channel_type::engagement, "42"}).ok());
+  auto refused = check_join(h.state, channel{channel_type::mediation, "42"});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::not_found);
+  CHECK(refused.err().message == "eng:42:mediation does not exist: no dispute has opened it");
+  h.must(client, "flag", flag_body("dispute"));
+  CHECK(check_join(h.state, channel{channel_type::mediation, "42"}).ok());
+  CHECK(engagement_not_found("42").message == "engagement 42 does not exist");
+}
+
+TEST_CASE("a post to support is planned as the actor's event alone", "[rules]") {
+  post_request p{channel{channel_type::support, ""}, "message", message_body("note"), "cid-9", std::nullopt};
+  auto pl = check_support_post(support_user, p);
+  REQUIRE(pl);
+  REQUIRE(pl->events.size() == 1);
+  CHECK(pl->events[0].ch == "support");
+  CHECK(pl->events[0].kind == "message");
+  CHECK(pl->events[0].from.id == support_user.id);
+  CHECK(pl->events[0].cid == "cid-9");
+  CHECK(pl->events[0].body == message_body("note"));
+  CHECK_FALSE(pl->record);
+  CHECK(outcome(check_support_post(client, p)) == "forbidden");
+  CHECK(implies_notices("flag"));
+  CHECK_FALSE(implies_notices("message"));
+}
