@@ -331,12 +331,7 @@ class Session {
     c.presence.clear();
     for (const u of join.presence || []) if (u && u.id) c.presence.set(u.id, u);
     const info = engagementOf(ch);
-    if (info && info.room === 'main' && join.state && typeof join.state === 'object') {
-      const eng = this.ensureEngagement(info.id);
-      eng.state = join.state;
-      eng.stateSource = 'server';
-      this.engagementChanged(info.id);
-    }
+    if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state);
     if (this.current && this.current.ch === ch) { this.renderPresence(); this.markRead(); }
   }
 
@@ -371,6 +366,7 @@ class Session {
   }
 
   onPush(frame) {
+    if (frame.ev === 'state') { this.applyState(frame.eng, frame.state); return; }
     const c = this.channels.get(frame.ch);
     if (!c) return;
     if (frame.ev === 'presence') {
@@ -415,14 +411,18 @@ class Session {
         if (res.status === 401) { this.conn.refuse('The server refused your access token. It may have expired.'); return; }
         if (!res.ok) return;
         const body = await res.json();
-        const state = body && body.state && body.state.phase ? body.state : body;
-        if (!state || typeof state.phase !== 'string') return;
-        const eng = this.ensureEngagement(id);
-        eng.state = state;
-        eng.stateSource = 'server';
-        this.engagementChanged(id);
+        this.applyState(id, body && body.state && body.state.phase ? body.state : body);
       } catch { /* keep the derived view */ }
     }, delay));
+  }
+
+  // The server's state of engagement `id` (join reply, HTTP, or a `state` push).
+  applyState(id, state) {
+    if (!ENG_ID.test(String(id)) || !state || typeof state !== 'object' || typeof state.phase !== 'string') return;
+    const eng = this.ensureEngagement(id);
+    eng.state = state;
+    eng.stateSource = 'server';
+    this.engagementChanged(id);
   }
 
   async loadLog(id) {
@@ -484,26 +484,55 @@ class Session {
       this.renderDetails();
       this.renderSidebar();
       this.renderActions();
+      this.refreshComposer();
       if (this.view) this.view.refreshLive();
     });
   }
 
+  // The composer follows `can`: it opens when the reader may message, and
+  // turns read-only once it may not (e.g. the engagement is declined).
+  refreshComposer() {
+    const e = this.el;
+    if (!e || !e.composer || !this.current || !this.current.ch) return;
+    if (this.canMessage(this.current.ch) === !!e.input) return;
+    const fresh = this.composer(this.current.ch);
+    e.composer.replaceWith(fresh);
+    e.composer = fresh;
+  }
+
   // -------------------------------------------------------------- permissions
+
+  // The actions the server says this reader may take now in engagement `id`
+  // (state.can, protocol §9.9): the page offers exactly these and derives none.
+  actions(id) {
+    const eng = id ? this.engagements.get(id) : null;
+    const can = eng && eng.stateSource === 'server' && eng.state && Array.isArray(eng.state.can) ? eng.state.can : [];
+    return new Set(can);
+  }
+
+  // The topics this reader may propose now, `resolution` included.
+  proposableTopics(id) {
+    return [...this.actions(id)].filter((a) => a.startsWith('propose:')).map((a) => a.slice('propose:'.length));
+  }
 
   canMessage(ch) {
     if (ch === 'support') return this.role === 'support';
     const info = engagementOf(ch);
-    if (!info) return false;
-    return isParty(this.role) || this.role === 'support';
+    return !!info && this.actions(info.id).has('message');
   }
 
-  canDecide(p, st) {
-    if (!isParty(this.role) || p.fromState && !p.ev.from.role && p.ev.from.id === this.me.id) return false;
-    if (st.status !== 'open' && st.status !== 'partial') return false;
-    if (p.ev.body.topic === 'resolution') return !st.sides.has(this.role);
-    if (p.ev.from.id === this.me.id) return false;
-    if (p.ev.from.role) return p.ev.from.role !== this.role && isParty(p.ev.from.role);
-    return true;
+  canDecide(p) {
+    const info = engagementOf(p.ch);
+    return !!info && this.actions(info.id).has(`decide:${p.ev.seq}`);
+  }
+
+  // Acknowledging a flag is not one of the actions `can` lists: it stays open
+  // to whoever may update flags at all (the parties and support).
+  canAcknowledgeFlag() { return isParty(this.role) || this.role === 'support'; }
+
+  canResolveFlag(ev) {
+    const info = engagementOf(ev.ch);
+    return !!info && this.actions(info.id).has(`resolve:${ev.seq}`);
   }
 
   timelineCtx() {
@@ -517,14 +546,15 @@ class Session {
       canMessage: (ch) => s.canMessage(ch),
       reply: (ev) => s.setReply(ev),
       flagState: (ch, seq) => { const e = engOf(ch); return e ? e.flagState(ch, seq) : 'open'; },
-      canUpdateFlag: () => isParty(s.role) || s.role === 'support',
+      canAcknowledgeFlag: () => s.canAcknowledgeFlag(),
+      canResolveFlag: (ev) => s.canResolveFlag(ev),
       updateFlag: (ev, state) => s.updateFlag(ev, state),
       mediationOpen: (ch) => { const e = engOf(ch); return !!e && e.mediation === 'open' && s.current && s.current.room === 'main'; },
       canJoinMediation: () => (isParty(s.role) || s.role === 'support') && s.current && s.current.room === 'main',
       openMediation: (ch) => { const i = engagementOf(ch); if (i) s.navigate(`#/eng/${encodeURIComponent(i.id)}/mediation`); },
       proposal: (ch, seq) => { const e = engOf(ch); return e ? e.proposals.get(`${ch}#${seq}`) : null; },
       proposalStatus: (p) => { const e = engOf(p.ch); return e ? e.proposalStatus(p) : { status: 'open', sides: new Set() }; },
-      canDecide: (p, st) => s.canDecide(p, st),
+      canDecide: (p) => s.canDecide(p),
       decide: (p, verdict, btn) => s.decide(p, verdict, btn),
       navigate: (hash) => s.navigate(hash),
     };
@@ -634,10 +664,12 @@ class Session {
   openProposalDialog() {
     const eng = this.engagements.get(this.current.eng);
     const phase = eng ? eng.phaseInfo().phase : 'discovery';
+    // `propose:phase` means a move to the next phase: the only one offered.
     const next = PHASES[PHASES.indexOf(phase) + 1];
-    const topics = PROPOSAL_TOPICS.filter((t) => t !== 'phase' || next);
+    const allowed = this.proposableTopics(this.current.eng);
+    const topics = PROPOSAL_TOPICS.filter((t) => allowed.includes(t));
     const topic = h('select', { id: 'dlg-prop-topic', testid: 'proposal-topic-select' }, topics.map((t) => h('option', { value: t }, topicLabel(t))));
-    const to = h('select', { id: 'dlg-prop-to', testid: 'proposal-phase-select', disabled: !next }, PHASES.slice(1).map((p) => h('option', { value: p, selected: p === next }, humanize(p))));
+    const to = h('select', { id: 'dlg-prop-to', testid: 'proposal-phase-select', disabled: true }, next ? [h('option', { value: next, selected: true }, humanize(next))] : []);
     const text = h('textarea', { id: 'dlg-prop-text', rows: '3', testid: 'proposal-text-input', placeholder: 'Describe what you propose' });
     const termsByTopic = {
       agreement: [['scope', ''], ['timeline', ''], ['compensation', '']],
@@ -841,7 +873,7 @@ class Session {
       e.banner,
       body,
       e.typing,
-      this.composer(ch)));
+      e.composer = this.composer(ch)));
     this.view = body === e.timelineScroll ? new TimelineView(this, ch, e.timelineScroll) : null;
     if (this.view) this.view.renderAll();
     this.renderPhaseTrack();
@@ -906,12 +938,14 @@ class Session {
     const cur = this.current;
     if (!e.actions || !cur) return;
     const buttons = [];
+    const can = cur.kind === 'eng' ? this.actions(cur.eng) : new Set();
+    const topics = cur.kind === 'eng' ? this.proposableTopics(cur.eng) : [];
     if (cur.kind === 'eng' && cur.room === 'main') {
-      if (isParty(this.role) || this.role === 'bot') buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-status', onclick: () => this.openStatusDialog() }, '◔ Status update'));
-      if (isParty(this.role) || this.role === 'support' || this.role === 'bot') buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-flag', onclick: () => this.openFlagDialog() }, '⚑ Raise flag'));
-      if (isParty(this.role)) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-propose', onclick: () => this.openProposalDialog() }, '✎ Propose'));
+      if (can.has('status')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-status', onclick: () => this.openStatusDialog() }, '◔ Status update'));
+      if (can.has('flag')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-flag', onclick: () => this.openFlagDialog() }, '⚑ Raise flag'));
+      if (topics.some((t) => t !== 'resolution')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-propose', onclick: () => this.openProposalDialog() }, '✎ Propose'));
     }
-    if (cur.kind === 'eng' && cur.room === 'mediation' && this.role === 'support') {
+    if (cur.kind === 'eng' && cur.room === 'mediation' && topics.includes('resolution')) {
       buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-resolution', onclick: () => this.openResolutionDialog() }, '⚖ Propose resolution'));
     }
     replaceChildren(e.actions, buttons);

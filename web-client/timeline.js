@@ -106,12 +106,11 @@ function renderStatus(ev) {
 function renderFlag(ev, ctx) {
   const b = ev.body || {};
   const state = ctx.flagState(ev.ch, ev.seq);
-  const canUpdate = ctx.canUpdateFlag(ev) && state !== 'resolved';
   const buttons = [];
-  if (canUpdate && state === 'open') {
+  if (state === 'open' && ctx.canAcknowledgeFlag(ev)) {
     buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'flag-ack', onclick: () => ctx.updateFlag(ev, 'acknowledged') }, 'Acknowledge'));
   }
-  if (canUpdate && b.type !== 'dispute') {
+  if (state !== 'resolved' && ctx.canResolveFlag(ev)) {
     buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'flag-resolve', onclick: () => ctx.updateFlag(ev, 'resolved') }, 'Resolve'));
   }
   if (b.type === 'dispute' && ctx.mediationOpen(ev.ch)) {
@@ -144,7 +143,7 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
   const ev = p.ev;
   const b = ev.body || {};
   const st = ctx.proposalStatus(p);
-  const decide = ctx.canDecide(p, st);
+  const decide = ctx.canDecide(p);
   const statusText = {
     open: 'Awaiting decision',
     partial: `Accepted by ${[...st.sides].map(humanize).join(' and ')}; awaiting the other party`,
