@@ -40,6 +40,7 @@
 #include "protocol/decision_log.hpp"
 #include "protocol/ephemeral.hpp"
 #include "storage/append_plan.hpp"
+#include "storage/channel_watch.hpp"
 #include "storage/clock.hpp"
 #include "storage/delivery_order.hpp"
 #include "storage/log.hpp"
@@ -87,18 +88,6 @@ error reply_error(const std::string& message) {
 struct script {
   std::string_view source;
   std::string sha;
-};
-
-// A watched channel: its delivery order, and the reads that keep it whole.
-struct watch_state {
-  std::uint64_t id = 0;     // tells a re-watch apart from the state a read was started for
-  std::string pub;          // its pub/sub channel
-  bool reading = false;     // a catch-up read is in flight
-  bool again = false;       // read once more when it is back
-  bool stale = false;       // a catch-up read failed: retried when commands work again
-  int idle_reads = 0;       // catch-up reads in a row that delivered nothing
-  delivery_order order;
-  std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for the start
 };
 
 using append_handler = std::function<void(append_outcome)>;
@@ -154,9 +143,6 @@ class redis_engine final : public engine {
   void on_subscribe_state(bool up);
   void update_ready();
   void on_push(const redis_value& v);
-  void on_message(const std::string& ch, published p);
-  void catch_up(const std::string& ch);
-  void carry_out(const std::string& ch, delivery_order::step step);
   void probe_tick();
 
   redis_engine_options options_;
@@ -169,12 +155,9 @@ class redis_engine final : public engine {
   loop_timer probe_timer_;
 
   // Loop thread only.
-  std::function<void(const committed_event&)> sink_;
   std::function<void(const std::string&, std::shared_ptr<const std::string>)> ephemeral_sink_;
+  channel_watch watch_;
   redis_presence presence_;
-  std::unordered_map<std::string, watch_state> watched_;
-  std::unordered_map<std::string, std::string> channel_of_pub_;
-  std::uint64_t watch_ids_ = 0;
   bool probe_subscribed_ = false;
   bool probe_pending_ = false;
   std::uint64_t probe_token_ = 0;
@@ -210,6 +193,11 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
       cmd_(loop_, endpoint, options.command_timeout, backoff_policy{}, "commands"),
       sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
       probe_timer_(loop_),
+      watch_(sub_, options.max_gap_buffer,
+             [this](const std::string& ch, std::optional<std::int64_t> after, std::function<void(read_outcome)> done) {
+               if (!after) return read_channel(ch, "", "", "", 0, 0, std::move(done));
+               read_channel(ch, "XRANGE", std::to_string(*after + 1), "+", max_read_limit, 0, std::move(done));
+             }),
       presence_(cmd_, probe_channel_, [this](const std::string& ch, const user& who) {
         // A user gone with a crashed instance: every member is told, here and elsewhere.
         auto frame = std::make_shared<const std::string>(presence_frame(ch, {}, {who}));
@@ -259,10 +247,7 @@ void redis_engine::finish_if_drained() {
   probe_timer_.cancel();
   cmd_.close();
   sub_.close();
-  for (auto& [ch, st] : watched_)
-    for (auto& ready : std::exchange(st.on_synced, {})) ready(storage_stopping());
-  watched_.clear();
-  channel_of_pub_.clear();
+  watch_.close();
   ready_.store(false);
   auto* drained = drained_;
   drained_ = nullptr;
@@ -283,6 +268,7 @@ void redis_engine::stop() {
     loop_.post([this, &drained] {
       stopping_ = true;
       presence_.stop();
+      watch_.stopping();
       drained_ = &drained;
       finish_if_drained();
     });
@@ -294,7 +280,7 @@ void redis_engine::stop() {
 }
 
 void redis_engine::set_sink(std::function<void(const committed_event&)> sink) {
-  enter([this, sink = std::move(sink)] { sink_ = sink; });
+  enter([this, sink = std::move(sink)] { watch_.set_sink(sink); });
 }
 
 engine_stats redis_engine::stats() const {
@@ -384,16 +370,7 @@ void redis_engine::finish_append(const append_args::reply& reply, const append_h
     if (auto eng = listed_engagement_of(c.ch); !eng.empty() && listed.insert(eng).second)
       cmd_.command({"SADD", std::string(engagements_key), eng}, [](result<redis_value>) {});
 
-  for (std::size_t i = 0; i < out.committed.size(); ++i) {
-    const auto& c = out.committed[i];
-    auto it = watched_.find(c.ch);
-    if (it == watched_.end()) continue;
-    watch_state& st = it->second;
-    // Our own append goes to the sink at once when it is next in line; otherwise its message will.
-    if (!st.order.synced() || st.reading || st.order.epoch() != reply.epochs[i] || c.seq != st.order.last() + 1)
-      continue;
-    carry_out(c.ch, st.order.on_message(published{c.seq, c.ts, st.order.epoch(), c.json, c.event}, false));
-  }
+  for (std::size_t i = 0; i < out.committed.size(); ++i) watch_.on_own_commit(out.committed[i], reply.epochs[i]);
   done(std::move(out));
 }
 
@@ -609,35 +586,11 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
 // ---- watching ----
 
 void redis_engine::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
-  enter([this, ch, ready = std::move(ready)]() mutable {
-    if (stopping_) return ready(storage_stopping());
-    if (auto it = watched_.find(ch); it != watched_.end()) {
-      if (it->second.order.synced()) return ready(std::nullopt);
-      if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
-      it->second.on_synced.push_back(std::move(ready));
-      return;
-    }
-    watch_state& st = watched_[ch];
-    st.id = ++watch_ids_;
-    st.order = delivery_order(options_.max_gap_buffer);
-    st.pub = channel_key(ch, "pub");
-    channel_of_pub_[st.pub] = ch;
-    // Not connected: subscribed with every other channel once it is, but the
-    // caller is told now rather than kept waiting for Redis.
-    if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
-    st.on_synced.push_back(std::move(ready));
-    sub_.pubsub({"SUBSCRIBE", st.pub});
-  });
+  enter([this, ch, ready = std::move(ready)]() mutable { watch_.watch(ch, std::move(ready)); });
 }
 
 void redis_engine::unwatch(const std::string& ch) {
-  enter([this, ch] {
-    auto it = watched_.find(ch);
-    if (it == watched_.end()) return;
-    if (sub_.connected()) sub_.pubsub({"UNSUBSCRIBE", it->second.pub});
-    channel_of_pub_.erase(it->second.pub);
-    watched_.erase(it);
-  });
+  enter([this, ch] { watch_.unwatch(ch); });
 }
 
 void redis_engine::on_command_state(bool up) {
@@ -650,8 +603,7 @@ void redis_engine::on_command_state(bool up) {
   if (!up || !cmd_.connected()) return;
   durability_checked_ = std::chrono::steady_clock::now();
   check_durability();
-  for (auto& [ch, st] : watched_)
-    if (st.stale) catch_up(ch);
+  watch_.retry_stale();
 }
 
 // Whether Redis keeps what it acknowledges (protocol §6: acknowledged =
@@ -715,7 +667,7 @@ void redis_engine::on_subscribe_state(bool up) {
   if (!stopping_) update_ready();
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
-  for (auto& [ch, st] : watched_) sub_.pubsub({"SUBSCRIBE", st.pub});
+  watch_.subscribe_all();
 }
 
 // Replies of the subscribe connection: ["subscribe", channel, count] and
@@ -729,11 +681,11 @@ void redis_engine::on_push(const redis_value& v) {
     if (type == "message" && v.elements[2].str == std::to_string(probe_token_)) probe_pending_ = false;
     return;
   }
-  auto it = channel_of_pub_.find(pub);
-  if (it == channel_of_pub_.end()) return;
-  std::string ch = it->second;
+  const std::string* watched = watch_.channel_of(pub);
+  if (!watched) return;
+  std::string ch = *watched;
   if (type == "subscribe") {
-    catch_up(ch);
+    watch_.on_subscribed(ch);
   } else if (type == "message") {
     const std::string& payload = v.elements[2].str;
     if (payload.starts_with(ephemeral_prefix)) {
@@ -757,80 +709,8 @@ void redis_engine::on_push(const redis_value& v) {
     if (!ev) return log_event(log_level::warn, "redis_malformed_push", {{"ch", ch}, {"kind", "event"}});
     p->json = std::make_shared<const std::string>(serialize_event(*ev));
     p->event = std::make_shared<const event>(std::move(*ev));
-    on_message(ch, std::move(*p));
+    watch_.on_message(ch, std::move(*p));
   }
-}
-
-void redis_engine::on_message(const std::string& ch, published p) {
-  auto it = watched_.find(ch);
-  if (it == watched_.end()) return;
-  watch_state& st = it->second;
-  carry_out(ch, st.order.on_message(std::move(p), st.reading));
-}
-
-// Hands what the order allows to the sink, and reads the stream when something is missing.
-void redis_engine::carry_out(const std::string& ch, delivery_order::step step) {
-  if (sink_)
-    for (const auto& p : step.deliver) sink_(committed_event{ch, p.seq, p.ts, p.json, p.event});
-  if (step.read_needed) catch_up(ch);
-}
-
-// Reads a watched channel from its last delivered seq (the first time: only
-// its head, which becomes the starting point) and delivers what it finds.
-// One read per channel at a time; it repeats while something is still missing.
-void redis_engine::catch_up(const std::string& ch) {
-  auto it = watched_.find(ch);
-  if (it == watched_.end()) return;
-  watch_state& st = it->second;
-  if (st.reading) {
-    st.again = true;
-    return;
-  }
-  st.reading = true;
-  st.again = false;
-  st.stale = false;
-  std::uint64_t id = st.id;
-  auto on_read = [this, ch, id](read_outcome r) {
-    if (stopping_) return;
-    auto it = watched_.find(ch);
-    if (it == watched_.end() || it->second.id != id) return;
-    watch_state& st = it->second;
-    st.reading = false;
-    const std::int64_t before = st.order.last();
-    if (r.err) {
-      st.stale = true;
-      // Whoever waits for the channel learns why it is not ready; later watchers wait for the retry.
-      for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err);
-      return;
-    }
-    const bool starting = !st.order.synced();
-    std::vector<published> events;
-    for (const auto& ev : r.events) {
-      auto parsed = parse_event(*ev.json);
-      if (!parsed) {
-        events.push_back(published{ev.seq, 0, r.epoch, ev.json, nullptr});
-        continue;
-      }
-      std::int64_t ts = parsed->ts;
-      events.push_back(published{ev.seq, ts, r.epoch, ev.json, std::make_shared<const event>(std::move(parsed.value()))});
-    }
-    auto step = st.order.on_read(r.epoch, r.head, std::move(events));
-    if (starting)
-      for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
-    bool missing = step.read_needed;
-    step.read_needed = false;
-    carry_out(ch, std::move(step));
-    // A read that moved nothing on is tried again a few times (a message can
-    // overtake the reply of a read that Redis ran before its append), then
-    // left to the next probe tick.
-    st.idle_reads = st.order.last() == before ? st.idle_reads + 1 : 0;
-    if (st.again || (missing && st.idle_reads < 3)) return catch_up(ch);
-    if (missing) st.stale = true;
-  };
-  if (!st.order.synced())
-    read_channel(ch, "", "", "", 0, 0, std::move(on_read));
-  else
-    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, 0, std::move(on_read));
 }
 
 // ---- presence and ephemeral pushes ----
@@ -881,9 +761,7 @@ void redis_engine::probe_tick() {
       }
     });
   }
-  if (cmd_.connected())
-    for (auto& [ch, st] : watched_)
-      if (st.stale) catch_up(ch);
+  if (cmd_.connected()) watch_.retry_stale();
   // Settings can change while connected (CONFIG SET): asked again now and then.
   if (cmd_.connected() && now - durability_checked_ >= options_.durability_recheck) {
     durability_checked_ = now;
