@@ -93,6 +93,4 @@ committed_event own_commit(event ev, std::shared_ptr<const std::string> json) {
   return committed_event{std::move(ch), seq, ts, std::move(json), std::make_shared<const event>(std::move(ev))};
 }
 
-error storage_stopping() { return make_error(errc::unavailable, "storage is stopping"); }
-
 }  // namespace parley

@@ -78,7 +78,4 @@ committed_event stored_commit(std::string ch, std::int64_t seq, std::int64_t ts,
 // A committed event of this instance's own append.
 committed_event own_commit(event ev, std::shared_ptr<const std::string> json);
 
-// The answer to anything asked of an engine that is shutting down.
-error storage_stopping();
-
 }  // namespace parley

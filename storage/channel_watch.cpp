@@ -1,7 +1,7 @@
 #include "storage/channel_watch.hpp"
 
-#include "storage/append_plan.hpp"
 #include "storage/redis_keys.hpp"
+#include "storage/refusals.hpp"
 
 #include <utility>
 

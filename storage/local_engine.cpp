@@ -16,6 +16,7 @@
 #include "storage/append_plan.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
+#include "storage/refusals.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/sqlite_schema.hpp"
 
@@ -278,7 +279,7 @@ void local_engine::append(append_request req, std::function<void(append_outcome)
     if (stopping_) {
       refusal = storage_stopping();
     } else if (write_queue_.size() >= max_queue_) {
-      refusal = make_error(errc::unavailable, "storage is busy; try again");
+      refusal = storage_busy();
     } else {
       write_queue_.push_back(append_job{std::move(req), std::move(handler)});
       write_cv_.notify_one();
@@ -602,7 +603,7 @@ void local_engine::post_read(std::function<void(const error*)> job) {
     if (stopping_) {
       refusal = storage_stopping();
     } else if (read_queue_.size() >= max_queue_) {
-      refusal = make_error(errc::unavailable, "storage is busy; try again");
+      refusal = storage_busy();
     } else {
       read_queue_.push_back(std::move(job));
       read_cv_.notify_one();

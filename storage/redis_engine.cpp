@@ -5,18 +5,17 @@
 // ts (never older than the channel's head), stores the events in the
 // channel's stream, and PUBLISHes them, all in one atomic step: the publish
 // order of a channel is its seq order on every instance. The event JSON is
-// written by serialize_event() here, with seq and ts left out: the script
-// splices the numbers it assigns between the three parts, so the stored
-// bytes are exactly serialize_event() of the final event.
+// written here with holes for seq and ts (event_splice.hpp), which the script
+// fills; its ARGV and reply are append_args (redis_append.hpp).
 //
 // Decision records. A record's hash covers its n, prev, ts and decision_seq,
 // and is SHA-256 over canonical JSON, signed with Ed25519 (kid, sig), which
-// Lua in Redis cannot compute. So a
-// request with a record is optimistic: a first script reads the log's tail and
-// the heads, the record and every event are completed here with the seqs and
-// ts they will get, and the append script is told to refuse ("retry", nothing
-// written) unless exactly those values still hold. A few retries, then
-// `unavailable`.
+// Lua in Redis cannot compute. So a request with a record is optimistic: a
+// first script reads the log's tail and the heads, plan_append
+// (append_plan.hpp, shared with the SQLite engine) completes the record and
+// every event with the seqs and ts they will get, and the append script is
+// told to refuse ("retry", nothing written) unless exactly those values still
+// hold. A few retries, then `unavailable`.
 //
 // Durability (protocol §6): a reply means the script ran, so the events are
 // in Redis with the durability Redis is configured with (`appendonly yes`,
@@ -32,6 +31,7 @@
 // last delivered seq. A changed epoch (Redis lost its data) restarts the
 // channel at seq 1 of the new log. The messages held while a gap is read are
 // capped (max_gap_buffer): past it they are dropped and read from the stream.
+// All of it is channel_watch.hpp. Presence across instances: redis_presence.hpp.
 //
 // Threads: everything runs on the engine's event loop; the public methods post
 // to it. Handlers and the sink run on it.
@@ -42,7 +42,6 @@
 #include "storage/append_plan.hpp"
 #include "storage/channel_watch.hpp"
 #include "storage/clock.hpp"
-#include "storage/delivery_order.hpp"
 #include "storage/log.hpp"
 #include "storage/random_hex.hpp"
 #include "storage/redis_append.hpp"
@@ -51,21 +50,19 @@
 #include "storage/redis_presence.hpp"
 #include "storage/redis_reply.hpp"
 #include "storage/redis_scripts.hpp"
+#include "storage/refusals.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <future>
-#include <set>
-#include <utility>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
-#include <unordered_map>
+#include <utility>
 
 namespace parley {
 namespace {
@@ -122,7 +119,7 @@ class redis_engine final : public engine {
   bool enter(std::function<void()> fn);
   // Posts an operation counted against max_in_flight until its end_op(). The
   // error to answer when it is refused (the cap is reached, the engine stops).
-  std::optional<error> enter_op(std::function<void()> fn);
+  result<void> enter_op(std::function<void()> fn);
   void begin_op() { ++outstanding_; }
   void end_op();
   void finish_if_drained();
@@ -223,13 +220,13 @@ bool redis_engine::enter(std::function<void()> fn) {
   return true;
 }
 
-std::optional<error> redis_engine::enter_op(std::function<void()> fn) {
+result<void> redis_engine::enter_op(std::function<void()> fn) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
     log_event(log_level::warn, "storage_busy", {{"engine", "redis"}, {"limit", std::to_string(options_.max_in_flight)}});
-    return make_error(errc::unavailable, "storage is busy; try again");
+    return storage_busy();
   }
-  if (enter(std::move(fn))) return std::nullopt;
+  if (enter(std::move(fn))) return {};
   in_flight_.fetch_sub(1);
   return storage_stopping();
 }
@@ -314,16 +311,16 @@ void redis_engine::eval(const script& s, std::vector<std::string> args, redis_co
 
 void redis_engine::append(append_request req, std::function<void(append_outcome)> handler) {
   auto shared = std::make_shared<append_request>(std::move(req));
-  auto refused = enter_op([this, shared, handler] {
+  auto entered = enter_op([this, shared, handler] {
     begin_op();
     run_append(std::move(*shared), [this, handler](append_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     append_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
@@ -432,16 +429,16 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
 
 void redis_engine::read(read_query q, std::function<void(read_outcome)> handler) {
   auto shared = std::make_shared<read_query>(std::move(q));
-  auto refused = enter_op([this, shared, handler] {
+  auto entered = enter_op([this, shared, handler] {
     begin_op();
     run_read(std::move(*shared), [this, handler](read_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     read_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
@@ -491,7 +488,7 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
                                 std::function<void(records_outcome)> handler) {
   after = std::max<std::int64_t>(after, 0);
   limit = std::clamp(limit, 1, max_records_page);
-  auto refused = enter_op([this, eng, after, limit, handler] {
+  auto entered = enter_op([this, eng, after, limit, handler] {
     begin_op();
     // Record n is at index n - 1 of the list: the page and one more, which
     // tells whether there is a next page.
@@ -522,15 +519,15 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     records_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
 
 void redis_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  auto refused = enter_op([this, handler] {
+  auto entered = enter_op([this, handler] {
     begin_op();
     cmd_.command({"SMEMBERS", std::string(engagements_key)}, [this, handler](result<redis_value> r) {
       if (!r) {
@@ -546,12 +543,12 @@ void redis_engine::list_engagements(std::function<void(result<std::vector<std::s
       end_op();
     });
   });
-  if (refused) handler(std::move(*refused));
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
                                std::function<void(result<std::optional<committed_event>>)> handler) {
-  auto refused = enter_op([this, ch, sender_id, cid, handler] {
+  auto entered = enter_op([this, ch, sender_id, cid, handler] {
     begin_op();
     eval(find_cid_script_,
          {"2", channel_key(ch, "cids"), channel_key(ch, "events"), cid_field_of(sender_id, cid)},
@@ -571,7 +568,7 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
            end_op();
          });
   });
-  if (refused) handler(std::move(*refused));
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {

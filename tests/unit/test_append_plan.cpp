@@ -1,5 +1,6 @@
 // The append core both engines share (storage/append_plan.hpp), without a database.
 #include "storage/append_plan.hpp"
+#include "storage/refusals.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
@@ -134,12 +135,13 @@ TEST_CASE("touched_channels lists event channels first, then expect-only ones, e
   CHECK(touched_channels(req) == std::vector<std::string>{"eng:a", "eng:a:mediation", "eng:b"});
 }
 
-TEST_CASE("stale_head and storage_stopping say what happened", "[storage][append_plan]") {
+TEST_CASE("stale_head, storage_stopping and storage_busy say what happened", "[storage][append_plan]") {
   auto stale = stale_head("eng:a", 4, 3);
   CHECK(stale.code == errc::conflict);
   CHECK(stale.message == "eng:a moved on (head 4, expected 3)");
   CHECK(storage_stopping().code == errc::unavailable);
   CHECK(storage_stopping().message == "storage is stopping");
+  CHECK(storage_busy().code == errc::unavailable);
 }
 
 TEST_CASE("committed events carry the event parsed", "[storage][append_plan]") {
