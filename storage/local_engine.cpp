@@ -507,6 +507,9 @@ result<void> local_engine::store_record(const sealed_record& record) {
   return {};
 }
 
+// Checks the request, answers a known cid with what it stored, checks the
+// expected heads, then plans the append (append_plan.hpp) from the heads as
+// this job sees them and the decision log's tail, and writes the plan.
 result<void> local_engine::apply_append(append_request& req, append_outcome& out, head_map& request_heads,
                                         const head_map& batch_heads) {
   if (auto checked = check_append(req); !checked) return checked;
