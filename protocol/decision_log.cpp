@@ -1,9 +1,8 @@
 #include "decision_log.hpp"
 
 #include "base64url.hpp"
+#include "hex.hpp"
 #include "json_input.hpp"
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -200,23 +199,6 @@ void write_value(std::string& out, const boost::json::value& v) {
       break;
     }
   }
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // EVP_Digest only fails on allocation failure: a broken invariant, not bad input.
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 0xF]);
-  }
-  return out;
 }
 
 }  // namespace

@@ -6,12 +6,25 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace parley {
+
+// A decision record before the storage engine completes it (protocol §5):
+// `fields` holds eng, ch, topic, terms, text, proposed_by, accepted_by and
+// proposal_seq (engagement rules make it for an accepted proposal); the engine
+// adds n, prev, ts, decision_seq, hash and, with a signer, kid and sig, in the
+// same transaction as the events. `attach_to` indexes the appended events: that
+// event's seq becomes decision_seq and its body gets the record's summary.
+struct record_draft {
+  boost::json::object fields;
+  std::size_t attach_to = 0;
+};
 
 // RFC 8785 JSON Canonicalization Scheme: keys sorted by UTF-16 code units,
 // no whitespace, ECMAScript number and string forms.

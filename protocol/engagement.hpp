@@ -4,6 +4,7 @@
 // clock of its own, no I/O; the caller serialises check + append per engagement.
 #include "protocol/access.hpp"
 #include "protocol/channel.hpp"
+#include "protocol/decision_log.hpp"
 #include "protocol/event.hpp"
 #include "protocol/result.hpp"
 #include "protocol/user.hpp"
@@ -158,14 +159,6 @@ struct post_request {
 // above the highest one seen. Without a lookup, check() takes such a seq for a
 // proposal or flag that is closed (`conflict`).
 std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engagement_state& s, const post_request& p);
-
-// What to append for an accepted proposal (protocol §5): eng, ch, topic, terms,
-// text, proposed_by, accepted_by, proposal_seq. The server copies it into
-// append_request::record_draft; `attach_to` indexes plan::events.
-struct record_draft {
-  boost::json::object fields;
-  std::size_t attach_to = 0;
-};
 
 struct plan {
   // Appended in one atomic step: the actor's event first (with the post's cid),

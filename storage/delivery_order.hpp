@@ -3,6 +3,8 @@
 // mode: every event once, in seq order, without gaps, whatever order the
 // pub/sub messages and the stream reads that fill gaps arrive in. Pure: the
 // Redis engine does the I/O and asks this what to deliver and when to read.
+#include "protocol/event.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -18,6 +20,7 @@ struct published {
   std::int64_t ts = 0;
   std::string epoch;
   std::shared_ptr<const std::string> json;
+  std::shared_ptr<const parley::event> event;  // json parsed, handed on to the sink with it
 };
 
 class delivery_order {

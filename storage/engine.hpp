@@ -4,6 +4,7 @@
 //
 // Threading: every method may be called from any thread. Handlers run on the
 // engine's own thread(s): they must not block; post to your executor.
+#include "protocol/decision_log.hpp"
 #include "protocol/event.hpp"
 #include "protocol/result.hpp"
 
@@ -30,6 +31,11 @@ struct committed_event {
   std::int64_t seq = 0;
   std::int64_t ts = 0;
   std::shared_ptr<const std::string> json;
+  // The same event parsed (json is serialize_event(*event)), so that readers
+  // need not parse it again. Set by both engines for appends, duplicates,
+  // find_by_cid and every event given to the sink; null only should stored
+  // JSON fail to parse.
+  std::shared_ptr<const parley::event> event;
 };
 
 // Events appended in one atomic step (all or none). The first event carries
@@ -39,15 +45,12 @@ struct append_request {
   std::vector<event> events;  // seq and ts are assigned by the engine
 
   // A decision-log record written in the same transaction (protocol §5).
-  // `fields` holds eng, ch, topic, terms, text, proposed_by, accepted_by and
-  // proposal_seq; the engine adds n, prev, ts, decision_seq (the seq given to
+  // The engine adds n, prev, ts, decision_seq (the seq given to
   // events[attach_to]), hash, and with a signer kid and sig (seal_record),
   // and puts {"n","hash","prev"} as "record" into the body of
-  // events[attach_to] before storing it.
-  struct record_draft {
-    boost::json::object fields;
-    std::size_t attach_to = 0;
-  };
+  // events[attach_to] before storing it (storage/append_plan.hpp).
+  // The alias keeps `append_request::record_draft{...}` in callers compiling.
+  using record_draft = parley::record_draft;
   std::optional<record_draft> record;
 
   // Optimistic concurrency for engagement rules: append only while each named

@@ -12,15 +12,13 @@
 #include "storage/local_engine.hpp"
 
 #include "protocol/decision_log.hpp"
+#include "protocol/hex.hpp"
+#include "storage/append_plan.hpp"
+#include "storage/clock.hpp"
 #include "storage/log.hpp"
+#include "storage/refusals.hpp"
 #include "storage/sqlite_db.hpp"
-#include "storage/log.hpp"
-
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include "storage/sqlite_schema.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -28,9 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -43,33 +39,8 @@
 namespace parley {
 namespace {
 
-// Version 1: meta, events, channels, decision_log, read_markers.
-constexpr std::int64_t current_schema_version = 1;
 constexpr int max_read_limit = 1000;
 constexpr int busy_timeout_ms = 5000;
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xf];
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
-  return to_hex(digest, size);
-}
 
 // Busy, locked, I/O and full-disk failures are the storage being unreachable
 // for now (`unavailable`); anything else is a fault of ours (`internal`).
@@ -84,40 +55,6 @@ error storage_error(int rc, const sqlite_db& db, std::string_view what) {
                     std::string(what) + ": " + db.errmsg());
 }
 
-constexpr const char* schema_sql = R"sql(
-CREATE TABLE IF NOT EXISTS meta (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-  ch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  sender TEXT NOT NULL,
-  cid TEXT,
-  json TEXT NOT NULL,
-  PRIMARY KEY (ch, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency ON events (ch, sender, cid) WHERE cid IS NOT NULL;
-CREATE TABLE IF NOT EXISTS channels (
-  ch TEXT PRIMARY KEY,
-  head INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decision_log (
-  eng TEXT NOT NULL,
-  n INTEGER NOT NULL,
-  json TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  PRIMARY KEY (eng, n)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS read_markers (
-  user TEXT NOT NULL,
-  ch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY (user, ch)
-) WITHOUT ROWID;
-)sql";
-
 struct append_job {
   append_request req;
   std::function<void(append_outcome)> handler;
@@ -131,12 +68,7 @@ struct marker_job {
 
 using write_job = std::variant<append_job, marker_job>;
 
-struct channel_state {
-  std::int64_t head = 0;
-  std::int64_t last_ts = 0;  // ts of the head event: new events never get an older one
-};
-
-using head_map = std::unordered_map<std::string, channel_state>;
+using head_map = std::unordered_map<std::string, channel_head>;
 
 class local_engine final : public engine {
  public:
@@ -167,12 +99,12 @@ class local_engine final : public engine {
 
   void writer_loop();
   void run_batch(std::vector<write_job>& jobs);
-  std::optional<error> apply_append(append_request& req, append_outcome& out, head_map& request_heads,
-                                    const head_map& batch_heads);
-  std::optional<error> apply_marker(const marker_job& job);
-  result<channel_state> channel_head(const std::string& ch, const head_map& request_heads,
-                                     const head_map& batch_heads);
-  std::optional<error> write_record(append_request::record_draft& draft, event& ev);
+  result<void> apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+                            const head_map& batch_heads);
+  result<void> apply_marker(const marker_job& job);
+  result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
+  result<log_tail> last_record(const std::string& eng);
+  result<void> store_record(const sealed_record& record);
 
   void reader_loop();
   void post_read(std::function<void(const error*)> job);
@@ -299,51 +231,9 @@ void local_engine::open_writer() {
                         std::to_string(busy_timeout_ms) + ";";
   if (wdb_.exec(pragmas.c_str()) != SQLITE_OK) fail(wdb_.errmsg());
 
-  if (wdb_.exec("BEGIN IMMEDIATE") != SQLITE_OK) fail(wdb_.errmsg());
-  if (wdb_.exec(schema_sql) != SQLITE_OK) fail("cannot create the schema: " + wdb_.errmsg());
-  {
-    statement get, put;
-    prepare(wdb_, get, "SELECT value FROM meta WHERE key = ?1");
-    prepare(wdb_, put, "INSERT INTO meta (key, value) VALUES (?1, ?2)");
-
-    get.bind(1, std::string_view("schema_version"));
-    int rc = get.step();
-    if (rc == SQLITE_ROW) {
-      std::string v(get.column_text(0));
-      std::int64_t version = std::atoll(v.c_str());
-      if (version > current_schema_version)
-        fail("schema version " + v + " is newer than this server supports (" +
-             std::to_string(current_schema_version) + ")");
-      // Migrations from older versions go here, inside this transaction.
-    } else if (rc == SQLITE_DONE) {
-      std::string v = std::to_string(current_schema_version);
-      put.bind(1, std::string_view("schema_version"));
-      put.bind(2, std::string_view(v));
-      if (put.step() != SQLITE_DONE) fail(wdb_.errmsg());
-      put.reset();
-    } else {
-      fail(wdb_.errmsg());
-    }
-    get.reset();
-
-    // The database id makes epochs: a wiped data directory gets a new id, so
-    // clients holding seqs of the old log see a different epoch and re-sync.
-    get.bind(1, std::string_view("db_id"));
-    rc = get.step();
-    if (rc == SQLITE_ROW) {
-      db_id_ = std::string(get.column_text(0));
-    } else if (rc == SQLITE_DONE) {
-      unsigned char random[16];
-      if (RAND_bytes(random, sizeof random) != 1) fail("no random bytes for the database id");
-      db_id_ = to_hex(random, sizeof random);
-      put.bind(1, std::string_view("db_id"));
-      put.bind(2, std::string_view(db_id_));
-      if (put.step() != SQLITE_DONE) fail(wdb_.errmsg());
-    } else {
-      fail(wdb_.errmsg());
-    }
-  }
-  if (wdb_.exec("COMMIT") != SQLITE_OK) fail(wdb_.errmsg());
+  auto db_id = migrate_schema(wdb_);
+  if (!db_id) fail(db_id.err().message);
+  db_id_ = std::move(*db_id);
 
   prepare(wdb_, find_cid_, "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare(wdb_, insert_event_, "INSERT INTO events (ch, seq, ts, sender, cid, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -381,15 +271,15 @@ void local_engine::set_sink(std::function<void(const committed_event&)> sink) {
 }
 
 void local_engine::append(append_request req, std::function<void(append_outcome)> handler) {
-  const char* refusal = nullptr;
+  error refusal;
   bool stopping = false;
   {
     std::lock_guard lock(write_mutex_);
     stopping = stopping_;
     if (stopping_) {
-      refusal = "storage is stopping";
+      refusal = storage_stopping();
     } else if (write_queue_.size() >= max_queue_) {
-      refusal = "storage is busy; try again";
+      refusal = storage_busy();
     } else {
       write_queue_.push_back(append_job{std::move(req), std::move(handler)});
       write_cv_.notify_one();
@@ -399,7 +289,7 @@ void local_engine::append(append_request req, std::function<void(append_outcome)
   // Logged outside the queue's lock; the log limits itself.
   if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
   append_outcome out;
-  out.err = make_error(errc::unavailable, refusal);
+  out.err = std::move(refusal);
   handler(std::move(out));
 }
 
@@ -493,28 +383,28 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
       break;
     }
     head_map request_heads;
-    std::optional<error> err;
+    result<void> applied;
     if (auto* job = std::get_if<append_job>(&jobs[i]))
-      err = apply_append(job->req, outcomes[i], request_heads, batch_heads);
+      applied = apply_append(job->req, outcomes[i], request_heads, batch_heads);
     else
-      err = apply_marker(std::get<marker_job>(jobs[i]));
+      applied = apply_marker(std::get<marker_job>(jobs[i]));
 
-    if (!err) {
+    if (applied) {
       rc = wdb_.exec("RELEASE job");
-      if (rc != SQLITE_OK) err = storage_error(rc, wdb_, "cannot release a savepoint");
+      if (rc != SQLITE_OK) applied = storage_error(rc, wdb_, "cannot release a savepoint");
     }
-    if (!err) {
-      for (auto& [ch, state] : request_heads) batch_heads[ch] = state;
+    if (applied) {
+      for (auto& [ch, head] : request_heads) batch_heads[ch] = head;
       continue;
     }
     bool stale = outcomes[i].stale_state;
     outcomes[i] = append_outcome{};
-    outcomes[i].err = err;
+    outcomes[i].err = applied.err();
     outcomes[i].stale_state = stale;
     // Some errors (disk full, I/O) make SQLite roll back the whole
     // transaction on its own: then nothing of this batch is stored.
     if (sqlite3_get_autocommit(wdb_.get())) {
-      fail_all(make_error(errc::unavailable, "transaction rolled back: " + err->message));
+      fail_all(make_error(errc::unavailable, "transaction rolled back: " + applied.err().message));
       failed = true;
       break;
     }
@@ -534,7 +424,7 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
 
   if (!failed) {
     ready_.store(true);
-    for (auto& [ch, state] : batch_heads) heads_[ch] = state;
+    for (auto& [ch, head] : batch_heads) heads_[ch] = head;
     std::uint64_t appended = 0, duplicates = 0;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       if (!std::holds_alternative<append_job>(jobs[i]) || outcomes[i].err) continue;
@@ -561,42 +451,68 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
 // The committed head of `ch` as seen by the job being applied: its own
 // earlier events first, then the jobs released earlier in this batch, then
 // the committed cache, then the database.
-result<channel_state> local_engine::channel_head(const std::string& ch, const head_map& request_heads,
-                                                 const head_map& batch_heads) {
+result<channel_head> local_engine::head_of(const std::string& ch, const head_map& request_heads,
+                                           const head_map& batch_heads) {
   if (auto it = request_heads.find(ch); it != request_heads.end()) return it->second;
   if (auto it = batch_heads.find(ch); it != batch_heads.end()) return it->second;
   if (auto it = heads_.find(ch); it != heads_.end()) return it->second;
 
   // Not touched by this batch, so the database holds its committed head.
-  channel_state state;
+  channel_head head;
   {
     statement_use use(load_head_);
     load_head_.bind(1, std::string_view(ch));
     int rc = load_head_.step();
     if (rc == SQLITE_ROW)
-      state.head = load_head_.column_int64(0);
+      head.seq = load_head_.column_int64(0);
     else if (rc != SQLITE_DONE)
       return storage_error(rc, wdb_, "cannot load the channel head");
   }
-  if (state.head > 0) {
+  if (head.seq > 0) {
     statement_use use(load_ts_);
     load_ts_.bind(1, std::string_view(ch));
-    load_ts_.bind(2, state.head);
+    load_ts_.bind(2, head.seq);
     int rc = load_ts_.step();
     if (rc == SQLITE_ROW)
-      state.last_ts = load_ts_.column_int64(0);
+      head.ts = load_ts_.column_int64(0);
     else if (rc != SQLITE_DONE)
       return storage_error(rc, wdb_, "cannot load the channel head");
   }
-  heads_[ch] = state;
-  return state;
+  heads_[ch] = head;
+  return head;
 }
 
-std::optional<error> local_engine::apply_append(append_request& req, append_outcome& out, head_map& request_heads,
-                                                const head_map& batch_heads) {
-  if (req.events.empty()) return make_error(errc::internal, "append without events");
-  if (req.record && req.record->attach_to >= req.events.size())
-    return make_error(errc::internal, "decision record attached to no event");
+result<log_tail> local_engine::last_record(const std::string& eng) {
+  log_tail tail;
+  statement_use use(last_record_);
+  last_record_.bind(1, std::string_view(eng));
+  int rc = last_record_.step();
+  if (rc == SQLITE_ROW) {
+    tail.n = last_record_.column_int64(0);
+    tail.hash = std::string(last_record_.column_text(1));
+  } else if (rc != SQLITE_DONE) {
+    return storage_error(rc, wdb_, "cannot read the decision log");
+  }
+  return tail;
+}
+
+result<void> local_engine::store_record(const sealed_record& record) {
+  statement_use use(insert_record_);
+  insert_record_.bind(1, std::string_view(record.eng));
+  insert_record_.bind(2, record.n);
+  insert_record_.bind(3, std::string_view(record.json));
+  insert_record_.bind(4, std::string_view(record.hash));
+  int rc = insert_record_.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the decision record");
+  return {};
+}
+
+// Checks the request, answers a known cid with what it stored, checks the
+// expected heads, then plans the append (append_plan.hpp) from the heads as
+// this job sees them and the decision log's tail, and writes the plan.
+result<void> local_engine::apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+                                        const head_map& batch_heads) {
+  if (auto checked = check_append(req); !checked) return checked;
 
   const event& first = req.events.front();
   if (!first.cid.empty()) {
@@ -607,44 +523,40 @@ std::optional<error> local_engine::apply_append(append_request& req, append_outc
     int rc = find_cid_.step();
     if (rc == SQLITE_ROW) {
       out.duplicate = true;
-      out.committed.push_back(committed_event{first.ch, find_cid_.column_int64(0), find_cid_.column_int64(1),
-                                              std::make_shared<const std::string>(find_cid_.column_text(2))});
-      return std::nullopt;
+      out.committed.push_back(stored_commit(first.ch, find_cid_.column_int64(0), find_cid_.column_int64(1),
+                                            std::string(find_cid_.column_text(2))));
+      return {};
     }
     if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot look up the cid");
   }
 
   for (const auto& [ch, expected] : req.expect_heads) {
-    auto state = channel_head(ch, request_heads, batch_heads);
-    if (!state) return state.err();
-    if (state->head != expected) {
+    auto head = head_of(ch, request_heads, batch_heads);
+    if (!head) return head.err();
+    if (head->seq != expected) {
       out.stale_state = true;
-      return make_error(errc::conflict, ch + " moved on (head " + std::to_string(state->head) + ", expected " +
-                                            std::to_string(expected) + ")");
+      return stale_head(ch, head->seq, expected);
     }
   }
 
-  // One ts for the whole request, never older than the head of any channel it
-  // touches: ts stays non-decreasing per channel even if the clock steps back.
-  std::int64_t ts = now_ms();
+  std::map<std::string, channel_head> heads;
   for (const auto& ev : req.events) {
-    auto state = channel_head(ev.ch, request_heads, batch_heads);
-    if (!state) return state.err();
-    ts = std::max(ts, state->last_ts);
-    request_heads.emplace(ev.ch, *state);
+    auto head = head_of(ev.ch, request_heads, batch_heads);
+    if (!head) return head.err();
+    heads.emplace(ev.ch, *head);
   }
+  log_tail tail;
+  if (req.record) {
+    auto last = last_record(record_engagement(*req.record));
+    if (!last) return last.err();
+    tail = std::move(*last);
+  }
+  append_plan plan = plan_append(std::move(req.events), req.record, heads, now_ms(), tail, signer_.get());
+  if (plan.record)
+    if (auto stored = store_record(*plan.record); !stored) return stored;
 
-  for (std::size_t i = 0; i < req.events.size(); ++i) {
-    event& ev = req.events[i];
-    channel_state& state = request_heads[ev.ch];
-    ev.seq = ++state.head;
-    ev.ts = ts;
-    state.last_ts = ts;
-
-    if (req.record && i == req.record->attach_to) {
-      if (auto err = write_record(*req.record, ev)) return err;
-    }
-
+  for (std::size_t i = 0; i < plan.events.size(); ++i) {
+    event& ev = plan.events[i];
     auto json = std::make_shared<const std::string>(serialize_event(ev));
     statement_use use(insert_event_);
     insert_event_.bind(1, std::string_view(ev.ch));
@@ -659,69 +571,28 @@ std::optional<error> local_engine::apply_append(append_request& req, append_outc
     insert_event_.bind(6, std::string_view(*json));
     int rc = insert_event_.step();
     if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the event");
-    out.committed.push_back(committed_event{ev.ch, ev.seq, ev.ts, std::move(json)});
+    out.committed.push_back(own_commit(std::move(ev), std::move(json)));
   }
 
-  for (const auto& [ch, state] : request_heads) {
+  for (const auto& [ch, head] : plan.heads) {
+    request_heads[ch] = head;
     statement_use use(upsert_channel_);
     upsert_channel_.bind(1, std::string_view(ch));
-    upsert_channel_.bind(2, state.head);
+    upsert_channel_.bind(2, head.seq);
     int rc = upsert_channel_.step();
     if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the channel head");
   }
-  return std::nullopt;
+  return {};
 }
 
-// Completes the draft (n, prev, ts, decision_seq, hash, kid, sig), stores it, and puts
-// {n, hash, prev} into the body of `ev`, which already has its seq and ts.
-std::optional<error> local_engine::write_record(append_request::record_draft& draft, event& ev) {
-  boost::json::object record = draft.fields;
-  const auto* eng_value = record.if_contains("eng");
-  if (!eng_value || !eng_value->is_string() || eng_value->get_string().empty())
-    return make_error(errc::internal, "decision record without eng");
-  std::string eng(eng_value->get_string());
-
-  std::int64_t n = 1;
-  std::string prev = genesis_prev;
-  {
-    statement_use use(last_record_);
-    last_record_.bind(1, std::string_view(eng));
-    int rc = last_record_.step();
-    if (rc == SQLITE_ROW) {
-      n = last_record_.column_int64(0) + 1;
-      prev = std::string(last_record_.column_text(1));
-    } else if (rc != SQLITE_DONE) {
-      return storage_error(rc, wdb_, "cannot read the decision log");
-    }
-  }
-
-  record["n"] = n;
-  record["prev"] = prev;
-  record["ts"] = ev.ts;
-  record["decision_seq"] = ev.seq;
-  std::string hash = seal_record(record, signer_.get());
-  std::string json = boost::json::serialize(record);
-
-  statement_use use(insert_record_);
-  insert_record_.bind(1, std::string_view(eng));
-  insert_record_.bind(2, n);
-  insert_record_.bind(3, std::string_view(json));
-  insert_record_.bind(4, std::string_view(hash));
-  int rc = insert_record_.step();
-  if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the decision record");
-
-  ev.body["record"] = boost::json::object{{"n", n}, {"hash", hash}, {"prev", prev}};
-  return std::nullopt;
-}
-
-std::optional<error> local_engine::apply_marker(const marker_job& job) {
+result<void> local_engine::apply_marker(const marker_job& job) {
   statement_use use(upsert_marker_);
   upsert_marker_.bind(1, std::string_view(job.user_id));
   upsert_marker_.bind(2, std::string_view(job.ch));
   upsert_marker_.bind(3, job.seq);
   int rc = upsert_marker_.step();
   if (rc != SQLITE_DONE) return storage_error(rc, wdb_, "cannot store the read marker");
-  return std::nullopt;
+  return {};
 }
 
 // ---- reader ----
@@ -733,9 +604,9 @@ void local_engine::post_read(std::function<void(const error*)> job) {
     std::lock_guard lock(read_mutex_);
     stopping = stopping_;
     if (stopping_) {
-      refusal = make_error(errc::unavailable, "storage is stopping");
+      refusal = storage_stopping();
     } else if (read_queue_.size() >= max_queue_) {
-      refusal = make_error(errc::unavailable, "storage is busy; try again");
+      refusal = storage_busy();
     } else {
       read_queue_.push_back(std::move(job));
       read_cv_.notify_one();
@@ -975,8 +846,8 @@ result<std::optional<committed_event>> local_engine::do_find_by_cid(const std::s
   int rc = read_cid_.step();
   if (rc == SQLITE_DONE) return std::optional<committed_event>{};
   if (rc != SQLITE_ROW) return storage_error(rc, rdb_, "cannot look up the cid");
-  return std::optional<committed_event>{committed_event{ch, read_cid_.column_int64(0), read_cid_.column_int64(1),
-                                                        std::make_shared<const std::string>(read_cid_.column_text(2))}};
+  return std::optional<committed_event>{stored_commit(ch, read_cid_.column_int64(0), read_cid_.column_int64(1),
+                                                     std::string(read_cid_.column_text(2)))};
 }
 
 }  // namespace

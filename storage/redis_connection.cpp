@@ -4,6 +4,7 @@
 // frees its context: the fd is hiredis' own and it closes it.
 #include "storage/redis_connection.hpp"
 
+#include "protocol/hex.hpp"
 #include "storage/log.hpp"
 
 #include <hiredis/async.h>
@@ -494,13 +495,7 @@ std::string script_sha1(std::string_view source) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(source.data(), source.size(), md, &len, EVP_sha1(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xf];
-  }
-  return out;
+  return to_hex(md, len);
 }
 
 }  // namespace parley

@@ -5,7 +5,7 @@
 // so that it is compiled once.
 #include "protocol/result.hpp"
 #include "storage/backoff.hpp"
-#include "storage/redis_engine.hpp"
+#include "storage/redis_endpoint.hpp"
 #include "storage/redis_reply.hpp"
 
 #include <chrono>

@@ -5,18 +5,17 @@
 // ts (never older than the channel's head), stores the events in the
 // channel's stream, and PUBLISHes them, all in one atomic step: the publish
 // order of a channel is its seq order on every instance. The event JSON is
-// written by serialize_event() here, with seq and ts left out: the script
-// splices the numbers it assigns between the three parts, so the stored
-// bytes are exactly serialize_event() of the final event.
+// written here with holes for seq and ts (event_splice.hpp), which the script
+// fills; its ARGV and reply are append_args (redis_append.hpp).
 //
 // Decision records. A record's hash covers its n, prev, ts and decision_seq,
 // and is SHA-256 over canonical JSON, signed with Ed25519 (kid, sig), which
-// Lua in Redis cannot compute. So a
-// request with a record is optimistic: a first script reads the log's tail and
-// the heads, the record and every event are completed here with the seqs and
-// ts they will get, and the append script is told to refuse ("retry", nothing
-// written) unless exactly those values still hold. A few retries, then
-// `unavailable`.
+// Lua in Redis cannot compute. So a request with a record is optimistic: a
+// first script reads the log's tail and the heads, plan_append
+// (append_plan.hpp, shared with the SQLite engine) completes the record and
+// every event with the seqs and ts they will get, and the append script is
+// told to refuse ("retry", nothing written) unless exactly those values still
+// hold. A few retries, then `unavailable`.
 //
 // Durability (protocol §6): a reply means the script ran, so the events are
 // in Redis with the durability Redis is configured with (`appendonly yes`,
@@ -32,38 +31,38 @@
 // last delivered seq. A changed epoch (Redis lost its data) restarts the
 // channel at seq 1 of the new log. The messages held while a gap is read are
 // capped (max_gap_buffer): past it they are dropped and read from the stream.
+// All of it is channel_watch.hpp. Presence across instances: redis_presence.hpp.
 //
 // Threads: everything runs on the engine's event loop; the public methods post
 // to it. Handlers and the sink run on it.
 #include "storage/redis_engine.hpp"
 
-#include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
 #include "protocol/ephemeral.hpp"
-#include "storage/delivery_order.hpp"
+#include "storage/append_plan.hpp"
+#include "storage/channel_watch.hpp"
+#include "storage/clock.hpp"
 #include "storage/log.hpp"
+#include "storage/random_hex.hpp"
+#include "storage/redis_append.hpp"
 #include "storage/redis_connection.hpp"
+#include "storage/redis_keys.hpp"
+#include "storage/redis_presence.hpp"
 #include "storage/redis_reply.hpp"
 #include "storage/redis_scripts.hpp"
-
-#include <openssl/rand.h>
+#include "storage/refusals.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <future>
-#include <set>
-#include <utility>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
-#include <unordered_map>
+#include <utility>
 
 namespace parley {
 namespace {
@@ -71,139 +70,8 @@ namespace {
 constexpr int max_read_limit = 1000;
 constexpr int max_record_attempts = 8;
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string random_hex(std::size_t bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("no random bytes");
-  std::string out;
-  for (unsigned char b : raw) {
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
-
-// ---- key names ----
-
-// The hash tag of a channel: an engagement's channels share one slot.
-std::string tag_of(std::string_view ch) {
-  if (auto c = parse_channel(ch)) {
-    if (c->type == channel_type::support) return "{support}";
-    return "{eng:" + c->eng + "}";
-  }
-  return "{" + std::string(ch) + "}";
-}
-
-std::string channel_key(std::string_view ch, std::string_view what) {
-  return "parley:" + tag_of(ch) + ":" + std::string(what) + ":" + std::string(ch);
-}
-
-std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:log"; }
-const std::string engagements_key = "parley:engagements";
-
-// Presence entries live this long unless their instance writes them again,
-// which it does every presence_refresh: a crashed instance's members are gone
-// within presence_ttl.
-constexpr std::chrono::milliseconds presence_ttl{15000};
-constexpr std::chrono::milliseconds presence_refresh{5000};
 // Ephemeral pushes share a channel's pub/sub channel with its events.
 constexpr std::string_view ephemeral_prefix = "e ";
-
-std::string presence_field(std::string_view instance, std::string_view user_id) {
-  return std::string(instance) + "\n" + std::string(user_id);
-}
-
-// A presence value: "<expiry ms> <user json>".
-std::string presence_value(const user& who) {
-  auto expiry = now_ms() + presence_ttl.count();
-  return std::to_string(expiry) + " " + boost::json::serialize(user_json(who));
-}
-
-struct presence_entry {
-  std::int64_t expiry = 0;
-  user who;
-};
-
-std::optional<presence_entry> parse_presence(std::string_view value) {
-  auto space = value.find(' ');
-  if (space == std::string_view::npos) return std::nullopt;
-  auto expiry = decimal_int64(value.substr(0, space));
-  boost::system::error_code ec;
-  auto v = boost::json::parse(value.substr(space + 1), ec);
-  if (!expiry || ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.get_object();
-  auto str = [&](const char* k) -> std::string {
-    const auto* f = o.if_contains(k);
-    return f && f->is_string() ? std::string(f->get_string()) : std::string();
-  };
-  auto role = parse_role(str("role"));
-  if (!role) return std::nullopt;
-  return presence_entry{*expiry, user{str("id"), str("name"), *role}};
-}
-
-// The engagement whose set entry an event in `ch` maintains (main channels only).
-std::string engagement_of(std::string_view ch) {
-  auto c = parse_channel(ch);
-  return c && c->type == channel_type::engagement ? c->eng : std::string();
-}
-
-// The idempotency key's field: length-prefixed, so no sender/cid pair can
-// spell another's.
-std::string cid_field_of(std::string_view sender, std::string_view cid) {
-  return std::to_string(sender.size()) + ":" + std::string(sender) + std::string(cid);
-}
-
-// ---- event JSON around seq and ts ----
-
-struct event_parts {
-  std::string prefix;  // up to `"seq":`
-  std::string middle;  // from after seq up to `"ts":`
-  std::string suffix;  // after ts to the end
-};
-
-// Splits serialize_event() of `ev` where seq and ts go. The first `,"seq":`
-// and the first `,"ts":` after it are the event's own members: a quote inside
-// a JSON string is always escaped, and from (which comes between) has no ts.
-result<event_parts> split_event(const event& ev) {
-  std::string json;
-  if (ev.seq == 0 && ev.ts == 0) {
-    json = serialize_event(ev);
-  } else {
-    event copy = ev;
-    copy.seq = 0;
-    copy.ts = 0;
-    json = serialize_event(copy);
-  }
-  constexpr std::string_view seq_mark = ",\"seq\":0";
-  constexpr std::string_view ts_mark = ",\"ts\":0";
-  auto s = json.find(seq_mark);
-  if (s == std::string::npos) return make_error(errc::internal, "event JSON without seq");
-  auto t = json.find(ts_mark, s + seq_mark.size());
-  if (t == std::string::npos) return make_error(errc::internal, "event JSON without ts");
-  event_parts parts;
-  std::size_t seq_at = s + seq_mark.size() - 1;
-  std::size_t ts_at = t + ts_mark.size() - 1;
-  parts.prefix = json.substr(0, seq_at);
-  parts.middle = json.substr(seq_at + 1, ts_at - seq_at - 1);
-  parts.suffix = json.substr(ts_at + 1);
-  return parts;
-}
-
-std::string splice(const event_parts& p, std::int64_t seq, std::int64_t ts) {
-  std::string out;
-  out.reserve(p.prefix.size() + p.middle.size() + p.suffix.size() + 40);
-  out += p.prefix;
-  out += std::to_string(seq);
-  out += p.middle;
-  out += std::to_string(ts);
-  out += p.suffix;
-  return out;
-}
 
 // Redis errors that mean "not now" rather than a fault of ours.
 error reply_error(const std::string& message) {
@@ -217,18 +85,6 @@ error reply_error(const std::string& message) {
 struct script {
   std::string_view source;
   std::string sha;
-};
-
-// A watched channel: its delivery order, and the reads that keep it whole.
-struct watch_state {
-  std::uint64_t id = 0;     // tells a re-watch apart from the state a read was started for
-  std::string pub;          // its pub/sub channel
-  bool reading = false;     // a catch-up read is in flight
-  bool again = false;       // read once more when it is back
-  bool stale = false;       // a catch-up read failed: retried when commands work again
-  int idle_reads = 0;       // catch-up reads in a row that delivered nothing
-  delivery_order order;
-  std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for the start
 };
 
 using append_handler = std::function<void(append_outcome)>;
@@ -263,7 +119,7 @@ class redis_engine final : public engine {
   bool enter(std::function<void()> fn);
   // Posts an operation counted against max_in_flight until its end_op(). The
   // error to answer when it is refused (the cap is reached, the engine stops).
-  std::optional<error> enter_op(std::function<void()> fn);
+  result<void> enter_op(std::function<void()> fn);
   void begin_op() { ++outstanding_; }
   void end_op();
   void finish_if_drained();
@@ -271,12 +127,8 @@ class redis_engine final : public engine {
   void eval(const script& s, std::vector<std::string> args, redis_connection::reply_handler handler);
 
   void run_append(append_request req, append_handler done);
-  void send_append(std::shared_ptr<append_request> req, std::vector<event_parts> parts, std::int64_t now,
-                   const std::vector<std::int64_t>* pinned, std::string record_json, std::int64_t record_n,
-                   std::function<void(result<redis_value>)> on_reply);
-  void finish_append(const append_request& req, const std::vector<event_parts>& parts, result<redis_value> r,
-                     const append_handler& done);
-  void run_record_append(std::shared_ptr<append_request> req, append_handler done, int attempt);
+  void finish_append(const append_args::reply& reply, const append_handler& done);
+  void run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt);
 
   void run_read(read_query q, std::function<void(read_outcome)> done);
   void read_channel(const std::string& ch, const std::string& command, std::string from, std::string to, int count,
@@ -288,13 +140,7 @@ class redis_engine final : public engine {
   void on_subscribe_state(bool up);
   void update_ready();
   void on_push(const redis_value& v);
-  void on_message(const std::string& ch, published p);
-  void catch_up(const std::string& ch);
-  void carry_out(const std::string& ch, delivery_order::step step);
   void probe_tick();
-  void write_presence(const std::string& ch, const user& who);
-  void refresh_presence();
-  void sweep_presence(const std::string& ch);
 
   redis_engine_options options_;
   std::string probe_channel_;
@@ -306,14 +152,9 @@ class redis_engine final : public engine {
   loop_timer probe_timer_;
 
   // Loop thread only.
-  std::function<void(const committed_event&)> sink_;
   std::function<void(const std::string&, std::shared_ptr<const std::string>)> ephemeral_sink_;
-  // This instance's present users by channel, re-written before they expire.
-  std::unordered_map<std::string, std::map<std::string, user>> present_;
-  std::chrono::steady_clock::time_point presence_refreshed_;
-  std::unordered_map<std::string, watch_state> watched_;
-  std::unordered_map<std::string, std::string> channel_of_pub_;
-  std::uint64_t watch_ids_ = 0;
+  channel_watch watch_;
+  redis_presence presence_;
   bool probe_subscribed_ = false;
   bool probe_pending_ = false;
   std::uint64_t probe_token_ = 0;
@@ -348,7 +189,18 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
       find_cid_script_{redis_scripts::find_cid, script_sha1(redis_scripts::find_cid)},
       cmd_(loop_, endpoint, options.command_timeout, backoff_policy{}, "commands"),
       sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
-      probe_timer_(loop_) {
+      probe_timer_(loop_),
+      watch_(sub_, options.max_gap_buffer,
+             [this](const std::string& ch, std::optional<std::int64_t> after, std::function<void(read_outcome)> done) {
+               if (!after) return read_channel(ch, "", "", "", 0, 0, std::move(done));
+               read_channel(ch, "XRANGE", std::to_string(*after + 1), "+", max_read_limit, 0, std::move(done));
+             }),
+      presence_(cmd_, probe_channel_, [this](const std::string& ch, const user& who) {
+        // A user gone with a crashed instance: every member is told, here and elsewhere.
+        auto frame = std::make_shared<const std::string>(presence_frame(ch, {}, {who}));
+        if (ephemeral_sink_) ephemeral_sink_(ch, frame);
+        publish_ephemeral(ch, frame);
+      }) {
   if (options_.command_timeout.count() < 1) options_.command_timeout = std::chrono::milliseconds(1);
   if (options_.probe_interval.count() < 1) options_.probe_interval = std::chrono::milliseconds(1);
   loop_.post([this] {
@@ -368,15 +220,15 @@ bool redis_engine::enter(std::function<void()> fn) {
   return true;
 }
 
-std::optional<error> redis_engine::enter_op(std::function<void()> fn) {
+result<void> redis_engine::enter_op(std::function<void()> fn) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
     log_event(log_level::warn, "storage_busy", {{"engine", "redis"}, {"limit", std::to_string(options_.max_in_flight)}});
-    return make_error(errc::unavailable, "storage is busy; try again");
+    return storage_busy();
   }
-  if (enter(std::move(fn))) return std::nullopt;
+  if (enter(std::move(fn))) return {};
   in_flight_.fetch_sub(1);
-  return make_error(errc::unavailable, "storage is stopping");
+  return storage_stopping();
 }
 
 void redis_engine::end_op() {
@@ -392,10 +244,7 @@ void redis_engine::finish_if_drained() {
   probe_timer_.cancel();
   cmd_.close();
   sub_.close();
-  for (auto& [ch, st] : watched_)
-    for (auto& ready : std::exchange(st.on_synced, {})) ready(make_error(errc::unavailable, "storage is stopping"));
-  watched_.clear();
-  channel_of_pub_.clear();
+  watch_.close();
   ready_.store(false);
   auto* drained = drained_;
   drained_ = nullptr;
@@ -415,6 +264,8 @@ void redis_engine::stop() {
     accepting_ = false;
     loop_.post([this, &drained] {
       stopping_ = true;
+      presence_.stop();
+      watch_.stopping();
       drained_ = &drained;
       finish_if_drained();
     });
@@ -426,7 +277,7 @@ void redis_engine::stop() {
 }
 
 void redis_engine::set_sink(std::function<void(const committed_event&)> sink) {
-  enter([this, sink = std::move(sink)] { sink_ = sink; });
+  enter([this, sink = std::move(sink)] { watch_.set_sink(sink); });
 }
 
 engine_stats redis_engine::stats() const {
@@ -460,16 +311,16 @@ void redis_engine::eval(const script& s, std::vector<std::string> args, redis_co
 
 void redis_engine::append(append_request req, std::function<void(append_outcome)> handler) {
   auto shared = std::make_shared<append_request>(std::move(req));
-  auto refused = enter_op([this, shared, handler] {
+  auto entered = enter_op([this, shared, handler] {
     begin_op();
     run_append(std::move(*shared), [this, handler](append_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     append_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
@@ -480,147 +331,31 @@ void redis_engine::run_append(append_request req, append_handler done) {
     out.err = std::move(err);
     done(std::move(out));
   };
-  if (req.events.empty()) return fail(make_error(errc::internal, "append without events"));
-  if (req.record && req.record->attach_to >= req.events.size())
-    return fail(make_error(errc::internal, "decision record attached to no event"));
-  if (stopping_) return fail(make_error(errc::unavailable, "storage is stopping"));
+  if (auto checked = check_append(req); !checked) return fail(checked.err());
+  if (stopping_) return fail(storage_stopping());
   if (options_.require_durable && !durable_)
     return fail(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
 
-  auto shared = std::make_shared<append_request>(std::move(req));
-  if (shared->record) return run_record_append(shared, std::move(done), 1);
+  if (req.record) return run_record_append(std::make_shared<const append_request>(std::move(req)), std::move(done), 1);
 
-  std::vector<event_parts> parts;
-  parts.reserve(shared->events.size());
-  for (const auto& ev : shared->events) {
-    auto p = split_event(ev);
-    if (!p) return fail(p.err());
-    parts.push_back(std::move(*p));
-  }
-  auto kept = std::make_shared<std::vector<event_parts>>(parts);
-  send_append(shared, std::move(parts), now_ms(), nullptr, std::string(), 0,
-              [this, shared, kept, done = std::move(done)](result<redis_value> r) {
-                finish_append(*shared, *kept, std::move(r), done);
-              });
+  auto call = append_args::unpinned(req, now_ms());
+  if (!call) return fail(call.err());
+  auto shared = std::make_shared<const append_args>(std::move(*call));
+  eval(append_script_, shared->command(random_hex(8)), [this, shared, done = std::move(done)](result<redis_value> r) {
+    if (!r) return finish_append({append_outcome{r.err(), {}, false, false}, false, {}}, done);
+    if (r->is_error()) return finish_append({append_outcome{reply_error(r->str), {}, false, false}, false, {}}, done);
+    finish_append(shared->decode(*r), done);
+  });
 }
 
-// Builds and sends the append script for `req`, whose events are `parts`.
-void redis_engine::send_append(std::shared_ptr<append_request> req, std::vector<event_parts> parts, std::int64_t now,
-                               const std::vector<std::int64_t>* pinned, std::string record_json,
-                               std::int64_t record_n, std::function<void(result<redis_value>)> on_reply) {
-  // The channels the script touches: the first event's first (its stream
-  // holds the cid's event), then the other events', then expect-only ones.
-  std::vector<std::string> channels;
-  auto index_of = [&](const std::string& ch) {
-    auto it = std::find(channels.begin(), channels.end(), ch);
-    if (it != channels.end()) return static_cast<std::size_t>(it - channels.begin()) + 1;
-    channels.push_back(ch);
-    return channels.size();
-  };
-  std::vector<std::size_t> event_channel;
-  for (const auto& ev : req->events) event_channel.push_back(index_of(ev.ch));
-  std::vector<std::pair<std::size_t, std::int64_t>> expect;
-  for (const auto& [ch, head] : req->expect_heads) expect.emplace_back(index_of(ch), head);
-
-  const event& first = req->events.front();
-  const std::string& first_ch = first.ch;
-  std::string cid_field = first.cid.empty() ? std::string() : cid_field_of(first.from.id, first.cid);
-  std::string record_eng;
-  if (req->record) {
-    const auto* eng = req->record->fields.if_contains("eng");
-    if (eng && eng->is_string()) record_eng = std::string(eng->get_string());
-  }
-
-  std::vector<std::string> args;
-  args.reserve(2 + 2 * channels.size() + 12 + channels.size() + 2 * expect.size() + 5 * parts.size() +
-               (pinned ? pinned->size() : 0));
-  args.push_back(std::to_string(2 + 2 * channels.size()));
-  args.push_back(channel_key(first_ch, "cids"));
-  args.push_back(record_json.empty() ? channel_key(first_ch, "cids") : log_key(record_eng));
-  for (const auto& ch : channels) {
-    args.push_back(channel_key(ch, "meta"));
-    args.push_back(channel_key(ch, "events"));
-  }
-  args.push_back(std::to_string(now));
-  args.push_back(random_hex(8));
-  args.push_back(std::move(cid_field));
-  args.push_back(std::to_string(channels.size()));
-  args.push_back(std::to_string(expect.size()));
-  args.push_back(std::to_string(parts.size()));
-  args.push_back(std::move(record_json));
-  args.push_back(std::to_string(record_n));
-  args.push_back(pinned ? "1" : "0");
-  for (const auto& ch : channels) args.push_back(channel_key(ch, "pub"));
-  for (const auto& [index, head] : expect) {
-    args.push_back(std::to_string(index));
-    args.push_back(std::to_string(head));
-  }
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    args.push_back(std::to_string(event_channel[i]));
-    args.push_back(std::move(parts[i].prefix));
-    args.push_back(std::move(parts[i].middle));
-    args.push_back(std::move(parts[i].suffix));
-    args.push_back(engagement_of(req->events[i].ch));
-  }
-  if (pinned)
-    for (auto seq : *pinned) args.push_back(std::to_string(seq));
-  eval(append_script_, std::move(args), std::move(on_reply));
-}
-
-// Turns the append script's reply into the outcome; gives this instance's
-// own events to the sink at once when they are next in line.
-void redis_engine::finish_append(const append_request& req, const std::vector<event_parts>& parts,
-                                 result<redis_value> r, const append_handler& done) {
-  append_outcome out;
-  if (!r) {
-    out.err = r.err();
-    return done(std::move(out));
-  }
-  const redis_value& v = *r;
-  if (v.is_error()) {
-    out.err = reply_error(v.str);
-    return done(std::move(out));
-  }
-  const auto& e = v.elements;
-  if (!v.is_array() || e.empty() || !e[0].is_string()) {
-    out.err = make_error(errc::internal, "redis: unexpected reply to the append script");
-    return done(std::move(out));
-  }
-  const std::string& tag = e[0].str;
-  if (tag == "dup" && e.size() == 4) {
-    out.duplicate = true;
-    out.committed.push_back(committed_event{req.events.front().ch, e[1].integer, e[2].integer,
-                                            std::make_shared<const std::string>(e[3].str)});
+// Counts and answers the append script's reply; gives this instance's own
+// events to the sink at once when they are next in line.
+void redis_engine::finish_append(const append_args::reply& reply, const append_handler& done) {
+  append_outcome out = reply.outcome;
+  if (out.err) return done(std::move(out));
+  if (out.duplicate) {
     duplicates_.fetch_add(1);
     return done(std::move(out));
-  }
-  if (tag == "stale" && e.size() == 3) {
-    // The script numbers channels as send_append listed them.
-    std::vector<std::string> channels;
-    for (const auto& ev : req.events)
-      if (std::find(channels.begin(), channels.end(), ev.ch) == channels.end()) channels.push_back(ev.ch);
-    for (const auto& [ch, head] : req.expect_heads)
-      if (std::find(channels.begin(), channels.end(), ch) == channels.end()) channels.push_back(ch);
-    auto index = static_cast<std::size_t>(e[1].integer);
-    std::string ch = index >= 1 && index <= channels.size() ? channels[index - 1] : "a channel";
-    std::int64_t expected = 0;
-    for (const auto& [c, head] : req.expect_heads)
-      if (c == ch) expected = head;
-    out.stale_state = true;
-    out.err = make_error(errc::conflict, ch + " moved on (head " + std::to_string(e[2].integer) + ", expected " +
-                                             std::to_string(expected) + ")");
-    return done(std::move(out));
-  }
-  if (tag != "ok" || e.size() != 4 || !e[2].is_array() || e[2].elements.size() != parts.size() ||
-      !e[3].is_array() || e[3].elements.size() != parts.size()) {
-    out.err = make_error(errc::internal, "redis: unexpected reply to the append script");
-    return done(std::move(out));
-  }
-  std::int64_t ts = e[1].integer;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::int64_t seq = e[2].elements[i].integer;
-    out.committed.push_back(
-        committed_event{req.events[i].ch, seq, ts, std::make_shared<const std::string>(splice(parts[i], seq, ts))});
   }
   appends_.fetch_add(out.committed.size());
   transactions_.fetch_add(1);
@@ -628,40 +363,27 @@ void redis_engine::finish_append(const append_request& req, const std::vector<ev
   // cannot write it (Redis Cluster), so it is written here, after the append.
   // Should this instance die in between, the engagement is listed by its next append.
   std::set<std::string> listed;
-  for (const auto& ev : req.events)
-    if (auto eng = engagement_of(ev.ch); !eng.empty() && listed.insert(eng).second)
-      cmd_.command({"SADD", engagements_key, eng}, [](result<redis_value>) {});
+  for (const auto& c : out.committed)
+    if (auto eng = listed_engagement_of(c.ch); !eng.empty() && listed.insert(eng).second)
+      cmd_.command({"SADD", std::string(engagements_key), eng}, [](result<redis_value>) {});
 
-  for (std::size_t i = 0; i < out.committed.size(); ++i) {
-    const auto& c = out.committed[i];
-    auto it = watched_.find(c.ch);
-    if (it == watched_.end()) continue;
-    watch_state& st = it->second;
-    // Our own append goes to the sink at once when it is next in line; otherwise its message will.
-    if (!st.order.synced() || st.reading || st.order.epoch() != e[3].elements[i].str || c.seq != st.order.last() + 1)
-      continue;
-    carry_out(c.ch, st.order.on_message(published{c.seq, c.ts, st.order.epoch(), c.json}, false));
-  }
+  for (std::size_t i = 0; i < out.committed.size(); ++i) watch_.on_own_commit(out.committed[i], reply.epochs[i]);
   done(std::move(out));
 }
 
-// A request with a decision record: read the log's tail and the heads,
-// complete everything here, append only if it all still holds.
-void redis_engine::run_record_append(std::shared_ptr<append_request> req, append_handler done, int attempt) {
+// A request with a decision record: read the log's tail and the heads, plan
+// everything here (the record's hash and signature cannot be made in Lua),
+// and append only if it all still holds.
+void redis_engine::run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt) {
   auto fail = [done](error err) {
     append_outcome out;
     out.err = std::move(err);
     done(std::move(out));
   };
-  const auto* eng_value = req->record->fields.if_contains("eng");
-  if (!eng_value || !eng_value->is_string() || eng_value->get_string().empty())
-    return fail(make_error(errc::internal, "decision record without eng"));
-  std::string eng(eng_value->get_string());
-
   std::vector<std::string> channels;
   for (const auto& ev : req->events)
     if (std::find(channels.begin(), channels.end(), ev.ch) == channels.end()) channels.push_back(ev.ch);
-  std::vector<std::string> args{std::to_string(1 + channels.size()), log_key(eng)};
+  std::vector<std::string> args{std::to_string(1 + channels.size()), log_key(record_engagement(*req->record))};
   for (const auto& ch : channels) args.push_back(channel_key(ch, "meta"));
 
   eval(state_script_, std::move(args), [this, req, done, attempt, channels, fail](result<redis_value> r) {
@@ -671,60 +393,35 @@ void redis_engine::run_record_append(std::shared_ptr<append_request> req, append
     if (!r->is_array() || e.size() != 2 + 2 * channels.size())
       return fail(make_error(errc::internal, "redis: unexpected reply to the state script"));
 
-    std::int64_t n = e[0].integer + 1;
-    std::string prev = genesis_prev;
-    if (n > 1) {
+    log_tail tail;
+    tail.n = e[0].integer;
+    if (tail.n > 0) {
       boost::system::error_code ec;
       auto last = boost::json::parse(e[1].str, ec);
       const boost::json::value* last_n = ec || !last.is_object() ? nullptr : last.get_object().if_contains("n");
       const boost::json::value* last_hash = ec || !last.is_object() ? nullptr : last.get_object().if_contains("hash");
-      if (!last_n || !last_n->is_int64() || last_n->get_int64() != n - 1 || !last_hash || !last_hash->is_string())
+      if (!last_n || !last_n->is_int64() || last_n->get_int64() != tail.n || !last_hash || !last_hash->is_string())
         return fail(make_error(errc::internal, "redis: the decision log's last record is malformed"));
-      prev = std::string(last_hash->get_string());
+      tail.hash = std::string(last_hash->get_string());
     }
+    std::map<std::string, channel_head> heads;
+    for (std::size_t c = 0; c < channels.size(); ++c) heads[channels[c]] = {e[2 + 2 * c].integer, e[3 + 2 * c].integer};
+    auto plan = plan_append(req->events, req->record, heads, now_ms(), tail, options_.signer.get());
 
-    // The seqs and the ts the script will give, if nothing moves meanwhile.
-    std::map<std::string, std::int64_t> heads;
-    std::int64_t ts = now_ms();
-    for (std::size_t c = 0; c < channels.size(); ++c) {
-      heads[channels[c]] = e[2 + 2 * c].integer;
-      ts = std::max<std::int64_t>(ts, e[3 + 2 * c].integer);
-    }
-    std::vector<event> events = req->events;
-    std::vector<std::int64_t> seqs;
-    for (auto& ev : events) {
-      ev.seq = ++heads[ev.ch];
-      ev.ts = ts;
-      seqs.push_back(ev.seq);
-    }
-
-    event& attached = events[req->record->attach_to];
-    boost::json::object record = req->record->fields;
-    record["n"] = n;
-    record["prev"] = prev;
-    record["ts"] = ts;
-    record["decision_seq"] = attached.seq;
-    std::string hash = seal_record(record, options_.signer.get());
-    attached.body["record"] = boost::json::object{{"n", n}, {"hash", hash}, {"prev", prev}};
-
-    std::vector<event_parts> parts;
-    for (const auto& ev : events) {
-      auto p = split_event(ev);
-      if (!p) return fail(p.err());
-      parts.push_back(std::move(*p));
-    }
-    auto kept = std::make_shared<std::vector<event_parts>>(parts);
-    auto final_req = std::make_shared<append_request>(*req);
-    final_req->events = std::move(events);
-    send_append(final_req, std::move(parts), ts, &seqs, boost::json::serialize(record), n,
-                [this, req, final_req, kept, done, attempt, fail](result<redis_value> r) {
-                  if (r && r->is_array() && !r->elements.empty() && r->elements[0].str == "retry") {
-                    if (attempt >= max_record_attempts || stopping_)
-                      return fail(make_error(errc::unavailable, "the decision log of this engagement is busy"));
-                    return run_record_append(req, done, attempt + 1);
-                  }
-                  finish_append(*final_req, *kept, std::move(r), done);
-                });
+    auto call = append_args::pinned(*req, plan);
+    if (!call) return fail(call.err());
+    auto shared = std::make_shared<const append_args>(std::move(*call));
+    eval(append_script_, shared->command(random_hex(8)), [this, req, shared, done, attempt, fail](result<redis_value> r) {
+      if (!r) return fail(r.err());
+      if (r->is_error()) return fail(reply_error(r->str));
+      auto reply = shared->decode(*r);
+      if (reply.retry) {
+        if (attempt >= max_record_attempts || stopping_)
+          return fail(make_error(errc::unavailable, "the decision log of this engagement is busy"));
+        return run_record_append(req, done, attempt + 1);
+      }
+      finish_append(reply, done);
+    });
   });
 }
 
@@ -732,16 +429,16 @@ void redis_engine::run_record_append(std::shared_ptr<append_request> req, append
 
 void redis_engine::read(read_query q, std::function<void(read_outcome)> handler) {
   auto shared = std::make_shared<read_query>(std::move(q));
-  auto refused = enter_op([this, shared, handler] {
+  auto entered = enter_op([this, shared, handler] {
     begin_op();
     run_read(std::move(*shared), [this, handler](read_outcome out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     read_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
@@ -791,7 +488,7 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
                                 std::function<void(records_outcome)> handler) {
   after = std::max<std::int64_t>(after, 0);
   limit = std::clamp(limit, 1, max_records_page);
-  auto refused = enter_op([this, eng, after, limit, handler] {
+  auto entered = enter_op([this, eng, after, limit, handler] {
     begin_op();
     // Record n is at index n - 1 of the list: the page and one more, which
     // tells whether there is a next page.
@@ -822,17 +519,17 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
       end_op();
     });
   });
-  if (refused) {
+  if (!entered) {
     records_outcome out;
-    out.err = std::move(*refused);
+    out.err = entered.err();
     handler(std::move(out));
   }
 }
 
 void redis_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  auto refused = enter_op([this, handler] {
+  auto entered = enter_op([this, handler] {
     begin_op();
-    cmd_.command({"SMEMBERS", engagements_key}, [this, handler](result<redis_value> r) {
+    cmd_.command({"SMEMBERS", std::string(engagements_key)}, [this, handler](result<redis_value> r) {
       if (!r) {
         handler(r.err());
       } else if (r->is_error()) {
@@ -846,12 +543,12 @@ void redis_engine::list_engagements(std::function<void(result<std::vector<std::s
       end_op();
     });
   });
-  if (refused) handler(std::move(*refused));
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
                                std::function<void(result<std::optional<committed_event>>)> handler) {
-  auto refused = enter_op([this, ch, sender_id, cid, handler] {
+  auto entered = enter_op([this, ch, sender_id, cid, handler] {
     begin_op();
     eval(find_cid_script_,
          {"2", channel_key(ch, "cids"), channel_key(ch, "events"), cid_field_of(sender_id, cid)},
@@ -866,13 +563,12 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
              handler(make_error(errc::internal, "redis: unexpected reply to the cid lookup"));
            } else {
              const auto& e = r->elements;
-             handler(std::optional<committed_event>{
-                 committed_event{ch, e[0].integer, e[1].integer, std::make_shared<const std::string>(e[2].str)}});
+             handler(std::optional<committed_event>{stored_commit(ch, e[0].integer, e[1].integer, e[2].str)});
            }
            end_op();
          });
   });
-  if (refused) handler(std::move(*refused));
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
@@ -887,35 +583,11 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
 // ---- watching ----
 
 void redis_engine::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
-  enter([this, ch, ready = std::move(ready)]() mutable {
-    if (stopping_) return ready(make_error(errc::unavailable, "storage is stopping"));
-    if (auto it = watched_.find(ch); it != watched_.end()) {
-      if (it->second.order.synced()) return ready(std::nullopt);
-      if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
-      it->second.on_synced.push_back(std::move(ready));
-      return;
-    }
-    watch_state& st = watched_[ch];
-    st.id = ++watch_ids_;
-    st.order = delivery_order(options_.max_gap_buffer);
-    st.pub = channel_key(ch, "pub");
-    channel_of_pub_[st.pub] = ch;
-    // Not connected: subscribed with every other channel once it is, but the
-    // caller is told now rather than kept waiting for Redis.
-    if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
-    st.on_synced.push_back(std::move(ready));
-    sub_.pubsub({"SUBSCRIBE", st.pub});
-  });
+  enter([this, ch, ready = std::move(ready)]() mutable { watch_.watch(ch, std::move(ready)); });
 }
 
 void redis_engine::unwatch(const std::string& ch) {
-  enter([this, ch] {
-    auto it = watched_.find(ch);
-    if (it == watched_.end()) return;
-    if (sub_.connected()) sub_.pubsub({"UNSUBSCRIBE", it->second.pub});
-    channel_of_pub_.erase(it->second.pub);
-    watched_.erase(it);
-  });
+  enter([this, ch] { watch_.unwatch(ch); });
 }
 
 void redis_engine::on_command_state(bool up) {
@@ -928,8 +600,7 @@ void redis_engine::on_command_state(bool up) {
   if (!up || !cmd_.connected()) return;
   durability_checked_ = std::chrono::steady_clock::now();
   check_durability();
-  for (auto& [ch, st] : watched_)
-    if (st.stale) catch_up(ch);
+  watch_.retry_stale();
 }
 
 // Whether Redis keeps what it acknowledges (protocol §6: acknowledged =
@@ -993,7 +664,7 @@ void redis_engine::on_subscribe_state(bool up) {
   if (!stopping_) update_ready();
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
-  for (auto& [ch, st] : watched_) sub_.pubsub({"SUBSCRIBE", st.pub});
+  watch_.subscribe_all();
 }
 
 // Replies of the subscribe connection: ["subscribe", channel, count] and
@@ -1007,11 +678,11 @@ void redis_engine::on_push(const redis_value& v) {
     if (type == "message" && v.elements[2].str == std::to_string(probe_token_)) probe_pending_ = false;
     return;
   }
-  auto it = channel_of_pub_.find(pub);
-  if (it == channel_of_pub_.end()) return;
-  std::string ch = it->second;
+  const std::string* watched = watch_.channel_of(pub);
+  if (!watched) return;
+  std::string ch = *watched;
   if (type == "subscribe") {
-    catch_up(ch);
+    watch_.on_subscribed(ch);
   } else if (type == "message") {
     const std::string& payload = v.elements[2].str;
     if (payload.starts_with(ephemeral_prefix)) {
@@ -1034,158 +705,19 @@ void redis_engine::on_push(const redis_value& v) {
     }
     if (!ev) return log_event(log_level::warn, "redis_malformed_push", {{"ch", ch}, {"kind", "event"}});
     p->json = std::make_shared<const std::string>(serialize_event(*ev));
-    on_message(ch, std::move(*p));
+    p->event = std::make_shared<const event>(std::move(*ev));
+    watch_.on_message(ch, std::move(*p));
   }
-}
-
-void redis_engine::on_message(const std::string& ch, published p) {
-  auto it = watched_.find(ch);
-  if (it == watched_.end()) return;
-  watch_state& st = it->second;
-  carry_out(ch, st.order.on_message(std::move(p), st.reading));
-}
-
-// Hands what the order allows to the sink, and reads the stream when something is missing.
-void redis_engine::carry_out(const std::string& ch, delivery_order::step step) {
-  if (sink_)
-    for (const auto& p : step.deliver) sink_(committed_event{ch, p.seq, p.ts, p.json});
-  if (step.read_needed) catch_up(ch);
-}
-
-// Reads a watched channel from its last delivered seq (the first time: only
-// its head, which becomes the starting point) and delivers what it finds.
-// One read per channel at a time; it repeats while something is still missing.
-void redis_engine::catch_up(const std::string& ch) {
-  auto it = watched_.find(ch);
-  if (it == watched_.end()) return;
-  watch_state& st = it->second;
-  if (st.reading) {
-    st.again = true;
-    return;
-  }
-  st.reading = true;
-  st.again = false;
-  st.stale = false;
-  std::uint64_t id = st.id;
-  auto on_read = [this, ch, id](read_outcome r) {
-    if (stopping_) return;
-    auto it = watched_.find(ch);
-    if (it == watched_.end() || it->second.id != id) return;
-    watch_state& st = it->second;
-    st.reading = false;
-    const std::int64_t before = st.order.last();
-    if (r.err) {
-      st.stale = true;
-      // Whoever waits for the channel learns why it is not ready; later watchers wait for the retry.
-      for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err);
-      return;
-    }
-    const bool starting = !st.order.synced();
-    std::vector<published> events;
-    for (const auto& ev : r.events) {
-      auto parsed = parse_event(*ev.json);
-      events.push_back(published{ev.seq, parsed ? parsed->ts : 0, r.epoch, ev.json});
-    }
-    auto step = st.order.on_read(r.epoch, r.head, std::move(events));
-    if (starting)
-      for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
-    bool missing = step.read_needed;
-    step.read_needed = false;
-    carry_out(ch, std::move(step));
-    // A read that moved nothing on is tried again a few times (a message can
-    // overtake the reply of a read that Redis ran before its append), then
-    // left to the next probe tick.
-    st.idle_reads = st.order.last() == before ? st.idle_reads + 1 : 0;
-    if (st.again || (missing && st.idle_reads < 3)) return catch_up(ch);
-    if (missing) st.stale = true;
-  };
-  if (!st.order.synced())
-    read_channel(ch, "", "", "", 0, 0, std::move(on_read));
-  else
-    read_channel(ch, "XRANGE", std::to_string(st.order.last() + 1), "+", max_read_limit, 0, std::move(on_read));
 }
 
 // ---- presence and ephemeral pushes ----
 
 void redis_engine::presence_update(const std::string& ch, const user& who, bool present) {
-  enter([this, ch, who, present] {
-    if (present) {
-      present_[ch][who.id] = who;
-      return write_presence(ch, who);
-    }
-    if (auto it = present_.find(ch); it != present_.end()) {
-      it->second.erase(who.id);
-      if (it->second.empty()) present_.erase(it);
-    }
-    if (cmd_.connected())
-      cmd_.command({"HDEL", channel_key(ch, "presence"), presence_field(probe_channel_, who.id)},
-                   [](result<redis_value>) {});
-  });
-}
-
-void redis_engine::write_presence(const std::string& ch, const user& who) {
-  if (!cmd_.connected()) return;  // written again by the next refresh
-  cmd_.command({"HSET", channel_key(ch, "presence"), presence_field(probe_channel_, who.id), presence_value(who)},
-               [](result<redis_value>) {});
-}
-
-// Re-writes this instance's entries before they expire, and clears the
-// expired entries of the channels it has members in.
-void redis_engine::refresh_presence() {
-  for (const auto& [ch, users] : present_) {
-    for (const auto& [id, who] : users) write_presence(ch, who);
-    sweep_presence(ch);
-  }
-}
-
-// Removes expired entries (their instance stopped reporting). The instance
-// whose HDEL removes one tells every member that the user left, unless the
-// user is still present through another instance.
-void redis_engine::sweep_presence(const std::string& ch) {
-  auto key = channel_key(ch, "presence");
-  cmd_.command({"HGETALL", key}, [this, ch, key](result<redis_value> r) {
-    if (stopping_ || !r || !r->is_array()) return;
-    auto now = now_ms();
-    std::set<std::string> live;
-    std::vector<std::pair<std::string, user>> expired;
-    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
-      auto entry = parse_presence(r->elements[i + 1].str);
-      if (entry && entry->expiry > now) {
-        live.insert(entry->who.id);
-      } else {
-        expired.emplace_back(r->elements[i].str, entry ? entry->who : user{});
-      }
-    }
-    for (auto& [field, who] : expired) {
-      bool announce = !who.id.empty() && !live.count(who.id);
-      cmd_.command({"HDEL", key, field}, [this, ch, who, announce](result<redis_value> d) {
-        if (stopping_ || !announce || !d || d->integer != 1) return;
-        auto frame = std::make_shared<const std::string>(presence_frame(ch, {}, {who}));
-        if (ephemeral_sink_) ephemeral_sink_(ch, frame);
-        publish_ephemeral(ch, frame);
-      });
-    }
-  });
+  enter([this, ch, who, present] { presence_.update(ch, who, present); });
 }
 
 void redis_engine::presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) {
-  if (!enter([this, ch, handler] {
-        cmd_.command({"HGETALL", channel_key(ch, "presence")}, [this, handler](result<redis_value> r) {
-          if (!r) return handler(r.err());
-          if (!r->is_array()) return handler(make_error(errc::internal, "unexpected presence reply"));
-          auto now = now_ms();
-          std::map<std::string, user> members;
-          for (std::size_t i = 1; i < r->elements.size(); i += 2) {
-            auto entry = parse_presence(r->elements[i].str);
-            if (entry && entry->expiry > now) members.emplace(entry->who.id, entry->who);
-          }
-          std::vector<user> out;
-          for (auto& [id, who] : members) out.push_back(std::move(who));
-          handler(std::move(out));
-        });
-      })) {
-    handler(make_error(errc::unavailable, "storage is stopping"));
-  }
+  if (!enter([this, ch, handler] { presence_.members(ch, handler); })) handler(storage_stopping());
 }
 
 void redis_engine::publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) {
@@ -1226,142 +758,17 @@ void redis_engine::probe_tick() {
       }
     });
   }
-  if (cmd_.connected())
-    for (auto& [ch, st] : watched_)
-      if (st.stale) catch_up(ch);
+  if (cmd_.connected()) watch_.retry_stale();
   // Settings can change while connected (CONFIG SET): asked again now and then.
   if (cmd_.connected() && now - durability_checked_ >= options_.durability_recheck) {
     durability_checked_ = now;
     check_durability();
   }
-  if (cmd_.connected() && now - presence_refreshed_ >= presence_refresh) {
-    presence_refreshed_ = now;
-    refresh_presence();
-  }
+  presence_.tick(now);
   probe_timer_.start(options_.probe_interval, [this] { probe_tick(); });
 }
 
-result<redis_endpoint> url_error(std::string_view url, std::string why) {
-  return make_error(errc::bad_request, "bad Redis URL \"" + redact_redis_url(url) + "\": " + why);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 }  // namespace
-
-result<redis_endpoint> parse_redis_url(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
-  if (!url.starts_with(scheme)) return url_error(url, "it must start with redis://");
-  std::string_view rest = url.substr(scheme.size());
-  redis_endpoint ep;
-  // The userinfo ends at the last '@' before the path: a raw '@' in a password is taken as part of it.
-  auto slash_at = rest.find('/');
-  auto at = rest.substr(0, slash_at).rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view info = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    auto colon = info.find(':');
-    if (colon == std::string_view::npos) return url_error(url, "a user needs a password (redis://user:password@host)");
-    auto user = url_decode(info.substr(0, colon));
-    auto password = url_decode(info.substr(colon + 1));
-    if (!user || !password) return url_error(url, "malformed percent-encoding in the credentials");
-    if (password->empty()) return url_error(url, "the password is empty");
-    ep.user = std::move(*user);
-    ep.password = std::move(*password);
-  }
-  if (rest.find_first_of("?#") != std::string_view::npos) return url_error(url, "options are not supported");
-
-  std::string_view hostport = rest;
-  std::optional<std::string_view> path;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    path = rest.substr(slash + 1);
-  }
-  if (hostport.empty()) return url_error(url, "no host");
-
-  std::string_view host;
-  std::optional<std::string_view> port_text;
-  bool v6 = false;
-  if (hostport.front() == '[') {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return url_error(url, "unterminated IPv6 address");
-    host = hostport.substr(1, close - 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return url_error(url, "unexpected text after the IPv6 address");
-      port_text = after.substr(1);
-    }
-    v6 = true;
-  } else {
-    auto colon = hostport.find(':');
-    if (colon != hostport.rfind(':')) return url_error(url, "an IPv6 address must be in brackets");
-    host = hostport.substr(0, colon);
-    if (colon != std::string_view::npos) port_text = hostport.substr(colon + 1);
-  }
-  if (host.empty()) return url_error(url, "no host");
-
-  std::string host_text(host);
-  if (!v6 && host_text == "localhost") host_text = "127.0.0.1";
-  unsigned char addr[16];
-  if (::inet_pton(v6 ? AF_INET6 : AF_INET, host_text.c_str(), addr) != 1)
-    return url_error(url, "the host must be an IP address or localhost (name resolution would block)");
-  ep.host = host_text;
-
-  if (port_text) {
-    auto port = decimal_int64(*port_text);
-    if (!port || *port < 1 || *port > 65535) return url_error(url, "the port must be 1..65535");
-    ep.port = static_cast<int>(*port);
-  }
-  if (path && !path->empty()) {
-    auto db = decimal_int64(*path);
-    if (!db || *db < 0 || *db > 1'000'000) return url_error(url, "the database must be a number");
-    ep.db = static_cast<int>(*db);
-  }
-  return ep;
-}
-
-std::string redact_redis_url(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
-  if (!url.starts_with(scheme)) return std::string(url);
-  std::string_view rest = url.substr(scheme.size());
-  auto at = rest.substr(0, rest.find('/')).rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  std::string_view info = rest.substr(0, at);
-  auto colon = info.find(':');
-  std::string user(info.substr(0, colon));
-  return std::string(scheme) + user + (colon == std::string_view::npos ? "" : ":***") + std::string(rest.substr(at));
-}
-
-bool is_loopback_host(const std::string& host) {
-  unsigned char addr[16];
-  if (::inet_pton(AF_INET, host.c_str(), addr) == 1) return addr[0] == 127;
-  if (::inet_pton(AF_INET6, host.c_str(), addr) == 1) {
-    static const unsigned char loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    return std::equal(addr, addr + 16, loopback6);
-  }
-  return false;
-}
 
 std::unique_ptr<engine> make_redis_engine(const redis_engine_options& options) {
   auto endpoint = parse_redis_url(options.url);

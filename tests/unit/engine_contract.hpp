@@ -173,6 +173,37 @@ inline void check_find_by_cid(engine& e) {
   CHECK_FALSE(find("eng:a", "u1c", "-7")->has_value());
 }
 
+// A committed event holds its JSON and the same event parsed: what the JSON says.
+inline bool carries_parsed(const committed_event& c) {
+  return c.event && serialize_event(*c.event) == *c.json && c.event->seq == c.seq && c.event->ts == c.ts &&
+         c.event->ch == c.ch;
+}
+
+// Appends, duplicates and cid lookups hand back the event parsed (no reader parses it again).
+inline void check_parsed_events(engine& e) {
+  auto req = append_request{};
+  req.events = {make_event("eng:p", "u1", "accepted", "c-1"), make_event("eng:p", "u1", "phase")};
+  req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 1};
+  auto out = append_sync(e, req);
+  REQUIRE_FALSE(out.err);
+  REQUIRE(out.committed.size() == 2);
+  for (const auto& c : out.committed) CHECK(carries_parsed(c));
+  CHECK(out.committed[1].event->body.at("record").at("n").as_int64() == 1);
+
+  auto again = append_sync(e, req);
+  REQUIRE_FALSE(again.err);
+  CHECK(again.duplicate);
+  REQUIRE(again.committed.size() == 1);
+  CHECK(carries_parsed(again.committed[0]));
+
+  std::promise<result<std::optional<committed_event>>> p;
+  e.find_by_cid("eng:p", "u1", "c-1", [&](result<std::optional<committed_event>> r) { p.set_value(std::move(r)); });
+  auto found = p.get_future().get();
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK(carries_parsed(**found));
+}
+
 // expect_heads: an append whose heads moved on stores nothing, record included.
 inline void check_expect_heads(engine& e) {
   fill(e, "eng:a", 2);

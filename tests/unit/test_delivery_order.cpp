@@ -12,7 +12,8 @@ using namespace parley;
 namespace {
 
 published msg(std::int64_t seq, std::string epoch = "e1") {
-  return published{seq, 1000 + seq, std::move(epoch), std::make_shared<const std::string>("event " + std::to_string(seq))};
+  return published{seq, 1000 + seq, std::move(epoch), std::make_shared<const std::string>("event " + std::to_string(seq)),
+                   nullptr};
 }
 
 std::vector<published> msgs(std::int64_t from, std::int64_t to, std::string epoch = "e1") {

@@ -612,6 +612,16 @@ TEST_CASE("decision records are signed with the engine's key", "[storage]") {
   check_signed_records(*e, *signer);
 }
 
+TEST_CASE("appends, duplicates, cid lookups and the sink carry the event parsed", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  std::vector<bool> sunk;
+  e->set_sink([&](const committed_event& ev) { sunk.push_back(carries_parsed(ev)); });
+  check_parsed_events(*e);
+  REQUIRE(append_sync(*e, one(make_event("eng:p", "u2", "later"))).committed.size() == 1);
+  CHECK(sunk == std::vector<bool>{true, true, true});
+}
+
 TEST_CASE("an event can be found by its idempotency key", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());

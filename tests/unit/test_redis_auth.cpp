@@ -50,45 +50,6 @@ struct captured_stderr {
 
 }  // namespace
 
-TEST_CASE("redis URLs carry a password, or an ACL user and password, percent-decoded", "[redis]") {
-  auto pw = parse_redis_url("redis://:s3cret@127.0.0.1:6380/1");
-  REQUIRE(pw);
-  CHECK(pw->user.empty());
-  CHECK(pw->password == "s3cret");
-  CHECK(pw->host == "127.0.0.1");
-  CHECK(pw->port == 6380);
-  CHECK(pw->db == 1);
-
-  auto acl = parse_redis_url("redis://parley%2Dapp:p%40ss%3Aw%2Fd@10.0.0.5");
-  REQUIRE(acl);
-  CHECK(acl->user == "parley-app");
-  CHECK(acl->password == "p@ss:w/d");
-  CHECK(acl->host == "10.0.0.5");
-
-  auto raw_at = parse_redis_url("redis://u:a@b@127.0.0.1");  // the last '@' ends the credentials
-  REQUIRE(raw_at);
-  CHECK(raw_at->password == "a@b");
-
-  auto none = parse_redis_url("redis://127.0.0.1");
-  REQUIRE(none);
-  CHECK(none->password.empty());
-
-  auto bad = parse_redis_url("redis://u:%zz-top-secret@127.0.0.1");
-  REQUIRE_FALSE(bad);
-  CHECK(bad.err().message.find("top-secret") == std::string::npos);
-}
-
-TEST_CASE("a Redis URL is shown without its password", "[redis]") {
-  CHECK(redact_redis_url("redis://app:hunter2@10.0.0.5:6379/2") == "redis://app:***@10.0.0.5:6379/2");
-  CHECK(redact_redis_url("redis://:hunter2@10.0.0.5") == "redis://:***@10.0.0.5");
-  CHECK(redact_redis_url("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379");
-  CHECK(is_loopback_host("127.0.0.1"));
-  CHECK(is_loopback_host("127.3.2.1"));
-  CHECK(is_loopback_host("::1"));
-  CHECK_FALSE(is_loopback_host("10.0.0.5"));
-  CHECK_FALSE(is_loopback_host("::"));
-}
-
 TEST_CASE("redis: with --requirepass the engine authenticates on every connection and works", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis(true, {"--requirepass", "pw with spaces"}, {"AUTH", "pw with spaces"});

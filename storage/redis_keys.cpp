@@ -1,0 +1,30 @@
+#include "storage/redis_keys.hpp"
+
+#include "protocol/channel.hpp"
+
+namespace parley {
+
+std::string tag_of(std::string_view ch) {
+  if (auto c = parse_channel(ch)) {
+    if (c->type == channel_type::support) return "{support}";
+    return "{eng:" + c->eng + "}";
+  }
+  return "{" + std::string(ch) + "}";
+}
+
+std::string channel_key(std::string_view ch, std::string_view what) {
+  return "parley:" + tag_of(ch) + ":" + std::string(what) + ":" + std::string(ch);
+}
+
+std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:log"; }
+
+std::string listed_engagement_of(std::string_view ch) {
+  auto c = parse_channel(ch);
+  return c && c->type == channel_type::engagement ? c->eng : std::string();
+}
+
+std::string cid_field_of(std::string_view sender, std::string_view cid) {
+  return std::to_string(sender.size()) + ":" + std::string(sender) + std::string(cid);
+}
+
+}  // namespace parley

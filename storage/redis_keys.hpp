@@ -1,0 +1,27 @@
+#pragma once
+// The names of the Redis engine's keys (layout: redis_scripts.hpp).
+#include <string>
+#include <string_view>
+
+namespace parley {
+
+// The hash tag of a channel: an engagement's channels share one slot.
+std::string tag_of(std::string_view ch);
+
+// parley:<tag>:<what>:<ch> ("meta", "events", "cids", "pub", "read", "presence").
+std::string channel_key(std::string_view ch, std::string_view what);
+
+// The decision log of engagement `eng`.
+std::string log_key(std::string_view eng);
+
+// The set of engagements whose main channel holds events (no hash tag).
+inline constexpr std::string_view engagements_key = "parley:engagements";
+
+// The engagement whose set entry an event in `ch` maintains (main channels only).
+std::string listed_engagement_of(std::string_view ch);
+
+// The idempotency key's field: length-prefixed, so no sender/cid pair can
+// spell another's.
+std::string cid_field_of(std::string_view sender, std::string_view cid);
+
+}  // namespace parley

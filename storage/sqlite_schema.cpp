@@ -1,0 +1,110 @@
+#include "storage/sqlite_schema.hpp"
+
+#include "storage/random_hex.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace parley {
+namespace {
+
+// Version 1: meta, events, channels, decision_log, read_markers.
+constexpr std::int64_t current_schema_version = 1;
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  cid TEXT,
+  json TEXT NOT NULL,
+  PRIMARY KEY (ch, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency ON events (ch, sender, cid) WHERE cid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS channels (
+  ch TEXT PRIMARY KEY,
+  head INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decision_log (
+  eng TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  PRIMARY KEY (eng, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS read_markers (
+  user TEXT NOT NULL,
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (user, ch)
+) WITHOUT ROWID;
+)sql";
+
+// The meta value of `key` after checking or setting it; `make` gives the value
+// of a database that has none yet.
+template <class Check, class Make>
+result<std::string> meta_value(sqlite_db& db, statement& get, statement& put, std::string_view key, Check check,
+                               Make make) {
+  get.bind(1, key);
+  int rc = get.step();
+  if (rc == SQLITE_ROW) {
+    std::string value(get.column_text(0));
+    get.reset();
+    if (auto checked = check(value); !checked) return checked.err();
+    return value;
+  }
+  get.reset();
+  if (rc != SQLITE_DONE) return make_error(errc::internal, db.errmsg());
+  std::string value = make();
+  put.bind(1, key);
+  put.bind(2, std::string_view(value));
+  if (put.step() != SQLITE_DONE) return make_error(errc::internal, db.errmsg());
+  put.reset();
+  return value;
+}
+
+result<std::string> migrate_inside_transaction(sqlite_db& db) {
+  if (db.exec(schema_sql) != SQLITE_OK) return make_error(errc::internal, "cannot create the schema: " + db.errmsg());
+  statement get, put;
+  if (get.prepare(db.get(), "SELECT value FROM meta WHERE key = ?1") != SQLITE_OK ||
+      put.prepare(db.get(), "INSERT INTO meta (key, value) VALUES (?1, ?2)") != SQLITE_OK)
+    return make_error(errc::internal, db.errmsg());
+
+  auto version = meta_value(
+      db, get, put, "schema_version",
+      [](const std::string& v) -> result<void> {
+        if (std::atoll(v.c_str()) > current_schema_version)
+          return make_error(errc::internal, "schema version " + v + " is newer than this server supports (" +
+                                                std::to_string(current_schema_version) + ")");
+        // Migrations from older versions go here, inside this transaction.
+        return {};
+      },
+      [] { return std::to_string(current_schema_version); });
+  if (!version) return version.err();
+
+  // The database id makes epochs: a wiped data directory gets a new id, so
+  // clients holding seqs of the old log see a different epoch and re-sync.
+  return meta_value(
+      db, get, put, "db_id", [](const std::string&) -> result<void> { return {}; }, [] { return random_hex(16); });
+}
+
+}  // namespace
+
+result<std::string> migrate_schema(sqlite_db& db) {
+  if (db.exec("BEGIN IMMEDIATE") != SQLITE_OK) return make_error(errc::internal, db.errmsg());
+  auto db_id = migrate_inside_transaction(db);
+  if (!db_id) {
+    db.exec("ROLLBACK");
+    return db_id;
+  }
+  if (db.exec("COMMIT") != SQLITE_OK) return make_error(errc::internal, db.errmsg());
+  return db_id;
+}
+
+}  // namespace parley
