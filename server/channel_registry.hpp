@@ -32,6 +32,11 @@ class channel_registry {
     for (const auto& [key, member] : it->second) f(member);
   }
 
+  bool contains(const std::string& ch, const void* key) const {
+    auto it = channels_.find(ch);
+    return it != channels_.end() && it->second.count(key) > 0;
+  }
+
   std::size_t members(const std::string& ch) const {
     auto it = channels_.find(ch);
     return it == channels_.end() ? 0 : it->second.size();

@@ -76,19 +76,20 @@ void engagements::unwatch_engagement(const std::string& eng) {
   unwatch_("eng:" + eng + ":mediation");
 }
 
-void engagements::on_committed(const committed_event& ev) {
+engagements::applied_event engagements::on_committed(const committed_event& ev) {
   auto eng = engagement_of(ev.ch);
-  if (eng.empty()) return;
+  if (eng.empty()) return {};
   std::shared_ptr<entry> e;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(eng);
-    if (it == entries_.end()) return;  // loaded from storage on first use
+    if (it == entries_.end()) return {};  // loaded from storage on first use
     e = it->second;
     lru_.splice(lru_.begin(), lru_, e->lru);
   }
   auto parsed = parse_event(*ev.json);
-  if (!parsed) return;
+  if (!parsed) return {};
+  applied_event applied{parsed->kind, nullptr};
   snapshot changed;
   {
     std::lock_guard lock(e->mutex);
@@ -97,9 +98,11 @@ void engagements::on_committed(const committed_event& ev) {
     } else if (e->status == load_status::loaded) {
       auto next = apply_shared(e->state, parsed.value());
       if (next != e->state) e->state = changed = std::move(next);
+      applied.state = e->state;
     }
   }
   if (changed && on_change_) on_change_(*changed);
+  return applied;
 }
 
 void engagements::with_state(const std::string& eng, bool may_open, state_fn fn) {
@@ -114,7 +117,7 @@ void engagements::with_state(const std::string& eng, bool may_open, state_fn fn)
     case load_status::loaded: {
       auto snap = e->state;
       lock.unlock();
-      return fn(std::move(snap), nullptr);
+      return fn(std::move(snap));
     }
     case load_status::loading:
       e->waiting.push_back({std::move(fn), may_open});
@@ -153,8 +156,8 @@ void engagements::start_next_exclusive(const std::string& eng, const std::shared
     op = std::move(e->exclusive_queue.front());
     e->exclusive_queue.pop_front();
   }
-  with_state(eng, op.may_open, [this, eng, e, fn = std::move(op.fn)](snapshot s, const error* err) {
-    fn(std::move(s), err, [this, eng, e] { start_next_exclusive(eng, e); });
+  with_state(eng, op.may_open, [this, eng, e, fn = std::move(op.fn)](result<snapshot> s) {
+    fn(std::move(s), [this, eng, e] { start_next_exclusive(eng, e); });
   });
 }
 
@@ -194,10 +197,10 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
     std::optional<error> err;
   };
   auto p = std::make_shared<pending>();
-  auto ready = [this, eng, e, p](std::optional<error> err) {
+  auto ready = [this, eng, e, p](result<void> watched) {
     {
       std::lock_guard lock(p->mutex);
-      if (err && !p->err) p->err = err;
+      if (!watched && !p->err) p->err = watched.err();
       if (--p->left > 0) return;
     }
     if (p->err) {
@@ -256,7 +259,7 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
     }
     if (unwatch) unwatch_engagement(eng);
     auto err = make_error(errc::not_found, "engagement " + eng + " does not exist");
-    for (auto& w : refused) w.fn(nullptr, &err);
+    for (auto& w : refused) w.fn(err);
     return;
   }
   append_request req;
@@ -295,10 +298,10 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
   auto events = std::make_shared<std::vector<event>>();
   read_channel("eng:" + eng, main_applied, events,
                [this, eng, e, events, mediation_applied, fn = std::move(fn)](std::optional<error> err, std::int64_t) mutable {
-                 if (err) return fn(nullptr, &*err);
+                 if (err) return fn(*err);
                  read_channel("eng:" + eng + ":mediation", mediation_applied, events,
                               [this, e, events, fn = std::move(fn)](std::optional<error> err, std::int64_t) {
-                                if (err) return fn(nullptr, &*err);
+                                if (err) return fn(*err);
                                 snapshot snap;
                                 {
                                   std::lock_guard lock(e->mutex);
@@ -307,7 +310,7 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
                                   snap = e->state;
                                 }
                                 if (on_change_) on_change_(*snap);
-                                fn(snap, nullptr);
+                                fn(snap);
                               });
                });
 }
@@ -331,9 +334,9 @@ void engagements::finish_load(const std::shared_ptr<entry>& e, std::optional<err
   if (loaded && on_change_) on_change_(*loaded);
   for (auto& w : waiting) {
     if (loaded) {
-      w.fn(loaded, nullptr);
+      w.fn(loaded);
     } else {
-      w.fn(nullptr, &*err);
+      w.fn(*err);
     }
   }
 }

@@ -125,13 +125,13 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
   }
   if (path == "/readyz") {
     if (!get) return fail(errc::bad_request, "use GET");
-    bool ready = h.storage().ready();
+    bool ready = h.ready();
     return respond(json_reply(ready ? R"({"status":"ready"})" : R"({"status":"unavailable"})", req.version(),
                               req.keep_alive(), ready ? http::status::ok : http::status::service_unavailable));
   }
   if (path == "/metrics") {
     if (auto e = may_read_metrics(h, req, from)) return fail(e->code, e->message);
-    return respond(make_response(http::status::ok, h.stats().render(h.storage().stats()),
+    return respond(make_response(http::status::ok, h.render_metrics(),
                                  "text/plain; version=0.0.4; charset=utf-8", req.version(), req.keep_alive()));
   }
 
@@ -233,7 +233,7 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
     for (auto* r : {&after, &limit})
       if (!*r) return fail(r->err().code, r->err().message);
     auto first = after->value_or(0);
-    return h.read_records(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
+    return h.decisions(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
                           [respond, format, first, max_reply = h.cfg().max_reply, version = req.version(),
                            keep = req.keep_alive()](records_outcome out) {
       if (out.err) return respond(http_error_response(*out.err, version, keep));

@@ -118,7 +118,7 @@ void ws_session::run(http::request<http::string_body> req) {
 
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) return;
-  worker_.sessions.emplace(this, weak_from_this());
+  worker_.members.emplace(this, weak_from_this());
   hello_timer_.expires_after(std::chrono::seconds(hub_.cfg().hello_timeout_s));
   hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec && !self->claims_) self->close(close_auth, "no hello in time");
@@ -175,14 +175,14 @@ void ws_session::handle_frame(std::string_view text) {
   }
   if (!admit(class_of(f.op), f)) return;
   switch (f.op) {
-    case op::hello: return on_hello(f);
-    case op::join: return on_join(std::move(f));
-    case op::leave: return on_leave(f);
-    case op::post: return on_post(std::move(f));
-    case op::history: return on_history(std::move(f));
-    case op::typing: return on_typing(f);
-    case op::read: return on_read_marker(f);
-    case op::decisions: return on_decisions(f);
+    case op::hello: return handle_hello(f);
+    case op::join: return handle_join(std::move(f));
+    case op::leave: return handle_leave(f);
+    case op::post: return handle_post(std::move(f));
+    case op::history: return handle_history(std::move(f));
+    case op::typing: return handle_typing(f);
+    case op::read: return handle_read_marker(f);
+    case op::decisions: return handle_decisions(f);
   }
 }
 
@@ -202,7 +202,7 @@ bool ws_session::admit(op_class c, const client_frame& f) {
   return false;
 }
 
-void ws_session::on_hello(const client_frame& f) {
+void ws_session::handle_hello(const client_frame& f) {
   auto verified = hub_.authenticate(f.token);
   // Not yet able to check revocations (storage unreachable): the client may say hello again.
   if (!verified && verified.err().code == errc::unavailable) return reply_error(f.id, verified.err());
@@ -272,8 +272,9 @@ void ws_session::revoked(const revocation& r) {
 // A join goes through four steps, each possibly on another thread: the
 // engagement's state (which opens the engagement on first use), the members
 // present on every instance, the watch of the channel's live events, and the
-// read of its recent events.
-void ws_session::on_join(client_frame f) {
+// read of its recent events. Each step's completion comes back to this
+// session's worker.
+void ws_session::handle_join(client_frame f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
@@ -283,17 +284,25 @@ void ws_session::on_join(client_frame f) {
   j->ch = f.ch;
   j->f = std::move(f);
   hub_.state_of(*claims_, j->ch, [self = shared_from_this(), j](result<boost::json::value> state) {
-    if (!state) return self->on_worker([j, err = state.err()](ws_session& s) { s.reply_heavy_error(j->f.id, err); });
-    j->state = std::move(state.value());
-    self->hub_.storage().presence_members(j->ch, [self, j](result<std::vector<user>> members) {
-      self->on_worker([j, members = std::move(members)](ws_session& s) {
-        if (s.closing_) return;
-        if (!members) return s.reply_heavy_error(j->f.id, members.err());
-        j->presence = members.value();
-        s.join_with_state(j);
-      });
+    self->on_worker([j, state = std::move(state)](ws_session& s) mutable { s.on_join_state(j, std::move(state)); });
+  });
+}
+
+void ws_session::on_join_state(std::shared_ptr<pending_join> j, result<boost::json::value> state) {
+  if (!state) return reply_heavy_error(j->f.id, state.err());
+  j->state = std::move(state.value());
+  hub_.present(j->ch, [self = shared_from_this(), j](result<std::vector<user>> members) {
+    self->on_worker([j, members = std::move(members)](ws_session& s) mutable {
+      s.on_join_presence(j, std::move(members));
     });
   });
+}
+
+void ws_session::on_join_presence(std::shared_ptr<pending_join> j, result<std::vector<user>> members) {
+  if (closing_) return;
+  if (!members) return reply_heavy_error(j->f.id, members.err());
+  j->presence = std::move(members.value());
+  join_with_state(j);
 }
 
 std::optional<error> ws_session::channel_limit_error(const std::string& ch) const {
@@ -310,14 +319,12 @@ void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
   jc.generation = ++join_generation_;
   j->generation = jc.generation;
   if (!first) return read_join_window(j);
-  worker_.registry.add(j->ch, this, weak_from_this());
-  if (hub_.presence().join(j->ch, claims_->who)) hub_.member_joined(j->ch, claims_->who, this);
   // The join's read starts once the channel's live events reach this
   // instance, so that nothing falls between the two.
-  hub_.watch(j->ch, [self = shared_from_this(), j](std::optional<error> err) {
-    self->on_worker([j, err = std::move(err)](ws_session& s) {
-      if (!err) return s.read_join_window(j);
-      s.on_join_read(j, read_outcome{err, {}, 0, {}});
+  hub_.join(worker_, j->ch, shared_from_this(), claims_->who, [self = shared_from_this(), j](result<void> watched) {
+    self->on_worker([j, watched = std::move(watched)](ws_session& s) {
+      if (watched) return s.read_join_window(j);
+      s.on_join_read(j, read_outcome{watched.err(), {}, 0, {}});
     });
   });
 }
@@ -390,7 +397,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   for (auto& [seq, json] : pending) deliver(ch, seq, json);
 }
 
-void ws_session::on_leave(const client_frame& f) {
+void ws_session::handle_leave(const client_frame& f) {
   if (!channels_.count(f.ch)) return reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
   leave_channel(f.ch);
   send(reply_ok(f.id));
@@ -399,9 +406,7 @@ void ws_session::on_leave(const client_frame& f) {
 void ws_session::leave_channel(const std::string& ch) {
   channels_.erase(ch);
   last_typing_.erase(ch);
-  worker_.registry.remove(ch, this);
-  hub_.unwatch(ch);
-  if (hub_.presence().leave(ch, claims_->who.id)) hub_.member_left(ch, claims_->who, this);
+  hub_.leave(worker_, ch, *this, claims_->who);
 }
 
 void ws_session::leave_all_channels() {
@@ -410,7 +415,7 @@ void ws_session::leave_all_channels() {
   for (const auto& ch : joined) leave_channel(ch);
 }
 
-void ws_session::on_post(client_frame f) {
+void ws_session::handle_post(client_frame f) {
   hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
     self->on_worker([id, r = std::move(r)](ws_session& s) {
       if (!r) return s.reply_error(id, r.err());
@@ -421,7 +426,7 @@ void ws_session::on_post(client_frame f) {
   });
 }
 
-void ws_session::on_history(client_frame f) {
+void ws_session::handle_history(client_frame f) {
   ++heavy_in_flight_;
   read_query q;
   q.ch = f.ch;
@@ -440,7 +445,7 @@ void ws_session::on_history(client_frame f) {
   });
 }
 
-void ws_session::on_typing(const client_frame& f) {
+void ws_session::handle_typing(const client_frame& f) {
   auto it = channels_.find(f.ch);
   if (it == channels_.end()) {
     if (f.id) reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
@@ -456,27 +461,19 @@ void ws_session::on_typing(const client_frame& f) {
   if (f.id) send(reply_ok(f.id));
 }
 
-void ws_session::on_read_marker(const client_frame& f) {
-  auto ch = parse_channel(f.ch);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
-  // Stored with the next batch; pushed only when it moves forward, so a
-  // repeated marker costs its members nothing.
-  if (hub_.read_markers().update(claims_->who.id, f.ch, f.seq)) {
-    bump(hub_.stats().read_markers_pushed);
-    hub_.broadcast(f.ch, std::make_shared<const std::string>(read_frame(f.ch, claims_->who, f.seq)), this);
-  }
+void ws_session::handle_read_marker(const client_frame& f) {
+  if (auto marked = hub_.mark_read(*claims_, f.ch, f.seq, this); !marked) return reply_error(f.id, marked.err());
   send(reply_ok(f.id));
 }
 
-void ws_session::on_decisions(const client_frame& f) {
+void ws_session::handle_decisions(const client_frame& f) {
   auto ch = parse_channel("eng:" + f.eng);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
   ++heavy_in_flight_;
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));
-  hub_.read_records(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
+  hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
     self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
       if (out.err) return s.reply_heavy_error(id, *out.err);
       s.send_heavy(reply_ok(id, decisions_page(std::move(out.records), after, out.next, s.reply_budget())));
@@ -515,6 +512,11 @@ void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::sha
   jc.last_seq = seq;
   bump(hub_.stats().deliveries);
   enqueue(json, true);
+}
+
+bool ws_session::live_on(const std::string& ch) const {
+  auto it = channels_.find(ch);
+  return it != channels_.end() && it->second.ready && !closing_;
 }
 
 void ws_session::push(std::shared_ptr<const std::string> frame) {
@@ -633,7 +635,7 @@ void ws_session::on_closed() {
   expiry_timer_.cancel();
   write_timer_.cancel();
   leave_all_channels();
-  worker_.sessions.erase(this);
+  worker_.members.erase(this);
   // A write may still be running over the first in_flight_ entries: they stay until it ends.
   std::size_t keep = writing_ ? in_flight_ : 0;
   while (queue_.size() > keep) {
