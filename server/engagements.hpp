@@ -102,10 +102,19 @@ class engagements {
   void load(const std::string& eng, std::shared_ptr<entry> e);
   void read_state(const std::string& eng, std::shared_ptr<entry> e);
   void open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s);
+  // What the engagement's channels hold beyond some seqs.
+  struct engagement_events {
+    std::vector<event> events;  // the main channel's first
+    std::int64_t main_head = 0;
+  };
   void read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
-                    std::function<void(std::optional<error>, std::int64_t head)> done);
+                    std::function<void(result<std::int64_t> head)> done);
+  void read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
+                       std::function<void(result<engagement_events>)> done);
+  void read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
+                      std::int64_t main_head, std::function<void(result<engagement_events>)> done);
   // A failed load leaves the engagement unloaded: the next use tries again.
-  void finish_load(const std::shared_ptr<entry>& e, std::optional<error> err, engagement_state state);
+  void finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state);
   void start_next_exclusive(const std::string& eng, const std::shared_ptr<entry>& e);
 
   engine& storage_;

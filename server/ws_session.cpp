@@ -278,7 +278,7 @@ void ws_session::handle_join(client_frame f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
   if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
-  if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
+  if (auto room = channel_limit_allows(f.ch); !room) return reply_error(f.id, room.err());
   ++heavy_in_flight_;
   auto j = std::make_shared<pending_join>();
   j->ch = f.ch;
@@ -305,13 +305,13 @@ void ws_session::on_join_presence(std::shared_ptr<pending_join> j, result<std::v
   join_with_state(j);
 }
 
-std::optional<error> ws_session::channel_limit_error(const std::string& ch) const {
-  if (channels_.count(ch) || channels_.size() < hub_.cfg().max_channels) return std::nullopt;
+result<void> ws_session::channel_limit_allows(const std::string& ch) const {
+  if (channels_.count(ch) || channels_.size() < hub_.cfg().max_channels) return {};
   return make_error(errc::bad_request, "channel limit of " + std::to_string(hub_.cfg().max_channels) + " reached");
 }
 
 void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
-  if (auto e = channel_limit_error(j->ch)) return reply_heavy_error(j->f.id, *e);
+  if (auto room = channel_limit_allows(j->ch); !room) return reply_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
   auto& jc = channels_[j->ch];
   jc.ready = false;

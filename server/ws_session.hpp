@@ -78,7 +78,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void arm_expiry_timer();
   void handle_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
-  std::optional<error> channel_limit_error(const std::string& ch) const;
+  result<void> channel_limit_allows(const std::string& ch) const;
   void on_join_state(std::shared_ptr<pending_join> j, result<boost::json::value> state);
   void on_join_presence(std::shared_ptr<pending_join> j, result<std::vector<user>> members);
   void join_with_state(std::shared_ptr<pending_join> j);
