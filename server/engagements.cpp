@@ -15,11 +15,6 @@ constexpr int load_page = 1000;
 constexpr const char* opened_cid = "engagement:opened";
 }  // namespace
 
-std::string engagement_of(std::string_view ch) {
-  auto c = parse_channel(ch);
-  return c && c->type != channel_type::support ? c->eng : std::string{};
-}
-
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
     : storage_(storage),
       watch_(std::move(watch)),
@@ -77,8 +72,9 @@ void engagements::unwatch_engagement(const std::string& eng) {
 }
 
 engagements::applied_event engagements::on_committed(const committed_event& ev) {
-  auto eng = engagement_of(ev.ch);
-  if (eng.empty()) return {};
+  auto ch = parse_channel(ev.ch);
+  if (!ch || ch->type == channel_type::support) return {};
+  const std::string& eng = ch->eng;
   std::shared_ptr<entry> e;
   {
     std::lock_guard lock(mutex_);

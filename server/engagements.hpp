@@ -127,7 +127,4 @@ class engagements {
   std::list<std::string> lru_;  // most recently used first
 };
 
-// The engagement a channel belongs to ("eng:42" and "eng:42:mediation" → "42"), or empty.
-std::string engagement_of(std::string_view ch);
-
 }  // namespace parley

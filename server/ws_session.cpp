@@ -163,14 +163,14 @@ void ws_session::handle_frame(std::string_view text) {
   if (auto* bad = std::get_if<frame_error>(&parsed)) {
     if (!claims_) return close(close_auth, "the first frame must be hello");
     ++unanswered_;
-    reply_error(bad->id, bad->err);
+    send_error(bad->id, bad->err);
     if (bad->garbage && !garbage_bucket_.take(now_ms())) close(close_policy, "repeated malformed frames");
     return;
   }
   auto& f = std::get<client_frame>(parsed);
   if (f.op != op::typing || f.id) ++unanswered_;  // every request but an id-less typing gets one reply
   if (!claims_ && f.op != op::hello) {
-    reply_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
+    send_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
     return close(close_auth, "the first frame must be hello");
   }
   if (!admit(class_of(f.op), f)) return;
@@ -196,7 +196,7 @@ bool ws_session::admit(op_class c, const client_frame& f) {
   }
   bump(hub_.stats().rate_limited);
   // An id-less typing asks for no reply, and gets none.
-  if (f.op != op::typing || f.id) reply_error(f.id, make_error(errc::rate_limited, "too many requests; slow down"));
+  if (f.op != op::typing || f.id) send_error(f.id, make_error(errc::rate_limited, "too many requests; slow down"));
   // Going on at full speed after being told: the connection is closed.
   if (++in_a_row > hub_.rates().limit(c).burst) close(close_policy, "rate limit abused");
   return false;
@@ -205,25 +205,25 @@ bool ws_session::admit(op_class c, const client_frame& f) {
 void ws_session::handle_hello(const client_frame& f) {
   auto verified = hub_.authenticate(f.token);
   // Not yet able to check revocations (storage unreachable): the client may say hello again.
-  if (!verified && verified.err().code == errc::unavailable) return reply_error(f.id, verified.err());
+  if (!verified && verified.err().code == errc::unavailable) return send_error(f.id, verified.err());
   if (!verified) {
     bump(hub_.stats().auth_failures);
     log_event(log_level::warn, "auth_failed",
               {{"via", "hello"}, {"ip", remote_address_}, {"reason", verified.err().message}});
-    reply_error(f.id, verified.err());
+    send_error(f.id, verified.err());
     return close(close_auth, verified.err().message);
   }
   // A later hello renews the token of the same user in the same role (before it expires).
   if (claims_ && claims_->who.id != verified->who.id) {
-    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
+    return send_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
   }
   if (claims_ && claims_->who.role != verified->who.role) {
-    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its role"));
+    return send_error(f.id, make_error(errc::forbidden, "a connection cannot change its role"));
   }
   if (!claims_) {
     user_ticket_ = hub_.limits().websocket_of(verified->who.id);
     if (!user_ticket_) {
-      reply_error(f.id, make_error(errc::rate_limited, "too many connections of this user (limit " +
+      send_error(f.id, make_error(errc::rate_limited, "too many connections of this user (limit " +
                                                          std::to_string(hub_.cfg().max_ws_per_user) + ")"));
       return close(close_policy, "too many connections of this user");
     }
@@ -276,9 +276,9 @@ void ws_session::revoked(const revocation& r) {
 // session's worker.
 void ws_session::handle_join(client_frame f) {
   auto ch = parse_channel(f.ch);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
-  if (auto room = channel_limit_allows(f.ch); !room) return reply_error(f.id, room.err());
+  if (!ch) return send_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
+  if (auto e = check_read(*claims_, *ch)) return send_error(f.id, *e);
+  if (auto room = channel_limit_allows(f.ch); !room) return send_error(f.id, room.err());
   ++heavy_in_flight_;
   auto j = std::make_shared<pending_join>();
   j->ch = f.ch;
@@ -289,7 +289,7 @@ void ws_session::handle_join(client_frame f) {
 }
 
 void ws_session::on_join_state(std::shared_ptr<pending_join> j, result<boost::json::value> state) {
-  if (!state) return reply_heavy_error(j->f.id, state.err());
+  if (!state) return send_heavy_error(j->f.id, state.err());
   j->state = std::move(state.value());
   hub_.present(j->ch, [self = shared_from_this(), j](result<std::vector<user>> members) {
     self->on_worker([j, members = std::move(members)](ws_session& s) mutable {
@@ -300,7 +300,7 @@ void ws_session::on_join_state(std::shared_ptr<pending_join> j, result<boost::js
 
 void ws_session::on_join_presence(std::shared_ptr<pending_join> j, result<std::vector<user>> members) {
   if (closing_) return;
-  if (!members) return reply_heavy_error(j->f.id, members.err());
+  if (!members) return send_heavy_error(j->f.id, members.err());
   j->presence = std::move(members.value());
   join_with_state(j);
 }
@@ -311,7 +311,7 @@ result<void> ws_session::channel_limit_allows(const std::string& ch) const {
 }
 
 void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
-  if (auto room = channel_limit_allows(j->ch); !room) return reply_heavy_error(j->f.id, room.err());
+  if (auto room = channel_limit_allows(j->ch); !room) return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
   auto& jc = channels_[j->ch];
   jc.ready = false;
@@ -346,13 +346,13 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   client_frame& f = j->f;
   auto it = channels_.find(ch);
   if (it == channels_.end()) {
-    return reply_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+    return send_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
   }
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
   bool latest = it->second.generation == j->generation;
   if (out.err) {
-    reply_heavy_error(f.id, *out.err);
+    send_heavy_error(f.id, *out.err);
     if (latest) leave_channel(ch);
     return;
   }
@@ -398,7 +398,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
 }
 
 void ws_session::handle_leave(const client_frame& f) {
-  if (!channels_.count(f.ch)) return reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+  if (!channels_.count(f.ch)) return send_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
   leave_channel(f.ch);
   send(reply_ok(f.id));
 }
@@ -418,7 +418,7 @@ void ws_session::leave_all_channels() {
 void ws_session::handle_post(client_frame f) {
   hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
     self->on_worker([id, r = std::move(r)](ws_session& s) {
-      if (!r) return s.reply_error(id, r.err());
+      if (!r) return s.send_error(id, r.err());
       boost::json::object fields{{"seq", r->seq}, {"ts", r->ts}};
       if (r->duplicate) fields["duplicate"] = true;
       s.send(reply_ok(id, fields));
@@ -436,7 +436,7 @@ void ws_session::handle_history(client_frame f) {
   q.max_bytes = hub_.cfg().max_reply;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
     self->on_worker([id, out = std::move(out)](ws_session& s) {
-      if (out.err) return s.reply_heavy_error(id, *out.err);
+      if (out.err) return s.send_heavy_error(id, *out.err);
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
       boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
@@ -448,7 +448,7 @@ void ws_session::handle_history(client_frame f) {
 void ws_session::handle_typing(const client_frame& f) {
   auto it = channels_.find(f.ch);
   if (it == channels_.end()) {
-    if (f.id) reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+    if (f.id) send_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
     return;
   }
   // Typing pushes are advisory: extra ones within the interval are dropped.
@@ -462,33 +462,33 @@ void ws_session::handle_typing(const client_frame& f) {
 }
 
 void ws_session::handle_read_marker(const client_frame& f) {
-  if (auto marked = hub_.mark_read(*claims_, f.ch, f.seq, this); !marked) return reply_error(f.id, marked.err());
+  if (auto marked = hub_.mark_read(*claims_, f.ch, f.seq, this); !marked) return send_error(f.id, marked.err());
   send(reply_ok(f.id));
 }
 
 void ws_session::handle_decisions(const client_frame& f) {
   auto ch = parse_channel("eng:" + f.eng);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
-  if (auto e = check_read(*claims_, *ch)) return reply_error(f.id, *e);
+  if (!ch) return send_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
+  if (auto e = check_read(*claims_, *ch)) return send_error(f.id, *e);
   ++heavy_in_flight_;
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));
   hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
     self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
-      if (out.err) return s.reply_heavy_error(id, *out.err);
+      if (out.err) return s.send_heavy_error(id, *out.err);
       s.send_heavy(reply_ok(id, decisions_page(std::move(out.records), after, out.next, s.reply_budget())));
     });
   });
 }
 
-void ws_session::reply_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
+void ws_session::send_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
 
 void ws_session::send_heavy(std::string frame) {
   if (heavy_in_flight_ > 0) --heavy_in_flight_;
   send(std::move(frame));
 }
 
-void ws_session::reply_heavy_error(std::optional<std::int64_t> id, const error& e) {
+void ws_session::send_heavy_error(std::optional<std::int64_t> id, const error& e) {
   send_heavy(parley::reply_error(id, e));
 }
 

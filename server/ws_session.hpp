@@ -98,13 +98,13 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void send(std::string frame);
   // Replies to heavy requests (join, history, decisions), which free their slot.
   void send_heavy(std::string frame);
-  void reply_heavy_error(std::optional<std::int64_t> id, const error& e);
+  void send_heavy_error(std::optional<std::int64_t> id, const error& e);
   // The bytes a reply may take now: it never takes the queue past its limit
   // (protocol §9.10), nor past the largest reply.
   std::size_t reply_budget() const;
   bool reading_should_pause() const;
   void resume_reading_if_paused();
-  void reply_error(std::optional<std::int64_t> id, const error& e);
+  void send_error(std::optional<std::int64_t> id, const error& e);
   // Pushes (events, presence, typing) past the queue limit close the connection with 4001.
   void enqueue(std::shared_ptr<const std::string> frame, bool push);
   void do_write();
