@@ -10,7 +10,7 @@ namespace parley {
 template <class Member>
 class channel_registry {
  public:
-  // Adds `member` under `key` (the session's address); false when it was there already.
+  // Adds `member` under `key` (the member's address); false when it was there already.
   bool add(const std::string& ch, const void* key, Member member) {
     return channels_[ch].try_emplace(key, std::move(member)).second;
   }

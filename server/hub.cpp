@@ -5,11 +5,9 @@
 #include "protocol/frame.hpp"
 #include "storage/log.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <algorithm>
 #include <chrono>
 
 namespace parley {

@@ -23,14 +23,20 @@ async function pushIndex(client, predicate, what) {
 
 const statePushes = (client, eng) => client.pushes.filter((p) => p.ev === 'state' && p.eng === eng);
 
+// A new engagement with its client and expert joined to its main channel.
+async function partiesJoined(prefix) {
+  const eng = uniqueEng(prefix);
+  const main = `eng:${eng}`;
+  const client = await connectAs(server, userToken(`${prefix}-client`, 'client', [eng]));
+  const expert = await connectAs(server, userToken(`${prefix}-expert`, 'expert', [eng]));
+  expectOk(await client.join(main), 'client joins');
+  expectOk(await expert.join(main), 'expert joins');
+  return { eng, main, client, expert };
+}
+
 describe('state push', () => {
   test('a proposal pushes the state to both parties, after the event; a message pushes none', async () => {
-    const eng = uniqueEng('push');
-    const main = `eng:${eng}`;
-    const client = await connectAs(server, userToken('push-client', 'client', [eng]));
-    const expert = await connectAs(server, userToken('push-expert', 'expert', [eng]));
-    expectOk(await client.join(main), 'client joins');
-    expectOk(await expert.join(main), 'expert joins');
+    const { eng, main, client, expert } = await partiesJoined('push');
 
     const m = expectOk(await client.post(main, 'message', { text: 'Hello' }), 'message');
     await expert.until(() => expert.events(main).some((e) => e.seq === m.seq), undefined, 'the message event');
@@ -52,12 +58,7 @@ describe('state push', () => {
   });
 
   test('a message pushes no state', async () => {
-    const eng = uniqueEng('quiet');
-    const main = `eng:${eng}`;
-    const client = await connectAs(server, userToken('quiet-client', 'client', [eng]));
-    const expert = await connectAs(server, userToken('quiet-expert', 'expert', [eng]));
-    expectOk(await client.join(main), 'client joins');
-    expectOk(await expert.join(main), 'expert joins');
+    const { eng, main, client, expert } = await partiesJoined('quiet');
     const m = expectOk(await expert.post(main, 'message', { text: 'Only words' }), 'message');
     await client.until(() => client.events(main).some((e) => e.seq === m.seq), undefined, 'the message event');
     // A later message as a fence: anything pushed for the first one came before it.
