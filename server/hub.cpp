@@ -28,6 +28,12 @@ error no_engagement(const std::string& eng) {
   return make_error(errc::not_found, "engagement " + eng + " does not exist");
 }
 
+records_outcome records_refused(error e) {
+  records_outcome out;
+  out.err = std::move(e);
+  return out;
+}
+
 // The engagement's state as `reader` sees it: the one place that builds it,
 // for a join's reply, GET /api/v1/engagements/<id> and the state push.
 boost::json::object state_for(const engagement_state& s, const phase_limits& limits, const claims& /*reader*/) {
@@ -339,13 +345,8 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
   if (ch->type == channel_type::mediation) {
     // The mediation channel of an engagement that does not exist: its main channel is empty.
-    read_query main;
-    main.ch = "eng:" + ch->eng;
-    main.limit = 1;
-    return storage_.read(std::move(main), [this, q = std::move(q), done = std::move(done),
-                                           eng = ch->eng](read_outcome out) mutable {
-      if (out.err) return done(std::move(out));
-      if (out.head == 0) return done(read_outcome{no_engagement(eng), {}, 0, {}});
+    return check_engagement_exists(ch->eng, [this, q = std::move(q), done = std::move(done)](result<void> exists) mutable {
+      if (!exists) return done(read_outcome{exists.err(), {}, 0, {}});
       storage_.read(std::move(q), std::move(done));
     });
   }
@@ -357,29 +358,28 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
 }
 
 void hub::decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
-                       std::function<void(records_outcome)> done) {
+                    std::function<void(records_outcome)> done) {
   auto ch = parse_channel("eng:" + eng);
-  if (!ch || ch->type != channel_type::engagement) {
-    records_outcome out;
-    out.err = make_error(errc::bad_request, "invalid engagement id");
-    return done(std::move(out));
-  }
-  if (auto e = check_read(who, *ch)) {
-    records_outcome out;
-    out.err = std::move(*e);
-    return done(std::move(out));
-  }
+  if (!ch || ch->type != channel_type::engagement)
+    return done(records_refused(make_error(errc::bad_request, "invalid engagement id")));
+  if (auto e = check_read(who, *ch)) return done(records_refused(std::move(*e)));
   if (opens_engagements(who)) return storage_.read_records(eng, after, limit, std::move(done));
-  read_query q;
-  q.ch = ch->name();
-  q.limit = 1;
-  storage_.read(std::move(q), [this, eng, after, limit, done = std::move(done)](read_outcome head) mutable {
-    if (head.err || head.head == 0) {
-      records_outcome out;
-      out.err = head.err ? *head.err : no_engagement(eng);
-      return done(std::move(out));
-    }
+  check_engagement_exists(eng, [this, eng, after, limit, done = std::move(done)](result<void> exists) mutable {
+    if (!exists) return done(records_refused(exists.err()));
     storage_.read_records(eng, after, limit, std::move(done));
+  });
+}
+
+// For readers that may not open engagements: an engagement exists once its
+// main channel holds its opening event.
+void hub::check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done) {
+  read_query q;
+  q.ch = "eng:" + eng;
+  q.limit = 1;
+  storage_.read(std::move(q), [eng, done = std::move(done)](read_outcome out) {
+    if (out.err) return done(*out.err);
+    if (out.head == 0) return done(no_engagement(eng));
+    done({});
   });
 }
 

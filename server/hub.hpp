@@ -116,6 +116,7 @@ class hub {
   struct post_attempt;
   void on_committed(const committed_event& ev);
   void on_revoked(const committed_event& ev);
+  void check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done);
   void read_revocations_before(std::optional<std::int64_t> before);
   void retry_revocations(const error& e);
   // The state push that follows `applied` (protocol §9.9), if any.
