@@ -5,6 +5,10 @@
 #include "protocol/version.hpp"
 #include "storage/log.hpp"
 
+#include "server/completion.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/field.hpp>
@@ -269,11 +273,6 @@ void ws_session::revoked(const revocation& r) {
   close(close_auth, "token revoked");
 }
 
-// A join goes through four steps, each possibly on another thread: the
-// engagement's state (which opens the engagement on first use), the members
-// present on every instance, the watch of the channel's live events, and the
-// read of its recent events. Each step's completion comes back to this
-// session's worker.
 void ws_session::handle_join(client_frame f) {
   auto ch = parse_channel(f.ch);
   if (!ch) return send_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
@@ -283,26 +282,7 @@ void ws_session::handle_join(client_frame f) {
   auto j = std::make_shared<pending_join>();
   j->ch = f.ch;
   j->f = std::move(f);
-  hub_.state_of(*claims_, j->ch, [self = shared_from_this(), j](result<boost::json::value> state) {
-    self->on_worker([j, state = std::move(state)](ws_session& s) mutable { s.on_join_state(j, std::move(state)); });
-  });
-}
-
-void ws_session::on_join_state(std::shared_ptr<pending_join> j, result<boost::json::value> state) {
-  if (!state) return send_heavy_error(j->f.id, state.err());
-  j->state = std::move(state.value());
-  hub_.present(j->ch, [self = shared_from_this(), j](result<std::vector<user>> members) {
-    self->on_worker([j, members = std::move(members)](ws_session& s) mutable {
-      s.on_join_presence(j, std::move(members));
-    });
-  });
-}
-
-void ws_session::on_join_presence(std::shared_ptr<pending_join> j, result<std::vector<user>> members) {
-  if (closing_) return;
-  if (!members) return send_heavy_error(j->f.id, members.err());
-  j->presence = std::move(members.value());
-  join_with_state(j);
+  net::co_spawn(worker_.ioc, join(shared_from_this(), std::move(j)), net::detached);
 }
 
 result<void> ws_session::channel_limit_allows(const std::string& ch) const {
@@ -310,43 +290,57 @@ result<void> ws_session::channel_limit_allows(const std::string& ch) const {
   return make_error(errc::bad_request, "channel limit of " + std::to_string(hub_.cfg().max_channels) + " reached");
 }
 
-void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
-  if (auto room = channel_limit_allows(j->ch); !room) return send_heavy_error(j->f.id, room.err());
+// A join goes through four steps, each possibly on another thread: the
+// engagement's state (which opens the engagement on first use), the members
+// present on every instance, the watch of the channel's live events, and the
+// read of its recent events. The coroutine runs on this session's worker
+// (every co_await resumes there); `self` keeps the session alive.
+net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::shared_ptr<pending_join> j) {
+  auto state = co_await completion<result<boost::json::value>>(
+      [&](auto done) { hub_.state_of(*claims_, j->ch, std::move(done)); });
+  if (!state) co_return send_heavy_error(j->f.id, state.err());
+  j->state = std::move(state.value());
+  auto present = co_await completion<result<std::vector<user>>>([&](auto done) { hub_.present(j->ch, std::move(done)); });
+  if (closing_) co_return;
+  if (!present) co_return send_heavy_error(j->f.id, present.err());
+  j->presence = std::move(present.value());
+
+  if (auto room = channel_limit_allows(j->ch); !room) co_return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
   auto& jc = channels_[j->ch];
   jc.ready = false;
   jc.pending.clear();
   jc.generation = ++join_generation_;
   j->generation = jc.generation;
-  if (!first) return read_join_window(j);
-  // The join's read starts once the channel's live events reach this
-  // instance, so that nothing falls between the two.
-  hub_.join(worker_, j->ch, shared_from_this(), claims_->who, [self = shared_from_this(), j](result<void> watched) {
-    self->on_worker([j, watched = std::move(watched)](ws_session& s) {
-      if (watched) return s.read_join_window(j);
-      s.on_join_read(j, read_outcome{watched.err(), {}, 0, {}});
-    });
-  });
+  if (first) {
+    // The join's read starts once the channel's live events reach this
+    // instance, so that nothing falls between the two.
+    auto watched = co_await completion<result<void>>(
+        [&](auto done) { hub_.join(worker_, j->ch, self, claims_->who, std::move(done)); });
+    if (!watched) {
+      on_join_read(j, read_outcome{watched.err(), {}, 0, {}});
+      co_return;
+    }
+  }
+  for (;;) {
+    read_query q;
+    q.ch = j->ch;
+    q.limit = static_cast<int>(j->f.limit.value_or(50));
+    q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
+    q.after = j->f.since;
+    auto out = co_await completion<read_outcome>([&](auto done) { hub_.read(*claims_, std::move(q), std::move(done)); });
+    if (!on_join_read(j, std::move(out))) co_return;
+  }
 }
 
-void ws_session::read_join_window(std::shared_ptr<pending_join> j) {
-  read_query q;
-  q.ch = j->ch;
-  q.limit = static_cast<int>(j->f.limit.value_or(50));
-  q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
-  q.after = j->f.since;
-  hub_.read(*claims_, std::move(q), [self = shared_from_this(), j](read_outcome out) {
-    self->on_worker([j, out = std::move(out)](ws_session& s) mutable { s.on_join_read(j, std::move(out)); });
-  });
-}
-
-void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
-  if (closing_) return;
+bool ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
+  if (closing_) return false;
   const std::string& ch = j->ch;
   client_frame& f = j->f;
   auto it = channels_.find(ch);
   if (it == channels_.end()) {
-    return send_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+    send_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+    return false;
   }
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
@@ -354,7 +348,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   if (out.err) {
     send_heavy_error(f.id, *out.err);
     if (latest) leave_channel(ch);
-    return;
+    return false;
   }
   bool epoch_matches = f.since && f.epoch == out.epoch;
   bool recovered = false;
@@ -362,7 +356,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
     // The client's position belongs to another log (or is beyond ours): it gets the latest events.
     // Without an epoch the position is taken as given, but never reported as recovered.
     f.since.reset();
-    return read_join_window(j);
+    return true;
   }
   if (f.since) {
     std::int64_t last = out.events.empty() ? *f.since : out.events.back().seq;
@@ -386,7 +380,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   // "more": true; live events still start after the head, and the client pages
   // the rest with history.
   send_heavy(reply_with_events_within(f.id, fields, events, reply_budget(), out.truncated).frame);
-  if (!latest) return;
+  if (!latest) return false;
 
   // Live events from here on: those after the head the read saw.
   auto& jc = it->second;
@@ -395,6 +389,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   auto pending = std::move(jc.pending);
   jc.pending.clear();
   for (auto& [seq, json] : pending) deliver(ch, seq, json);
+  return false;
 }
 
 void ws_session::handle_leave(const client_frame& f) {

@@ -8,6 +8,7 @@
 #include "server/hub.hpp"
 #include "server/member.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -79,11 +80,11 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void handle_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
   result<void> channel_limit_allows(const std::string& ch) const;
-  void on_join_state(std::shared_ptr<pending_join> j, result<boost::json::value> state);
-  void on_join_presence(std::shared_ptr<pending_join> j, result<std::vector<user>> members);
-  void join_with_state(std::shared_ptr<pending_join> j);
-  void read_join_window(std::shared_ptr<pending_join> j);
-  void on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
+  // The join's steps after the checks of handle_join.
+  boost::asio::awaitable<void> join(std::shared_ptr<ws_session> self, std::shared_ptr<pending_join> j);
+  // Answers the join from its read; true when the window must be read again
+  // (the client's position belongs to another log).
+  bool on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
   void handle_leave(const client_frame& f);
   void handle_post(client_frame f);
   void handle_history(client_frame f);
