@@ -10,7 +10,7 @@ namespace parley {
 template <class Member>
 class channel_registry {
  public:
-  // Adds `member` under `key` (the session's address); false when it was there already.
+  // Adds `member` under `key` (the member's address); false when it was there already.
   bool add(const std::string& ch, const void* key, Member member) {
     return channels_[ch].try_emplace(key, std::move(member)).second;
   }
@@ -30,6 +30,11 @@ class channel_registry {
     auto it = channels_.find(ch);
     if (it == channels_.end()) return;
     for (const auto& [key, member] : it->second) f(member);
+  }
+
+  bool contains(const std::string& ch, const void* key) const {
+    auto it = channels_.find(ch);
+    return it != channels_.end() && it->second.count(key) > 0;
   }
 
   std::size_t members(const std::string& ch) const {

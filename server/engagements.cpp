@@ -15,11 +15,6 @@ constexpr int load_page = 1000;
 constexpr const char* opened_cid = "engagement:opened";
 }  // namespace
 
-std::string engagement_of(std::string_view ch) {
-  auto c = parse_channel(ch);
-  return c && c->type != channel_type::support ? c->eng : std::string{};
-}
-
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
     : storage_(storage),
       watch_(std::move(watch)),
@@ -76,19 +71,21 @@ void engagements::unwatch_engagement(const std::string& eng) {
   unwatch_("eng:" + eng + ":mediation");
 }
 
-void engagements::on_committed(const committed_event& ev) {
-  auto eng = engagement_of(ev.ch);
-  if (eng.empty()) return;
+engagements::applied_event engagements::on_committed(const committed_event& ev) {
+  auto ch = parse_channel(ev.ch);
+  if (!ch || ch->type == channel_type::support) return {};
+  const std::string& eng = ch->eng;
   std::shared_ptr<entry> e;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(eng);
-    if (it == entries_.end()) return;  // loaded from storage on first use
+    if (it == entries_.end()) return {};  // loaded from storage on first use
     e = it->second;
     lru_.splice(lru_.begin(), lru_, e->lru);
   }
   auto parsed = parse_event(*ev.json);
-  if (!parsed) return;
+  if (!parsed) return {};
+  applied_event applied{parsed->kind, nullptr};
   snapshot changed;
   {
     std::lock_guard lock(e->mutex);
@@ -97,9 +94,11 @@ void engagements::on_committed(const committed_event& ev) {
     } else if (e->status == load_status::loaded) {
       auto next = apply_shared(e->state, parsed.value());
       if (next != e->state) e->state = changed = std::move(next);
+      applied.state = e->state;
     }
   }
   if (changed && on_change_) on_change_(*changed);
+  return applied;
 }
 
 void engagements::with_state(const std::string& eng, bool may_open, state_fn fn) {
@@ -114,7 +113,7 @@ void engagements::with_state(const std::string& eng, bool may_open, state_fn fn)
     case load_status::loaded: {
       auto snap = e->state;
       lock.unlock();
-      return fn(std::move(snap), nullptr);
+      return fn(std::move(snap));
     }
     case load_status::loading:
       e->waiting.push_back({std::move(fn), may_open});
@@ -153,29 +152,50 @@ void engagements::start_next_exclusive(const std::string& eng, const std::shared
     op = std::move(e->exclusive_queue.front());
     e->exclusive_queue.pop_front();
   }
-  with_state(eng, op.may_open, [this, eng, e, fn = std::move(op.fn)](snapshot s, const error* err) {
-    fn(std::move(s), err, [this, eng, e] { start_next_exclusive(eng, e); });
+  with_state(eng, op.may_open, [this, eng, e, fn = std::move(op.fn)](result<snapshot> s) {
+    fn(std::move(s), [this, eng, e] { start_next_exclusive(eng, e); });
   });
 }
 
-// Reads a channel from `after` to its head, page by page.
+// Reads a channel from `after` to its head, page by page, into `into`;
+// `done` gets the channel's head.
 void engagements::read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
-                               std::function<void(std::optional<error>, std::int64_t)> done) {
+                               std::function<void(result<std::int64_t>)> done) {
   read_query q;
   q.ch = ch;
   q.after = after;
   q.limit = load_page;
   storage_.read(std::move(q), [this, ch, into, done = std::move(done)](read_outcome out) mutable {
-    if (out.err) return done(out.err, 0);
+    if (out.err) return done(*out.err);
     for (const auto& se : out.events) {
       auto ev = parse_event(*se.json);
-      if (!ev) return done(ev.err(), 0);
+      if (!ev) return done(ev.err());
       into->push_back(std::move(ev.value()));
     }
     std::int64_t last = out.events.empty() ? 0 : out.events.back().seq;
     if (!out.events.empty() && last < out.head) return read_channel(ch, last, into, std::move(done));
-    done(std::nullopt, out.head);
+    done(out.head);
   });
+}
+
+// Both channels of `eng` beyond the given seqs, the main channel's events first.
+void engagements::read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
+                                  std::function<void(result<engagement_events>)> done) {
+  auto events = std::make_shared<std::vector<event>>();
+  read_channel("eng:" + eng, main_after, events,
+               [this, eng, mediation_after, events, done = std::move(done)](result<std::int64_t> main_head) mutable {
+                 if (!main_head) return done(main_head.err());
+                 read_mediation(eng, mediation_after, events, *main_head, std::move(done));
+               });
+}
+
+void engagements::read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
+                                 std::int64_t main_head, std::function<void(result<engagement_events>)> done) {
+  read_channel("eng:" + eng + ":mediation", after, events,
+               [events, main_head, done = std::move(done)](result<std::int64_t> head) {
+                 if (!head) return done(head.err());
+                 done(engagement_events{std::move(*events), main_head});
+               });
 }
 
 // The engagement's channels are watched before the first read (and until the
@@ -194,17 +214,17 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
     std::optional<error> err;
   };
   auto p = std::make_shared<pending>();
-  auto ready = [this, eng, e, p](std::optional<error> err) {
+  auto ready = [this, eng, e, p](result<void> watched) {
     {
       std::lock_guard lock(p->mutex);
-      if (err && !p->err) p->err = err;
+      if (!watched && !p->err) p->err = watched.err();
       if (--p->left > 0) return;
     }
     if (p->err) {
       std::lock_guard lock(e->mutex);
       e->watched = false;  // watched again on the next load
     }
-    if (p->err) return finish_load(e, p->err, {});
+    if (p->err) return finish_load(e, *p->err);
     read_state(eng, e);
   };
   watch_("eng:" + eng, ready);
@@ -212,17 +232,13 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
 }
 
 void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
-  auto events = std::make_shared<std::vector<event>>();
-  read_channel("eng:" + eng, 0, events, [this, eng, e, events](std::optional<error> err, std::int64_t head) {
-    if (err) return finish_load(e, err, {});
-    read_channel("eng:" + eng + ":mediation", 0, events,
-                 [this, eng, e, events, head](std::optional<error> err, std::int64_t) {
-                   if (err) return finish_load(e, err, {});
-                   engagement_state s = new_engagement(eng, 0);
-                   for (const auto& ev : *events) apply(s, ev);
-                   if (head > 0) return finish_load(e, std::nullopt, std::move(s));
-                   open_engagement(eng, e, std::move(s));
-                 });
+  read_engagement(eng, 0, 0, [this, eng, e](result<engagement_events> read) {
+    if (!read) return finish_load(e, read.err());
+    engagement_state s = new_engagement(eng, 0);
+    for (const auto& ev : read->events) apply(s, ev);
+    // Every engagement's main channel holds its opening event: an empty one is not opened yet.
+    if (read->main_head > 0) return finish_load(e, std::move(s));
+    open_engagement(eng, e, std::move(s));
   });
 }
 
@@ -256,7 +272,7 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
     }
     if (unwatch) unwatch_engagement(eng);
     auto err = make_error(errc::not_found, "engagement " + eng + " does not exist");
-    for (auto& w : refused) w.fn(nullptr, &err);
+    for (auto& w : refused) w.fn(err);
     return;
   }
   append_request req;
@@ -268,10 +284,10 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
   opened.body = {{"from", nullptr}, {"to", "discovery"}};
   req.events.push_back(std::move(opened));
   storage_.append(std::move(req), [this, e, s = std::move(s)](append_outcome out) mutable {
-    if (out.err) return finish_load(e, out.err, {});
+    if (out.err) return finish_load(e, *out.err);
     auto ev = parse_event(*out.committed.front().json);
     if (ev) apply(s, ev.value());
-    finish_load(e, std::nullopt, std::move(s));
+    finish_load(e, std::move(s));
   });
 }
 
@@ -292,48 +308,42 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
     main_applied = at("eng:" + eng);
     mediation_applied = at("eng:" + eng + ":mediation");
   }
-  auto events = std::make_shared<std::vector<event>>();
-  read_channel("eng:" + eng, main_applied, events,
-               [this, eng, e, events, mediation_applied, fn = std::move(fn)](std::optional<error> err, std::int64_t) mutable {
-                 if (err) return fn(nullptr, &*err);
-                 read_channel("eng:" + eng + ":mediation", mediation_applied, events,
-                              [this, e, events, fn = std::move(fn)](std::optional<error> err, std::int64_t) {
-                                if (err) return fn(nullptr, &*err);
-                                snapshot snap;
-                                {
-                                  std::lock_guard lock(e->mutex);
-                                  // apply_shared skips what on_committed applied meanwhile.
-                                  for (const auto& ev : *events) e->state = apply_shared(e->state, ev);
-                                  snap = e->state;
-                                }
-                                if (on_change_) on_change_(*snap);
-                                fn(snap, nullptr);
-                              });
-               });
+  read_engagement(eng, main_applied, mediation_applied, [this, e, fn = std::move(fn)](result<engagement_events> read) {
+    if (!read) return fn(read.err());
+    snapshot snap;
+    {
+      std::lock_guard lock(e->mutex);
+      // apply_shared skips what on_committed applied meanwhile.
+      for (const auto& ev : read->events) e->state = apply_shared(e->state, ev);
+      snap = e->state;
+    }
+    if (on_change_) on_change_(*snap);
+    fn(snap);
+  });
 }
 
-void engagements::finish_load(const std::shared_ptr<entry>& e, std::optional<error> err, engagement_state state) {
+void engagements::finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state) {
   std::deque<waiter> waiting;
   snapshot loaded;
   {
     std::lock_guard lock(e->mutex);
     waiting.swap(e->waiting);
-    if (err) {
+    if (!state) {
       e->status = load_status::unloaded;
       e->arrived_while_loading.clear();
     } else {
-      for (const auto& ev : e->arrived_while_loading) apply(state, ev);
+      for (const auto& ev : e->arrived_while_loading) apply(*state, ev);
       e->arrived_while_loading.clear();
-      e->state = loaded = std::make_shared<const engagement_state>(std::move(state));
+      e->state = loaded = std::make_shared<const engagement_state>(std::move(*state));
       e->status = load_status::loaded;
     }
   }
   if (loaded && on_change_) on_change_(*loaded);
   for (auto& w : waiting) {
     if (loaded) {
-      w.fn(loaded, nullptr);
+      w.fn(loaded);
     } else {
-      w.fn(nullptr, &*err);
+      w.fn(state.err());
     }
   }
 }

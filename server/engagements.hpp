@@ -27,24 +27,31 @@ namespace parley {
 class engagements {
  public:
   using snapshot = std::shared_ptr<const engagement_state>;
-  // `state` is a snapshot, or null with `err` set when the engagement could
-  // not be loaded (or does not exist and the caller may not open it).
-  using state_fn = std::function<void(snapshot state, const error* err)>;
+  // A snapshot, or the error when the engagement could not be loaded (or does
+  // not exist and the caller may not open it).
+  using state_fn = std::function<void(result<snapshot> state)>;
   // An exclusive op calls `finished` once its append has been answered.
-  using exclusive_fn = std::function<void(snapshot state, const error* err, std::function<void()> finished)>;
+  using exclusive_fn = std::function<void(result<snapshot> state, std::function<void()> finished)>;
   // Told the engagement's state after every change (the service-level watcher).
   using change_fn = std::function<void(const engagement_state& state)>;
 
   // Starts / ends the watch of a channel's live events (hub::watch, hub::unwatch).
-  using watch_fn = std::function<void(const std::string& ch, std::function<void(std::optional<error>)> ready)>;
+  using watch_fn = std::function<void(const std::string& ch, std::function<void(result<void>)> ready)>;
   using unwatch_fn = std::function<void(const std::string& ch)>;
 
   engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity);
 
   void set_on_change(change_fn fn) { on_change_ = std::move(fn); }
 
+  // A committed event of an engagement's channel, once applied: its kind, and
+  // the engagement's state that includes it (null when the engagement is not
+  // held here, or the event belongs to no engagement).
+  struct applied_event {
+    std::string kind;
+    snapshot state;
+  };
   // From the hub's sink: every committed event, in commit order.
-  void on_committed(const committed_event& ev);
+  applied_event on_committed(const committed_event& ev);
 
   // Calls `fn` with the engagement's current state, loading it first. An
   // engagement with no events yet is opened (its first `phase` event stored)
@@ -95,10 +102,19 @@ class engagements {
   void load(const std::string& eng, std::shared_ptr<entry> e);
   void read_state(const std::string& eng, std::shared_ptr<entry> e);
   void open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s);
+  // What the engagement's channels hold beyond some seqs.
+  struct engagement_events {
+    std::vector<event> events;  // the main channel's first
+    std::int64_t main_head = 0;
+  };
   void read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
-                    std::function<void(std::optional<error>, std::int64_t head)> done);
+                    std::function<void(result<std::int64_t> head)> done);
+  void read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
+                       std::function<void(result<engagement_events>)> done);
+  void read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
+                      std::int64_t main_head, std::function<void(result<engagement_events>)> done);
   // A failed load leaves the engagement unloaded: the next use tries again.
-  void finish_load(const std::shared_ptr<entry>& e, std::optional<error> err, engagement_state state);
+  void finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state);
   void start_next_exclusive(const std::string& eng, const std::shared_ptr<entry>& e);
 
   engine& storage_;
@@ -110,8 +126,5 @@ class engagements {
   std::unordered_map<std::string, std::shared_ptr<entry>> entries_;
   std::list<std::string> lru_;  // most recently used first
 };
-
-// The engagement a channel belongs to ("eng:42" and "eng:42:mediation" → "42"), or empty.
-std::string engagement_of(std::string_view ch);
 
 }  // namespace parley

@@ -63,13 +63,13 @@ result<claims> bearer(hub& h, const http_request& req, const http_origin& from) 
 
 // /metrics: anyone on the operator's listener; without one, loopback clients
 // (the host's own scraper); otherwise only a service token.
-std::optional<error> may_read_metrics(hub& h, const http_request& req, const http_origin& from) {
-  if (from.admin) return std::nullopt;
-  if (h.cfg().admin_host.empty() && from.remote.is_loopback()) return std::nullopt;
+result<void> may_read_metrics(hub& h, const http_request& req, const http_origin& from) {
+  if (from.admin) return {};
+  if (h.cfg().admin_host.empty() && from.remote.is_loopback()) return {};
   auto who = bearer(h, req, from);
   if (!who) return who.err();
   if (who->who.role != user_role::service) return make_error(errc::forbidden, "metrics are for service tokens");
-  return std::nullopt;
+  return {};
 }
 
 // The validators of a cached copy: a matching If-None-Match answers 304.
@@ -80,23 +80,31 @@ bool etag_matches(const http_request& req, const std::string& etag) {
   return list.find(etag) != std::string_view::npos;
 }
 
-}  // namespace
+// One request in the hands of its route's handler.
+struct http_call {
+  hub& h;
+  const http_request& req;
+  const http_origin& from;
+  const http_target& target;
+  std::string_view param;  // the path's variable part, still percent-encoded
+  std::function<void(http_response)> respond;
 
-void set_server_header(std::string value) { server_header = std::move(value); }
+  bool get() const { return req.method() == http::verb::get || req.method() == http::verb::head; }
 
-http_response http_error_response(const error& e, unsigned version, bool keep_alive) {
-  return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));
-}
-
-void handle_http(hub& h, const http_request& req, const http_origin& from,
-                 std::function<void(http_response)> respond) {
-  bump(h.stats().http_requests);
-  auto fail = [&](errc code, std::string message) {
+  void fail(errc code, std::string message) const {
     respond(http_error_response(make_error(code, std::move(message)), req.version(), req.keep_alive()));
-  };
+  }
+
+  // A response callback for a completion that may run after the request is gone.
+  template <class F>
+  auto later(F&& make) const {
+    return [respond = respond, version = req.version(), keep = req.keep_alive(), make = std::forward<F>(make)](
+               auto&& outcome) { respond(make(std::forward<decltype(outcome)>(outcome), version, keep)); };
+  }
+
   // The bearer's claims, once its subject's HTTP bucket (protocol §9.10) gave
   // a token; otherwise the request is answered here (401, or 429 with Retry-After).
-  auto authorize = [&]() -> std::optional<claims> {
+  std::optional<claims> authorize() const {
     auto who = bearer(h, req, from);
     if (!who) {
       fail(who.err().code, who.err().message);
@@ -113,155 +121,218 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
       return std::nullopt;
     }
     return std::move(who.value());
-  };
-  auto t = split_target(std::string_view(req.target().data(), req.target().size()));
-  if (!t) return fail(errc::bad_request, "malformed query string");
-  const std::string& path = t->path;
-  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-
-  if (path == "/healthz") {
-    if (!get) return fail(errc::bad_request, "use GET");
-    return respond(json_reply(R"({"status":"ok"})", req.version(), req.keep_alive()));
   }
-  if (path == "/readyz") {
-    if (!get) return fail(errc::bad_request, "use GET");
-    bool ready = h.storage().ready();
-    return respond(json_reply(ready ? R"({"status":"ready"})" : R"({"status":"unavailable"})", req.version(),
-                              req.keep_alive(), ready ? http::status::ok : http::status::service_unavailable));
-  }
-  if (path == "/metrics") {
-    if (auto e = may_read_metrics(h, req, from)) return fail(e->code, e->message);
-    return respond(make_response(http::status::ok, h.stats().render(h.storage().stats()),
-                                 "text/plain; version=0.0.4; charset=utf-8", req.version(), req.keep_alive()));
-  }
+};
 
-  if (from.admin) return fail(errc::not_found, "the operator's listener serves /metrics, /healthz and /readyz only");
+void handle_healthz(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  c.respond(json_reply(R"({"status":"ok"})", c.req.version(), c.req.keep_alive()));
+}
 
-  constexpr std::string_view users_prefix = "/api/v1/users/";
-  if (path.starts_with(users_prefix) && path.ends_with("/revoke")) {
-    if (req.method() != http::verb::post) return fail(errc::bad_request, "use POST");
-    auto raw = std::string_view(path).substr(users_prefix.size());
-    raw.remove_suffix(std::string_view("/revoke").size());
-    auto user_id = percent_decode(raw);
-    if (!user_id || user_id->empty() || user_id->size() > 128) return fail(errc::bad_request, "malformed user id");
-    auto who = authorize();
-    if (!who) return;
-    if (who->who.role != user_role::service) return fail(errc::forbidden, "revoking tokens is for service tokens");
-    return h.revoke(*user_id, [respond, version = req.version(), keep = req.keep_alive()](result<revocation> r) {
-      if (!r) return respond(http_error_response(r.err(), version, keep));
-      boost::json::object o{{"user", r->user_id}, {"valid_after", r->valid_after}};
-      respond(json_reply(boost::json::serialize(o), version, keep));
-    });
-  }
+void handle_readyz(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  bool ready = c.h.ready();
+  c.respond(json_reply(ready ? R"({"status":"ready"})" : R"({"status":"unavailable"})", c.req.version(),
+                       c.req.keep_alive(), ready ? http::status::ok : http::status::service_unavailable));
+}
 
-  if (path == "/api/v1/keys") {
-    if (!get) return fail(errc::bad_request, "use GET");
-    // Public keys for anyone who checks an export (protocol §9.11), also from
-    // another origin's page: nothing here is secret and no credential is used.
-    auto res = json_reply(h.cfg().jwks, req.version(), req.keep_alive());
-    res.set(http::field::access_control_allow_origin, "*");
-    return respond(std::move(res));
-  }
+void handle_metrics(const http_call& c) {
+  if (auto allowed = may_read_metrics(c.h, c.req, c.from); !allowed) return c.fail(allowed.err().code, allowed.err().message);
+  c.respond(make_response(http::status::ok, c.h.render_metrics(), "text/plain; version=0.0.4; charset=utf-8",
+                          c.req.version(), c.req.keep_alive()));
+}
 
-  constexpr std::string_view channels_prefix = "/api/v1/channels/";
-  constexpr std::string_view engagements_prefix = "/api/v1/engagements/";
-  if (auto raw = path_middle(path, channels_prefix, "/events")) {
-    auto ch = percent_decode(*raw);
-    if (!ch) return fail(errc::bad_request, "malformed channel name");
-    auto who = authorize();
-    if (!who) return;
+void handle_revoke(const http_call& c) {
+  if (c.req.method() != http::verb::post) return c.fail(errc::bad_request, "use POST");
+  auto user_id = percent_decode(c.param);
+  if (!user_id || user_id->empty() || user_id->size() > 128) return c.fail(errc::bad_request, "malformed user id");
+  auto who = c.authorize();
+  if (!who) return;
+  if (who->who.role != user_role::service) return c.fail(errc::forbidden, "revoking tokens is for service tokens");
+  c.h.revoke(*user_id, c.later([](result<revocation> r, unsigned version, bool keep) {
+    if (!r) return http_error_response(r.err(), version, keep);
+    boost::json::object o{{"user", r->user_id}, {"valid_after", r->valid_after}};
+    return json_reply(boost::json::serialize(o), version, keep);
+  }));
+}
 
-    if (req.method() == http::verb::post) {
-      auto body = parse_http_post(req.body());
-      if (!body) return fail(body.err().code, body.err().message);
-      return h.post(*who, *ch, body->kind, body->body, body->cid,
-                    [respond, version = req.version(), keep = req.keep_alive()](result<post_ack> r) {
-                      if (!r) return respond(http_error_response(r.err(), version, keep));
-                      boost::json::object o{{"seq", r->seq}, {"ts", r->ts}};
-                      if (r->duplicate) o["duplicate"] = true;
-                      // A replayed cid created nothing: 200, not 201.
-                      respond(json_reply(boost::json::serialize(o), version, keep,
-                                         r->duplicate ? http::status::ok : http::status::created));
-                    });
-    }
-    if (!get) return fail(errc::bad_request, "use GET or POST");
-    auto after = query_int(*t, "after", 0, INT64_MAX);
-    auto before = query_int(*t, "before", 1, INT64_MAX);
-    auto limit = query_int(*t, "limit", 1, 500);
-    for (auto* r : {&after, &before, &limit})
-      if (!*r) return fail(r->err().code, r->err().message);
-    if (after->has_value() && before->has_value()) return fail(errc::bad_request, "give 'after' or 'before', not both");
-    read_query q;
-    q.ch = *ch;
-    q.after = after.value();
-    q.before = before.value();
-    q.limit = static_cast<int>(limit->value_or(50));
-    q.max_bytes = h.cfg().max_reply;
-    return h.read(*who, std::move(q), [respond, max_reply = h.cfg().max_reply, version = req.version(),
-                                       keep = req.keep_alive()](read_outcome out) {
-      if (out.err) return respond(http_error_response(*out.err, version, keep));
-      std::vector<std::shared_ptr<const std::string>> events;
-      for (const auto& e : out.events) events.push_back(e.json);
-      // Bounded like a WebSocket reply: the oldest events that fit and "more": true.
-      auto body =
-          object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply, out.truncated);
-      respond(json_reply(std::move(body.frame), version, keep));
-    });
-  }
+// Public keys for anyone who checks an export (protocol §9.11), also from
+// another origin's page: nothing here is secret and no credential is used.
+void handle_keys(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto res = json_reply(c.h.cfg().jwks, c.req.version(), c.req.keep_alive());
+  res.set(http::field::access_control_allow_origin, "*");
+  c.respond(std::move(res));
+}
 
-  if (path.starts_with(engagements_prefix) && path.find('/', engagements_prefix.size()) == std::string::npos) {
-    if (!get) return fail(errc::bad_request, "use GET");
-    auto who = authorize();
-    if (!who) return;
-    auto ch = "eng:" + path.substr(engagements_prefix.size());
-    return h.state_of(*who, ch, [respond, version = req.version(), keep = req.keep_alive()](result<boost::json::value> s) {
-      if (!s) return respond(http_error_response(s.err(), version, keep));
-      respond(json_reply(boost::json::serialize(s.value()), version, keep));
-    });
-  }
+void post_event(const http_call& c, const claims& who, const std::string& ch) {
+  auto body = parse_http_post(c.req.body());
+  if (!body) return c.fail(body.err().code, body.err().message);
+  c.h.post(who, ch, body->kind, body->body, body->cid, c.later([](result<post_ack> r, unsigned version, bool keep) {
+    if (!r) return http_error_response(r.err(), version, keep);
+    boost::json::object o{{"seq", r->seq}, {"ts", r->ts}};
+    if (r->duplicate) o["duplicate"] = true;
+    // A replayed cid created nothing: 200, not 201.
+    return json_reply(boost::json::serialize(o), version, keep, r->duplicate ? http::status::ok : http::status::created);
+  }));
+}
 
-  if (auto eng = path_middle(path, engagements_prefix, "/decisions")) {
-    if (!get) return fail(errc::bad_request, "use GET");
-    auto ch = parse_channel("eng:" + std::string(*eng));
-    if (!ch) return fail(errc::bad_request, "invalid engagement id");
-    auto who = authorize();
-    if (!who) return;
-    auto format = t->query.count("format") ? t->query.at("format") : std::string("json");
-    if (format != "json" && format != "jsonl") return fail(errc::bad_request, "format is json or jsonl");
-    auto after = query_int(*t, "after", 0, INT64_MAX);
-    auto limit = query_int(*t, "limit", 1, max_records_page);
-    for (auto* r : {&after, &limit})
-      if (!*r) return fail(r->err().code, r->err().message);
-    auto first = after->value_or(0);
-    return h.read_records(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
-                          [respond, format, first, max_reply = h.cfg().max_reply, version = req.version(),
-                           keep = req.keep_alive()](records_outcome out) {
-      if (out.err) return respond(http_error_response(*out.err, version, keep));
-      auto page = decisions_page(std::move(out.records), first, out.next, max_reply);
-      if (format == "jsonl") {
-        // One record a line; where the next page starts travels in a header.
-        std::string lines;
-        for (const auto& r : page.at("records").as_array()) lines += boost::json::serialize(r) + "\n";
-        auto res = json_reply(std::move(lines), version, keep);
-        res.set(http::field::content_type, "application/x-ndjson");
-        if (page.at("next").is_int64()) res.set("Parley-Next", std::to_string(page.at("next").as_int64()));
-        return respond(std::move(res));
-      }
-      respond(json_reply(boost::json::serialize(page), version, keep));
-    });
-  }
+void read_events(const http_call& c, const claims& who, const std::string& ch) {
+  auto after = query_int(c.target, "after", 0, INT64_MAX);
+  auto before = query_int(c.target, "before", 1, INT64_MAX);
+  auto limit = query_int(c.target, "limit", 1, 500);
+  for (auto* r : {&after, &before, &limit})
+    if (!*r) return c.fail(r->err().code, r->err().message);
+  if (after->has_value() && before->has_value()) return c.fail(errc::bad_request, "give 'after' or 'before', not both");
+  read_query q;
+  q.ch = ch;
+  q.after = after.value();
+  q.before = before.value();
+  q.limit = static_cast<int>(limit->value_or(50));
+  q.max_bytes = c.h.cfg().max_reply;
+  c.h.read(who, std::move(q), c.later([max_reply = c.h.cfg().max_reply](read_outcome out, unsigned version, bool keep) {
+    if (out.err) return http_error_response(*out.err, version, keep);
+    std::vector<std::shared_ptr<const std::string>> events;
+    for (const auto& e : out.events) events.push_back(e.json);
+    // Bounded like a WebSocket reply: the oldest events that fit and "more": true.
+    auto body = object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply, out.truncated);
+    return json_reply(std::move(body.frame), version, keep);
+  }));
+}
 
-  if (path.starts_with("/api/")) return fail(errc::not_found, "no such API route");
-  if (!get) return fail(errc::bad_request, "use GET");
-  const static_file* file = h.assets().find(path);
-  if (!file) return fail(errc::not_found, "not found");
-  bool cached = etag_matches(req, file->etag);
+void handle_channel_events(const http_call& c) {
+  auto ch = percent_decode(c.param);
+  if (!ch) return c.fail(errc::bad_request, "malformed channel name");
+  auto who = c.authorize();
+  if (!who) return;
+  if (c.req.method() == http::verb::post) return post_event(c, *who, *ch);
+  if (!c.get()) return c.fail(errc::bad_request, "use GET or POST");
+  read_events(c, *who, *ch);
+}
+
+void handle_engagement_state(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto who = c.authorize();
+  if (!who) return;
+  c.h.state_of(*who, "eng:" + std::string(c.param),
+               c.later([](result<boost::json::value> s, unsigned version, bool keep) {
+                 if (!s) return http_error_response(s.err(), version, keep);
+                 return json_reply(boost::json::serialize(s.value()), version, keep);
+               }));
+}
+
+// One record a line; where the next page starts travels in a header.
+http_response jsonl_page(const boost::json::object& page, unsigned version, bool keep) {
+  std::string lines;
+  for (const auto& r : page.at("records").as_array()) lines += boost::json::serialize(r) + "\n";
+  auto res = json_reply(std::move(lines), version, keep);
+  res.set(http::field::content_type, "application/x-ndjson");
+  if (page.at("next").is_int64()) res.set("Parley-Next", std::to_string(page.at("next").as_int64()));
+  return res;
+}
+
+void handle_decisions(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto ch = parse_channel("eng:" + std::string(c.param));
+  if (!ch) return c.fail(errc::bad_request, "invalid engagement id");
+  auto who = c.authorize();
+  if (!who) return;
+  auto format = c.target.query.count("format") ? c.target.query.at("format") : std::string("json");
+  if (format != "json" && format != "jsonl") return c.fail(errc::bad_request, "format is json or jsonl");
+  auto after = query_int(c.target, "after", 0, INT64_MAX);
+  auto limit = query_int(c.target, "limit", 1, max_records_page);
+  for (auto* r : {&after, &limit})
+    if (!*r) return c.fail(r->err().code, r->err().message);
+  auto first = after->value_or(0);
+  c.h.decisions(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
+                c.later([format, first, max_reply = c.h.cfg().max_reply](records_outcome out, unsigned version,
+                                                                          bool keep) {
+                  if (out.err) return http_error_response(*out.err, version, keep);
+                  auto page = decisions_page(std::move(out.records), first, out.next, max_reply);
+                  if (format == "jsonl") return jsonl_page(page, version, keep);
+                  return json_reply(boost::json::serialize(page), version, keep);
+                }));
+}
+
+void handle_unknown_api(const http_call& c) { c.fail(errc::not_found, "no such API route"); }
+
+// The web client's files, with their validators: a matching If-None-Match answers 304.
+void handle_static(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  const static_file* file = c.h.assets().find(c.target.path);
+  if (!file) return c.fail(errc::not_found, "not found");
+  bool cached = etag_matches(c.req, file->etag);
   auto res = make_response(cached ? http::status::not_modified : http::status::ok, cached ? std::string() : file->body,
-                           file->content_type, req.version(), req.keep_alive());
+                           file->content_type, c.req.version(), c.req.keep_alive());
   res.set("Content-Security-Policy", content_security_policy);
   res.set(http::field::cache_control, "no-cache");
   res.set(http::field::etag, file->etag);
-  respond(std::move(res));
+  c.respond(std::move(res));
+}
+
+std::optional<std::string_view> exactly(std::string_view path, std::string_view want) {
+  if (path == want) return std::string_view();
+  return std::nullopt;
+}
+
+// "/api/v1/engagements/<id>" with no further segment.
+std::optional<std::string_view> engagement_path(std::string_view path) {
+  constexpr std::string_view prefix = "/api/v1/engagements/";
+  if (!path.starts_with(prefix) || path.find('/', prefix.size()) != std::string_view::npos) return std::nullopt;
+  return path.substr(prefix.size());
+}
+
+std::optional<std::string_view> any_path(std::string_view path) { return path; }
+
+// The routes, first match wins. `match` gives the path's variable part (or
+// nullopt when the path is another route's); the operator's listener serves
+// only the routes marked for it. The method is checked by each handler, so
+// that a wrong one is told which to use.
+struct route {
+  std::optional<std::string_view> (*match)(std::string_view path);
+  bool operator_listener;
+  void (*handle)(const http_call& c);
+};
+
+const route routes[] = {
+    {[](std::string_view p) { return exactly(p, "/healthz"); }, true, handle_healthz},
+    {[](std::string_view p) { return exactly(p, "/readyz"); }, true, handle_readyz},
+    {[](std::string_view p) { return exactly(p, "/metrics"); }, true, handle_metrics},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/users/", "/revoke"); }, false, handle_revoke},
+    {[](std::string_view p) { return exactly(p, "/api/v1/keys"); }, false, handle_keys},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/channels/", "/events"); }, false, handle_channel_events},
+    {engagement_path, false, handle_engagement_state},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
+    {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,
+     handle_unknown_api},
+    {any_path, false, handle_static},
+};
+
+}  // namespace
+
+void set_server_header(std::string value) { server_header = std::move(value); }
+
+http_response http_error_response(const error& e, unsigned version, bool keep_alive) {
+  return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));
+}
+
+void handle_http(hub& h, const http_request& req, const http_origin& from,
+                 std::function<void(http_response)> respond) {
+  bump(h.stats().http_requests);
+  auto t = split_target(std::string_view(req.target().data(), req.target().size()));
+  if (!t) {
+    return respond(http_error_response(make_error(errc::bad_request, "malformed query string"), req.version(),
+                                       req.keep_alive()));
+  }
+  for (const auto& r : routes) {
+    auto param = r.match(t->path);
+    if (!param) continue;
+    http_call call{h, req, from, *t, *param, std::move(respond)};
+    if (from.admin && !r.operator_listener) {
+      return call.fail(errc::not_found, "the operator's listener serves /metrics, /healthz and /readyz only");
+    }
+    return r.handle(call);
+  }
 }
 
 }  // namespace parley

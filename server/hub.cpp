@@ -4,14 +4,11 @@
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
-#include "server/ws_session.hpp"
-
 #include "storage/log.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
 
-#include <algorithm>
 #include <chrono>
 
 namespace parley {
@@ -24,7 +21,39 @@ constexpr int max_stale_retries = 5;
 error no_engagement(const std::string& eng) {
   return make_error(errc::not_found, "engagement " + eng + " does not exist");
 }
+
+records_outcome records_refused(error e) {
+  records_outcome out;
+  out.err = std::move(e);
+  return out;
+}
+
+// The engagement's state as `reader` sees it: the one place that builds it,
+// for a join's reply, GET /api/v1/engagements/<id> and the state push.
+boost::json::object state_for(const engagement_state& s, const config& cfg, const claims& reader) {
+  return state_json(s, cfg.sla.phases, reader, {cfg.max_open_proposals, cfg.max_open_flags});
+}
+
+// Protocol §9.9: {"ev":"state","eng":<id>,"state":{…}}.
+std::shared_ptr<const std::string> state_frame(const engagement_state& s, const config& cfg, const claims& reader) {
+  boost::json::object frame{{"ev", "state"}, {"eng", s.eng}, {"state", state_for(s, cfg, reader)}};
+  return std::make_shared<const std::string>(boost::json::serialize(frame));
+}
 }  // namespace
+
+// A post on its way through the engagement's state: the steps of
+// check_and_append pass it on.
+struct hub::post_attempt {
+  claims who;
+  post_request request;
+  // The append holds only if the engagement's channels are still at the heads
+  // the checked state was built from (workflow posts).
+  bool guard = false;
+  int retries_left = 0;
+  // Lets the engagement's next workflow post run.
+  std::function<void()> finished = [] {};
+  std::function<void(result<post_ack>)> done;
+};
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -45,12 +74,14 @@ user_limit_rates rates_of(const config& cfg) {
 hub::hub(const config& cfg, engine& storage, std::size_t workers)
     : cfg_(cfg),
       storage_(storage),
+      fanout_(workers),
+      membership_(storage, fanout_),
       engagements_(
           storage,
-          [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
-            watch(ch, std::move(ready));
+          [this](const std::string& ch, std::function<void(result<void>)> ready) {
+            membership_.watch(ch, std::move(ready));
           },
-          [this](const std::string& ch) { unwatch(ch); }, cfg.engagement_cache),
+          [this](const std::string& ch) { membership_.unwatch(ch); }, cfg.engagement_cache),
       limits_({cfg.max_connections.value_or(0), cfg.max_unauth_per_ip, cfg.max_ws_per_user}),
       revocations_(cfg.max_token_lifetime_s),
       assets_(web_assets::load(cfg.web_root)),
@@ -59,18 +90,12 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
         bump(metrics_.read_markers_stored);
         storage_.set_read_marker(user_id, ch, seq);
       }) {
-  for (std::size_t i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<worker>());
-    workers_.back()->index = i;
-  }
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
   // Pushes made on other instances, for this one's members.
   storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {
-    broadcast_local(ch, std::move(frame), nullptr);
+    fanout_.push(ch, std::move(frame), nullptr);
   });
 }
-
-worker& hub::next_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
 
 result<claims> hub::authenticate(std::string_view token) const {
   token_policy policy;
@@ -105,8 +130,8 @@ void hub::revoke(const std::string& user_id, std::function<void(result<revocatio
 // (storage may be unreachable at start), no token is accepted; a failed load
 // is tried again every half second.
 void hub::load_revocations() {
-  watch(std::string(revocations::channel), [this](std::optional<error> e) {
-    if (e) return retry_revocations(*e);
+  membership_.watch(std::string(revocations::channel), [this](result<void> watched) {
+    if (!watched) return retry_revocations(watched.err());
     read_revocations_before(std::nullopt);
   });
 }
@@ -131,8 +156,8 @@ void hub::read_revocations_before(std::optional<std::int64_t> before) {
 
 void hub::retry_revocations(const error& e) {
   log_event(log_level::warn, "revocations_unavailable", {{"error", e.message}});
-  unwatch(std::string(revocations::channel));
-  auto timer = std::make_shared<net::steady_timer>(workers_.front()->ioc, std::chrono::milliseconds(500));
+  membership_.unwatch(std::string(revocations::channel));
+  auto timer = std::make_shared<net::steady_timer>(fanout_.workers().front()->ioc, std::chrono::milliseconds(500));
   timer->async_wait([this, timer](boost::system::error_code ec) {
     if (!ec) load_revocations();
   });
@@ -164,101 +189,100 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
                            [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
   }
 
-  post_request request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
+  auto attempt = std::make_shared<post_attempt>();
+  attempt->who = who;
+  attempt->request = post_request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
+  attempt->done = std::move(done);
   // Messages and status updates change no rule another post depends on: they
   // need not wait for the engagement's workflow posts, nor for its head.
   if (kind == "message" || kind == "status") {
-    return engagements_.with_state(ch->eng, opens_engagements(who),
-                                   [this, who, request = std::move(request), done = std::move(done)](
-                                       engagements::snapshot s, const error* err) mutable {
-                                     check_and_append(std::move(s), err, who, std::move(request), false, 0, [] {},
-                                                      std::move(done));
-                                   });
+    return engagements_.with_state(ch->eng, opens_engagements(who), [this, attempt](result<engagements::snapshot> s) {
+      check_and_append(std::move(s), attempt);
+    });
   }
+  attempt->guard = true;
+  attempt->retries_left = max_stale_retries;
   engagements_.run_exclusive(ch->eng, opens_engagements(who),
-                             [this, who, request = std::move(request), done = std::move(done)](
-                                 engagements::snapshot s, const error* err, std::function<void()> finished) mutable {
-                               check_and_append(std::move(s), err, who, std::move(request), true, max_stale_retries,
-                                                std::move(finished), std::move(done));
+                             [this, attempt](result<engagements::snapshot> s, std::function<void()> finished) {
+                               attempt->finished = std::move(finished);
+                               check_and_append(std::move(s), attempt);
                              });
 }
 
-// Checks a post against the engagement's state and appends its plan. With
-// `guard`, the append holds only if the engagement's channels are still at the
-// heads that state was built from; a post that lost that race (another
-// instance, or a message in between) is checked again against the newer state.
-void hub::check_and_append(engagements::snapshot state, const error* err, const claims& who, post_request request,
-                           bool guard, int retries_left, std::function<void()> finished,
-                           std::function<void(result<post_ack>)> done) {
+// Checks a post against the engagement's state and appends its plan. A
+// guarded post that lost the race for the heads (another instance, or a
+// message in between) is checked again against the newer state.
+void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<post_attempt> attempt) {
   auto refuse = [&](const error& e) {
-    finished();
+    attempt->finished();
     bump(metrics_.posts_refused);
-    done(e);
+    attempt->done(e);
   };
-  if (err) return refuse(*err);
+  if (!state) return refuse(state.err());
+  auto& request = attempt->request;
   // The state keeps only open proposals and flags: whether a closed-looking
   // seq was a proposal (or flag) at all is read from its stored event, so that
   // the answer is exactly `conflict` or `not_found`.
   if (!request.target_kind) {
-    if (auto target = target_lookup(*state, request)) {
+    if (auto target = target_lookup(**state, request)) {
       read_query q;
       q.ch = target->first;
       q.after = target->second - 1;
       q.limit = 1;
-      auto seq = target->second;
-      return storage_.read(std::move(q), [=, this](read_outcome out) mutable {
-        if (out.err) return check_and_append(nullptr, &*out.err, who, std::move(request), guard, retries_left,
-                                             std::move(finished), std::move(done));
-        request.target_kind = std::string();
+      return storage_.read(std::move(q), [this, attempt, state = *state, seq = target->second](read_outcome out) {
+        if (out.err) return check_and_append(*out.err, attempt);
+        attempt->request.target_kind = std::string();
         if (!out.events.empty() && out.events.front().seq == seq) {
-          if (auto ev = parse_event(*out.events.front().json)) request.target_kind = ev->kind;
+          if (auto ev = parse_event(*out.events.front().json)) attempt->request.target_kind = ev->kind;
         }
-        check_and_append(std::move(state), nullptr, who, std::move(request), guard, retries_left, std::move(finished),
-                         std::move(done));
+        check_and_append(state, attempt);
       });
     }
   }
-  auto pl = check(*state, who.who, request, engagement_limits{cfg_.max_open_proposals, cfg_.max_open_flags});
+  auto pl = check(**state, attempt->who.who, request, engagement_limits{cfg_.max_open_proposals, cfg_.max_open_flags});
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.
-    return storage_.find_by_cid(request.ch.name(), who.who.id, request.cid,
-                                [this, refusal = pl.err(), finished, done,
-                                 kind = request.kind](result<std::optional<committed_event>> found) {
-                                  finished();
+    return storage_.find_by_cid(request.ch.name(), attempt->who.who.id, request.cid,
+                                [this, attempt, refusal = pl.err()](result<std::optional<committed_event>> found) {
+                                  attempt->finished();
                                   if (!found || !found->has_value()) {
                                     bump(metrics_.posts_refused);
-                                    return done(refusal);
+                                    return attempt->done(refusal);
                                   }
                                   append_outcome out;
                                   out.duplicate = true;
                                   out.committed.push_back(std::move(**found));
-                                  complete(std::move(out), kind, done);
+                                  complete(std::move(out), attempt->request.kind, attempt->done);
                                 });
   }
   if (!pl) return refuse(pl.err());
+  append_checked(attempt, **state, std::move(pl.value()));
+}
 
+// Appends a checked plan; a guarded one that went stale is checked again
+// after catching up with the engagement's channels.
+void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl) {
   append_request req;
-  req.events = std::move(pl->events);
-  if (pl->record) req.record = append_request::record_draft{std::move(pl->record->fields), pl->record->attach_to};
-  if (guard) {
-    for (auto ch : {"eng:" + state->eng, "eng:" + state->eng + ":mediation"}) {
-      auto it = state->applied.find(ch);
-      req.expect_heads.emplace_back(ch, it == state->applied.end() ? 0 : it->second);
+  req.events = std::move(pl.events);
+  if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
+  if (attempt->guard) {
+    for (auto ch : {"eng:" + state.eng, "eng:" + state.eng + ":mediation"}) {
+      auto it = state.applied.find(ch);
+      req.expect_heads.emplace_back(ch, it == state.applied.end() ? 0 : it->second);
     }
   }
-  storage_.append(std::move(req), [this, who, request, guard, retries_left, finished, done](append_outcome out) mutable {
-    if (out.stale_state && retries_left > 0) {
-      auto eng = request.ch.eng;
-      request.target_kind.reset();  // looked up again against the newer state
-      return engagements_.catch_up(eng, [=, this](engagements::snapshot s, const error* e) mutable {
-        check_and_append(std::move(s), e, who, std::move(request), guard, retries_left - 1, std::move(finished),
-                         std::move(done));
+  storage_.append(std::move(req), [this, attempt](append_outcome out) {
+    if (out.stale_state && attempt->retries_left > 0) {
+      --attempt->retries_left;
+      attempt->request.target_kind.reset();  // looked up again against the newer state
+      return engagements_.catch_up(attempt->request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
+        check_and_append(std::move(s), attempt);
       });
     }
     // The sink has applied the events: the engagement's next workflow post may run.
-    finished();
-    complete(std::move(out), request.kind, done);
+    attempt->finished();
+    complete(std::move(out), attempt->request.kind, attempt->done);
   });
 }
 
@@ -299,11 +323,11 @@ void hub::state_of(const claims& who, const std::string& ch_name,
   if (auto r = check_read(who, *ch); !r) return done(r.err());
   if (ch->type == channel_type::support) return done(boost::json::value(nullptr));
   engagements_.with_state(ch->eng, opens_engagements(who), [this, who, ch = *ch, done = std::move(done)](
-                                                             engagements::snapshot s, const error* err) {
-    if (err) return done(*err);
-    if (ch.type == channel_type::mediation && !s->mediation_exists)
+                                                             result<engagements::snapshot> s) {
+    if (!s) return done(s.err());
+    if (ch.type == channel_type::mediation && !(*s)->mediation_exists)
       return done(make_error(errc::not_found, ch.name() + " does not exist: no dispute has opened it"));
-    done(boost::json::value(state_json(*s, cfg_.sla.phases, who, {cfg_.max_open_proposals, cfg_.max_open_flags})));
+    done(boost::json::value(state_for(**s, cfg_, who)));
   });
 }
 
@@ -314,13 +338,8 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
   if (ch->type == channel_type::mediation) {
     // The mediation channel of an engagement that does not exist: its main channel is empty.
-    read_query main;
-    main.ch = "eng:" + ch->eng;
-    main.limit = 1;
-    return storage_.read(std::move(main), [this, q = std::move(q), done = std::move(done),
-                                           eng = ch->eng](read_outcome out) mutable {
-      if (out.err) return done(std::move(out));
-      if (out.head == 0) return done(read_outcome{no_engagement(eng), {}, 0, {}});
+    return check_engagement_exists(ch->eng, [this, q = std::move(q), done = std::move(done)](result<void> exists) mutable {
+      if (!exists) return done(read_outcome{exists.err(), {}, 0, {}});
       storage_.read(std::move(q), std::move(done));
     });
   }
@@ -331,48 +350,48 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
   });
 }
 
-void hub::read_records(const claims& who, const std::string& eng, std::int64_t after, int limit,
-                       std::function<void(records_outcome)> done) {
+void hub::decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
+                    std::function<void(records_outcome)> done) {
   auto ch = parse_channel("eng:" + eng);
-  if (!ch || ch->type != channel_type::engagement) {
-    records_outcome out;
-    out.err = make_error(errc::bad_request, "invalid engagement id");
-    return done(std::move(out));
-  }
-  if (auto r = check_read(who, *ch); !r) {
-    records_outcome out;
-    out.err = r.err();
-    return done(std::move(out));
-  }
+  if (!ch || ch->type != channel_type::engagement)
+    return done(records_refused(make_error(errc::bad_request, "invalid engagement id")));
+  if (auto r = check_read(who, *ch); !r) return done(records_refused(r.err()));
   if (opens_engagements(who)) return storage_.read_records(eng, after, limit, std::move(done));
-  read_query q;
-  q.ch = ch->name();
-  q.limit = 1;
-  storage_.read(std::move(q), [this, eng, after, limit, done = std::move(done)](read_outcome head) mutable {
-    if (head.err || head.head == 0) {
-      records_outcome out;
-      out.err = head.err ? *head.err : no_engagement(eng);
-      return done(std::move(out));
-    }
+  check_engagement_exists(eng, [this, eng, after, limit, done = std::move(done)](result<void> exists) mutable {
+    if (!exists) return done(records_refused(exists.err()));
     storage_.read_records(eng, after, limit, std::move(done));
   });
 }
 
-// Runs on the storage thread, in commit order. Each worker gets the event in
-// that same order (io_context runs posted handlers FIFO), so every session
-// sees a channel's events in seq order.
+// For readers that may not open engagements: an engagement exists once its
+// main channel holds its opening event.
+void hub::check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done) {
+  read_query q;
+  q.ch = "eng:" + eng;
+  q.limit = 1;
+  storage_.read(std::move(q), [eng, done = std::move(done)](read_outcome out) {
+    if (out.err) return done(*out.err);
+    if (out.head == 0) return done(no_engagement(eng));
+    done({});
+  });
+}
+
+// Runs on the storage thread, in commit order. The engagement's state first:
+// a workflow post answered after this commit is checked against a state that
+// includes it, and the state pushed after the event is built from it.
 void hub::on_committed(const committed_event& ev) {
   if (ev.ch == revocations::channel) return on_revoked(ev);
-  // The engagement's state first: a workflow post answered after this commit
-  // is checked against a state that includes it.
-  engagements_.on_committed(ev);
-  for (auto& w : workers_) {
-    net::post(w->ioc, [w = w.get(), ch = ev.ch, seq = ev.seq, json = ev.json] {
-      w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
-        if (auto s = member.lock()) s->deliver(ch, seq, json);
-      });
-    });
-  }
+  fanout_.deliver(ev, state_push_after(engagements_.on_committed(ev)));
+}
+
+// Every stored event but a message or status may change what the engagement's
+// members see or may do. An engagement this instance does not hold (none of
+// its members is joined, or it was dropped from the book) pushes nothing.
+std::optional<state_push> hub::state_push_after(const engagements::applied_event& applied) const {
+  if (!applied.state || applied.kind == "message" || applied.kind == "status") return std::nullopt;
+  return state_push{applied.state->eng, [state = applied.state, &cfg = cfg_](const claims& reader) {
+                      return state_frame(*state, cfg, reader);
+                    }};
 }
 
 // A revocation from any instance: this one's connections of that user with an
@@ -383,58 +402,41 @@ void hub::on_revoked(const committed_event& ev) {
   if (!r) return;
   revocations_.forget_expired(now_s);
   log_event(log_level::info, "user_revoked", {{"user", r->user_id}, {"valid_after", std::to_string(r->valid_after)}});
-  for (auto& w : workers_) {
-    net::post(w->ioc, [w = w.get(), r = *r] {
-      for (auto& [key, weak] : w->sessions)
-        if (auto s = weak.lock()) s->revoked(r);
-    });
+  fanout_.for_each_member([r = *r](member& m) { m.revoked(r); });
+}
+
+void hub::join(worker& w, const std::string& ch, const std::shared_ptr<member>& m, const user& who,
+               std::function<void(result<void>)> ready) {
+  membership_.join(w, ch, m, who, std::move(ready));
+}
+
+void hub::leave(worker& w, const std::string& ch, const member& m, const user& who) {
+  membership_.leave(w, ch, m, who);
+}
+
+void hub::present(const std::string& ch, std::function<void(result<std::vector<user>>)> done) {
+  membership_.present(ch, std::move(done));
+}
+
+result<void> hub::mark_read(const claims& who, const std::string& ch_name, std::int64_t seq, const member* except) {
+  auto ch = parse_channel(ch_name);
+  if (!ch) return make_error(errc::bad_request, "unknown channel '" + ch_name + "'");
+  if (auto r = check_read(who, *ch); !r) return r;
+  // Stored with the next batch; pushed only when it moves forward, so a
+  // repeated marker costs its members nothing.
+  if (read_markers_.update(who.who.id, ch_name, seq)) {
+    bump(metrics_.read_markers_pushed);
+    broadcast(ch_name, std::make_shared<const std::string>(read_frame(ch_name, who.who, seq)), except);
   }
+  return {};
 }
 
-// The engine is told under the lock, so that a last unwatch and a new watch
-// of the same channel reach it in the order their counts changed. `ready`
-// must not call back into watch (it may run before storage_.watch returns).
-void hub::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
-  std::lock_guard lock(watch_mutex_);
-  ++watchers_[ch];
-  storage_.watch(ch, std::move(ready));
+void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except) {
+  membership_.broadcast(ch, std::move(frame), except);
 }
 
-void hub::unwatch(const std::string& ch) {
-  std::lock_guard lock(watch_mutex_);
-  auto it = watchers_.find(ch);
-  if (it == watchers_.end() || --it->second > 0) return;
-  watchers_.erase(it);
-  storage_.unwatch(ch);
-}
-
-void hub::broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {
-  storage_.publish_ephemeral(ch, frame);
-  broadcast_local(ch, std::move(frame), except);
-}
-
-void hub::broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except) {
-  for (auto& w : workers_) {
-    net::post(w->ioc, [w = w.get(), ch, frame, except] {
-      w->registry.for_each(ch, [&](const std::weak_ptr<ws_session>& member) {
-        if (auto s = member.lock(); s && s.get() != except) s->push(frame);
-      });
-    });
-  }
-}
-
-void hub::member_joined(const std::string& ch, const user& who, const void* except) {
-  storage_.presence_update(ch, who, true);
-  broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {who}, {})), except);
-}
-
-void hub::member_left(const std::string& ch, const user& who, const void* except) {
-  storage_.presence_update(ch, who, false);
-  storage_.presence_members(ch, [this, ch, who, except](result<std::vector<user>> members) {
-    if (members && std::any_of(members->begin(), members->end(), [&](const user& u) { return u.id == who.id; }))
-      return;  // still here through another instance
-    broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {who})), except);
-  });
+void hub::close_all_members() {
+  fanout_.for_each_member([](member& m) { m.going_away(); });
 }
 
 }  // namespace parley

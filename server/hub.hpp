@@ -1,35 +1,34 @@
 #pragma once
-// The hub: authorises, applies the protocol's rules, asks the engine to
-// append, and fans committed events out to the worker threads (DESIGN §1, §4).
+// The hub: the one front door of the server's operations. It authorises,
+// applies the protocol's rules, asks the engine to append or read, and hands
+// committed events to the fan-out (DESIGN §1, §4). Sessions and the HTTP API
+// call its operations; none of them reaches the engine.
 #include "protocol/channel.hpp"
 #include "protocol/result.hpp"
 #include "protocol/token.hpp"
-#include "server/channel_registry.hpp"
 #include "server/config.hpp"
 #include "server/connection_limits.hpp"
+#include "protocol/engagement.hpp"
 #include "server/engagements.hpp"
+#include "server/fanout.hpp"
+#include "server/member.hpp"
+#include "server/membership.hpp"
 #include "server/metrics.hpp"
-#include "server/presence.hpp"
+#include "server/read_markers.hpp"
 #include "server/revocations.hpp"
 #include "server/static_files.hpp"
-#include "server/read_markers.hpp"
 #include "server/user_limits.hpp"
 #include "storage/engine.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace parley {
-
-class ws_session;
 
 struct post_ack {
   std::int64_t seq = 0;
@@ -37,45 +36,41 @@ struct post_ack {
   bool duplicate = false;
 };
 
-// One worker thread's share of the server: its io_context and the sessions it
-// runs, by channel. Only that thread touches `registry`.
-struct worker {
-  std::size_t index = 0;
-  boost::asio::io_context ioc{1};
-  channel_registry<std::weak_ptr<ws_session>> registry;
-  std::unordered_map<const void*, std::weak_ptr<ws_session>> sessions;  // for the drain at shutdown
-};
-
 class hub {
  public:
   hub(const config& cfg, engine& storage, std::size_t workers);
 
   const config& cfg() const { return cfg_; }
-  engine& storage() { return storage_; }
   parley::metrics& stats() { return metrics_; }
-  parley::presence& presence() { return presence_; }
-  parley::engagements& engagements() { return engagements_; }
   user_limits& rates() { return rates_; }
-  parley::read_markers& read_markers() { return read_markers_; }
-  std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
   connection_limits& limits() { return limits_; }
-  parley::revocations& revocations() { return revocations_; }
   const web_assets& assets() const { return assets_; }
+  // The worker threads, for main to run them (and to run its timers on the first).
+  std::vector<std::unique_ptr<worker>>& workers() { return fanout_.workers(); }
   // The worker for the next connection (round robin).
-  worker& next_worker();
+  worker& next_worker() { return fanout_.next_worker(); }
+  // For main: the service-level watcher follows the engagements' states.
+  parley::engagements& engagements() { return engagements_; }
+
+  // Whether the engine is up (/readyz), and the Prometheus text of /metrics.
+  bool ready() const { return storage_.ready(); }
+  std::string render_metrics() { return metrics_.render(storage_.stats()); }
 
   // Verifies a token against the configured secret, audience, issuer and
   // lifetime, the current time and the user's revocations.
   result<claims> authenticate(std::string_view token) const;
+  // Whether the revocations are read (tokens are refused until then).
+  bool revocations_loaded() const { return revocations_.loaded(); }
 
   // The one posting path of the WebSocket and HTTP APIs: authorises, validates,
   // appends. `done` runs on a storage thread after the commit (or at once on a refusal).
   void post(const claims& who, const std::string& ch, const std::string& kind, const boost::json::object& body,
             const std::string& cid, std::function<void(result<post_ack>)> done);
 
-  // The §4 state of the engagement of channel `ch` (null for `support`), after
-  // authorising the reader; opens the engagement on first use. A mediation
-  // channel that no dispute has opened is `not_found`. `done` may run on a storage thread.
+  // The §4 state of the engagement of channel `ch` as `who` sees it (null for
+  // `support`), after authorising the reader; opens the engagement on first
+  // use. A mediation channel that no dispute has opened is `not_found`. `done`
+  // may run on a storage thread.
   void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
 
   // Reads a channel window after authorising the reader. A reader that cannot
@@ -83,50 +78,57 @@ class hub {
   // channel that holds nothing. `done` runs on a storage thread.
   void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
 
+  // A page of engagement `eng`'s decision log (after, limit as engine::read_records),
+  // after authorising the reader; `not_found` as for read. `done` runs on a storage thread.
+  void decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
+                 std::function<void(records_outcome)> done);
+
   // Records that `user_id`'s tokens issued until now are refused (every
   // instance closes that user's connections holding one).
   void revoke(const std::string& user_id, std::function<void(result<revocation>)> done);
   // Reads the revocations that can still refuse a token and watches for new
   // ones; tokens are accepted once that is done. Asynchronous, retried until it succeeds.
   void load_revocations();
-  // A page of engagement `eng`'s decision log (after, limit as engine::read_records),
-  // after authorising the reader; `not_found` as for read. `done` runs on a storage thread.
-  void read_records(const claims& who, const std::string& eng, std::int64_t after, int limit,
-                    std::function<void(records_outcome)> done);
 
-  // Interest of this instance in a channel's live events, counted: the engine
-  // watches it from the first interest to the last. `ready` as engine::watch.
-  void watch(const std::string& ch, std::function<void(std::optional<error>)> ready);
-  void unwatch(const std::string& ch);
+  // On `w`'s thread: member `m` of user `who` joins / leaves `ch` (see
+  // membership). `ready` runs on a storage thread once a read of `ch` misses
+  // no live event.
+  void join(worker& w, const std::string& ch, const std::shared_ptr<member>& m, const user& who,
+            std::function<void(result<void>)> ready);
+  void leave(worker& w, const std::string& ch, const member& m, const user& who);
+  // The users present on `ch` on every instance. `done` runs on a storage thread.
+  void present(const std::string& ch, std::function<void(result<std::vector<user>>)> done);
 
-  // A user's first connection on this instance joined `ch` / its last one left:
-  // recorded for every instance, and pushed to the members (except `except`).
-  // A left is pushed only when the user is not present through another instance.
-  void member_joined(const std::string& ch, const user& who, const void* except);
-  void member_left(const std::string& ch, const user& who, const void* except);
+  // `who` has read `ch` up to `seq`: stored with the next batch, and pushed to
+  // the channel's members (except `except`) when it moved forward.
+  result<void> mark_read(const claims& who, const std::string& ch, std::int64_t seq, const member* except);
+  // Stores the read markers gathered since the last flush.
+  void flush_read_markers() { read_markers_.flush(); }
 
   // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
-  // on every instance, except the session at `except`.
-  void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
+  // on every instance, except `except`.
+  void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
+
+  // Server going away: every connection flushes what is queued and closes.
+  void close_all_members();
 
  private:
+  struct post_attempt;
   void on_committed(const committed_event& ev);
   void on_revoked(const committed_event& ev);
+  void check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done);
   void read_revocations_before(std::optional<std::int64_t> before);
   void retry_revocations(const error& e);
-  void broadcast_local(const std::string& ch, std::shared_ptr<const std::string> frame, const void* except);
-  void check_and_append(engagements::snapshot state, const error* err, const claims& who, post_request request,
-                        bool guard, int retries_left, std::function<void()> finished,
-                        std::function<void(result<post_ack>)> done);
+  // The state push that follows `applied` (protocol §9.9), if any.
+  std::optional<state_push> state_push_after(const engagements::applied_event& applied) const;
+  void check_and_append(result<engagements::snapshot> state, std::shared_ptr<post_attempt> attempt);
+  void append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl);
   void complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
 
   const config& cfg_;
   engine& storage_;
-  std::vector<std::unique_ptr<worker>> workers_;
-  std::atomic<std::size_t> next_worker_{0};
-  parley::presence presence_;
-  std::mutex watch_mutex_;
-  std::unordered_map<std::string, int> watchers_;
+  fanout fanout_;
+  membership membership_;
   parley::engagements engagements_;
   parley::metrics metrics_;
   connection_limits limits_;

@@ -7,7 +7,6 @@
 #include "server/signing_keys.hpp"
 #include "server/sla_watcher.hpp"
 #include "server/verify_log.hpp"
-#include "server/ws_session.hpp"
 #include "storage/local_engine.hpp"
 #include "storage/log.hpp"
 #include "storage/redis_engine.hpp"
@@ -34,15 +33,6 @@ namespace {
 
 // How long a drain waits for WebSocket clients to complete their close handshake.
 constexpr auto drain_deadline = std::chrono::seconds(5);
-
-void close_all_sessions(hub& h) {
-  for (auto& w : h.workers()) {
-    net::post(w->ioc, [w = w.get()] {
-      for (auto& [key, weak] : w->sessions)
-        if (auto s = weak.lock()) s->going_away();
-    });
-  }
-}
 
 // Raises the descriptor limit to its hard limit and returns it: connections
 // are capped below it, so that running out never happens on the hot path.
@@ -109,7 +99,7 @@ int serve(config cfg) {
     marker_timer.expires_after(std::chrono::seconds(1));
     marker_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      h.read_markers().flush();
+      h.flush_read_markers();
       arm_marker_flush();
     });
   };
@@ -141,7 +131,7 @@ int serve(config cfg) {
 
   // Tokens are accepted once the revocations are read: wait for that (a few
   // seconds at most; storage that is down at start is waited for in the background).
-  for (int i = 0; i < 500 && !h.revocations().loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !h.revocations_loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
@@ -163,12 +153,12 @@ int serve(config cfg) {
   server->stop();
   if (admin) admin->stop();
   watcher.stop();
-  close_all_sessions(h);
+  h.close_all_members();
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (h.stats().ws_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   net::post(h.workers().front()->ioc, [&] { marker_timer.cancel(); });
-  h.read_markers().flush();
+  h.flush_read_markers();
   storage->stop();  // every pending append is committed and answered
   for (auto& g : guards) g.reset();
   for (auto& w : h.workers()) w->ioc.stop();

@@ -34,7 +34,7 @@ void sla_watcher::start() {
 // only the due times of the others.
 void sla_watcher::load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i) {
   if (i >= ids->size()) return;
-  book_.with_state((*ids)[i], false, [this, ids, i](engagements::snapshot, const error*) {
+  book_.with_state((*ids)[i], false, [this, ids, i](const result<engagements::snapshot>&) {
     net::post(ioc_, [this, ids, i] {
       if (!stopped_) load_from(ids, i + 1);
     });
@@ -108,8 +108,9 @@ void sla_watcher::append_sla(const std::string& eng, append_request req) {
 // Each miss's cid is derived from the miss, so storage keeps it once, whoever
 // posts it and however often. The committed `sla` event reschedules the engagement.
 void sla_watcher::post_misses(const std::string& eng) {
-  book_.with_state(eng, false, [this, eng](engagements::snapshot s, const error* err) {
-    if (err) return retry_later(eng);
+  book_.with_state(eng, false, [this, eng](result<engagements::snapshot> state) {
+    if (!state) return retry_later(eng);
+    const auto& s = *state;
     auto now = now_ms();
     // A later miss of the same engagement (e.g. the status window after the reply window).
     if (auto next = next_due(*s, windows_); next && *next > now)

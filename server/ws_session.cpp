@@ -6,6 +6,10 @@
 #include "protocol/version.hpp"
 #include "storage/log.hpp"
 
+#include "server/completion.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/field.hpp>
@@ -119,7 +123,7 @@ void ws_session::run(http::request<http::string_body> req) {
 
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) return;
-  worker_.sessions.emplace(this, weak_from_this());
+  worker_.members.emplace(this, weak_from_this());
   hello_timer_.expires_after(std::chrono::seconds(hub_.cfg().hello_timeout_s));
   hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec && !self->claims_) self->close(close_auth, "no hello in time");
@@ -164,26 +168,26 @@ void ws_session::handle_frame(std::string_view text) {
   if (auto* bad = std::get_if<frame_error>(&parsed)) {
     if (!claims_) return close(close_auth, "the first frame must be hello");
     ++unanswered_;
-    reply_error(bad->id, bad->err);
+    send_error(bad->id, bad->err);
     if (bad->garbage && !garbage_bucket_.take(now_ms())) close(close_policy, "repeated malformed frames");
     return;
   }
   auto& f = std::get<client_frame>(parsed);
   if (f.op != op::typing || f.id) ++unanswered_;  // every request but an id-less typing gets one reply
   if (!claims_ && f.op != op::hello) {
-    reply_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
+    send_error(f.id, make_error(errc::unauthorized, "the first frame must be hello"));
     return close(close_auth, "the first frame must be hello");
   }
   if (!admit(class_of(f.op), f)) return;
   switch (f.op) {
-    case op::hello: return on_hello(f);
-    case op::join: return on_join(std::move(f));
-    case op::leave: return on_leave(f);
-    case op::post: return on_post(std::move(f));
-    case op::history: return on_history(std::move(f));
-    case op::typing: return on_typing(f);
-    case op::read: return on_read_marker(f);
-    case op::decisions: return on_decisions(f);
+    case op::hello: return handle_hello(f);
+    case op::join: return handle_join(std::move(f));
+    case op::leave: return handle_leave(f);
+    case op::post: return handle_post(std::move(f));
+    case op::history: return handle_history(std::move(f));
+    case op::typing: return handle_typing(f);
+    case op::read: return handle_read_marker(f);
+    case op::decisions: return handle_decisions(f);
   }
 }
 
@@ -197,34 +201,34 @@ bool ws_session::admit(op_class c, const client_frame& f) {
   }
   bump(hub_.stats().rate_limited);
   // An id-less typing asks for no reply, and gets none.
-  if (f.op != op::typing || f.id) reply_error(f.id, make_error(errc::rate_limited, "too many requests; slow down"));
+  if (f.op != op::typing || f.id) send_error(f.id, make_error(errc::rate_limited, "too many requests; slow down"));
   // Going on at full speed after being told: the connection is closed.
   if (++in_a_row > hub_.rates().limit(c).burst) close(close_policy, "rate limit abused");
   return false;
 }
 
-void ws_session::on_hello(const client_frame& f) {
+void ws_session::handle_hello(const client_frame& f) {
   auto verified = hub_.authenticate(f.token);
   // Not yet able to check revocations (storage unreachable): the client may say hello again.
-  if (!verified && verified.err().code == errc::unavailable) return reply_error(f.id, verified.err());
+  if (!verified && verified.err().code == errc::unavailable) return send_error(f.id, verified.err());
   if (!verified) {
     bump(hub_.stats().auth_failures);
     log_event(log_level::warn, "auth_failed",
               {{"via", "hello"}, {"ip", remote_address_}, {"reason", verified.err().message}});
-    reply_error(f.id, verified.err());
+    send_error(f.id, verified.err());
     return close(close_auth, verified.err().message);
   }
   // A later hello renews the token of the same user in the same role (before it expires).
   if (claims_ && claims_->who.id != verified->who.id) {
-    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
+    return send_error(f.id, make_error(errc::forbidden, "a connection cannot change its user"));
   }
   if (claims_ && claims_->who.role != verified->who.role) {
-    return reply_error(f.id, make_error(errc::forbidden, "a connection cannot change its role"));
+    return send_error(f.id, make_error(errc::forbidden, "a connection cannot change its role"));
   }
   if (!claims_) {
     user_ticket_ = hub_.limits().websocket_of(verified->who.id);
     if (!user_ticket_) {
-      reply_error(f.id, make_error(errc::rate_limited, "too many connections of this user (limit " +
+      send_error(f.id, make_error(errc::rate_limited, "too many connections of this user (limit " +
                                                          std::to_string(hub_.cfg().max_ws_per_user) + ")"));
       return close(close_policy, "too many connections of this user");
     }
@@ -270,85 +274,82 @@ void ws_session::revoked(const revocation& r) {
   close(close_auth, "token revoked");
 }
 
-// A join goes through four steps, each possibly on another thread: the
-// engagement's state (which opens the engagement on first use), the members
-// present on every instance, the watch of the channel's live events, and the
-// read of its recent events.
-void ws_session::on_join(client_frame f) {
+void ws_session::handle_join(client_frame f) {
   auto ch = parse_channel(f.ch);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
-  if (auto e = channel_limit_error(f.ch)) return reply_error(f.id, *e);
+  if (!ch) return send_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
+  if (auto r = check_read(*claims_, *ch); !r) return send_error(f.id, r.err());
+  if (auto room = channel_limit_allows(f.ch); !room) return send_error(f.id, room.err());
   ++heavy_in_flight_;
   auto j = std::make_shared<pending_join>();
   j->ch = f.ch;
   j->f = std::move(f);
-  hub_.state_of(*claims_, j->ch, [self = shared_from_this(), j](result<boost::json::value> state) {
-    if (!state) return self->on_worker([j, err = state.err()](ws_session& s) { s.reply_heavy_error(j->f.id, err); });
-    j->state = std::move(state.value());
-    self->hub_.storage().presence_members(j->ch, [self, j](result<std::vector<user>> members) {
-      self->on_worker([j, members = std::move(members)](ws_session& s) {
-        if (s.closing_) return;
-        if (!members) return s.reply_heavy_error(j->f.id, members.err());
-        j->presence = members.value();
-        s.join_with_state(j);
-      });
-    });
-  });
+  net::co_spawn(worker_.ioc, join(shared_from_this(), std::move(j)), net::detached);
 }
 
-std::optional<error> ws_session::channel_limit_error(const std::string& ch) const {
-  if (channels_.count(ch) || channels_.size() < hub_.cfg().max_channels) return std::nullopt;
+result<void> ws_session::channel_limit_allows(const std::string& ch) const {
+  if (channels_.count(ch) || channels_.size() < hub_.cfg().max_channels) return {};
   return make_error(errc::bad_request, "channel limit of " + std::to_string(hub_.cfg().max_channels) + " reached");
 }
 
-void ws_session::join_with_state(std::shared_ptr<pending_join> j) {
-  if (auto e = channel_limit_error(j->ch)) return reply_heavy_error(j->f.id, *e);
+// A join goes through four steps, each possibly on another thread: the
+// engagement's state (which opens the engagement on first use), the members
+// present on every instance, the watch of the channel's live events, and the
+// read of its recent events. The coroutine runs on this session's worker
+// (every co_await resumes there); `self` keeps the session alive.
+net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::shared_ptr<pending_join> j) {
+  auto state = co_await completion<result<boost::json::value>>(
+      [&](auto done) { hub_.state_of(*claims_, j->ch, std::move(done)); });
+  if (!state) co_return send_heavy_error(j->f.id, state.err());
+  j->state = std::move(state.value());
+  auto present = co_await completion<result<std::vector<user>>>([&](auto done) { hub_.present(j->ch, std::move(done)); });
+  if (closing_) co_return;
+  if (!present) co_return send_heavy_error(j->f.id, present.err());
+  j->presence = std::move(present.value());
+
+  if (auto room = channel_limit_allows(j->ch); !room) co_return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
   auto& jc = channels_[j->ch];
   jc.ready = false;
   jc.pending.clear();
   jc.generation = ++join_generation_;
   j->generation = jc.generation;
-  if (!first) return read_join_window(j);
-  worker_.registry.add(j->ch, this, weak_from_this());
-  if (hub_.presence().join(j->ch, claims_->who)) hub_.member_joined(j->ch, claims_->who, this);
-  // The join's read starts once the channel's live events reach this
-  // instance, so that nothing falls between the two.
-  hub_.watch(j->ch, [self = shared_from_this(), j](std::optional<error> err) {
-    self->on_worker([j, err = std::move(err)](ws_session& s) {
-      if (!err) return s.read_join_window(j);
-      s.on_join_read(j, read_outcome{err, {}, 0, {}});
-    });
-  });
+  if (first) {
+    // The join's read starts once the channel's live events reach this
+    // instance, so that nothing falls between the two.
+    auto watched = co_await completion<result<void>>(
+        [&](auto done) { hub_.join(worker_, j->ch, self, claims_->who, std::move(done)); });
+    if (!watched) {
+      on_join_read(j, read_outcome{watched.err(), {}, 0, {}});
+      co_return;
+    }
+  }
+  for (;;) {
+    read_query q;
+    q.ch = j->ch;
+    q.limit = static_cast<int>(j->f.limit.value_or(50));
+    q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
+    q.after = j->f.since;
+    auto out = co_await completion<read_outcome>([&](auto done) { hub_.read(*claims_, std::move(q), std::move(done)); });
+    if (!on_join_read(j, std::move(out))) co_return;
+  }
 }
 
-void ws_session::read_join_window(std::shared_ptr<pending_join> j) {
-  read_query q;
-  q.ch = j->ch;
-  q.limit = static_cast<int>(j->f.limit.value_or(50));
-  q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
-  q.after = j->f.since;
-  hub_.read(*claims_, std::move(q), [self = shared_from_this(), j](read_outcome out) {
-    self->on_worker([j, out = std::move(out)](ws_session& s) mutable { s.on_join_read(j, std::move(out)); });
-  });
-}
-
-void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
-  if (closing_) return;
+bool ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
+  if (closing_) return false;
   const std::string& ch = j->ch;
   client_frame& f = j->f;
   auto it = channels_.find(ch);
   if (it == channels_.end()) {
-    return reply_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+    send_heavy_error(f.id, make_error(errc::conflict, "left before the join completed"));
+    return false;
   }
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
   bool latest = it->second.generation == j->generation;
   if (out.err) {
-    reply_heavy_error(f.id, *out.err);
+    send_heavy_error(f.id, *out.err);
     if (latest) leave_channel(ch);
-    return;
+    return false;
   }
   bool epoch_matches = f.since && f.epoch == out.epoch;
   bool recovered = false;
@@ -356,7 +357,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
     // The client's position belongs to another log (or is beyond ours): it gets the latest events.
     // Without an epoch the position is taken as given, but never reported as recovered.
     f.since.reset();
-    return read_join_window(j);
+    return true;
   }
   if (f.since) {
     std::int64_t last = out.events.empty() ? *f.since : out.events.back().seq;
@@ -380,7 +381,7 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   // "more": true; live events still start after the head, and the client pages
   // the rest with history.
   send_heavy(reply_with_events_within(f.id, fields, events, reply_budget(), out.truncated).frame);
-  if (!latest) return;
+  if (!latest) return false;
 
   // Live events from here on: those after the head the read saw.
   auto& jc = it->second;
@@ -389,10 +390,11 @@ void ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   auto pending = std::move(jc.pending);
   jc.pending.clear();
   for (auto& [seq, json] : pending) deliver(ch, seq, json);
+  return false;
 }
 
-void ws_session::on_leave(const client_frame& f) {
-  if (!channels_.count(f.ch)) return reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+void ws_session::handle_leave(const client_frame& f) {
+  if (!channels_.count(f.ch)) return send_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
   leave_channel(f.ch);
   send(reply_ok(f.id));
 }
@@ -400,9 +402,7 @@ void ws_session::on_leave(const client_frame& f) {
 void ws_session::leave_channel(const std::string& ch) {
   channels_.erase(ch);
   last_typing_.erase(ch);
-  worker_.registry.remove(ch, this);
-  hub_.unwatch(ch);
-  if (hub_.presence().leave(ch, claims_->who.id)) hub_.member_left(ch, claims_->who, this);
+  hub_.leave(worker_, ch, *this, claims_->who);
 }
 
 void ws_session::leave_all_channels() {
@@ -411,10 +411,10 @@ void ws_session::leave_all_channels() {
   for (const auto& ch : joined) leave_channel(ch);
 }
 
-void ws_session::on_post(client_frame f) {
+void ws_session::handle_post(client_frame f) {
   hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
     self->on_worker([id, r = std::move(r)](ws_session& s) {
-      if (!r) return s.reply_error(id, r.err());
+      if (!r) return s.send_error(id, r.err());
       boost::json::object fields{{"seq", r->seq}, {"ts", r->ts}};
       if (r->duplicate) fields["duplicate"] = true;
       s.send(reply_ok(id, fields));
@@ -422,7 +422,7 @@ void ws_session::on_post(client_frame f) {
   });
 }
 
-void ws_session::on_history(client_frame f) {
+void ws_session::handle_history(client_frame f) {
   ++heavy_in_flight_;
   read_query q;
   q.ch = f.ch;
@@ -432,7 +432,7 @@ void ws_session::on_history(client_frame f) {
   q.max_bytes = hub_.cfg().max_reply;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
     self->on_worker([id, out = std::move(out)](ws_session& s) {
-      if (out.err) return s.reply_heavy_error(id, *out.err);
+      if (out.err) return s.send_heavy_error(id, *out.err);
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out.events) events.push_back(e.json);
       boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
@@ -441,10 +441,10 @@ void ws_session::on_history(client_frame f) {
   });
 }
 
-void ws_session::on_typing(const client_frame& f) {
+void ws_session::handle_typing(const client_frame& f) {
   auto it = channels_.find(f.ch);
   if (it == channels_.end()) {
-    if (f.id) reply_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
+    if (f.id) send_error(f.id, make_error(errc::not_found, "not joined to '" + f.ch + "'"));
     return;
   }
   // Typing pushes are advisory: extra ones within the interval are dropped.
@@ -457,42 +457,34 @@ void ws_session::on_typing(const client_frame& f) {
   if (f.id) send(reply_ok(f.id));
 }
 
-void ws_session::on_read_marker(const client_frame& f) {
-  auto ch = parse_channel(f.ch);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "unknown channel '" + f.ch + "'"));
-  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
-  // Stored with the next batch; pushed only when it moves forward, so a
-  // repeated marker costs its members nothing.
-  if (hub_.read_markers().update(claims_->who.id, f.ch, f.seq)) {
-    bump(hub_.stats().read_markers_pushed);
-    hub_.broadcast(f.ch, std::make_shared<const std::string>(read_frame(f.ch, claims_->who, f.seq)), this);
-  }
+void ws_session::handle_read_marker(const client_frame& f) {
+  if (auto marked = hub_.mark_read(*claims_, f.ch, f.seq, this); !marked) return send_error(f.id, marked.err());
   send(reply_ok(f.id));
 }
 
-void ws_session::on_decisions(const client_frame& f) {
+void ws_session::handle_decisions(const client_frame& f) {
   auto ch = parse_channel("eng:" + f.eng);
-  if (!ch) return reply_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
-  if (auto r = check_read(*claims_, *ch); !r) return reply_error(f.id, r.err());
+  if (!ch) return send_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
+  if (auto r = check_read(*claims_, *ch); !r) return send_error(f.id, r.err());
   ++heavy_in_flight_;
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));
-  hub_.read_records(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
+  hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
     self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
-      if (out.err) return s.reply_heavy_error(id, *out.err);
+      if (out.err) return s.send_heavy_error(id, *out.err);
       s.send_heavy(reply_ok(id, decisions_page(std::move(out.records), after, out.next, s.reply_budget())));
     });
   });
 }
 
-void ws_session::reply_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
+void ws_session::send_error(std::optional<std::int64_t> id, const error& e) { send(parley::reply_error(id, e)); }
 
 void ws_session::send_heavy(std::string frame) {
   if (heavy_in_flight_ > 0) --heavy_in_flight_;
   send(std::move(frame));
 }
 
-void ws_session::reply_heavy_error(std::optional<std::int64_t> id, const error& e) {
+void ws_session::send_heavy_error(std::optional<std::int64_t> id, const error& e) {
   send_heavy(parley::reply_error(id, e));
 }
 
@@ -516,6 +508,11 @@ void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::sha
   jc.last_seq = seq;
   bump(hub_.stats().deliveries);
   enqueue(json, true);
+}
+
+bool ws_session::live_on(const std::string& ch) const {
+  auto it = channels_.find(ch);
+  return it != channels_.end() && it->second.ready && !closing_;
 }
 
 void ws_session::push(std::shared_ptr<const std::string> frame) {
@@ -634,7 +631,7 @@ void ws_session::on_closed() {
   expiry_timer_.cancel();
   write_timer_.cancel();
   leave_all_channels();
-  worker_.sessions.erase(this);
+  worker_.members.erase(this);
   // A write may still be running over the first in_flight_ entries: they stay until it ends.
   std::size_t keep = writing_ ? in_flight_ : 0;
   while (queue_.size() > keep) {

@@ -6,7 +6,9 @@
 #include "protocol/token.hpp"
 #include "protocol/token_bucket.hpp"
 #include "server/hub.hpp"
+#include "server/member.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -24,7 +26,7 @@
 
 namespace parley {
 
-class ws_session : public std::enable_shared_from_this<ws_session> {
+class ws_session : public member, public std::enable_shared_from_this<ws_session> {
  public:
   // `unauthenticated` counts against the client address until hello succeeds;
   // `connection` counts against the process's cap for the session's life.
@@ -35,14 +37,15 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   // Completes the upgrade of `req` and starts reading.
   void run(boost::beast::http::request<boost::beast::http::string_body> req);
 
-  // A committed event of a channel this session may have joined (from the hub's fan-out).
-  void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json);
-  // An ephemeral frame (presence, typing, read).
-  void push(std::shared_ptr<const std::string> frame);
+  // member: what the fan-out and membership call, on this session's worker.
+  void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json) override;
+  void push(std::shared_ptr<const std::string> frame) override;
+  bool live_on(const std::string& ch) const override;
+  const claims& reader() const override { return *claims_; }
   // Server going away: flush what is queued, then close with 1001.
-  void going_away();
+  void going_away() override;
   // A revocation of some user's tokens: closes this session (4003) when it holds one of them.
-  void revoked(const revocation& r);
+  void revoked(const revocation& r) override;
 
  private:
   // A joined channel. Until the join's read completes (`ready`), live events
@@ -70,22 +73,24 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   // Takes a token of the user's bucket for the op; when there is none the
   // request is answered `rate_limited`, and going on regardless closes 4008.
   bool admit(op_class c, const client_frame& f);
-  void on_hello(const client_frame& f);
+  void handle_hello(const client_frame& f);
   // A renewed token: channels it no longer allows are left, and the client is told.
   void leave_channels_not_allowed();
   void arm_expiry_timer();
-  void on_join(client_frame f);
+  void handle_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
-  std::optional<error> channel_limit_error(const std::string& ch) const;
-  void join_with_state(std::shared_ptr<pending_join> j);
-  void read_join_window(std::shared_ptr<pending_join> j);
-  void on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
-  void on_leave(const client_frame& f);
-  void on_post(client_frame f);
-  void on_history(client_frame f);
-  void on_typing(const client_frame& f);
-  void on_read_marker(const client_frame& f);
-  void on_decisions(const client_frame& f);
+  result<void> channel_limit_allows(const std::string& ch) const;
+  // The join's steps after the checks of handle_join.
+  boost::asio::awaitable<void> join(std::shared_ptr<ws_session> self, std::shared_ptr<pending_join> j);
+  // Answers the join from its read; true when the window must be read again
+  // (the client's position belongs to another log).
+  bool on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
+  void handle_leave(const client_frame& f);
+  void handle_post(client_frame f);
+  void handle_history(client_frame f);
+  void handle_typing(const client_frame& f);
+  void handle_read_marker(const client_frame& f);
+  void handle_decisions(const client_frame& f);
   void leave_channel(const std::string& ch);
   void leave_all_channels();
 
@@ -94,13 +99,13 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void send(std::string frame);
   // Replies to heavy requests (join, history, decisions), which free their slot.
   void send_heavy(std::string frame);
-  void reply_heavy_error(std::optional<std::int64_t> id, const error& e);
+  void send_heavy_error(std::optional<std::int64_t> id, const error& e);
   // The bytes a reply may take now: it never takes the queue past its limit
   // (protocol §9.10), nor past the largest reply.
   std::size_t reply_budget() const;
   bool reading_should_pause() const;
   void resume_reading_if_paused();
-  void reply_error(std::optional<std::int64_t> id, const error& e);
+  void send_error(std::optional<std::int64_t> id, const error& e);
   // Pushes (events, presence, typing) past the queue limit close the connection with 4001.
   void enqueue(std::shared_ptr<const std::string> frame, bool push);
   void do_write();

@@ -51,12 +51,12 @@ struct fixture {
     storage = make_local_engine(options);
     book = std::make_unique<engagements>(
         *storage,
-        [this](const std::string& ch, std::function<void(std::optional<error>)> ready) {
+        [this](const std::string& ch, std::function<void(result<void>)> ready) {
           {
             std::lock_guard lock(mutex);
             ++watches[ch];
           }
-          ready(std::nullopt);
+          ready({});
         },
         [this](const std::string& ch) {
           std::lock_guard lock(mutex);
@@ -70,8 +70,8 @@ struct fixture {
   // The state (or the error code) of `eng`.
   std::pair<engagements::snapshot, std::string> state(const std::string& eng, bool may_open = true) {
     std::promise<std::pair<engagements::snapshot, std::string>> p;
-    book->with_state(eng, may_open, [&p](engagements::snapshot s, const error* err) {
-      p.set_value({s, err ? std::string(code_name(err->code)) : std::string("ok")});
+    book->with_state(eng, may_open, [&p](result<engagements::snapshot> s) {
+      p.set_value(s ? std::pair{*s, std::string("ok")} : std::pair{engagements::snapshot{}, std::string(code_name(s.err().code))});
     });
     return p.get_future().get();
   }

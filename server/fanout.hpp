@@ -1,0 +1,73 @@
+#pragma once
+// The worker threads and the fan-out of committed events and pushes to their
+// members (DESIGN §4). Each worker keeps its own registry channel → members,
+// touched only on its thread; which workers have members of a channel is
+// counted apart, so that the storage thread posts an event only to those.
+#include "server/channel_registry.hpp"
+#include "server/member.hpp"
+#include "storage/engine.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley {
+
+// One worker thread's share of the server: its io_context and the members it
+// runs, by channel. Only that thread touches `registry` and `members`.
+struct worker {
+  std::size_t index = 0;
+  boost::asio::io_context ioc{1};
+  channel_registry<std::weak_ptr<member>> registry;
+  std::unordered_map<const member*, std::weak_ptr<member>> members;  // every connection, joined or not
+};
+
+// The state push that follows a stored workflow event (protocol §9.9): to each
+// member of engagement `eng`'s channels, one frame built for its reader.
+struct state_push {
+  std::string eng;
+  std::function<std::shared_ptr<const std::string>(const claims& reader)> frame_for;
+};
+
+class fanout {
+ public:
+  explicit fanout(std::size_t workers);
+
+  std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
+  // The worker for the next connection (round robin).
+  worker& next_worker();
+
+  // On `w`'s thread: `m` becomes / stops being a member of `ch`.
+  void add(worker& w, const std::string& ch, const std::shared_ptr<member>& m);
+  void remove(worker& w, const std::string& ch, const member& m);
+
+  // From the storage thread, in commit order: the event to the members of its
+  // channel, then (with `push`) the state to each member of the engagement's
+  // channels, once per member and after the event.
+  void deliver(const committed_event& ev, std::optional<state_push> push);
+  // A frame to every member of `ch` on this instance, except `except`.
+  void push(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
+  // Calls `fn` on each worker's thread for every connection it runs.
+  void for_each_member(std::function<void(member&)> fn);
+
+ private:
+  // Which workers have members of a channel, counted per hash bucket of the
+  // channel's name: written by a worker when a channel gains its first or
+  // loses its last member there, read by the storage thread without a lock.
+  // Channels that share a bucket only cost a worker an empty lookup.
+  static constexpr std::size_t buckets = 4096;
+  std::atomic<std::uint32_t>& count(const std::string& ch, std::size_t worker);
+  bool has_members(const std::string& ch, std::size_t worker);
+
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<std::size_t> next_worker_{0};
+  std::unique_ptr<std::atomic<std::uint32_t>[]> counts_;
+};
+
+}  // namespace parley

@@ -1,0 +1,101 @@
+// The fan-out (server/fanout): events reach only the workers that have members
+// of the channel, and a state push reaches each member of the engagement's
+// channels once, after the event, and not before a join's window is read.
+#include "server/fanout.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace parley;
+
+namespace {
+
+// A member that records what reaches it.
+class recorder : public member {
+ public:
+  explicit recorder(std::string user_id) { claims_.who.id = std::move(user_id); }
+
+  void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>&) override {
+    got.push_back("event " + ch + " " + std::to_string(seq));
+  }
+  void push(std::shared_ptr<const std::string> frame) override { got.push_back(*frame); }
+  bool live_on(const std::string& ch) const override { return live.count(ch) > 0; }
+  const claims& reader() const override { return claims_; }
+  void revoked(const revocation&) override {}
+  void going_away() override {}
+
+  std::vector<std::string> got;
+  std::set<std::string> live;
+
+ private:
+  claims claims_;
+};
+
+// Runs what was posted to `w`; the number of handlers run.
+std::size_t run(worker& w) {
+  w.ioc.restart();
+  return w.ioc.poll();
+}
+
+committed_event event_of(std::string ch, std::int64_t seq) {
+  return committed_event{std::move(ch), seq, 0, std::make_shared<const std::string>("{}")};
+}
+
+state_push push_for(std::string eng) {
+  return state_push{eng, [eng](const claims& reader) {
+                      return std::make_shared<const std::string>("state " + eng + " for " + reader.who.id);
+                    }};
+}
+
+}  // namespace
+
+TEST_CASE("an event is posted only to workers with members of its channel", "[server][fanout]") {
+  fanout f(2);
+  auto& w0 = *f.workers()[0];
+  auto& w1 = *f.workers()[1];
+  auto a = std::make_shared<recorder>("a");
+  f.add(w0, "eng:1", a);
+  f.deliver(event_of("eng:1", 1), std::nullopt);
+  CHECK(run(w0) == 1);
+  CHECK(run(w1) == 0);
+  CHECK(a->got == std::vector<std::string>{"event eng:1 1"});
+
+  f.remove(w0, "eng:1", *a);
+  f.deliver(event_of("eng:1", 2), std::nullopt);
+  CHECK(run(w0) == 0);
+  CHECK(a->got.size() == 1);
+}
+
+TEST_CASE("a state push reaches each member of the engagement once, after the event", "[server][fanout]") {
+  fanout f(2);
+  auto& w0 = *f.workers()[0];
+  auto& w1 = *f.workers()[1];
+  auto both = std::make_shared<recorder>("both");  // joined to main and mediation
+  both->live = {"eng:7", "eng:7:mediation"};
+  f.add(w0, "eng:7", both);
+  f.add(w0, "eng:7:mediation", both);
+  auto main_only = std::make_shared<recorder>("main");
+  main_only->live = {"eng:7"};
+  f.add(w1, "eng:7", main_only);
+
+  f.deliver(event_of("eng:7:mediation", 3), push_for("7"));
+  run(w0);
+  run(w1);
+  CHECK(both->got == std::vector<std::string>{"event eng:7:mediation 3", "state 7 for both"});
+  CHECK(main_only->got == std::vector<std::string>{"state 7 for main"});
+}
+
+TEST_CASE("a member whose join of the event's channel is still reading gets no state push", "[server][fanout]") {
+  fanout f(1);
+  auto& w = *f.workers()[0];
+  auto joining = std::make_shared<recorder>("joining");
+  joining->live = {"eng:8:mediation"};  // main still reading its window
+  f.add(w, "eng:8", joining);
+  f.add(w, "eng:8:mediation", joining);
+  f.deliver(event_of("eng:8", 4), push_for("8"));
+  run(w);
+  CHECK(joining->got == std::vector<std::string>{"event eng:8 4"});
+}
