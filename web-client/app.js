@@ -347,15 +347,17 @@ class Session {
     if (info) {
       const eng = this.ensureEngagement(info.id);
       eng.ingest(ch, added);
-      let relevant = false;
+      let workflow = false;
       for (const ev of added) {
-        if (['phase', 'decision', 'proposal', 'flag', 'flag_update', 'mediation', 'sla', 'status'].includes(ev.kind)) relevant = true;
+        if (ev.kind !== 'message' && ev.kind !== 'status') workflow = true;
         if (ev.kind === 'mediation' && ev.body && ev.body.state !== 'closed') this.tryMediation(info.id);
         if (ev.kind === 'decision' && ev.body && ev.body.record) this.loadLog(info.id);
         if (ev.kind === 'flag' && ev.body && ev.body.type === 'dispute') setTimeout(() => this.tryMediation(info.id), 300);
       }
-      if (relevant) { this.refreshState(info.id); this.engagementChanged(info.id); }
-      if (ev0(added).kind === 'message' && eng.state && eng.stateSource === 'server') this.refreshState(info.id, 1000);
+      // The server pushes the state after every other event; a message or a
+      // status update moves only the reply and status clocks, read again shortly.
+      if (workflow) this.engagementChanged(info.id);
+      else if (eng.state && eng.stateSource === 'server') this.refreshState(info.id, 1000);
     }
     if (this.view && this.view.ch === ch) {
       this.view.append(added);
@@ -1359,8 +1361,6 @@ class TimelineView {
 }
 
 // ---------------------------------------------------------------- helpers
-
-function ev0(list) { return list[list.length - 1] || {}; }
 
 function excerpt(text, n) {
   const s = String(text || '').replace(/\s+/g, ' ').trim();
