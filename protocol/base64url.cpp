@@ -1,4 +1,4 @@
-#include "base64url.hpp"
+#include "protocol/base64url.hpp"
 
 #include <cstdint>
 

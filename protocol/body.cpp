@@ -1,8 +1,8 @@
 // Post bodies (protocol §3 "Kinds a client may post"): each kind's fields are
 // checked and copied into a fresh object, so nothing unchecked is ever stored.
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
-#include "json_input.hpp"
+#include "protocol/json_input.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <array>

@@ -1,8 +1,8 @@
-#include "decision_log.hpp"
+#include "protocol/decision_log.hpp"
 
-#include "base64url.hpp"
-#include "hex.hpp"
-#include "json_input.hpp"
+#include "protocol/base64url.hpp"
+#include "protocol/hex.hpp"
+#include "protocol/json_input.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,8 +1,8 @@
 #pragma once
 // The hash-chained, signed decision log (protocol §5, §9.11): canonical JSON
 // (RFC 8785), record hashing, signing and chain verification. Pure functions.
-#include "result.hpp"
-#include "signing.hpp"
+#include "protocol/result.hpp"
+#include "protocol/signing.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>

@@ -1,8 +1,8 @@
-#include "ephemeral.hpp"
+#include "protocol/ephemeral.hpp"
 
-#include "event.hpp"
-#include "json_input.hpp"
-#include "user.hpp"
+#include "protocol/event.hpp"
+#include "protocol/json_input.hpp"
+#include "protocol/user.hpp"
 
 #include <boost/json/value.hpp>
 

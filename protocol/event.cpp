@@ -1,6 +1,6 @@
-#include "event.hpp"
+#include "protocol/event.hpp"
 
-#include "json_input.hpp"
+#include "protocol/json_input.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>

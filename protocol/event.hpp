@@ -1,7 +1,7 @@
 #pragma once
 // Persisted events (protocol §3 "Events") and the ephemeral pushes.
-#include "result.hpp"
-#include "user.hpp"
+#include "protocol/result.hpp"
+#include "protocol/user.hpp"
 
 #include <boost/json/object.hpp>
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
-#include "json_input.hpp"
+#include "protocol/json_input.hpp"
 
 #include <array>
 #include <bitset>

@@ -2,7 +2,7 @@
 // Client frames (protocol §3 "Requests"), parsed strictly: exactly one JSON
 // object, nothing after it, nesting at most `max_depth`, duplicate keys and
 // unknown fields refused, every field type-checked.
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 #include <boost/json/object.hpp>
 #include <cstdint>

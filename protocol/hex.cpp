@@ -1,4 +1,4 @@
-#include "hex.hpp"
+#include "protocol/hex.hpp"
 
 #include <openssl/evp.h>
 

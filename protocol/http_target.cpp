@@ -1,4 +1,4 @@
-#include "http_target.hpp"
+#include "protocol/http_target.hpp"
 
 #include <charconv>
 

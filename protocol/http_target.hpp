@@ -2,7 +2,7 @@
 // The request target of the HTTP API (protocol §7): path and query split,
 // percent-decoding, integer query parameters and path parameters. Pure, so
 // that the router's handling of hostile targets is unit-tested and fuzzed.
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "json_input.hpp"
+#include "protocol/json_input.hpp"
 
 #include <simdjson.h>
 

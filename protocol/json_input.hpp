@@ -2,7 +2,7 @@
 // Strict JSON input shared by frames, HTTP bodies, tokens and stored events:
 // simdjson does the parsing and UTF-8 validation, Boost.JSON holds the result.
 // Internal to protocol/.
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 #include <boost/json/value.hpp>
 #include <cstddef>

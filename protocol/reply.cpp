@@ -1,4 +1,4 @@
-#include "reply.hpp"
+#include "protocol/reply.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 // Server reply frames: {"id":7,"ok":true,...} and {"id":7,"ok":false,"error":{..}}.
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 #include <boost/json/object.hpp>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 namespace parley {
 

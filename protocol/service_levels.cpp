@@ -1,4 +1,4 @@
-#include "service_levels.hpp"
+#include "protocol/service_levels.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -6,9 +6,9 @@
 // entry (sla first, then its notice). Each event's cid is derived from the miss,
 // so the engine's idempotency key stores it at most once across restarts and
 // instances; apply() of the committed `sla` event then silences that miss.
-#include "engagement.hpp"
-#include "event.hpp"
-#include "result.hpp"
+#include "protocol/engagement.hpp"
+#include "protocol/event.hpp"
+#include "protocol/result.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,7 +1,7 @@
-#include "signing.hpp"
+#include "protocol/signing.hpp"
 
-#include "base64url.hpp"
-#include "json_input.hpp"
+#include "protocol/base64url.hpp"
+#include "protocol/json_input.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>

@@ -3,7 +3,7 @@
 // verifying, and their JWK form (RFC 8037) with the RFC 7638 thumbprint as
 // key id. Pure: keys come in as bytes or PEM text; reading files and making
 // new keys is the server's business.
-#include "result.hpp"
+#include "protocol/result.hpp"
 
 #include <boost/json/object.hpp>
 #include <memory>

@@ -1,8 +1,8 @@
-#include "token.hpp"
+#include "protocol/token.hpp"
 
-#include "base64url.hpp"
-#include "channel.hpp"
-#include "json_input.hpp"
+#include "protocol/base64url.hpp"
+#include "protocol/channel.hpp"
+#include "protocol/json_input.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

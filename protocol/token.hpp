@@ -1,8 +1,8 @@
 #pragma once
 // JWT HS256 tokens (protocol §2). Verification pins the algorithm to HS256,
 // compares signatures in constant time and enforces `exp` with a small skew.
-#include "result.hpp"
-#include "user.hpp"
+#include "protocol/result.hpp"
+#include "protocol/user.hpp"
 
 #include <boost/json/object.hpp>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "token_bucket.hpp"
+#include "protocol/token_bucket.hpp"
 
 #include <algorithm>
 #include <cmath>

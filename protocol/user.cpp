@@ -1,4 +1,4 @@
-#include "user.hpp"
+#include "protocol/user.hpp"
 
 namespace parley {
 
