@@ -1,7 +1,7 @@
 #include "server/engagements.hpp"
 
 #include "protocol/channel.hpp"
-#include "protocol/user.hpp"
+#include "storage/clock.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -10,9 +10,6 @@ namespace parley {
 
 namespace {
 constexpr int load_page = 1000;
-// The cid of the event that opens an engagement: one per engagement, however
-// many requests race to open it.
-constexpr const char* opened_cid = "engagement:opened";
 }  // namespace
 
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
@@ -67,8 +64,8 @@ bool engagements::drop_locked(const std::string& eng, const std::shared_ptr<entr
 }
 
 void engagements::unwatch_engagement(const std::string& eng) {
-  unwatch_("eng:" + eng);
-  unwatch_("eng:" + eng + ":mediation");
+  unwatch_(channel::main(eng));
+  unwatch_(channel::mediation(eng));
 }
 
 engagements::applied_event engagements::on_committed(const committed_event& ev) {
@@ -83,16 +80,16 @@ engagements::applied_event engagements::on_committed(const committed_event& ev) 
     e = it->second;
     lru_.splice(lru_.begin(), lru_, e->lru);
   }
-  auto parsed = parse_event(*ev.json);
-  if (!parsed) return {};
-  applied_event applied{parsed->kind, nullptr};
+  // The engine hands the event over parsed: it is applied as it was stored, never parsed again.
+  if (!ev.event) return {};
+  applied_event applied{ev.event->kind, nullptr};
   snapshot changed;
   {
     std::lock_guard lock(e->mutex);
     if (e->status == load_status::loading) {
-      e->arrived_while_loading.push_back(std::move(parsed.value()));
+      e->arrived_while_loading.push_back(ev.event);
     } else if (e->status == load_status::loaded) {
-      auto next = apply_shared(e->state, parsed.value());
+      auto next = apply_shared(e->state, *ev.event);
       if (next != e->state) e->state = changed = std::move(next);
       applied.state = e->state;
     }
@@ -182,7 +179,7 @@ void engagements::read_channel(std::string ch, std::int64_t after, std::shared_p
 void engagements::read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
                                   std::function<void(result<engagement_events>)> done) {
   auto events = std::make_shared<std::vector<event>>();
-  read_channel("eng:" + eng, main_after, events,
+  read_channel(channel::main(eng), main_after, events,
                [this, eng, mediation_after, events, done = std::move(done)](result<std::int64_t> main_head) mutable {
                  if (!main_head) return done(main_head.err());
                  read_mediation(eng, mediation_after, events, *main_head, std::move(done));
@@ -191,7 +188,7 @@ void engagements::read_engagement(const std::string& eng, std::int64_t main_afte
 
 void engagements::read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
                                  std::int64_t main_head, std::function<void(result<engagement_events>)> done) {
-  read_channel("eng:" + eng + ":mediation", after, events,
+  read_channel(channel::mediation(eng), after, events,
                [events, main_head, done = std::move(done)](result<std::int64_t> head) {
                  if (!head) return done(head.err());
                  done(engagement_events{std::move(*events), main_head});
@@ -227,8 +224,8 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
     if (p->err) return finish_load(e, *p->err);
     read_state(eng, e);
   };
-  watch_("eng:" + eng, ready);
-  watch_("eng:" + eng + ":mediation", ready);
+  watch_(channel::main(eng), ready);
+  watch_(channel::mediation(eng), ready);
 }
 
 void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
@@ -271,22 +268,15 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
       }
     }
     if (unwatch) unwatch_engagement(eng);
-    auto err = make_error(errc::not_found, "engagement " + eng + " does not exist");
+    auto err = engagement_not_found(eng);
     for (auto& w : refused) w.fn(err);
     return;
   }
   append_request req;
-  event opened;
-  opened.ch = "eng:" + eng;
-  opened.kind = "phase";
-  opened.from = system_user();
-  opened.cid = opened_cid;
-  opened.body = {{"from", nullptr}, {"to", "discovery"}};
-  req.events.push_back(std::move(opened));
+  req.events.push_back(opening_event(eng, now_ms()));
   storage_.append(std::move(req), [this, e, s = std::move(s)](append_outcome out) mutable {
     if (out.err) return finish_load(e, *out.err);
-    auto ev = parse_event(*out.committed.front().json);
-    if (ev) apply(s, ev.value());
+    if (const auto& opened = out.committed.front().event) apply(s, *opened);
     finish_load(e, std::move(s));
   });
 }
@@ -305,8 +295,8 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
       auto it = e->state->applied.find(ch);
       return it == e->state->applied.end() ? std::int64_t{0} : it->second;
     };
-    main_applied = at("eng:" + eng);
-    mediation_applied = at("eng:" + eng + ":mediation");
+    main_applied = at(channel::main(eng));
+    mediation_applied = at(channel::mediation(eng));
   }
   read_engagement(eng, main_applied, mediation_applied, [this, e, fn = std::move(fn)](result<engagement_events> read) {
     if (!read) return fn(read.err());
@@ -332,7 +322,7 @@ void engagements::finish_load(const std::shared_ptr<entry>& e, result<engagement
       e->status = load_status::unloaded;
       e->arrived_while_loading.clear();
     } else {
-      for (const auto& ev : e->arrived_while_loading) apply(*state, ev);
+      for (const auto& ev : e->arrived_while_loading) apply(*state, *ev);
       e->arrived_while_loading.clear();
       e->state = loaded = std::make_shared<const engagement_state>(std::move(*state));
       e->status = load_status::loaded;

@@ -84,7 +84,7 @@ class engagements {
     std::mutex mutex;
     load_status status = load_status::unloaded;
     snapshot state;
-    std::vector<event> arrived_while_loading;
+    std::vector<std::shared_ptr<const event>> arrived_while_loading;
     std::deque<waiter> waiting;  // called once loaded
     std::deque<exclusive_op> exclusive_queue;
     bool exclusive_running = false;

@@ -1,5 +1,7 @@
 #include "server/fanout.hpp"
 
+#include "protocol/channel.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <unordered_set>
@@ -41,8 +43,8 @@ namespace {
 // A member whose join of the event's channel is still reading gets the event
 // with its join's window, and no state before it.
 void push_state(worker& w, const std::string& ch, const state_push& push) {
-  const std::string main = "eng:" + push.eng;
-  const std::string mediation = main + ":mediation";
+  const std::string main = channel::main(push.eng);
+  const std::string mediation = channel::mediation(push.eng);
   std::unordered_set<const member*> done;
   for (const auto* c : {&main, &mediation}) {
     w.registry.for_each(*c, [&](const std::weak_ptr<member>& weak) {
@@ -61,8 +63,8 @@ void push_state(worker& w, const std::string& ch, const state_push& push) {
 // handlers FIFO), so every member sees a channel's events in seq order.
 void fanout::deliver(const committed_event& ev, std::optional<state_push> push) {
   for (auto& w : workers_) {
-    bool to_engagement = push && (has_members("eng:" + push->eng, w->index) ||
-                                  has_members("eng:" + push->eng + ":mediation", w->index));
+    bool to_engagement = push && (has_members(channel::main(push->eng), w->index) ||
+                                  has_members(channel::mediation(push->eng), w->index));
     if (!to_engagement && !has_members(ev.ch, w->index)) continue;
     net::post(w->ioc, [w = w.get(), ch = ev.ch, seq = ev.seq, json = ev.json, push = to_engagement ? push : std::nullopt] {
       w->registry.for_each(ch, [&](const std::weak_ptr<member>& weak) {

@@ -1,10 +1,12 @@
 #include "server/http_api.hpp"
 
+#include "protocol/channel.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/http_target.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
 #include "server/static_files.hpp"
+#include "storage/clock.hpp"
 #include "storage/log.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -214,7 +216,7 @@ void handle_engagement_state(const http_call& c) {
   if (!c.get()) return c.fail(errc::bad_request, "use GET");
   auto who = c.authorize();
   if (!who) return;
-  c.h.state_of(*who, "eng:" + std::string(c.param),
+  c.h.state_of(*who, channel::main(c.param),
                c.later([](result<boost::json::value> s, unsigned version, bool keep) {
                  if (!s) return http_error_response(s.err(), version, keep);
                  return json_reply(boost::json::serialize(s.value()), version, keep);
@@ -233,7 +235,7 @@ http_response jsonl_page(const boost::json::object& page, unsigned version, bool
 
 void handle_decisions(const http_call& c) {
   if (!c.get()) return c.fail(errc::bad_request, "use GET");
-  auto ch = parse_channel("eng:" + std::string(c.param));
+  auto ch = parse_channel(channel::main(c.param));
   if (!ch) return c.fail(errc::bad_request, "invalid engagement id");
   auto who = c.authorize();
   if (!who) return;

@@ -4,6 +4,7 @@
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
+#include "storage/clock.hpp"
 #include "storage/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -17,10 +18,6 @@ namespace net = boost::asio;
 namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
-
-error no_engagement(const std::string& eng) {
-  return make_error(errc::not_found, "engagement " + eng + " does not exist");
-}
 
 records_outcome records_refused(error e) {
   records_outcome out;
@@ -54,11 +51,6 @@ struct hub::post_attempt {
   std::function<void()> finished = [] {};
   std::function<void(result<post_ack>)> done;
 };
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 user_limit_rates rates_of(const config& cfg) {
   user_limit_rates r;
@@ -176,15 +168,11 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   if (!normalised) return refuse(normalised.err());
 
   if (ch->type == channel_type::support) {
-    // Notes among support staff: no engagement rules apply.
-    event ev;
-    ev.ch = ch->name();
-    ev.kind = kind;
-    ev.from = who.who;
-    ev.cid = cid;
-    ev.body = std::move(normalised.value());
+    // Notes among support staff: no engagement state to check against.
+    auto pl = check_support_post(who.who, post_request{*ch, kind, std::move(normalised.value()), cid, std::nullopt});
+    if (!pl) return refuse(pl.err());
     append_request req;
-    req.events.push_back(std::move(ev));
+    req.events = std::move(pl.value().events);
     return storage_.append(std::move(req),
                            [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
   }
@@ -195,7 +183,7 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   attempt->done = std::move(done);
   // Messages and status updates change no rule another post depends on: they
   // need not wait for the engagement's workflow posts, nor for its head.
-  if (kind == "message" || kind == "status") {
+  if (!is_workflow(kind)) {
     return engagements_.with_state(ch->eng, opens_engagements(who), [this, attempt](result<engagements::snapshot> s) {
       check_and_append(std::move(s), attempt);
     });
@@ -267,7 +255,7 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
   req.events = std::move(pl.events);
   if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
   if (attempt->guard) {
-    for (auto ch : {"eng:" + state.eng, "eng:" + state.eng + ":mediation"}) {
+    for (const auto& ch : guarded_channels(state.eng)) {
       auto it = state.applied.find(ch);
       req.expect_heads.emplace_back(ch, it == state.applied.end() ? 0 : it->second);
     }
@@ -297,9 +285,7 @@ void hub::complete(append_outcome out, const std::string& kind, const std::funct
   const auto& first = out.committed.front();
   post_ack ack{first.seq, first.ts, out.duplicate};
   std::vector<event> notices;
-  if (kind == "flag") {
-    if (auto ev = parse_event(*first.json)) notices = notices_for(ev.value());
-  }
+  if (implies_notices(kind) && first.event) notices = notices_for(*first.event);
   if (notices.empty()) {
     bump(metrics_.posts_accepted);
     return done(ack);
@@ -325,8 +311,7 @@ void hub::state_of(const claims& who, const std::string& ch_name,
   engagements_.with_state(ch->eng, opens_engagements(who), [this, who, ch = *ch, done = std::move(done)](
                                                              result<engagements::snapshot> s) {
     if (!s) return done(s.err());
-    if (ch.type == channel_type::mediation && !(*s)->mediation_exists)
-      return done(make_error(errc::not_found, ch.name() + " does not exist: no dispute has opened it"));
+    if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
     done(boost::json::value(state_for(**s, cfg_, who)));
   });
 }
@@ -352,7 +337,7 @@ void hub::read(const claims& who, read_query q, std::function<void(read_outcome)
 
 void hub::decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
                     std::function<void(records_outcome)> done) {
-  auto ch = parse_channel("eng:" + eng);
+  auto ch = parse_channel(channel::main(eng));
   if (!ch || ch->type != channel_type::engagement)
     return done(records_refused(make_error(errc::bad_request, "invalid engagement id")));
   if (auto r = check_read(who, *ch); !r) return done(records_refused(r.err()));
@@ -367,11 +352,11 @@ void hub::decisions(const claims& who, const std::string& eng, std::int64_t afte
 // main channel holds its opening event.
 void hub::check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done) {
   read_query q;
-  q.ch = "eng:" + eng;
+  q.ch = channel::main(eng);
   q.limit = 1;
   storage_.read(std::move(q), [eng, done = std::move(done)](read_outcome out) {
     if (out.err) return done(*out.err);
-    if (out.head == 0) return done(no_engagement(eng));
+    if (out.head == 0) return done(engagement_not_found(eng));
     done({});
   });
 }
@@ -388,7 +373,7 @@ void hub::on_committed(const committed_event& ev) {
 // members see or may do. An engagement this instance does not hold (none of
 // its members is joined, or it was dropped from the book) pushes nothing.
 std::optional<state_push> hub::state_push_after(const engagements::applied_event& applied) const {
-  if (!applied.state || applied.kind == "message" || applied.kind == "status") return std::nullopt;
+  if (!applied.state || !is_workflow(applied.kind)) return std::nullopt;
   return state_push{applied.state->eng, [state = applied.state, &cfg = cfg_](const claims& reader) {
                       return state_frame(*state, cfg, reader);
                     }};
@@ -398,7 +383,8 @@ std::optional<state_push> hub::state_push_after(const engagements::applied_event
 // older token are closed (4003).
 void hub::on_revoked(const committed_event& ev) {
   const auto now_s = now_ms() / 1000;
-  auto r = revocations_.apply(*ev.json, now_s);
+  if (!ev.event) return;
+  auto r = revocations_.apply(*ev.event, now_s);
   if (!r) return;
   revocations_.forget_expired(now_s);
   log_event(log_level::info, "user_revoked", {{"user", r->user_id}, {"valid_after", std::to_string(r->valid_after)}});

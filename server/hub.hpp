@@ -141,6 +141,4 @@ class hub {
 // The per-user rates of `cfg` (protocol §9.10).
 user_limit_rates rates_of(const config& cfg);
 
-std::int64_t now_ms();
-
 }  // namespace parley

@@ -1,7 +1,5 @@
 #include "server/revocations.hpp"
 
-#include "protocol/event.hpp"
-
 #include <algorithm>
 
 namespace parley {
@@ -16,9 +14,14 @@ bool revocations::allows(const claims& c) const {
 
 std::optional<revocation> revocations::apply(const std::string& event_json, std::int64_t now_s) {
   auto ev = parse_event(event_json);
-  if (!ev || ev->kind != kind) return std::nullopt;
-  const auto* user = ev->body.if_contains("user");
-  const auto* after = ev->body.if_contains("valid_after");
+  if (!ev) return std::nullopt;
+  return apply(ev.value(), now_s);
+}
+
+std::optional<revocation> revocations::apply(const event& ev, std::int64_t now_s) {
+  if (ev.kind != kind) return std::nullopt;
+  const auto* user = ev.body.if_contains("user");
+  const auto* after = ev.body.if_contains("valid_after");
   if (!user || !user->is_string() || !after || !after->is_int64()) return std::nullopt;
   revocation r{std::string(user->get_string()), after->get_int64()};
   if (r.valid_after < now_s - keep_s_) return r;  // every token it could refuse has expired

@@ -7,6 +7,7 @@
 // it is as durable as any event in either engine and reaches every instance
 // through the engine's live sink. Only revocations younger than the longest
 // token lifetime can refuse anything, so only those are kept.
+#include "protocol/event.hpp"
 #include "protocol/token.hpp"
 
 #include <atomic>
@@ -38,6 +39,8 @@ class revocations {
   // Takes in a stored event of the revocations channel; gives the revocation it
   // holds (kept only while a token it refuses can still be unexpired).
   std::optional<revocation> apply(const std::string& event_json, std::int64_t now_s);
+  // The same, for an event the engine hands over already parsed.
+  std::optional<revocation> apply(const event& ev, std::int64_t now_s);
   // Forgets the revocations older than the longest token lifetime: tokens
   // issued before them are refused anyway.
   void forget_expired(std::int64_t now_s);

@@ -1,6 +1,6 @@
 #include "server/sla_watcher.hpp"
 
-#include "server/hub.hpp"
+#include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
 

@@ -1,9 +1,11 @@
 #include "server/ws_session.hpp"
 
 #include "protocol/access.hpp"
+#include "protocol/channel.hpp"
 #include "protocol/event.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
+#include "storage/clock.hpp"
 #include "storage/log.hpp"
 
 #include "server/completion.hpp"
@@ -463,7 +465,7 @@ void ws_session::handle_read_marker(const client_frame& f) {
 }
 
 void ws_session::handle_decisions(const client_frame& f) {
-  auto ch = parse_channel("eng:" + f.eng);
+  auto ch = parse_channel(channel::main(f.eng));
   if (!ch) return send_error(f.id, make_error(errc::bad_request, "invalid engagement id"));
   if (auto r = check_read(*claims_, *ch); !r) return send_error(f.id, r.err());
   ++heavy_in_flight_;

@@ -19,6 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto ch = parley::percent_decode(*raw)) (void)parley::parse_channel(*ch);
   }
   if (auto eng = parley::path_middle(t->path, "/api/v1/engagements/", "/decisions"))
-    (void)parley::parse_channel("eng:" + std::string(*eng));
+    (void)parley::parse_channel(parley::channel::main(*eng));
   return 0;
 }

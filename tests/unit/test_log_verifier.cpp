@@ -1,4 +1,5 @@
 // The checks behind `parley verify-log` (protocol §5, §9.11).
+#include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
 #include "protocol/log_verifier.hpp"
 
@@ -25,7 +26,7 @@ std::vector<std::string> signed_export(int count, const ed25519_key& key, std::s
   for (int n = 1; n <= count; ++n) {
     boost::json::object rec{{"n", n},
                             {"eng", eng},
-                            {"ch", "eng:" + eng},
+                            {"ch", channel::main(eng)},
                             {"topic", "timeline"},
                             {"terms", {{"weeks", n}}},
                             {"text", "Plan " + std::to_string(n)},

@@ -3,6 +3,7 @@
 // log, stale heads), and what only a shared engine has: one order for several
 // instances, delivery to watchers, and Redis dying, coming back, or coming
 // back empty.
+#include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
 #include "engine_contract.hpp"
 #include "redis_fixture.hpp"
@@ -308,14 +309,14 @@ namespace {
 
 append_outcome decide(engine& e, std::int64_t proposal_seq, const std::string& topic, std::string eng = "42") {
   append_request req;
-  req.events.push_back(make_event("eng:" + eng, "u2", "status first"));
-  event decision = make_event("eng:" + eng, "u2", "");
+  req.events.push_back(make_event(channel::main(eng), "u2", "status first"));
+  event decision = make_event(channel::main(eng), "u2", "");
   decision.kind = "decision";
   decision.body = {{"proposal", proposal_seq}, {"verdict", "accepted"}};
   req.events.push_back(std::move(decision));
   append_request::record_draft draft;
   draft.fields = {{"eng", eng},
-                  {"ch", "eng:" + eng},
+                  {"ch", channel::main(eng)},
                   {"topic", topic},
                   {"terms", {{"fee", 1200}, {"note", "ünïcode \"quoted\""}}},
                   {"text", "the plan"},
