@@ -3,6 +3,8 @@
 #include "protocol/engagement.hpp"
 
 #include <boost/json/serialize.hpp>
+#include "test_users.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -13,14 +15,7 @@ using namespace parley;
 
 namespace {
 
-const user client{"c1", "Carla", user_role::client};
-const user client2{"c2", "Chris", user_role::client};
-const user expert{"e1", "Eve", user_role::expert};
-const user support_user{"s1", "Sam", user_role::support};
-const user bot{"b1", "CI bot", user_role::bot};
-const user service{"platform", "", user_role::service};
-
-constexpr std::int64_t t0 = 1'764'000'000'000;
+using namespace test_users;
 constexpr std::int64_t hour = 3'600'000;
 
 boost::json::object message_body(std::string text) { return {{"text", text}}; }
