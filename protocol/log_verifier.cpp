@@ -56,7 +56,7 @@ result<void> log_verifier::check(std::string_view line) {
   std::string actual = record_hash(rec);
   if (hash->get_string() != actual) return bad("hash mismatch");
   if (options_.keys) {
-    if (auto err = check_record_signature(rec, *options_.keys)) return *err;
+    if (auto signed_ok = check_record_signature(rec, *options_.keys); !signed_ok) return signed_ok;
   }
   ++records_;
   prev_ = std::move(actual);
