@@ -40,7 +40,7 @@ struct committed_event {
 
 // Events appended in one atomic step (all or none). The first event carries
 // the client's `cid`: when (ch, from.id, cid) was stored before, nothing is
-// appended and the outcome reports the first event's seq and ts with duplicate=true.
+// appended and the answer holds the first event as stored, with duplicate=true.
 struct append_request {
   std::vector<event> events;  // seq and ts are assigned by the engine
 
