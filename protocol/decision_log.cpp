@@ -239,7 +239,7 @@ std::string seal_record(boost::json::object& record, const ed25519_key* signer) 
   return hash;
 }
 
-std::optional<error> check_record_signature(const boost::json::object& record, const key_set& keys) {
+result<void> check_record_signature(const boost::json::object& record, const key_set& keys) {
   const auto* hash = record.if_contains("hash");
   const auto* kid = record.if_contains("kid");
   const auto* sig = record.if_contains("sig");
@@ -257,10 +257,10 @@ std::optional<error> check_record_signature(const boost::json::object& record, c
   }
   auto raw = sig->is_string() ? base64url_decode(sig->get_string()) : std::nullopt;
   if (!raw || !key->verify(hash->get_string(), *raw)) return make_error(errc::bad_request, "bad signature");
-  return std::nullopt;
+  return {};
 }
 
-std::optional<error> verify_chain(const std::vector<boost::json::object>& records) {
+result<void> verify_chain(const std::vector<boost::json::object>& records) {
   std::string expected_prev = genesis_prev;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto& rec = records[i];
@@ -283,7 +283,7 @@ std::optional<error> verify_chain(const std::vector<boost::json::object>& record
     if (hash->get_string() != actual) return bad("hash mismatch");
     expected_prev = std::move(actual);
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace parley

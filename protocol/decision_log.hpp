@@ -42,7 +42,7 @@ std::string seal_record(boost::json::object& record, const ed25519_key* signer);
 // Checks a record's "kid" and "sig" against `keys` (the hash itself is
 // verify_chain's business). The error says what is wrong: "no sig",
 // "unknown kid ...", "bad signature".
-std::optional<error> check_record_signature(const boost::json::object& record, const key_set& keys);
+result<void> check_record_signature(const boost::json::object& record, const key_set& keys);
 // Parses one stored or exported record (a JSON object); nullopt when it is not
 // one. Numbers are read correctly rounded (simdjson): Boost.JSON 1.81's parser
 // may turn the shortest form of a double into its neighbour, and the record
@@ -55,6 +55,6 @@ inline const std::string genesis_prev(64, '0');
 // Checks a whole chain in order: n = 1, 2, …; each prev equals the previous hash
 // (64 zeros first); each hash matches. On failure the error message names the
 // first bad record ("record 3: hash mismatch").
-std::optional<error> verify_chain(const std::vector<boost::json::object>& records);
+result<void> verify_chain(const std::vector<boost::json::object>& records);
 
 }  // namespace parley

@@ -15,19 +15,19 @@ bool blank(std::string_view line) {
 
 }  // namespace
 
-std::optional<error> log_verifier::add_line(std::string_view line) {
-  if (failed_) return failed_;
+result<void> log_verifier::add_line(std::string_view line) {
+  if (!failed_) return failed_;
   ++line_;
-  if (blank(line)) return std::nullopt;
-  if (auto err = check(line)) {
+  if (blank(line)) return {};
+  if (auto checked = check(line); !checked) {
     failed_ = make_error(errc::bad_request,
                          "line " + std::to_string(line_) + " (record " + std::to_string(records_ + 1) + "): " +
-                             err->message);
+                             checked.err().message);
   }
   return failed_;
 }
 
-std::optional<error> log_verifier::check(std::string_view line) {
+result<void> log_verifier::check(std::string_view line) {
   auto parsed = detail::parse_strict_json(line, max_record_depth);
   if (auto* e = std::get_if<detail::json_input_error>(&parsed)) return e->err;
   const auto& root = std::get<boost::json::value>(parsed);
@@ -56,15 +56,15 @@ std::optional<error> log_verifier::check(std::string_view line) {
   std::string actual = record_hash(rec);
   if (hash->get_string() != actual) return bad("hash mismatch");
   if (options_.keys) {
-    if (auto err = check_record_signature(rec, *options_.keys)) return err;
+    if (auto signed_ok = check_record_signature(rec, *options_.keys); !signed_ok) return signed_ok;
   }
   ++records_;
   prev_ = std::move(actual);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<error> log_verifier::finish() {
-  if (failed_) return failed_;
+result<void> log_verifier::finish() {
+  if (!failed_) return failed_;
   if (records_ < options_.min_records) {
     return make_error(errc::bad_request, "only " + std::to_string(records_) + " records, expected at least " +
                                              std::to_string(options_.min_records) + " (truncated?)");
@@ -74,7 +74,7 @@ std::optional<error> log_verifier::finish() {
     return make_error(errc::bad_request, "record " + std::to_string(records_) + ": hash " + prev_ +
                                              " is not the expected head");
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace parley

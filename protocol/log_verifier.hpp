@@ -28,10 +28,10 @@ class log_verifier {
   // that matches, and with keys a valid sig by a known kid. The first failure
   // is returned, naming the line and the record, and is returned again for
   // every later call.
-  std::optional<error> add_line(std::string_view line);
+  result<void> add_line(std::string_view line);
 
   // After the last line: the --head and --min-records checks.
-  std::optional<error> finish();
+  result<void> finish();
 
   std::int64_t records() const { return records_; }
   // The last record's hash (64 zeros before the first).
@@ -39,14 +39,14 @@ class log_verifier {
   const std::string& eng() const { return eng_; }
 
  private:
-  std::optional<error> check(std::string_view line);
+  result<void> check(std::string_view line);
 
   log_check_options options_;
   std::int64_t line_ = 0;
   std::int64_t records_ = 0;
   std::string eng_;
   std::string prev_ = std::string(64, '0');
-  std::optional<error> failed_;
+  result<void> failed_;  // the first failure, kept for every later call
 };
 
 }  // namespace parley

@@ -162,8 +162,9 @@ void engagements::read_channel(std::string ch, std::int64_t after, std::shared_p
   q.ch = ch;
   q.after = after;
   q.limit = load_page;
-  storage_.read(std::move(q), [this, ch, into, done = std::move(done)](read_outcome out) mutable {
-    if (out.err) return done(*out.err);
+  storage_.read(std::move(q), [this, ch, into, done = std::move(done)](result<channel_window> window) mutable {
+    if (!window) return done(window.err());
+    const channel_window& out = *window;
     for (const auto& se : out.events) {
       auto ev = parse_event(*se.json);
       if (!ev) return done(ev.err());
@@ -208,20 +209,20 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
   struct pending {
     std::mutex mutex;
     int left = 2;
-    std::optional<error> err;
+    result<void> watched;  // the first failure of the two
   };
   auto p = std::make_shared<pending>();
   auto ready = [this, eng, e, p](result<void> watched) {
     {
       std::lock_guard lock(p->mutex);
-      if (!watched && !p->err) p->err = watched.err();
+      if (!watched && p->watched) p->watched = watched.err();
       if (--p->left > 0) return;
     }
-    if (p->err) {
+    if (!p->watched) {
       std::lock_guard lock(e->mutex);
       e->watched = false;  // watched again on the next load
     }
-    if (p->err) return finish_load(e, *p->err);
+    if (!p->watched) return finish_load(e, p->watched.err());
     read_state(eng, e);
   };
   watch_(channel::main(eng), ready);
@@ -274,9 +275,9 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
   }
   append_request req;
   req.events.push_back(opening_event(eng, now_ms()));
-  storage_.append(std::move(req), [this, e, s = std::move(s)](append_outcome out) mutable {
-    if (out.err) return finish_load(e, *out.err);
-    if (const auto& opened = out.committed.front().event) apply(s, *opened);
+  storage_.append(std::move(req), [this, e, s = std::move(s)](result<appended> stored) mutable {
+    if (!stored) return finish_load(e, stored.err());
+    if (const auto& opened = stored->committed.front().event) apply(s, *opened);
     finish_load(e, std::move(s));
   });
 }

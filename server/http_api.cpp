@@ -192,12 +192,14 @@ void read_events(const http_call& c, const claims& who, const std::string& ch) {
   q.before = before.value();
   q.limit = static_cast<int>(limit->value_or(50));
   q.max_bytes = c.h.cfg().max_reply;
-  c.h.read(who, std::move(q), c.later([max_reply = c.h.cfg().max_reply](read_outcome out, unsigned version, bool keep) {
-    if (out.err) return http_error_response(*out.err, version, keep);
+  c.h.read(who, std::move(q), c.later([max_reply = c.h.cfg().max_reply](result<channel_window> out, unsigned version,
+                                                                         bool keep) {
+    if (!out) return http_error_response(out.err(), version, keep);
     std::vector<std::shared_ptr<const std::string>> events;
-    for (const auto& e : out.events) events.push_back(e.json);
+    for (const auto& e : out->events) events.push_back(e.json);
     // Bounded like a WebSocket reply: the oldest events that fit and "more": true.
-    auto body = object_with_events_within({{"epoch", out.epoch}, {"head", out.head}}, events, max_reply, out.truncated);
+    auto body =
+        object_with_events_within({{"epoch", out->epoch}, {"head", out->head}}, events, max_reply, out->truncated);
     return json_reply(std::move(body.frame), version, keep);
   }));
 }
@@ -247,10 +249,10 @@ void handle_decisions(const http_call& c) {
     if (!*r) return c.fail(r->err().code, r->err().message);
   auto first = after->value_or(0);
   c.h.decisions(*who, ch->eng, first, static_cast<int>(limit->value_or(max_records_page)),
-                c.later([format, first, max_reply = c.h.cfg().max_reply](records_outcome out, unsigned version,
+                c.later([format, first, max_reply = c.h.cfg().max_reply](result<records_page> out, unsigned version,
                                                                           bool keep) {
-                  if (out.err) return http_error_response(*out.err, version, keep);
-                  auto page = decisions_page(std::move(out.records), first, out.next, max_reply);
+                  if (!out) return http_error_response(out.err(), version, keep);
+                  auto page = decisions_page(std::move(out->records), first, out->next, max_reply);
                   if (format == "jsonl") return jsonl_page(page, version, keep);
                   return json_reply(boost::json::serialize(page), version, keep);
                 }));

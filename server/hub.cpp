@@ -19,12 +19,6 @@ namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
 
-records_outcome records_refused(error e) {
-  records_outcome out;
-  out.err = std::move(e);
-  return out;
-}
-
 // The engagement's state as `reader` sees it: the one place that builds it,
 // for a join's reply, GET /api/v1/engagements/<id> and the state push.
 boost::json::object state_for(const engagement_state& s, const config& cfg, const claims& reader) {
@@ -111,8 +105,8 @@ void hub::revoke(const std::string& user_id, std::function<void(result<revocatio
   ev.body = {{"user", r.user_id}, {"valid_after", r.valid_after}};
   append_request req;
   req.events.push_back(std::move(ev));
-  storage_.append(std::move(req), [r, done = std::move(done)](append_outcome out) {
-    if (out.err) return done(*out.err);
+  storage_.append(std::move(req), [r, done = std::move(done)](result<appended> out) {
+    if (!out) return done(out.err());
     done(r);
   });
 }
@@ -133,16 +127,16 @@ void hub::read_revocations_before(std::optional<std::int64_t> before) {
   q.ch = std::string(revocations::channel);
   q.before = before;
   q.limit = 500;
-  storage_.read(q, [this](read_outcome out) {
-    if (out.err) return retry_revocations(*out.err);
+  storage_.read(q, [this](result<channel_window> out) {
+    if (!out) return retry_revocations(out.err());
     const auto now_s = now_ms() / 1000;
     bool older = false;
-    for (const auto& e : out.events) {
+    for (const auto& e : out->events) {
       auto r = revocations_.apply(*e.json, now_s);
       if (r && r->valid_after < now_s - cfg_.max_token_lifetime_s) older = true;
     }
-    if (out.events.empty() || older || out.events.front().seq <= 1) return revocations_.set_loaded();
-    read_revocations_before(out.events.front().seq);
+    if (out->events.empty() || older || out->events.front().seq <= 1) return revocations_.set_loaded();
+    read_revocations_before(out->events.front().seq);
   });
 }
 
@@ -174,7 +168,9 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
     append_request req;
     req.events = std::move(pl.value().events);
     return storage_.append(std::move(req),
-                           [this, kind, done = std::move(done)](append_outcome out) { complete(std::move(out), kind, done); });
+                           [this, kind, done = std::move(done)](result<appended> out) {
+                             complete(std::move(out), kind, done);
+                           });
   }
 
   auto attempt = std::make_shared<post_attempt>();
@@ -217,11 +213,12 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
       q.ch = target->first;
       q.after = target->second - 1;
       q.limit = 1;
-      return storage_.read(std::move(q), [this, attempt, state = *state, seq = target->second](read_outcome out) {
-        if (out.err) return check_and_append(*out.err, attempt);
+      return storage_.read(std::move(q), [this, attempt, state = *state,
+                                          seq = target->second](result<channel_window> out) {
+        if (!out) return check_and_append(out.err(), attempt);
         attempt->request.target_kind = std::string();
-        if (!out.events.empty() && out.events.front().seq == seq) {
-          if (auto ev = parse_event(*out.events.front().json)) attempt->request.target_kind = ev->kind;
+        if (!out->events.empty() && out->events.front().seq == seq) {
+          if (auto ev = parse_event(*out->events.front().json)) attempt->request.target_kind = ev->kind;
         }
         check_and_append(state, attempt);
       });
@@ -238,10 +235,10 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
                                     bump(metrics_.posts_refused);
                                     return attempt->done(refusal);
                                   }
-                                  append_outcome out;
-                                  out.duplicate = true;
-                                  out.committed.push_back(std::move(**found));
-                                  complete(std::move(out), attempt->request.kind, attempt->done);
+                                  appended stored;
+                                  stored.duplicate = true;
+                                  stored.committed.push_back(std::move(**found));
+                                  complete(std::move(stored), attempt->request.kind, attempt->done);
                                 });
   }
   if (!pl) return refuse(pl.err());
@@ -260,8 +257,8 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
       req.expect_heads.emplace_back(ch, it == state.applied.end() ? 0 : it->second);
     }
   }
-  storage_.append(std::move(req), [this, attempt](append_outcome out) {
-    if (out.stale_state && attempt->retries_left > 0) {
+  storage_.append(std::move(req), [this, attempt](result<appended> out) {
+    if (!out && stale_heads(out.err()) && attempt->retries_left > 0) {
       --attempt->retries_left;
       attempt->request.target_kind.reset();  // looked up again against the newer state
       return engagements_.catch_up(attempt->request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
@@ -277,13 +274,13 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
 // Answers a stored post, after appending the support notices its event implies.
 // Notices are keyed by the flag, so a retry after a crash between the two
 // appends adds the missing notice and never a second one.
-void hub::complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done) {
-  if (out.err) {
+void hub::complete(result<appended> out, const std::string& kind, const std::function<void(result<post_ack>)>& done) {
+  if (!out) {
     bump(metrics_.posts_refused);
-    return done(*out.err);
+    return done(out.err());
   }
-  const auto& first = out.committed.front();
-  post_ack ack{first.seq, first.ts, out.duplicate};
+  const auto& first = out->committed.front();
+  post_ack ack{first.seq, first.ts, out->duplicate};
   std::vector<event> notices;
   if (implies_notices(kind) && first.event) notices = notices_for(*first.event);
   if (notices.empty()) {
@@ -292,10 +289,10 @@ void hub::complete(append_outcome out, const std::string& kind, const std::funct
   }
   append_request req;
   req.events = std::move(notices);
-  storage_.append(std::move(req), [this, done, ack](append_outcome n) {
-    if (n.err) {
+  storage_.append(std::move(req), [this, done, ack](result<appended> n) {
+    if (!n) {
       bump(metrics_.posts_refused);
-      return done(*n.err);
+      return done(n.err());
     }
     bump(metrics_.posts_accepted);
     done(ack);
@@ -316,34 +313,33 @@ void hub::state_of(const claims& who, const std::string& ch_name,
   });
 }
 
-void hub::read(const claims& who, read_query q, std::function<void(read_outcome)> done) {
+void hub::read(const claims& who, read_query q, std::function<void(result<channel_window>)> done) {
   auto ch = parse_channel(q.ch);
-  if (!ch) return done(read_outcome{make_error(errc::bad_request, "unknown channel '" + q.ch + "'"), {}, 0, {}});
-  if (auto r = check_read(who, *ch); !r) return done(read_outcome{r.err(), {}, 0, {}});
+  if (!ch) return done(make_error(errc::bad_request, "unknown channel '" + q.ch + "'"));
+  if (auto r = check_read(who, *ch); !r) return done(r.err());
   if (ch->type == channel_type::support || opens_engagements(who)) return storage_.read(std::move(q), std::move(done));
   if (ch->type == channel_type::mediation) {
     // The mediation channel of an engagement that does not exist: its main channel is empty.
     return check_engagement_exists(ch->eng, [this, q = std::move(q), done = std::move(done)](result<void> exists) mutable {
-      if (!exists) return done(read_outcome{exists.err(), {}, 0, {}});
+      if (!exists) return done(exists.err());
       storage_.read(std::move(q), std::move(done));
     });
   }
   // Every engagement's main channel holds its opening event: an empty one does not exist.
-  storage_.read(std::move(q), [done = std::move(done), name = ch->name()](read_outcome out) {
-    if (!out.err && out.head == 0) out = read_outcome{make_error(errc::not_found, name + " does not exist"), {}, 0, {}};
+  storage_.read(std::move(q), [done = std::move(done), name = ch->name()](result<channel_window> out) {
+    if (out && out->head == 0) return done(make_error(errc::not_found, name + " does not exist"));
     done(std::move(out));
   });
 }
 
 void hub::decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
-                    std::function<void(records_outcome)> done) {
+                    std::function<void(result<records_page>)> done) {
   auto ch = parse_channel(channel::main(eng));
-  if (!ch || ch->type != channel_type::engagement)
-    return done(records_refused(make_error(errc::bad_request, "invalid engagement id")));
-  if (auto r = check_read(who, *ch); !r) return done(records_refused(r.err()));
+  if (!ch || ch->type != channel_type::engagement) return done(make_error(errc::bad_request, "invalid engagement id"));
+  if (auto r = check_read(who, *ch); !r) return done(r.err());
   if (opens_engagements(who)) return storage_.read_records(eng, after, limit, std::move(done));
   check_engagement_exists(eng, [this, eng, after, limit, done = std::move(done)](result<void> exists) mutable {
-    if (!exists) return done(records_refused(exists.err()));
+    if (!exists) return done(exists.err());
     storage_.read_records(eng, after, limit, std::move(done));
   });
 }
@@ -354,9 +350,9 @@ void hub::check_engagement_exists(const std::string& eng, std::function<void(res
   read_query q;
   q.ch = channel::main(eng);
   q.limit = 1;
-  storage_.read(std::move(q), [eng, done = std::move(done)](read_outcome out) {
-    if (out.err) return done(*out.err);
-    if (out.head == 0) return done(engagement_not_found(eng));
+  storage_.read(std::move(q), [eng, done = std::move(done)](result<channel_window> out) {
+    if (!out) return done(out.err());
+    if (out->head == 0) return done(engagement_not_found(eng));
     done({});
   });
 }

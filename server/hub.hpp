@@ -76,12 +76,12 @@ class hub {
   // Reads a channel window after authorising the reader. A reader that cannot
   // open engagements (support, service) gets `not_found` for an engagement
   // channel that holds nothing. `done` runs on a storage thread.
-  void read(const claims& who, read_query q, std::function<void(read_outcome)> done);
+  void read(const claims& who, read_query q, std::function<void(result<channel_window>)> done);
 
   // A page of engagement `eng`'s decision log (after, limit as engine::read_records),
   // after authorising the reader; `not_found` as for read. `done` runs on a storage thread.
   void decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
-                 std::function<void(records_outcome)> done);
+                 std::function<void(result<records_page>)> done);
 
   // Records that `user_id`'s tokens issued until now are refused (every
   // instance closes that user's connections holding one).
@@ -123,7 +123,7 @@ class hub {
   std::optional<state_push> state_push_after(const engagements::applied_event& applied) const;
   void check_and_append(result<engagements::snapshot> state, std::shared_ptr<post_attempt> attempt);
   void append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl);
-  void complete(append_outcome out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
+  void complete(result<appended> out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
 
   const config& cfg_;
   engine& storage_;

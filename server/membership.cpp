@@ -29,10 +29,7 @@ void membership::leave(worker& w, const std::string& ch, const member& m, const 
 void membership::watch(const std::string& ch, std::function<void(result<void>)> ready) {
   std::lock_guard lock(watch_mutex_);
   ++watchers_[ch];
-  storage_.watch(ch, [ready = std::move(ready)](std::optional<error> e) {
-    if (e) return ready(std::move(*e));
-    ready({});
-  });
+  storage_.watch(ch, std::move(ready));
 }
 
 void membership::unwatch(const std::string& ch) {

@@ -100,8 +100,8 @@ void sla_watcher::retry_later(const std::string& eng) {
 }
 
 void sla_watcher::append_sla(const std::string& eng, append_request req) {
-  storage_.append(std::move(req), [this, eng](append_outcome out) {
-    if (out.err) retry_later(eng);
+  storage_.append(std::move(req), [this, eng](result<appended> out) {
+    if (!out) retry_later(eng);
   });
 }
 
@@ -127,8 +127,8 @@ void sla_watcher::post_misses(const std::string& eng) {
       }
       append_request n;
       n.events.push_back(std::move(*miss.notice));
-      storage_.append(std::move(n), [this, eng, req = std::move(req)](append_outcome out) mutable {
-        if (out.err) return retry_later(eng);
+      storage_.append(std::move(n), [this, eng, req = std::move(req)](result<appended> out) mutable {
+        if (!out) return retry_later(eng);
         append_sla(eng, std::move(req));
       });
     }

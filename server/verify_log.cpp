@@ -109,8 +109,8 @@ int verify_log_command(const std::vector<std::string>& args, std::ostream& out, 
       err << "parley verify-log: line longer than " << max_line << " bytes: not a decision record\n";
       return 1;
     }
-    if (auto e = verifier.add_line(line)) {
-      err << "parley verify-log: " << e->message << "\n";
+    if (auto added = verifier.add_line(line); !added) {
+      err << "parley verify-log: " << added.err().message << "\n";
       return 1;
     }
   }
@@ -118,8 +118,8 @@ int verify_log_command(const std::vector<std::string>& args, std::ostream& out, 
     err << "parley verify-log: cannot read " << *file_path << "\n";
     return 2;
   }
-  if (auto e = verifier.finish()) {
-    err << "parley verify-log: " << e->message << "\n";
+  if (auto finished = verifier.finish(); !finished) {
+    err << "parley verify-log: " << finished.err().message << "\n";
     return 1;
   }
   out << "ok: " << verifier.records() << " records, chain intact";

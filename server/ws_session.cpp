@@ -321,7 +321,7 @@ net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::sha
     auto watched = co_await completion<result<void>>(
         [&](auto done) { hub_.join(worker_, j->ch, self, claims_->who, std::move(done)); });
     if (!watched) {
-      on_join_read(j, read_outcome{watched.err(), {}, 0, {}});
+      on_join_read(j, watched.err());
       co_return;
     }
   }
@@ -331,12 +331,12 @@ net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::sha
     q.limit = static_cast<int>(j->f.limit.value_or(50));
     q.max_bytes = hub_.cfg().max_reply;  // never more of the window in memory than a reply may carry
     q.after = j->f.since;
-    auto out = co_await completion<read_outcome>([&](auto done) { hub_.read(*claims_, std::move(q), std::move(done)); });
+    auto out = co_await completion<result<channel_window>>([&](auto done) { hub_.read(*claims_, std::move(q), std::move(done)); });
     if (!on_join_read(j, std::move(out))) co_return;
   }
 }
 
-bool ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out) {
+bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_window> read) {
   if (closing_) return false;
   const std::string& ch = j->ch;
   client_frame& f = j->f;
@@ -348,11 +348,12 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, read_outcome out)
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
   bool latest = it->second.generation == j->generation;
-  if (out.err) {
-    send_heavy_error(f.id, *out.err);
+  if (!read) {
+    send_heavy_error(f.id, read.err());
     if (latest) leave_channel(ch);
     return false;
   }
+  channel_window& out = *read;
   bool epoch_matches = f.since && f.epoch == out.epoch;
   bool recovered = false;
   if (f.since && ((!f.epoch.empty() && !epoch_matches) || *f.since > out.head)) {
@@ -432,13 +433,13 @@ void ws_session::handle_history(client_frame f) {
   q.before = f.before;
   q.limit = static_cast<int>(f.limit.value_or(50));
   q.max_bytes = hub_.cfg().max_reply;
-  hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](read_outcome out) {
+  hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](result<channel_window> out) {
     self->on_worker([id, out = std::move(out)](ws_session& s) {
-      if (out.err) return s.send_heavy_error(id, *out.err);
+      if (!out) return s.send_heavy_error(id, out.err());
       std::vector<std::shared_ptr<const std::string>> events;
-      for (const auto& e : out.events) events.push_back(e.json);
-      boost::json::object fields{{"epoch", out.epoch}, {"head", out.head}};
-      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget(), out.truncated).frame);
+      for (const auto& e : out->events) events.push_back(e.json);
+      boost::json::object fields{{"epoch", out->epoch}, {"head", out->head}};
+      s.send_heavy(reply_with_events_within(id, fields, events, s.reply_budget(), out->truncated).frame);
     });
   });
 }
@@ -471,10 +472,10 @@ void ws_session::handle_decisions(const client_frame& f) {
   ++heavy_in_flight_;
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));
-  hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](records_outcome out) {
+  hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](result<records_page> out) {
     self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
-      if (out.err) return s.send_heavy_error(id, *out.err);
-      s.send_heavy(reply_ok(id, decisions_page(std::move(out.records), after, out.next, s.reply_budget())));
+      if (!out) return s.send_heavy_error(id, out.err());
+      s.send_heavy(reply_ok(id, decisions_page(std::move(out->records), after, out->next, s.reply_budget())));
     });
   });
 }

@@ -84,7 +84,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   boost::asio::awaitable<void> join(std::shared_ptr<ws_session> self, std::shared_ptr<pending_join> j);
   // Answers the join from its read; true when the window must be read again
   // (the client's position belongs to another log).
-  bool on_join_read(std::shared_ptr<pending_join> j, read_outcome out);
+  bool on_join_read(std::shared_ptr<pending_join> j, result<channel_window> read);
   void handle_leave(const client_frame& f);
   void handle_post(client_frame f);
   void handle_history(client_frame f);

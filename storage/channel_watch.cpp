@@ -10,10 +10,10 @@ namespace parley {
 channel_watch::channel_watch(redis_connection& sub, std::size_t max_gap_buffer, reader read)
     : sub_(sub), max_gap_buffer_(max_gap_buffer), read_(std::move(read)) {}
 
-void channel_watch::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+void channel_watch::watch(const std::string& ch, std::function<void(result<void>)> ready) {
   if (stopping_) return ready(storage_stopping());
   if (auto it = watched_.find(ch); it != watched_.end()) {
-    if (it->second.order.synced()) return ready(std::nullopt);
+    if (it->second.order.synced()) return ready({});
     if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
     it->second.on_synced.push_back(std::move(ready));
     return;
@@ -100,37 +100,37 @@ void channel_watch::catch_up(const std::string& ch) {
   std::uint64_t id = st.id;
   std::optional<std::int64_t> after;
   if (st.order.synced()) after = st.order.last();
-  read_(ch, after, [this, ch, id](read_outcome r) { on_read(ch, id, std::move(r)); });
+  read_(ch, after, [this, ch, id](result<channel_window> r) { on_read(ch, id, std::move(r)); });
 }
 
-void channel_watch::on_read(const std::string& ch, std::uint64_t id, read_outcome r) {
+void channel_watch::on_read(const std::string& ch, std::uint64_t id, result<channel_window> r) {
   if (stopping_) return;
   auto it = watched_.find(ch);
   if (it == watched_.end() || it->second.id != id) return;
   state& st = it->second;
   st.reading = false;
   const std::int64_t before = st.order.last();
-  if (r.err) {
+  if (!r) {
     st.stale = true;
     // Whoever waits for the channel learns why it is not ready; later watchers wait for the retry.
-    for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err);
+    for (auto& ready : std::exchange(st.on_synced, {})) ready(r.err());
     return;
   }
   const bool starting = !st.order.synced();
   // Parsed once here: the sink gets the event with its JSON.
   std::vector<published> events;
-  for (const auto& ev : r.events) {
+  for (const auto& ev : r->events) {
     auto parsed = parse_event(*ev.json);
     if (!parsed) {
-      events.push_back(published{ev.seq, 0, r.epoch, ev.json, nullptr});
+      events.push_back(published{ev.seq, 0, r->epoch, ev.json, nullptr});
       continue;
     }
     std::int64_t ts = parsed->ts;
-    events.push_back(published{ev.seq, ts, r.epoch, ev.json, std::make_shared<const event>(std::move(parsed.value()))});
+    events.push_back(published{ev.seq, ts, r->epoch, ev.json, std::make_shared<const event>(std::move(parsed.value()))});
   }
-  auto step = st.order.on_read(r.epoch, r.head, std::move(events));
+  auto step = st.order.on_read(r->epoch, r->head, std::move(events));
   if (starting)
-    for (auto& ready : std::exchange(st.on_synced, {})) ready(std::nullopt);
+    for (auto& ready : std::exchange(st.on_synced, {})) ready({});
   bool missing = step.read_needed;
   step.read_needed = false;
   carry_out(ch, std::move(step));

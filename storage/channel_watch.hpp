@@ -24,13 +24,13 @@ class channel_watch {
   // Reads channel `ch`: with no `after` only its epoch and head, else a page
   // of the events after that seq.
   using reader = std::function<void(const std::string& ch, std::optional<std::int64_t> after,
-                                    std::function<void(read_outcome)> done)>;
+                                    std::function<void(result<channel_window>)> done)>;
 
   channel_watch(redis_connection& sub, std::size_t max_gap_buffer, reader read);
 
   void set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
 
-  void watch(const std::string& ch, std::function<void(std::optional<error>)> ready);
+  void watch(const std::string& ch, std::function<void(result<void>)> ready);
   void unwatch(const std::string& ch);
 
   // A new subscribe connection knows no channel: subscribes them all again.
@@ -62,11 +62,11 @@ class channel_watch {
     bool stale = false;       // a catch-up read failed: retried when commands work again
     int idle_reads = 0;       // catch-up reads in a row that delivered nothing
     delivery_order order;
-    std::vector<std::function<void(std::optional<error>)>> on_synced;  // watch() callers waiting for the start
+    std::vector<std::function<void(result<void>)>> on_synced;  // watch() callers waiting for the start
   };
 
   void catch_up(const std::string& ch);
-  void on_read(const std::string& ch, std::uint64_t id, read_outcome r);
+  void on_read(const std::string& ch, std::uint64_t id, result<channel_window> r);
   void carry_out(const std::string& ch, delivery_order::step step);
 
   redis_connection& sub_;

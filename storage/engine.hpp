@@ -40,7 +40,7 @@ struct committed_event {
 
 // Events appended in one atomic step (all or none). The first event carries
 // the client's `cid`: when (ch, from.id, cid) was stored before, nothing is
-// appended and the outcome reports the first event's seq and ts with duplicate=true.
+// appended and the answer holds the first event as stored, with duplicate=true.
 struct append_request {
   std::vector<event> events;  // seq and ts are assigned by the engine
 
@@ -55,17 +55,22 @@ struct append_request {
 
   // Optimistic concurrency for engagement rules: append only while each named
   // channel's head is exactly the given seq; otherwise nothing is stored and the
-  // outcome is `conflict` with stale_state=true (the caller catches up and retries).
+  // answer is the `conflict` error (stale_heads(); the caller catches up and retries).
   // Instances that checked a rule against an older state cannot both win.
   std::vector<std::pair<std::string, std::int64_t>> expect_heads;
 };
 
-struct append_outcome {
-  std::optional<error> err;         // unavailable / internal; nothing stored then
+// What an append stored. A failed append stored nothing; its error is
+// `unavailable` or `internal`, or `conflict` when an expect_heads entry did not
+// hold (see stale_heads below).
+struct appended {
   std::vector<committed_event> committed;  // one per request event, in order
-  bool duplicate = false;
-  bool stale_state = false;  // an expect_heads entry did not match
+  bool duplicate = false;                  // the cid was stored before; committed holds its first event
 };
+
+// Both engines answer `conflict` for one case only: an expect_heads entry did
+// not match, nothing was stored, and the caller catches up and retries.
+inline bool stale_heads(const error& e) { return e.code == errc::conflict; }
 
 // Reads a window of a channel. With `after`: the first `limit` events with seq > after.
 // With `before`: the last `limit` events with seq < before. With neither: the last `limit` events.
@@ -73,7 +78,7 @@ struct append_outcome {
 //
 // With `max_bytes` (0: none), the window is the same but only its oldest
 // events whose JSON totals at most max_bytes are read (always at least one),
-// and read_outcome::truncated says that later events of the window were left
+// and channel_window::truncated says that later events of the window were left
 // out: a reader never holds more of a large window than it may send.
 struct read_query {
   std::string ch;
@@ -83,8 +88,7 @@ struct read_query {
   std::size_t max_bytes = 0;
 };
 
-struct records_outcome {
-  std::optional<error> err;
+struct records_page {
   std::vector<boost::json::object> records;  // a page of the engagement's decision log, n ascending
   std::optional<std::int64_t> next;          // the n to page on from (as `after`), none at the end
 };
@@ -98,8 +102,8 @@ struct engine_stats {
   std::uint64_t duplicates = 0;    // appends answered from the cid idempotency key
 };
 
-struct read_outcome {
-  std::optional<error> err;
+// A read window of a channel, with the channel's epoch and head.
+struct channel_window {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
   std::vector<stored_event> events;
@@ -115,9 +119,9 @@ class engine {
   virtual void set_sink(std::function<void(const committed_event&)> sink) = 0;
 
   // Appends atomically; the handler runs only after the commit is durable (protocol §6).
-  virtual void append(append_request req, std::function<void(append_outcome)> handler) = 0;
+  virtual void append(append_request req, std::function<void(result<appended>)> handler) = 0;
 
-  virtual void read(read_query q, std::function<void(read_outcome)> handler) = 0;
+  virtual void read(read_query q, std::function<void(result<channel_window>)> handler) = 0;
 
   // The event stored under the idempotency key (ch, sender, cid), if any: a
   // retried post whose rule no longer holds is answered with what it stored.
@@ -130,9 +134,9 @@ class engine {
   // from doing so): a read started after that leaves no gap before the live
   // events. Watching a watched channel again only waits for it to be ready.
   // The embedded engine sees every commit anyway; a shared engine subscribes.
-  virtual void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+  virtual void watch(const std::string& ch, std::function<void(result<void>)> ready) {
     (void)ch;
-    ready(std::nullopt);
+    ready({});
   }
   virtual void unwatch(const std::string& ch) { (void)ch; }
 
@@ -158,7 +162,7 @@ class engine {
   // The records of engagement `eng`'s decision log with n > after, at most
   // `limit` (1..max_records_page) of them, n ascending; only that page is read.
   virtual void read_records(std::string eng, std::int64_t after, int limit,
-                            std::function<void(records_outcome)> handler) = 0;
+                            std::function<void(result<records_page>)> handler) = 0;
 
   // The ids of every engagement whose main channel holds events (the
   // service-level watcher loads them at start-up).

@@ -57,7 +57,7 @@ error storage_error(int rc, const sqlite_db& db, std::string_view what) {
 
 struct append_job {
   append_request req;
-  std::function<void(append_outcome)> handler;
+  std::function<void(result<appended>)> handler;
 };
 
 struct marker_job {
@@ -76,10 +76,10 @@ class local_engine final : public engine {
   ~local_engine() override { stop(); }
 
   void set_sink(std::function<void(const committed_event&)> sink) override;
-  void append(append_request req, std::function<void(append_outcome)> handler) override;
-  void read(read_query q, std::function<void(read_outcome)> handler) override;
+  void append(append_request req, std::function<void(result<appended>)> handler) override;
+  void read(read_query q, std::function<void(result<channel_window>)> handler) override;
   void read_records(std::string eng, std::int64_t after, int limit,
-                    std::function<void(records_outcome)> handler) override;
+                    std::function<void(result<records_page>)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
@@ -99,7 +99,7 @@ class local_engine final : public engine {
 
   void writer_loop();
   void run_batch(std::vector<write_job>& jobs);
-  result<void> apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+  result<void> apply_append(append_request& req, appended& out, head_map& request_heads,
                             const head_map& batch_heads);
   result<void> apply_marker(const marker_job& job);
   result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
@@ -108,9 +108,9 @@ class local_engine final : public engine {
 
   void reader_loop();
   void post_read(std::function<void(const error*)> job);
-  read_outcome do_read(const read_query& q);
-  read_outcome read_bounded(const read_query& q, int limit, read_outcome out);
-  records_outcome do_read_records(const std::string& eng, std::int64_t after, int limit);
+  result<channel_window> do_read(const read_query& q);
+  result<channel_window> read_bounded(const read_query& q, int limit, channel_window out);
+  result<records_page> do_read_records(const std::string& eng, std::int64_t after, int limit);
   result<std::vector<std::string>> do_list_engagements();
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
@@ -270,7 +270,7 @@ void local_engine::set_sink(std::function<void(const committed_event&)> sink) {
   sink_ = std::move(sink);
 }
 
-void local_engine::append(append_request req, std::function<void(append_outcome)> handler) {
+void local_engine::append(append_request req, std::function<void(result<appended>)> handler) {
   error refusal;
   bool stopping = false;
   {
@@ -288,9 +288,7 @@ void local_engine::append(append_request req, std::function<void(append_outcome)
   }
   // Logged outside the queue's lock; the log limits itself.
   if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
-  append_outcome out;
-  out.err = std::move(refusal);
-  handler(std::move(out));
+  handler(std::move(refusal));
 }
 
 void local_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
@@ -354,15 +352,12 @@ void local_engine::writer_loop() {
 // a job that fails is undone alone and the others still commit. Handlers and
 // the sink run only after COMMIT has returned, i.e. after the fsync.
 void local_engine::run_batch(std::vector<write_job>& jobs) {
-  std::vector<append_outcome> outcomes(jobs.size());
+  std::vector<result<appended>> outcomes(jobs.size(), appended{});
   head_map batch_heads;  // heads as of the savepoints released so far
 
   auto fail_all = [&](const error& err) {
-    for (auto& out : outcomes) {
-      if (!out.err) out.err = err;
-      out.committed.clear();
-      out.duplicate = false;
-    }
+    for (auto& out : outcomes)
+      if (out) out = err;
     // The in-memory heads may be ahead of what is on disk: load them again.
     heads_.clear();
     ready_.store(false);
@@ -385,7 +380,7 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
     head_map request_heads;
     result<void> applied;
     if (auto* job = std::get_if<append_job>(&jobs[i]))
-      applied = apply_append(job->req, outcomes[i], request_heads, batch_heads);
+      applied = apply_append(job->req, outcomes[i].value(), request_heads, batch_heads);
     else
       applied = apply_marker(std::get<marker_job>(jobs[i]));
 
@@ -397,10 +392,7 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
       for (auto& [ch, head] : request_heads) batch_heads[ch] = head;
       continue;
     }
-    bool stale = outcomes[i].stale_state;
-    outcomes[i] = append_outcome{};
-    outcomes[i].err = applied.err();
-    outcomes[i].stale_state = stale;
+    outcomes[i] = applied.err();
     // Some errors (disk full, I/O) make SQLite roll back the whole
     // transaction on its own: then nothing of this batch is stored.
     if (sqlite3_get_autocommit(wdb_.get())) {
@@ -425,25 +417,25 @@ void local_engine::run_batch(std::vector<write_job>& jobs) {
   if (!failed) {
     ready_.store(true);
     for (auto& [ch, head] : batch_heads) heads_[ch] = head;
-    std::uint64_t appended = 0, duplicates = 0;
+    std::uint64_t stored = 0, duplicates = 0;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (!std::holds_alternative<append_job>(jobs[i]) || outcomes[i].err) continue;
-      if (outcomes[i].duplicate)
+      if (!std::holds_alternative<append_job>(jobs[i]) || !outcomes[i]) continue;
+      if (outcomes[i]->duplicate)
         ++duplicates;
       else
-        appended += outcomes[i].committed.size();
+        stored += outcomes[i]->committed.size();
     }
     transactions_.fetch_add(1);
-    appends_.fetch_add(appended);
+    appends_.fetch_add(stored);
     duplicates_.fetch_add(duplicates);
   }
 
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     auto* job = std::get_if<append_job>(&jobs[i]);
     if (!job) continue;
-    append_outcome& out = outcomes[i];
-    if (!out.err && !out.duplicate && sink_)
-      for (const auto& ev : out.committed) sink_(ev);
+    result<appended>& out = outcomes[i];
+    if (out && !out->duplicate && sink_)
+      for (const auto& ev : out->committed) sink_(ev);
     if (job->handler) job->handler(std::move(out));
   }
 }
@@ -510,7 +502,7 @@ result<void> local_engine::store_record(const sealed_record& record) {
 // Checks the request, answers a known cid with what it stored, checks the
 // expected heads, then plans the append (append_plan.hpp) from the heads as
 // this job sees them and the decision log's tail, and writes the plan.
-result<void> local_engine::apply_append(append_request& req, append_outcome& out, head_map& request_heads,
+result<void> local_engine::apply_append(append_request& req, appended& out, head_map& request_heads,
                                         const head_map& batch_heads) {
   if (auto checked = check_append(req); !checked) return checked;
 
@@ -533,10 +525,7 @@ result<void> local_engine::apply_append(append_request& req, append_outcome& out
   for (const auto& [ch, expected] : req.expect_heads) {
     auto head = head_of(ch, request_heads, batch_heads);
     if (!head) return head.err();
-    if (head->seq != expected) {
-      out.stale_state = true;
-      return stale_head(ch, head->seq, expected);
-    }
+    if (head->seq != expected) return stale_head(ch, head->seq, expected);
   }
 
   std::map<std::string, channel_head> heads;
@@ -617,27 +606,17 @@ void local_engine::post_read(std::function<void(const error*)> job) {
   job(&refusal);
 }
 
-void local_engine::read(read_query q, std::function<void(read_outcome)> handler) {
+void local_engine::read(read_query q, std::function<void(result<channel_window>)> handler) {
   post_read([this, q = std::move(q), handler = std::move(handler)](const error* refused) {
-    if (refused) {
-      read_outcome out;
-      out.err = *refused;
-      handler(std::move(out));
-      return;
-    }
+    if (refused) return handler(*refused);
     handler(do_read(q));
   });
 }
 
 void local_engine::read_records(std::string eng, std::int64_t after, int limit,
-                                std::function<void(records_outcome)> handler) {
+                                std::function<void(result<records_page>)> handler) {
   post_read([this, eng = std::move(eng), after, limit, handler = std::move(handler)](const error* refused) {
-    if (refused) {
-      records_outcome out;
-      out.err = *refused;
-      handler(std::move(out));
-      return;
-    }
+    if (refused) return handler(*refused);
     handler(do_read_records(eng, after, limit));
   });
 }
@@ -696,16 +675,13 @@ void local_engine::reader_loop() {
 
 // Head and events come from one read transaction, so they agree with each
 // other even while the writer commits.
-read_outcome local_engine::do_read(const read_query& q) {
-  read_outcome out;
+result<channel_window> local_engine::do_read(const read_query& q) {
+  channel_window out;
   out.epoch = epoch_of(q.ch);
   int limit = std::clamp(q.limit, 1, max_read_limit);
 
   int rc = rdb_.exec("BEGIN");
-  if (rc != SQLITE_OK) {
-    out.err = storage_error(rc, rdb_, "cannot read");
-    return out;
-  }
+  if (rc != SQLITE_OK) return storage_error(rc, rdb_, "cannot read");
   struct end_read {
     sqlite_db& db;
     ~end_read() { db.exec("COMMIT"); }
@@ -718,8 +694,7 @@ read_outcome local_engine::do_read(const read_query& q) {
     if (rc == SQLITE_ROW) {
       out.head = read_head_.column_int64(0);
     } else if (rc != SQLITE_DONE) {
-      out.err = storage_error(rc, rdb_, "cannot read the channel head");
-      return out;
+      return storage_error(rc, rdb_, "cannot read the channel head");
     }
   }
   if (out.head == 0) return out;
@@ -750,11 +725,7 @@ read_outcome local_engine::do_read(const read_query& q) {
   st->bind(1, std::string_view(q.ch));
   while ((rc = st->step()) == SQLITE_ROW)
     out.events.push_back(stored_event{st->column_int64(0), std::make_shared<const std::string>(st->column_text(1))});
-  if (rc != SQLITE_DONE) {
-    out.events.clear();
-    out.err = storage_error(rc, rdb_, "cannot read events");
-    return out;
-  }
+  if (rc != SQLITE_DONE) return storage_error(rc, rdb_, "cannot read events");
   if (descending) std::reverse(out.events.begin(), out.events.end());
   return out;
 }
@@ -762,7 +733,7 @@ read_outcome local_engine::do_read(const read_query& q) {
 // Seqs are gap-free from 1 to the head, so every window is the ascending
 // range [lo, hi]: read from its oldest event on, it stops at the byte bound
 // without holding the rest.
-read_outcome local_engine::read_bounded(const read_query& q, int limit, read_outcome out) {
+result<channel_window> local_engine::read_bounded(const read_query& q, int limit, channel_window out) {
   std::int64_t lo = 1, hi = out.head;
   if (q.before) hi = std::min(hi, *q.before - 1);
   if (q.after) {
@@ -789,16 +760,12 @@ read_outcome local_engine::read_bounded(const read_query& q, int limit, read_out
     used += json.size();
     out.events.push_back(stored_event{read_between_.column_int64(0), std::make_shared<const std::string>(json)});
   }
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    out.events.clear();
-    out.truncated = false;
-    out.err = storage_error(rc, rdb_, "cannot read events");
-  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return storage_error(rc, rdb_, "cannot read events");
   return out;
 }
 
-records_outcome local_engine::do_read_records(const std::string& eng, std::int64_t after, int limit) {
-  records_outcome out;
+result<records_page> local_engine::do_read_records(const std::string& eng, std::int64_t after, int limit) {
+  records_page out;
   limit = std::clamp(limit, 1, max_records_page);
   statement_use use(read_records_);
   read_records_.bind(1, std::string_view(eng));
@@ -812,19 +779,10 @@ records_outcome local_engine::do_read_records(const std::string& eng, std::int64
       continue;
     }
     auto record = parse_record(read_records_.column_text(0));
-    if (!record) {
-      out.records.clear();
-      out.next.reset();
-      out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
-      return out;
-    }
+    if (!record) return make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
     out.records.push_back(std::move(*record));
   }
-  if (rc != SQLITE_DONE) {
-    out.records.clear();
-    out.next.reset();
-    out.err = storage_error(rc, rdb_, "cannot read the decision log");
-  }
+  if (rc != SQLITE_DONE) return storage_error(rc, rdb_, "cannot read the decision log");
   return out;
 }
 

@@ -81,7 +81,7 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
 append_args::reply append_args::decode(const redis_value& v) const {
   reply r;
   auto unexpected = [&] {
-    r.outcome.err = make_error(errc::internal, "redis: unexpected reply to the append script");
+    r.outcome = make_error(errc::internal, "redis: unexpected reply to the append script");
     return r;
   };
   const auto& e = v.elements;
@@ -92,8 +92,8 @@ append_args::reply append_args::decode(const redis_value& v) const {
     return r;
   }
   if (tag == "dup" && e.size() == 4) {
-    r.outcome.duplicate = true;
-    r.outcome.committed.push_back(stored_commit(events_.front().ch, e[1].integer, e[2].integer, e[3].str));
+    r.outcome->duplicate = true;
+    r.outcome->committed.push_back(stored_commit(events_.front().ch, e[1].integer, e[2].integer, e[3].str));
     return r;
   }
   if (tag == "stale" && e.size() == 3) {
@@ -102,8 +102,7 @@ append_args::reply append_args::decode(const redis_value& v) const {
     std::int64_t expected = 0;
     for (const auto& [c, head] : expect_heads_)
       if (c == ch) expected = head;
-    r.outcome.stale_state = true;
-    r.outcome.err = stale_head(ch, e[2].integer, expected);
+    r.outcome = stale_head(ch, e[2].integer, expected);
     return r;
   }
   if (tag != "ok" || e.size() != 4 || !e[2].is_array() || e[2].elements.size() != parts_.size() ||
@@ -115,7 +114,7 @@ append_args::reply append_args::decode(const redis_value& v) const {
     ev.seq = e[2].elements[i].integer;
     ev.ts = ts;
     auto json = std::make_shared<const std::string>(splice(parts_[i], ev.seq, ts));
-    r.outcome.committed.push_back(own_commit(std::move(ev), std::move(json)));
+    r.outcome->committed.push_back(own_commit(std::move(ev), std::move(json)));
     r.epochs.push_back(e[3].elements[i].str);
   }
   return r;

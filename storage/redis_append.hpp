@@ -28,7 +28,7 @@ class append_args {
   std::vector<std::string> command(const std::string& new_epoch) const;
 
   struct reply {
-    append_outcome outcome;
+    result<appended> outcome = appended{};
     bool retry = false;               // pinned values no longer held; nothing was written
     std::vector<std::string> epochs;  // of each committed event's channel (a new append only)
   };

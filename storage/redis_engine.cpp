@@ -82,12 +82,31 @@ error reply_error(const std::string& message) {
   return make_error(errc::internal, "redis: " + message);
 }
 
+// The LRANGE reply of a records page: the page's records and, past its
+// `limit`, one more that says there is a next page.
+result<records_page> decode_records_page(const result<redis_value>& r, const std::string& eng, std::int64_t after,
+                                         int limit) {
+  if (!r) return r.err();
+  if (r->is_error()) return reply_error(r->str);
+  records_page out;
+  for (const auto& item : r->elements) {
+    if (out.records.size() == static_cast<std::size_t>(limit)) {
+      out.next = after + limit;
+      break;
+    }
+    auto record = parse_record(item.str);
+    if (!record) return make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
+    out.records.push_back(std::move(*record));
+  }
+  return out;
+}
+
 struct script {
   std::string_view source;
   std::string sha;
 };
 
-using append_handler = std::function<void(append_outcome)>;
+using append_handler = std::function<void(result<appended>)>;
 
 class redis_engine final : public engine {
  public:
@@ -95,12 +114,12 @@ class redis_engine final : public engine {
   ~redis_engine() override { stop(); }
 
   void set_sink(std::function<void(const committed_event&)> sink) override;
-  void append(append_request req, std::function<void(append_outcome)> handler) override;
-  void read(read_query q, std::function<void(read_outcome)> handler) override;
-  void watch(const std::string& ch, std::function<void(std::optional<error>)> ready) override;
+  void append(append_request req, std::function<void(result<appended>)> handler) override;
+  void read(read_query q, std::function<void(result<channel_window>)> handler) override;
+  void watch(const std::string& ch, std::function<void(result<void>)> ready) override;
   void unwatch(const std::string& ch) override;
   void read_records(std::string eng, std::int64_t after, int limit,
-                    std::function<void(records_outcome)> handler) override;
+                    std::function<void(result<records_page>)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
@@ -130,10 +149,10 @@ class redis_engine final : public engine {
   void finish_append(const append_args::reply& reply, const append_handler& done);
   void run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt);
 
-  void run_read(read_query q, std::function<void(read_outcome)> done);
+  void run_read(read_query q, std::function<void(result<channel_window>)> done);
   void read_channel(const std::string& ch, const std::string& command, std::string from, std::string to, int count,
                     std::size_t max_bytes,
-                    std::function<void(read_outcome)> done);
+                    std::function<void(result<channel_window>)> done);
 
   void on_command_state(bool up);
   void check_durability();
@@ -191,7 +210,8 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
       sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
       probe_timer_(loop_),
       watch_(sub_, options.max_gap_buffer,
-             [this](const std::string& ch, std::optional<std::int64_t> after, std::function<void(read_outcome)> done) {
+             [this](const std::string& ch, std::optional<std::int64_t> after,
+                    std::function<void(result<channel_window>)> done) {
                if (!after) return read_channel(ch, "", "", "", 0, 0, std::move(done));
                read_channel(ch, "XRANGE", std::to_string(*after + 1), "+", max_read_limit, 0, std::move(done));
              }),
@@ -309,28 +329,20 @@ void redis_engine::eval(const script& s, std::vector<std::string> args, redis_co
 
 // ---- append ----
 
-void redis_engine::append(append_request req, std::function<void(append_outcome)> handler) {
+void redis_engine::append(append_request req, std::function<void(result<appended>)> handler) {
   auto shared = std::make_shared<append_request>(std::move(req));
   auto entered = enter_op([this, shared, handler] {
     begin_op();
-    run_append(std::move(*shared), [this, handler](append_outcome out) {
+    run_append(std::move(*shared), [this, handler](result<appended> out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (!entered) {
-    append_outcome out;
-    out.err = entered.err();
-    handler(std::move(out));
-  }
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::run_append(append_request req, append_handler done) {
-  auto fail = [&](error err) {
-    append_outcome out;
-    out.err = std::move(err);
-    done(std::move(out));
-  };
+  auto fail = [&](error err) { done(std::move(err)); };
   if (auto checked = check_append(req); !checked) return fail(checked.err());
   if (stopping_) return fail(storage_stopping());
   if (options_.require_durable && !durable_)
@@ -342,8 +354,8 @@ void redis_engine::run_append(append_request req, append_handler done) {
   if (!call) return fail(call.err());
   auto shared = std::make_shared<const append_args>(std::move(*call));
   eval(append_script_, shared->command(random_hex(8)), [this, shared, done = std::move(done)](result<redis_value> r) {
-    if (!r) return finish_append({append_outcome{r.err(), {}, false, false}, false, {}}, done);
-    if (r->is_error()) return finish_append({append_outcome{reply_error(r->str), {}, false, false}, false, {}}, done);
+    if (!r) return finish_append({r.err(), false, {}}, done);
+    if (r->is_error()) return finish_append({reply_error(r->str), false, {}}, done);
     finish_append(shared->decode(*r), done);
   });
 }
@@ -351,23 +363,23 @@ void redis_engine::run_append(append_request req, append_handler done) {
 // Counts and answers the append script's reply; gives this instance's own
 // events to the sink at once when they are next in line.
 void redis_engine::finish_append(const append_args::reply& reply, const append_handler& done) {
-  append_outcome out = reply.outcome;
-  if (out.err) return done(std::move(out));
-  if (out.duplicate) {
+  result<appended> out = reply.outcome;
+  if (!out) return done(std::move(out));
+  if (out->duplicate) {
     duplicates_.fetch_add(1);
     return done(std::move(out));
   }
-  appends_.fetch_add(out.committed.size());
+  appends_.fetch_add(out->committed.size());
   transactions_.fetch_add(1);
   // The engagements set has no hash tag: a script of one engagement's slot
   // cannot write it (Redis Cluster), so it is written here, after the append.
   // Should this instance die in between, the engagement is listed by its next append.
   std::set<std::string> listed;
-  for (const auto& c : out.committed)
+  for (const auto& c : out->committed)
     if (auto eng = listed_engagement_of(c.ch); !eng.empty() && listed.insert(eng).second)
       cmd_.command({"SADD", std::string(engagements_key), eng}, [](result<redis_value>) {});
 
-  for (std::size_t i = 0; i < out.committed.size(); ++i) watch_.on_own_commit(out.committed[i], reply.epochs[i]);
+  for (std::size_t i = 0; i < out->committed.size(); ++i) watch_.on_own_commit(out->committed[i], reply.epochs[i]);
   done(std::move(out));
 }
 
@@ -375,11 +387,7 @@ void redis_engine::finish_append(const append_args::reply& reply, const append_h
 // everything here (the record's hash and signature cannot be made in Lua),
 // and append only if it all still holds.
 void redis_engine::run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt) {
-  auto fail = [done](error err) {
-    append_outcome out;
-    out.err = std::move(err);
-    done(std::move(out));
-  };
+  auto fail = [done](error err) { done(std::move(err)); };
   std::vector<std::string> channels;
   for (const auto& ev : req->events)
     if (std::find(channels.begin(), channels.end(), ev.ch) == channels.end()) channels.push_back(ev.ch);
@@ -427,25 +435,21 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
 
 // ---- reads ----
 
-void redis_engine::read(read_query q, std::function<void(read_outcome)> handler) {
+void redis_engine::read(read_query q, std::function<void(result<channel_window>)> handler) {
   auto shared = std::make_shared<read_query>(std::move(q));
   auto entered = enter_op([this, shared, handler] {
     begin_op();
-    run_read(std::move(*shared), [this, handler](read_outcome out) {
+    run_read(std::move(*shared), [this, handler](result<channel_window> out) {
       handler(std::move(out));
       end_op();
     });
   });
-  if (!entered) {
-    read_outcome out;
-    out.err = entered.err();
-    handler(std::move(out));
-  }
+  if (!entered) handler(entered.err());
 }
 
 // The windows of read_query as stream ranges: ids are "<seq>-0", and a bare
 // "<seq>" means <seq>-0 as a start and the whole of <seq> as an end.
-void redis_engine::run_read(read_query q, std::function<void(read_outcome)> done) {
+void redis_engine::run_read(read_query q, std::function<void(result<channel_window>)> done) {
   int limit = std::clamp(q.limit, 1, max_read_limit);
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   auto after_start = [](std::int64_t after) { return after < 0 ? std::string("-") : std::to_string(after + 1); };
@@ -466,26 +470,20 @@ void redis_engine::run_read(read_query q, std::function<void(read_outcome)> done
 }
 
 void redis_engine::read_channel(const std::string& ch, const std::string& command, std::string from, std::string to,
-                                int count, std::size_t max_bytes, std::function<void(read_outcome)> done) {
+                                int count, std::size_t max_bytes,
+                                std::function<void(result<channel_window>)> done) {
   std::vector<std::string> args{"2",     channel_key(ch, "meta"), channel_key(ch, "events"), random_hex(8), command,
                                 std::move(from), std::move(to), std::to_string(count), std::to_string(max_bytes)};
   bool descending = command == "XREVRANGE";
   eval(read_script_, std::move(args), [descending, done = std::move(done)](result<redis_value> r) {
-    read_outcome out;
-    if (!r) {
-      out.err = r.err();
-      return done(std::move(out));
-    }
-    if (r->is_error()) {
-      out.err = reply_error(r->str);
-      return done(std::move(out));
-    }
+    if (!r) return done(r.err());
+    if (r->is_error()) return done(reply_error(r->str));
     done(decode_read_reply(*r, descending));
   });
 }
 
 void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
-                                std::function<void(records_outcome)> handler) {
+                                std::function<void(result<records_page>)> handler) {
   after = std::max<std::int64_t>(after, 0);
   limit = std::clamp(limit, 1, max_records_page);
   auto entered = enter_op([this, eng, after, limit, handler] {
@@ -494,36 +492,11 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
     // tells whether there is a next page.
     cmd_.command({"LRANGE", log_key(eng), std::to_string(after), std::to_string(after + limit)},
                  [this, eng, after, limit, handler](result<redis_value> r) {
-      records_outcome out;
-      if (!r) {
-        out.err = r.err();
-      } else if (r->is_error()) {
-        out.err = reply_error(r->str);
-      } else {
-        for (const auto& item : r->elements) {
-          if (out.records.size() == static_cast<std::size_t>(limit)) {
-            out.next = after + limit;
-            break;
-          }
-          auto record = parse_record(item.str);
-          if (!record) {
-            out.records.clear();
-            out.next.reset();
-            out.err = make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
-            break;
-          }
-          out.records.push_back(std::move(*record));
-        }
-      }
-      handler(std::move(out));
+      handler(decode_records_page(r, eng, after, limit));
       end_op();
     });
   });
-  if (!entered) {
-    records_outcome out;
-    out.err = entered.err();
-    handler(std::move(out));
-  }
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
@@ -582,7 +555,7 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
 
 // ---- watching ----
 
-void redis_engine::watch(const std::string& ch, std::function<void(std::optional<error>)> ready) {
+void redis_engine::watch(const std::string& ch, std::function<void(result<void>)> ready) {
   enter([this, ch, ready = std::move(ready)]() mutable { watch_.watch(ch, std::move(ready)); });
 }
 

@@ -62,24 +62,18 @@ std::optional<published> parse_published(std::string_view payload) {
   return p;
 }
 
-read_outcome decode_read_reply(const redis_value& v, bool descending) {
-  read_outcome out;
+result<channel_window> decode_read_reply(const redis_value& v, bool descending) {
+  channel_window out;
   const auto& e = v.elements;
-  if (!v.is_array() || e.size() < 3 || e.size() % 2 != 1) {
-    out.err = make_error(errc::internal, "redis: unexpected reply to the read script");
-    return out;
-  }
+  if (!v.is_array() || e.size() < 3 || e.size() % 2 != 1)
+    return make_error(errc::internal, "redis: unexpected reply to the read script");
   out.epoch = e[0].str;
   out.head = e[1].integer;
   out.truncated = e[2].integer != 0;
   for (std::size_t i = 3; i + 1 < e.size(); i += 2) {
     const std::string& id = e[i].str;
     auto seq = decimal_int64(std::string_view(id).substr(0, id.find('-')));
-    if (!seq) {
-      out.events.clear();
-      out.err = make_error(errc::internal, "redis: malformed stream id " + id);
-      return out;
-    }
+    if (!seq) return make_error(errc::internal, "redis: malformed stream id " + id);
     out.events.push_back(stored_event{*seq, std::make_shared<const std::string>(e[i + 1].str)});
   }
   if (descending) std::reverse(out.events.begin(), out.events.end());

@@ -41,7 +41,7 @@ std::optional<published> parse_published(std::string_view payload);
 
 // The read script's reply: [epoch, head, id1, json1, id2, json2, ...], the
 // events in stream order (`descending` for XREVRANGE; the result is always
-// ascending). A malformed reply sets `err` (internal) and holds no events.
-read_outcome decode_read_reply(const redis_value& v, bool descending);
+// ascending). A malformed reply is an `internal` error.
+result<channel_window> decode_read_reply(const redis_value& v, bool descending);
 
 }  // namespace parley

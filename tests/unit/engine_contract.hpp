@@ -34,21 +34,21 @@ inline append_request one(event ev) {
   return req;
 }
 
-inline append_outcome append_sync(engine& e, append_request req) {
-  std::promise<append_outcome> p;
+inline result<appended> append_sync(engine& e, append_request req) {
+  std::promise<result<appended>> p;
   auto f = p.get_future();
-  e.append(std::move(req), [&p](append_outcome out) { p.set_value(std::move(out)); });
+  e.append(std::move(req), [&p](result<appended> out) { p.set_value(std::move(out)); });
   return f.get();
 }
 
-inline read_outcome read_sync(engine& e, read_query q) {
-  std::promise<read_outcome> p;
+inline result<channel_window> read_sync(engine& e, read_query q) {
+  std::promise<result<channel_window>> p;
   auto f = p.get_future();
-  e.read(std::move(q), [&p](read_outcome out) { p.set_value(std::move(out)); });
+  e.read(std::move(q), [&p](result<channel_window> out) { p.set_value(std::move(out)); });
   return f.get();
 }
 
-inline read_outcome read_window(engine& e, const std::string& ch, std::optional<std::int64_t> after,
+inline result<channel_window> read_window(engine& e, const std::string& ch, std::optional<std::int64_t> after,
                                 std::optional<std::int64_t> before, int limit) {
   read_query q;
   q.ch = ch;
@@ -58,22 +58,28 @@ inline read_outcome read_window(engine& e, const std::string& ch, std::optional<
   return read_sync(e, std::move(q));
 }
 
-inline read_outcome head_of(engine& e, const std::string& ch) {
+inline result<channel_window> head_of(engine& e, const std::string& ch) {
   return read_window(e, ch, std::nullopt, std::nullopt, 1);
 }
 
-inline records_outcome records_sync(engine& e, std::string eng, std::int64_t after = 0,
-                                    int limit = max_records_page) {
-  std::promise<records_outcome> p;
+inline result<records_page> records_sync(engine& e, std::string eng, std::int64_t after = 0,
+                                         int limit = max_records_page) {
+  std::promise<result<records_page>> p;
   auto f = p.get_future();
-  e.read_records(std::move(eng), after, limit, [&p](records_outcome out) { p.set_value(std::move(out)); });
+  e.read_records(std::move(eng), after, limit, [&p](result<records_page> out) { p.set_value(std::move(out)); });
   return f.get();
 }
 
-inline std::vector<std::int64_t> seqs_of(const read_outcome& out) {
+inline std::vector<std::int64_t> seqs_of(const channel_window& window) {
   std::vector<std::int64_t> seqs;
-  for (const auto& ev : out.events) seqs.push_back(ev.seq);
+  for (const auto& ev : window.events) seqs.push_back(ev.seq);
   return seqs;
+}
+
+// The seqs of a read that must have succeeded.
+inline std::vector<std::int64_t> seqs_of(const result<channel_window>& read) {
+  REQUIRE(read);
+  return seqs_of(*read);
 }
 
 inline std::vector<std::int64_t> range(std::int64_t first, std::int64_t last) {
@@ -85,7 +91,7 @@ inline std::vector<std::int64_t> range(std::int64_t first, std::int64_t last) {
 inline boost::json::object parse_object(const std::string& json) { return boost::json::parse(json).as_object(); }
 
 inline void fill(engine& e, const std::string& ch, int count) {
-  for (int i = 1; i <= count; ++i) REQUIRE_FALSE(append_sync(e, one(make_event(ch, "u1", "m" + std::to_string(i)))).err);
+  for (int i = 1; i <= count; ++i) REQUIRE(append_sync(e, one(make_event(ch, "u1", "m" + std::to_string(i)))));
 }
 
 // after / before / tail windows, ascending, limits clamped, per channel.
@@ -95,46 +101,46 @@ inline void check_read_windows(engine& e) {
 
   SECTION("without after or before: the last limit events") {
     auto r = read_window(e, "eng:a", std::nullopt, std::nullopt, 10);
-    REQUIRE_FALSE(r.err);
-    CHECK(r.head == 30);
+    REQUIRE(r);
+    CHECK(r->head == 30);
     CHECK(seqs_of(r) == range(21, 30));
   }
   SECTION("after: the first limit events after it") {
     CHECK(seqs_of(read_window(e, "eng:a", 5, std::nullopt, 10)) == range(6, 15));
     CHECK(seqs_of(read_window(e, "eng:a", 25, std::nullopt, 10)) == range(26, 30));
-    CHECK(read_window(e, "eng:a", 30, std::nullopt, 10).events.empty());
+    CHECK(read_window(e, "eng:a", 30, std::nullopt, 10)->events.empty());
     CHECK(seqs_of(read_window(e, "eng:a", 0, std::nullopt, 3)) == range(1, 3));
     CHECK(seqs_of(read_window(e, "eng:a", -7, std::nullopt, 2)) == range(1, 2));
   }
   SECTION("before: the last limit events before it") {
     CHECK(seqs_of(read_window(e, "eng:a", std::nullopt, 21, 10)) == range(11, 20));
     CHECK(seqs_of(read_window(e, "eng:a", std::nullopt, 4, 10)) == range(1, 3));
-    CHECK(read_window(e, "eng:a", std::nullopt, 1, 10).events.empty());
+    CHECK(read_window(e, "eng:a", std::nullopt, 1, 10)->events.empty());
   }
   SECTION("after and before together: the events between them") {
     CHECK(seqs_of(read_window(e, "eng:a", 10, 14, 50)) == range(11, 13));
-    CHECK(read_window(e, "eng:a", 10, 11, 50).events.empty());
+    CHECK(read_window(e, "eng:a", 10, 11, 50)->events.empty());
   }
   SECTION("limits are clamped to 1..1000") {
     CHECK(seqs_of(read_window(e, "eng:a", std::nullopt, std::nullopt, 0)) == range(30, 30));
     CHECK(seqs_of(read_window(e, "eng:a", std::nullopt, std::nullopt, -5)) == range(30, 30));
-    CHECK(read_window(e, "eng:a", std::nullopt, std::nullopt, 1000000).events.size() == 30);
+    CHECK(read_window(e, "eng:a", std::nullopt, std::nullopt, 1000000)->events.size() == 30);
   }
   SECTION("events are those stored, of that channel only") {
     auto r = read_window(e, "eng:b", std::nullopt, std::nullopt, 50);
-    CHECK(r.head == 5);
-    REQUIRE(r.events.size() == 5);
-    auto third = parse_object(*r.events[2].json);
+    CHECK(r->head == 5);
+    REQUIRE(r->events.size() == 5);
+    auto third = parse_object(*r->events[2].json);
     CHECK(third.at("ch").as_string() == "eng:b");
     CHECK(third.at("seq").as_int64() == 3);
     CHECK(third.at("body").as_object().at("text").as_string() == "m3");
   }
   SECTION("an empty channel has head 0, no events, and an epoch") {
     auto r = read_window(e, "eng:empty", std::nullopt, std::nullopt, 50);
-    REQUIRE_FALSE(r.err);
-    CHECK(r.head == 0);
-    CHECK(r.events.empty());
-    CHECK(r.epoch.size() == 16);
+    REQUIRE(r);
+    CHECK(r->head == 0);
+    CHECK(r->events.empty());
+    CHECK(r->epoch.size() == 16);
   }
 }
 
@@ -143,8 +149,8 @@ inline void check_read_limit(engine& e) {
   append_request req;
   for (int i = 0; i < 1200; ++i) req.events.push_back(make_event("eng:big", "u1", "m"));
   auto out = append_sync(e, std::move(req));
-  REQUIRE_FALSE(out.err);
-  CHECK(out.committed.back().seq == 1200);
+  REQUIRE(out);
+  CHECK(out->committed.back().seq == 1200);
   CHECK(seqs_of(read_window(e, "eng:big", 0, std::nullopt, 5000)) == range(1, 1000));
   CHECK(seqs_of(read_window(e, "eng:big", std::nullopt, std::nullopt, 5000)) == range(201, 1200));
 }
@@ -153,7 +159,7 @@ inline void check_read_limit(engine& e) {
 inline void check_find_by_cid(engine& e) {
   fill(e, "eng:a", 2);
   auto stored = append_sync(e, one(make_event("eng:a", "u1", "decided", "c-7")));
-  REQUIRE_FALSE(stored.err);
+  REQUIRE(stored);
 
   auto find = [&](std::string ch, std::string sender, std::string cid) {
     std::promise<result<std::optional<committed_event>>> p;
@@ -164,9 +170,9 @@ inline void check_find_by_cid(engine& e) {
   REQUIRE(found.ok());
   REQUIRE(found->has_value());
   CHECK((*found)->seq == 3);
-  CHECK((*found)->ts == stored.committed[0].ts);
+  CHECK((*found)->ts == stored->committed[0].ts);
   CHECK((*found)->ch == "eng:a");
-  CHECK(*(*found)->json == *stored.committed[0].json);
+  CHECK(*(*found)->json == *stored->committed[0].json);
   CHECK_FALSE(find("eng:a", "u2", "c-7")->has_value());
   CHECK_FALSE(find("eng:b", "u1", "c-7")->has_value());
   // Length-prefixed keys: sender "u1c" with cid "-7" is another key.
@@ -185,16 +191,16 @@ inline void check_parsed_events(engine& e) {
   req.events = {make_event("eng:p", "u1", "accepted", "c-1"), make_event("eng:p", "u1", "phase")};
   req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 1};
   auto out = append_sync(e, req);
-  REQUIRE_FALSE(out.err);
-  REQUIRE(out.committed.size() == 2);
-  for (const auto& c : out.committed) CHECK(carries_parsed(c));
-  CHECK(out.committed[1].event->body.at("record").at("n").as_int64() == 1);
+  REQUIRE(out);
+  REQUIRE(out->committed.size() == 2);
+  for (const auto& c : out->committed) CHECK(carries_parsed(c));
+  CHECK(out->committed[1].event->body.at("record").at("n").as_int64() == 1);
 
   auto again = append_sync(e, req);
-  REQUIRE_FALSE(again.err);
-  CHECK(again.duplicate);
-  REQUIRE(again.committed.size() == 1);
-  CHECK(carries_parsed(again.committed[0]));
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  REQUIRE(again->committed.size() == 1);
+  CHECK(carries_parsed(again->committed[0]));
 
   std::promise<result<std::optional<committed_event>>> p;
   e.find_by_cid("eng:p", "u1", "c-1", [&](result<std::optional<committed_event>> r) { p.set_value(std::move(r)); });
@@ -211,26 +217,25 @@ inline void check_expect_heads(engine& e) {
   auto req = one(make_event("eng:a", "u1", "checked against head 1"));
   req.expect_heads = {{"eng:a", 1}, {"eng:a:mediation", 0}};
   auto stale = append_sync(e, req);
-  REQUIRE(stale.err);
-  CHECK(stale.err->code == errc::conflict);
-  CHECK(stale.stale_state);
-  CHECK(head_of(e, "eng:a").head == 2);
+  REQUIRE_FALSE(stale);
+  CHECK(stale.err().code == errc::conflict);
+  CHECK(stale_heads(stale.err()));
+  CHECK(head_of(e, "eng:a")->head == 2);
 
   auto fresh = one(make_event("eng:a", "u1", "checked against head 2"));
   fresh.expect_heads = {{"eng:a", 2}, {"eng:a:mediation", 0}};
   auto ok = append_sync(e, fresh);
-  REQUIRE_FALSE(ok.err);
-  CHECK_FALSE(ok.stale_state);
-  CHECK(ok.committed[0].seq == 3);
+  REQUIRE(ok);
+  CHECK(ok->committed[0].seq == 3);
 
   // A record append checks its heads as well.
   auto with_record = one(make_event("eng:a", "u1", "decision"));
   with_record.record = append_request::record_draft{{{"eng", "a"}, {"topic", "phase"}}, 0};
   with_record.expect_heads = {{"eng:a", 2}};
   auto stale_record = append_sync(e, with_record);
-  REQUIRE(stale_record.err);
-  CHECK(stale_record.stale_state);
-  CHECK(records_sync(e, "a").records.empty());
+  REQUIRE_FALSE(stale_record);
+  CHECK(stale_heads(stale_record.err()));
+  CHECK(records_sync(e, "a")->records.empty());
 }
 
 // A key for engines that sign: fixed, so that failures reproduce.
@@ -248,23 +253,23 @@ inline void check_signed_records(engine& e, const ed25519_key& signer) {
     auto req = one(make_event("eng:s", "u1", "decision " + std::to_string(i)));
     req.record = append_request::record_draft{{{"eng", "s"}, {"topic", "timeline"}, {"terms", {{"weeks", i}}}}, 0};
     auto out = append_sync(e, req);
-    REQUIRE_FALSE(out.err);
-    auto stored = boost::json::parse(*out.committed[0].json).as_object();
+    REQUIRE(out);
+    auto stored = boost::json::parse(*out->committed[0].json).as_object();
     CHECK(stored.at("body").at("record").at("n").as_int64() == i);
   }
   auto log = records_sync(e, "s");
-  REQUIRE_FALSE(log.err);
-  REQUIRE(log.records.size() == 2);
-  for (const auto& r : log.records) {
+  REQUIRE(log);
+  REQUIRE(log->records.size() == 2);
+  for (const auto& r : log->records) {
     INFO(boost::json::serialize(r));
     CHECK(r.at("kid").as_string() == signer.kid());
     CHECK(r.at("hash").as_string() == record_hash(r));
-    CHECK_FALSE(check_record_signature(r, keys));
+    CHECK(check_record_signature(r, keys));
     auto sig = base64url_decode(r.at("sig").as_string());
     REQUIRE(sig);
     CHECK(signer.verify(r.at("hash").as_string(), *sig));
   }
-  CHECK_FALSE(verify_chain(log.records));
+  CHECK(verify_chain(log->records));
 }
 
 // The decision log is read a page at a time; `next` is the n to page on from.
@@ -272,31 +277,31 @@ inline void check_records_paging(engine& e) {
   for (int i = 1; i <= 5; ++i) {
     auto req = one(make_event("eng:p", "u1", "decision " + std::to_string(i)));
     req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 0};
-    REQUIRE_FALSE(append_sync(e, req).err);
+    REQUIRE(append_sync(e, req));
   }
-  auto ns = [](const records_outcome& r) {
+  auto ns = [](const result<records_page>& r) {
     std::vector<std::int64_t> v;
-    for (const auto& rec : r.records) v.push_back(rec.at("n").as_int64());
+    for (const auto& rec : r->records) v.push_back(rec.at("n").as_int64());
     return v;
   };
   auto all = records_sync(e, "p");
   CHECK(ns(all) == range(1, 5));
-  CHECK_FALSE(all.next);
+  CHECK_FALSE(all->next);
   auto first = records_sync(e, "p", 0, 2);
   CHECK(ns(first) == range(1, 2));
-  CHECK(first.next == std::optional<std::int64_t>(2));
+  CHECK(first->next == std::optional<std::int64_t>(2));
   auto second = records_sync(e, "p", 2, 2);
   CHECK(ns(second) == range(3, 4));
-  CHECK(second.next == std::optional<std::int64_t>(4));
+  CHECK(second->next == std::optional<std::int64_t>(4));
   auto last = records_sync(e, "p", 4, 2);
   CHECK(ns(last) == range(5, 5));
-  CHECK_FALSE(last.next);
+  CHECK_FALSE(last->next);
   auto exact = records_sync(e, "p", 0, 5);
-  CHECK(exact.records.size() == 5);
-  CHECK_FALSE(exact.next);
+  CHECK(exact->records.size() == 5);
+  CHECK_FALSE(exact->next);
   auto beyond = records_sync(e, "p", 5, 10);
-  CHECK(beyond.records.empty());
-  CHECK_FALSE(beyond.next);
+  CHECK(beyond->records.empty());
+  CHECK_FALSE(beyond->next);
 }
 
 // A byte-bounded read holds the oldest events of the same window up to the
@@ -311,17 +316,15 @@ inline void check_bounded_reads(engine& e) {
     q.before = before;
     q.limit = limit;
     q.max_bytes = max_bytes;
-    std::promise<read_outcome> p;
-    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
-    auto out = p.get_future().get();
-    REQUIRE_FALSE(out.err);
-    return out;
+    auto out = read_sync(e, q);
+    REQUIRE(out);
+    return *out;
   };
   // The bytes of events first..last, as stored.
   auto all = read_window(e, "eng:a", 0, std::nullopt, 100);
   auto bytes = [&](std::int64_t first, std::int64_t last) {
     std::size_t n = 0;
-    for (auto seq = first; seq <= last; ++seq) n += all.events[static_cast<std::size_t>(seq - 1)].json->size();
+    for (auto seq = first; seq <= last; ++seq) n += all->events[static_cast<std::size_t>(seq - 1)].json->size();
     return n;
   };
   SECTION("each kind of window keeps its oldest events that fit") {
@@ -352,11 +355,10 @@ inline void check_bounded_reads(engine& e) {
     read_query q;
     q.ch = "eng:none";
     q.max_bytes = 100;
-    std::promise<read_outcome> p;
-    e.read(q, [&p](read_outcome out) { p.set_value(std::move(out)); });
-    auto none = p.get_future().get();
-    CHECK(none.head == 0);
-    CHECK(none.events.empty());
+    auto none = read_sync(e, q);
+    REQUIRE(none);
+    CHECK(none->head == 0);
+    CHECK(none->events.empty());
   }
 }
 

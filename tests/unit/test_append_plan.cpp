@@ -113,7 +113,7 @@ TEST_CASE("plan_append completes the decision record and summarises it in the at
                            nullptr);
   CHECK(first.record->n == 1);
   CHECK(boost::json::parse(first.record->json).as_object().at("prev").as_string() == genesis_prev);
-  CHECK(verify_chain({boost::json::parse(first.record->json).as_object()}).has_value() == false);
+  CHECK(verify_chain({boost::json::parse(first.record->json).as_object()}));
 }
 
 TEST_CASE("plan_append signs the record with the signer", "[storage][append_plan]") {
@@ -125,7 +125,7 @@ TEST_CASE("plan_append signs the record with the signer", "[storage][append_plan
   CHECK(stored.at("kid").as_string() == key->kid());
   key_set keys;
   keys.add(*key);
-  CHECK_FALSE(check_record_signature(stored, keys).has_value());
+  CHECK(check_record_signature(stored, keys));
 }
 
 TEST_CASE("touched_channels lists event channels first, then expect-only ones, each once",

@@ -59,16 +59,16 @@ TEST_CASE("the first event of a channel gets seq 1 and the following ones follow
 
   for (std::int64_t expected = 1; expected <= 20; ++expected) {
     auto out = append_sync(*e, one(make_event("eng:a", "u1", "hello")));
-    REQUIRE_FALSE(out.err);
-    REQUIRE(out.committed.size() == 1);
-    CHECK(out.committed[0].seq == expected);
-    CHECK(out.committed[0].ch == "eng:a");
-    auto stored = parse_object(*out.committed[0].json);
+    REQUIRE(out);
+    REQUIRE(out->committed.size() == 1);
+    CHECK(out->committed[0].seq == expected);
+    CHECK(out->committed[0].ch == "eng:a");
+    auto stored = parse_object(*out->committed[0].json);
     CHECK(stored.at("seq").as_int64() == expected);
-    CHECK(stored.at("ts").as_int64() == out.committed[0].ts);
+    CHECK(stored.at("ts").as_int64() == out->committed[0].ts);
   }
   auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000);
-  CHECK(r.head == 20);
+  CHECK(r->head == 20);
   CHECK(seqs_of(r) == range(1, 20));
 }
 
@@ -76,14 +76,14 @@ TEST_CASE("each channel counts its own seqs", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());
 
-  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "1"))).committed[0].seq == 1);
-  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "1"))).committed[0].seq == 1);
-  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "2"))).committed[0].seq == 2);
-  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "2"))).committed[0].seq == 2);
-  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "3"))).committed[0].seq == 3);
-  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).head == 2);
-  CHECK(read_window(*e, "eng:b", std::nullopt, std::nullopt, 50).head == 3);
-  CHECK(read_window(*e, "eng:never", std::nullopt, std::nullopt, 50).head == 0);
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "1")))->committed[0].seq == 1);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "1")))->committed[0].seq == 1);
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "2")))->committed[0].seq == 2);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "2")))->committed[0].seq == 2);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "3")))->committed[0].seq == 3);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50)->head == 2);
+  CHECK(read_window(*e, "eng:b", std::nullopt, std::nullopt, 50)->head == 3);
+  CHECK(read_window(*e, "eng:never", std::nullopt, std::nullopt, 50)->head == 0);
 }
 
 TEST_CASE("events of one request are stored together, across channels, with one ts", "[storage]") {
@@ -96,13 +96,13 @@ TEST_CASE("events of one request are stored together, across channels, with one 
   req.events.push_back(make_event("support", "system", "notice"));
   req.events.push_back(make_event("eng:a", "system", "sla"));
   auto out = append_sync(*e, std::move(req));
-  REQUIRE_FALSE(out.err);
-  REQUIRE(out.committed.size() == 3);
-  CHECK(out.committed[0].seq == 1);
-  CHECK(out.committed[1].seq == 4);
-  CHECK(out.committed[2].seq == 2);
-  CHECK(out.committed[0].ts == out.committed[1].ts);
-  CHECK(out.committed[1].ts == out.committed[2].ts);
+  REQUIRE(out);
+  REQUIRE(out->committed.size() == 3);
+  CHECK(out->committed[0].seq == 1);
+  CHECK(out->committed[1].seq == 4);
+  CHECK(out->committed[2].seq == 2);
+  CHECK(out->committed[0].ts == out->committed[1].ts);
+  CHECK(out->committed[1].ts == out->committed[2].ts);
   CHECK(e->stats().appends == 6);
 }
 
@@ -112,9 +112,9 @@ TEST_CASE("ts never goes down within a channel", "[storage]") {
   std::int64_t last = 0;
   for (int i = 0; i < 50; ++i) {
     auto out = append_sync(*e, one(make_event("eng:a", "u1", "m")));
-    REQUIRE_FALSE(out.err);
-    CHECK(out.committed[0].ts >= last);
-    last = out.committed[0].ts;
+    REQUIRE(out);
+    CHECK(out->committed[0].ts >= last);
+    last = out->committed[0].ts;
   }
   CHECK(last > 1700000000000);  // milliseconds since the epoch, not seconds
 }
@@ -124,20 +124,20 @@ TEST_CASE("posting the same cid again from the same sender returns the first seq
   auto e = open_engine(dir.db());
 
   auto first = append_sync(*e, one(make_event("eng:a", "u1", "draft", "c-1")));
-  REQUIRE_FALSE(first.err);
-  CHECK_FALSE(first.duplicate);
+  REQUIRE(first);
+  CHECK_FALSE(first->duplicate);
   fill(*e, "eng:a", 2);
 
   auto again = append_sync(*e, one(make_event("eng:a", "u1", "draft, sent twice", "c-1")));
-  REQUIRE_FALSE(again.err);
-  CHECK(again.duplicate);
-  REQUIRE(again.committed.size() == 1);
-  CHECK(again.committed[0].seq == first.committed[0].seq);
-  CHECK(again.committed[0].ts == first.committed[0].ts);
-  CHECK(*again.committed[0].json == *first.committed[0].json);
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  REQUIRE(again->committed.size() == 1);
+  CHECK(again->committed[0].seq == first->committed[0].seq);
+  CHECK(again->committed[0].ts == first->committed[0].ts);
+  CHECK(*again->committed[0].json == *first->committed[0].json);
 
   auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
-  CHECK(r.head == 3);
+  CHECK(r->head == 3);
   CHECK(e->stats().appends == 3);
   CHECK(e->stats().duplicates == 1);
 }
@@ -149,28 +149,28 @@ TEST_CASE("the same cid from another sender or in another channel is a new event
   auto a = append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1")));
   auto b = append_sync(*e, one(make_event("eng:a", "u2", "x", "c-1")));
   auto c = append_sync(*e, one(make_event("eng:b", "u1", "x", "c-1")));
-  REQUIRE_FALSE(a.err);
-  REQUIRE_FALSE(b.err);
-  REQUIRE_FALSE(c.err);
-  CHECK_FALSE(b.duplicate);
-  CHECK_FALSE(c.duplicate);
-  CHECK(a.committed[0].seq == 1);
-  CHECK(b.committed[0].seq == 2);
-  CHECK(c.committed[0].seq == 1);
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(c);
+  CHECK_FALSE(b->duplicate);
+  CHECK_FALSE(c->duplicate);
+  CHECK(a->committed[0].seq == 1);
+  CHECK(b->committed[0].seq == 2);
+  CHECK(c->committed[0].seq == 1);
 }
 
 TEST_CASE("a duplicate is recognised after a reopen and is not given to the sink", "[storage]") {
   temp_dir dir;
   {
     auto e = open_engine(dir.db());
-    REQUIRE_FALSE(append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1"))).err);
+    REQUIRE(append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1"))));
   }
   auto e = open_engine(dir.db());
   std::atomic<int> sunk{0};
   e->set_sink([&](const committed_event&) { ++sunk; });
   auto again = append_sync(*e, one(make_event("eng:a", "u1", "x", "c-1")));
-  CHECK(again.duplicate);
-  CHECK(again.committed.at(0).seq == 1);
+  CHECK(again->duplicate);
+  CHECK(again->committed.at(0).seq == 1);
   CHECK(sunk == 0);
 }
 
@@ -192,8 +192,8 @@ TEST_CASE("the epoch is stable across reopen and differs for another database", 
   {
     auto e = open_engine(dir.db());
     fill(*e, "eng:a", 3);
-    epoch_a = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).epoch;
-    epoch_b = read_window(*e, "eng:b", std::nullopt, std::nullopt, 1).epoch;
+    epoch_a = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1)->epoch;
+    epoch_b = read_window(*e, "eng:b", std::nullopt, std::nullopt, 1)->epoch;
   }
   CHECK(epoch_a.size() == 16);
   CHECK(epoch_a.find_first_not_of("0123456789abcdef") == std::string::npos);
@@ -201,13 +201,13 @@ TEST_CASE("the epoch is stable across reopen and differs for another database", 
   {
     auto e = open_engine(dir.db());
     auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
-    CHECK(r.epoch == epoch_a);
-    CHECK(r.head == 3);
-    CHECK(append_sync(*e, one(make_event("eng:a", "u1", "after reopen"))).committed[0].seq == 4);
+    CHECK(r->epoch == epoch_a);
+    CHECK(r->head == 3);
+    CHECK(append_sync(*e, one(make_event("eng:a", "u1", "after reopen")))->committed[0].seq == 4);
   }
   temp_dir other;
   auto e = open_engine(other.db());
-  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).epoch != epoch_a);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50)->epoch != epoch_a);
 }
 
 TEST_CASE("a wiped data directory gives the channels new epochs", "[storage]") {
@@ -216,13 +216,13 @@ TEST_CASE("a wiped data directory gives the channels new epochs", "[storage]") {
   {
     auto e = open_engine(dir.db());
     fill(*e, "eng:a", 1);
-    before = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).epoch;
+    before = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1)->epoch;
   }
   for (const auto& entry : fs::directory_iterator(dir.path)) fs::remove(entry.path());
   auto e = open_engine(dir.db());
   auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1);
-  CHECK(r.head == 0);
-  CHECK(r.epoch != before);
+  CHECK(r->head == 0);
+  CHECK(r->epoch != before);
 }
 
 TEST_CASE("every acknowledged event survives a kill of the process", "[storage]") {
@@ -238,15 +238,15 @@ TEST_CASE("every acknowledged event survives a kill of the process", "[storage]"
     int out = fds[1];
     try {
       auto e = open_engine(dir.db(), 64);
-      std::string epoch = read_window(*e, "eng:crash", std::nullopt, std::nullopt, 1).epoch;
+      std::string epoch = read_window(*e, "eng:crash", std::nullopt, std::nullopt, 1)->epoch;
       if (::write(out, epoch.data(), 16) != 16) ::_exit(2);
       std::atomic<int> in_flight{0};
       for (int i = 0; i < 200000; ++i) {
         while (in_flight.load() > 200) std::this_thread::yield();
         ++in_flight;
-        e->append(one(make_event("eng:crash", "u1", "m" + std::to_string(i))), [&](append_outcome o) {
-          if (!o.err) {
-            std::int64_t seq = o.committed[0].seq;
+        e->append(one(make_event("eng:crash", "u1", "m" + std::to_string(i))), [&](result<appended> o) {
+          if (o) {
+            std::int64_t seq = o->committed[0].seq;
             if (::write(out, &seq, sizeof seq) != sizeof seq) ::_exit(3);
           }
           --in_flight;
@@ -282,12 +282,12 @@ TEST_CASE("every acknowledged event survives a kill of the process", "[storage]"
   std::int64_t head = 0;
   for (std::int64_t after = 0;;) {
     auto r = read_window(*e, "eng:crash", after, std::nullopt, 1000);
-    REQUIRE_FALSE(r.err);
-    CHECK(r.epoch == epoch);
-    head = r.head;
-    if (r.events.empty()) break;
-    for (const auto& ev : r.events) stored.push_back(ev.seq);
-    after = r.events.back().seq;
+    REQUIRE(r);
+    CHECK(r->epoch == epoch);
+    head = r->head;
+    if (r->events.empty()) break;
+    for (const auto& ev : r->events) stored.push_back(ev.seq);
+    after = r->events.back().seq;
   }
   CHECK(head >= max_acked);
   CHECK(stored == range(1, head));
@@ -295,8 +295,8 @@ TEST_CASE("every acknowledged event survives a kill of the process", "[storage]"
   for (auto s : acked) REQUIRE(stored_set.count(s) == 1);
 
   auto next = append_sync(*e, one(make_event("eng:crash", "u1", "after the crash")));
-  REQUIRE_FALSE(next.err);
-  CHECK(next.committed[0].seq == head + 1);
+  REQUIRE(next);
+  CHECK(next->committed[0].seq == head + 1);
 }
 
 TEST_CASE("concurrent appends are group-committed with gap-free seqs per channel", "[storage]") {
@@ -325,12 +325,12 @@ TEST_CASE("concurrent appends are group-committed with gap-free seqs per channel
       for (int i = 0; i < per_thread; ++i) {
         const std::string& ch = channels[(t + i) % channels.size()];
         e->append(one(make_event(ch, "u" + std::to_string(t), "m", "c" + std::to_string(i))),
-                  [&](append_outcome out) {
-                    if (out.err || out.duplicate) {
+                  [&](result<appended> out) {
+                    if (!out || out->duplicate) {
                       ++failed;
                     } else {
                       std::lock_guard lock(acked_mutex);
-                      acked_seqs[out.committed[0].ch].push_back(out.committed[0].seq);
+                      acked_seqs[out->committed[0].ch].push_back(out->committed[0].seq);
                     }
                     if (++acked == total) all_done.set_value();
                   });
@@ -349,7 +349,7 @@ TEST_CASE("concurrent appends are group-committed with gap-free seqs per channel
     CHECK(seqs == range(1, static_cast<std::int64_t>(seqs.size())));
     // The sink saw the channel's events in seq order, each once.
     CHECK(sunk[ch] == range(1, static_cast<std::int64_t>(seqs.size())));
-    CHECK(read_window(*e, ch, std::nullopt, std::nullopt, 1).head == static_cast<std::int64_t>(seqs.size()));
+    CHECK(read_window(*e, ch, std::nullopt, std::nullopt, 1)->head == static_cast<std::int64_t>(seqs.size()));
   }
   CHECK(sum == static_cast<std::size_t>(total));
 
@@ -367,12 +367,12 @@ TEST_CASE("the sink and the handler see an event only after it is readable", "[s
     // The reader's own connection sees committed state only.
     read_query q;
     q.ch = ev.ch;
-    e->read(q, [&, seq = ev.seq](read_outcome r) {
-      visible = r.head >= seq;
+    e->read(q, [&, seq = ev.seq](result<channel_window> r) {
+      visible = r->head >= seq;
       checked.set_value();
     });
   });
-  REQUIRE_FALSE(append_sync(*e, one(make_event("eng:a", "u1", "x"))).err);
+  REQUIRE(append_sync(*e, one(make_event("eng:a", "u1", "x"))));
   checked.get_future().wait();
   CHECK(visible);
 }
@@ -404,31 +404,31 @@ TEST_CASE("a decision record is written with its event and chained to the previo
   };
 
   auto first = decide(3, "agreement");
-  REQUIRE_FALSE(first.err);
-  REQUIRE(first.committed.size() == 2);
-  CHECK(first.committed[1].seq == 6);
-  auto body1 = parse_object(*first.committed[1].json).at("body").as_object();
+  REQUIRE(first);
+  REQUIRE(first->committed.size() == 2);
+  CHECK(first->committed[1].seq == 6);
+  auto body1 = parse_object(*first->committed[1].json).at("body").as_object();
   auto stamp1 = body1.at("record").as_object();
   CHECK(stamp1.at("n").as_int64() == 1);
   CHECK(stamp1.at("prev").as_string() == genesis_prev);
   CHECK(body1.at("verdict").as_string() == "accepted");
-  CHECK_FALSE(parse_object(*first.committed[0].json).at("body").as_object().contains("record"));
+  CHECK_FALSE(parse_object(*first->committed[0].json).at("body").as_object().contains("record"));
 
   auto second = decide(4, "timeline");
-  REQUIRE_FALSE(second.err);
-  auto stamp2 = parse_object(*second.committed[1].json).at("body").as_object().at("record").as_object();
+  REQUIRE(second);
+  auto stamp2 = parse_object(*second->committed[1].json).at("body").as_object().at("record").as_object();
   CHECK(stamp2.at("n").as_int64() == 2);
   CHECK(stamp2.at("prev") == stamp1.at("hash"));
 
   auto log = records_sync(*e, "42");
-  REQUIRE_FALSE(log.err);
-  REQUIRE(log.records.size() == 2);
-  const auto& r1 = log.records[0];
-  const auto& r2 = log.records[1];
+  REQUIRE(log);
+  REQUIRE(log->records.size() == 2);
+  const auto& r1 = log->records[0];
+  const auto& r2 = log->records[1];
   CHECK(r1.at("n").as_int64() == 1);
   CHECK(r1.at("decision_seq").as_int64() == 6);
   CHECK(r1.at("proposal_seq").as_int64() == 3);
-  CHECK(r1.at("ts").as_int64() == first.committed[1].ts);
+  CHECK(r1.at("ts").as_int64() == first->committed[1].ts);
   CHECK(r1.at("topic").as_string() == "agreement");
   CHECK(r1.at("hash") == stamp1.at("hash"));
   CHECK(r1.at("hash").as_string() == record_hash(r1));
@@ -437,7 +437,7 @@ TEST_CASE("a decision record is written with its event and chained to the previo
   CHECK(r2.at("prev") == r1.at("hash"));
   CHECK(r2.at("hash").as_string() == record_hash(r2));
 
-  CHECK(records_sync(*e, "other").records.empty());
+  CHECK(records_sync(*e, "other")->records.empty());
 }
 
 TEST_CASE("a failing request is rolled back alone and the others commit", "[storage]") {
@@ -455,45 +455,44 @@ TEST_CASE("a failing request is rolled back alone and the others commit", "[stor
   };
 
   // Queued together so that they share a transaction.
-  std::vector<std::future<append_outcome>> results;
-  std::vector<std::shared_ptr<std::promise<append_outcome>>> promises;
+  std::vector<std::future<result<appended>>> results;
+  std::vector<std::shared_ptr<std::promise<result<appended>>>> promises;
   for (int i = 0; i < 9; ++i) {
-    auto p = std::make_shared<std::promise<append_outcome>>();
+    auto p = std::make_shared<std::promise<result<appended>>>();
     results.push_back(p->get_future());
     auto req = i % 3 == 1 ? bad_request() : one(make_event("eng:a", "u1", "ok", "c" + std::to_string(i)));
-    e->append(std::move(req), [p](append_outcome out) { p->set_value(std::move(out)); });
+    e->append(std::move(req), [p](result<appended> out) { p->set_value(std::move(out)); });
   }
   std::vector<std::int64_t> good;
   for (int i = 0; i < 9; ++i) {
     auto out = results[i].get();
     if (i % 3 == 1) {
-      REQUIRE(out.err);
-      CHECK(out.err->code == errc::internal);
-      CHECK(out.committed.empty());
+      REQUIRE_FALSE(out);
+      CHECK(out.err().code == errc::internal);
     } else {
-      REQUIRE_FALSE(out.err);
-      good.push_back(out.committed[0].seq);
+      REQUIRE(out);
+      good.push_back(out->committed[0].seq);
     }
   }
   CHECK(good == range(1, 6));
   auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50);
-  CHECK(r.head == 6);
+  CHECK(r->head == 6);
   CHECK(seqs_of(r) == range(1, 6));
-  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "next"))).committed[0].seq == 7);
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "next")))->committed[0].seq == 7);
 }
 
 TEST_CASE("an append without events or with a record attached to no event is refused", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());
   auto empty = append_sync(*e, append_request{});
-  REQUIRE(empty.err);
-  CHECK(empty.err->code == errc::internal);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.err().code == errc::internal);
 
   auto req = one(make_event("eng:a", "u1", "x"));
   req.record = append_request::record_draft{{{"eng", "a"}}, 3};
   auto out = append_sync(*e, std::move(req));
-  REQUIRE(out.err);
-  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50).head == 0);
+  REQUIRE_FALSE(out);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50)->head == 0);
 }
 
 TEST_CASE("stop answers every pending append and refuses later ones", "[storage]") {
@@ -503,8 +502,8 @@ TEST_CASE("stop answers every pending append and refuses later ones", "[storage]
   {
     auto e = open_engine(dir.db(), 16);
     for (int i = 0; i < count; ++i)
-      e->append(one(make_event("eng:a", "u1", "m")), [&](append_outcome out) {
-        if (!out.err) ++ok;
+      e->append(one(make_event("eng:a", "u1", "m")), [&](result<appended> out) {
+        if (out) ++ok;
         ++answered;
       });
     e->stop();
@@ -513,16 +512,16 @@ TEST_CASE("stop answers every pending append and refuses later ones", "[storage]
     CHECK_FALSE(e->ready());
 
     auto late = append_sync(*e, one(make_event("eng:a", "u1", "late")));
-    REQUIRE(late.err);
-    CHECK(late.err->code == errc::unavailable);
+    REQUIRE_FALSE(late);
+    CHECK(late.err().code == errc::unavailable);
     auto late_read = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1);
-    REQUIRE(late_read.err);
-    CHECK(late_read.err->code == errc::unavailable);
+    REQUIRE_FALSE(late_read);
+    CHECK(late_read.err().code == errc::unavailable);
     e->stop();  // a second stop does nothing
   }
   auto e = open_engine(dir.db());
   CHECK(e->ready());
-  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 1).head == count);
+  CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 1)->head == count);
 }
 
 TEST_CASE("a read marker keeps the highest seq", "[storage]") {
@@ -618,7 +617,7 @@ TEST_CASE("appends, duplicates, cid lookups and the sink carry the event parsed"
   std::vector<bool> sunk;
   e->set_sink([&](const committed_event& ev) { sunk.push_back(carries_parsed(ev)); });
   check_parsed_events(*e);
-  REQUIRE(append_sync(*e, one(make_event("eng:p", "u2", "later"))).committed.size() == 1);
+  REQUIRE(append_sync(*e, one(make_event("eng:p", "u2", "later")))->committed.size() == 1);
   CHECK(sunk == std::vector<bool>{true, true, true});
 }
 
@@ -647,9 +646,9 @@ TEST_CASE("appends past the writer queue's cap are answered unavailable at once,
     }
   });
   std::atomic<int> ok{0}, busy{0};
-  auto count = [&](append_outcome out) {
-    if (!out.err) ++ok;
-    else if (out.err->code == errc::unavailable) ++busy;
+  auto count = [&](result<appended> out) {
+    if (out) ++ok;
+    else if (out.err().code == errc::unavailable) ++busy;
   };
   e->append(one(make_event("eng:q", "u1", "first")), count);
   entered.get_future().wait();
@@ -659,7 +658,7 @@ TEST_CASE("appends past the writer queue's cap are answered unavailable at once,
   e->stop();
   CHECK(ok == 11);
   auto reopened = open_engine(dir.db());
-  CHECK(head_of(*reopened, "eng:q").head == 11);
+  CHECK(head_of(*reopened, "eng:q")->head == 11);
 }
 
 TEST_CASE("reads past the reader queue's cap are answered unavailable at once", "[storage]") {
@@ -673,16 +672,16 @@ TEST_CASE("reads past the reader queue's cap are answered unavailable at once", 
   auto released = release.get_future().share();
   std::promise<void> entered;
   // A handler runs on the reader thread: holding it there keeps the queue from draining.
-  e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](read_outcome) {
+  e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](result<channel_window>) {
     entered.set_value();
     released.wait();
   });
   entered.get_future().wait();
   std::atomic<int> ok{0}, busy{0};
   for (int i = 0; i < 12; ++i)
-    e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](read_outcome out) {
-      if (!out.err) ++ok;
-      else if (out.err->code == errc::unavailable) ++busy;
+    e->read(read_query{"eng:r", std::nullopt, std::nullopt, 1}, [&](result<channel_window> out) {
+      if (out) ++ok;
+      else if (out.err().code == errc::unavailable) ++busy;
     });
   CHECK(busy == 7);
   release.set_value();

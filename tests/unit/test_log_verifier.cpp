@@ -50,11 +50,11 @@ log_check_options with(const key_set* keys, std::optional<std::string> head = st
   return o;
 }
 
-// Feeds every line, then finishes: the first error, or nullopt.
-std::optional<error> run(const std::vector<std::string>& lines, log_check_options options) {
+// Feeds every line, then finishes: the first error, or success.
+result<void> run(const std::vector<std::string>& lines, log_check_options options) {
   log_verifier v(std::move(options));
   for (const auto& l : lines) {
-    if (auto err = v.add_line(l)) return err;
+    if (auto added = v.add_line(l); !added) return added;
   }
   return v.finish();
 }
@@ -75,14 +75,14 @@ TEST_CASE("verify-log accepts a signed export, with and without keys", "[protoco
   key_set keys;
   keys.add(key);
   auto lines = signed_export(5, key);
-  CHECK_FALSE(run(lines, with(&keys)));
-  CHECK_FALSE(run(lines, {}));
-  CHECK_FALSE(run({}, {}));
+  CHECK(run(lines, with(&keys)));
+  CHECK(run(lines, {}));
+  CHECK(run({}, {}));
 
   log_verifier v(with(&keys, std::nullopt, 5));
-  for (const auto& l : lines) REQUIRE_FALSE(v.add_line(l));
-  REQUIRE_FALSE(v.add_line(""));  // blank lines (a final newline) are skipped
-  REQUIRE_FALSE(v.finish());
+  for (const auto& l : lines) REQUIRE(v.add_line(l));
+  REQUIRE(v.add_line(""));  // blank lines (a final newline) are skipped
+  REQUIRE(v.finish());
   CHECK(v.records() == 5);
   CHECK(v.head() == std::string(boost::json::parse(lines[4]).at("hash").as_string()));
 }
@@ -147,9 +147,9 @@ TEST_CASE("verify-log names the first bad record", "[protocol][verify_log]") {
     SECTION(c.name) {
       auto lines = good;
       c.spoil(lines);
-      auto err = run(lines, c.options);
-      REQUIRE(err);
-      CHECK(err->message == c.expected);
+      auto checked = run(lines, c.options);
+      REQUIRE_FALSE(checked);
+      CHECK(checked.err().message == c.expected);
     }
   }
 }
@@ -158,11 +158,11 @@ TEST_CASE("verify-log keeps its first error", "[protocol][verify_log]") {
   auto key = test_key('\x01');
   auto lines = signed_export(3, key);
   log_verifier v({});
-  REQUIRE_FALSE(v.add_line(lines[0]));
+  REQUIRE(v.add_line(lines[0]));
   auto first = v.add_line("garbage");
-  REQUIRE(first);
+  REQUIRE_FALSE(first);
   auto again = v.add_line(lines[1]);
-  REQUIRE(again);
-  CHECK(again->message == first->message);
-  CHECK(v.finish()->message == first->message);
+  REQUIRE_FALSE(again);
+  CHECK(again.err().message == first.err().message);
+  CHECK(v.finish().err().message == first.err().message);
 }

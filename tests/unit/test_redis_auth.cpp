@@ -56,16 +56,16 @@ TEST_CASE("redis: with --requirepass the engine authenticates on every connectio
   auto e = start_engine("redis://:pw%20with%20spaces@127.0.0.1:" + std::to_string(redis.port()));
   REQUIRE(becomes_ready(*e));
   auto out = append_sync(*e, one(make_event("eng:auth", "u1", "hello")));
-  REQUIRE_FALSE(out.err);
+  REQUIRE(out);
   // The subscribe connection authenticated too: events come back through it.
-  std::promise<std::optional<error>> watched;
-  e->watch("eng:auth", [&](std::optional<error> err) { watched.set_value(std::move(err)); });
-  CHECK_FALSE(watched.get_future().get());
+  std::promise<result<void>> watched;
+  e->watch("eng:auth", [&](result<void> r) { watched.set_value(std::move(r)); });
+  CHECK(watched.get_future().get());
   // After a reconnect it authenticates again.
   CHECK(redis.command({"CLIENT", "KILL", "TYPE", "normal"}) != "0");
   bool stored = false;
   for (int i = 0; i < 500 && !stored; ++i) {
-    stored = !append_sync(*e, one(make_event("eng:auth", "u1", "again"))).err;
+    stored = append_sync(*e, one(make_event("eng:auth", "u1", "again"))).ok();
     if (!stored) std::this_thread::sleep_for(20ms);
   }
   CHECK(stored);
@@ -78,7 +78,7 @@ TEST_CASE("redis: an ACL user and password are sent as AUTH user password", "[re
                      {"AUTH", "app", "apppw"});
   auto e = start_engine("redis://app:apppw@127.0.0.1:" + std::to_string(redis.port()));
   REQUIRE(becomes_ready(*e));
-  CHECK_FALSE(append_sync(*e, one(make_event("eng:acl", "u1", "hello"))).err);
+  CHECK(append_sync(*e, one(make_event("eng:acl", "u1", "hello"))));
 }
 
 TEST_CASE("redis: a wrong password leaves the engine not ready, with a clear log line that holds no password",
@@ -90,8 +90,8 @@ TEST_CASE("redis: a wrong password leaves the engine not ready, with a clear log
     auto e = start_engine("redis://:wrong-and-secret@127.0.0.1:" + std::to_string(redis.port()));
     CHECK_FALSE(becomes_ready(*e, 1000ms));
     auto out = append_sync(*e, one(make_event("eng:x", "u1", "hello")));
-    REQUIRE(out.err);
-    CHECK(out.err->code == errc::unavailable);
+    REQUIRE_FALSE(out);
+    CHECK(out.err().code == errc::unavailable);
   }
   auto text = log.str();
   CHECK(text.find("event=redis_handshake_failed") != std::string::npos);
@@ -107,8 +107,8 @@ TEST_CASE("redis: without appendonly the engine is not ready and appends are una
     auto e = start_engine(redis.url());
     CHECK_FALSE(becomes_ready(*e, 1000ms));
     auto out = append_sync(*e, one(make_event("eng:x", "u1", "hello")));
-    REQUIRE(out.err);
-    CHECK(out.err->code == errc::unavailable);
+    REQUIRE_FALSE(out);
+    CHECK(out.err().code == errc::unavailable);
   }
   CHECK(log.str().find("event=redis_not_durable") != std::string::npos);
   CHECK(log.str().find("appendonly is no") != std::string::npos);
@@ -190,27 +190,27 @@ TEST_CASE("redis: every script call keeps its keys in one hash slot", "[redis]")
   {
     auto e = start_engine(redis.url());
     REQUIRE(becomes_ready(*e));
-    std::promise<std::optional<error>> watched;
-    e->watch("eng:s", [&](std::optional<error> err) { watched.set_value(std::move(err)); });
-    REQUIRE_FALSE(watched.get_future().get());
-    REQUIRE_FALSE(append_sync(*e, one(make_event("eng:s", "u1", "m", "c1"))).err);
-    REQUIRE_FALSE(append_sync(*e, one(make_event("eng:s", "u1", "m", "c1"))).err);  // duplicate
+    std::promise<result<void>> watched;
+    e->watch("eng:s", [&](result<void> r) { watched.set_value(std::move(r)); });
+    REQUIRE(watched.get_future().get());
+    REQUIRE(append_sync(*e, one(make_event("eng:s", "u1", "m", "c1"))));
+    REQUIRE(append_sync(*e, one(make_event("eng:s", "u1", "m", "c1"))));  // duplicate
     append_request both;
     both.events.push_back(make_event("eng:s", "u1", "main"));
     both.events.push_back(make_event("eng:s:mediation", "u1", "mediation"));
     both.expect_heads = {{"eng:s", 1}};
-    REQUIRE_FALSE(append_sync(*e, std::move(both)).err);
+    REQUIRE(append_sync(*e, std::move(both)));
     auto with_record = one(make_event("eng:s", "u2", "decision"));
     with_record.record = append_request::record_draft{{{"eng", "s"}, {"topic", "phase"}}, 0};
-    REQUIRE_FALSE(append_sync(*e, std::move(with_record)).err);
-    REQUIRE_FALSE(append_sync(*e, one(make_event("support", "s1", "note"))).err);
-    REQUIRE_FALSE(read_window(*e, "eng:s", 0, std::nullopt, 10).err);
-    REQUIRE_FALSE(records_sync(*e, "s").err);
+    REQUIRE(append_sync(*e, std::move(with_record)));
+    REQUIRE(append_sync(*e, one(make_event("support", "s1", "note"))));
+    REQUIRE(read_window(*e, "eng:s", 0, std::nullopt, 10));
+    REQUIRE(records_sync(*e, "s"));
     std::promise<void> found;
     e->find_by_cid("eng:s", "u1", "c1", [&](auto) { found.set_value(); });
     found.get_future().wait();
     e->set_read_marker("u1", "eng:s", 3);
-    REQUIRE_FALSE(head_of(*e, "eng:s").err);  // ordered after the marker on the one connection
+    REQUIRE(head_of(*e, "eng:s"));  // ordered after the marker on the one connection
   }
   redis.command({"ECHO", "parley-monitor-end"});
 
@@ -254,10 +254,10 @@ TEST_CASE("redis: operations past the in-flight cap are answered unavailable at 
   std::mutex m;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 20; ++i)
-    e->append(one(make_event("eng:cap", "u1", "m" + std::to_string(i))), [&](append_outcome out) {
-      if (!out.err) {
+    e->append(one(make_event("eng:cap", "u1", "m" + std::to_string(i))), [&](result<appended> out) {
+      if (out) {
         ++ok;
-      } else if (out.err->code == errc::unavailable) {
+      } else if (out.err().code == errc::unavailable) {
         ++busy;
         std::lock_guard lock(m);
         busy_at.push_back(std::chrono::steady_clock::now());
@@ -289,11 +289,11 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
     std::lock_guard lock(m);
     pushes.push_back(*frame);
   });
-  std::promise<std::optional<error>> watched;
-  e->watch("eng:m", [&](std::optional<error> err) { watched.set_value(std::move(err)); });
-  REQUIRE_FALSE(watched.get_future().get());
+  std::promise<result<void>> watched;
+  e->watch("eng:m", [&](result<void> r) { watched.set_value(std::move(r)); });
+  REQUIRE(watched.get_future().get());
   const std::string pub = "parley:{eng:m}:pub:eng:m";
-  const std::string epoch = head_of(*e, "eng:m").epoch;
+  const std::string epoch = head_of(*e, "eng:m")->epoch;
 
   // Seq 1 claimed by a frame that is not an event, and by one of another channel.
   redis.command({"PUBLISH", pub, "1 1000 " + epoch + " {not json"});
@@ -304,7 +304,7 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
   redis.command({"PUBLISH", pub,
                  R"(e someone {"ev":"typing","ch":"eng:m","user":{"id":"u9","name":"N","role":"client"},"x":"<b>"})"});
   auto out = append_sync(*e, one(make_event("eng:m", "u1", "real")));
-  REQUIRE_FALSE(out.err);
+  REQUIRE(out);
   for (int i = 0; i < 300; ++i) {
     {
       std::lock_guard lock(m);
@@ -315,7 +315,7 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
   {
     std::lock_guard lock(m);
     REQUIRE(events.size() == 1);
-    CHECK(events[0] == *out.committed[0].json);
+    CHECK(events[0] == *out->committed[0].json);
     REQUIRE(pushes.size() == 1);
     CHECK(pushes[0] == R"({"ev":"typing","ch":"eng:m","user":{"id":"u9","name":"N","role":"client"}})");
   }
@@ -323,7 +323,7 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
   auto other = start_engine(redis.url());
   REQUIRE(becomes_ready(*other));
   auto theirs = append_sync(*other, one(make_event("eng:m", "u2", "from elsewhere \"quoted\" ü")));
-  REQUIRE_FALSE(theirs.err);
+  REQUIRE(theirs);
   for (int i = 0; i < 300; ++i) {
     {
       std::lock_guard lock(m);
@@ -333,7 +333,7 @@ TEST_CASE("redis: frames published by others are parsed and written again; malfo
   }
   std::lock_guard lock(m);
   REQUIRE(events.size() == 2);
-  CHECK(events[1] == *theirs.committed[0].json);
+  CHECK(events[1] == *theirs->committed[0].json);
 }
 
 TEST_CASE("redis: settings changed while connected are noticed, and the engine is ready again once they are back",
@@ -355,9 +355,9 @@ TEST_CASE("redis: settings changed while connected are noticed, and the engine i
   }
   CHECK(went_unready);
   auto refused = append_sync(*e, one(make_event("eng:re", "u1", "not now")));
-  REQUIRE(refused.err);
-  CHECK(refused.err->code == errc::unavailable);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::unavailable);
   REQUIRE(redis.command({"CONFIG", "SET", "appendonly", "yes"}) == "OK");
   CHECK(becomes_ready(*e));
-  CHECK_FALSE(append_sync(*e, one(make_event("eng:re", "u1", "now"))).err);
+  CHECK(append_sync(*e, one(make_event("eng:re", "u1", "now"))));
 }

@@ -53,11 +53,11 @@ std::vector<std::int64_t> stored_seqs(engine& e, const std::string& ch) {
   std::vector<std::int64_t> seqs;
   for (std::int64_t after = 0;;) {
     auto r = read_window(e, ch, after, std::nullopt, 1000);
-    INFO((r.err ? r.err->message : std::string()));
-    REQUIRE_FALSE(r.err);
-    if (r.events.empty()) return seqs;
-    for (const auto& ev : r.events) seqs.push_back(ev.seq);
-    after = r.events.back().seq;
+    INFO((r ? std::string() : r.err().message));
+    REQUIRE(r);
+    if (r->events.empty()) return seqs;
+    for (const auto& ev : r->events) seqs.push_back(ev.seq);
+    after = r->events.back().seq;
   }
 }
 
@@ -71,10 +71,9 @@ std::string pub_channel(const std::string& ch) {
 // then on its sink gets every event committed.
 void watch_and_settle(const redis_server& redis, std::vector<engine*> engines, const std::string& ch) {
   for (auto* e : engines) {
-    std::promise<std::optional<error>> ready;
-    e->watch(ch, [&](std::optional<error> err) { ready.set_value(std::move(err)); });
-    auto err = ready.get_future().get();
-    REQUIRE_FALSE(err);
+    std::promise<result<void>> ready;
+    e->watch(ch, [&](result<void> watched) { ready.set_value(std::move(watched)); });
+    REQUIRE(ready.get_future().get());
   }
   auto reply = redis.command({"PUBSUB", "NUMSUB", pub_channel(ch)});
   REQUIRE(reply.substr(reply.find('\n') + 1) == std::to_string(engines.size()));
@@ -128,26 +127,26 @@ TEST_CASE("redis: seqs start at 1 without gaps and each stored event is exactly 
                           expected % 3 == 0 ? "c-" + std::to_string(expected) : "");
     ev.body["nested"] = {{"list", {1, 2.5, "x", nullptr}}, {"flag", true}};
     auto out = append_sync(*e, one(ev));
-    REQUIRE_FALSE(out.err);
-    REQUIRE(out.committed.size() == 1);
-    CHECK(out.committed[0].seq == expected);
-    CHECK(out.committed[0].ch == "eng:a");
-    const std::string& json = *out.committed[0].json;
+    REQUIRE(out);
+    REQUIRE(out->committed.size() == 1);
+    CHECK(out->committed[0].seq == expected);
+    CHECK(out->committed[0].ch == "eng:a");
+    const std::string& json = *out->committed[0].json;
     auto parsed = parse_event(json);
     REQUIRE(parsed);
     CHECK(serialize_event(*parsed) == json);
     CHECK(parsed->seq == expected);
-    CHECK(parsed->ts == out.committed[0].ts);
+    CHECK(parsed->ts == out->committed[0].ts);
     CHECK(parsed->cid == ev.cid);
     CHECK(parsed->from.id == "u\"1");
     CHECK(parsed->body == ev.body);
     committed.push_back(json);
   }
   auto r = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000);
-  REQUIRE_FALSE(r.err);
-  CHECK(r.head == 20);
+  REQUIRE(r);
+  CHECK(r->head == 20);
   CHECK(seqs_of(r) == range(1, 20));
-  for (std::size_t i = 0; i < r.events.size(); ++i) CHECK(*r.events[i].json == committed[i]);
+  for (std::size_t i = 0; i < r->events.size(); ++i) CHECK(*r->events[i].json == committed[i]);
 }
 
 TEST_CASE("redis: each channel counts its own seqs and one request across channels gets one ts", "[redis]") {
@@ -155,24 +154,24 @@ TEST_CASE("redis: each channel counts its own seqs and one request across channe
   redis_server redis;
   auto e = open_engine(redis);
   fill(*e, "support", 3);
-  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "1"))).committed.at(0).seq == 1);
+  CHECK(append_sync(*e, one(make_event("eng:b", "u1", "1")))->committed.at(0).seq == 1);
 
   append_request req;
   req.events.push_back(make_event("eng:a", "u1", "flag"));
   req.events.push_back(make_event("support", "system", "notice"));
   req.events.push_back(make_event("eng:a", "system", "sla"));
   auto out = append_sync(*e, std::move(req));
-  REQUIRE_FALSE(out.err);
-  REQUIRE(out.committed.size() == 3);
-  CHECK(out.committed[0].seq == 1);
-  CHECK(out.committed[1].seq == 4);
-  CHECK(out.committed[2].seq == 2);
-  CHECK(out.committed[0].ts == out.committed[1].ts);
-  CHECK(out.committed[1].ts == out.committed[2].ts);
-  CHECK(head_of(*e, "eng:a").head == 2);
-  CHECK(head_of(*e, "eng:b").head == 1);
-  CHECK(head_of(*e, "support").head == 4);
-  CHECK(head_of(*e, "eng:never").head == 0);
+  REQUIRE(out);
+  REQUIRE(out->committed.size() == 3);
+  CHECK(out->committed[0].seq == 1);
+  CHECK(out->committed[1].seq == 4);
+  CHECK(out->committed[2].seq == 2);
+  CHECK(out->committed[0].ts == out->committed[1].ts);
+  CHECK(out->committed[1].ts == out->committed[2].ts);
+  CHECK(head_of(*e, "eng:a")->head == 2);
+  CHECK(head_of(*e, "eng:b")->head == 1);
+  CHECK(head_of(*e, "support")->head == 4);
+  CHECK(head_of(*e, "eng:never")->head == 0);
   CHECK(e->stats().appends == 7);
 }
 
@@ -183,9 +182,9 @@ TEST_CASE("redis: ts is in milliseconds and never goes down within a channel, ev
   std::int64_t last = 0;
   for (int i = 0; i < 20; ++i) {
     auto out = append_sync(*e, one(make_event("eng:a", "u1", "m")));
-    REQUIRE_FALSE(out.err);
-    CHECK(out.committed[0].ts >= last);
-    last = out.committed[0].ts;
+    REQUIRE(out);
+    CHECK(out->committed[0].ts >= last);
+    last = out->committed[0].ts;
   }
   CHECK(last > 1700000000000);
 
@@ -193,9 +192,9 @@ TEST_CASE("redis: ts is in milliseconds and never goes down within a channel, ev
   std::int64_t ahead = last + 3600 * 1000;
   REQUIRE(redis.command({"HSET", "parley:{eng:a}:meta:eng:a", "ts", std::to_string(ahead)}) == "0");
   auto out = append_sync(*e, one(make_event("eng:a", "u1", "after")));
-  REQUIRE_FALSE(out.err);
-  CHECK(out.committed[0].ts == ahead);
-  CHECK(parse_object(*out.committed[0].json).at("ts").as_int64() == ahead);
+  REQUIRE(out);
+  CHECK(out->committed[0].ts == ahead);
+  CHECK(parse_object(*out->committed[0].json).at("ts").as_int64() == ahead);
 }
 
 TEST_CASE("redis: the same cid from the same sender returns the first seq and appends nothing", "[redis]") {
@@ -207,33 +206,33 @@ TEST_CASE("redis: the same cid from the same sender returns the first seq and ap
   watch_and_settle(redis, {e.get()}, "eng:a");
 
   auto first = append_sync(*e, one(make_event("eng:a", "u1", "draft", "c-1")));
-  REQUIRE_FALSE(first.err);
-  CHECK_FALSE(first.duplicate);
+  REQUIRE(first);
+  CHECK_FALSE(first->duplicate);
   fill(*e, "eng:a", 2);
 
   auto again = append_sync(*e, one(make_event("eng:a", "u1", "draft, sent twice", "c-1")));
-  REQUIRE_FALSE(again.err);
-  CHECK(again.duplicate);
-  REQUIRE(again.committed.size() == 1);
-  CHECK(again.committed[0].seq == first.committed[0].seq);
-  CHECK(again.committed[0].ts == first.committed[0].ts);
-  CHECK(*again.committed[0].json == *first.committed[0].json);
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  REQUIRE(again->committed.size() == 1);
+  CHECK(again->committed[0].seq == first->committed[0].seq);
+  CHECK(again->committed[0].ts == first->committed[0].ts);
+  CHECK(*again->committed[0].json == *first->committed[0].json);
 
   // The same cid from another sender, or in another channel, is new.
   auto other_sender = append_sync(*e, one(make_event("eng:a", "u2", "x", "c-1")));
   auto other_channel = append_sync(*e, one(make_event("eng:b", "u1", "x", "c-1")));
-  CHECK_FALSE(other_sender.duplicate);
-  CHECK(other_sender.committed.at(0).seq == 4);
-  CHECK_FALSE(other_channel.duplicate);
-  CHECK(other_channel.committed.at(0).seq == 1);
+  CHECK_FALSE(other_sender->duplicate);
+  CHECK(other_sender->committed.at(0).seq == 4);
+  CHECK_FALSE(other_channel->duplicate);
+  CHECK(other_channel->committed.at(0).seq == 1);
 
   // A second engine (another instance) finds the key too.
   auto e2 = open_engine(redis);
   auto from_other_instance = append_sync(*e2, one(make_event("eng:a", "u1", "again", "c-1")));
-  CHECK(from_other_instance.duplicate);
-  CHECK(from_other_instance.committed.at(0).seq == 1);
+  CHECK(from_other_instance->duplicate);
+  CHECK(from_other_instance->committed.at(0).seq == 1);
 
-  CHECK(head_of(*e, "eng:a").head == 4);
+  CHECK(head_of(*e, "eng:a")->head == 4);
   CHECK(e->stats().appends == 5);
   CHECK(e->stats().duplicates == 1);
   CHECK(sink.wait_for("eng:a", 4) == range(1, 4));
@@ -269,45 +268,45 @@ TEST_CASE("redis: the epoch is stable across engines and restarts, and changes w
   std::string epoch;
   {
     auto e = open_engine(redis);
-    epoch = head_of(*e, "eng:a").epoch;  // created by the first read
+    epoch = head_of(*e, "eng:a")->epoch;  // created by the first read
     fill(*e, "eng:a", 3);
-    CHECK(head_of(*e, "eng:a").epoch == epoch);
-    CHECK(head_of(*e, "eng:b").epoch != epoch);
+    CHECK(head_of(*e, "eng:a")->epoch == epoch);
+    CHECK(head_of(*e, "eng:b")->epoch != epoch);
   }
   auto e = open_engine(redis);
-  CHECK(head_of(*e, "eng:a").epoch == epoch);
+  CHECK(head_of(*e, "eng:a")->epoch == epoch);
 
   redis.kill();
   redis.start();
-  read_outcome after_restart;
+  result<channel_window> after_restart = make_error(errc::unavailable, "not read yet");
   for (int i = 0; i < 300; ++i) {
     after_restart = head_of(*e, "eng:a");
-    if (!after_restart.err) break;
+    if (after_restart) break;
     std::this_thread::sleep_for(20ms);
   }
-  REQUIRE_FALSE(after_restart.err);
-  CHECK(after_restart.epoch == epoch);
-  CHECK(after_restart.head == 3);
+  REQUIRE(after_restart);
+  CHECK(after_restart->epoch == epoch);
+  CHECK(after_restart->head == 3);
 
   redis.kill();
   redis.wipe();
   redis.start();
-  read_outcome after_wipe;
+  result<channel_window> after_wipe = make_error(errc::unavailable, "not read yet");
   for (int i = 0; i < 300; ++i) {
     after_wipe = head_of(*e, "eng:a");
-    if (!after_wipe.err) break;
+    if (after_wipe) break;
     std::this_thread::sleep_for(20ms);
   }
-  REQUIRE_FALSE(after_wipe.err);
-  CHECK(after_wipe.head == 0);
-  CHECK(after_wipe.epoch != epoch);
-  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "new log"))).committed.at(0).seq == 1);
-  CHECK(head_of(*e, "eng:a").epoch == after_wipe.epoch);
+  REQUIRE(after_wipe);
+  CHECK(after_wipe->head == 0);
+  CHECK(after_wipe->epoch != epoch);
+  CHECK(append_sync(*e, one(make_event("eng:a", "u1", "new log")))->committed.at(0).seq == 1);
+  CHECK(head_of(*e, "eng:a")->epoch == after_wipe->epoch);
 }
 
 namespace {
 
-append_outcome decide(engine& e, std::int64_t proposal_seq, const std::string& topic, std::string eng = "42") {
+result<appended> decide(engine& e, std::int64_t proposal_seq, const std::string& topic, std::string eng = "42") {
   append_request req;
   req.events.push_back(make_event(channel::main(eng), "u2", "status first"));
   event decision = make_event(channel::main(eng), "u2", "");
@@ -337,46 +336,46 @@ TEST_CASE("redis: a decision record is written with its event and chained to the
   fill(*e, "eng:42", 4);
 
   auto first = decide(*e, 3, "agreement");
-  REQUIRE_FALSE(first.err);
-  REQUIRE(first.committed.size() == 2);
-  CHECK(first.committed[1].seq == 6);
-  auto body1 = parse_object(*first.committed[1].json).at("body").as_object();
+  REQUIRE(first);
+  REQUIRE(first->committed.size() == 2);
+  CHECK(first->committed[1].seq == 6);
+  auto body1 = parse_object(*first->committed[1].json).at("body").as_object();
   auto stamp1 = body1.at("record").as_object();
   CHECK(stamp1.at("n").as_int64() == 1);
   CHECK(stamp1.at("prev").as_string() == genesis_prev);
   CHECK(body1.at("verdict").as_string() == "accepted");
-  CHECK_FALSE(parse_object(*first.committed[0].json).at("body").as_object().contains("record"));
-  auto parsed = parse_event(*first.committed[1].json);
+  CHECK_FALSE(parse_object(*first->committed[0].json).at("body").as_object().contains("record"));
+  auto parsed = parse_event(*first->committed[1].json);
   REQUIRE(parsed);
-  CHECK(serialize_event(*parsed) == *first.committed[1].json);
+  CHECK(serialize_event(*parsed) == *first->committed[1].json);
 
   auto second = decide(*e, 4, "timeline");
-  REQUIRE_FALSE(second.err);
-  auto stamp2 = parse_object(*second.committed[1].json).at("body").as_object().at("record").as_object();
+  REQUIRE(second);
+  auto stamp2 = parse_object(*second->committed[1].json).at("body").as_object().at("record").as_object();
   CHECK(stamp2.at("n").as_int64() == 2);
   CHECK(stamp2.at("prev") == stamp1.at("hash"));
 
   auto log = records_sync(*e, "42");
-  REQUIRE_FALSE(log.err);
-  REQUIRE(log.records.size() == 2);
-  const auto& r1 = log.records[0];
-  const auto& r2 = log.records[1];
+  REQUIRE(log);
+  REQUIRE(log->records.size() == 2);
+  const auto& r1 = log->records[0];
+  const auto& r2 = log->records[1];
   CHECK(r1.at("decision_seq").as_int64() == 6);
   CHECK(r1.at("proposal_seq").as_int64() == 3);
-  CHECK(r1.at("ts").as_int64() == first.committed[1].ts);
+  CHECK(r1.at("ts").as_int64() == first->committed[1].ts);
   CHECK(r1.at("topic").as_string() == "agreement");
   CHECK(r1.at("hash") == stamp1.at("hash"));
   CHECK(r2.at("decision_seq").as_int64() == 8);
   CHECK(r2.at("prev") == r1.at("hash"));
-  CHECK_FALSE(verify_chain(log.records));
+  CHECK(verify_chain(log->records));
 
   // The stored events are the ones the handler got.
   auto stored = read_window(*e, "eng:42", 4, std::nullopt, 10);
-  REQUIRE(stored.events.size() == 4);
-  CHECK(*stored.events[1].json == *first.committed[1].json);
-  CHECK(*stored.events[3].json == *second.committed[1].json);
+  REQUIRE(stored->events.size() == 4);
+  CHECK(*stored->events[1].json == *first->committed[1].json);
+  CHECK(*stored->events[3].json == *second->committed[1].json);
 
-  CHECK(records_sync(*e, "other").records.empty());
+  CHECK(records_sync(*e, "other")->records.empty());
 }
 
 TEST_CASE("redis: decisions from two instances at once still form one valid chain", "[redis]") {
@@ -385,7 +384,7 @@ TEST_CASE("redis: decisions from two instances at once still form one valid chai
   auto a = open_engine(redis);
   auto b = open_engine(redis);
   constexpr int each = 3;
-  std::vector<std::future<append_outcome>> results;
+  std::vector<std::future<result<appended>>> results;
   for (int i = 0; i < each; ++i) {
     results.push_back(std::async(std::launch::async, [&, i] { return decide(*a, 100 + i, "scope_change", "7"); }));
     results.push_back(std::async(std::launch::async, [&, i] { return decide(*b, 200 + i, "timeline", "7"); }));
@@ -393,19 +392,19 @@ TEST_CASE("redis: decisions from two instances at once still form one valid chai
   std::set<std::int64_t> ns;
   for (auto& f : results) {
     auto out = f.get();
-    if (out.err) {
-      CHECK(out.err->code == errc::unavailable);
+    if (!out) {
+      CHECK(out.err().code == errc::unavailable);
       continue;
     }
-    auto stamp = parse_object(*out.committed[1].json).at("body").as_object().at("record").as_object();
+    auto stamp = parse_object(*out->committed[1].json).at("body").as_object().at("record").as_object();
     ns.insert(stamp.at("n").as_int64());
   }
   auto log = records_sync(*a, "7");
-  REQUIRE_FALSE(log.err);
+  REQUIRE(log);
   CHECK(ns.size() >= 2);
-  CHECK(log.records.size() == ns.size());
-  CHECK_FALSE(verify_chain(log.records));
-  CHECK(head_of(*a, "eng:7").head == static_cast<std::int64_t>(2 * ns.size()));
+  CHECK(log->records.size() == ns.size());
+  CHECK(verify_chain(log->records));
+  CHECK(head_of(*a, "eng:7")->head == static_cast<std::int64_t>(2 * ns.size()));
 }
 
 TEST_CASE("redis: appends, duplicates and cid lookups carry the event parsed", "[redis]") {
@@ -424,10 +423,10 @@ TEST_CASE("redis: the sink gets every event parsed, its own and other instances'
   sink_log log;
   log.attach(*a);
   // Committed before the watch: the first read only takes the head.
-  REQUIRE_FALSE(append_sync(*b, one(make_event("eng:q", "u1", "before"))).err);
+  REQUIRE(append_sync(*b, one(make_event("eng:q", "u1", "before"))));
   watch_and_settle(redis, {a.get()}, "eng:q");
-  REQUIRE_FALSE(append_sync(*b, one(make_event("eng:q", "u1", "from b"))).err);  // published by b
-  REQUIRE_FALSE(append_sync(*a, one(make_event("eng:q", "u1", "from a"))).err);  // a's own
+  REQUIRE(append_sync(*b, one(make_event("eng:q", "u1", "from b"))));  // published by b
+  REQUIRE(append_sync(*a, one(make_event("eng:q", "u1", "from a"))));  // a's own
   REQUIRE(log.wait_for("eng:q", 2).size() >= 2);
   std::lock_guard lock(log.mutex);
   CHECK(log.seqs["eng:q"] == std::vector<std::int64_t>{2, 3});
@@ -468,19 +467,19 @@ TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") 
   redis_server redis;
   auto e = open_engine(redis);
   auto empty = append_sync(*e, append_request{});
-  REQUIRE(empty.err);
-  CHECK(empty.err->code == errc::internal);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.err().code == errc::internal);
 
   auto nowhere = one(make_event("eng:a", "u1", "x"));
   nowhere.record = append_request::record_draft{{{"eng", "a"}}, 3};
-  REQUIRE(append_sync(*e, std::move(nowhere)).err);
+  REQUIRE_FALSE(append_sync(*e, std::move(nowhere)));
 
   auto no_eng = one(make_event("eng:a", "u1", "x"));
   no_eng.record = append_request::record_draft{{{"topic", "agreement"}}, 0};
   auto out = append_sync(*e, std::move(no_eng));
-  REQUIRE(out.err);
-  CHECK(out.err->code == errc::internal);
-  CHECK(head_of(*e, "eng:a").head == 0);
+  REQUIRE_FALSE(out);
+  CHECK(out.err().code == errc::internal);
+  CHECK(head_of(*e, "eng:a")->head == 0);
 }
 
 TEST_CASE("redis: read markers keep the highest seq and engagements are listed", "[redis]") {
@@ -526,12 +525,12 @@ TEST_CASE("redis: two instances on one Redis see one order", "[redis]") {
       engine& e = t % 2 == 0 ? *a : *b;
       for (int i = 0; i < per_thread; ++i) {
         auto out = append_sync(e, one(make_event("eng:x", "u" + std::to_string(t), "m" + std::to_string(i))));
-        if (out.err) {
+        if (!out) {
           ++failed;
           continue;
         }
         std::lock_guard lock(acked_mutex);
-        acked.push_back(out.committed[0].seq);
+        acked.push_back(out->committed[0].seq);
       }
     });
   }
@@ -588,14 +587,14 @@ TEST_CASE("redis: killed mid-traffic and restarted from its AOF, Redis loses not
       ++in_flight;
       std::this_thread::sleep_for(200us);  // while Redis is down appends fail at once: keep the rate sane
       auto started = std::chrono::steady_clock::now();
-      writer->append(one(make_event("eng:crash", "u1", "m" + std::to_string(sent++))), [&, started](append_outcome o) {
+      writer->append(one(make_event("eng:crash", "u1", "m" + std::to_string(sent++))), [&, started](result<appended> o) {
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         {
           std::lock_guard lock(m);
-          if (o.err)
-            failures.emplace_back(o.err->code, took);
+          if (!o)
+            failures.emplace_back(o.err().code, took);
           else
-            acked.insert(o.committed[0].seq);
+            acked.insert(o->committed[0].seq);
         }
         --in_flight;
         cv.notify_all();
@@ -645,7 +644,7 @@ TEST_CASE("redis: killed mid-traffic and restarted from its AOF, Redis loses not
   auto head = static_cast<std::int64_t>(stored.size());
   CHECK(stored == range(1, head));
   for (auto seq : acked) REQUIRE(seq <= head);
-  CHECK(head_of(*watcher, "eng:crash").head == head);
+  CHECK(head_of(*watcher, "eng:crash")->head == head);
 
   // Both sinks got every committed event once, in order, the missed ones included.
   CHECK(watcher_sink.wait_for("eng:crash", static_cast<std::size_t>(head)) == range(1, head));
@@ -668,23 +667,23 @@ TEST_CASE("redis: when Redis comes back empty the channel gets a new epoch and s
   sink.attach(*e);
   watch_and_settle(redis, {e.get()}, "eng:a");
   fill(*e, "eng:a", 5);
-  std::string epoch = head_of(*e, "eng:a").epoch;
+  std::string epoch = head_of(*e, "eng:a")->epoch;
   CHECK(sink.wait_for("eng:a", 5) == range(1, 5));
 
   redis.kill();
   redis.start();
   for (int i = 0; i < 500 && !e->ready(); ++i) std::this_thread::sleep_for(10ms);
-  append_outcome out;
+  result<appended> out = make_error(errc::unavailable, "not appended yet");
   for (int i = 0; i < 300; ++i) {
     out = append_sync(*e, one(make_event("eng:a", "u1", "into the new log")));
-    if (!out.err) break;
+    if (out) break;
     std::this_thread::sleep_for(20ms);
   }
-  REQUIRE_FALSE(out.err);
-  CHECK(out.committed[0].seq == 1);
+  REQUIRE(out);
+  CHECK(out->committed[0].seq == 1);
   auto r = head_of(*e, "eng:a");
-  CHECK(r.head == 1);
-  CHECK(r.epoch != epoch);
+  CHECK(r->head == 1);
+  CHECK(r->epoch != epoch);
   CHECK(sink.wait_for("eng:a", 6) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 1});
 }
 
@@ -716,12 +715,12 @@ TEST_CASE("redis: stop answers every pending append and refuses later ones", "[r
   {
     auto e = open_engine(redis);
     for (int i = 0; i < count; ++i)
-      e->append(one(make_event("eng:a", "u1", "m")), [&](append_outcome out) {
-        if (!out.err) {
+      e->append(one(make_event("eng:a", "u1", "m")), [&](result<appended> out) {
+        if (out) {
           ++ok;
         } else {
           std::lock_guard lock(errors_mutex);
-          errors.insert(out.err->message);
+          errors.insert(out.err().message);
         }
         ++answered;
       });
@@ -732,15 +731,15 @@ TEST_CASE("redis: stop answers every pending append and refuses later ones", "[r
     CHECK_FALSE(e->ready());
 
     auto late = append_sync(*e, one(make_event("eng:a", "u1", "late")));
-    REQUIRE(late.err);
-    CHECK(late.err->code == errc::unavailable);
+    REQUIRE_FALSE(late);
+    CHECK(late.err().code == errc::unavailable);
     auto late_read = head_of(*e, "eng:a");
-    REQUIRE(late_read.err);
-    CHECK(late_read.err->code == errc::unavailable);
+    REQUIRE_FALSE(late_read);
+    CHECK(late_read.err().code == errc::unavailable);
     e->stop();  // a second stop does nothing
   }
   auto e = open_engine(redis);
-  CHECK(head_of(*e, "eng:a").head == count);
+  CHECK(head_of(*e, "eng:a")->head == count);
 }
 
 TEST_CASE("redis: stop does not wait longer than the timeout for a Redis that does not answer", "[redis]") {
@@ -749,14 +748,14 @@ TEST_CASE("redis: stop does not wait longer than the timeout for a Redis that do
   auto e = open_engine(redis, 500ms);
   // Hold every client for longer than the timeout: replies stop coming.
   REQUIRE(redis.command({"CLIENT", "PAUSE", "3000", "ALL"}) == "OK");
-  std::promise<append_outcome> p;
-  e->append(one(make_event("eng:a", "u1", "m")), [&](append_outcome out) { p.set_value(std::move(out)); });
+  std::promise<result<appended>> p;
+  e->append(one(make_event("eng:a", "u1", "m")), [&](result<appended> out) { p.set_value(std::move(out)); });
   auto started = std::chrono::steady_clock::now();
   e->stop();
   CHECK(std::chrono::steady_clock::now() - started < 1500ms);
   auto out = p.get_future().get();
-  REQUIRE(out.err);
-  CHECK(out.err->code == errc::unavailable);
+  REQUIRE_FALSE(out);
+  CHECK(out.err().code == errc::unavailable);
 }
 
 namespace {

@@ -81,18 +81,17 @@ TEST_CASE("a published event payload splits into seq, ts, epoch and JSON", "[red
 
 TEST_CASE("the read script's reply gives ascending events or an error for a malformed one", "[redis]") {
   auto ok = decode_read_reply(array({str("ep"), integer(3), integer(0), str("3-0"), str("{3}"), str("2-0"), str("{2}")}), true);
-  REQUIRE_FALSE(ok.err);
-  CHECK(ok.epoch == "ep");
-  CHECK(ok.head == 3);
-  REQUIRE(ok.events.size() == 2);
-  CHECK(ok.events[0].seq == 2);
-  CHECK(*ok.events[1].json == "{3}");
+  REQUIRE(ok);
+  CHECK(ok->epoch == "ep");
+  CHECK(ok->head == 3);
+  REQUIRE(ok->events.size() == 2);
+  CHECK(ok->events[0].seq == 2);
+  CHECK(*ok->events[1].json == "{3}");
 
-  CHECK(decode_read_reply(str("ep"), false).err);
-  CHECK(decode_read_reply(array({str("ep")}), false).err);
-  CHECK(decode_read_reply(array({str("ep"), integer(1)}), false).err);
-  CHECK(decode_read_reply(array({str("ep"), integer(1), integer(0), str("1-0")}), false).err);
+  CHECK_FALSE(decode_read_reply(str("ep"), false));
+  CHECK_FALSE(decode_read_reply(array({str("ep")}), false));
+  CHECK_FALSE(decode_read_reply(array({str("ep"), integer(1)}), false));
+  CHECK_FALSE(decode_read_reply(array({str("ep"), integer(1), integer(0), str("1-0")}), false));
   auto bad_id = decode_read_reply(array({str("ep"), integer(1), integer(0), str("x-0"), str("{}")}), false);
-  CHECK(bad_id.err);
-  CHECK(bad_id.events.empty());
+  CHECK_FALSE(bad_id);
 }

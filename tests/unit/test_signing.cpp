@@ -174,42 +174,42 @@ TEST_CASE("record signatures are checked against a key set", "[protocol][signing
   keys.add(key);
   auto rec = sample_record();
   seal_record(rec, &key);
-  CHECK_FALSE(check_record_signature(rec, keys));
+  CHECK(check_record_signature(rec, keys));
 
   auto tampered = rec;
   std::string sig(tampered.at("sig").as_string());
   sig[5] = sig[5] == 'A' ? 'B' : 'A';
   tampered["sig"] = sig;
-  auto err = check_record_signature(tampered, keys);
-  REQUIRE(err);
-  CHECK(err->message == "bad signature");
+  auto checked = check_record_signature(tampered, keys);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.err().message == "bad signature");
 
   auto by_other = sample_record();
   auto other = other_key();
   seal_record(by_other, &other);
-  err = check_record_signature(by_other, keys);
-  REQUIRE(err);
-  CHECK(err->message == "unknown kid " + other.kid());
+  checked = check_record_signature(by_other, keys);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.err().message == "unknown kid " + other.kid());
 
   auto forged = by_other;  // a known kid on another key's signature
   forged["kid"] = key.kid();
-  err = check_record_signature(forged, keys);
-  REQUIRE(err);
-  CHECK(err->message == "bad signature");
+  checked = check_record_signature(forged, keys);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.err().message == "bad signature");
 
   auto unsigned_rec = sample_record();
   seal_record(unsigned_rec, nullptr);
-  err = check_record_signature(unsigned_rec, keys);
-  REQUIRE(err);
-  CHECK(err->message == "no sig");
+  checked = check_record_signature(unsigned_rec, keys);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.err().message == "no sig");
 
   auto odd_kid = rec;
   odd_kid["kid"] = "\x1b[31mred";
-  err = check_record_signature(odd_kid, keys);
-  REQUIRE(err);
-  CHECK(err->message == "unknown kid");
+  checked = check_record_signature(odd_kid, keys);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.err().message == "unknown kid");
 
   auto padded = rec;
   padded["sig"] = std::string(rec.at("sig").as_string()) + "==";
-  CHECK(check_record_signature(padded, keys));
+  CHECK_FALSE(check_record_signature(padded, keys));
 }
