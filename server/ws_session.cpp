@@ -95,7 +95,8 @@ ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection
       connection_ticket_(std::move(connection)),
       unauth_ticket_(std::move(unauthenticated)),
       remote_address_(remote_address_of(ws_.next_layer().socket())),
-      garbage_bucket_(garbage_rate, garbage_burst) {}
+      garbage_bucket_(garbage_rate, garbage_burst),
+      outbound_(h.cfg().max_queue) {}
 
 ws_session::~ws_session() { hub_.stats().ws_connections.fetch_sub(1, std::memory_order_relaxed); }
 
@@ -156,7 +157,7 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 
 bool ws_session::reading_should_pause() const {
   return unanswered_ >= max_unanswered || heavy_in_flight_ >= max_heavy_in_flight ||
-         queued_bytes_ > hub_.cfg().max_queue;
+         outbound_.over_limit();
 }
 
 void ws_session::resume_reading_if_paused() {
@@ -310,11 +311,8 @@ net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::sha
 
   if (auto room = channel_limit_allows(j->ch); !room) co_return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
-  auto& jc = channels_[j->ch];
-  jc.ready = false;
-  jc.pending.clear();
-  jc.generation = ++join_generation_;
-  j->generation = jc.generation;
+  j->generation = ++join_generation_;
+  channels_[j->ch].start_join(j->generation);
   if (first) {
     // The join's read starts once the channel's live events reach this
     // instance, so that nothing falls between the two.
@@ -347,7 +345,7 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
   }
   // Joining again while a join is under way answers both like first joins;
   // the latest one decides where live delivery starts.
-  bool latest = it->second.generation == j->generation;
+  bool latest = it->second.generation() == j->generation;
   if (!read) {
     send_heavy_error(f.id, read.err());
     if (latest) leave_channel(ch);
@@ -387,12 +385,7 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
   if (!latest) return false;
 
   // Live events from here on: those after the head the read saw.
-  auto& jc = it->second;
-  jc.last_seq = out.head;
-  jc.ready = true;
-  auto pending = std::move(jc.pending);
-  jc.pending.clear();
-  for (auto& [seq, json] : pending) deliver(ch, seq, json);
+  for (auto& e : it->second.read_done(out.head)) deliver(ch, e.seq, e.json);
   return false;
 }
 
@@ -491,31 +484,24 @@ void ws_session::send_heavy_error(std::optional<std::int64_t> id, const error& e
   send_heavy(parley::reply_error(id, e));
 }
 
-std::size_t ws_session::reply_budget() const {
-  const auto limit = hub_.cfg().max_queue;
-  // Each queued frame also takes its newline separator.
-  std::size_t room = queued_bytes_ + 1 < limit ? limit - queued_bytes_ - 1 : 0;
-  return std::min(room, hub_.cfg().max_reply);
-}
+std::size_t ws_session::reply_budget() const { return std::min(outbound_.room(), hub_.cfg().max_reply); }
 
 void ws_session::deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json) {
   auto it = channels_.find(ch);
   if (it == channels_.end() || closing_) return;
-  auto& jc = it->second;
-  if (!jc.ready) {
-    jc.pending.emplace_back(seq, json);
-    return;
+  switch (it->second.deliver(seq, json)) {
+    case joined_channel::delivery::queue:
+      bump(hub_.stats().deliveries);
+      return enqueue(json, true);
+    case joined_channel::delivery::gap: return close(close_slow_consumer, "missed events; join again with since");
+    case joined_channel::delivery::buffer:
+    case joined_channel::delivery::skip: return;
   }
-  if (seq <= jc.last_seq) return;  // the join's read already carried it
-  if (seq != jc.last_seq + 1) return close(close_slow_consumer, "missed events; join again with since");
-  jc.last_seq = seq;
-  bump(hub_.stats().deliveries);
-  enqueue(json, true);
 }
 
 bool ws_session::live_on(const std::string& ch) const {
   auto it = channels_.find(ch);
-  return it != channels_.end() && it->second.ready && !closing_;
+  return it != channels_.end() && it->second.ready() && !closing_;
 }
 
 void ws_session::push(std::shared_ptr<const std::string> frame) {
@@ -532,31 +518,19 @@ void ws_session::going_away() { close(websocket::close_code::going_away, "server
 
 void ws_session::enqueue(std::shared_ptr<const std::string> frame, bool push) {
   if (closing_ || closed_) return;
-  queued_bytes_ += frame->size() + 1;
-  queue_.push_back(std::move(frame));
-  if (push && queued_bytes_ > hub_.cfg().max_queue) {
+  bool over_limit = outbound_.push(std::move(frame));
+  if (push && over_limit) {
     bump(hub_.stats().slow_consumer_closes);
     return close(close_slow_consumer, "outbound queue overflow; reconnect and resume");
   }
   if (!writing_) do_write();
 }
 
-// Everything queued leaves as one frame, newline-separated, in one gathered
-// write of the shared buffers (protocol §3): batching, not parsing, decides throughput.
 void ws_session::do_write() {
-  static const char newline = '\n';
-  gather_.clear();
-  in_flight_ = 0;
-  for (const auto& frame : queue_) {
-    if (in_flight_ > 0) gather_.push_back(net::buffer(&newline, 1));
-    gather_.push_back(net::buffer(*frame));
-    ++in_flight_;
-    if (in_flight_ == 512) break;
-  }
   writing_ = true;
   arm_write_deadline();
   ws_.text(true);
-  ws_.async_write(gather_, beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+  ws_.async_write(outbound_.next_write(), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
 void ws_session::on_write(beast::error_code ec, std::size_t) {
@@ -564,13 +538,9 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   write_timer_.cancel();
   if (ec) return;  // the read side sees the failure and cleans up
   bump(hub_.stats().frames_sent);
-  for (std::size_t i = 0; i < in_flight_ && !queue_.empty(); ++i) {
-    queued_bytes_ -= queue_.front()->size() + 1;
-    queue_.pop_front();
-  }
-  in_flight_ = 0;
+  outbound_.written();
   resume_reading_if_paused();
-  if (!queue_.empty() && !closing_) return do_write();
+  if (!outbound_.empty() && !closing_) return do_write();
   if (close_after_write_) start_close();
 }
 
@@ -605,13 +575,8 @@ void ws_session::close(std::uint16_t code, std::string reason) {
   if (reason.size() > close_reason_.reason.max_size()) reason.resize(close_reason_.reason.max_size());
   close_reason_.reason.assign(reason.data(), reason.size());
   // Only a drain keeps what is queued; any other close drops it (except what is being written).
-  if (code != websocket::close_code::going_away) {
-    while (queue_.size() > in_flight_) {
-      queued_bytes_ -= queue_.back()->size() + 1;
-      queue_.pop_back();
-    }
-  }
-  if (writing_ || (!queue_.empty() && code == websocket::close_code::going_away)) {
+  if (code != websocket::close_code::going_away) outbound_.drop_unsent();
+  if (writing_ || (!outbound_.empty() && code == websocket::close_code::going_away)) {
     close_after_write_ = true;
     if (!writing_) do_write();
     return;
@@ -635,12 +600,11 @@ void ws_session::on_closed() {
   write_timer_.cancel();
   leave_all_channels();
   worker_.members.erase(this);
-  // A write may still be running over the first in_flight_ entries: they stay until it ends.
-  std::size_t keep = writing_ ? in_flight_ : 0;
-  while (queue_.size() > keep) {
-    queued_bytes_ -= queue_.back()->size() + 1;
-    queue_.pop_back();
-  }
+  // A write may still be running over its frames: they stay until it ends.
+  if (writing_)
+    outbound_.drop_unsent();
+  else
+    outbound_.clear();
 }
 
 }  // namespace parley

@@ -6,7 +6,9 @@
 #include "protocol/token.hpp"
 #include "protocol/token_bucket.hpp"
 #include "server/hub.hpp"
+#include "server/joined_channel.hpp"
 #include "server/member.hpp"
+#include "server/outbound_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,7 +19,6 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <array>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,15 +49,6 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void revoked(const revocation& r) override;
 
  private:
-  // A joined channel. Until the join's read completes (`ready`), live events
-  // wait in `pending`, so that none falls between the read and the live stream.
-  struct joined_channel {
-    std::int64_t last_seq = 0;
-    bool ready = false;
-    std::uint64_t generation = 0;
-    std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
-  };
-
   // A join on its way through its asynchronous steps.
   struct pending_join {
     std::string ch;
@@ -138,10 +130,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   std::array<int, op_class_count> rate_limited_in_a_row_{};
   std::unordered_map<std::string, std::int64_t> last_typing_;  // ms of the last typing push per channel
 
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  std::size_t queued_bytes_ = 0;
-  std::size_t in_flight_ = 0;  // queue entries being written
-  std::vector<boost::asio::const_buffer> gather_;
+  outbound_queue outbound_;
   int unanswered_ = 0;  // requests read whose reply is not yet queued
   int heavy_in_flight_ = 0;  // joins, history and decisions reads not yet answered
   bool read_paused_ = false;
