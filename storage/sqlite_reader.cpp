@@ -6,7 +6,6 @@
 #include "protocol/hex.hpp"
 #include "storage/append_plan.hpp"
 #include "storage/log.hpp"
-#include "storage/refusals.hpp"
 #include "storage/sqlite_errors.hpp"
 
 #include <algorithm>
@@ -20,7 +19,7 @@ constexpr int max_read_limit = 1000;
 }  // namespace
 
 sqlite_reader::sqlite_reader(const std::filesystem::path& path, std::string db_id, std::size_t max_queue)
-    : path_(path), db_id_(std::move(db_id)), max_queue_(max_queue) {
+    : path_(path), db_id_(std::move(db_id)), queue_(max_queue) {
   open();
   thread_ = std::thread([this] { loop(); });
 }
@@ -56,13 +55,7 @@ std::string sqlite_reader::epoch_of(std::string_view ch) const {
   return sha256_hex(db_id_ + "\n" + std::string(ch)).substr(0, 16);
 }
 
-void sqlite_reader::close_queue() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-}
+void sqlite_reader::close_queue() { queue_.close(); }
 
 void sqlite_reader::finish() {
   if (thread_.joinable()) thread_.join();
@@ -70,22 +63,11 @@ void sqlite_reader::finish() {
 }
 
 void sqlite_reader::post(read_job job) {
-  error refusal;
-  bool stopping = false;
-  {
-    std::lock_guard lock(mutex_);
-    stopping = stopping_;
-    if (stopping_) {
-      refusal = storage_stopping();
-    } else if (queue_.size() >= max_queue_) {
-      refusal = storage_busy();
-    } else {
-      queue_.push_back(std::move(job));
-      cv_.notify_one();
-      return;
-    }
-  }
-  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "reader"}});
+  admission admitted = queue_.push(job);
+  if (admitted == admission::queued) return;
+  if (admitted == admission::full)
+    log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "reader"}});
+  error refusal = refusal_of(admitted);
   job(&refusal);
 }
 
@@ -121,17 +103,8 @@ void sqlite_reader::find_by_cid(std::string ch, std::string sender_id, std::stri
 }
 
 void sqlite_reader::loop() {
-  for (;;) {
-    read_job job;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    job(nullptr);
-  }
+  // Ends once the queue is closed and everything in it has run.
+  for (std::vector<read_job> jobs; queue_.take(jobs, 1); jobs.clear()) jobs.front()(nullptr);
 }
 
 // Head and events come from one read transaction, so they agree with each

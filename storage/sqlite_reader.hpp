@@ -3,15 +3,13 @@
 // answer reads from committed state while the writer writes (WAL lets one
 // connection read a snapshot while another commits).
 #include "storage/engine.hpp"
+#include "storage/job_queue.hpp"
 #include "storage/sqlite_db.hpp"
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,17 +63,13 @@ class sqlite_reader {
 
   std::filesystem::path path_;
   std::string db_id_;
-  std::size_t max_queue_;
 
   // The connection and its statements: used on the reader thread only.
   sqlite_db db_;
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
       read_cid_;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<read_job> queue_;
-  bool stopping_ = false;  // guarded by mutex_: no job is queued after it is set
+  job_queue<read_job> queue_;
 
   std::thread thread_;
 };

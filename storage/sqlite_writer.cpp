@@ -9,7 +9,6 @@
 
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
-#include "storage/refusals.hpp"
 #include "storage/sqlite_errors.hpp"
 #include "storage/sqlite_schema.hpp"
 
@@ -21,7 +20,7 @@ namespace parley {
 
 sqlite_writer::sqlite_writer(const std::filesystem::path& path, std::size_t max_batch, std::size_t max_queue,
                              std::shared_ptr<const ed25519_key> signer)
-    : path_(path), max_batch_(max_batch), max_queue_(max_queue), signer_(std::move(signer)) {
+    : path_(path), max_batch_(max_batch), signer_(std::move(signer)), queue_(max_queue) {
   open();
   thread_ = std::thread([this] { loop(); });
 }
@@ -71,37 +70,21 @@ void sqlite_writer::open() {
                    "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
 }
 
-void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) {
-  std::lock_guard lock(mutex_);
-  sink_ = std::move(sink);
-}
+void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
 
 void sqlite_writer::append(append_request req, std::function<void(result<appended>)> handler) {
-  error refusal;
-  bool stopping = false;
-  {
-    std::lock_guard lock(mutex_);
-    stopping = stopping_;
-    if (stopping_) {
-      refusal = storage_stopping();
-    } else if (queue_.size() >= max_queue_) {
-      refusal = storage_busy();
-    } else {
-      queue_.push_back(append_job{std::move(req), std::move(handler)});
-      cv_.notify_one();
-      return;
-    }
-  }
+  write_job job = append_job{std::move(req), std::move(handler)};
+  admission admitted = queue_.push(job);
+  if (admitted == admission::queued) return;
   // Logged outside the queue's lock; the log limits itself.
-  if (!stopping) log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
-  handler(std::move(refusal));
+  if (admitted == admission::full)
+    log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
+  std::get<append_job>(job).handler(refusal_of(admitted));
 }
 
 void sqlite_writer::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
-  std::lock_guard lock(mutex_);
-  if (stopping_ || queue_.size() >= max_queue_) return;
-  queue_.push_back(marker_job{std::move(user_id), std::move(ch), seq});
-  cv_.notify_one();
+  write_job job = marker_job{std::move(user_id), std::move(ch), seq};
+  queue_.push(job);
 }
 
 engine_stats sqlite_writer::stats() const {
@@ -112,13 +95,7 @@ engine_stats sqlite_writer::stats() const {
   return s;
 }
 
-void sqlite_writer::close_queue() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-}
+void sqlite_writer::close_queue() { queue_.close(); }
 
 // Drains before it joins: the loop ends only once the queue is empty, so
 // every append queued before close_queue() is committed and answered.
@@ -128,20 +105,8 @@ void sqlite_writer::finish() {
 }
 
 void sqlite_writer::loop() {
-  std::vector<write_job> batch;
-  for (;;) {
-    batch.clear();
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything is answered
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    run_batch(batch);
-  }
+  // Ends once the queue is closed and everything in it is answered.
+  for (std::vector<write_job> batch; queue_.take(batch, max_batch_); batch.clear()) run_batch(batch);
 }
 
 // One transaction for the whole batch; each job inside its own savepoint, so

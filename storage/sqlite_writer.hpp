@@ -6,17 +6,15 @@
 #include "protocol/signing.hpp"
 #include "storage/append_plan.hpp"
 #include "storage/engine.hpp"
+#include "storage/job_queue.hpp"
 #include "storage/sqlite_db.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -38,6 +36,8 @@ class sqlite_writer {
   // The database id (sqlite_schema.hpp), from which epochs are derived.
   const std::string& db_id() const { return db_id_; }
 
+  // Set before the first append (engine.hpp): the queue's lock, taken by that
+  // append and then by the writer thread, publishes it to the thread.
   void set_sink(std::function<void(const committed_event&)> sink);
   void append(append_request req, std::function<void(result<appended>)> handler);
   // Dropped when the queue is full or closed: a read marker is advisory.
@@ -79,7 +79,6 @@ class sqlite_writer {
 
   std::filesystem::path path_;
   std::size_t max_batch_;
-  std::size_t max_queue_;
   std::shared_ptr<const ed25519_key> signer_;
   std::string db_id_;
 
@@ -91,10 +90,7 @@ class sqlite_writer {
 
   std::function<void(const committed_event&)> sink_;
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<write_job> queue_;
-  bool stopping_ = false;  // guarded by mutex_: no job is queued after it is set
+  job_queue<write_job> queue_;
 
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> appends_{0};
