@@ -2,6 +2,7 @@
 // durability across a killed process, group commit and the decision log.
 #include "protocol/decision_log.hpp"
 #include "engine_contract.hpp"
+#include "storage/job_queue.hpp"
 #include "storage/local_engine.hpp"
 
 #include <catch2/catch.hpp>
@@ -687,4 +688,24 @@ TEST_CASE("reads past the reader queue's cap are answered unavailable at once", 
   release.set_value();
   e->stop();
   CHECK(ok == 5);
+}
+
+TEST_CASE("a job queue refuses past its cap and once closed, and still hands out what it queued", "[storage]") {
+  job_queue<std::string> queue(2);
+  std::string a = "a", b = "b", c = "c";
+  CHECK(queue.push(a) == admission::queued);
+  CHECK(queue.push(b) == admission::queued);
+  CHECK(queue.push(c) == admission::full);
+  CHECK(c == "c");  // a refused job is left to its caller, who answers it
+  CHECK(refusal_of(admission::full).code == errc::unavailable);
+
+  queue.close();
+  CHECK(queue.push(c) == admission::closed);
+  CHECK(refusal_of(admission::closed).message == "storage is stopping");
+
+  std::vector<std::string> taken;
+  CHECK(queue.take(taken, 1));
+  CHECK(queue.take(taken, 5));
+  CHECK(taken == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(queue.take(taken, 5));  // closed and empty: the thread is done
 }

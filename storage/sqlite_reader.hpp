@@ -1,0 +1,77 @@
+#pragma once
+// The embedded engine's reader: a second connection and its own thread that
+// answer reads from committed state while the writer writes (WAL lets one
+// connection read a snapshot while another commits).
+#include "storage/engine.hpp"
+#include "storage/job_queue.hpp"
+#include "storage/sqlite_db.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace parley {
+
+class sqlite_reader {
+ public:
+  // Opens the database the writer created (query only), then starts the
+  // thread. `db_id` seeds the epochs. Throws std::runtime_error when the
+  // database cannot be opened.
+  sqlite_reader(const std::filesystem::path& path, std::string db_id, std::size_t max_queue);
+  ~sqlite_reader();
+  sqlite_reader(const sqlite_reader&) = delete;
+  sqlite_reader& operator=(const sqlite_reader&) = delete;
+
+  // The engine's read operations (engine.hpp). Past the queue's cap, or once
+  // the queue is closed, the handler runs at once on the caller's thread with
+  // `unavailable`.
+  void read(read_query q, std::function<void(result<channel_window>)> handler);
+  void read_records(std::string eng, std::int64_t after, int limit, std::function<void(result<records_page>)> handler);
+  void list_engagements(std::function<void(result<std::vector<std::string>>)> handler);
+  void find_by_cid(std::string ch, std::string sender_id, std::string cid,
+                   std::function<void(result<std::optional<committed_event>>)> handler);
+
+  // From now on reads are answered `unavailable` at once; those queued before still run.
+  void close_queue();
+  // After close_queue(): runs what is queued, joins the thread and closes the connection.
+  void finish();
+
+ private:
+  // A job runs with no error on the reader thread, or with the error to
+  // answer on the caller's thread (the engine is stopping, the queue is full).
+  using read_job = std::function<void(const error*)>;
+
+  void open();
+  void loop();
+  void post(read_job job);
+  result<channel_window> do_read(const read_query& q);
+  result<channel_window> read_bounded(const read_query& q, int limit, channel_window out);
+  result<records_page> do_read_records(const std::string& eng, std::int64_t after, int limit);
+  result<std::vector<std::string>> do_list_engagements();
+  result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
+                                                        const std::string& cid);
+
+  // Derived, never stored: no write on a read, and a new database id (a wiped
+  // data directory) changes every epoch.
+  std::string epoch_of(std::string_view ch) const;
+
+  std::filesystem::path path_;
+  std::string db_id_;
+
+  // The connection and its statements: used on the reader thread only.
+  sqlite_db db_;
+  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
+      read_cid_;
+
+  job_queue<read_job> queue_;
+
+  std::thread thread_;
+};
+
+}  // namespace parley

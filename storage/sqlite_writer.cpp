@@ -1,0 +1,348 @@
+// The embedded engine's writer (DESIGN §2).
+//
+// Durability (protocol §6): WAL with synchronous=FULL, so every COMMIT fsyncs
+// the WAL before it returns, and a handler is called only after its COMMIT.
+// An acknowledged append therefore survives a crash of the process and of the
+// machine. Group commit pays that fsync once for every append waiting in the
+// queue.
+#include "storage/sqlite_writer.hpp"
+
+#include "storage/clock.hpp"
+#include "storage/log.hpp"
+#include "storage/sqlite_errors.hpp"
+#include "storage/sqlite_schema.hpp"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace parley {
+
+sqlite_writer::sqlite_writer(const std::filesystem::path& path, std::size_t max_batch, std::size_t max_queue,
+                             std::shared_ptr<const ed25519_key> signer)
+    : path_(path), max_batch_(max_batch), signer_(std::move(signer)), queue_(max_queue) {
+  open();
+  thread_ = std::thread([this] { loop(); });
+}
+
+sqlite_writer::~sqlite_writer() {
+  close_queue();
+  finish();
+}
+
+void sqlite_writer::open() {
+  if (db_.open(path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
+    throw_open_error(path_, db_.errmsg());
+
+  // The first statement reads the header: a file that is not a database fails here.
+  {
+    statement wal;
+    if (wal.prepare(db_.get(), "PRAGMA journal_mode=WAL") != SQLITE_OK) throw_open_error(path_, db_.errmsg());
+    if (wal.step() != SQLITE_ROW) throw_open_error(path_, db_.errmsg());
+    if (wal.column_text(0) != "wal")
+      throw_open_error(path_, "cannot switch to WAL mode (journal_mode is " + std::string(wal.column_text(0)) + ")");
+  }
+  // SQLite silently falls back to read-only for a write-protected file.
+  if (sqlite3_db_readonly(db_.get(), "main") == 1) throw_open_error(path_, "the file is read-only");
+  // FULL: in WAL mode every COMMIT fsyncs the WAL, so an acknowledged append
+  // survives a power loss, not only a crash of the process.
+  std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=" +
+                        std::to_string(sqlite_busy_timeout_ms) + ";";
+  if (db_.exec(pragmas.c_str()) != SQLITE_OK) throw_open_error(path_, db_.errmsg());
+
+  auto db_id = migrate_schema(db_);
+  if (!db_id) throw_open_error(path_, db_id.err().message);
+  db_id_ = std::move(*db_id);
+
+  prepare_or_throw(path_, db_, find_cid_,
+                   "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
+  prepare_or_throw(path_, db_, insert_event_,
+                   "INSERT INTO events (ch, seq, ts, sender, cid, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  prepare_or_throw(
+      path_, db_, upsert_channel_,
+      "INSERT INTO channels (ch, head) VALUES (?1, ?2) ON CONFLICT (ch) DO UPDATE SET head = excluded.head");
+  prepare_or_throw(path_, db_, load_head_, "SELECT head FROM channels WHERE ch = ?1");
+  prepare_or_throw(path_, db_, load_ts_, "SELECT ts FROM events WHERE ch = ?1 AND seq = ?2");
+  prepare_or_throw(path_, db_, last_record_, "SELECT n, hash FROM decision_log WHERE eng = ?1 ORDER BY n DESC LIMIT 1");
+  prepare_or_throw(path_, db_, insert_record_, "INSERT INTO decision_log (eng, n, json, hash) VALUES (?1, ?2, ?3, ?4)");
+  prepare_or_throw(path_, db_, upsert_marker_,
+                   "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
+}
+
+void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
+
+void sqlite_writer::append(append_request req, std::function<void(result<appended>)> handler) {
+  write_job job = append_job{std::move(req), std::move(handler)};
+  admission admitted = queue_.push(job);
+  if (admitted == admission::queued) return;
+  // Logged outside the queue's lock; the log limits itself.
+  if (admitted == admission::full)
+    log_event(log_level::warn, "storage_busy", {{"engine", "local"}, {"queue", "writer"}});
+  std::get<append_job>(job).handler(refusal_of(admitted));
+}
+
+void sqlite_writer::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
+  write_job job = marker_job{std::move(user_id), std::move(ch), seq};
+  queue_.push(job);
+}
+
+engine_stats sqlite_writer::stats() const {
+  engine_stats s;
+  s.appends = appends_.load();
+  s.transactions = transactions_.load();
+  s.duplicates = duplicates_.load();
+  return s;
+}
+
+void sqlite_writer::close_queue() { queue_.close(); }
+
+// Drains before it joins: the loop ends only once the queue is empty, so
+// every append queued before close_queue() is committed and answered.
+void sqlite_writer::finish() {
+  if (thread_.joinable()) thread_.join();
+  db_.close();
+}
+
+void sqlite_writer::loop() {
+  // Ends once the queue is closed and everything in it is answered.
+  for (std::vector<write_job> batch; queue_.take(batch, max_batch_); batch.clear()) run_batch(batch);
+}
+
+// One transaction for the whole batch; each job inside its own savepoint, so
+// a job that fails is undone alone and the others still commit. Handlers and
+// the sink run only after COMMIT has returned, i.e. after the fsync.
+void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
+  std::vector<result<appended>> outcomes(jobs.size(), appended{});
+  head_map batch_heads;  // heads as of the savepoints released so far
+
+  auto fail_all = [&](const error& err) {
+    for (auto& out : outcomes)
+      if (out) out = err;
+    // The in-memory heads may be ahead of what is on disk: load them again.
+    heads_.clear();
+    healthy_.store(false);
+  };
+
+  bool failed = false;
+  int rc = db_.exec("BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) {
+    fail_all(storage_error(rc, db_, "cannot begin a transaction"));
+    failed = true;
+  }
+
+  for (std::size_t i = 0; i < jobs.size() && !failed; ++i) {
+    rc = db_.exec("SAVEPOINT job");
+    if (rc != SQLITE_OK) {
+      fail_all(storage_error(rc, db_, "cannot begin a savepoint"));
+      failed = true;
+      break;
+    }
+    head_map request_heads;
+    result<void> applied;
+    if (auto* job = std::get_if<append_job>(&jobs[i]))
+      applied = apply_append(job->req, outcomes[i].value(), request_heads, batch_heads);
+    else
+      applied = apply_marker(std::get<marker_job>(jobs[i]));
+
+    if (applied) {
+      rc = db_.exec("RELEASE job");
+      if (rc != SQLITE_OK) applied = storage_error(rc, db_, "cannot release a savepoint");
+    }
+    if (applied) {
+      for (auto& [ch, head] : request_heads) batch_heads[ch] = head;
+      continue;
+    }
+    outcomes[i] = applied.err();
+    // Some errors (disk full, I/O) make SQLite roll back the whole
+    // transaction on its own: then nothing of this batch is stored.
+    if (sqlite3_get_autocommit(db_.get())) {
+      fail_all(make_error(errc::unavailable, "transaction rolled back: " + applied.err().message));
+      failed = true;
+      break;
+    }
+    db_.exec("ROLLBACK TO job");
+    db_.exec("RELEASE job");
+  }
+
+  if (!failed) {
+    rc = db_.exec("COMMIT");
+    if (rc != SQLITE_OK) {
+      error err = storage_error(rc, db_, "cannot commit");
+      if (!sqlite3_get_autocommit(db_.get())) db_.exec("ROLLBACK");
+      fail_all(err);
+      failed = true;
+    }
+  }
+
+  if (!failed) {
+    healthy_.store(true);
+    for (auto& [ch, head] : batch_heads) heads_[ch] = head;
+    std::uint64_t stored = 0, duplicates = 0;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!std::holds_alternative<append_job>(jobs[i]) || !outcomes[i]) continue;
+      if (outcomes[i]->duplicate)
+        ++duplicates;
+      else
+        stored += outcomes[i]->committed.size();
+    }
+    transactions_.fetch_add(1);
+    appends_.fetch_add(stored);
+    duplicates_.fetch_add(duplicates);
+  }
+
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    auto* job = std::get_if<append_job>(&jobs[i]);
+    if (!job) continue;
+    result<appended>& out = outcomes[i];
+    if (out && !out->duplicate && sink_)
+      for (const auto& ev : out->committed) sink_(ev);
+    if (job->handler) job->handler(std::move(out));
+  }
+}
+
+// The committed head of `ch` as seen by the job being applied: its own
+// earlier events first, then the jobs released earlier in this batch, then
+// the committed cache, then the database.
+result<channel_head> sqlite_writer::head_of(const std::string& ch, const head_map& request_heads,
+                                            const head_map& batch_heads) {
+  if (auto it = request_heads.find(ch); it != request_heads.end()) return it->second;
+  if (auto it = batch_heads.find(ch); it != batch_heads.end()) return it->second;
+  if (auto it = heads_.find(ch); it != heads_.end()) return it->second;
+
+  // Not touched by this batch, so the database holds its committed head.
+  channel_head head;
+  {
+    statement_use use(load_head_);
+    load_head_.bind(1, std::string_view(ch));
+    int rc = load_head_.step();
+    if (rc == SQLITE_ROW)
+      head.seq = load_head_.column_int64(0);
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, db_, "cannot load the channel head");
+  }
+  if (head.seq > 0) {
+    statement_use use(load_ts_);
+    load_ts_.bind(1, std::string_view(ch));
+    load_ts_.bind(2, head.seq);
+    int rc = load_ts_.step();
+    if (rc == SQLITE_ROW)
+      head.ts = load_ts_.column_int64(0);
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, db_, "cannot load the channel head");
+  }
+  heads_[ch] = head;
+  return head;
+}
+
+result<log_tail> sqlite_writer::last_record(const std::string& eng) {
+  log_tail tail;
+  statement_use use(last_record_);
+  last_record_.bind(1, std::string_view(eng));
+  int rc = last_record_.step();
+  if (rc == SQLITE_ROW) {
+    tail.n = last_record_.column_int64(0);
+    tail.hash = std::string(last_record_.column_text(1));
+  } else if (rc != SQLITE_DONE) {
+    return storage_error(rc, db_, "cannot read the decision log");
+  }
+  return tail;
+}
+
+result<void> sqlite_writer::store_record(const sealed_record& record) {
+  statement_use use(insert_record_);
+  insert_record_.bind(1, std::string_view(record.eng));
+  insert_record_.bind(2, record.n);
+  insert_record_.bind(3, std::string_view(record.json));
+  insert_record_.bind(4, std::string_view(record.hash));
+  int rc = insert_record_.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the decision record");
+  return {};
+}
+
+// Checks the request, answers a known cid with what it stored, checks the
+// expected heads, then plans the append (append_plan.hpp) from the heads as
+// this job sees them and the decision log's tail, and writes the plan.
+result<void> sqlite_writer::apply_append(append_request& req, appended& out, head_map& request_heads,
+                                         const head_map& batch_heads) {
+  if (auto checked = check_append(req); !checked) return checked;
+
+  const event& first = req.events.front();
+  if (!first.cid.empty()) {
+    statement_use use(find_cid_);
+    find_cid_.bind(1, std::string_view(first.ch));
+    find_cid_.bind(2, std::string_view(first.from.id));
+    find_cid_.bind(3, std::string_view(first.cid));
+    int rc = find_cid_.step();
+    if (rc == SQLITE_ROW) {
+      out.duplicate = true;
+      out.committed.push_back(stored_commit(first.ch, find_cid_.column_int64(0), find_cid_.column_int64(1),
+                                            std::string(find_cid_.column_text(2))));
+      return {};
+    }
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot look up the cid");
+  }
+
+  for (const auto& [ch, expected] : req.expect_heads) {
+    auto head = head_of(ch, request_heads, batch_heads);
+    if (!head) return head.err();
+    if (head->seq != expected) return stale_head(ch, head->seq, expected);
+  }
+
+  std::map<std::string, channel_head> heads;
+  for (const auto& ev : req.events) {
+    auto head = head_of(ev.ch, request_heads, batch_heads);
+    if (!head) return head.err();
+    heads.emplace(ev.ch, *head);
+  }
+  log_tail tail;
+  if (req.record) {
+    auto last = last_record(record_engagement(*req.record));
+    if (!last) return last.err();
+    tail = std::move(*last);
+  }
+  append_plan plan = plan_append(std::move(req.events), req.record, heads, now_ms(), tail, signer_.get());
+  if (plan.record)
+    if (auto stored = store_record(*plan.record); !stored) return stored;
+
+  for (std::size_t i = 0; i < plan.events.size(); ++i) {
+    event& ev = plan.events[i];
+    auto json = std::make_shared<const std::string>(serialize_event(ev));
+    statement_use use(insert_event_);
+    insert_event_.bind(1, std::string_view(ev.ch));
+    insert_event_.bind(2, ev.seq);
+    insert_event_.bind(3, ev.ts);
+    insert_event_.bind(4, std::string_view(ev.from.id));
+    // Only the first event carries the idempotency key of the request.
+    if (i == 0 && !ev.cid.empty())
+      insert_event_.bind(5, std::string_view(ev.cid));
+    else
+      insert_event_.bind_null(5);
+    insert_event_.bind(6, std::string_view(*json));
+    int rc = insert_event_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the event");
+    out.committed.push_back(own_commit(std::move(ev), std::move(json)));
+  }
+
+  for (const auto& [ch, head] : plan.heads) {
+    request_heads[ch] = head;
+    statement_use use(upsert_channel_);
+    upsert_channel_.bind(1, std::string_view(ch));
+    upsert_channel_.bind(2, head.seq);
+    int rc = upsert_channel_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the channel head");
+  }
+  return {};
+}
+
+result<void> sqlite_writer::apply_marker(const marker_job& job) {
+  statement_use use(upsert_marker_);
+  upsert_marker_.bind(1, std::string_view(job.user_id));
+  upsert_marker_.bind(2, std::string_view(job.ch));
+  upsert_marker_.bind(3, job.seq);
+  int rc = upsert_marker_.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the read marker");
+  return {};
+}
+
+}  // namespace parley

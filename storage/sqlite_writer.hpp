@@ -1,0 +1,103 @@
+#pragma once
+// The embedded engine's writer: the write connection, its thread, and group
+// commit. Every job waiting in its queue (appends and read markers) goes into
+// one transaction, and each append is answered only after that COMMIT.
+// It keeps the in-memory channel heads, which no other thread touches.
+#include "protocol/signing.hpp"
+#include "storage/append_plan.hpp"
+#include "storage/engine.hpp"
+#include "storage/job_queue.hpp"
+#include "storage/sqlite_db.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace parley {
+
+class sqlite_writer {
+ public:
+  // Opens (creating when missing) and migrates the database, then starts the
+  // thread. Throws std::runtime_error when the database cannot be used.
+  sqlite_writer(const std::filesystem::path& path, std::size_t max_batch, std::size_t max_queue,
+                std::shared_ptr<const ed25519_key> signer);
+  ~sqlite_writer();
+  sqlite_writer(const sqlite_writer&) = delete;
+  sqlite_writer& operator=(const sqlite_writer&) = delete;
+
+  // The database id (sqlite_schema.hpp), from which epochs are derived.
+  const std::string& db_id() const { return db_id_; }
+
+  // Set before the first append (engine.hpp): the queue's lock, taken by that
+  // append and then by the writer thread, publishes it to the thread.
+  void set_sink(std::function<void(const committed_event&)> sink);
+  void append(append_request req, std::function<void(result<appended>)> handler);
+  // Dropped when the queue is full or closed: a read marker is advisory.
+  void set_read_marker(std::string user_id, std::string ch, std::int64_t seq);
+
+  engine_stats stats() const;
+  // False from a failed transaction until the next one commits.
+  bool healthy() const { return healthy_.load(); }
+
+  // From now on appends are answered `unavailable` at once; those queued
+  // before still commit and are answered.
+  void close_queue();
+  // After close_queue(): commits what is queued, joins the thread and closes
+  // the connection. Must not be called from a handler (it would wait for the
+  // thread it runs on).
+  void finish();
+
+ private:
+  struct append_job {
+    append_request req;
+    std::function<void(result<appended>)> handler;
+  };
+  struct marker_job {
+    std::string user_id;
+    std::string ch;
+    std::int64_t seq = 0;
+  };
+  using write_job = std::variant<append_job, marker_job>;
+  using head_map = std::unordered_map<std::string, channel_head>;
+
+  void open();
+  void loop();
+  void run_batch(std::vector<write_job>& jobs);
+  result<void> apply_append(append_request& req, appended& out, head_map& request_heads, const head_map& batch_heads);
+  result<void> apply_marker(const marker_job& job);
+  result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
+  result<log_tail> last_record(const std::string& eng);
+  result<void> store_record(const sealed_record& record);
+
+  std::filesystem::path path_;
+  std::size_t max_batch_;
+  std::shared_ptr<const ed25519_key> signer_;
+  std::string db_id_;
+
+  // The connection and its statements: used on the writer thread only.
+  sqlite_db db_;
+  statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
+  statement last_record_, insert_record_, upsert_marker_;
+  head_map heads_;  // committed heads, loaded on first use
+
+  std::function<void(const committed_event&)> sink_;
+
+  job_queue<write_job> queue_;
+
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> appends_{0};
+  std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+
+  std::thread thread_;
+};
+
+}  // namespace parley
