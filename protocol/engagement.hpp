@@ -87,7 +87,7 @@ struct engagement_limits {
 // Only what the rules still need is kept: open flags and open proposals.
 // Resolved flags and decided or lapsed proposals live in the events and the
 // decision log; that such a seq was one is known from the highest flag and
-// proposal seq seen per channel (see closed_or_missing in engagement.cpp).
+// proposal seq seen per channel (see closed_or_missing in engagement_rules.cpp).
 //
 // Flags, proposals and the agreement are immutable values shared between
 // snapshots: copying a state copies pointers, not terms and texts, and apply
@@ -118,6 +118,8 @@ struct engagement_state {
   std::map<std::string, std::int64_t> applied;
 };
 
+// ---- The state and its reading (engagement.cpp)
+
 // A fresh engagement: `discovery` from now (protocol §1, first use).
 engagement_state new_engagement(std::string eng, std::int64_t now_ms);
 // The event that stores that moment in eng:<id> (`phase` {from: null, to:
@@ -136,6 +138,15 @@ std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_lim
 // now (can.hpp). `by` and `accepted_by` hold user ids.
 boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
                                const engagement_limits& open_limits = {});
+
+// Posts that change rules other posts depend on: they are checked and appended
+// one at a time per engagement, guarded by the heads of guarded_channels().
+// `message` and `status` are not: they need not wait for workflow posts.
+bool is_workflow(std::string_view kind);
+// The channels whose heads a workflow post's state was built from: eng:<id> and eng:<id>:mediation.
+std::array<std::string, 2> guarded_channels(std::string_view eng);
+
+// ---- What a post may do (engagement_rules.cpp)
 
 // May eng:<id> or its mediation channel be used with this state? A mediation
 // channel that no dispute has opened is `not_found`.
@@ -185,13 +196,6 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
 // rules apply. The plan holds the actor's event alone.
 result<plan> check_support_post(const user& actor, const post_request& p);
 
-// Posts that change rules other posts depend on: they are checked and appended
-// one at a time per engagement, guarded by the heads of guarded_channels().
-// `message` and `status` are not: they need not wait for workflow posts.
-bool is_workflow(std::string_view kind);
-// The channels whose heads a workflow post's state was built from: eng:<id> and eng:<id>:mediation.
-std::array<std::string, 2> guarded_channels(std::string_view eng);
-
 // The `support` notices a committed event implies: one for a `scope_change`
 // or `dispute` flag (body {type, eng, flag, text}), none otherwise. Derived
 // from the stored event alone, with a cid made of the flag
@@ -201,6 +205,8 @@ std::vector<event> notices_for(const event& committed);
 // Whether a committed event of this kind may imply notices (only `flag` does):
 // other kinds need not be parsed for them.
 bool implies_notices(std::string_view kind);
+
+// ---- Folding committed events (engagement_apply.cpp)
 
 // Folds one committed event of eng:<id> or eng:<id>:mediation into the state.
 // Channels must each be replayed in seq order (they may be interleaved in any

@@ -1,0 +1,166 @@
+#include "protocol/engagement.hpp"
+
+#include "protocol/engagement_detail.hpp"
+
+#include <algorithm>
+
+namespace parley {
+using detail::int_field;
+using detail::object_field;
+using detail::string_field;
+
+namespace {
+
+side other_side(side s) { return s == side::client ? side::expert : side::client; }
+
+// Topics whose accepted terms are merged into the agreement (protocol §1).
+bool amends_agreement(std::string_view topic) {
+  return topic == "agreement" || topic == "scope_change" || topic == "timeline" || topic == "compensation";
+}
+
+void apply_message(engagement_state& s, const event& ev) {
+  auto speaker = side_of(ev.from.role);
+  if (!speaker || s.phase == engagement_phase::closed) return;
+  // The side that spoke last is owed an answer from the first of its unanswered
+  // messages; an answer from the owing side turns the debt around.
+  if (s.owed_reply && s.owed_reply->owing == other_side(*speaker)) return;
+  s.owed_reply = reply_debt{other_side(*speaker), ev.seq, ev.ts};
+}
+
+void apply_decision(engagement_state& s, const event& ev) {
+  auto seq = int_field(ev.body, "proposal");
+  auto verdict = string_field(ev.body, "verdict");
+  if (!seq || !verdict) return;
+  auto it = s.proposals.find({ev.ch, *seq});
+  if (it == s.proposals.end()) return;
+  const auto& pr = *it->second;
+  // A decided proposal leaves the state: it lives on in its events and the decision log.
+  if (*verdict != "accepted") {
+    s.proposals.erase(it);
+    return;
+  }
+  if (pr.topic == "resolution") {
+    auto decider = side_of(ev.from.role);
+    if (!decider ||
+        std::find(pr.accepted_sides.begin(), pr.accepted_sides.end(), *decider) != pr.accepted_sides.end()) {
+      return;
+    }
+    if (pr.accepted_sides.empty()) {  // the first side: the resolution stays open
+      auto next = std::make_shared<engagement_proposal>(pr);
+      next->accepted_sides.push_back(*decider);
+      next->accepted_by.push_back(ev.from.id);
+      it->second = std::move(next);
+      return;
+    }
+    s.flags.erase(int_field(pr.terms, "flag").value_or(0));
+    s.proposals.erase(it);
+    return;
+  }
+  if (amends_agreement(pr.topic)) {
+    auto next = s.agreement ? std::make_shared<engagement_agreement>(*s.agreement)
+                            : std::make_shared<engagement_agreement>();
+    for (const auto& kv : pr.terms) next->terms[kv.key()] = kv.value();
+    ++next->version;
+    s.agreement = std::move(next);
+    if (pr.topic == "agreement") s.agreement_accepted = true;
+  }
+  s.proposals.erase(it);
+}
+
+void apply_phase(engagement_state& s, const event& ev) {
+  auto to = parse_phase(string_field(ev.body, "to").value_or(""));
+  if (!to) return;
+  s.phase = *to;
+  s.phase_since_ms = ev.ts;
+  if (*to == engagement_phase::closed) {
+    // Nothing but a resolution can be decided any more; service levels stop.
+    std::erase_if(s.proposals, [](const auto& kv) { return kv.second->topic != "resolution"; });
+    s.owed_reply.reset();
+  }
+}
+
+void apply_sla(engagement_state& s, const event& ev) {
+  auto type = string_field(ev.body, "type").value_or("");
+  if (type == "reply_overdue") {
+    if (auto v = int_field(ev.body, "since_seq")) s.reply_miss_posted = *v;
+  } else if (type == "status_overdue") {
+    if (auto v = int_field(ev.body, "since")) s.status_miss_posted = *v;
+  } else if (type == "phase_overdue") {
+    auto p = parse_phase(string_field(ev.body, "phase").value_or(""));
+    auto since = int_field(ev.body, "since");
+    if (p && since) s.phase_miss_posted = std::make_pair(*p, *since);
+  }
+}
+
+}  // namespace
+
+bool apply(engagement_state& s, const event& ev) {
+  const bool main = ev.ch == channel::main(s.eng);
+  if (!main && ev.ch != channel::mediation(s.eng)) return false;
+  auto& last = s.applied[ev.ch];
+  if (ev.seq <= last) return false;
+  last = ev.seq;
+
+  if (ev.kind == "message") {
+    if (main) apply_message(s, ev);
+  } else if (ev.kind == "status") {
+    s.last_status_ts = std::max(s.last_status_ts.value_or(ev.ts), ev.ts);
+  } else if (ev.kind == "flag") {
+    if (!main) return true;
+    engagement_flag f;
+    f.seq = ev.seq;
+    f.type = string_field(ev.body, "type").value_or("");
+    f.state = "open";
+    f.text = string_field(ev.body, "text").value_or("");
+    f.by = ev.from.id;
+    s.flags[ev.seq] = std::make_shared<const engagement_flag>(std::move(f));
+    s.last_flag_seq = std::max(s.last_flag_seq, ev.seq);
+  } else if (ev.kind == "flag_update") {
+    auto it = s.flags.find(int_field(ev.body, "flag").value_or(0));
+    auto state = string_field(ev.body, "state");
+    if (main && it != s.flags.end() && state) {
+      if (*state == "resolved") {
+        s.flags.erase(it);  // a resolved flag leaves the state
+      } else {
+        auto next = std::make_shared<engagement_flag>(*it->second);
+        next->state = *state;
+        it->second = std::move(next);
+      }
+    }
+  } else if (ev.kind == "proposal") {
+    engagement_proposal pr;
+    pr.seq = ev.seq;
+    pr.ch = ev.ch;
+    pr.topic = string_field(ev.body, "topic").value_or("");
+    pr.text = string_field(ev.body, "text").value_or("");
+    pr.terms = object_field(ev.body, "terms");
+    pr.by = ev.from.id;
+    pr.by_side = side_of(ev.from.role);
+    s.proposals[{ev.ch, ev.seq}] = std::make_shared<const engagement_proposal>(std::move(pr));
+    auto& last_proposal = s.last_proposal_seq[ev.ch];
+    last_proposal = std::max(last_proposal, ev.seq);
+  } else if (ev.kind == "decision") {
+    apply_decision(s, ev);
+  } else if (ev.kind == "phase") {
+    if (main) apply_phase(s, ev);
+  } else if (ev.kind == "mediation") {
+    auto state = string_field(ev.body, "state").value_or("");
+    if (main && state == "opened") s.mediation_open = s.mediation_exists = true;
+    if (main && state == "closed") s.mediation_open = false;
+  } else if (ev.kind == "sla") {
+    if (main) apply_sla(s, ev);
+  }
+  return true;
+}
+
+std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,
+                                                     const event& ev) {
+  if (ev.ch != channel::main(s->eng) && ev.ch != channel::mediation(s->eng)) return s;
+  auto it = s->applied.find(ev.ch);
+  if (it != s->applied.end() && ev.seq <= it->second) return s;
+  auto next = std::make_shared<engagement_state>(*s);
+  apply(*next, ev);
+  return next;
+}
+
+}  // namespace parley
