@@ -1,5 +1,6 @@
 #include "protocol/engagement.hpp"
 
+#include "protocol/access.hpp"
 #include "protocol/engagement_detail.hpp"
 
 #include <algorithm>
