@@ -6,6 +6,8 @@
 #include <cstdint>
 
 namespace parley {
+using detail::forbidden;
+
 namespace {
 
 // A set of roles, one bit per user_role.
@@ -49,8 +51,6 @@ constexpr std::array<post_rule, 10> post_rules = {{
     {channel_type::mediation, "decision", parties},
     {channel_type::support, "message", support},
 }};
-
-error forbidden(std::string message) { return make_error(errc::forbidden, std::move(message)); }
 
 bool role_may_post_anywhere(user_role r, std::string_view kind) {
   return std::any_of(post_rules.begin(), post_rules.end(),

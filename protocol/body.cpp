@@ -9,6 +9,8 @@
 #include <limits>
 
 namespace parley {
+using detail::bad_request;
+
 namespace {
 
 using boost::json::object;
@@ -17,8 +19,6 @@ using boost::json::value;
 constexpr std::size_t max_text_chars = 16384;
 constexpr std::size_t max_terms_bytes = 16384;
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
-
-error bad_request(std::string message) { return make_error(errc::bad_request, std::move(message)); }
 
 template <std::size_t N>
 bool one_of(std::string_view s, const std::array<std::string_view, N>& options) {

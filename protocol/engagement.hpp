@@ -2,11 +2,11 @@
 // The engagement state machine (protocol §1, §3 kinds, §4): what a post may do
 // (`check`), and how committed events change the state (`apply`). Pure: no
 // clock of its own, no I/O; the caller serialises check + append per engagement.
-#include "protocol/access.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/decision_log.hpp"
 #include "protocol/event.hpp"
 #include "protocol/result.hpp"
+#include "protocol/token.hpp"
 #include "protocol/user.hpp"
 
 #include <boost/json/object.hpp>

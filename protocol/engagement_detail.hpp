@@ -1,8 +1,10 @@
 #pragma once
 // What the three parts of the engagement state machine share: engagement.cpp
 // (the state and its reading), engagement_rules.cpp (what a post may do) and
-// engagement_apply.cpp (folding committed events). Internal to protocol/.
+// engagement_apply.cpp (folding committed events); the error shorthands come
+// from json_input.hpp. Internal to protocol/.
 #include "protocol/engagement.hpp"
+#include "protocol/json_input.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -36,8 +38,6 @@ inline const boost::json::object& object_field(const boost::json::object& o, std
   const auto* v = o.if_contains(key);
   return v && v->is_object() ? v->get_object() : empty;
 }
-
-inline error not_found(std::string m) { return make_error(errc::not_found, std::move(m)); }
 
 inline event make_event(std::string ch, std::string kind, user from, boost::json::object body, std::string cid = {}) {
   event ev;

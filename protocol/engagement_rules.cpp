@@ -1,10 +1,14 @@
 #include "protocol/engagement.hpp"
 
+#include "protocol/access.hpp"
 #include "protocol/engagement_detail.hpp"
 
 #include <algorithm>
 
 namespace parley {
+using detail::bad_request;
+using detail::conflict;
+using detail::forbidden;
 using detail::ids_json;
 using detail::int_field;
 using detail::make_event;
@@ -18,10 +22,6 @@ std::optional<engagement_phase> next_phase(engagement_phase p) {
   if (p == engagement_phase::closed) return std::nullopt;
   return static_cast<engagement_phase>(static_cast<int>(p) + 1);
 }
-
-error forbidden(std::string m) { return make_error(errc::forbidden, std::move(m)); }
-error conflict(std::string m) { return make_error(errc::conflict, std::move(m)); }
-error bad_request(std::string m) { return make_error(errc::bad_request, std::move(m)); }
 
 event server_event(const engagement_state& s, std::string kind, boost::json::object body) {
   return make_event(channel::main(s.eng), std::move(kind), system_user(), std::move(body));

@@ -7,6 +7,8 @@
 #include <limits>
 
 namespace parley {
+using detail::bad_request;
+
 namespace {
 
 using boost::json::object;
@@ -16,8 +18,6 @@ constexpr std::int64_t max_limit = 500;
 // decisions pages by up to this many records (protocol §9.10).
 constexpr std::int64_t max_decisions_limit = 1000;
 constexpr std::size_t max_cid_chars = 128;
-
-error bad_request(std::string message) { return make_error(errc::bad_request, std::move(message)); }
 
 // Every field a request may carry; which op accepts which is in `allowed_fields`.
 enum class field { id, op, token, ch, kind, body, cid, since, epoch, limit, before, after, seq, eng, count };

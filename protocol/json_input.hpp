@@ -14,6 +14,13 @@
 
 namespace parley::detail {
 
+// Shorthands for the refusals protocol/ writes most often (frames, bodies,
+// access, engagement rules), so each check reads as its message.
+inline error bad_request(std::string message) { return make_error(errc::bad_request, std::move(message)); }
+inline error forbidden(std::string message) { return make_error(errc::forbidden, std::move(message)); }
+inline error not_found(std::string message) { return make_error(errc::not_found, std::move(message)); }
+inline error conflict(std::string message) { return make_error(errc::conflict, std::move(message)); }
+
 struct json_input_error {
   error err;             // bad_request
   bool garbage = false;  // not JSON at all (syntax, truncation, trailing content, bad UTF-8)

@@ -1,7 +1,7 @@
-#include "log_verifier.hpp"
+#include "protocol/log_verifier.hpp"
 
-#include "decision_log.hpp"
-#include "json_input.hpp"
+#include "protocol/decision_log.hpp"
+#include "protocol/json_input.hpp"
 
 namespace parley {
 namespace {

@@ -2,8 +2,8 @@
 // Checks an exported decision log (protocol §5, §9.11), one JSONL line at a
 // time, so that an export of any length is checked in constant memory: the
 // logic behind `parley verify-log`. Pure.
-#include "result.hpp"
-#include "signing.hpp"
+#include "protocol/result.hpp"
+#include "protocol/signing.hpp"
 
 #include <cstdint>
 #include <optional>

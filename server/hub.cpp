@@ -250,7 +250,7 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
 void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl) {
   append_request req;
   req.events = std::move(pl.events);
-  if (pl.record) req.record = append_request::record_draft{std::move(pl.record->fields), pl.record->attach_to};
+  req.record = std::move(pl.record);
   if (attempt->guard) {
     for (const auto& ch : guarded_channels(state.eng)) {
       auto it = state.applied.find(ch);

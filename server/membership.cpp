@@ -1,6 +1,6 @@
 #include "server/membership.hpp"
 
-#include "protocol/frame.hpp"
+#include "protocol/event.hpp"
 
 #include <algorithm>
 

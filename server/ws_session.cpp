@@ -101,7 +101,7 @@ ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection
 ws_session::~ws_session() { hub_.stats().ws_connections.fetch_sub(1, std::memory_order_relaxed); }
 
 template <class F>
-void ws_session::on_worker(F&& fn) {
+void ws_session::run_on_worker(F&& fn) {
   net::post(worker_.ioc, [self = shared_from_this(), fn = std::forward<F>(fn)]() mutable { fn(*self); });
 }
 
@@ -409,7 +409,7 @@ void ws_session::leave_all_channels() {
 
 void ws_session::handle_post(client_frame f) {
   hub_.post(*claims_, f.ch, f.kind, f.body, f.cid, [self = shared_from_this(), id = f.id](result<post_ack> r) {
-    self->on_worker([id, r = std::move(r)](ws_session& s) {
+    self->run_on_worker([id, r = std::move(r)](ws_session& s) {
       if (!r) return s.send_error(id, r.err());
       boost::json::object fields{{"seq", r->seq}, {"ts", r->ts}};
       if (r->duplicate) fields["duplicate"] = true;
@@ -427,7 +427,7 @@ void ws_session::handle_history(client_frame f) {
   q.limit = static_cast<int>(f.limit.value_or(50));
   q.max_bytes = hub_.cfg().max_reply;
   hub_.read(*claims_, std::move(q), [self = shared_from_this(), id = f.id](result<channel_window> out) {
-    self->on_worker([id, out = std::move(out)](ws_session& s) {
+    self->run_on_worker([id, out = std::move(out)](ws_session& s) {
       if (!out) return s.send_heavy_error(id, out.err());
       std::vector<std::shared_ptr<const std::string>> events;
       for (const auto& e : out->events) events.push_back(e.json);
@@ -466,7 +466,7 @@ void ws_session::handle_decisions(const client_frame& f) {
   auto after = f.after.value_or(0);
   auto limit = static_cast<int>(f.limit.value_or(max_records_page));
   hub_.decisions(*claims_, f.eng, after, limit, [self = shared_from_this(), id = f.id, after](result<records_page> out) {
-    self->on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
+    self->run_on_worker([id, after, out = std::move(out)](ws_session& s) mutable {
       if (!out) return s.send_heavy_error(id, out.err());
       s.send_heavy(reply_ok(id, decisions_page(std::move(out->records), after, out->next, s.reply_budget())));
     });

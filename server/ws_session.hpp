@@ -108,7 +108,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void on_closed();
   // Runs `fn(self)` on this session's worker, from any thread.
   template <class F>
-  void on_worker(F&& fn);
+  void run_on_worker(F&& fn);
 
   hub& hub_;
   worker& worker_;

@@ -49,8 +49,6 @@ struct append_request {
   // events[attach_to]), hash, and with a signer kid and sig (seal_record),
   // and puts {"n","hash","prev"} as "record" into the body of
   // events[attach_to] before storing it (storage/append_plan.hpp).
-  // The alias keeps `append_request::record_draft{...}` in callers compiling.
-  using record_draft = parley::record_draft;
   std::optional<record_draft> record;
 
   // Optimistic concurrency for engagement rules: append only while each named

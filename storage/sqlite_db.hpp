@@ -60,7 +60,6 @@ class statement {
   // Columns count from 0. A text column stays valid until the next step or reset.
   std::int64_t column_int64(int index) const { return sqlite3_column_int64(stmt_, index); }
   std::string_view column_text(int index) const;
-  bool column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
   // Ends the current use: a statement left half-stepped would hold its read
   // snapshot open and keep a later COMMIT or checkpoint waiting.

@@ -189,7 +189,7 @@ inline bool carries_parsed(const committed_event& c) {
 inline void check_parsed_events(engine& e) {
   auto req = append_request{};
   req.events = {make_event("eng:p", "u1", "accepted", "c-1"), make_event("eng:p", "u1", "phase")};
-  req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 1};
+  req.record = record_draft{{{"eng", "p"}, {"topic", "phase"}}, 1};
   auto out = append_sync(e, req);
   REQUIRE(out);
   REQUIRE(out->committed.size() == 2);
@@ -230,7 +230,7 @@ inline void check_expect_heads(engine& e) {
 
   // A record append checks its heads as well.
   auto with_record = one(make_event("eng:a", "u1", "decision"));
-  with_record.record = append_request::record_draft{{{"eng", "a"}, {"topic", "phase"}}, 0};
+  with_record.record = record_draft{{{"eng", "a"}, {"topic", "phase"}}, 0};
   with_record.expect_heads = {{"eng:a", 2}};
   auto stale_record = append_sync(e, with_record);
   REQUIRE_FALSE(stale_record);
@@ -251,7 +251,7 @@ inline void check_signed_records(engine& e, const ed25519_key& signer) {
   keys.add(signer);
   for (int i = 1; i <= 2; ++i) {
     auto req = one(make_event("eng:s", "u1", "decision " + std::to_string(i)));
-    req.record = append_request::record_draft{{{"eng", "s"}, {"topic", "timeline"}, {"terms", {{"weeks", i}}}}, 0};
+    req.record = record_draft{{{"eng", "s"}, {"topic", "timeline"}, {"terms", {{"weeks", i}}}}, 0};
     auto out = append_sync(e, req);
     REQUIRE(out);
     auto stored = boost::json::parse(*out->committed[0].json).as_object();
@@ -276,7 +276,7 @@ inline void check_signed_records(engine& e, const ed25519_key& signer) {
 inline void check_records_paging(engine& e) {
   for (int i = 1; i <= 5; ++i) {
     auto req = one(make_event("eng:p", "u1", "decision " + std::to_string(i)));
-    req.record = append_request::record_draft{{{"eng", "p"}, {"topic", "phase"}}, 0};
+    req.record = record_draft{{{"eng", "p"}, {"topic", "phase"}}, 0};
     REQUIRE(append_sync(e, req));
   }
   auto ns = [](const result<records_page>& r) {

@@ -390,7 +390,7 @@ TEST_CASE("a decision record is written with its event and chained to the previo
     decision.kind = "decision";
     decision.body = {{"proposal", proposal_seq}, {"verdict", "accepted"}};
     req.events.push_back(std::move(decision));
-    append_request::record_draft draft;
+    record_draft draft;
     draft.fields = {{"eng", "42"},
                     {"ch", "eng:42"},
                     {"topic", topic},
@@ -451,7 +451,7 @@ TEST_CASE("a failing request is rolled back alone and the others commit", "[stor
     append_request req;
     req.events.push_back(make_event("eng:a", "u1", "one"));
     req.events.push_back(make_event("eng:a", "u1", "two"));
-    req.record = append_request::record_draft{{{"topic", "agreement"}}, 1};
+    req.record = record_draft{{{"topic", "agreement"}}, 1};
     return req;
   };
 
@@ -490,7 +490,7 @@ TEST_CASE("an append without events or with a record attached to no event is ref
   CHECK(empty.err().code == errc::internal);
 
   auto req = one(make_event("eng:a", "u1", "x"));
-  req.record = append_request::record_draft{{{"eng", "a"}}, 3};
+  req.record = record_draft{{{"eng", "a"}}, 3};
   auto out = append_sync(*e, std::move(req));
   REQUIRE_FALSE(out);
   CHECK(read_window(*e, "eng:a", std::nullopt, std::nullopt, 50)->head == 0);

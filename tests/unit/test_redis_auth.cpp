@@ -201,7 +201,7 @@ TEST_CASE("redis: every script call keeps its keys in one hash slot", "[redis]")
     both.expect_heads = {{"eng:s", 1}};
     REQUIRE(append_sync(*e, std::move(both)));
     auto with_record = one(make_event("eng:s", "u2", "decision"));
-    with_record.record = append_request::record_draft{{{"eng", "s"}, {"topic", "phase"}}, 0};
+    with_record.record = record_draft{{{"eng", "s"}, {"topic", "phase"}}, 0};
     REQUIRE(append_sync(*e, std::move(with_record)));
     REQUIRE(append_sync(*e, one(make_event("support", "s1", "note"))));
     REQUIRE(read_window(*e, "eng:s", 0, std::nullopt, 10));

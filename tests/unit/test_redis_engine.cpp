@@ -313,7 +313,7 @@ result<appended> decide(engine& e, std::int64_t proposal_seq, const std::string&
   decision.kind = "decision";
   decision.body = {{"proposal", proposal_seq}, {"verdict", "accepted"}};
   req.events.push_back(std::move(decision));
-  append_request::record_draft draft;
+  record_draft draft;
   draft.fields = {{"eng", eng},
                   {"ch", channel::main(eng)},
                   {"topic", topic},
@@ -471,11 +471,11 @@ TEST_CASE("redis: malformed requests are refused and store nothing", "[redis]") 
   CHECK(empty.err().code == errc::internal);
 
   auto nowhere = one(make_event("eng:a", "u1", "x"));
-  nowhere.record = append_request::record_draft{{{"eng", "a"}}, 3};
+  nowhere.record = record_draft{{{"eng", "a"}}, 3};
   REQUIRE_FALSE(append_sync(*e, std::move(nowhere)));
 
   auto no_eng = one(make_event("eng:a", "u1", "x"));
-  no_eng.record = append_request::record_draft{{{"topic", "agreement"}}, 0};
+  no_eng.record = record_draft{{{"topic", "agreement"}}, 0};
   auto out = append_sync(*e, std::move(no_eng));
   REQUIRE_FALSE(out);
   CHECK(out.err().code == errc::internal);
