@@ -4,6 +4,7 @@
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
+#include "server/sla_watcher.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
 
@@ -76,12 +77,19 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
         bump(metrics_.read_markers_stored);
         storage_.set_read_marker(user_id, ch, seq);
       }) {
+  service_levels_ = std::make_unique<sla_watcher>(fanout_.workers().front()->ioc, storage_, engagements_, cfg.sla);
+  engagements_.set_on_change([this](const engagement_state& s) { service_levels_->schedule(s); });
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
   // Pushes made on other instances, for this one's members.
   storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {
     fanout_.push(ch, std::move(frame), nullptr);
   });
 }
+
+hub::~hub() = default;
+
+void hub::start_service_levels() { service_levels_->start(); }
+void hub::stop_service_levels() { service_levels_->stop(); }
 
 result<claims> hub::authenticate(std::string_view token) const {
   token_policy policy;

@@ -36,9 +36,12 @@ struct post_ack {
   bool duplicate = false;
 };
 
+class sla_watcher;
+
 class hub {
  public:
   hub(const config& cfg, engine& storage, std::size_t workers);
+  ~hub();
 
   const config& cfg() const { return cfg_; }
   parley::metrics& stats() { return metrics_; }
@@ -49,8 +52,10 @@ class hub {
   std::vector<std::unique_ptr<worker>>& workers() { return fanout_.workers(); }
   // The worker for the next connection (round robin).
   worker& next_worker() { return fanout_.next_worker(); }
-  // For main: the service-level watcher follows the engagements' states.
-  parley::engagements& engagements() { return engagements_; }
+  // The service-level watcher (protocol §9.3, §9.4) follows the engagements'
+  // states on the first worker; stopped before the workers are.
+  void start_service_levels();
+  void stop_service_levels();
 
   // Whether the engine is up (/readyz), and the Prometheus text of /metrics.
   bool ready() const { return storage_.ready(); }
@@ -136,6 +141,8 @@ class hub {
   web_assets assets_;
   user_limits rates_;
   parley::read_markers read_markers_;
+  // Last: it holds the book and the first worker, so it goes first.
+  std::unique_ptr<sla_watcher> service_levels_;
 };
 
 // The per-user rates of `cfg` (protocol §9.10).

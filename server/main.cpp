@@ -5,7 +5,6 @@
 #include "server/hub.hpp"
 #include "server/listener.hpp"
 #include "server/signing_keys.hpp"
-#include "server/sla_watcher.hpp"
 #include "server/verify_log.hpp"
 #include "storage/local_engine.hpp"
 #include "storage/log.hpp"
@@ -88,9 +87,7 @@ int serve(config cfg) {
   }
   set_server_header(cfg.server_header);
   hub h(cfg, *storage, cfg.threads);
-  sla_watcher watcher(h.workers().front()->ioc, *storage, h.engagements(), cfg.sla);
-  h.engagements().set_on_change([&watcher](const engagement_state& s) { watcher.schedule(s); });
-  watcher.start();
+  h.start_service_levels();
 
   h.load_revocations();
   // Read markers reach storage in batches: at least once a second, and at the end.
@@ -152,7 +149,7 @@ int serve(config cfg) {
   std::cerr << "parley: " << strsignal(sig) << ": draining\n";
   server->stop();
   if (admin) admin->stop();
-  watcher.stop();
+  h.stop_service_levels();
   h.close_all_members();
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (h.stats().ws_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
