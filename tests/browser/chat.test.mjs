@@ -55,8 +55,10 @@ test('a client and an expert chat both ways, with typing and presence', { skip }
   assert.match(await reply.getByTestId('reply-quote').textContent(), /Bob Lindqvist/);
 
   // sender and role are shown; both pages hold the same messages in the same order
+  // (each page shows a message in its timeline once the server delivers it, the sender's too)
+  await alice.locator('[data-testid="timeline"] [data-testid="message-text"]', { hasText: 'Timeline is fine' }).waitFor();
+  await bob.locator('[data-testid="timeline"] [data-testid="message-text"]', { hasText: 'Timeline is fine' }).waitFor();
   const texts = await messageTexts(alice);
-  await bob.locator('[data-testid="message-text"]', { hasText: 'Timeline is fine' }).waitFor();
   assert.deepEqual(await messageTexts(bob), texts);
   assert.equal(texts.length, 3);
   const first = alice.locator('[data-testid="event-message"]').first();
