@@ -9,6 +9,7 @@
 #include "protocol/result.hpp"
 
 #include <boost/json/object.hpp>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -98,6 +99,15 @@ struct engine_stats {
   std::uint64_t appends = 0;       // events stored
   std::uint64_t transactions = 0;  // commits that stored them (group commit: fewer)
   std::uint64_t duplicates = 0;    // appends answered from the cid idempotency key
+};
+
+// The counters behind engine_stats, bumped by an engine's own threads and read from any.
+struct engine_counters {
+  std::atomic<std::uint64_t> appends{0};
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> duplicates{0};
+
+  engine_stats snapshot() const { return {appends.load(), transactions.load(), duplicates.load()}; }
 };
 
 // A read window of a channel, with the channel's epoch and head.

@@ -193,9 +193,7 @@ class redis_engine final : public engine {
   std::atomic<bool> ready_{false};
 
   std::atomic<std::size_t> in_flight_{0};  // operations entered and not yet answered
-  std::atomic<std::uint64_t> appends_{0};
-  std::atomic<std::uint64_t> transactions_{0};
-  std::atomic<std::uint64_t> duplicates_{0};
+  engine_counters counters_;
 };
 
 redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint endpoint)
@@ -300,13 +298,7 @@ void redis_engine::set_sink(std::function<void(const committed_event&)> sink) {
   enter([this, sink = std::move(sink)] { watch_.set_sink(sink); });
 }
 
-engine_stats redis_engine::stats() const {
-  engine_stats s;
-  s.appends = appends_.load();
-  s.transactions = transactions_.load();
-  s.duplicates = duplicates_.load();
-  return s;
-}
+engine_stats redis_engine::stats() const { return counters_.snapshot(); }
 
 // EVALSHA, and EVAL with the source when Redis does not know the script
 // (first use, or after a restart emptied its script cache).
@@ -366,11 +358,11 @@ void redis_engine::finish_append(const append_args::reply& reply, const append_h
   result<appended> out = reply.outcome;
   if (!out) return done(std::move(out));
   if (out->duplicate) {
-    duplicates_.fetch_add(1);
+    counters_.duplicates.fetch_add(1);
     return done(std::move(out));
   }
-  appends_.fetch_add(out->committed.size());
-  transactions_.fetch_add(1);
+  counters_.appends.fetch_add(out->committed.size());
+  counters_.transactions.fetch_add(1);
   // The engagements set has no hash tag: a script of one engagement's slot
   // cannot write it (Redis Cluster), so it is written here, after the append.
   // Should this instance die in between, the engagement is listed by its next append.

@@ -87,13 +87,7 @@ void sqlite_writer::set_read_marker(std::string user_id, std::string ch, std::in
   queue_.push(job);
 }
 
-engine_stats sqlite_writer::stats() const {
-  engine_stats s;
-  s.appends = appends_.load();
-  s.transactions = transactions_.load();
-  s.duplicates = duplicates_.load();
-  return s;
-}
+engine_stats sqlite_writer::stats() const { return counters_.snapshot(); }
 
 void sqlite_writer::close_queue() { queue_.close(); }
 
@@ -186,9 +180,9 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       else
         stored += outcomes[i]->committed.size();
     }
-    transactions_.fetch_add(1);
-    appends_.fetch_add(stored);
-    duplicates_.fetch_add(duplicates);
+    counters_.transactions.fetch_add(1);
+    counters_.appends.fetch_add(stored);
+    counters_.duplicates.fetch_add(duplicates);
   }
 
   for (std::size_t i = 0; i < jobs.size(); ++i) {

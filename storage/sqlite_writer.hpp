@@ -93,9 +93,7 @@ class sqlite_writer {
   job_queue<write_job> queue_;
 
   std::atomic<bool> healthy_{true};
-  std::atomic<std::uint64_t> appends_{0};
-  std::atomic<std::uint64_t> transactions_{0};
-  std::atomic<std::uint64_t> duplicates_{0};
+  engine_counters counters_;
 
   std::thread thread_;
 };
