@@ -94,6 +94,23 @@ inline void fill(engine& e, const std::string& ch, int count) {
   for (int i = 1; i <= count; ++i) REQUIRE(append_sync(e, one(make_event(ch, "u1", "m" + std::to_string(i)))));
 }
 
+// With `support` holding 3 events and `eng:a` none: one request appending to
+// both gets each channel's next seqs, in request order, and one ts.
+inline void check_request_across_channels(engine& e) {
+  append_request req;
+  req.events.push_back(make_event("eng:a", "u1", "flag"));
+  req.events.push_back(make_event("support", "system", "notice"));
+  req.events.push_back(make_event("eng:a", "system", "sla"));
+  auto out = append_sync(e, std::move(req));
+  REQUIRE(out);
+  REQUIRE(out->committed.size() == 3);
+  CHECK(out->committed[0].seq == 1);
+  CHECK(out->committed[1].seq == 4);
+  CHECK(out->committed[2].seq == 2);
+  CHECK(out->committed[0].ts == out->committed[1].ts);
+  CHECK(out->committed[1].ts == out->committed[2].ts);
+}
+
 // after / before / tail windows, ascending, limits clamped, per channel.
 inline void check_read_windows(engine& e) {
   fill(e, "eng:a", 30);

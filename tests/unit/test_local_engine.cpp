@@ -92,18 +92,7 @@ TEST_CASE("events of one request are stored together, across channels, with one 
   auto e = open_engine(dir.db());
   fill(*e, "support", 3);
 
-  append_request req;
-  req.events.push_back(make_event("eng:a", "u1", "flag"));
-  req.events.push_back(make_event("support", "system", "notice"));
-  req.events.push_back(make_event("eng:a", "system", "sla"));
-  auto out = append_sync(*e, std::move(req));
-  REQUIRE(out);
-  REQUIRE(out->committed.size() == 3);
-  CHECK(out->committed[0].seq == 1);
-  CHECK(out->committed[1].seq == 4);
-  CHECK(out->committed[2].seq == 2);
-  CHECK(out->committed[0].ts == out->committed[1].ts);
-  CHECK(out->committed[1].ts == out->committed[2].ts);
+  check_request_across_channels(*e);
   CHECK(e->stats().appends == 6);
 }
 
