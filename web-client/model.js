@@ -1,6 +1,8 @@
 // Client-side models: a channel's events, presence, typing and unread count;
 // an engagement's state, flags, proposals and decision log.
 
+export const ENG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const PHASES = ['discovery', 'agreement', 'active', 'completion', 'closed'];
 const DAY = 24 * 3600 * 1000;
 // The upper bound of each phase's expected length (protocol §1).
