@@ -51,6 +51,7 @@ export function updateFlag(s, ev, state) {
 }
 
 export function openFlagDialog(s) {
+  // `can` lists `flag` without its types: a bot may raise only these three.
   const types = s.role === 'bot' ? ['delay', 'risk', 'blocker'] : FLAG_TYPES;
   const type = h('select', { id: 'dlg-flag-type', testid: 'flag-type-select' }, types.map((t) => h('option', { value: t }, flagLabel(t))));
   const text = h('textarea', { id: 'dlg-flag-text', rows: '4', required: true, testid: 'flag-text-input', placeholder: 'What is the problem?' });
@@ -114,9 +115,9 @@ export function termsEditor(initial) {
 
 export function openProposalDialog(s) {
   const eng = s.engagements.get(s.current.eng);
-  const phase = eng ? eng.phaseInfo().phase : 'discovery';
-  // `propose:phase` means a move to the next phase: the only one offered.
-  const next = PHASES[PHASES.indexOf(phase) + 1];
+  const phase = eng ? eng.phaseInfo().phase : null;
+  // `propose:phase` means a move to the next phase after the server's: the only one offered.
+  const next = phase ? PHASES[PHASES.indexOf(phase) + 1] : undefined;
   const allowed = s.proposableTopics(s.current.eng);
   const topics = PROPOSAL_TOPICS.filter((t) => allowed.includes(t));
   const topic = h('select', { id: 'dlg-prop-topic', testid: 'proposal-topic-select' }, topics.map((t) => h('option', { value: t }, topicLabel(t))));
@@ -152,9 +153,8 @@ export function openProposalDialog(s) {
 
 export function openResolutionDialog(s) {
   const eng = s.engagements.get(s.current.eng);
-  const disputes = eng ? eng.openFlags().filter((f) => f.ev.body.type === 'dispute') : [];
-  const all = eng ? [...eng.flags.values()].filter((f) => f.ev.body.type === 'dispute') : [];
-  const choices = disputes.length ? disputes : all;
+  // The disputes the server's state lists as open; a seq typed in by hand otherwise.
+  const choices = eng ? eng.openFlags().filter((f) => f.ev.body.type === 'dispute') : [];
   const flag = h('select', { id: 'dlg-res-flag', testid: 'resolution-flag-select', required: true },
     choices.map((f) => h('option', { value: String(f.ev.seq) }, `#${f.ev.seq} — ${excerpt(f.ev.body.text, 60)}`)));
   const manual = h('input', { id: 'dlg-res-flag-manual', type: 'number', min: '1', testid: 'resolution-flag-seq', hidden: choices.length > 0 });

@@ -198,7 +198,7 @@ export class Session {
       // The server pushes the state after every other event; a message or a
       // status update moves only the reply and status clocks, read again shortly.
       if (workflow) this.engagementChanged(info.id);
-      else if (eng.state && eng.stateSource === 'server') this.refreshState(info.id, 1000);
+      else if (eng.state) this.refreshState(info.id, 1000);
     }
     if (this.view && this.view.ch === ch) {
       this.view.append(added);
@@ -255,7 +255,7 @@ export class Session {
         if (!res.ok) return;
         const body = await res.json();
         this.applyState(id, body && body.state && body.state.phase ? body.state : body);
-      } catch { /* keep the derived view */ }
+      } catch { /* keep the last state; the next push or read brings a new one */ }
     }, delay));
   }
 
@@ -263,8 +263,7 @@ export class Session {
   applyState(id, state) {
     if (!ENG_ID.test(String(id)) || !state || typeof state !== 'object' || typeof state.phase !== 'string') return;
     const eng = this.ensureEngagement(id);
-    eng.state = state;
-    eng.stateSource = 'server';
+    eng.applyState(state);
     this.engagementChanged(id);
   }
 
@@ -349,7 +348,7 @@ export class Session {
   // (state.can, protocol §9.9): the page offers exactly these and derives none.
   actions(id) {
     const eng = id ? this.engagements.get(id) : null;
-    const can = eng && eng.stateSource === 'server' && eng.state && Array.isArray(eng.state.can) ? eng.state.can : [];
+    const can = eng && eng.state && Array.isArray(eng.state.can) ? eng.state.can : [];
     return new Set(can);
   }
 
@@ -369,9 +368,15 @@ export class Session {
     return !!info && this.actions(info.id).has(`decide:${p.ev.seq}`);
   }
 
-  // Acknowledging a flag is not one of the actions `can` lists: it stays open
-  // to whoever may update flags at all (the parties and support).
-  canAcknowledgeFlag() { return isParty(this.role) || this.role === 'support'; }
+  // Acknowledging a flag is not one of the actions `can` lists: it is offered
+  // to whoever may update flags at all (the parties and support), and only
+  // while the server's state lists the flag as open.
+  canAcknowledgeFlag(ev) {
+    const info = engagementOf(ev.ch);
+    const eng = info ? this.engagements.get(info.id) : null;
+    const listed = eng ? eng.listedFlag(ev.ch, ev.seq) : null;
+    return !!listed && (listed.state || 'open') === 'open' && (isParty(this.role) || this.role === 'support');
+  }
 
   canResolveFlag(ev) {
     const info = engagementOf(ev.ch);
@@ -389,7 +394,7 @@ export class Session {
       canMessage: (ch) => s.canMessage(ch),
       reply: (ev) => s.setReply(ev),
       flagState: (ch, seq) => { const e = engOf(ch); return e ? e.flagState(ch, seq) : 'open'; },
-      canAcknowledgeFlag: () => s.canAcknowledgeFlag(),
+      canAcknowledgeFlag: (ev) => s.canAcknowledgeFlag(ev),
       canResolveFlag: (ev) => s.canResolveFlag(ev),
       updateFlag: (ev, state) => updateFlag(s, ev, state),
       mediationOpen: (ch) => { const e = engOf(ch); return !!e && e.mediation === 'open' && s.current && s.current.room === 'main'; },

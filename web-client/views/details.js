@@ -12,6 +12,8 @@ export function renderPhaseTrack(s) {
   const eng = s.engagements.get(cur.eng);
   if (!eng) return;
   const info = eng.phaseInfo();
+  // Nothing to show until the server's state names the phase.
+  if (!info.phase) { clear(wrap); delete wrap.dataset.key; return; }
   const idx = PHASES.indexOf(info.phase);
   const now = Date.now();
   const overdue = info.due && now > info.due && info.phase !== 'closed';
@@ -48,7 +50,7 @@ export function renderDetails(s) {
     h('h2', { id: 'd-agreement' }, 'Agreement'),
     agreement && agreement.terms
       ? [h('p', { class: 'muted', testid: 'agreement-version' }, `Version ${agreement.version}`), termsList(agreement.terms) || h('p', { class: 'muted' }, 'No terms yet.')]
-      : h('p', { class: 'muted', testid: 'agreement-none' }, info.phase === 'discovery' || info.phase === 'agreement' ? 'No agreement accepted yet.' : 'No agreement terms recorded.')));
+      : h('p', { class: 'muted', testid: 'agreement-none' }, !info.phase || info.phase === 'discovery' || info.phase === 'agreement' ? 'No agreement accepted yet.' : 'No agreement terms recorded.')));
 
   const props = eng.openProposals();
   sections.push(h('section', { class: 'panel', 'aria-labelledby': 'd-proposals', testid: 'open-proposals' },
