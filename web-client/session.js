@@ -4,8 +4,7 @@
 import { explain } from './dom.js';
 import { forgetToken } from './lib/token.js';
 import { Connection } from './lib/connection.js';
-import { verifyChain } from './lib/jcs.js';
-import { loadKeySet, verifySignatures } from './lib/signatures.js';
+import { loadDecisionLog } from './lib/decision_log.js';
 import { ChannelModel, EngagementModel, ENG_ID, engagementOf, isParty } from './model.js';
 import { topicLabel } from './views/entries.js';
 import { mountShell, closePanels, toast, renderConnection } from './views/shell.js';
@@ -270,50 +269,8 @@ export class Session {
   async loadLog(id) {
     const eng = this.ensureEngagement(id);
     eng.log.status = 'loading';
-    let records = null;
-    // The log comes in pages: `next` is where the following one starts (null at the end).
-    try {
-      await this.waitOnline();
-      const all = [];
-      for (let after = 0; ;) {
-        const reply = await this.conn.request('decisions', { eng: id, after });
-        if (!Array.isArray(reply.records)) throw new Error('no records');
-        all.push(...reply.records);
-        if (reply.next == null || reply.next <= after) break;
-        after = reply.next;
-      }
-      records = all;
-    } catch {
-      try {
-        const all = [];
-        for (let after = 0; ;) {
-          const res = await fetch(`/api/v1/engagements/${encodeURIComponent(id)}/decisions?after=${after}`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
-          if (!res.ok) throw new Error(`status ${res.status}`);
-          const page = await res.json();
-          all.push(...page.records);
-          if (page.next == null || page.next <= after) break;
-          after = page.next;
-        }
-        records = all;
-      } catch { /* shown as unavailable */ }
-    }
-    if (!Array.isArray(records)) {
-      eng.log = { records: [], verify: null, sigs: null, status: 'unavailable', error: 'The decision log is not available yet.' };
-    } else {
-      const verify = await verifyChain(records);
-      const sigs = records.length ? await verifySignatures(records, await loadKeySet()) : null;
-      eng.log = { records, verify, sigs, status: 'ready', error: null };
-    }
+    eng.log = await loadDecisionLog(this.conn, this.token, id);
     if (this.current && this.current.eng === id) renderDetails(this);
-  }
-
-  waitOnline() {
-    if (this.conn.state === 'online') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.conn.removeEventListener('state', on); reject(new Error('offline')); }, 10000);
-      const on = () => { if (this.conn.state === 'online') { clearTimeout(t); this.conn.removeEventListener('state', on); resolve(); } };
-      this.conn.addEventListener('state', on);
-    });
   }
 
   engagementChanged(id) {
