@@ -85,3 +85,21 @@ export function humanize(word) {
   const s = String(word || '').replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+export function excerpt(text, n) {
+  const s = String(text || '').replace(/\s+/g, ' ').trim();
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+// A refused request as a sentence for the reader.
+export function explain(err) {
+  const text = {
+    forbidden: 'You are not allowed to do that here.',
+    conflict: 'That is not possible right now.',
+    not_found: 'That item no longer exists.',
+    rate_limited: 'Slow down a little and try again.',
+    too_large: 'That is too long.',
+    bad_request: 'The server did not accept that.',
+  }[err.code];
+  return text ? `${text}${err.message && err.message !== err.code ? ` (${err.message})` : ''}` : (err.message || 'Something went wrong.');
+}

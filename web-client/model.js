@@ -1,10 +1,11 @@
 // Client-side models: a channel's events, presence, typing and unread count;
-// an engagement's state, flags, proposals and decision log.
+// an engagement's flags and proposals as events, the server's state of it,
+// and its decision log. The phase, due dates, open flags and open proposals
+// come only from the server's state (protocol §4, §9.9): none is derived here.
+
+export const ENG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const PHASES = ['discovery', 'agreement', 'active', 'completion', 'closed'];
-const DAY = 24 * 3600 * 1000;
-// The upper bound of each phase's expected length (protocol §1).
-export const PHASE_LIMIT = { discovery: 2 * DAY, agreement: 3 * DAY, active: 28 * DAY, completion: 5 * DAY };
 
 export const FLAG_TYPES = ['delay', 'scope_change', 'dispute', 'risk', 'blocker'];
 export const PROPOSAL_TOPICS = ['agreement', 'scope_change', 'timeline', 'compensation', 'phase'];
@@ -70,25 +71,29 @@ export class ChannelModel {
 export class EngagementModel {
   constructor(id) {
     this.id = id;
-    this.state = null; // §4 state from the server
-    this.stateSource = 'none'; // server | derived
+    this.state = null; // §4 state from the server; null until it arrives
+    this.stateVersion = 0; // how many states have been applied
     this.flags = new Map(); // `${ch}#${seq}` -> {ev, ch, state, updates: []}
     this.proposals = new Map(); // `${ch}#${seq}` -> {ev, ch, decisions: []}
-    this.phaseEvents = []; // phase events, ascending ts
-    this.firstTs = null;
     this.mediation = 'unknown'; // unknown | open | closed | none
     this.log = { records: [], verify: null, status: 'idle', error: null };
   }
 
-  // Feeds events from eng:<id> or eng:<id>:mediation into the derived views.
+  // The server's state (join reply, HTTP or a `state` push).
+  applyState(state) {
+    this.state = state;
+    this.stateVersion += 1;
+  }
+
+  // Feeds events from eng:<id> or eng:<id>:mediation into the cards drawn from them.
   ingest(ch, events) {
     for (const ev of events) {
-      if (this.firstTs === null || ev.ts < this.firstTs) this.firstTs = ev.ts;
       const b = ev.body || {};
       const key = (seq) => `${ch}#${seq}`;
       switch (ev.kind) {
         case 'flag':
-          if (!this.flags.has(key(ev.seq))) this.flags.set(key(ev.seq), { ev, ch, state: 'open', updates: [] });
+          // `stateVersion`: a state applied later than this takes the flag into account.
+          if (!this.flags.has(key(ev.seq))) this.flags.set(key(ev.seq), { ev, ch, state: 'open', updates: [], stateVersion: this.stateVersion });
           break;
         case 'flag_update': {
           const f = this.flags.get(key(b.flag));
@@ -105,18 +110,8 @@ export class EngagementModel {
         case 'decision': {
           const p = this.proposals.get(key(b.proposal));
           if (p && !p.decisions.some((d) => d.seq === ev.seq)) p.decisions.push(ev);
-          if (p && p.ev.body.topic === 'resolution' && this.proposalStatus(p).status === 'accepted') {
-            const flag = p.ev.body.terms && p.ev.body.terms.flag;
-            for (const f of this.flags.values()) if (f.ev.seq === flag && f.ev.body.type === 'dispute') f.state = 'resolved';
-          }
           break;
         }
-        case 'phase':
-          if (!this.phaseEvents.some((p) => p.seq === ev.seq)) {
-            this.phaseEvents.push(ev);
-            this.phaseEvents.sort((x, y) => x.seq - y.seq);
-          }
-          break;
         case 'mediation':
           this.mediation = b.state === 'closed' ? 'closed' : 'open';
           break;
@@ -159,60 +154,50 @@ export class EngagementModel {
     return list.find((p) => p.seq === seq && (!p.ch || p.ch === ch)) || null;
   }
 
+  // A flag's state for its card: the server's while it lists the flag; once a
+  // state that knows the flag no longer lists it, the flag left the state,
+  // i.e. it is resolved; before any such state, what its updates say.
   flagState(ch, seq) {
     const f = this.flags.get(`${ch}#${seq}`);
-    const list = this.state && Array.isArray(this.state.open_flags) ? this.state.open_flags : null;
-    const inState = list && ch === `eng:${this.id}` ? list.find((x) => x.seq === seq) : null;
-    if (f && f.state !== 'open') return f.state;
-    if (inState && inState.state) return inState.state;
+    const listed = this.listedFlag(ch, seq);
+    if (listed) return listed.state || 'open';
+    if (f && this.state && f.stateVersion < this.stateVersion && ch === `eng:${this.id}`) return 'resolved';
     return f ? f.state : 'open';
   }
 
-  // The phase as the server reports it, or derived from the phase events seen.
+  listedFlag(ch, seq) {
+    const list = this.state && Array.isArray(this.state.open_flags) ? this.state.open_flags : null;
+    return list && ch === `eng:${this.id}` ? list.find((x) => x.seq === seq) || null : null;
+  }
+
+  // The phase as the server reports it; all null until its state arrives.
   phaseInfo() {
     const s = this.state;
-    if (s && s.phase) {
-      return { phase: s.phase, since: s.phase_since ?? null, due: s.phase_due ?? null, source: 'server' };
-    }
-    const last = this.phaseEvents[this.phaseEvents.length - 1];
-    const phase = last ? last.body.to : 'discovery';
-    const since = last ? last.ts : this.firstTs;
-    const due = since !== null && PHASE_LIMIT[phase] ? since + PHASE_LIMIT[phase] : null;
-    return { phase, since, due, source: 'derived' };
+    if (!s || typeof s.phase !== 'string') return { phase: null, since: null, due: null };
+    return { phase: s.phase, since: s.phase_since ?? null, due: s.phase_due ?? null };
   }
 
+  // The open proposals the server's state lists, with their events where loaded.
   openProposals() {
-    const out = [];
-    for (const p of this.proposals.values()) {
-      const st = this.proposalStatus(p);
-      if (st.status === 'open' || st.status === 'partial') out.push(p);
-    }
-    // proposals older than the loaded history, known only from the state
-    if (this.state && Array.isArray(this.state.open_proposals)) {
-      for (const sp of this.state.open_proposals) {
-        const ch = sp.ch || `eng:${this.id}`;
-        if (this.proposals.has(`${ch}#${sp.seq}`)) continue;
-        const by = typeof sp.by === 'object' && sp.by ? sp.by : { id: String(sp.by || ''), name: String(sp.by || ''), role: '' };
-        out.push({ ev: { seq: sp.seq, ch, kind: 'proposal', from: by, ts: null, body: { topic: sp.topic, text: sp.text, terms: sp.terms } }, ch, decisions: [], fromState: true });
-      }
-    }
-    return out.sort((a, b) => a.ev.seq - b.ev.seq);
+    const list = this.state && Array.isArray(this.state.open_proposals) ? this.state.open_proposals : [];
+    return list.filter((sp) => sp && Number.isInteger(sp.seq)).map((sp) => {
+      const ch = sp.ch || `eng:${this.id}`;
+      const known = this.proposals.get(`${ch}#${sp.seq}`);
+      if (known) return known;
+      const by = typeof sp.by === 'object' && sp.by ? sp.by : { id: String(sp.by || ''), name: String(sp.by || ''), role: '' };
+      return { ev: { seq: sp.seq, ch, kind: 'proposal', from: by, ts: null, body: { topic: sp.topic, text: sp.text, terms: sp.terms } }, ch, decisions: [], fromState: true };
+    }).sort((a, b) => a.ev.seq - b.ev.seq);
   }
 
+  // The open flags the server's state lists, with their events where loaded.
   openFlags() {
-    const out = [];
-    for (const f of this.flags.values()) {
-      const st = this.flagState(f.ch, f.ev.seq);
-      if (st !== 'resolved') out.push({ ...f, state: st });
-    }
-    if (this.state && Array.isArray(this.state.open_flags)) {
-      for (const sf of this.state.open_flags) {
-        const ch = `eng:${this.id}`;
-        if (this.flags.has(`${ch}#${sf.seq}`)) continue;
-        const by = typeof sf.by === 'object' && sf.by ? sf.by : { id: String(sf.by || ''), name: String(sf.by || ''), role: '' };
-        out.push({ ev: { seq: sf.seq, ch, kind: 'flag', from: by, body: { type: sf.type, text: sf.text } }, ch, state: sf.state || 'open', updates: [] });
-      }
-    }
-    return out.sort((a, b) => a.ev.seq - b.ev.seq);
+    const list = this.state && Array.isArray(this.state.open_flags) ? this.state.open_flags : [];
+    const ch = `eng:${this.id}`;
+    return list.filter((sf) => sf && Number.isInteger(sf.seq)).map((sf) => {
+      const known = this.flags.get(`${ch}#${sf.seq}`);
+      if (known) return { ...known, state: sf.state || 'open' };
+      const by = typeof sf.by === 'object' && sf.by ? sf.by : { id: String(sf.by || ''), name: String(sf.by || ''), role: '' };
+      return { ev: { seq: sf.seq, ch, kind: 'flag', from: by, body: { type: sf.type, text: sf.text } }, ch, state: sf.state || 'open', updates: [] };
+    }).sort((a, b) => a.ev.seq - b.ev.seq);
   }
 }

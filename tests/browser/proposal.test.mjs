@@ -112,7 +112,7 @@ test('a record with a forged signature is marked as broken', { skip }, async () 
   const page = await openClient(suite.browser, suite.server, tok);
   await waitOnline(page);
   const verdict = await page.evaluate(async () => {
-    const { importKeySet, loadKeySet, verifySignatures } = await import('/signatures.js');
+    const { importKeySet, loadKeySet, verifySignatures } = await import('/lib/signatures.js');
     const keySet = await loadKeySet();
     // A key of this page's own: its signatures are valid, but its kid is not the server's.
     const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
@@ -157,7 +157,7 @@ test('a tampered decision log is marked as broken', { skip }, async () => {
   const page = await openClient(suite.browser, suite.server, tok);
   await waitOnline(page);
   const verdict = await page.evaluate(async () => {
-    const { verifyChain, canonicalize, sha256Hex } = await import('/jcs.js');
+    const { verifyChain, canonicalize, sha256Hex } = await import('/lib/jcs.js');
     const r1 = { n: 1, eng: 'x', ch: 'eng:x', topic: 'phase', terms: { to: 'agreement' }, text: 'é \u2028 "q"', proposed_by: 'a', accepted_by: ['b'], proposal_seq: 1, decision_seq: 2, ts: 1764122400123, prev: '0'.repeat(64) };
     r1.hash = await sha256Hex(canonicalize(r1));
     const r2 = { n: 2, eng: 'x', ch: 'eng:x', topic: 'agreement', terms: { fee: 4800, a: [1, 2.5, true, null] }, text: 't', proposed_by: 'b', accepted_by: ['a'], proposal_seq: 3, decision_seq: 4, ts: 1764122400999, prev: r1.hash };

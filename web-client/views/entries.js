@@ -1,7 +1,7 @@
 // Renders one timeline entry per event kind. Every entry is built from DOM
 // nodes with text set as text.
-import { h, formatTime, formatDateTime, initials, hueFor, humanize } from './dom.js';
-import { isParty } from './model.js';
+import { h, formatTime, formatDateTime, initials, hueFor, humanize } from '../dom.js';
+import { isParty } from '../model.js';
 
 function who(from) {
   return (from && (from.name || from.id)) || 'Someone';

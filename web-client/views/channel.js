@@ -1,0 +1,77 @@
+// One room on screen: its head (title, room tabs, presence, phase track), the
+// timeline and the composer.
+import { h, replaceChildren, setText } from '../dom.js';
+import { TimelineView } from './timeline.js';
+import { composer, renderActions, renderTyping, renderPendingPosts } from './composer.js';
+import { renderPhaseTrack } from './details.js';
+
+export function renderChannelFrame(s) {
+  const cur = s.current;
+  if (!cur || !cur.ch) return;
+  const ch = cur.ch;
+  const c = s.channel(ch);
+  const isEng = cur.kind === 'eng';
+  const title = ch === 'support' ? 'Support inbox' : cur.room === 'mediation' ? `Mediation · Engagement ${cur.eng}` : `Engagement ${cur.eng}`;
+  document.title = `${title} · Parley`;
+  setText(s.el.topTitle, title);
+  const e = s.el;
+  e.phaseTrack = isEng ? h('div', { class: 'phase-wrap', testid: 'phase-wrap' }) : null;
+  e.presence = h('ul', { class: 'presence', testid: 'presence', 'aria-label': 'People here now' });
+  e.banner = h('div', { class: 'banner-area' });
+  e.timelineScroll = h('div', { class: 'timeline-scroll', testid: 'timeline-scroll' });
+  e.typing = h('div', { class: 'typing', testid: 'typing-indicator', 'aria-live': 'polite' });
+  e.actions = h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Actions' });
+  e.replyChip = h('div', { class: 'reply-chip', testid: 'reply-chip', hidden: true });
+  const subtitle = ch === 'support'
+    ? 'Notices about scope changes, disputes and overdue phases across all engagements.'
+    : cur.room === 'mediation' ? 'A private room for the parties and support staff to resolve a dispute.' : null;
+  const tabs = isEng ? h('div', { class: 'room-tabs', role: 'navigation', 'aria-label': 'Rooms' },
+    h('a', { href: `#/eng/${encodeURIComponent(cur.eng)}`, class: `tab${cur.room === 'main' ? ' active' : ''}`, 'aria-current': cur.room === 'main' ? 'page' : null, testid: 'tab-main' }, 'Conversation'),
+    (s.channels.get(`eng:${cur.eng}:mediation`)?.head > 0 || ['open', 'closed'].includes(s.engagements.get(cur.eng)?.mediation) || cur.room === 'mediation')
+      ? h('a', { href: `#/eng/${encodeURIComponent(cur.eng)}/mediation`, class: `tab${cur.room === 'mediation' ? ' active' : ''}`, 'aria-current': cur.room === 'mediation' ? 'page' : null, testid: 'tab-mediation' }, '⚖ Mediation')
+      : null) : null;
+
+  let body;
+  if (c.missing && !c.joined) {
+    body = h('div', { class: 'empty-state', testid: 'channel-missing' },
+      h('h2', null, cur.room === 'mediation' ? 'No mediation room' : 'Not found'),
+      h('p', null, cur.room === 'mediation' ? 'A mediation room opens when a party raises a dispute flag.' : 'This channel does not exist.'),
+      isEng ? h('a', { class: 'btn', href: `#/eng/${encodeURIComponent(cur.eng)}` }, 'Back to the conversation') : null);
+  } else if (c.forbidden) {
+    body = h('div', { class: 'empty-state' }, h('h2', null, 'No access'), h('p', null, 'Your access token does not allow this channel.'));
+  } else {
+    body = e.timelineScroll;
+  }
+  replaceChildren(e.main, h('section', { class: `channel room-${cur.room}`, testid: 'channel', dataset: { ch }, 'aria-label': title },
+    h('div', { class: 'channel-head' },
+      h('div', { class: 'channel-title' },
+        h('h1', { testid: 'channel-title' }, title),
+        tabs,
+        e.presence),
+      subtitle ? h('p', { class: 'channel-sub' }, subtitle) : null,
+      e.phaseTrack),
+    e.banner,
+    body,
+    e.typing,
+    e.composer = composer(s, ch)));
+  s.view = body === e.timelineScroll ? new TimelineView(s, ch, e.timelineScroll) : null;
+  if (s.view) s.view.renderAll();
+  renderPhaseTrack(s);
+  renderPresence(s);
+  renderTyping(s);
+  renderActions(s);
+  renderPendingPosts(s);
+  s.markRead();
+}
+
+export function renderPresence(s) {
+  const el = s.el.presence;
+  if (!el || !s.current) return;
+  const c = s.channels.get(s.current.ch);
+  const people = c ? [...c.presence.values()] : [];
+  people.sort((a, b) => (a.id === s.me.id) - (b.id === s.me.id) || String(a.name).localeCompare(String(b.name)));
+  replaceChildren(el, people.slice(0, 8).map((u) => h('li', { class: 'person', dataset: { userId: u.id }, testid: 'presence-user', title: `${u.name || u.id} (${u.role})` },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }),
+    h('span', { class: 'person-name' }, u.id === s.me.id ? 'You' : (u.name || u.id)),
+    h('span', { class: 'visually-hidden' }, `, ${u.role}, online`))));
+}

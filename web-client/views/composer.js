@@ -1,0 +1,102 @@
+// Below the timeline: the actions bar, the reply chip, the message composer,
+// the typing line and the posts not yet sent.
+import { h, clear, replaceChildren, setText, excerpt } from '../dom.js';
+import { renderConnection } from './shell.js';
+import { openStatusDialog, openFlagDialog, openProposalDialog, openResolutionDialog } from '../dialogs.js';
+
+export function composer(s, ch) {
+  const e = s.el;
+  if (!s.canMessage(ch)) {
+    e.input = null;
+    return h('div', { class: 'composer readonly' }, e.actions, h('p', { class: 'hint' }, 'You can read this channel but not post messages in it.'));
+  }
+  const input = h('textarea', {
+    class: 'composer-input', rows: '1', testid: 'composer-input', id: 'composer-input',
+    'aria-label': ch === 'support' ? 'Note to support staff' : 'Message',
+    placeholder: ch === 'support' ? 'Write a note for support staff…' : 'Write a message…',
+    'aria-describedby': 'composer-hint',
+  });
+  e.input = input;
+  let lastTyping = 0;
+  const autosize = () => { input.style.height = 'auto'; input.style.height = `${Math.min(input.scrollHeight, 200)}px`; };
+  input.addEventListener('input', () => {
+    autosize();
+    const now = Date.now();
+    if (input.value && now - lastTyping > 2500 && s.conn.state === 'online') {
+      lastTyping = now;
+      s.conn.send({ op: 'typing', ch });
+    }
+  });
+  const submit = () => {
+    const text = input.value;
+    if (!text.trim()) return;
+    const body = { text };
+    if (s.replyTo && s.replyTo.ch === ch) body.reply_to = s.replyTo.seq;
+    input.value = '';
+    autosize();
+    s.replyTo = null;
+    renderReplyChip(s);
+    lastTyping = 0;
+    s.send(ch, 'message', body).catch(() => {});
+  };
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); submit(); }
+    if (ev.key === 'Escape' && s.replyTo) { s.replyTo = null; renderReplyChip(s); }
+  });
+  const form = h('form', { class: 'composer', testid: 'composer', 'aria-label': 'Send a message', onsubmit: (ev) => { ev.preventDefault(); submit(); } },
+    e.actions,
+    e.replyChip,
+    h('div', { class: 'composer-row' },
+      input,
+      h('button', { type: 'submit', class: 'btn primary send', testid: 'send-button', 'aria-label': 'Send message' }, 'Send')),
+    h('p', { id: 'composer-hint', class: 'hint composer-hint' }, 'Enter to send · Shift+Enter for a new line'));
+  return form;
+}
+
+export function renderActions(s) {
+  const e = s.el;
+  const cur = s.current;
+  if (!e.actions || !cur) return;
+  const buttons = [];
+  const can = cur.kind === 'eng' ? s.actions(cur.eng) : new Set();
+  const topics = cur.kind === 'eng' ? s.proposableTopics(cur.eng) : [];
+  if (cur.kind === 'eng' && cur.room === 'main') {
+    if (can.has('status')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-status', onclick: () => openStatusDialog(s) }, '◔ Status update'));
+    if (can.has('flag')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-flag', onclick: () => openFlagDialog(s) }, '⚑ Raise flag'));
+    if (topics.some((t) => t !== 'resolution')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-propose', onclick: () => openProposalDialog(s) }, '✎ Propose'));
+  }
+  if (cur.kind === 'eng' && cur.room === 'mediation' && topics.includes('resolution')) {
+    buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-resolution', onclick: () => openResolutionDialog(s) }, '⚖ Propose resolution'));
+  }
+  replaceChildren(e.actions, buttons);
+  e.actions.hidden = !buttons.length;
+}
+
+export function renderReplyChip(s) {
+  const chip = s.el.replyChip;
+  if (!chip) return;
+  const r = s.replyTo;
+  chip.hidden = !r;
+  if (!r) { clear(chip); return; }
+  replaceChildren(chip,
+    h('span', { class: 'reply-label' }, 'Replying to ', h('strong', null, (r.from && (r.from.name || r.from.id)) || ''), ': ',
+      h('span', { class: 'reply-excerpt' }, excerpt(r.body && r.body.text, 80))),
+    h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Cancel reply', testid: 'cancel-reply', onclick: () => { s.replyTo = null; renderReplyChip(s); } }, '×'));
+}
+
+export function renderTyping(s) {
+  const el = s.el.typing;
+  if (!el || !s.current) return;
+  const c = s.channels.get(s.current.ch);
+  const now = Date.now();
+  const names = [];
+  if (c) for (const [id, t] of c.typing) { if (t.until > now) names.push(t.user.name || t.user.id); else c.typing.delete(id); }
+  const text = !names.length ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are typing…`;
+  setText(el, text);
+  el.classList.toggle('on', !!text);
+}
+
+export function renderPendingPosts(s) {
+  renderConnection(s);
+  if (s.view) s.view.renderPending(s.conn.pendingPosts(s.view.ch));
+}

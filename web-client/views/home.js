@@ -1,0 +1,41 @@
+// The home view: the reader's engagements, and opening one by id.
+import { h, clear, replaceChildren, setText, humanize } from '../dom.js';
+import { ENG_ID } from '../model.js';
+import { renderSidebar } from './sidebar.js';
+
+export function showHome(s, problem) {
+  s.current = { kind: 'home' };
+  s.view = null;
+  document.title = 'Parley';
+  setText(s.el.topTitle, 'Engagements');
+  document.body.classList.add('no-details');
+  clear(s.el.details);
+  const listed = s.listedEngagements();
+  const content = [
+    h('h1', null, 'Your engagements'),
+    problem ? h('p', { class: 'form-error', role: 'alert' }, problem) : null,
+  ];
+  if (listed.length) {
+    content.push(h('ul', { class: 'eng-list', testid: 'engagement-list' }, listed.map((id) => {
+      const eng = s.engagements.get(id);
+      const phase = eng ? eng.phaseInfo().phase : null;
+      return h('li', null, h('a', { class: 'eng-card', href: `#/eng/${encodeURIComponent(id)}`, testid: `engagement-link-${id}` },
+        h('span', { class: 'eng-card-title' }, `Engagement ${id}`),
+        phase ? h('span', { class: `phase-chip phase-${phase}` }, humanize(phase)) : null,
+        h('span', { class: 'eng-card-go', 'aria-hidden': 'true' }, '→')));
+    })));
+  } else if (!s.allEngagements) {
+    content.push(h('p', { class: 'empty' }, 'This access token does not name any engagement.'));
+  }
+  if (s.allEngagements) content.push(openByIdForm(s));
+  replaceChildren(s.el.main, h('div', { class: 'home', testid: 'home' }, content));
+  renderSidebar(s);
+}
+
+export function openByIdForm(s) {
+  const input = h('input', { id: 'open-eng-id', type: 'text', required: true, pattern: '[A-Za-z0-9_\\-]{1,64}', testid: 'open-engagement-id', autocomplete: 'off' });
+  return h('form', {
+    class: 'open-by-id', 'aria-label': 'Open an engagement',
+    onsubmit: (e) => { e.preventDefault(); const id = input.value.trim(); if (ENG_ID.test(id)) s.navigate(`#/eng/${encodeURIComponent(id)}`); },
+  }, h('label', { for: 'open-eng-id' }, 'Open engagement by id'), h('div', { class: 'row' }, input, h('button', { type: 'submit', class: 'btn small' }, 'Open')));
+}

@@ -1,0 +1,76 @@
+// The page frame around every view: header, side panels, toasts and the
+// connection indicator.
+import { h, replaceChildren, setText, humanize } from '../dom.js';
+
+// Builds the frame into `root` and returns its parts, where the other views
+// draw. `onSignOut` runs when the reader signs out.
+export function mountShell(s, root, onSignOut) {
+  const e = {};
+  e.conn = h('span', { class: 'conn', testid: 'connection-state', role: 'status', 'aria-live': 'polite' }, 'Connecting…');
+  e.menuBtn = h('button', { type: 'button', class: 'icon-btn menu-toggle', 'aria-label': 'Show channels', 'aria-controls': 'sidebar', 'aria-expanded': 'false', testid: 'menu-toggle', onclick: () => togglePanel(s, 'sidebar') }, '☰');
+  e.detailsBtn = h('button', { type: 'button', class: 'icon-btn details-toggle', 'aria-label': 'Show engagement details', 'aria-controls': 'details', 'aria-expanded': 'false', testid: 'details-toggle', onclick: () => togglePanel(s, 'details') }, h('span', { class: 'info-glyph', 'aria-hidden': 'true' }, 'i'));
+  e.topTitle = h('span', { class: 'top-title' }, '');
+  const header = h('header', { class: 'topbar' },
+    e.menuBtn,
+    h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, 'P'), h('span', { class: 'brand-name' }, 'Parley')),
+    e.topTitle,
+    h('div', { class: 'top-right' },
+      e.conn,
+      h('span', { class: 'me', testid: 'me' },
+        h('span', { class: 'me-name' }, s.me.name),
+        h('span', { class: `role role-${s.me.role}` }, humanize(s.me.role))),
+      e.detailsBtn,
+      h('button', { type: 'button', class: 'btn ghost small', testid: 'sign-out', onclick: onSignOut }, 'Sign out')));
+  e.sidebar = h('nav', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Channels', testid: 'sidebar' });
+  e.main = h('main', { class: 'main', id: 'main' });
+  e.details = h('aside', { id: 'details', class: 'details', 'aria-label': 'Engagement details', testid: 'details' });
+  e.scrim = h('div', { class: 'scrim', onclick: () => closePanels(s) });
+  e.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite', testid: 'toasts' });
+  replaceChildren(root, h('div', { class: 'app' }, header, h('div', { class: 'shell' }, e.sidebar, e.main, e.details, e.scrim), e.toasts));
+  return e;
+}
+
+export function togglePanel(s, which) {
+  const open = !document.body.classList.contains(`show-${which}`);
+  closePanels(s);
+  if (open) {
+    document.body.classList.add(`show-${which}`);
+    const btn = which === 'sidebar' ? s.el.menuBtn : s.el.detailsBtn;
+    btn.setAttribute('aria-expanded', 'true');
+    const panel = which === 'sidebar' ? s.el.sidebar : s.el.details;
+    panel.setAttribute('tabindex', '-1');
+    panel.focus();
+  }
+}
+
+export function closePanels(s) {
+  document.body.classList.remove('show-sidebar', 'show-details');
+  s.el.menuBtn.setAttribute('aria-expanded', 'false');
+  s.el.detailsBtn.setAttribute('aria-expanded', 'false');
+}
+
+export function toast(s, text, kind = 'info') {
+  const t = h('div', { class: `toast ${kind}`, testid: 'toast' }, text);
+  s.el.toasts.appendChild(t);
+  setTimeout(() => t.remove(), 6000);
+}
+
+export function renderConnection(s) {
+  if (!s.el) return;
+  const c = s.conn;
+  const pending = c.outbox.size;
+  let text;
+  switch (c.state) {
+    case 'online': text = pending ? `Connected · sending ${pending}` : 'Connected'; break;
+    case 'connecting': text = 'Connecting…'; break;
+    case 'waiting': {
+      const left = Math.max(0, Math.ceil(((c.lastRetryAt || Date.now()) - Date.now()) / 1000));
+      text = left > 0 ? `Offline · retrying in ${left}s` : 'Reconnecting…';
+      break;
+    }
+    case 'refused': text = 'Signed out'; break;
+    default: text = 'Offline';
+  }
+  s.el.conn.dataset.state = c.state;
+  setText(s.el.conn, text);
+}

@@ -1,0 +1,47 @@
+// The sidebar: the support inbox, each engagement's rooms and unread counts.
+import { h, replaceChildren, humanize } from '../dom.js';
+import { openByIdForm } from './home.js';
+
+export function renderSidebar(s) {
+  if (!s.el) return;
+  if (s.sidebarQueued) return;
+  s.sidebarQueued = true;
+  requestAnimationFrame(() => { s.sidebarQueued = false; drawSidebar(s); });
+}
+
+export function drawSidebar(s) {
+  const items = [];
+  const cur = s.current && s.current.ch;
+  const link = (ch, label, href, extra) => {
+    const c = s.channels.get(ch);
+    const unread = c ? c.unread : 0;
+    return h('li', null, h('a', {
+      href, class: `chan-link${cur === ch ? ' active' : ''}`, testid: `channel-link-${ch}`,
+      'aria-current': cur === ch ? 'page' : null,
+      'aria-label': `${label}${unread ? `, ${unread} unread` : ''}`,
+    },
+    h('span', { class: 'chan-label' }, label),
+    extra,
+    h('span', { class: 'badge', testid: `unread-${ch}`, hidden: !unread, 'aria-hidden': 'true' }, String(unread))));
+  };
+  if (s.role === 'support') {
+    items.push(h('h2', { class: 'side-h' }, 'Support'));
+    items.push(h('ul', { class: 'chan-list' }, link('support', 'Support inbox', '#/support')));
+  }
+  const engIds = [...new Set([...s.listedEngagements(), ...s.recentEngagements])];
+  if (engIds.length) items.push(h('h2', { class: 'side-h' }, s.role === 'support' ? 'Engagements opened' : 'Engagements'));
+  for (const id of engIds) {
+    const eng = s.engagements.get(id);
+    const phase = eng ? eng.phaseInfo().phase : null;
+    const medCh = `eng:${id}:mediation`;
+    const med = s.channels.get(medCh);
+    const hasMed = (med && med.joined && med.head > 0) || (eng && (eng.mediation === 'open' || eng.mediation === 'closed'));
+    items.push(h('div', { class: 'side-eng' },
+      h('div', { class: 'side-eng-title', title: `Engagement ${id}` }, h('span', null, id), phase ? h('span', { class: `phase-chip phase-${phase}` }, humanize(phase)) : null),
+      h('ul', { class: 'chan-list' },
+        link(`eng:${id}`, 'Conversation', `#/eng/${encodeURIComponent(id)}`),
+        hasMed ? link(medCh, 'Mediation room', `#/eng/${encodeURIComponent(id)}/mediation`, h('span', { class: 'chan-tag', 'aria-hidden': 'true' }, '⚖')) : null)));
+  }
+  if (s.allEngagements) items.push(openByIdForm(s));
+  replaceChildren(s.el.sidebar, items);
+}
