@@ -4,6 +4,8 @@ import { openByIdForm } from './home.js';
 
 export function renderSidebar(s) {
   if (!s.el) return;
+  // The title and favicon count now: a tab in the background gets no animation frames.
+  if (s.notifier) s.notifier.refresh();
   if (s.sidebarQueued) return;
   s.sidebarQueued = true;
   requestAnimationFrame(() => { s.sidebarQueued = false; drawSidebar(s); });
