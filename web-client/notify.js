@@ -202,9 +202,12 @@ export class Notifier {
 
   // A short two-tone beep from an oscillator: no sound file to load.
   beep(force = false) {
+    // At most one beep every 2 s for the triggers; the one confirming the toggle always plays.
     const now = Date.now();
-    if (!force && now - this.lastBeep < 2000) return;
-    this.lastBeep = now;
+    if (!force) {
+      if (now - this.lastBeep < 2000) return;
+      this.lastBeep = now;
+    }
     const ac = this.ensureAudio();
     if (!ac) return;
     const t = ac.currentTime;
@@ -256,14 +259,14 @@ export class Notifier {
       for (const action of this.s.actions(id)) {
         if (!action.startsWith('decide:') || before.has(action)) continue;
         const seq = Number(action.slice('decide:'.length));
-        const p = Array.isArray(eng.state.open_proposals) ? eng.state.open_proposals.find((x) => x && x.seq === seq) : null;
-        const ch = (p && typeof p.ch === 'string' && engagementOf(p.ch)) ? p.ch : `eng:${id}`;
+        // The proposal's event where loaded (it names the proposer), else the state's entry.
+        const p = eng.openProposals().find((x) => x.ev.seq === seq);
+        const ch = p && engagementOf(p.ch) ? p.ch : `eng:${id}`;
         if (this.watching(ch)) continue;
-        const by = p && p.by && typeof p.by === 'object' ? (p.by.name || p.by.id) : p && p.by;
-        const topic = p ? humanize(p.topic) : 'A';
+        const by = p ? sender(p.ev) : '';
         this.tell({
-          title: `${topic} proposal #${seq} awaits your decision · Engagement ${id}`,
-          body: excerpt(`${by ? `${by}: ` : ''}${(p && p.text) || ''}`, 160),
+          title: `${p ? humanize(p.ev.body.topic) : 'A'} proposal #${seq} awaits your decision · Engagement ${id}`,
+          body: excerpt(`${by ? `${by}: ` : ''}${(p && p.ev.body.text) || ''}`, 160),
           ch, seq,
         });
       }

@@ -6,20 +6,10 @@ import assert from 'node:assert/strict';
 import {
   serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, until,
 } from './harness.mjs';
+import { emulateVisibility } from './notify_visibility.mjs';
 
 const suite = serverAndBrowser();
 const { skip } = suite;
-
-// Lets the test hide and show the tab: headless Chromium keeps every page
-// visible, so the page's view of `document.visibilityState` is switched here.
-export function emulateVisibility(context) {
-  return context.addInitScript(() => {
-    let hidden = false;
-    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get() { return hidden ? 'hidden' : 'visible'; } });
-    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get() { return hidden; } });
-    window.parleyTestSetHidden = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
-  });
-}
 
 const title = (page) => page.evaluate(() => document.title);
 const icon = (page) => page.evaluate(() => document.querySelector('link[rel="icon"]').getAttribute('href'));

@@ -19,6 +19,7 @@ export function mountShell(s, root, onSignOut) {
       h('span', { class: 'me', testid: 'me' },
         h('span', { class: 'me-name' }, s.me.name),
         h('span', { class: `role role-${s.me.role}` }, humanize(s.me.role))),
+      notifyMenu(s, e),
       e.detailsBtn,
       h('button', { type: 'button', class: 'btn ghost small', testid: 'sign-out', onclick: onSignOut }, 'Sign out')));
   e.sidebar = h('nav', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Channels', testid: 'sidebar' });
@@ -28,6 +29,53 @@ export function mountShell(s, root, onSignOut) {
   e.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite', testid: 'toasts' });
   replaceChildren(root, h('div', { class: 'app' }, header, h('div', { class: 'shell' }, e.sidebar, e.main, e.details, e.scrim), e.toasts));
   return e;
+}
+
+// The notification settings: a bell in the header opens a small menu with
+// desktop notifications (the browser asks for permission only on this click)
+// and the sound.
+function notifyMenu(s, e) {
+  const n = s.notifier;
+  const status = h('p', { class: 'notify-status', testid: 'notify-status', 'aria-live': 'polite' });
+  const desktop = h('input', { type: 'checkbox', id: 'notify-desktop', testid: 'notify-desktop' });
+  const sound = h('input', { type: 'checkbox', id: 'notify-sound', testid: 'notify-sound' });
+  const sync = () => {
+    desktop.checked = n.desktopOn;
+    sound.checked = n.soundOn;
+    const perm = n.desktopPermission;
+    desktop.disabled = perm === 'unsupported' || perm === 'denied';
+    setText(status, perm === 'unsupported' ? 'This browser cannot show desktop notifications.'
+      : perm === 'denied' ? 'Notifications are blocked for this site in the browser settings.'
+        : n.desktopOn ? 'New messages to you, proposals awaiting you and deadlines.' : '');
+    e.notifyBtn.classList.toggle('on', n.desktopOn || n.soundOn);
+  };
+  desktop.addEventListener('change', async () => {
+    desktop.disabled = true;
+    await n.setDesktop(desktop.checked);
+    sync();
+  });
+  sound.addEventListener('change', () => { n.setSound(sound.checked); sync(); });
+  e.notifyPanel = h('div', { id: 'notify-menu', class: 'notify-menu', role: 'group', 'aria-label': 'Notifications', testid: 'notify-menu', hidden: true },
+    h('p', { class: 'notify-menu-h' }, 'Notifications'),
+    h('label', { class: 'notify-option', for: 'notify-desktop' }, desktop, h('span', null, 'Desktop notifications')),
+    h('label', { class: 'notify-option', for: 'notify-sound' }, sound, h('span', null, 'Sound')),
+    status);
+  const close = () => { e.notifyPanel.hidden = true; e.notifyBtn.setAttribute('aria-expanded', 'false'); };
+  e.notifyBtn = h('button', {
+    type: 'button', class: 'icon-btn notify-toggle', 'aria-label': 'Notification settings', 'aria-controls': 'notify-menu', 'aria-expanded': 'false', testid: 'notify-toggle',
+    onclick: () => {
+      const open = e.notifyPanel.hidden;
+      if (!open) { close(); return; }
+      sync();
+      e.notifyPanel.hidden = false;
+      e.notifyBtn.setAttribute('aria-expanded', 'true');
+      desktop.disabled ? sound.focus() : desktop.focus();
+    },
+  }, h('span', { class: 'bell', 'aria-hidden': 'true' }));
+  const wrap = h('div', { class: 'notify-wrap', onkeydown: (ev) => { if (ev.key === 'Escape' && !e.notifyPanel.hidden) { ev.stopPropagation(); close(); e.notifyBtn.focus(); } } }, e.notifyBtn, e.notifyPanel);
+  document.addEventListener('click', (ev) => { if (!e.notifyPanel.hidden && !wrap.contains(ev.target)) close(); });
+  sync();
+  return wrap;
 }
 
 export function togglePanel(s, which) {
