@@ -100,6 +100,8 @@ for (const [label, viewport] of VIEWPORTS) {
     await expert.getByTestId('proposal-dialog').getByTestId('dialog-submit').click();
     await client.locator('[data-testid="timeline"] [data-testid="proposal-accept"]').first().waitFor();
     await check(t, client, `${label}-engagement-client`);
+    // New messages are announced: the timeline is inside a polite live region.
+    assert.equal(await client.getByTestId('timeline').evaluate((el) => el.closest('[aria-live]')?.getAttribute('aria-live')), 'polite');
     await check(t, expert, `${label}-engagement-expert`);
 
     if (label === 'phone') {
@@ -155,11 +157,15 @@ async function tabTo(page, testid, { back = false, limit = 30 } = {}) {
 // Opens a dialog from its action button with the keyboard only, walks its
 // fields with Tab, closes it with Escape, and checks where the focus went.
 async function dialogByKeyboard(t, page, action, dialog) {
-  await page.getByTestId('composer-input').focus();
-  await tabTo(page, action, { back: true });
-  await page.keyboard.press('Enter');
   const dlg = page.getByTestId(dialog);
-  await dlg.waitFor();
+  // The actions toolbar is rebuilt when the engagement's state arrives, which
+  // drops the focus from a button just reached; so the opening is tried again.
+  for (let attempt = 1; !(await dlg.isVisible()); attempt += 1) {
+    await page.getByTestId('composer-input').focus();
+    await tabTo(page, action, { back: true });
+    await page.keyboard.press('Enter');
+    await dlg.waitFor({ timeout: attempt < 3 ? 3000 : 30000 }).catch((err) => { if (attempt >= 3) throw err; });
+  }
   // The focusable controls of the dialog, in document order.
   const controls = await dlg.evaluate((d) => [...d.querySelectorAll('button, input, select, textarea, a[href]')]
     .filter((el) => !el.disabled && el.getClientRects().length > 0)
