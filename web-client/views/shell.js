@@ -31,15 +31,18 @@ export function mountShell(s, root, onSignOut) {
   return e;
 }
 
-// The notification settings: a bell in the header opens a small menu with
-// desktop notifications (the browser asks for permission only on this click)
-// and the sound.
-function notifyMenu(s, e) {
+// The notification settings: desktop notifications (the browser asks for
+// permission only on this click) and the sound. Shown in a menu under a bell
+// in the header and, on a phone, at the foot of the channel list; `prefix`
+// keeps the two sets of ids apart, and a change in one updates both.
+function notifySettings(s, prefix) {
   const n = s.notifier;
-  const status = h('p', { class: 'notify-status', testid: 'notify-status', 'aria-live': 'polite' });
-  const desktop = h('input', { type: 'checkbox', id: 'notify-desktop', testid: 'notify-desktop' });
-  const sound = h('input', { type: 'checkbox', id: 'notify-sound', testid: 'notify-sound' });
-  const sync = () => {
+  const status = h('p', { class: 'notify-status', testid: `${prefix}-status`, 'aria-live': 'polite' });
+  const desktop = h('input', { type: 'checkbox', id: `${prefix}-desktop`, testid: `${prefix}-desktop` });
+  const sound = h('input', { type: 'checkbox', id: `${prefix}-sound`, testid: `${prefix}-sound` });
+  const syncs = s.notifySyncs || (s.notifySyncs = []);
+  const syncAll = () => { for (const f of syncs) f(); };
+  syncs.push(() => {
     desktop.checked = n.desktopOn;
     sound.checked = n.soundOn;
     const perm = n.desktopPermission;
@@ -47,35 +50,54 @@ function notifyMenu(s, e) {
     setText(status, perm === 'unsupported' ? 'This browser cannot show desktop notifications.'
       : perm === 'denied' ? 'Notifications are blocked for this site in the browser settings.'
         : n.desktopOn ? 'New messages to you, proposals awaiting you and deadlines.' : '');
-    e.notifyBtn.classList.toggle('on', n.desktopOn || n.soundOn);
-  };
+    if (s.el && s.el.notifyBtn) s.el.notifyBtn.classList.toggle('on', n.desktopOn || n.soundOn);
+  });
   desktop.addEventListener('change', async () => {
     desktop.disabled = true;
     await n.setDesktop(desktop.checked);
-    sync();
+    syncAll();
   });
-  sound.addEventListener('change', () => { n.setSound(sound.checked); sync(); });
-  e.notifyPanel = h('div', { id: 'notify-menu', class: 'notify-menu', role: 'group', 'aria-label': 'Notifications', testid: 'notify-menu', hidden: true },
-    h('p', { class: 'notify-menu-h' }, 'Notifications'),
-    h('label', { class: 'notify-option', for: 'notify-desktop' }, desktop, h('span', null, 'Desktop notifications')),
-    h('label', { class: 'notify-option', for: 'notify-sound' }, sound, h('span', null, 'Sound')),
+  sound.addEventListener('change', () => { n.setSound(sound.checked); syncAll(); });
+  const el = h('div', { class: 'notify-settings' },
+    h('label', { class: 'notify-option', for: `${prefix}-desktop` }, desktop, h('span', null, 'Desktop notifications')),
+    h('label', { class: 'notify-option', for: `${prefix}-sound` }, sound, h('span', null, 'Sound')),
     status);
+  return { el, syncAll, focus: () => (desktop.disabled ? sound : desktop).focus() };
+}
+
+function notifyMenu(s, e) {
+  const settings = notifySettings(s, 'notify');
+  e.notifyPanel = h('div', { id: 'notify-menu', class: 'notify-menu', role: 'group', 'aria-labelledby': 'notify-menu-h', testid: 'notify-menu', hidden: true },
+    h('p', { class: 'notify-menu-h', id: 'notify-menu-h' }, 'Notifications'),
+    settings.el);
   const close = () => { e.notifyPanel.hidden = true; e.notifyBtn.setAttribute('aria-expanded', 'false'); };
   e.notifyBtn = h('button', {
     type: 'button', class: 'icon-btn notify-toggle', 'aria-label': 'Notification settings', 'aria-controls': 'notify-menu', 'aria-expanded': 'false', testid: 'notify-toggle',
     onclick: () => {
-      const open = e.notifyPanel.hidden;
-      if (!open) { close(); return; }
-      sync();
+      if (!e.notifyPanel.hidden) { close(); return; }
+      settings.syncAll();
       e.notifyPanel.hidden = false;
       e.notifyBtn.setAttribute('aria-expanded', 'true');
-      desktop.disabled ? sound.focus() : desktop.focus();
+      settings.focus();
     },
   }, h('span', { class: 'bell', 'aria-hidden': 'true' }));
   const wrap = h('div', { class: 'notify-wrap', onkeydown: (ev) => { if (ev.key === 'Escape' && !e.notifyPanel.hidden) { ev.stopPropagation(); close(); e.notifyBtn.focus(); } } }, e.notifyBtn, e.notifyPanel);
   document.addEventListener('click', (ev) => { if (!e.notifyPanel.hidden && !wrap.contains(ev.target)) close(); });
-  sync();
+  queueMicrotask(() => settings.syncAll());
   return wrap;
+}
+
+// The same settings for the foot of the channel list (shown on a phone,
+// where the header has no room for the bell); built once per session.
+export function sideNotifySettings(s) {
+  if (!s.el.sideNotify) {
+    const settings = notifySettings(s, 'side-notify');
+    s.el.sideNotify = h('section', { class: 'side-notify', 'aria-labelledby': 'side-notify-h', testid: 'side-notify' },
+      h('h2', { class: 'side-h', id: 'side-notify-h' }, 'Notifications'),
+      settings.el);
+    settings.syncAll();
+  }
+  return s.el.sideNotify;
 }
 
 export function togglePanel(s, which) {

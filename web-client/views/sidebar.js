@@ -1,6 +1,7 @@
 // The sidebar: the support inbox, each engagement's rooms and unread counts.
 import { h, replaceChildren, humanize } from '../dom.js';
 import { openByIdForm } from './home.js';
+import { sideNotifySettings } from './shell.js';
 
 export function renderSidebar(s) {
   if (!s.el) return;
@@ -45,5 +46,6 @@ export function drawSidebar(s) {
         hasMed ? link(medCh, 'Mediation room', `#/eng/${encodeURIComponent(id)}/mediation`, h('span', { class: 'chan-tag', 'aria-hidden': 'true' }, '⚖')) : null)));
   }
   if (s.allEngagements) items.push(openByIdForm(s));
+  items.push(sideNotifySettings(s));
   replaceChildren(s.el.sidebar, items);
 }
