@@ -80,4 +80,12 @@ result<channel_window> decode_read_reply(const redis_value& v, bool descending) 
   return out;
 }
 
+error reply_error(const std::string& message) {
+  for (std::string_view prefix : {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
+                                  "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}) {
+    if (message.starts_with(prefix)) return make_error(errc::unavailable, "redis: " + message);
+  }
+  return make_error(errc::internal, "redis: " + message);
+}
+
 }  // namespace parley
