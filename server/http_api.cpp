@@ -256,6 +256,9 @@ struct engagement_list_page {
   // `phase` only, within max_reply bytes (at least one item). A page cut
   // short goes on after its last item's id.
   std::string body() const {
+    // Room for what surrounds the items: the keys, brackets and a quoted id as `next`.
+    constexpr std::size_t envelope = 128;
+    std::size_t budget = max_reply > envelope ? max_reply - envelope : 0;
     std::string items;
     std::optional<std::string> page_next = next;
     bool first = true;
@@ -266,7 +269,7 @@ struct engagement_list_page {
         if (!in || !in->is_string() || in->get_string() != phase_name(*phase)) continue;
       }
       auto item = boost::json::serialize(engagement_list_item(ids[i], *states[i]));
-      if (!first && items.size() + item.size() > max_reply) {
+      if (!first && items.size() + 1 + item.size() > budget) {
         page_next = ids[i - 1];
         break;
       }

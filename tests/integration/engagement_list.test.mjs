@@ -14,6 +14,7 @@ let http;
 const prefix = uniqueEng('list');
 const idOf = (i) => `${prefix}-${String(i).padStart(4, '0')}`;
 const count = 120;
+const maxReply = 65536;
 const ids = Array.from({ length: count }, (_, i) => idOf(i));
 const tok = {
   client: userToken('list-client', 'client', ids),
@@ -23,7 +24,8 @@ const tok = {
 };
 
 before(async () => {
-  server = await startServer({ args: ['--http-rate', '100000', '--http-burst', '100000'] });
+  // The smallest reply bound, so that a few large flags fill a page.
+  server = await startServer({ args: ['--http-rate', '100000', '--http-burst', '100000', '--max-reply', String(maxReply)] });
   http = httpFor(server);
   // Each engagement comes into being on first use (a party's message).
   for (let i = 0; i < count; i += 20) {
@@ -156,5 +158,21 @@ describe('GET /api/v1/engagements', () => {
     assert.deepEqual(past.json, { engagements: [], next: null });
     const still = await list('?limit=1');
     assert.equal(still.status, 200, still.text);
+  });
+
+  // Last: it adds engagements that the tests above do not expect.
+  test('a page whose items would pass the reply bound ends early and goes on from its last item', async () => {
+    const big = Array.from({ length: 6 }, (_, i) => `${uniqueEng('big')}-${i}`);
+    const bigToken = userToken('list-big', 'client', big);
+    for (const eng of big) {
+      await posted(httpPost(server, bigToken, `eng:${eng}`, 'flag', { type: 'risk', text: 'x'.repeat(16000) }));
+    }
+    const pages = await allPages('?limit=1000');
+    for (const p of pages) assert.ok(JSON.stringify(p).length <= maxReply, 'each page stays within the bound');
+    assert.ok(pages.length > 1, 'the list did not fit one reply');
+    const listed = pages.flatMap((p) => p.engagements.map((e) => e.id));
+    assert.equal(new Set(listed).size, listed.length, 'no engagement twice');
+    for (const eng of big) assert.ok(listed.includes(eng), `${eng} listed`);
+    for (const eng of ids) assert.ok(listed.includes(eng), `${eng} listed`);
   });
 });
