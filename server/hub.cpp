@@ -352,6 +352,13 @@ void hub::decisions(const claims& who, const std::string& eng, std::int64_t afte
   });
 }
 
+void hub::list_engagements(const claims& who, std::string after, int limit,
+                           std::function<void(result<engagement_ids_page>)> done) {
+  if (who.who.role != user_role::support && who.who.role != user_role::service)
+    return done(make_error(errc::forbidden, "the engagement list is for support and service tokens"));
+  storage_.list_engagements_after(std::move(after), limit, std::move(done));
+}
+
 // For readers that may not open engagements: an engagement exists once its
 // main channel holds its opening event.
 void hub::check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done) {

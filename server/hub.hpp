@@ -88,6 +88,12 @@ class hub {
   void decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
                  std::function<void(result<records_page>)> done);
 
+  // A page of engagement ids (engine::list_engagements_after) for support and
+  // service readers (protocol §9.1); anyone else is `forbidden`. `done` may
+  // run on a storage thread.
+  void list_engagements(const claims& who, std::string after, int limit,
+                        std::function<void(result<engagement_ids_page>)> done);
+
   // Records that `user_id`'s tokens issued until now are refused (every
   // instance closes that user's connections holding one).
   void revoke(const std::string& user_id, std::function<void(result<revocation>)> done);

@@ -100,6 +100,10 @@ class local_engine final : public engine {
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override {
     reader_.list_engagements(std::move(handler));
   }
+  void list_engagements_after(std::string after, int limit,
+                              std::function<void(result<engagement_ids_page>)> handler) override {
+    reader_.list_engagements_after(std::move(after), limit, std::move(handler));
+  }
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override {
     reader_.find_by_cid(std::move(ch), std::move(sender_id), std::move(cid), std::move(handler));

@@ -97,4 +97,12 @@ result<std::vector<read_marker>> decode_read_markers(const redis_value& v) {
   return markers;
 }
 
+error reply_error(const std::string& message) {
+  for (std::string_view prefix : {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
+                                  "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}) {
+    if (message.starts_with(prefix)) return make_error(errc::unavailable, "redis: " + message);
+  }
+  return make_error(errc::internal, "redis: " + message);
+}
+
 }  // namespace parley

@@ -33,6 +33,11 @@ struct redis_value {
 // Copies a hiredis reply tree (its nesting is bounded by hiredis' reader).
 redis_value from_hiredis(const redisReply* r);
 
+// An error reply as an answer: `unavailable` for the errors that mean "not
+// now" (loading, out of memory, failover, auth) rather than a fault of ours,
+// else `internal`.
+error reply_error(const std::string& message);
+
 // A whole decimal int64 ("12", "-3"); nullopt for anything else.
 std::optional<std::int64_t> decimal_int64(std::string_view text);
 

@@ -50,6 +50,11 @@ void sqlite_reader::open() {
   prepare_or_throw(path_, db_, read_markers_, "SELECT user, seq FROM read_markers WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare_or_throw(path_, db_, list_engagements_,
                    "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
+  // A range of the channels' primary key: "eng:<id>" sorts as <id> does, and
+  // the few other channels of each engagement in the range are skipped.
+  prepare_or_throw(path_, db_, list_engagements_after_,
+                   "SELECT substr(ch, 5) FROM channels WHERE ch > ?1 AND ch < 'eng;' AND ch NOT GLOB 'eng:*:*' "
+                   "ORDER BY ch LIMIT ?2");
 }
 
 std::string sqlite_reader::epoch_of(std::string_view ch) const {
@@ -91,6 +96,14 @@ void sqlite_reader::list_engagements(std::function<void(result<std::vector<std::
   post([this, handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_list_engagements());
+  });
+}
+
+void sqlite_reader::list_engagements_after(std::string after, int limit,
+                                           std::function<void(result<engagement_ids_page>)> handler) {
+  post([this, after = std::move(after), limit, handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_list_engagements_after(after, limit));
   });
 }
 
@@ -247,6 +260,19 @@ result<std::vector<read_marker>> sqlite_reader::do_read_markers(const std::strin
     markers.push_back({std::string(read_markers_.column_text(0)), read_markers_.column_int64(1)});
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read the read markers");
   return markers;
+}
+
+result<engagement_ids_page> sqlite_reader::do_list_engagements_after(const std::string& after, int limit) {
+  limit = std::clamp(limit, 1, max_engagements_page);
+  std::string from = "eng:" + after;
+  std::vector<std::string> ids;
+  statement_use use(list_engagements_after_);
+  list_engagements_after_.bind(1, std::string_view(from));
+  list_engagements_after_.bind(2, std::int64_t{limit} + 1);
+  int rc;
+  while ((rc = list_engagements_after_.step()) == SQLITE_ROW) ids.emplace_back(list_engagements_after_.column_text(0));
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot list engagements");
+  return engagement_page_of(std::move(ids), limit);
 }
 
 result<std::optional<committed_event>> sqlite_reader::do_find_by_cid(const std::string& ch, const std::string& sender,
