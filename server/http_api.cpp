@@ -1,6 +1,7 @@
 #include "server/http_api.hpp"
 
 #include "protocol/channel.hpp"
+#include "protocol/engagement_list.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/http_target.hpp"
 #include "protocol/reply.hpp"
@@ -15,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <mutex>
 
 namespace parley {
 namespace http = boost::beast::http;
@@ -225,6 +227,96 @@ void handle_engagement_state(const http_call& c) {
                }));
 }
 
+// One page of the engagement list: its ids, and each one's state as it loads
+// (in any order, on any thread); answered once every state is in.
+struct engagement_list_page {
+  std::vector<std::string> ids;
+  std::optional<std::string> next;  // the storage page's
+  std::optional<engagement_phase> phase;
+  std::size_t max_reply = 0;
+
+  std::mutex mutex;
+  std::vector<std::optional<boost::json::object>> states;  // by position; none: not listed
+  std::size_t pending = 0;
+  std::optional<error> failed;
+
+  // Records one state; true for the last one.
+  bool on_state(std::size_t at, result<boost::json::value> s) {
+    std::lock_guard lock(mutex);
+    if (s && s->is_object()) {
+      states[at] = std::move(s->as_object());
+    } else if (!s && s.err().code != errc::not_found && !failed) {
+      // An engagement gone since it was listed is left out; any other failure fails the page.
+      failed = s.err();
+    }
+    return --pending == 0;
+  }
+
+  // {"engagements": [...], "next": ...}: the items in id order, those of
+  // `phase` only, within max_reply bytes (at least one item). A page cut
+  // short goes on after its last item's id.
+  std::string body() const {
+    // Room for what surrounds the items: the keys, brackets and a quoted id as `next`.
+    constexpr std::size_t envelope = 128;
+    std::size_t budget = max_reply > envelope ? max_reply - envelope : 0;
+    std::string items;
+    std::optional<std::string> page_next = next;
+    bool first = true;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (!states[i]) continue;
+      if (phase) {
+        const auto* in = states[i]->if_contains("phase");
+        if (!in || !in->is_string() || in->get_string() != phase_name(*phase)) continue;
+      }
+      auto item = boost::json::serialize(engagement_list_item(ids[i], *states[i]));
+      if (!first && items.size() + 1 + item.size() > budget) {
+        page_next = ids[i - 1];
+        break;
+      }
+      if (!first) items += ",";
+      items += item;
+      first = false;
+    }
+    boost::json::value next_json = page_next ? boost::json::value(*page_next) : boost::json::value(nullptr);
+    return R"({"engagements":[)" + items + R"(],"next":)" + boost::json::serialize(next_json) + "}";
+  }
+};
+
+// Protocol §9.1: at most `limit` states are loaded per page (through the
+// engagement book, as for GET /api/v1/engagements/<id>). With `phase`, a page
+// may hold fewer items than `limit`, or none, and still have a `next`.
+void handle_engagement_list(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto who = c.authorize();
+  if (!who) return;
+  auto query = parse_engagement_list_query(c.target);
+  if (!query) return c.fail(query.err().code, query.err().message);
+  auto reply = c.later([](result<std::string> body, unsigned version, bool keep) {
+    if (!body) return http_error_response(body.err(), version, keep);
+    return json_reply(std::move(body.value()), version, keep);
+  });
+  hub& h = c.h;
+  h.list_engagements(*who, query->after, query->limit,
+                     [&h, who = *who, phase = query->phase, reply](result<engagement_ids_page> listed) {
+                       if (!listed) return reply(result<std::string>(listed.err()));
+                       auto page = std::make_shared<engagement_list_page>();
+                       page->ids = std::move(listed->ids);
+                       page->next = std::move(listed->next);
+                       page->phase = phase;
+                       page->max_reply = h.cfg().max_reply;
+                       page->states.resize(page->ids.size());
+                       page->pending = page->ids.size();
+                       if (page->ids.empty()) return reply(result<std::string>(page->body()));
+                       for (std::size_t i = 0; i < page->ids.size(); ++i) {
+                         h.state_of(who, channel::main(page->ids[i]), [page, i, reply](result<boost::json::value> s) {
+                           if (!page->on_state(i, std::move(s))) return;
+                           if (page->failed) return reply(result<std::string>(*page->failed));
+                           reply(result<std::string>(page->body()));
+                         });
+                       }
+                     });
+}
+
 // One record a line; where the next page starts travels in a header.
 http_response jsonl_page(const boost::json::object& page, unsigned version, bool keep) {
   std::string lines;
@@ -305,6 +397,7 @@ const route routes[] = {
     {[](std::string_view p) { return path_middle(p, "/api/v1/users/", "/revoke"); }, false, handle_revoke},
     {[](std::string_view p) { return exactly(p, "/api/v1/keys"); }, false, handle_keys},
     {[](std::string_view p) { return path_middle(p, "/api/v1/channels/", "/events"); }, false, handle_channel_events},
+    {[](std::string_view p) { return exactly(p, "/api/v1/engagements"); }, false, handle_engagement_list},
     {engagement_path, false, handle_engagement_state},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
     {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,

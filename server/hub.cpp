@@ -352,6 +352,13 @@ void hub::decisions(const claims& who, const std::string& eng, std::int64_t afte
   });
 }
 
+void hub::list_engagements(const claims& who, std::string after, int limit,
+                           std::function<void(result<engagement_ids_page>)> done) {
+  if (who.who.role != user_role::support && who.who.role != user_role::service)
+    return done(make_error(errc::forbidden, "the engagement list is for support and service tokens"));
+  storage_.list_engagements_after(std::move(after), limit, std::move(done));
+}
+
 // For readers that may not open engagements: an engagement exists once its
 // main channel holds its opening event.
 void hub::check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done) {
@@ -406,6 +413,13 @@ void hub::leave(worker& w, const std::string& ch, const member& m, const user& w
 
 void hub::present(const std::string& ch, std::function<void(result<std::vector<user>>)> done) {
   membership_.present(ch, std::move(done));
+}
+
+void hub::read_markers_of(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done) {
+  storage_.read_markers(ch, [this, ch, done = std::move(done)](result<std::vector<read_marker>> stored) {
+    if (!stored) return done(stored.err());
+    done(merge_read_markers(std::move(*stored), read_markers_.known_on(ch), max_read_markers));
+  });
 }
 
 result<void> hub::mark_read(const claims& who, const std::string& ch_name, std::int64_t seq, const member* except) {

@@ -88,6 +88,12 @@ class hub {
   void decisions(const claims& who, const std::string& eng, std::int64_t after, int limit,
                  std::function<void(result<records_page>)> done);
 
+  // A page of engagement ids (engine::list_engagements_after) for support and
+  // service readers (protocol §9.1); anyone else is `forbidden`. `done` may
+  // run on a storage thread.
+  void list_engagements(const claims& who, std::string after, int limit,
+                        std::function<void(result<engagement_ids_page>)> done);
+
   // Records that `user_id`'s tokens issued until now are refused (every
   // instance closes that user's connections holding one).
   void revoke(const std::string& user_id, std::function<void(result<revocation>)> done);
@@ -109,6 +115,9 @@ class hub {
   result<void> mark_read(const claims& who, const std::string& ch, std::int64_t seq, const member* except);
   // Stores the read markers gathered since the last flush.
   void flush_read_markers() { read_markers_.flush(); }
+  // The read markers of `ch` for a join (the caller has checked the reader
+  // may read it): stored ones with those not yet written. `done` runs on a storage thread.
+  void read_markers_of(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done);
 
   // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
   // on every instance, except `except`.

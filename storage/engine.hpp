@@ -95,6 +95,27 @@ struct records_page {
 // decisions pages by at most this many records (protocol §9.10).
 constexpr int max_records_page = 1000;
 
+// A page of engagement ids, ascending (byte order).
+struct engagement_ids_page {
+  std::vector<std::string> ids;
+  std::optional<std::string> next;  // the last id of the page when more follow it, none at the end
+};
+
+// The engagement list pages by at most this many ids.
+constexpr int max_engagements_page = 1000;
+
+// The page of `limit` ids out of up to limit + 1 read in order: the one more
+// says that a next page exists.
+inline engagement_ids_page engagement_page_of(std::vector<std::string> ids, int limit) {
+  engagement_ids_page page;
+  if (ids.size() > static_cast<std::size_t>(limit)) {
+    ids.resize(static_cast<std::size_t>(limit));
+    page.next = ids.back();
+  }
+  page.ids = std::move(ids);
+  return page;
+}
+
 struct engine_stats {
   std::uint64_t appends = 0;       // events stored
   std::uint64_t transactions = 0;  // commits that stored them (group commit: fewer)
@@ -111,6 +132,15 @@ struct engine_counters {
 };
 
 // A read window of a channel, with the channel's epoch and head.
+// One user's last read seq on a channel (the `read` op), as stored.
+struct read_marker {
+  std::string user_id;
+  std::int64_t seq = 0;
+};
+// A join answers at most this many markers: a channel's readers are its
+// members, but nothing else bounds how many users have ever read it.
+constexpr int max_read_markers = 200;
+
 struct channel_window {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
@@ -176,8 +206,16 @@ class engine {
   // service-level watcher loads them at start-up).
   virtual void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) = 0;
 
+  // A page of the same engagements: the ids greater than `after` ("" for the
+  // first page) in byte order, at most `limit` (clamped to
+  // 1..max_engagements_page) of them; only that page is read.
+  virtual void list_engagements_after(std::string after, int limit,
+                                      std::function<void(result<engagement_ids_page>)> handler) = 0;
+
   // Persists the last seq a user has read on a channel (kept at the maximum seen).
   virtual void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) = 0;
+  // The stored read markers of channel `ch`: the max_read_markers highest, seq descending.
+  virtual void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) = 0;
 
   virtual engine_stats stats() const = 0;
 

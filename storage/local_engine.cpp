@@ -86,6 +86,10 @@ class local_engine final : public engine {
     writer_.set_read_marker(std::move(user_id), std::move(ch), seq);
   }
 
+  void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override {
+    reader_.read_markers(std::move(ch), std::move(handler));
+  }
+
   void read(read_query q, std::function<void(result<channel_window>)> handler) override {
     reader_.read(std::move(q), std::move(handler));
   }
@@ -95,6 +99,10 @@ class local_engine final : public engine {
   }
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override {
     reader_.list_engagements(std::move(handler));
+  }
+  void list_engagements_after(std::string after, int limit,
+                              std::function<void(result<engagement_ids_page>)> handler) override {
+    reader_.list_engagements_after(std::move(after), limit, std::move(handler));
   }
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override {

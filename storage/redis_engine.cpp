@@ -46,6 +46,7 @@
 #include "storage/random_hex.hpp"
 #include "storage/redis_append.hpp"
 #include "storage/redis_connection.hpp"
+#include "storage/redis_engagement_index.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/redis_presence.hpp"
 #include "storage/redis_reply.hpp"
@@ -72,15 +73,6 @@ constexpr int max_record_attempts = 8;
 
 // Ephemeral pushes share a channel's pub/sub channel with its events.
 constexpr std::string_view ephemeral_prefix = "e ";
-
-// Redis errors that mean "not now" rather than a fault of ours.
-error reply_error(const std::string& message) {
-  for (std::string_view prefix : {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
-                                  "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}) {
-    if (message.starts_with(prefix)) return make_error(errc::unavailable, "redis: " + message);
-  }
-  return make_error(errc::internal, "redis: " + message);
-}
 
 // The LRANGE reply of a records page: the page's records and, past its
 // `limit`, one more that says there is a next page.
@@ -121,9 +113,12 @@ class redis_engine final : public engine {
   void read_records(std::string eng, std::int64_t after, int limit,
                     std::function<void(result<records_page>)> handler) override;
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
+  void list_engagements_after(std::string after, int limit,
+                              std::function<void(result<engagement_ids_page>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
+  void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
   void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) override;
@@ -174,6 +169,7 @@ class redis_engine final : public engine {
   std::function<void(const std::string&, std::shared_ptr<const std::string>)> ephemeral_sink_;
   channel_watch watch_;
   redis_presence presence_;
+  redis_engagement_index engagement_index_{cmd_};
   bool probe_subscribed_ = false;
   bool probe_pending_ = false;
   std::uint64_t probe_token_ = 0;
@@ -368,8 +364,10 @@ void redis_engine::finish_append(const append_args::reply& reply, const append_h
   // Should this instance die in between, the engagement is listed by its next append.
   std::set<std::string> listed;
   for (const auto& c : out->committed)
-    if (auto eng = listed_engagement_of(c.ch); !eng.empty() && listed.insert(eng).second)
+    if (auto eng = listed_engagement_of(c.ch); !eng.empty() && listed.insert(eng).second) {
       cmd_.command({"SADD", std::string(engagements_key), eng}, [](result<redis_value>) {});
+      engagement_index_.add(eng);
+    }
 
   for (std::size_t i = 0; i < out->committed.size(); ++i) watch_.on_own_commit(out->committed[i], reply.epochs[i]);
   done(std::move(out));
@@ -511,6 +509,18 @@ void redis_engine::list_engagements(std::function<void(result<std::vector<std::s
   if (!entered) handler(entered.err());
 }
 
+void redis_engine::list_engagements_after(std::string after, int limit,
+                                          std::function<void(result<engagement_ids_page>)> handler) {
+  auto entered = enter_op([this, after = std::move(after), limit, handler] {
+    begin_op();
+    engagement_index_.page(after, limit, [this, handler](result<engagement_ids_page> page) {
+      handler(std::move(page));
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
+}
+
 void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::string cid,
                                std::function<void(result<std::optional<committed_event>>)> handler) {
   auto entered = enter_op([this, ch, sender_id, cid, handler] {
@@ -543,6 +553,23 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
     eval(marker_script_, {"1", channel_key(ch, "read"), user_id, std::to_string(seq)},
          [this](result<redis_value>) { end_op(); });
   });
+}
+
+void redis_engine::read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) {
+  auto entered = enter_op([this, ch = std::move(ch), handler] {
+    begin_op();
+    cmd_.command({"HGETALL", channel_key(ch, "read")}, [this, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else {
+        handler(decode_read_markers(*r));
+      }
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
 }
 
 // ---- watching ----

@@ -17,6 +17,12 @@ std::string log_key(std::string_view eng);
 // The set of engagements whose main channel holds events (no hash tag).
 inline constexpr std::string_view engagements_key = "parley:engagements";
 
+// The same engagements as a sorted set, all scores 0, read in id order a page
+// at a time (redis_engagement_index.hpp); and the key that says it was
+// completed from the set once (a Redis written before it existed).
+inline constexpr std::string_view engagement_index_key = "parley:engagements:by_id";
+inline constexpr std::string_view engagement_index_done_key = "parley:engagements:by_id:complete";
+
 // The engagement whose set entry an event in `ch` maintains (main channels only).
 std::string listed_engagement_of(std::string_view ch);
 

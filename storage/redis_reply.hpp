@@ -33,6 +33,11 @@ struct redis_value {
 // Copies a hiredis reply tree (its nesting is bounded by hiredis' reader).
 redis_value from_hiredis(const redisReply* r);
 
+// An error reply as an answer: `unavailable` for the errors that mean "not
+// now" (loading, out of memory, failover, auth) rather than a fault of ours,
+// else `internal`.
+error reply_error(const std::string& message);
+
 // A whole decimal int64 ("12", "-3"); nullopt for anything else.
 std::optional<std::int64_t> decimal_int64(std::string_view text);
 
@@ -43,5 +48,9 @@ std::optional<published> parse_published(std::string_view payload);
 // events in stream order (`descending` for XREVRANGE; the result is always
 // ascending). A malformed reply is an `internal` error.
 result<channel_window> decode_read_reply(const redis_value& v, bool descending);
+
+// A channel's read-marker hash (HGETALL: user, seq, user, seq, ...): the
+// max_read_markers highest, seq descending. A malformed reply is `internal`.
+result<std::vector<read_marker>> decode_read_markers(const redis_value& v);
 
 }  // namespace parley

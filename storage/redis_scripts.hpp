@@ -14,6 +14,9 @@
 //   parley:T:read:<ch>    hash: user id -> highest seq read
 //   parley:engagements    set: the ids of engagements whose main channel holds events;
 //                         no hash tag, so written by its own SADD, never by a script
+//   parley:engagements:by_id  sorted set: the same ids, all scores 0 (pages in id order
+//                         by ZRANGEBYLEX); written by its own ZADD next to the SADD
+//   parley:engagements:by_id:complete  "1" once the sorted set was filled from the set
 // and the pub/sub channel parley:T:pub:<ch>, whose messages read
 // "<seq> <ts> <epoch> <event JSON>".
 #include <string_view>

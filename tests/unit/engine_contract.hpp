@@ -379,4 +379,52 @@ inline void check_bounded_reads(engine& e) {
   }
 }
 
+inline result<engagement_ids_page> engagements_after_sync(engine& e, std::string after, int limit) {
+  std::promise<result<engagement_ids_page>> p;
+  auto f = p.get_future();
+  e.list_engagements_after(std::move(after), limit, [&p](result<engagement_ids_page> out) { p.set_value(std::move(out)); });
+  return f.get();
+}
+
+// Engagements are listed a page at a time in id (byte) order, each once:
+// only those whose main channel holds events, from any id on.
+inline void check_engagement_pages(engine& e) {
+  for (std::string eng : {"m", "B", "a-1", "a", "z_9", "a0"}) fill(e, "eng:" + eng, 1);
+  fill(e, "eng:only-mediation:mediation", 1);
+  fill(e, "support", 1);
+  const std::vector<std::string> all{"B", "a", "a-1", "a0", "m", "z_9"};
+
+  std::vector<std::string> seen;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = engagements_after_sync(e, after, 4);
+    REQUIRE(page);
+    CHECK(page->ids.size() <= 4);
+    seen.insert(seen.end(), page->ids.begin(), page->ids.end());
+    if (!page->next) break;
+    CHECK(*page->next == page->ids.back());
+    after = *page->next;
+  }
+  CHECK(seen == all);
+
+  auto exact = engagements_after_sync(e, "", 6);
+  REQUIRE(exact);
+  CHECK(exact->ids == all);
+  CHECK_FALSE(exact->next);
+  // An id that is not listed still orders the page: what sorts after it.
+  auto between = engagements_after_sync(e, "a00", 50);
+  REQUIRE(between);
+  CHECK(between->ids == std::vector<std::string>{"m", "z_9"});
+  auto past = engagements_after_sync(e, "zz", 50);
+  REQUIRE(past);
+  CHECK(past->ids.empty());
+  CHECK_FALSE(past->next);
+  // Limits are clamped to 1..max_engagements_page.
+  auto clamped = engagements_after_sync(e, "", 0);
+  REQUIRE(clamped);
+  CHECK(clamped->ids == std::vector<std::string>{"B"});
+  CHECK(clamped->next == std::optional<std::string>("B"));
+  CHECK(engagements_after_sync(e, "", 1000000)->ids == all);
+}
+
 }  // namespace parley::testing

@@ -585,6 +585,12 @@ TEST_CASE("the decision log is read a page at a time, with the n to page on from
   check_records_paging(*e);
 }
 
+TEST_CASE("engagements are listed a page at a time in id order", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  check_engagement_pages(*e);
+}
+
 TEST_CASE("an append expecting heads that moved on stores nothing and reports stale state", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());
