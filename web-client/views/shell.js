@@ -100,6 +100,18 @@ export function sideNotifySettings(s) {
   return s.el.sideNotify;
 }
 
+// A view of its own rather than a channel (home, the engagement list): no
+// timeline and no details panel. `title` names it in the tab, `heading` in
+// the header.
+export function enterPageView(s, kind, title, heading) {
+  s.current = { kind };
+  s.view = null;
+  document.title = title;
+  setText(s.el.topTitle, heading);
+  document.body.classList.add('no-details');
+  replaceChildren(s.el.details);
+}
+
 export function togglePanel(s, which) {
   const open = !document.body.classList.contains(`show-${which}`);
   closePanels(s);
