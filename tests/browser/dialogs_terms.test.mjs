@@ -1,6 +1,6 @@
 // The structured agreement form: the terms it puts on the wire, the
-// before/after of a proposal against the accepted agreement, a rejection's
-// reason on the card, and
+// before/after of a proposal against the accepted agreement, the agreement's
+// version history in the details panel, a rejection's reason on the card, and
 // a counter-proposal prefilled from the proposal it answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ const { skip } = suite;
 
 const cardOf = (page, seq) => page.locator(`[data-testid="timeline"] > li[data-seq="${seq}"]`);
 
-test('the agreement form sends structured terms, and shows what a proposal changes', { skip }, async () => {
+test('the agreement form sends structured terms, shows what a proposal changes, and lists the versions', { skip }, async () => {
   const eng = uniqueEng('terms');
   const tok = people(eng);
   const client = await openClient(suite.browser, suite.server, tok.client);
@@ -95,8 +95,21 @@ test('the agreement form sends structured terms, and shows what a proposal chang
   await screenshot(client, 'before-after-card-1280');
   await card.getByTestId('proposal-accept').click();
 
+  // The history lists both versions, newest first, with what each changed.
+  const history = client.getByTestId('agreement-history');
+  await history.locator('[data-testid="agreement-history-version"][data-version="2"]').waitFor();
+  assert.deepEqual(await history.getByTestId('agreement-history-version').evaluateAll((els) => els.map((e) => e.dataset.version)), ['2', '1']);
+  const v2 = history.locator('[data-testid="agreement-history-version"][data-version="2"]');
+  assert.match(await v2.textContent(), /Compensation/);
+  assert.match(await v2.textContent(), /Proposed by Tomás Ruiz · accepted by Priya Nair/);
+  assert.equal(await v2.locator('[data-testid="term-change"][data-key="compensation"] [data-testid="term-before"]').textContent(), '4,800.5 CHF');
+  assert.equal(await v2.locator('[data-testid="term-change"][data-key="compensation"] [data-testid="term-after"]').textContent(), '5,200 EUR');
+  const v1 = history.locator('[data-testid="agreement-history-version"][data-version="1"]');
+  assert.equal(await v1.locator('[data-testid="term-change"][data-change="added"]').count(), 6);
+  assert.match(await v1.textContent(), /Proposed by Priya Nair · accepted by Tomás Ruiz/);
   await client.locator('[data-testid="agreement-version"]', { hasText: 'Version 2' }).waitFor();
-    for (const p of [client, expert]) assert.deepEqual(p.problems, []);
+  await screenshot(client, 'history-1280');
+  for (const p of [client, expert]) assert.deepEqual(p.problems, []);
   for (const p of [client, expert]) await p.context().close();
 });
 
