@@ -24,13 +24,14 @@ export class FieldError extends Error {
 let dialogCount = 0;
 
 // `post()` returns the event to send, {ch, kind, body}, or throws a
-// FieldError; `done(reply)` runs once the server has stored it.
-export function dialog(s, { title, fields, submit, post, done, testid, opener }) {
+// FieldError; `done(reply)` runs once the server has stored it. The focus
+// returns to `opener` (else the element focused when it opened).
+export function dialog(s, { title, fields, submit, post, done, testid, opener, danger = false }) {
   dialogCount += 1;
   const titleId = `dlg-title-${dialogCount}`;
   const errId = `dlg-error-${dialogCount}`;
   const err = h('p', { id: errId, class: 'form-error', role: 'alert', testid: 'dialog-error', hidden: true });
-  const submitBtn = h('button', { type: 'submit', class: 'btn primary', testid: 'dialog-submit' }, submit);
+  const submitBtn = h('button', { type: 'submit', class: `btn ${danger ? 'danger' : 'primary'}`, testid: 'dialog-submit' }, submit);
   const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, testid: testid || 'dialog' });
   const back = returnPoint(opener || document.activeElement);
   let sending = null; // the event on its way, until the server answers
@@ -333,6 +334,7 @@ export function openRejectDialog(s, p, opener) {
   dialog(s, {
     title: `Reject ${topicLabel(b.topic).toLowerCase()} proposal #${p.ev.seq}`,
     submit: 'Reject proposal',
+    danger: true,
     testid: 'reject-dialog',
     opener,
     fields: [

@@ -1,11 +1,12 @@
 // Dialogs keep what was typed: they close only once the server has stored
 // the post, show a refusal inside themselves, check required fields before
-// sending, never send on Enter in a field, and work with the keyboard alone
-// (focus in, Tab kept inside, Escape, focus back to the opener).
+// sending, never send on Enter in a field, keep the text while offline, and
+// work with the keyboard alone (focus in, Tab kept inside, Escape, focus back
+// to the opener).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, uniqueEng, waitOnline, apiPost, until,
+  serverAndBrowser, startServer, openClient, uniqueEng, waitOnline, apiPost, until,
 } from './harness.mjs';
 import { screenshot, people, storedEvents } from './dialogs_helpers.mjs';
 
@@ -169,4 +170,38 @@ test('a dialog is used with the keyboard alone: focus in, Tab kept inside, Escap
   assert.match(await card.getByTestId('reject-reason').textContent(), /Two interviews are still missing\./);
   for (const p of [expert, client]) assert.deepEqual(p.problems, []);
   for (const p of [expert, client]) await p.context().close();
+});
+
+test('without a connection nothing is sent and the dialog keeps the text until it can be', { skip }, async () => {
+  const eng = uniqueEng('offline');
+  const tok = people(eng);
+  const client = await openClient(suite.browser, suite.server, tok.client);
+  await waitOnline(client);
+  await client.getByTestId('action-flag').click();
+  const dlg = client.getByTestId('flag-dialog');
+  await dlg.getByTestId('flag-type-select').selectOption('risk');
+  await dlg.getByTestId('flag-text-input').fill('The panel may not be recruited in time.');
+
+  // The server goes away; the page notices.
+  const old = suite.server;
+  const { port, dataDir } = old;
+  await old.stop();
+  await client.locator('[data-testid="connection-state"]:not([data-state="online"])').waitFor();
+  await dlg.getByTestId('dialog-submit').click();
+  await until(async () => /Not connected/.test(await dlg.getByTestId('dialog-error').textContent()), { message: 'the offline error' });
+  assert.ok(await dlg.isVisible());
+  assert.equal(await dlg.getByTestId('flag-text-input').inputValue(), 'The panel may not be recruited in time.');
+  assert.equal(await dlg.getByTestId('flag-type-select').inputValue(), 'risk');
+
+  // Back on the same port: the same dialog sends it once.
+  suite.server = await startServer({ port, dataDir });
+  const cur = suite.server;
+  cur.cleanup = async () => { await cur.stop(); await old.cleanup(); };
+  await waitOnline(client, 30000);
+  await dlg.getByTestId('dialog-submit').click();
+  await dlg.waitFor({ state: 'detached' });
+  const flags = (await storedEvents(suite.server, tok.client, eng)).filter((e) => e.kind === 'flag');
+  assert.deepEqual(flags.map((e) => e.body), [{ type: 'risk', text: 'The panel may not be recruited in time.' }]);
+  assert.deepEqual(client.problems, []);
+  await client.context().close();
 });

@@ -92,6 +92,7 @@ test('the agreement form sends structured terms, shows what a proposal changes, 
   assert.equal(await change.getAttribute('data-change'), 'changed');
   assert.equal(await change.getByTestId('term-before').textContent(), '4,800.5 CHF');
   assert.equal(await change.getByTestId('term-after').textContent(), '5,200 EUR');
+  await card.scrollIntoViewIfNeeded();
   await screenshot(client, 'before-after-card-1280');
   await card.getByTestId('proposal-accept').click();
 

@@ -31,7 +31,8 @@ export function changesView(changes, { testid = 'terms-changes' } = {}) {
       h('dd', { testid: 'term-change', dataset: { key: c.key, change: c.change } },
         c.change === 'changed' ? [
           h('del', { testid: 'term-before' }, formatTermValue(c.key, c.before)),
-          h('span', { class: 'change-arrow', 'aria-label': 'becomes' }, ' → '),
+          h('span', { class: 'change-arrow', 'aria-hidden': 'true' }, ' → '),
+          h('span', { class: 'visually-hidden' }, ' becomes '),
           h('ins', { testid: 'term-after' }, formatTermValue(c.key, c.after))]
           : c.change === 'removed' ? h('del', { testid: 'term-before' }, formatTermValue(c.key, c.before))
             : h('span', { testid: 'term-after' }, valueNode(c.key, c.after))),
