@@ -23,14 +23,6 @@ function timeEl(ts) {
   return h('time', { class: 'ts', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-export function termsList(terms) {
-  if (!terms || typeof terms !== 'object' || Array.isArray(terms)) return null;
-  const keys = Object.keys(terms);
-  if (!keys.length) return null;
-  return h('dl', { class: 'terms', testid: 'terms' },
-    keys.map((k) => [h('dt', null, humanize(k)), h('dd', null, typeof terms[k] === 'string' ? terms[k] : JSON.stringify(terms[k]))]));
-}
-
 function excerpt(text, n = 120) {
   const s = String(text || '').replace(/\s+/g, ' ').trim();
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
