@@ -12,7 +12,7 @@ import { renderSidebar } from './views/sidebar.js';
 import { renderChannelFrame, renderPresence } from './views/channel.js';
 import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPosts } from './views/composer.js';
 import { renderPhaseTrack, renderDetails } from './views/details.js';
-import { updateFlag } from './dialogs.js';
+import { updateFlag, dialogHooks } from './dialogs.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -362,6 +362,8 @@ export class Session {
       canDecide: (p) => s.canDecide(p),
       decide: (p, verdict, btn) => s.decide(p, verdict, btn),
       navigate: (hash) => s.navigate(hash),
+      // Reject with a reason, counter-propose, and a proposal's terms against the agreement.
+      ...dialogHooks(s),
     };
   }
 

@@ -57,15 +57,14 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   const d2 = client.getByTestId('proposal-dialog');
   await d2.getByTestId('proposal-topic-select').selectOption('agreement');
   await d2.getByTestId('proposal-text-input').fill('Market sizing for the Nordics, 3 weeks.');
-  const values = d2.getByTestId('term-value');
-  await values.nth(0).fill('Nordic market sizing, 3 interviews');
-  await values.nth(1).fill('3 weeks');
-  await values.nth(2).fill('4800');
+  await d2.getByTestId('terms-scope').fill('Nordic market sizing, 3 interviews');
+  await d2.getByTestId('terms-end').fill('2026-12-21');
+  await d2.getByTestId('terms-amount').fill('4800');
   await d2.getByTestId('dialog-submit').click();
 
   const agreementCard = expert.locator('[data-testid="timeline"] [data-testid="event-proposal"]', { hasText: 'Agreement proposal' });
   await agreementCard.waitFor();
-  assert.match(await agreementCard.getByTestId('terms').textContent(), /Compensation\s*4800/);
+  assert.match(await agreementCard.getByTestId('terms').textContent(), /Compensation\s*New\s*4,800 EUR/);
   await shot(expert, 'proposal-pending-expert-1280');
   await agreementCard.getByTestId('proposal-accept').click();
 

@@ -23,14 +23,6 @@ function timeEl(ts) {
   return h('time', { class: 'ts', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-export function termsList(terms) {
-  if (!terms || typeof terms !== 'object' || Array.isArray(terms)) return null;
-  const keys = Object.keys(terms);
-  if (!keys.length) return null;
-  return h('dl', { class: 'terms', testid: 'terms' },
-    keys.map((k) => [h('dt', null, humanize(k)), h('dd', null, typeof terms[k] === 'string' ? terms[k] : JSON.stringify(terms[k]))]));
-}
-
 function excerpt(text, n = 120) {
   const s = String(text || '').replace(/\s+/g, ' ').trim();
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
@@ -159,12 +151,14 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
       h('span', { class: 'ref' }, `#${ev.seq}`)),
     compact ? h('div', { class: 'entry-head' }, h('span', { class: 'sender' }, who(ev.from)), roleBadge(ev.from && ev.from.role)) : header(ev),
     b.text ? h('p', { class: 'text', testid: 'proposal-text' }, String(b.text)) : null,
-    termsList(b.topic === 'phase' ? null : b.terms),
+    ctx.proposalDetails(p, st),
   ];
-  if (decide) {
+  const counter = ctx.canCounterPropose(p);
+  if (decide || counter) {
     children.push(h('div', { class: 'card-actions' },
-      h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept'),
-      h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'rejected', e.currentTarget) }, 'Reject')));
+      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept') : null,
+      decide ? h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.reject(p, e.currentTarget) }, 'Reject…') : null,
+      counter ? h('button', { type: 'button', class: 'btn small', testid: 'proposal-counter', 'aria-label': `Counter-propose to ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.counterPropose(p, e.currentTarget) }, 'Counter-propose…') : null));
   }
   return { children, status: st.status, label: `${topicLabel(b.topic)} proposal from ${who(ev.from)}: ${st.status}` };
 }
