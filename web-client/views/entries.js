@@ -2,6 +2,7 @@
 // nodes with text set as text.
 import { h, formatTime, formatDateTime, initials, hueFor, humanize } from '../dom.js';
 import { isParty } from '../model.js';
+import { splitLinks } from '../linkify.js';
 
 function who(from) {
   return (from && (from.name || from.id)) || 'Someone';
@@ -29,6 +30,13 @@ export function termsList(terms) {
   if (!keys.length) return null;
   return h('dl', { class: 'terms', testid: 'terms' },
     keys.map((k) => [h('dt', null, humanize(k)), h('dd', null, typeof terms[k] === 'string' ? terms[k] : JSON.stringify(terms[k]))]));
+}
+
+// Message text with its https links clickable; everything else stays text.
+function linkedText(text) {
+  return splitLinks(text).map((part) => (part.href
+    ? h('a', { href: part.href, target: '_blank', rel: 'noopener noreferrer', class: 'text-link', testid: 'message-link' }, part.text)
+    : part.text));
 }
 
 function excerpt(text, n = 120) {
@@ -86,7 +94,7 @@ function renderMessage(ev, ctx) {
     h('div', { class: 'bubble' },
       header(ev, actions),
       quote,
-      h('p', { class: 'text', testid: 'message-text' }, String(b.text ?? ''))));
+      h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text))));
   return node;
 }
 
