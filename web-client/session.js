@@ -155,6 +155,7 @@ export class Session {
     c.joined = true;
     c.missing = false;
     c.reset(events);
+    c.loadReads(join.reads, this.me.id);
     const info = engagementOf(ch);
     if (info) {
       const eng = this.ensureEngagement(info.id);
