@@ -89,6 +89,7 @@ export class EngagementModel {
     this.stateVersion = 0; // how many states have been applied
     this.flags = new Map(); // `${ch}#${seq}` -> {ev, ch, state, updates: []}
     this.proposals = new Map(); // `${ch}#${seq}` -> {ev, ch, decisions: []}
+    this.earlyDecisions = new Map(); // `${ch}#${proposal seq}` -> decisions seen before their proposal
     this.mediation = 'unknown'; // unknown | open | closed | none
     this.log = { records: [], verify: null, status: 'idle', error: null };
   }
@@ -119,11 +120,21 @@ export class EngagementModel {
           break;
         }
         case 'proposal':
-          if (!this.proposals.has(key(ev.seq))) this.proposals.set(key(ev.seq), { ev, ch, decisions: [] });
+          if (!this.proposals.has(key(ev.seq))) {
+            // Decisions loaded before their proposal (history pages arrive newest first).
+            const early = this.earlyDecisions.get(key(ev.seq)) || [];
+            this.earlyDecisions.delete(key(ev.seq));
+            this.proposals.set(key(ev.seq), { ev, ch, decisions: early });
+          }
           break;
         case 'decision': {
           const p = this.proposals.get(key(b.proposal));
           if (p && !p.decisions.some((d) => d.seq === ev.seq)) p.decisions.push(ev);
+          else if (!p && Number.isInteger(b.proposal) && b.proposal < ev.seq) {
+            const early = this.earlyDecisions.get(key(b.proposal)) || [];
+            if (!early.some((d) => d.seq === ev.seq)) early.push(ev);
+            this.earlyDecisions.set(key(b.proposal), early);
+          }
           break;
         }
         case 'mediation':

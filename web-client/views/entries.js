@@ -169,6 +169,7 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
     b.text ? h('p', { class: 'text', testid: 'proposal-text' }, String(b.text)) : null,
     termsList(b.topic === 'phase' ? null : b.terms),
   ];
+  if (!compact) children.push(...proposalOutcome(p, ctx));
   if (decide) {
     children.push(h('div', { class: 'card-actions' },
       h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept'),
@@ -184,7 +185,76 @@ function renderProposal(ev, ctx) {
   return node;
 }
 
+// The phase change an accepted phase proposal caused: the server stores it
+// right after the decision that accepted it, in the same channel.
+function phaseChangeOf(decision, ctx) {
+  const next = ctx.lookup(decision.ch, decision.seq + 1);
+  return next && next.kind === 'phase' ? next : null;
+}
+
+const sortedDecisions = (p) => [...(p.decisions || [])].sort((a, b) => a.seq - b.seq);
+
+// Under a decided proposal: who decided and why, the log record, the phase
+// it moved to; the decision and phase-change events themselves on demand.
+function proposalOutcome(p, ctx) {
+  const decisions = sortedDecisions(p);
+  if (!decisions.length) return [];
+  const details = [];
+  const lines = [];
+  for (const d of decisions) {
+    const b = d.body || {};
+    const accepted = b.verdict === 'accepted';
+    lines.push(h('li', { class: `outcome-line verdict-${accepted ? 'accepted' : 'rejected'}` },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, accepted ? '✓' : '✕'),
+      h('span', null, `${accepted ? 'Accepted' : 'Rejected'} by `, h('strong', null, who(d.from)),
+        b.text ? h('span', { class: 'outcome-reason', testid: 'decision-reason' }, `: “${String(b.text)}”`) : null),
+      b.record ? h('span', { class: 'pill record', testid: 'decision-record', title: `hash ${b.record.hash}` }, `Log record #${b.record.n}`) : null));
+    details.push(decisionDetail(d));
+    const phase = accepted ? phaseChangeOf(d, ctx) : null;
+    if (phase) {
+      const pb = phase.body || {};
+      lines.push(h('li', { class: 'outcome-line phase' },
+        h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '◆'),
+        h('span', null, 'Phase: ', humanize(pb.from), ' → ', h('strong', null, humanize(pb.to)))));
+      details.push(h('div', { class: 'folded-entry', testid: 'event-phase', dataset: { seq: String(phase.seq) } },
+        `#${phase.seq} · Phase changed from ${humanize(pb.from)} to ${humanize(pb.to)}`, phase.ts ? ` · ${formatDateTime(phase.ts)}` : ''));
+    }
+  }
+  return [
+    h('ul', { class: 'proposal-outcome', testid: 'proposal-outcome' }, lines),
+    h('details', { class: 'proposal-details', testid: 'proposal-details' },
+      h('summary', null, details.length === 1 ? 'Details: 1 event' : `Details: ${details.length} events`),
+      details),
+  ];
+}
+
+function decisionDetail(d) {
+  const b = d.body || {};
+  return h('div', { class: 'folded-entry', testid: 'event-decision', dataset: { seq: String(d.seq) } },
+    `#${d.seq} · ${who(d.from)}${d.from && d.from.role ? ` (${humanize(d.from.role)})` : ''} ${b.verdict === 'accepted' ? 'accepted' : 'rejected'}`,
+    d.ts ? ` · ${formatDateTime(d.ts)}` : '',
+    b.text ? ` · “${String(b.text)}”` : '',
+    b.record ? ` · decision log record #${b.record.n}, hash ${String(b.record.hash).slice(0, 12)}…` : '');
+}
+
+// A decision or phase change shown inside its proposal's card: kept in the
+// list (hidden) so its seq stays addressable and jumps land on the card.
+function folded(ev, proposalSeq) {
+  return h('li', {
+    class: 'entry folded', hidden: true,
+    dataset: { seq: String(ev.seq), kind: ev.kind, foldedInto: String(proposalSeq) },
+    id: `ev-${ev.ch.replace(/[^A-Za-z0-9_-]/g, '_')}-${ev.seq}`,
+  });
+}
+
 function renderDecision(ev, ctx) {
+  const b = ev.body || {};
+  if (ctx.proposal(ev.ch, b.proposal)) return folded(ev, b.proposal);
+  return renderLoneDecision(ev, ctx);
+}
+
+// A decision whose proposal is not loaded: drawn on its own.
+function renderLoneDecision(ev, ctx) {
   const b = ev.body || {};
   const prop = ctx.lookup(ev.ch, b.proposal);
   const what = prop ? `${topicLabel(prop.body && prop.body.topic)} proposal #${b.proposal}` : `proposal #${b.proposal}`;
@@ -198,8 +268,11 @@ function renderDecision(ev, ctx) {
     h('div', { class: 'entry-head' }, roleBadge(ev.from && ev.from.role), timeEl(ev.ts)));
 }
 
-function renderPhase(ev) {
+function renderPhase(ev, ctx) {
   const b = ev.body || {};
+  const decision = b.from ? ctx.lookup(ev.ch, ev.seq - 1) : null;
+  const proposalSeq = decision && decision.kind === 'decision' && decision.body ? decision.body.proposal : null;
+  if (proposalSeq && ctx.proposal(ev.ch, proposalSeq)) return folded(ev, proposalSeq);
   const label = b.from ? `Phase changed from ${b.from} to ${b.to}` : `Engagement opened in ${b.to}`;
   return shell(ev, 'divider phase-change', label,
     h('span', { class: 'divider-text' },

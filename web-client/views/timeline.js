@@ -211,6 +211,7 @@ export class TimelineView {
       const info = engagementOf(this.ch);
       if (info) this.s.ensureEngagement(info.id).ingest(this.ch, added);
       await this.prependChunked(added);
+      this.refold(added);
     } catch (err) {
       toast(this.s, explain(err), 'error');
     } finally {
@@ -274,6 +275,7 @@ export class TimelineView {
           this.list.insertBefore(node, after);
         }
         const b = ev.body || {};
+        if (node.dataset.foldedInto) refresh.add(Number(node.dataset.foldedInto));
         if (ev.kind === 'decision') refresh.add(b.proposal);
         if (ev.kind === 'flag_update') refresh.add(b.flag);
         if (ev.kind === 'message' && ev.from && ev.from.id === this.s.me.id && ev.cid) {
@@ -339,13 +341,34 @@ export class TimelineView {
     setText(this.receipt, readers.length ? `Seen by ${readers.join(', ')}` : '');
   }
 
+  // Scrolls to the entry with `seq`; a decision or phase change folded into
+  // its proposal's card lands on the card, its details open.
   jumpTo(seq) {
-    const node = this.nodes.get(seq);
+    let node = this.nodes.get(seq);
+    if (node && node.dataset.foldedInto) {
+      node = this.nodes.get(Number(node.dataset.foldedInto));
+      const details = node && node.querySelector('details');
+      if (details) details.open = true;
+    }
     if (!node) return;
     node.scrollIntoView({ block: 'center', behavior: 'smooth' });
     node.classList.add('flash');
     node.setAttribute('tabindex', '-1');
     node.focus({ preventScroll: true });
     setTimeout(() => node.classList.remove('flash'), 1500);
+  }
+
+  // Older events just drawn may hold the proposal of a decision drawn on its
+  // own so far: the decision and its phase change fold into the card now.
+  refold(events) {
+    for (const ev of events) {
+      const p = ev.kind === 'proposal' ? this.ctx.proposal(this.ch, ev.seq) : null;
+      for (const d of (p ? p.decisions : [])) {
+        for (const seq of [d.seq, d.seq + 1]) {
+          const node = this.nodes.get(seq);
+          if (node && !node.dataset.foldedInto) this.refreshSeq(seq);
+        }
+      }
+    }
   }
 }
