@@ -408,6 +408,13 @@ void hub::present(const std::string& ch, std::function<void(result<std::vector<u
   membership_.present(ch, std::move(done));
 }
 
+void hub::read_markers_of(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done) {
+  storage_.read_markers(ch, [this, ch, done = std::move(done)](result<std::vector<read_marker>> stored) {
+    if (!stored) return done(stored.err());
+    done(merge_read_markers(std::move(*stored), read_markers_.known_on(ch), max_read_markers));
+  });
+}
+
 result<void> hub::mark_read(const claims& who, const std::string& ch_name, std::int64_t seq, const member* except) {
   auto ch = parse_channel(ch_name);
   if (!ch) return make_error(errc::bad_request, "unknown channel '" + ch_name + "'");

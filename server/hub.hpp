@@ -109,6 +109,9 @@ class hub {
   result<void> mark_read(const claims& who, const std::string& ch, std::int64_t seq, const member* except);
   // Stores the read markers gathered since the last flush.
   void flush_read_markers() { read_markers_.flush(); }
+  // The read markers of `ch` for a join (the caller has checked the reader
+  // may read it): stored ones with those not yet written. `done` runs on a storage thread.
+  void read_markers_of(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done);
 
   // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
   // on every instance, except `except`.

@@ -1,5 +1,7 @@
 #include "server/read_markers.hpp"
 
+#include <algorithm>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,34 @@ void read_markers::flush() {
     auto nl = key.find('\n');
     store_(key.substr(nl + 1), key.substr(0, nl), seq);
   }
+}
+
+std::vector<std::pair<std::string, std::int64_t>> read_markers::known_on(const std::string& ch) const {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  std::string prefix = ch + '\n';
+  std::lock_guard lock(mutex_);
+  for (auto it = latest_.lower_bound(prefix); it != latest_.end() && it->first.starts_with(prefix); ++it)
+    out.emplace_back(it->first.substr(prefix.size()), it->second);
+  return out;
+}
+
+std::vector<read_marker> merge_read_markers(std::vector<read_marker> stored,
+                                            const std::vector<std::pair<std::string, std::int64_t>>& known,
+                                            std::size_t limit) {
+  std::unordered_map<std::string, std::int64_t> by_user;
+  for (auto& m : stored) by_user[std::move(m.user_id)] = m.seq;
+  for (const auto& [user_id, seq] : known) {
+    auto& at = by_user[user_id];
+    at = std::max(at, seq);
+  }
+  std::vector<read_marker> out;
+  out.reserve(by_user.size());
+  for (auto& [user_id, seq] : by_user) out.push_back({user_id, seq});
+  std::sort(out.begin(), out.end(), [](const read_marker& a, const read_marker& b) {
+    return a.seq != b.seq ? a.seq > b.seq : a.user_id < b.user_id;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
 }
 
 std::size_t read_markers::pending() const {

@@ -6,12 +6,17 @@
 //
 // Thread-safe (sessions on every worker call it). Pure: no clock, no I/O of
 // its own; the caller flushes on a timer and at stop, and `store` does the write.
+#include "storage/engine.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace parley {
 
@@ -31,6 +36,10 @@ class read_markers {
   // Hands every pending marker to `store`, and forgets them.
   void flush();
 
+  // The markers known here for `ch` (user id → seq): newer than storage
+  // until their batch is written.
+  std::vector<std::pair<std::string, std::int64_t>> known_on(const std::string& ch) const;
+
   std::size_t pending() const;
   std::size_t known() const;
 
@@ -42,9 +51,15 @@ class read_markers {
   std::size_t flush_at_;
   std::size_t max_known_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::int64_t> latest_;
+  std::map<std::string, std::int64_t> latest_;  // ordered: a channel's markers are one range
   std::unordered_map<std::string, std::int64_t> pending_;
   std::mutex flush_mutex_;  // one flush at a time, so stores of one pair stay in order
 };
+
+// A channel's markers for a join: the stored ones raised by those known here,
+// the `limit` highest, seq descending.
+std::vector<read_marker> merge_read_markers(std::vector<read_marker> stored,
+                                            const std::vector<std::pair<std::string, std::int64_t>>& known,
+                                            std::size_t limit);
 
 }  // namespace parley

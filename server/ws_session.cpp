@@ -82,6 +82,14 @@ boost::json::array users_json(const std::vector<user>& users) {
   return a;
 }
 
+// Storage knows only the user's id: the client names it from presence and events.
+boost::json::array read_markers_json(const std::vector<read_marker>& markers) {
+  boost::json::array a;
+  a.reserve(markers.size());
+  for (const auto& m : markers) a.push_back(boost::json::object{{"user", {{"id", m.user_id}}}, {"seq", m.seq}});
+  return a;
+}
+
 }  // namespace
 
 ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection_limits::ticket connection,
@@ -308,6 +316,11 @@ net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::sha
   if (closing_) co_return;
   if (!present) co_return send_heavy_error(j->f.id, present.err());
   j->presence = std::move(present.value());
+  auto reads = co_await completion<result<std::vector<read_marker>>>(
+      [&](auto done) { hub_.read_markers_of(j->ch, std::move(done)); });
+  if (closing_) co_return;
+  if (!reads) co_return send_heavy_error(j->f.id, reads.err());
+  j->reads = std::move(reads.value());
 
   if (auto room = channel_limit_allows(j->ch); !room) co_return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
@@ -377,7 +390,8 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
                              {"head", out.head},
                              {"recovered", recovered},
                              {"state", std::move(j->state)},
-                             {"presence", users_json(present)}};
+                             {"presence", users_json(present)},
+                             {"reads", read_markers_json(j->reads)}};
   // A window larger than the reply may take holds its oldest events and
   // "more": true; live events still start after the head, and the client pages
   // the rest with history.

@@ -56,6 +56,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
     std::uint64_t generation = 0;
     boost::json::value state;
     std::vector<user> presence;
+    std::vector<read_marker> reads;
   };
 
   void on_accept(boost::beast::error_code ec);

@@ -111,6 +111,15 @@ struct engine_counters {
 };
 
 // A read window of a channel, with the channel's epoch and head.
+// One user's last read seq on a channel (the `read` op), as stored.
+struct read_marker {
+  std::string user_id;
+  std::int64_t seq = 0;
+};
+// A join answers at most this many markers: a channel's readers are its
+// members, but nothing else bounds how many users have ever read it.
+constexpr int max_read_markers = 200;
+
 struct channel_window {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
@@ -178,6 +187,8 @@ class engine {
 
   // Persists the last seq a user has read on a channel (kept at the maximum seen).
   virtual void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) = 0;
+  // The stored read markers of channel `ch`: the max_read_markers highest, seq descending.
+  virtual void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) = 0;
 
   virtual engine_stats stats() const = 0;
 

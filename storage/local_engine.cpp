@@ -86,6 +86,10 @@ class local_engine final : public engine {
     writer_.set_read_marker(std::move(user_id), std::move(ch), seq);
   }
 
+  void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override {
+    reader_.read_markers(std::move(ch), std::move(handler));
+  }
+
   void read(read_query q, std::function<void(result<channel_window>)> handler) override {
     reader_.read(std::move(q), std::move(handler));
   }

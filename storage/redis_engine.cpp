@@ -124,6 +124,7 @@ class redis_engine final : public engine {
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
+  void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
   void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) override;
@@ -543,6 +544,23 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
     eval(marker_script_, {"1", channel_key(ch, "read"), user_id, std::to_string(seq)},
          [this](result<redis_value>) { end_op(); });
   });
+}
+
+void redis_engine::read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) {
+  auto entered = enter_op([this, ch = std::move(ch), handler] {
+    begin_op();
+    cmd_.command({"HGETALL", channel_key(ch, "read")}, [this, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else {
+        handler(decode_read_markers(*r));
+      }
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
 }
 
 // ---- watching ----

@@ -80,4 +80,21 @@ result<channel_window> decode_read_reply(const redis_value& v, bool descending) 
   return out;
 }
 
+result<std::vector<read_marker>> decode_read_markers(const redis_value& v) {
+  const auto& e = v.elements;
+  if (!v.is_array() || e.size() % 2 != 0) return make_error(errc::internal, "redis: unexpected reply for read markers");
+  std::vector<read_marker> markers;
+  markers.reserve(e.size() / 2);
+  for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+    auto seq = decimal_int64(e[i + 1].str);
+    if (!seq) return make_error(errc::internal, "redis: malformed read marker of " + e[i].str);
+    markers.push_back({e[i].str, *seq});
+  }
+  auto keep = std::min<std::size_t>(markers.size(), max_read_markers);
+  std::partial_sort(markers.begin(), markers.begin() + static_cast<std::ptrdiff_t>(keep), markers.end(),
+                    [](const read_marker& a, const read_marker& b) { return a.seq > b.seq; });
+  markers.resize(keep);
+  return markers;
+}
+
 }  // namespace parley

@@ -44,4 +44,8 @@ std::optional<published> parse_published(std::string_view payload);
 // ascending). A malformed reply is an `internal` error.
 result<channel_window> decode_read_reply(const redis_value& v, bool descending);
 
+// A channel's read-marker hash (HGETALL: user, seq, user, seq, ...): the
+// max_read_markers highest, seq descending. A malformed reply is `internal`.
+result<std::vector<read_marker>> decode_read_markers(const redis_value& v);
+
 }  // namespace parley

@@ -47,6 +47,7 @@ void sqlite_reader::open() {
                    "SELECT json FROM decision_log WHERE eng = ?1 AND n > ?2 ORDER BY n LIMIT ?3");
   prepare_or_throw(path_, db_, read_cid_,
                    "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
+  prepare_or_throw(path_, db_, read_markers_, "SELECT user, seq FROM read_markers WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare_or_throw(path_, db_, list_engagements_,
                    "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
 }
@@ -99,6 +100,13 @@ void sqlite_reader::find_by_cid(std::string ch, std::string sender_id, std::stri
         handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_find_by_cid(ch, sender_id, cid));
+  });
+}
+
+void sqlite_reader::read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) {
+  post([this, ch = std::move(ch), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_read_markers(ch));
   });
 }
 
@@ -227,6 +235,18 @@ result<std::vector<std::string>> sqlite_reader::do_list_engagements() {
   while ((rc = list_engagements_.step()) == SQLITE_ROW) ids.emplace_back(list_engagements_.column_text(0));
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot list engagements");
   return ids;
+}
+
+result<std::vector<read_marker>> sqlite_reader::do_read_markers(const std::string& ch) {
+  std::vector<read_marker> markers;
+  statement_use use(read_markers_);
+  read_markers_.bind(1, std::string_view(ch));
+  read_markers_.bind(2, static_cast<std::int64_t>(max_read_markers));
+  int rc;
+  while ((rc = read_markers_.step()) == SQLITE_ROW)
+    markers.push_back({std::string(read_markers_.column_text(0)), read_markers_.column_int64(1)});
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read the read markers");
+  return markers;
 }
 
 result<std::optional<committed_event>> sqlite_reader::do_find_by_cid(const std::string& ch, const std::string& sender,

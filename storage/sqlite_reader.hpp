@@ -36,6 +36,7 @@ class sqlite_reader {
   void list_engagements(std::function<void(result<std::vector<std::string>>)> handler);
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler);
+  void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -56,6 +57,7 @@ class sqlite_reader {
   result<std::vector<std::string>> do_list_engagements();
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
+  result<std::vector<read_marker>> do_read_markers(const std::string& ch);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
@@ -67,7 +69,7 @@ class sqlite_reader {
   // The connection and its statements: used on the reader thread only.
   sqlite_db db_;
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
-      read_cid_;
+      read_cid_, read_markers_;
 
   job_queue<read_job> queue_;
 

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS read_markers (
   seq INTEGER NOT NULL,
   PRIMARY KEY (user, ch)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS read_markers_by_channel ON read_markers (ch, seq);
 )sql";
 
 // The meta value of `key` after checking or setting it; `make` gives the value

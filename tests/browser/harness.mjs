@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
@@ -138,9 +139,34 @@ export async function waitOnline(page, timeout = 15000) {
   await page.locator('[data-testid="connection-state"][data-state="online"]').waitFor({ timeout });
 }
 
+// Screenshots are written only when PARLEY_SCREENSHOTS=1, so that test runs
+// (CI included) do not rewrite the committed set under tests/artifacts/.
+export const SCREENSHOTS = process.env.PARLEY_SCREENSHOTS === '1';
+
 export async function shot(page, name) {
+  if (!SCREENSHOTS) return;
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+// axe-core's browser bundle, read once. The page's CSP forbids injected
+// <script> tags, so the source is evaluated through the DevTools protocol,
+// which the CSP does not govern.
+let axeSource = null;
+function axeScript() {
+  if (!axeSource) axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  return axeSource;
+}
+
+// The axe-core violations on the page as it is now, at the given impact
+// levels: [{ id, impact, help, targets: ['selector', …] }].
+export async function axeViolations(page, { impact = ['serious', 'critical'], include } = {}) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeScript());
+  const violations = await page.evaluate(async (ctx) => {
+    const res = await window.axe.run(ctx || document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  }, include || null);
+  return violations.filter((v) => impact.includes(v.impact));
 }
 
 export async function send(page, text) {

@@ -60,3 +60,25 @@ TEST_CASE("read markers remember a bounded number of pairs", "[server]") {
   m.flush();
   CHECK(r.stored.size() == 10'000);  // every marker still reached storage
 }
+
+TEST_CASE("a join's read markers are the stored ones raised by those not yet written", "[server]") {
+  recorder r;
+  read_markers m(r.fn());
+  m.update("u1", "eng:1", 7);
+  m.update("u2", "eng:1", 3);
+  m.update("u1", "eng:10", 99);  // a channel whose name extends eng:1's
+  auto known = m.known_on("eng:1");
+  REQUIRE(known.size() == 2);
+
+  std::vector<read_marker> stored{{"u1", 5}, {"u3", 4}, {"u2", 6}};
+  auto merged = merge_read_markers(stored, known, 10);
+  REQUIRE(merged.size() == 3);
+  CHECK(merged[0].user_id == "u1");
+  CHECK(merged[0].seq == 7);  // newer than storage
+  CHECK(merged[1].user_id == "u2");
+  CHECK(merged[1].seq == 6);  // storage is ahead of an older marker known here
+  CHECK(merged[2].user_id == "u3");
+
+  CHECK(merge_read_markers(stored, known, 2).size() == 2);
+  CHECK(m.known_on("eng:2").empty());
+}

@@ -95,3 +95,27 @@ TEST_CASE("the read script's reply gives ascending events or an error for a malf
   auto bad_id = decode_read_reply(array({str("ep"), integer(1), integer(0), str("x-0"), str("{}")}), false);
   CHECK_FALSE(bad_id);
 }
+
+TEST_CASE("a channel's read-marker hash gives the highest markers first, or an error for a malformed one", "[redis]") {
+  auto ok = decode_read_markers(array({str("bob"), str("4"), str("alice"), str("9"), str("carol"), str("1")}));
+  REQUIRE(ok);
+  REQUIRE(ok->size() == 3);
+  CHECK((*ok)[0].user_id == "alice");
+  CHECK((*ok)[0].seq == 9);
+  CHECK((*ok)[2].user_id == "carol");
+
+  std::vector<redis_value> many;
+  for (int i = 0; i < max_read_markers + 50; ++i) {
+    many.push_back(str("u" + std::to_string(i)));
+    many.push_back(str(std::to_string(i)));
+  }
+  auto capped = decode_read_markers(array(std::move(many)));
+  REQUIRE(capped);
+  REQUIRE(capped->size() == static_cast<std::size_t>(max_read_markers));
+  CHECK(capped->front().seq == max_read_markers + 49);
+
+  CHECK(decode_read_markers(array({}))->empty());
+  CHECK_FALSE(decode_read_markers(str("x")));
+  CHECK_FALSE(decode_read_markers(array({str("bob")})));
+  CHECK_FALSE(decode_read_markers(array({str("bob"), str("four")})));
+}
