@@ -308,24 +308,52 @@ function renderSla(ev) {
     timeEl(ev.ts));
 }
 
-const NOTICE_LABEL = { scope_change: 'Scope change flagged', dispute: 'Dispute raised', phase_overdue: 'Phase overdue' };
+// What a notice is about, by its type and the flag's state now.
+const NOTICE_TITLE = {
+  dispute: { open: 'Dispute raised', acknowledged: 'Dispute acknowledged', resolved: 'Dispute resolved' },
+  scope_change: { open: 'Scope change flagged', acknowledged: 'Scope change acknowledged', resolved: 'Scope change resolved' },
+  phase_overdue: {},
+};
+const NOTICE_DEFAULT = { dispute: 'Dispute raised', scope_change: 'Scope change flagged', phase_overdue: 'Phase overdue' };
+
+// The state of the flag a notice is about: the server's state of its
+// engagement lists open flags; a flag it no longer lists is resolved. Null
+// while that state is unknown.
+function noticeFlagState(b, ctx) {
+  if (typeof b.flag !== 'number' || typeof b.eng !== 'string' || !ctx.engagementState) return null;
+  const state = ctx.engagementState(b.eng);
+  if (!state || !Array.isArray(state.open_flags)) return null;
+  const listed = state.open_flags.find((f) => f && f.seq === b.flag);
+  return listed ? (listed.state || 'open') : 'resolved';
+}
 
 function renderNotice(ev, ctx) {
   const b = ev.body || {};
   const eng = typeof b.eng === 'string' ? b.eng : '';
+  const state = noticeFlagState(b, ctx);
+  const title = (state && NOTICE_TITLE[b.type] && NOTICE_TITLE[b.type][state]) || NOTICE_DEFAULT[b.type] || humanize(b.type);
+  const resolved = state === 'resolved';
   const buttons = [];
-  if (eng && b.type === 'dispute') {
+  if (eng && b.type === 'dispute' && !resolved) {
     buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open the mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
   }
   if (eng) {
     buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'notice-open-engagement', 'aria-label': `Open engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}`) }, 'Open engagement'));
   }
-  return shell(ev, `card support-notice notice-${b.type || 'other'}`, `${NOTICE_LABEL[b.type] || humanize(b.type)} in engagement ${eng}`,
+  // "flag #21 in Engagement 42", a link to the engagement at that flag.
+  const engHash = `#/eng/${encodeURIComponent(eng)}`;
+  const where = !eng ? null : typeof b.flag === 'number'
+    ? h('a', {
+      href: engHash, class: 'notice-link', testid: 'notice-flag-link',
+      onclick: (e) => { e.preventDefault(); ctx.openEvent(`eng:${eng}`, b.flag); },
+    }, `flag #${b.flag} in Engagement ${eng}`)
+    : h('a', { href: engHash, class: 'notice-link', testid: 'notice-flag-link' }, `Engagement ${eng}`);
+  return shell(ev, `card support-notice notice-${b.type || 'other'}${state ? ` state-${state}` : ''}`, `${title}: ${typeof b.flag === 'number' ? `flag #${b.flag} in ` : ''}engagement ${eng}`,
     h('div', { class: 'card-kind' },
       h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '⏱' : '⚑'),
-      h('span', { testid: 'notice-type' }, NOTICE_LABEL[b.type] || humanize(b.type)),
-      h('span', { class: 'pill' }, `Engagement ${eng}`),
-      typeof b.flag === 'number' ? h('span', { class: 'ref' }, `flag #${b.flag}`) : null),
+      h('span', { testid: 'notice-type' }, title),
+      state ? h('span', { class: `pill state-${state}`, testid: 'notice-state' }, humanize(state)) : null),
+    where ? h('p', { class: 'notice-where' }, where) : null,
     b.text ? h('p', { class: 'text' }, String(b.text)) : null,
     h('div', { class: 'entry-head' }, timeEl(ev.ts)),
     buttons.length ? h('div', { class: 'card-actions' }, buttons) : null);

@@ -166,7 +166,7 @@ export class TimelineView {
       end = start;
       if (end > 0 && !first) requestAnimationFrame(step);
       else if (end > 0) this.renderRest(events, end, token);
-      else { this.list.dataset.rendered = String(events.length); this.renderReceipt(); }
+      else this.rendered(events.length);
     };
     if (events.length) step();
     else this.list.dataset.rendered = '0';
@@ -175,10 +175,19 @@ export class TimelineView {
   // Draws the events before `end` once the view is placed, keeping it still.
   renderRest(events, end, token) {
     this.prependChunked(events.slice(0, end)).then(() => {
-      if (token !== this.renderToken) return;
-      this.list.dataset.rendered = String(events.length);
-      this.renderReceipt();
+      if (token === this.renderToken) this.rendered(events.length);
     });
+  }
+
+  // Every event is drawn: the receipt, and the jump a link asked for.
+  rendered(count) {
+    this.list.dataset.rendered = String(count);
+    this.renderReceipt();
+    const jump = this.s.pendingJump;
+    if (jump && jump.ch === this.ch && this.s.channel(this.ch).joined) {
+      this.s.pendingJump = null;
+      if (this.nodes.has(jump.seq)) { this.stuck = false; this.jumpTo(jump.seq); }
+    }
   }
 
   // The "New" divider above the first unread entry, scrolled to the top of
@@ -312,7 +321,7 @@ export class TimelineView {
     this.ctx = this.s.timelineCtx();
     for (const [seq, node] of this.nodes) {
       const k = node.dataset.kind;
-      if (k === 'proposal' || k === 'flag' || k === 'mediation') this.refreshSeq(seq);
+      if (k === 'proposal' || k === 'flag' || k === 'mediation' || k === 'notice') this.refreshSeq(seq);
     }
   }
 
