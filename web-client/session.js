@@ -177,6 +177,8 @@ export class Session {
     const info = engagementOf(ch);
     if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state);
     if (this.current && this.current.ch === ch) { renderPresence(this); this.markRead(); }
+    // Stored read markers are named from presence: redraw "Seen by".
+    if (this.view && this.view.ch === ch) this.view.renderReceipt();
   }
 
   onEvents(ch, events) {

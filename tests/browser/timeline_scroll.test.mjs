@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, until,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, until, axeViolations,
 } from './harness.mjs';
 
 const suite = serverAndBrowser();
@@ -113,6 +113,7 @@ test('scrolled up, new events are counted in a button that brings them into view
   assert.equal((await entryInView(page, seqs[0])).inside, false, 'the new events are not in view yet');
   assert.ok(await scroller.evaluate((el) => el.scrollTop < 50), 'the view did not move');
   if (SHOTS) await shot(page, 'timeline-new-pill-1280');
+  assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
 
   // the button, reached with the keyboard, brings them into view and hides
   await pill.focus();
@@ -134,3 +135,39 @@ test('scrolled up, new events are counted in a button that brings them into view
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+for (const [size, viewport] of [['1280', DESKTOP], ['phone-390', PHONE]]) {
+  test(`a reload opens at the first unread event under a "New" divider (${size})`, { skip }, async () => {
+    const p = people(`unread-${size}`);
+    for (let i = 1; i <= 10; i++) await post(p.bob, p.ch, 'message', { text: longText(`Read ${i}`, 3) });
+    const bobPage = await openClient(suite.browser, suite.server, p.bob, { viewport: DESKTOP });
+    const first = await openClient(suite.browser, suite.server, p.alice, { viewport });
+    await Promise.all([waitOnline(first), waitOnline(bobPage)]);
+    await first.locator('[data-testid="message-text"]', { hasText: 'Read 10,' }).waitFor();
+    // Bob's page sees Alice's read marker: the server has it
+    await bobPage.locator('[data-testid="read-receipt"]', { hasText: 'Seen by Alice Moreau' }).waitFor();
+    await first.context().close();
+    await bobPage.context().close();
+
+    const unread = [];
+    for (let i = 1; i <= 15; i++) unread.push((await post(p.bob, p.ch, 'message', { text: longText(`Unread ${i}`, 4) })).seq);
+    const page = await openClient(suite.browser, suite.server, p.alice, { viewport });
+    await waitOnline(page);
+    const divider = page.getByTestId('unread-divider');
+    await divider.waitFor();
+    const next = await divider.evaluate((el) => Number(el.nextElementSibling && el.nextElementSibling.dataset.seq));
+    assert.equal(next, unread[0], 'the divider is right before the first unread event');
+    await until(async () => (await entryInView(page, unread[0])).inside, { message: 'the first unread event in view' });
+    const inView = await divider.evaluate((el) => {
+      const s = document.querySelector('[data-testid="timeline-scroll"]').getBoundingClientRect();
+      const r = el.getBoundingClientRect();
+      return r.top >= s.top - 1 && r.bottom <= s.bottom + 1;
+    });
+    assert.ok(inView, 'the divider is in view');
+    // the rest waits below, counted
+    await page.locator('[data-testid="new-events-pill"]:not([hidden])', { hasText: /\d+ new/ }).waitFor();
+    if (SHOTS) await shot(page, `timeline-unread-divider-${size}`);
+    assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+}

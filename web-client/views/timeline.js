@@ -25,14 +25,17 @@ export class TimelineView {
     this.lastTop = 0;
     this.newSeqs = []; // entries that arrived below the view while scrolled up
     this.older = h('div', { class: 'older' });
-    this.list = h('ol', { class: 'timeline', testid: 'timeline', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' });
+    this.list = h('ol', { class: 'timeline', testid: 'timeline' });
     this.pendingList = h('ol', { class: 'timeline pending-list', 'aria-label': 'Not yet sent' });
     this.receipt = h('p', { class: 'receipt', testid: 'read-receipt', 'aria-live': 'off' });
     this.empty = h('div', { class: 'empty-state small', testid: 'timeline-empty' }, h('p', null, 'No messages yet. Say hello.'));
     this.pill = h('button', { type: 'button', class: 'new-pill', testid: 'new-events-pill', hidden: true, onclick: () => this.jumpToNew() });
     this.pillStatus = h('span', { class: 'visually-hidden', testid: 'new-events-status', 'aria-live': 'polite' });
     this.divider = null;
-    replaceChildren(scroller, this.older, this.empty, this.list, this.pendingList, this.receipt,
+    // The log role sits on a wrapper: on the <ol> it would stop its entries being list items.
+    replaceChildren(scroller, this.older, this.empty,
+      h('div', { class: 'timeline-log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'polite' }, this.list),
+      this.pendingList, this.receipt,
       h('div', { class: 'new-pill-wrap' }, this.pill, this.pillStatus));
     this.ctx = session.timelineCtx();
     this.renderToken = 0;
@@ -195,8 +198,8 @@ export class TimelineView {
   placeDivider(first, unread) {
     const node = this.nodes.get(first.seq);
     if (!node) return;
-    this.divider = h('li', { class: 'unread-divider', testid: 'unread-divider', role: 'separator', 'aria-label': 'New since your last visit' },
-      h('span', { class: 'unread-divider-text' }, 'New'));
+    this.divider = h('li', { class: 'unread-divider', testid: 'unread-divider' },
+      h('span', { class: 'unread-divider-text' }, 'New'), h('span', { class: 'visually-hidden' }, ' since your last visit'));
     node.before(this.divider);
     this.scrollIntoTop(this.divider);
     if (!this.stuck) this.noteNew(unread.map((ev) => ev.seq));
@@ -346,8 +349,22 @@ export class TimelineView {
       const ev = c.events.get(c.order[i]);
       if (ev.from && ev.from.id === me) { myLast = ev.seq; break; }
     }
-    const readers = myLast ? [...c.readBy.values()].filter((r) => r.seq >= myLast).map((r) => r.user.name || r.user.id) : [];
+    const readers = myLast ? [...c.readBy.values()].filter((r) => r.seq >= myLast).map((r) => this.nameOf(r.user)) : [];
     setText(this.receipt, readers.length ? `Seen by ${readers.join(', ')}` : '');
+  }
+
+  // A stored read marker carries only the user's id: the name comes from
+  // presence or from an event the user sent, else the id is shown.
+  nameOf(user) {
+    if (user.name) return user.name;
+    const c = this.s.channel(this.ch);
+    const present = c.presence.get(user.id);
+    if (present && present.name) return present.name;
+    for (let i = c.order.length - 1; i >= 0; i--) {
+      const from = c.events.get(c.order[i]).from;
+      if (from && from.id === user.id && from.name) return from.name;
+    }
+    return user.id;
   }
 
   // Scrolls to the entry with `seq`; a decision or phase change folded into
