@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, axeViolations,
 } from './harness.mjs';
 
 const suite = serverAndBrowser();
@@ -72,6 +72,7 @@ for (const [size, viewport] of [['1280', { width: 1280, height: 800 }], ['phone-
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.dataset.seq), String(agreement));
 
     if (SHOTS) await shot(page, `timeline-cards-${size}`);
+    assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
     assert.deepEqual(page.problems, []);
     await page.context().close();
   });

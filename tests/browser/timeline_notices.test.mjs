@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, axeViolations,
 } from './harness.mjs';
 
 const suite = serverAndBrowser();
@@ -52,6 +52,7 @@ test('a notice shows its dispute as resolved once it is, and links to the flag',
   await notice(support, scope).locator('[data-testid="notice-state"]', { hasText: 'Acknowledged' }).waitFor();
   assert.equal(await notice(support, scope).getByTestId('notice-type').textContent(), 'Scope change acknowledged');
   if (SHOTS) await shot(support, 'timeline-support-inbox-1280');
+  assert.deepEqual(await axeViolations(support), [], 'no serious or critical accessibility violation');
 
   // the link opens the engagement at the flag
   await notice(support, flag).getByTestId('notice-flag-link').click();

@@ -77,9 +77,9 @@ function renderMessage(ev, ctx) {
     const target = ctx.lookup(ev.ch, b.reply_to);
     quote = h('button', {
       type: 'button', class: 'quote', testid: 'reply-quote',
-      'aria-label': `In reply to message ${b.reply_to}`,
       onclick: () => ctx.jumpTo(ev.ch, b.reply_to),
     },
+    h('span', { class: 'visually-hidden' }, 'In reply to '),
     h('span', { class: 'quote-who' }, target ? who(target.from) : `#${b.reply_to}`),
     h('span', { class: 'quote-text' }, target ? excerpt(target.body && target.body.text) : 'Earlier message'));
   }
@@ -335,7 +335,7 @@ function renderNotice(ev, ctx) {
   const resolved = state === 'resolved';
   const buttons = [];
   if (eng && b.type === 'dispute' && !resolved) {
-    buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open the mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
+    buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
   }
   if (eng) {
     buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'notice-open-engagement', 'aria-label': `Open engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}`) }, 'Open engagement'));
