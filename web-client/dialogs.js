@@ -400,15 +400,11 @@ export function openCounterProposal(s, p, opener) {
   openProposalDialog(s, { eng: info.id, topic: b.topic, text: typeof b.text === 'string' ? b.text : '', terms: b.terms, counterTo: p.ev.seq }, opener);
 }
 
-// Below a proposal's text: the reason it was rejected, and its terms; an open
-// agreement-type proposal shows them against the current agreement.
+// Below a proposal's text: its terms; an open agreement-type proposal shows
+// them against the current agreement. (A rejection's reason is in the card's outcome.)
 export function proposalDetails(s, p, st) {
   const b = p.ev.body || {};
   const out = [];
-  const rejection = st && st.status === 'rejected' ? p.decisions.find((d) => d.body && d.body.verdict === 'rejected') : null;
-  if (rejection && typeof rejection.body.text === 'string' && rejection.body.text) {
-    out.push(h('p', { class: 'reject-reason', testid: 'reject-reason' }, h('span', { class: 'label' }, 'Reason: '), rejection.body.text));
-  }
   if (b.topic === 'phase') return out;
   const info = engagementOf(p.ch);
   const eng = info ? s.engagements.get(info.id) : null;

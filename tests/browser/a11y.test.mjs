@@ -20,16 +20,6 @@ const VIEWPORTS = [['desktop', DESKTOP], ['phone', PHONE]];
 // as a to-do sub-test, so the suite stays green and keeps reporting it until
 // the fix lands; then the entry is removed here.
 const KNOWN = [
-  {
-    rule: 'listitem',
-    screens: /engagement|mediation|support-inbox/,
-    fix: 'timeline.js/app.js: the timeline <ol> carries role="log", so its <li> are not list items; put role="log" and aria-live="polite" on a wrapper element instead',
-  },
-  {
-    rule: 'label-content-name-mismatch',
-    screens: /support-inbox/,
-    fix: 'timeline.js: the "Open mediation room" button\'s aria-label must begin with its visible text ("Open mediation room of engagement …")',
-  },
 ];
 
 // Runs axe on the page, saves a screenshot, and fails on any serious or

@@ -167,7 +167,7 @@ test('a dialog is used with the keyboard alone: focus in, Tab kept inside, Escap
   await client.keyboard.press('Control+Enter');
   await reject.waitFor({ state: 'detached' });
   await card.locator('[data-testid="proposal-status"][data-status="rejected"]').waitFor();
-  assert.match(await card.getByTestId('reject-reason').textContent(), /Two interviews are still missing\./);
+  assert.match(await card.getByTestId('decision-reason').textContent(), /Two interviews are still missing\./);
   for (const p of [expert, client]) assert.deepEqual(p.problems, []);
   for (const p of [expert, client]) await p.context().close();
 });

@@ -143,7 +143,7 @@ test('a rejection carries its reason, and a counter-proposal starts from the pro
   for (const page of [client, expert]) {
     const c = cardOf(page, seq);
     await c.locator('[data-testid="proposal-status"][data-status="rejected"]').waitFor();
-    assert.match(await c.getByTestId('reject-reason').textContent(), /Ten days is too short for five interviews\./);
+    assert.match(await c.getByTestId('decision-reason').textContent(), /Ten days is too short for five interviews\./);
   }
 
   // The expert counters on the phone: the form holds the rejected proposal's terms.

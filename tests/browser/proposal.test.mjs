@@ -47,8 +47,8 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
 
   await client.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
   await expert.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
-  await expert.locator('[data-testid="event-phase"]', { hasText: 'Discovery → Agreement' }).waitFor();
-  await expert.locator('[data-testid="event-decision"] [data-testid="decision-record"]', { hasText: 'Log record #1' }).waitFor();
+  await expert.locator('[data-testid="event-proposal"] [data-testid="proposal-outcome"]', { hasText: 'Discovery → Agreement' }).waitFor();
+  await expert.locator('[data-testid="event-proposal"] [data-testid="proposal-outcome"] [data-testid="decision-record"]', { hasText: 'Log record #1' }).waitFor();
   await client.locator('[data-testid="timeline"] [data-testid="proposal-status"][data-status="accepted"]').waitFor();
   await expert.locator('[data-testid="chain-status"][data-state="verified"]', { hasText: '1 record' }).waitFor();
 
