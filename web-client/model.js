@@ -30,6 +30,7 @@ export class ChannelModel {
     this.presence = new Map(); // user id -> user
     this.typing = new Map(); // user id -> {user, until}
     this.readBy = new Map(); // user id -> {user, seq}
+    this.myRead = 0; // the reader's own stored read marker (join reply)
     this.unread = 0;
     this.lastReadSent = 0;
     this.byCid = new Map(); // cid -> seq
@@ -66,6 +67,19 @@ export class ChannelModel {
   }
 
   list() { return this.order.map((s) => this.events.get(s)); }
+
+  // The read markers the server stores (join reply `reads`, protocol §3):
+  // the reader's own, and everyone else's for "Seen by". A marker never moves back.
+  loadReads(reads, meId) {
+    if (!Array.isArray(reads)) return;
+    for (const r of reads.slice(0, 200)) {
+      const id = r && r.user && typeof r.user.id === 'string' ? r.user.id : null;
+      if (!id || !Number.isInteger(r.seq) || r.seq < 0) continue;
+      if (id === meId) { this.myRead = Math.max(this.myRead, r.seq); continue; }
+      const known = this.readBy.get(id);
+      if (!known || known.seq < r.seq) this.readBy.set(id, { user: known ? known.user : { id }, seq: r.seq });
+    }
+  }
 }
 
 export class EngagementModel {
@@ -75,6 +89,7 @@ export class EngagementModel {
     this.stateVersion = 0; // how many states have been applied
     this.flags = new Map(); // `${ch}#${seq}` -> {ev, ch, state, updates: []}
     this.proposals = new Map(); // `${ch}#${seq}` -> {ev, ch, decisions: []}
+    this.earlyDecisions = new Map(); // `${ch}#${proposal seq}` -> decisions seen before their proposal
     this.mediation = 'unknown'; // unknown | open | closed | none
     this.log = { records: [], verify: null, status: 'idle', error: null };
   }
@@ -105,11 +120,21 @@ export class EngagementModel {
           break;
         }
         case 'proposal':
-          if (!this.proposals.has(key(ev.seq))) this.proposals.set(key(ev.seq), { ev, ch, decisions: [] });
+          if (!this.proposals.has(key(ev.seq))) {
+            // Decisions loaded before their proposal (history pages arrive newest first).
+            const early = this.earlyDecisions.get(key(ev.seq)) || [];
+            this.earlyDecisions.delete(key(ev.seq));
+            this.proposals.set(key(ev.seq), { ev, ch, decisions: early });
+          }
           break;
         case 'decision': {
           const p = this.proposals.get(key(b.proposal));
           if (p && !p.decisions.some((d) => d.seq === ev.seq)) p.decisions.push(ev);
+          else if (!p && Number.isInteger(b.proposal) && b.proposal < ev.seq) {
+            const early = this.earlyDecisions.get(key(b.proposal)) || [];
+            if (!early.some((d) => d.seq === ev.seq)) early.push(ev);
+            this.earlyDecisions.set(key(b.proposal), early);
+          }
           break;
         }
         case 'mediation':

@@ -12,7 +12,7 @@ import { renderSidebar } from './views/sidebar.js';
 import { renderChannelFrame, renderPresence } from './views/channel.js';
 import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPosts } from './views/composer.js';
 import { renderPhaseTrack, renderDetails } from './views/details.js';
-import { updateFlag } from './dialogs.js';
+import { updateFlag, dialogHooks } from './dialogs.js';
 import { Notifier } from './notify.js';
 
 export class Session {
@@ -33,6 +33,9 @@ export class Session {
     this.replyTo = null;
     this.stateTimers = new Map();
     this.recentEngagements = [];
+    this.pendingJump = null; // {ch, seq}: where the next timeline of ch opens
+    this.peekedStates = new Map(); // engagement id -> {state, at, loading}: read for the support inbox
+    this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
     this.onHash = () => this.route();
@@ -158,6 +161,7 @@ export class Session {
     c.joined = true;
     c.missing = false;
     c.reset(events);
+    c.loadReads(join.reads, this.me.id);
     const info = engagementOf(ch);
     if (info) {
       const eng = this.ensureEngagement(info.id);
@@ -176,6 +180,8 @@ export class Session {
     const info = engagementOf(ch);
     if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state);
     if (this.current && this.current.ch === ch) { renderPresence(this); this.markRead(); }
+    // Stored read markers are named from presence: redraw "Seen by".
+    if (this.view && this.view.ch === ch) this.view.renderReceipt();
   }
 
   onEvents(ch, events) {
@@ -368,7 +374,41 @@ export class Session {
       canDecide: (p) => s.canDecide(p),
       decide: (p, verdict, btn) => s.decide(p, verdict, btn),
       navigate: (hash) => s.navigate(hash),
+      // Reject with a reason, counter-propose, and a proposal's terms against the agreement.
+      ...dialogHooks(s),
+      // Opens the room `ch` scrolled to event `seq` (the timeline jumps once drawn).
+      openEvent: (ch, seq) => { const i = engagementOf(ch); if (i) { s.pendingJump = { ch, seq }; s.navigate(`#/eng/${encodeURIComponent(i.id)}`); } },
+      engagementState: (id) => s.engagementState(id),
     };
+  }
+
+  // The server's state of engagement `id` for the support inbox's notices:
+  // the engagement's own when loaded, else read once over HTTP (kept for
+  // 30 s, at most 200 engagements) without joining its channels.
+  engagementState(id) {
+    const eng = this.engagements.get(id);
+    if (eng && eng.state) return eng.state;
+    if (!ENG_ID.test(String(id))) return null;
+    const known = this.peekedStates.get(id);
+    if (!known || (!known.loading && Date.now() - known.at > 30000)) {
+      if (!known && this.peekedStates.size >= 200) this.peekedStates.delete(this.peekedStates.keys().next().value);
+      const entry = { state: known ? known.state : null, at: Date.now(), loading: true };
+      this.peekedStates.set(id, entry);
+      fetch(`/api/v1/engagements/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' })
+        .then((res) => (res.ok ? res.json() : null))
+        .then((body) => {
+          const state = body && body.state && body.state.phase ? body.state : body;
+          if (state && typeof state.phase === 'string') entry.state = state;
+          // One redraw of the inbox per frame, however many answers arrive.
+          if (this.peekRedraw) return;
+          this.peekRedraw = requestAnimationFrame(() => {
+            this.peekRedraw = 0;
+            if (this.view && this.view.ch === 'support') this.view.refreshLive();
+          });
+        }, () => {})
+        .finally(() => { entry.loading = false; entry.at = Date.now(); });
+    }
+    return known ? known.state : null;
   }
 
   // -------------------------------------------------------------- actions

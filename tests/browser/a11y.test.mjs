@@ -20,16 +20,6 @@ const VIEWPORTS = [['desktop', DESKTOP], ['phone', PHONE]];
 // as a to-do sub-test, so the suite stays green and keeps reporting it until
 // the fix lands; then the entry is removed here.
 const KNOWN = [
-  {
-    rule: 'listitem',
-    screens: /engagement|mediation|support-inbox/,
-    fix: 'timeline.js/app.js: the timeline <ol> carries role="log", so its <li> are not list items; put role="log" and aria-live="polite" on a wrapper element instead',
-  },
-  {
-    rule: 'label-content-name-mismatch',
-    screens: /support-inbox/,
-    fix: 'timeline.js: the "Open mediation room" button\'s aria-label must begin with its visible text ("Open mediation room of engagement …")',
-  },
 ];
 
 // Runs axe on the page, saves a screenshot, and fails on any serious or
@@ -158,14 +148,10 @@ async function tabTo(page, testid, { back = false, limit = 30 } = {}) {
 // fields with Tab, closes it with Escape, and checks where the focus went.
 async function dialogByKeyboard(t, page, action, dialog) {
   const dlg = page.getByTestId(dialog);
-  // The actions toolbar is rebuilt when the engagement's state arrives, which
-  // drops the focus from a button just reached; so the opening is tried again.
-  for (let attempt = 1; !(await dlg.isVisible()); attempt += 1) {
-    await page.getByTestId('composer-input').focus();
-    await tabTo(page, action, { back: true });
-    await page.keyboard.press('Enter');
-    await dlg.waitFor({ timeout: attempt < 3 ? 3000 : 30000 }).catch((err) => { if (attempt >= 3) throw err; });
-  }
+  await page.getByTestId('composer-input').focus();
+  await tabTo(page, action, { back: true });
+  await page.keyboard.press('Enter');
+  await dlg.waitFor();
   // The focusable controls of the dialog, in document order.
   const controls = await dlg.evaluate((d) => [...d.querySelectorAll('button, input, select, textarea, a[href]')]
     .filter((el) => !el.disabled && el.getClientRects().length > 0)
@@ -183,11 +169,8 @@ async function dialogByKeyboard(t, page, action, dialog) {
   assert.deepEqual(visited, controls, `${dialog}: Tab moves through every control in order`);
   await page.keyboard.press('Escape');
   await dlg.waitFor({ state: 'detached' });
-  await t.test(`${dialog}: the focus returns to its opener`, {
-    todo: 'app.js dialog(): on close the focus goes to the composer input; remember document.activeElement before showModal() and focus it again on close',
-  }, async () => {
-    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), action);
-  });
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), action,
+    `${dialog}: the focus returns to its opener`);
 }
 
 test('every dialog opens, is walked and closes with the keyboard alone', { skip }, async (t) => {

@@ -184,7 +184,7 @@ export async function messageTexts(page) {
 }
 
 export async function timelineSeqs(page) {
-  return page.locator('[data-testid="timeline"] > li').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+  return page.locator('[data-testid="timeline"] > li[data-seq]').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
 }
 
 // POST /api/v1/channels/<ch>/events with a bearer token.

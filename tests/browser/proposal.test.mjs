@@ -47,8 +47,8 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
 
   await client.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
   await expert.locator('[data-testid="phase-track"][data-phase="agreement"]').waitFor();
-  await expert.locator('[data-testid="event-phase"]', { hasText: 'Discovery → Agreement' }).waitFor();
-  await expert.locator('[data-testid="event-decision"] [data-testid="decision-record"]', { hasText: 'Log record #1' }).waitFor();
+  await expert.locator('[data-testid="event-proposal"] [data-testid="proposal-outcome"]', { hasText: 'Discovery → Agreement' }).waitFor();
+  await expert.locator('[data-testid="event-proposal"] [data-testid="proposal-outcome"] [data-testid="decision-record"]', { hasText: 'Log record #1' }).waitFor();
   await client.locator('[data-testid="timeline"] [data-testid="proposal-status"][data-status="accepted"]').waitFor();
   await expert.locator('[data-testid="chain-status"][data-state="verified"]', { hasText: '1 record' }).waitFor();
 
@@ -57,15 +57,14 @@ test('a phase proposal and an agreement are accepted across pages, the log chain
   const d2 = client.getByTestId('proposal-dialog');
   await d2.getByTestId('proposal-topic-select').selectOption('agreement');
   await d2.getByTestId('proposal-text-input').fill('Market sizing for the Nordics, 3 weeks.');
-  const values = d2.getByTestId('term-value');
-  await values.nth(0).fill('Nordic market sizing, 3 interviews');
-  await values.nth(1).fill('3 weeks');
-  await values.nth(2).fill('4800');
+  await d2.getByTestId('terms-scope').fill('Nordic market sizing, 3 interviews');
+  await d2.getByTestId('terms-end').fill('2026-12-21');
+  await d2.getByTestId('terms-amount').fill('4800');
   await d2.getByTestId('dialog-submit').click();
 
   const agreementCard = expert.locator('[data-testid="timeline"] [data-testid="event-proposal"]', { hasText: 'Agreement proposal' });
   await agreementCard.waitFor();
-  assert.match(await agreementCard.getByTestId('terms').textContent(), /Compensation\s*4800/);
+  assert.match(await agreementCard.getByTestId('terms').textContent(), /Compensation\s*New\s*4,800 EUR/);
   await shot(expert, 'proposal-pending-expert-1280');
   await agreementCard.getByTestId('proposal-accept').click();
 

@@ -68,8 +68,12 @@ export function renderActions(s) {
   if (cur.kind === 'eng' && cur.room === 'mediation' && topics.includes('resolution')) {
     buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-resolution', onclick: () => openResolutionDialog(s) }, '⚖ Propose resolution'));
   }
+  const focused = e.actions.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
   replaceChildren(e.actions, buttons);
   e.actions.hidden = !buttons.length;
+  // A redraw keeps the keyboard's place on the action bar.
+  const again = focused ? e.actions.querySelector(`[data-testid="${focused}"]`) : null;
+  if (again) again.focus();
 }
 
 export function renderReplyChip(s) {

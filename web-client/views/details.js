@@ -2,7 +2,9 @@
 // flags, and the decision log with its check and download.
 import { h, clear, replaceChildren, formatDuration, formatDateTime, humanize, excerpt } from '../dom.js';
 import { PHASES } from '../model.js';
-import { proposalCard, termsList, flagLabel, topicLabel } from './entries.js';
+import { proposalCard, flagLabel, topicLabel } from './entries.js';
+import { termsView, changesView } from './terms_view.js';
+import { agreementVersions } from '../terms.js';
 import { closePanels } from './shell.js';
 
 export function renderPhaseTrack(s) {
@@ -49,7 +51,7 @@ export function renderDetails(s) {
   sections.push(h('section', { class: 'panel', 'aria-labelledby': 'd-agreement' },
     h('h2', { id: 'd-agreement' }, 'Agreement'),
     agreement && agreement.terms
-      ? [h('p', { class: 'muted', testid: 'agreement-version' }, `Version ${agreement.version}`), termsList(agreement.terms) || h('p', { class: 'muted' }, 'No terms yet.')]
+      ? [h('p', { class: 'muted', testid: 'agreement-version' }, `Version ${agreement.version}`), termsView(agreement.terms) || h('p', { class: 'muted' }, 'No terms yet.')]
       : h('p', { class: 'muted', testid: 'agreement-none' }, !info.phase || info.phase === 'discovery' || info.phase === 'agreement' ? 'No agreement accepted yet.' : 'No agreement terms recorded.')));
 
   const props = eng.openProposals();
@@ -73,8 +75,40 @@ export function renderDetails(s) {
         h('span', { class: 'mini-flag-text' }, excerpt(f.ev.body.text, 90)))))
       : h('p', { class: 'muted' }, 'No open flags.')));
 
+  sections.push(agreementHistory(s, eng));
   sections.push(decisionLogPanel(s, eng));
   replaceChildren(el, h('button', { type: 'button', class: 'icon-btn close-details', 'aria-label': 'Close details', onclick: () => closePanels(s) }, '×'), sections);
+}
+
+// The agreement's versions, newest first, replayed from the decision log:
+// when each was accepted, who proposed and accepted it, and what it changed.
+function agreementHistory(s, eng) {
+  const versions = eng.log.status === 'ready' ? agreementVersions(eng.log.records) : [];
+  if (!versions.length) return null;
+  return h('section', { class: 'panel', 'aria-labelledby': 'd-history', testid: 'agreement-history' },
+    h('h2', { id: 'd-history' }, 'Agreement history'),
+    h('ol', { class: 'history-list' }, versions.slice().reverse().map((v) => {
+      const r = v.record;
+      const accepted = (Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id));
+      return h('li', { class: 'history-version', testid: 'agreement-history-version', dataset: { version: String(v.version) } },
+        h('div', { class: 'log-head' },
+          h('span', { class: 'history-n' }, `Version ${v.version}`),
+          h('span', { class: 'log-topic' }, topicLabel(v.topic)),
+          v.ts ? h('time', { class: 'muted', datetime: new Date(v.ts).toISOString() }, formatDateTime(v.ts)) : null),
+        h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)}${accepted.length ? ` · accepted by ${accepted.join(', ')}` : ''} · log record #${r.n}`),
+        changesView(v.changes, { testid: 'history-changes' }) || h('p', { class: 'muted' }, 'No change to the terms.'));
+    })));
+}
+
+// A user id of a log record as the name its proposal or decision event
+// carries, where that event is loaded; the id otherwise.
+function nameOf(s, r, id) {
+  const c = typeof r.ch === 'string' ? s.channels.get(r.ch) : null;
+  for (const seq of [r.proposal_seq, r.decision_seq]) {
+    const ev = c ? c.events.get(seq) : null;
+    if (ev && ev.from && ev.from.id === id && ev.from.name) return ev.from.name;
+  }
+  return String(id ?? 'someone');
 }
 
 export function decisionLogPanel(s, eng) {
@@ -102,8 +136,8 @@ export function decisionLogPanel(s, eng) {
         h('span', { class: 'log-topic' }, topicLabel(r.topic)),
         h('span', { class: ok ? 'mark ok' : 'mark bad', 'aria-label': ok ? 'verified' : 'not verified' }, ok ? '✓' : '✕')),
       r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
-      termsList(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null),
-      h('p', { class: 'log-meta' }, `Proposed by ${r.proposed_by} · accepted by ${(r.accepted_by || []).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
+      termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null),
+      h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
       h('p', { class: 'log-hash', title: String(r.hash) }, `${String(r.hash).slice(0, 16)}…`));
   })) : null;
   return h('section', { class: 'panel log-panel', 'aria-labelledby': 'd-log', testid: 'decision-log' },

@@ -2,6 +2,7 @@
 // nodes with text set as text.
 import { h, formatTime, formatDateTime, initials, hueFor, humanize } from '../dom.js';
 import { isParty } from '../model.js';
+import { splitLinks } from '../linkify.js';
 
 function who(from) {
   return (from && (from.name || from.id)) || 'Someone';
@@ -23,12 +24,11 @@ function timeEl(ts) {
   return h('time', { class: 'ts', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-export function termsList(terms) {
-  if (!terms || typeof terms !== 'object' || Array.isArray(terms)) return null;
-  const keys = Object.keys(terms);
-  if (!keys.length) return null;
-  return h('dl', { class: 'terms', testid: 'terms' },
-    keys.map((k) => [h('dt', null, humanize(k)), h('dd', null, typeof terms[k] === 'string' ? terms[k] : JSON.stringify(terms[k]))]));
+// Message text with its https links clickable; everything else stays text.
+function linkedText(text) {
+  return splitLinks(text).map((part) => (part.href
+    ? h('a', { href: part.href, target: '_blank', rel: 'noopener noreferrer', class: 'text-link', testid: 'message-link' }, part.text)
+    : part.text));
 }
 
 function excerpt(text, n = 120) {
@@ -69,9 +69,9 @@ function renderMessage(ev, ctx) {
     const target = ctx.lookup(ev.ch, b.reply_to);
     quote = h('button', {
       type: 'button', class: 'quote', testid: 'reply-quote',
-      'aria-label': `In reply to message ${b.reply_to}`,
       onclick: () => ctx.jumpTo(ev.ch, b.reply_to),
     },
+    h('span', { class: 'visually-hidden' }, 'In reply to '),
     h('span', { class: 'quote-who' }, target ? who(target.from) : `#${b.reply_to}`),
     h('span', { class: 'quote-text' }, target ? excerpt(target.body && target.body.text) : 'Earlier message'));
   }
@@ -86,7 +86,7 @@ function renderMessage(ev, ctx) {
     h('div', { class: 'bubble' },
       header(ev, actions),
       quote,
-      h('p', { class: 'text', testid: 'message-text' }, String(b.text ?? ''))));
+      h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text))));
   return node;
 }
 
@@ -159,12 +159,15 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
       h('span', { class: 'ref' }, `#${ev.seq}`)),
     compact ? h('div', { class: 'entry-head' }, h('span', { class: 'sender' }, who(ev.from)), roleBadge(ev.from && ev.from.role)) : header(ev),
     b.text ? h('p', { class: 'text', testid: 'proposal-text' }, String(b.text)) : null,
-    termsList(b.topic === 'phase' ? null : b.terms),
+    ctx.proposalDetails(p, st),
   ];
-  if (decide) {
+  if (!compact) children.push(...proposalOutcome(p, ctx));
+  const counter = ctx.canCounterPropose(p);
+  if (decide || counter) {
     children.push(h('div', { class: 'card-actions' },
-      h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept'),
-      h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'rejected', e.currentTarget) }, 'Reject')));
+      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept') : null,
+      decide ? h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.reject(p, e.currentTarget) }, 'Reject…') : null,
+      counter ? h('button', { type: 'button', class: 'btn small', testid: 'proposal-counter', 'aria-label': `Counter-propose to ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.counterPropose(p, e.currentTarget) }, 'Counter-propose…') : null));
   }
   return { children, status: st.status, label: `${topicLabel(b.topic)} proposal from ${who(ev.from)}: ${st.status}` };
 }
@@ -176,7 +179,76 @@ function renderProposal(ev, ctx) {
   return node;
 }
 
+// The phase change an accepted phase proposal caused: the server stores it
+// right after the decision that accepted it, in the same channel.
+function phaseChangeOf(decision, ctx) {
+  const next = ctx.lookup(decision.ch, decision.seq + 1);
+  return next && next.kind === 'phase' ? next : null;
+}
+
+const sortedDecisions = (p) => [...(p.decisions || [])].sort((a, b) => a.seq - b.seq);
+
+// Under a decided proposal: who decided and why, the log record, the phase
+// it moved to; the decision and phase-change events themselves on demand.
+function proposalOutcome(p, ctx) {
+  const decisions = sortedDecisions(p);
+  if (!decisions.length) return [];
+  const details = [];
+  const lines = [];
+  for (const d of decisions) {
+    const b = d.body || {};
+    const accepted = b.verdict === 'accepted';
+    lines.push(h('li', { class: `outcome-line verdict-${accepted ? 'accepted' : 'rejected'}` },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, accepted ? '✓' : '✕'),
+      h('span', null, `${accepted ? 'Accepted' : 'Rejected'} by `, h('strong', null, who(d.from)),
+        b.text ? h('span', { class: 'outcome-reason', testid: 'decision-reason' }, `: “${String(b.text)}”`) : null),
+      b.record ? h('span', { class: 'pill record', testid: 'decision-record', title: `hash ${b.record.hash}` }, `Log record #${b.record.n}`) : null));
+    details.push(decisionDetail(d));
+    const phase = accepted ? phaseChangeOf(d, ctx) : null;
+    if (phase) {
+      const pb = phase.body || {};
+      lines.push(h('li', { class: 'outcome-line phase' },
+        h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '◆'),
+        h('span', null, 'Phase: ', humanize(pb.from), ' → ', h('strong', null, humanize(pb.to)))));
+      details.push(h('div', { class: 'folded-entry', testid: 'event-phase', dataset: { seq: String(phase.seq) } },
+        `#${phase.seq} · Phase changed from ${humanize(pb.from)} to ${humanize(pb.to)}`, phase.ts ? ` · ${formatDateTime(phase.ts)}` : ''));
+    }
+  }
+  return [
+    h('ul', { class: 'proposal-outcome', testid: 'proposal-outcome' }, lines),
+    h('details', { class: 'proposal-details', testid: 'proposal-details' },
+      h('summary', null, details.length === 1 ? 'Details: 1 event' : `Details: ${details.length} events`),
+      details),
+  ];
+}
+
+function decisionDetail(d) {
+  const b = d.body || {};
+  return h('div', { class: 'folded-entry', testid: 'event-decision', dataset: { seq: String(d.seq) } },
+    `#${d.seq} · ${who(d.from)}${d.from && d.from.role ? ` (${humanize(d.from.role)})` : ''} ${b.verdict === 'accepted' ? 'accepted' : 'rejected'}`,
+    d.ts ? ` · ${formatDateTime(d.ts)}` : '',
+    b.text ? ` · “${String(b.text)}”` : '',
+    b.record ? ` · decision log record #${b.record.n}, hash ${String(b.record.hash).slice(0, 12)}…` : '');
+}
+
+// A decision or phase change shown inside its proposal's card: kept in the
+// list (hidden) so its seq stays addressable and jumps land on the card.
+function folded(ev, proposalSeq) {
+  return h('li', {
+    class: 'entry folded', hidden: true,
+    dataset: { seq: String(ev.seq), kind: ev.kind, foldedInto: String(proposalSeq) },
+    id: `ev-${ev.ch.replace(/[^A-Za-z0-9_-]/g, '_')}-${ev.seq}`,
+  });
+}
+
 function renderDecision(ev, ctx) {
+  const b = ev.body || {};
+  if (ctx.proposal(ev.ch, b.proposal)) return folded(ev, b.proposal);
+  return renderLoneDecision(ev, ctx);
+}
+
+// A decision whose proposal is not loaded: drawn on its own.
+function renderLoneDecision(ev, ctx) {
   const b = ev.body || {};
   const prop = ctx.lookup(ev.ch, b.proposal);
   const what = prop ? `${topicLabel(prop.body && prop.body.topic)} proposal #${b.proposal}` : `proposal #${b.proposal}`;
@@ -190,8 +262,11 @@ function renderDecision(ev, ctx) {
     h('div', { class: 'entry-head' }, roleBadge(ev.from && ev.from.role), timeEl(ev.ts)));
 }
 
-function renderPhase(ev) {
+function renderPhase(ev, ctx) {
   const b = ev.body || {};
+  const decision = b.from ? ctx.lookup(ev.ch, ev.seq - 1) : null;
+  const proposalSeq = decision && decision.kind === 'decision' && decision.body ? decision.body.proposal : null;
+  if (proposalSeq && ctx.proposal(ev.ch, proposalSeq)) return folded(ev, proposalSeq);
   const label = b.from ? `Phase changed from ${b.from} to ${b.to}` : `Engagement opened in ${b.to}`;
   return shell(ev, 'divider phase-change', label,
     h('span', { class: 'divider-text' },
@@ -227,24 +302,52 @@ function renderSla(ev) {
     timeEl(ev.ts));
 }
 
-const NOTICE_LABEL = { scope_change: 'Scope change flagged', dispute: 'Dispute raised', phase_overdue: 'Phase overdue' };
+// What a notice is about, by its type and the flag's state now.
+const NOTICE_TITLE = {
+  dispute: { open: 'Dispute raised', acknowledged: 'Dispute acknowledged', resolved: 'Dispute resolved' },
+  scope_change: { open: 'Scope change flagged', acknowledged: 'Scope change acknowledged', resolved: 'Scope change resolved' },
+  phase_overdue: {},
+};
+const NOTICE_DEFAULT = { dispute: 'Dispute raised', scope_change: 'Scope change flagged', phase_overdue: 'Phase overdue' };
+
+// The state of the flag a notice is about: the server's state of its
+// engagement lists open flags; a flag it no longer lists is resolved. Null
+// while that state is unknown.
+function noticeFlagState(b, ctx) {
+  if (typeof b.flag !== 'number' || typeof b.eng !== 'string' || !ctx.engagementState) return null;
+  const state = ctx.engagementState(b.eng);
+  if (!state || !Array.isArray(state.open_flags)) return null;
+  const listed = state.open_flags.find((f) => f && f.seq === b.flag);
+  return listed ? (listed.state || 'open') : 'resolved';
+}
 
 function renderNotice(ev, ctx) {
   const b = ev.body || {};
   const eng = typeof b.eng === 'string' ? b.eng : '';
+  const state = noticeFlagState(b, ctx);
+  const title = (state && NOTICE_TITLE[b.type] && NOTICE_TITLE[b.type][state]) || NOTICE_DEFAULT[b.type] || humanize(b.type);
+  const resolved = state === 'resolved';
   const buttons = [];
-  if (eng && b.type === 'dispute') {
-    buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open the mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
+  if (eng && b.type === 'dispute' && !resolved) {
+    buttons.push(h('button', { type: 'button', class: 'btn primary small', testid: 'notice-open-mediation', 'aria-label': `Open mediation room of engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}/mediation`) }, 'Open mediation room'));
   }
   if (eng) {
     buttons.push(h('button', { type: 'button', class: 'btn small', testid: 'notice-open-engagement', 'aria-label': `Open engagement ${eng}`, onclick: () => ctx.navigate(`#/eng/${encodeURIComponent(eng)}`) }, 'Open engagement'));
   }
-  return shell(ev, `card support-notice notice-${b.type || 'other'}`, `${NOTICE_LABEL[b.type] || humanize(b.type)} in engagement ${eng}`,
+  // "flag #21 in Engagement 42", a link to the engagement at that flag.
+  const engHash = `#/eng/${encodeURIComponent(eng)}`;
+  const where = !eng ? null : typeof b.flag === 'number'
+    ? h('a', {
+      href: engHash, class: 'notice-link', testid: 'notice-flag-link',
+      onclick: (e) => { e.preventDefault(); ctx.openEvent(`eng:${eng}`, b.flag); },
+    }, `flag #${b.flag} in Engagement ${eng}`)
+    : h('a', { href: engHash, class: 'notice-link', testid: 'notice-flag-link' }, `Engagement ${eng}`);
+  return shell(ev, `card support-notice notice-${b.type || 'other'}${state ? ` state-${state}` : ''}`, `${title}: ${typeof b.flag === 'number' ? `flag #${b.flag} in ` : ''}engagement ${eng}`,
     h('div', { class: 'card-kind' },
       h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '⏱' : '⚑'),
-      h('span', { testid: 'notice-type' }, NOTICE_LABEL[b.type] || humanize(b.type)),
-      h('span', { class: 'pill' }, `Engagement ${eng}`),
-      typeof b.flag === 'number' ? h('span', { class: 'ref' }, `flag #${b.flag}`) : null),
+      h('span', { testid: 'notice-type' }, title),
+      state ? h('span', { class: `pill state-${state}`, testid: 'notice-state' }, humanize(state)) : null),
+    where ? h('p', { class: 'notice-where' }, where) : null,
     b.text ? h('p', { class: 'text' }, String(b.text)) : null,
     h('div', { class: 'entry-head' }, timeEl(ev.ts)),
     buttons.length ? h('div', { class: 'card-actions' }, buttons) : null);
