@@ -6,6 +6,7 @@ import { ENG_ID } from './model.js';
 import { Session } from './session.js';
 import { closePanels } from './views/shell.js';
 import { showHome } from './views/home.js';
+import { showEngagementList } from './views/engagement_list.js';
 
 const root = document.getElementById('app');
 root.classList.remove('boot');
@@ -66,7 +67,7 @@ function start(token) {
 
 // ---------------------------------------------------------------- routing
 
-// #/eng/<id>, #/eng/<id>/mediation, #/support, or home.
+// #/eng/<id>, #/eng/<id>/mediation, #/support, #/engagements, or home.
 function route(s) {
   closePanels(s);
   const hash = location.hash.replace(/^#/, '');
@@ -81,6 +82,7 @@ function route(s) {
     return;
   }
   if (hash === '/support' && s.role === 'support') { s.openChannel('support'); return; }
+  if (hash === '/engagements' && s.role === 'support') { showEngagementList(s); return; }
   const listed = s.listedEngagements();
   if (s.role === 'support') { location.replace('#/support'); return; }
   if (listed.length === 1 && !s.allEngagements) { location.replace(`#/eng/${encodeURIComponent(listed[0])}`); return; }

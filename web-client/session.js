@@ -13,6 +13,7 @@ import { renderChannelFrame, renderPresence } from './views/channel.js';
 import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPosts } from './views/composer.js';
 import { renderPhaseTrack, renderDetails } from './views/details.js';
 import { updateFlag, dialogHooks } from './dialogs.js';
+import { Notifier } from './notify.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -40,12 +41,14 @@ export class Session {
     this.onHash = () => this.route();
     this.onVisibility = () => { if (document.visibilityState === 'visible') this.markRead(); };
     this.tick = setInterval(() => { renderPhaseTrack(this); renderConnection(this); }, 1000);
+    this.notifier = new Notifier(this);
   }
 
   get role() { return this.me.role; }
 
   destroy() {
     clearInterval(this.tick);
+    this.notifier.destroy();
     window.removeEventListener('hashchange', this.onHash);
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.conn.stop();
@@ -189,6 +192,7 @@ export class Session {
     const fromOthers = added.filter((ev) => !ev.from || ev.from.id !== this.me.id);
     for (const ev of added) if (ev.from) c.typing.delete(ev.from.id);
     if (!viewing) c.unread += fromOthers.length;
+    this.notifier.eventsArrived(ch, added);
     const info = engagementOf(ch);
     if (info) {
       const eng = this.ensureEngagement(info.id);
@@ -268,7 +272,9 @@ export class Session {
   applyState(id, state) {
     if (!ENG_ID.test(String(id)) || !state || typeof state !== 'object' || typeof state.phase !== 'string') return;
     const eng = this.ensureEngagement(id);
+    const before = eng.state ? this.actions(id) : null;
     eng.applyState(state);
+    this.notifier.stateApplied(id, before);
     this.engagementChanged(id);
   }
 

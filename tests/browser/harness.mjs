@@ -122,8 +122,10 @@ export async function launchBrowser() {
 }
 
 // Opens the client signed in with `tok`; collects page errors and CSP reports.
-export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '' } = {}) {
+// `setup(context)` runs before the page opens (permissions, init scripts).
+export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  if (setup) await setup(context);
   const page = await context.newPage();
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));

@@ -1,15 +1,11 @@
 // The home view: the reader's engagements, and opening one by id.
-import { h, clear, replaceChildren, setText, humanize } from '../dom.js';
+import { h, replaceChildren, humanize } from '../dom.js';
 import { ENG_ID } from '../model.js';
 import { renderSidebar } from './sidebar.js';
+import { enterPageView } from './shell.js';
 
 export function showHome(s, problem) {
-  s.current = { kind: 'home' };
-  s.view = null;
-  document.title = 'Parley';
-  setText(s.el.topTitle, 'Engagements');
-  document.body.classList.add('no-details');
-  clear(s.el.details);
+  enterPageView(s, 'home', 'Parley', 'Engagements');
   const listed = s.listedEngagements();
   const content = [
     h('h1', null, 'Your engagements'),

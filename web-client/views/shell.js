@@ -19,6 +19,7 @@ export function mountShell(s, root, onSignOut) {
       h('span', { class: 'me', testid: 'me' },
         h('span', { class: 'me-name' }, s.me.name),
         h('span', { class: `role role-${s.me.role}` }, humanize(s.me.role))),
+      notifyMenu(s, e),
       e.detailsBtn,
       h('button', { type: 'button', class: 'btn ghost small', testid: 'sign-out', onclick: onSignOut }, 'Sign out')));
   e.sidebar = h('nav', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Channels', testid: 'sidebar' });
@@ -28,6 +29,87 @@ export function mountShell(s, root, onSignOut) {
   e.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite', testid: 'toasts' });
   replaceChildren(root, h('div', { class: 'app' }, header, h('div', { class: 'shell' }, e.sidebar, e.main, e.details, e.scrim), e.toasts));
   return e;
+}
+
+// The notification settings: desktop notifications (the browser asks for
+// permission only on this click) and the sound. Shown in a menu under a bell
+// in the header and, on a phone, at the foot of the channel list; `prefix`
+// keeps the two sets of ids apart, and a change in one updates both.
+function notifySettings(s, prefix) {
+  const n = s.notifier;
+  const status = h('p', { class: 'notify-status', testid: `${prefix}-status`, 'aria-live': 'polite' });
+  const desktop = h('input', { type: 'checkbox', id: `${prefix}-desktop`, testid: `${prefix}-desktop` });
+  const sound = h('input', { type: 'checkbox', id: `${prefix}-sound`, testid: `${prefix}-sound` });
+  const syncs = s.notifySyncs || (s.notifySyncs = []);
+  const syncAll = () => { for (const f of syncs) f(); };
+  syncs.push(() => {
+    desktop.checked = n.desktopOn;
+    sound.checked = n.soundOn;
+    const perm = n.desktopPermission;
+    desktop.disabled = perm === 'unsupported' || perm === 'denied';
+    setText(status, perm === 'unsupported' ? 'This browser cannot show desktop notifications.'
+      : perm === 'denied' ? 'Notifications are blocked for this site in the browser settings.'
+        : n.desktopOn ? 'New messages to you, proposals awaiting you and deadlines.' : '');
+    if (s.el && s.el.notifyBtn) s.el.notifyBtn.classList.toggle('on', n.desktopOn || n.soundOn);
+  });
+  desktop.addEventListener('change', async () => {
+    desktop.disabled = true;
+    await n.setDesktop(desktop.checked);
+    syncAll();
+  });
+  sound.addEventListener('change', () => { n.setSound(sound.checked); syncAll(); });
+  const el = h('div', { class: 'notify-settings' },
+    h('label', { class: 'notify-option', for: `${prefix}-desktop` }, desktop, h('span', null, 'Desktop notifications')),
+    h('label', { class: 'notify-option', for: `${prefix}-sound` }, sound, h('span', null, 'Sound')),
+    status);
+  return { el, syncAll, focus: () => (desktop.disabled ? sound : desktop).focus() };
+}
+
+function notifyMenu(s, e) {
+  const settings = notifySettings(s, 'notify');
+  e.notifyPanel = h('div', { id: 'notify-menu', class: 'notify-menu', role: 'group', 'aria-labelledby': 'notify-menu-h', testid: 'notify-menu', hidden: true },
+    h('p', { class: 'notify-menu-h', id: 'notify-menu-h' }, 'Notifications'),
+    settings.el);
+  const close = () => { e.notifyPanel.hidden = true; e.notifyBtn.setAttribute('aria-expanded', 'false'); };
+  e.notifyBtn = h('button', {
+    type: 'button', class: 'icon-btn notify-toggle', 'aria-label': 'Notification settings', 'aria-controls': 'notify-menu', 'aria-expanded': 'false', testid: 'notify-toggle',
+    onclick: () => {
+      if (!e.notifyPanel.hidden) { close(); return; }
+      settings.syncAll();
+      e.notifyPanel.hidden = false;
+      e.notifyBtn.setAttribute('aria-expanded', 'true');
+      settings.focus();
+    },
+  }, h('span', { class: 'bell', 'aria-hidden': 'true' }));
+  const wrap = h('div', { class: 'notify-wrap', onkeydown: (ev) => { if (ev.key === 'Escape' && !e.notifyPanel.hidden) { ev.stopPropagation(); close(); e.notifyBtn.focus(); } } }, e.notifyBtn, e.notifyPanel);
+  document.addEventListener('click', (ev) => { if (!e.notifyPanel.hidden && !wrap.contains(ev.target)) close(); });
+  queueMicrotask(() => settings.syncAll());
+  return wrap;
+}
+
+// The same settings for the foot of the channel list (shown on a phone,
+// where the header has no room for the bell); built once per session.
+export function sideNotifySettings(s) {
+  if (!s.el.sideNotify) {
+    const settings = notifySettings(s, 'side-notify');
+    s.el.sideNotify = h('section', { class: 'side-notify', 'aria-labelledby': 'side-notify-h', testid: 'side-notify' },
+      h('h2', { class: 'side-h', id: 'side-notify-h' }, 'Notifications'),
+      settings.el);
+    settings.syncAll();
+  }
+  return s.el.sideNotify;
+}
+
+// A view of its own rather than a channel (home, the engagement list): no
+// timeline and no details panel. `title` names it in the tab, `heading` in
+// the header.
+export function enterPageView(s, kind, title, heading) {
+  s.current = { kind };
+  s.view = null;
+  document.title = title;
+  setText(s.el.topTitle, heading);
+  document.body.classList.add('no-details');
+  replaceChildren(s.el.details);
 }
 
 export function togglePanel(s, which) {

@@ -1,9 +1,12 @@
 // The sidebar: the support inbox, each engagement's rooms and unread counts.
 import { h, replaceChildren, humanize } from '../dom.js';
 import { openByIdForm } from './home.js';
+import { sideNotifySettings } from './shell.js';
 
 export function renderSidebar(s) {
   if (!s.el) return;
+  // The title and favicon count now: a tab in the background gets no animation frames.
+  if (s.notifier) s.notifier.refresh();
   if (s.sidebarQueued) return;
   s.sidebarQueued = true;
   requestAnimationFrame(() => { s.sidebarQueued = false; drawSidebar(s); });
@@ -18,15 +21,20 @@ export function drawSidebar(s) {
     return h('li', null, h('a', {
       href, class: `chan-link${cur === ch ? ' active' : ''}`, testid: `channel-link-${ch}`,
       'aria-current': cur === ch ? 'page' : null,
-      'aria-label': `${label}${unread ? `, ${unread} unread` : ''}`,
     },
     h('span', { class: 'chan-label' }, label),
     extra,
+    // The count is read out as words; the visible name stays the start of the accessible one.
+    unread ? h('span', { class: 'visually-hidden' }, `, ${unread} unread`) : null,
     h('span', { class: 'badge', testid: `unread-${ch}`, hidden: !unread, 'aria-hidden': 'true' }, String(unread))));
   };
   if (s.role === 'support') {
     items.push(h('h2', { class: 'side-h' }, 'Support'));
-    items.push(h('ul', { class: 'chan-list' }, link('support', 'Support inbox', '#/support')));
+    const onList = s.current && s.current.kind === 'list';
+    items.push(h('ul', { class: 'chan-list' },
+      link('support', 'Support inbox', '#/support'),
+      h('li', null, h('a', { href: '#/engagements', class: `chan-link${onList ? ' active' : ''}`, testid: 'all-engagements-link', 'aria-current': onList ? 'page' : null },
+        h('span', { class: 'chan-label' }, 'All engagements')))));
   }
   const engIds = [...new Set([...s.listedEngagements(), ...s.recentEngagements])];
   if (engIds.length) items.push(h('h2', { class: 'side-h' }, s.role === 'support' ? 'Engagements opened' : 'Engagements'));
@@ -43,5 +51,6 @@ export function drawSidebar(s) {
         hasMed ? link(medCh, 'Mediation room', `#/eng/${encodeURIComponent(id)}/mediation`, h('span', { class: 'chan-tag', 'aria-hidden': 'true' }, '⚖')) : null)));
   }
   if (s.allEngagements) items.push(openByIdForm(s));
+  items.push(sideNotifySettings(s));
   replaceChildren(s.el.sidebar, items);
 }
