@@ -14,6 +14,7 @@ import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPo
 import { renderPhaseTrack, renderDetails } from './views/details.js';
 import { updateFlag, dialogHooks } from './dialogs.js';
 import { Notifier } from './notify.js';
+import { claimControls } from './views/claim.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -379,6 +380,7 @@ export class Session {
       // Opens the room `ch` scrolled to event `seq` (the timeline jumps once drawn).
       openEvent: (ch, seq) => { const i = engagementOf(ch); if (i) { s.pendingJump = { ch, seq }; s.navigate(`#/eng/${encodeURIComponent(i.id)}`); } },
       engagementState: (id) => s.engagementState(id),
+      claimControls: (eng, flag) => claimControls(s, eng, flag),
     };
   }
 

@@ -63,6 +63,9 @@ async function openList(page) {
   await page.getByTestId('eng-list').waitFor();
 }
 
+// The support inbox's notice of the dispute in engagement `id`.
+const noticeOf = (page, id) => page.locator('[data-testid="event-notice"]').filter({ hasText: `in Engagement ${id}` });
+
 async function toggle(page, key) {
   const btn = page.getByTestId(`eng-filter-${key}`);
   const was = await btn.getAttribute('aria-pressed');
@@ -159,6 +162,10 @@ test('a claimed dispute shows who claimed it to every staff member', { skip }, a
   const claimMsg = tia.locator('[data-testid="event-message"]', { hasText: `Claimed dispute #` }).filter({ hasText: id });
   await claimMsg.waitFor();
   await claimMsg.getByTestId('reply-quote').waitFor();
+  // ...and the notice shows the claim, its Claim disabled.
+  const tiaNotice = noticeOf(tia, id);
+  await until(async () => (await tiaNotice.getByTestId('claim-by').textContent().catch(() => '')) === 'Claimed by Sam Archer', { message: 'the claim on the notice' });
+  assert.equal(await tiaNotice.getByTestId('claim-button').isDisabled(), true);
 
   // A second claim is still possible as a message: both pages show it.
   const flagSeq = Number(/#(\d+)/.exec(await samLine.locator('.flag-type').textContent())[1]);
@@ -166,6 +173,29 @@ test('a claimed dispute shows who claimed it to every staff member', { skip }, a
   await until(async () => (await samLine.getByTestId('claim-by').textContent()) === 'Claimed by you · also claimed by Tia Brandt', { message: 'the second claim' });
   await shot(sam, 'support_list-claimed-1280');
   assert.deepEqual(await axeViolations(sam), []);
+  assert.deepEqual(sam.problems, []);
+  assert.deepEqual(tia.problems, []);
+  await sam.context().close();
+  await tia.context().close();
+});
+
+test('a dispute is claimed from its notice in the support inbox, and the other staff member sees it there', { skip }, async () => {
+  await seed();
+  const sam = await openClient(suite.browser, suite.server, supportA);
+  const tia = await openClient(suite.browser, suite.server, supportB);
+  await Promise.all([waitOnline(sam), waitOnline(tia)]);
+  const id = disputed[2];
+  for (const page of [sam, tia]) {
+    await page.getByTestId('channel-link-support').click();
+    await noticeOf(page, id).getByTestId('claim-button').waitFor();
+  }
+  await noticeOf(sam, id).getByTestId('claim-button').click();
+  await until(async () => (await noticeOf(sam, id).getByTestId('claim-by').textContent().catch(() => '')) === 'Claimed by you', { message: 'the claim on the claimer\'s notice' });
+  assert.equal(await noticeOf(sam, id).getByTestId('claim-button').count(), 0, 'no Claim for the claimer');
+  await until(async () => (await noticeOf(tia, id).getByTestId('claim-by').textContent().catch(() => '')) === 'Claimed by Sam Archer', { message: 'the claim on the other staff member\'s notice' });
+  assert.equal(await noticeOf(tia, id).getByTestId('claim-button').isDisabled(), true);
+  await shot(tia, 'support_inbox-claimed-1280');
+  assert.deepEqual(await axeViolations(tia), []);
   assert.deepEqual(sam.problems, []);
   assert.deepEqual(tia.problems, []);
   await sam.context().close();

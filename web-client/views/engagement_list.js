@@ -3,7 +3,7 @@
 // members do not both take it.
 import { h, replaceChildren, setText, humanize, formatDuration, formatDateTime, explain } from '../dom.js';
 import { ENG_ID, PHASES } from '../model.js';
-import { claimText, claimKey, collectClaims } from '../claims.js';
+import { claimsOf, claimControls } from './claim.js';
 import { toast, enterPageView } from './shell.js';
 import { renderSidebar } from './sidebar.js';
 
@@ -157,7 +157,7 @@ function drawRows(s) {
   const st = listState(s);
   const el = s.el.list;
   if (!el || !el.rows.isConnected) return;
-  const claims = collectClaims(s.channels.get('support') ? s.channels.get('support').list() : []);
+  const claims = claimsOf(s);
   const shown = st.rows.filter((r) => matches(st, r));
   replaceChildren(el.rows, shown.map((row) => drawRow(s, row, claims)));
   const read = `${st.rows.length} engagement${st.rows.length === 1 ? '' : 's'} read`;
@@ -194,45 +194,13 @@ function drawRow(s, row, claims) {
       row.phase ? h('span', { class: `phase-chip phase-${row.phase}` }, humanize(row.phase)) : null,
       dueText(row)),
     facts.length ? h('div', { class: 'eng-row-facts' }, facts) : null,
-    disputes(row).map((f) => disputeLine(s, row, f, claims.get(claimKey(row.id, f.seq)) || [])));
+    disputes(row).map((f) => disputeLine(s, row, f, claims)));
 }
 
 // One open dispute: who claimed it, and Claim while nobody else has.
-function disputeLine(s, row, flag, claimants) {
-  const mine = claimants.some((u) => u.id === s.me.id);
-  const nameOf = (u) => (u.id === s.me.id ? 'you' : u.name);
-  let who = null;
-  if (claimants.length) {
-    const [first, ...also] = claimants;
-    who = h('span', { class: 'claim-by', testid: 'claim-by' },
-      `Claimed by ${nameOf(first)}`,
-      also.length ? ` · also claimed by ${also.map(nameOf).join(', ')}` : '');
-  }
-  // Once someone has claimed it, Claim is disabled for the others (and gone for the claimer).
-  const button = mine ? null : h('button', {
-    type: 'button', class: 'btn small primary', testid: 'claim-button',
-    disabled: claimants.length > 0,
-    'aria-label': `Claim dispute #${flag.seq} of engagement ${row.id}`,
-    onclick: (ev) => claim(s, row.id, flag.seq, ev.currentTarget),
-  }, 'Claim');
+function disputeLine(s, row, flag, claims) {
   return h('div', { class: 'eng-dispute', testid: `eng-dispute-${flag.seq}` },
     h('span', { class: 'flag-type dispute' }, `Dispute #${flag.seq}`),
     flag.text ? h('span', { class: 'eng-dispute-text' }, flag.text) : null,
-    who,
-    button);
-}
-
-async function claim(s, engId, flagSeq, btn) {
-  btn.disabled = true;
-  const support = s.channels.get('support');
-  // The dispute's notice, when loaded: the claim answers it.
-  const notice = support ? support.list().find((ev) => ev.kind === 'notice' && ev.body && ev.body.type === 'dispute' && ev.body.eng === engId && ev.body.flag === flagSeq) : null;
-  const body = { text: claimText(engId, flagSeq) };
-  if (notice) body.reply_to = notice.seq;
-  try {
-    await s.send('support', 'message', body);
-    toast(s, `You claimed dispute #${flagSeq} of engagement ${engId}.`);
-  } catch {
-    btn.disabled = false;
-  }
+    ...claimControls(s, row.id, flag.seq, claims));
 }

@@ -342,6 +342,7 @@ function renderNotice(ev, ctx) {
       onclick: (e) => { e.preventDefault(); ctx.openEvent(`eng:${eng}`, b.flag); },
     }, `flag #${b.flag} in Engagement ${eng}`)
     : h('a', { href: engHash, class: 'notice-link', testid: 'notice-flag-link' }, `Engagement ${eng}`);
+  const claim = eng && b.type === 'dispute' && !resolved && typeof b.flag === 'number' ? ctx.claimControls(eng, b.flag) : [];
   return shell(ev, `card support-notice notice-${b.type || 'other'}${state ? ` state-${state}` : ''}`, `${title}: ${typeof b.flag === 'number' ? `flag #${b.flag} in ` : ''}engagement ${eng}`,
     h('div', { class: 'card-kind' },
       h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '⏱' : '⚑'),
@@ -350,7 +351,7 @@ function renderNotice(ev, ctx) {
     where ? h('p', { class: 'notice-where' }, where) : null,
     b.text ? h('p', { class: 'text' }, String(b.text)) : null,
     h('div', { class: 'entry-head' }, timeEl(ev.ts)),
-    buttons.length ? h('div', { class: 'card-actions' }, buttons) : null);
+    buttons.length || claim.some(Boolean) ? h('div', { class: 'card-actions' }, ...claim, ...buttons) : null);
 }
 
 function renderOther(ev) {

@@ -8,6 +8,7 @@ import { h, clear, replaceChildren, setText, explain } from '../dom.js';
 import { engagementOf } from '../model.js';
 import { renderEvent, renderPending } from './entries.js';
 import { toast } from './shell.js';
+import { parseClaim } from '../claims.js';
 
 const RENDER_CHUNK = 60;
 // Within this many pixels of the bottom the reader counts as at the bottom.
@@ -290,6 +291,8 @@ export class TimelineView {
         if (node.dataset.foldedInto) refresh.add(Number(node.dataset.foldedInto));
         if (ev.kind === 'decision') refresh.add(b.proposal);
         if (ev.kind === 'flag_update') refresh.add(b.flag);
+        // A claim answers its dispute's notice: the notice shows who claimed it.
+        if (ev.kind === 'message' && typeof b.reply_to === 'number' && parseClaim(b.text)) refresh.add(b.reply_to);
         if (ev.kind === 'message' && ev.from && ev.from.id === this.s.me.id && ev.cid) {
           const p = this.pendingList.querySelector(`[data-cid="${CSS.escape(ev.cid)}"]`);
           if (p) p.remove();
