@@ -10,7 +10,6 @@
 #include "storage/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <chrono>
 #include <mutex>
