@@ -3,6 +3,8 @@
 #include "protocol/can.hpp"
 #include "protocol/engagement_detail.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <array>
 
 namespace parley {
@@ -62,8 +64,13 @@ std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_lim
   return s.phase_since_ms + *bound;
 }
 
-boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
-                               const engagement_limits& open_limits) {
+std::size_t content_bytes(std::string_view text, const boost::json::object* terms) {
+  std::size_t bytes = boost::json::serialize(boost::json::string_view(text)).size();
+  if (terms) bytes += boost::json::serialize(*terms).size();
+  return bytes;
+}
+
+boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits) {
   boost::json::object o;
   o["phase"] = phase_name(s.phase);
   o["phase_since"] = s.phase_since_ms;
@@ -108,10 +115,31 @@ boost::json::object state_json(const engagement_state& s, const phase_limits& li
   } else {
     o["last_status_ts"] = nullptr;
   }
-  boost::json::array actions;
-  for (auto& action : can(s, reader, open_limits)) actions.emplace_back(action);
-  o["can"] = std::move(actions);
   return o;
+}
+
+// `can` comes last, so that the shared part is a prefix of every reader's state.
+boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
+                               const engagement_limits& open_limits) {
+  auto o = shared_state_json(s, limits);
+  o["can"] = ids_json(can(s, reader, open_limits));
+  return o;
+}
+
+state_push_frames::state_push_frames(const engagement_state& s, const phase_limits& limits)
+    : head_(boost::json::serialize(
+          boost::json::object{{"ev", "state"}, {"eng", s.eng}, {"state", shared_state_json(s, limits)}})) {
+  // Serialised as `…"state":{…}}`: drop both closing braces. The shared state
+  // is never empty, so `can` follows a comma.
+  head_.resize(head_.size() - 2);
+}
+
+std::string state_push_frames::frame(const std::vector<std::string>& can) const {
+  const auto actions = boost::json::serialize(ids_json(can));
+  std::string out;
+  out.reserve(head_.size() + actions.size() + 10);
+  out.append(head_).append(",\"can\":").append(actions).append("}}");
+  return out;
 }
 
 event opening_event(std::string_view eng, std::int64_t now_ms) {

@@ -50,6 +50,7 @@ struct engagement_flag {
   std::string state;     // open, acknowledged, resolved
   std::string text;
   std::string by;        // user id
+  std::size_t bytes = 0;  // its share of the open-flag byte budget (open_flag_bytes)
 };
 
 struct engagement_proposal {
@@ -62,6 +63,7 @@ struct engagement_proposal {
   std::optional<side> by_side;  // none for support's resolutions
   std::vector<std::string> accepted_by;  // user ids, in order of acceptance
   std::vector<side> accepted_sides;      // resolutions: the parties that accepted so far
+  std::size_t bytes = 0;  // its share of the open-proposal byte budget (open_proposal_bytes)
 };
 
 struct reply_debt {
@@ -79,10 +81,22 @@ struct engagement_agreement {
 // once (protocol §9.10): one more is `conflict`. They bound the state kept in memory.
 constexpr std::size_t max_open_proposals = 50;
 constexpr std::size_t max_open_flags = 50;
+// The bytes of content those may hold together: the counts alone let 50
+// proposals of 64 KiB each make a state of megabytes, pushed to every member
+// after every workflow event. Measured by content_bytes below.
+constexpr std::size_t max_open_proposal_bytes = 192 * 1024;
+constexpr std::size_t max_open_flag_bytes = 64 * 1024;
 struct engagement_limits {
   std::size_t open_proposals = max_open_proposals;
   std::size_t open_flags = max_open_flags;
+  std::size_t open_proposal_bytes = max_open_proposal_bytes;
+  std::size_t open_flag_bytes = max_open_flag_bytes;
 };
+
+// What a proposal (text and terms) or a flag (text, no terms) counts against
+// its byte budget: the length of `text` as a JSON string plus that of `terms`
+// as serialised in the state, so the budget bounds what the state pushes.
+std::size_t content_bytes(std::string_view text, const boost::json::object* terms);
 
 // Only what the rules still need is kept: open flags and open proposals.
 // Resolved flags and decided or lapsed proposals live in the events and the
@@ -101,6 +115,10 @@ struct engagement_state {
   std::map<std::int64_t, std::shared_ptr<const engagement_flag>> flags;  // the flags not yet resolved, by seq
   // The open proposals, by (ch, seq).
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const engagement_proposal>> proposals;
+  // The sums of `bytes` of the open proposals and of the open flags: derived by
+  // apply like everything here, so a replay gives the same totals.
+  std::size_t open_proposal_bytes = 0;
+  std::size_t open_flag_bytes = 0;
   std::int64_t last_flag_seq = 0;  // the highest flag seq seen in eng:<id>
   std::map<std::string, std::int64_t> last_proposal_seq;  // the highest proposal seq seen, per channel
   bool mediation_open = false;
@@ -138,6 +156,21 @@ std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_lim
 // now (can.hpp). `by` and `accepted_by` hold user ids.
 boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
                                const engagement_limits& open_limits = {});
+// The same object without `can`: what every reader sees alike.
+boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits);
+
+// The state push frame {"ev":"state","eng":<id>,"state":{…}} (protocol §9.9)
+// of one state, for readers that differ only in `can`: the part every reader
+// shares is serialised once, each frame then adds its reader's `can`. The
+// frames equal serialising the frame object with state_json, byte for byte.
+class state_push_frames {
+ public:
+  state_push_frames(const engagement_state& s, const phase_limits& limits);
+  std::string frame(const std::vector<std::string>& can) const;
+
+ private:
+  std::string head_;  // the frame without the state's and the frame's closing braces
+};
 
 // Posts that change rules other posts depend on: they are checked and appended
 // one at a time per engagement, guarded by the heads of guarded_channels().

@@ -13,6 +13,37 @@ namespace {
 
 side other_side(side s) { return s == side::client ? side::expert : side::client; }
 
+// Every open proposal and flag enters and leaves the state through these, so
+// the byte totals always equal the sums over what is open.
+void open_proposal(engagement_state& s, engagement_proposal pr) {
+  pr.bytes = content_bytes(pr.text, &pr.terms);
+  auto& slot = s.proposals[{pr.ch, pr.seq}];
+  if (slot) s.open_proposal_bytes -= slot->bytes;
+  s.open_proposal_bytes += pr.bytes;
+  slot = std::make_shared<const engagement_proposal>(std::move(pr));
+}
+
+using proposal_slot = decltype(engagement_state::proposals)::iterator;
+void close_proposal(engagement_state& s, proposal_slot it) {
+  s.open_proposal_bytes -= it->second->bytes;
+  s.proposals.erase(it);
+}
+
+void open_flag(engagement_state& s, engagement_flag f) {
+  f.bytes = content_bytes(f.text, nullptr);
+  auto& slot = s.flags[f.seq];
+  if (slot) s.open_flag_bytes -= slot->bytes;
+  s.open_flag_bytes += f.bytes;
+  slot = std::make_shared<const engagement_flag>(std::move(f));
+}
+
+void close_flag(engagement_state& s, std::int64_t seq) {
+  auto it = s.flags.find(seq);
+  if (it == s.flags.end()) return;
+  s.open_flag_bytes -= it->second->bytes;
+  s.flags.erase(it);
+}
+
 // Topics whose accepted terms are merged into the agreement (protocol §1).
 bool amends_agreement(std::string_view topic) {
   return topic == "agreement" || topic == "scope_change" || topic == "timeline" || topic == "compensation";
@@ -36,7 +67,7 @@ void apply_decision(engagement_state& s, const event& ev) {
   const auto& pr = *it->second;
   // A decided proposal leaves the state: it lives on in its events and the decision log.
   if (*verdict != "accepted") {
-    s.proposals.erase(it);
+    close_proposal(s, it);
     return;
   }
   if (pr.topic == "resolution") {
@@ -52,8 +83,8 @@ void apply_decision(engagement_state& s, const event& ev) {
       it->second = std::move(next);
       return;
     }
-    s.flags.erase(int_field(pr.terms, "flag").value_or(0));
-    s.proposals.erase(it);
+    close_flag(s, int_field(pr.terms, "flag").value_or(0));
+    close_proposal(s, it);
     return;
   }
   if (amends_agreement(pr.topic)) {
@@ -64,7 +95,7 @@ void apply_decision(engagement_state& s, const event& ev) {
     s.agreement = std::move(next);
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
-  s.proposals.erase(it);
+  close_proposal(s, it);
 }
 
 void apply_phase(engagement_state& s, const event& ev) {
@@ -74,7 +105,11 @@ void apply_phase(engagement_state& s, const event& ev) {
   s.phase_since_ms = ev.ts;
   if (*to == engagement_phase::closed) {
     // Nothing but a resolution can be decided any more; service levels stop.
-    std::erase_if(s.proposals, [](const auto& kv) { return kv.second->topic != "resolution"; });
+    for (auto it = s.proposals.begin(); it != s.proposals.end();) {
+      auto next = std::next(it);
+      if (it->second->topic != "resolution") close_proposal(s, it);
+      it = next;
+    }
     s.owed_reply.reset();
   }
 }
@@ -113,14 +148,14 @@ bool apply(engagement_state& s, const event& ev) {
     f.state = "open";
     f.text = string_field(ev.body, "text").value_or("");
     f.by = ev.from.id;
-    s.flags[ev.seq] = std::make_shared<const engagement_flag>(std::move(f));
+    open_flag(s, std::move(f));
     s.last_flag_seq = std::max(s.last_flag_seq, ev.seq);
   } else if (ev.kind == "flag_update") {
     auto it = s.flags.find(int_field(ev.body, "flag").value_or(0));
     auto state = string_field(ev.body, "state");
     if (main && it != s.flags.end() && state) {
       if (*state == "resolved") {
-        s.flags.erase(it);  // a resolved flag leaves the state
+        close_flag(s, it->first);  // a resolved flag leaves the state
       } else {
         auto next = std::make_shared<engagement_flag>(*it->second);
         next->state = *state;
@@ -136,7 +171,7 @@ bool apply(engagement_state& s, const event& ev) {
     pr.terms = object_field(ev.body, "terms");
     pr.by = ev.from.id;
     pr.by_side = side_of(ev.from.role);
-    s.proposals[{ev.ch, ev.seq}] = std::make_shared<const engagement_proposal>(std::move(pr));
+    open_proposal(s, std::move(pr));
     auto& last_proposal = s.last_proposal_seq[ev.ch];
     last_proposal = std::max(last_proposal, ev.seq);
   } else if (ev.kind == "decision") {

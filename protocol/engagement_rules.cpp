@@ -84,6 +84,16 @@ std::string wrong_role_or_place(user_role r, const channel& ch, std::string_view
   return "role " + std::string(role_name(r)) + " may not post " + std::string(kind);
 }
 
+// The byte budget of open proposals or flags: `bytes` more must fit beside
+// the `used` ones (engagement_limits, content_bytes).
+result<void> check_room(std::size_t used, std::size_t bytes, std::size_t budget, std::string_view what,
+                        std::string_view content) {
+  if (bytes <= budget && used <= budget - bytes) return {};
+  return conflict("the open " + std::string(what) + " of an engagement hold at most " + std::to_string(budget) +
+                  " bytes of " + std::string(content) + ": " + std::to_string(used) + " are held, this one needs " +
+                  std::to_string(bytes));
+}
+
 result<plan> check_flag(const engagement_state& s, const user& actor, const post_request& p, plan pl,
                         const engagement_limits& limits) {
   auto type = string_field(p.body, "type");
@@ -93,6 +103,11 @@ result<plan> check_flag(const engagement_state& s, const user& actor, const post
   }
   if (s.flags.size() >= limits.open_flags) {
     return conflict("an engagement holds at most " + std::to_string(limits.open_flags) + " open flags");
+  }
+  if (auto room = check_room(s.open_flag_bytes, content_bytes(string_field(p.body, "text").value_or(""), nullptr),
+                             limits.open_flag_bytes, "flags", "text");
+      !room) {
+    return room.err();
   }
   if (*type == "dispute" && !s.mediation_open) {
     pl.events.push_back(server_event(
@@ -116,8 +131,14 @@ result<plan> check_flag_update(const engagement_state& s, const post_request& p,
   return pl;
 }
 
-error too_many_proposals(const engagement_limits& limits) {
-  return conflict("an engagement holds at most " + std::to_string(limits.open_proposals) + " open proposals");
+// The count and byte budgets of open proposals: one more that breaks either is
+// refused before anything is stored.
+result<void> check_proposal_room(const engagement_state& s, const post_request& p, const engagement_limits& limits) {
+  if (s.proposals.size() >= limits.open_proposals) {
+    return conflict("an engagement holds at most " + std::to_string(limits.open_proposals) + " open proposals");
+  }
+  const auto bytes = content_bytes(string_field(p.body, "text").value_or(""), &object_field(p.body, "terms"));
+  return check_room(s.open_proposal_bytes, bytes, limits.open_proposal_bytes, "proposals", "text and terms");
 }
 
 result<plan> check_proposal(const engagement_state& s, const user& actor, const post_request& p, plan pl,
@@ -144,7 +165,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
                                "no flag " + std::to_string(*flag_seq) + " in " + channel::main(s.eng));
     }
     if (it->second->type != "dispute") return conflict("flag " + std::to_string(*flag_seq) + " is not a dispute");
-    if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
+    if (auto room = check_proposal_room(s, p, limits); !room) return room.err();
     return pl;
   }
 
@@ -160,7 +181,7 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     }
     if (auto move = check_phase_move(s, *to); !move) return move.err();
   }
-  if (s.proposals.size() >= limits.open_proposals) return too_many_proposals(limits);
+  if (auto room = check_proposal_room(s, p, limits); !room) return room.err();
   return pl;
 }
 

@@ -110,8 +110,10 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("max-queue", po::value(&out.max_queue)->default_value(out.max_queue), "outbound bytes queued per connection (close 4001 above)")
     ("max-reply", po::value(&out.max_reply)->default_value(out.max_reply), "largest reply in bytes: join, history and decisions answers hold fewer items above it")
     ("engagement-cache", po::value(&out.engagement_cache)->default_value(out.engagement_cache), "engagements whose state is kept in memory (the least recently used beyond are rebuilt on use)")
-    ("max-open-proposals", po::value(&out.max_open_proposals)->default_value(out.max_open_proposals), "open proposals per engagement (conflict above)")
-    ("max-open-flags", po::value(&out.max_open_flags)->default_value(out.max_open_flags), "open flags per engagement (conflict above)")
+    ("max-open-proposals", po::value(&out.open_limits.open_proposals)->default_value(out.open_limits.open_proposals), "open proposals per engagement (conflict above)")
+    ("max-open-flags", po::value(&out.open_limits.open_flags)->default_value(out.open_limits.open_flags), "open flags per engagement (conflict above)")
+    ("max-open-proposal-bytes", po::value(&out.open_limits.open_proposal_bytes)->default_value(out.open_limits.open_proposal_bytes), "bytes of text and terms (as JSON) the open proposals of an engagement hold together (conflict above)")
+    ("max-open-flag-bytes", po::value(&out.open_limits.open_flag_bytes)->default_value(out.open_limits.open_flag_bytes), "bytes of text (as JSON) the open flags of an engagement hold together (conflict above)")
     ("hello-timeout", po::value(&out.hello_timeout_s)->default_value(out.hello_timeout_s), "seconds a new connection has to say hello (close 4003)")
     ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
     ("write-timeout", po::value(&out.write_timeout_s)->default_value(out.write_timeout_s), "seconds a write may take before the socket is closed")
@@ -158,8 +160,10 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.max_queue < 64 * 1024) return fail("--max-queue must be at least 65536 bytes");
   if (out.max_reply < 64 * 1024) return fail("--max-reply must be at least 65536 bytes");
   if (out.engagement_cache < 1) return fail("--engagement-cache must be at least 1");
-  if (out.max_open_proposals < 1 || out.max_open_flags < 1)
+  if (out.open_limits.open_proposals < 1 || out.open_limits.open_flags < 1)
     return fail("--max-open-proposals and --max-open-flags must be at least 1");
+  if (out.open_limits.open_proposal_bytes < 1024 || out.open_limits.open_flag_bytes < 1024)
+    return fail("--max-open-proposal-bytes and --max-open-flag-bytes must be at least 1024");
   if (out.hello_timeout_s < 1 || out.idle_timeout_s < 2 || out.write_timeout_s < 1)
     return fail("--hello-timeout, --write-timeout must be at least 1 and --idle-timeout at least 2 seconds");
 

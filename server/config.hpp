@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/engagement.hpp"
 #include "protocol/service_levels.hpp"
 
 namespace parley {
@@ -66,9 +67,9 @@ struct config {
   std::size_t max_reply = 1024 * 1024;
   // Engagements whose state is kept in memory; the least recently used beyond it are dropped and rebuilt on use.
   std::size_t engagement_cache = 10000;
-  // Open proposals and open flags per engagement (protocol §9.10); one more is `conflict`.
-  std::size_t max_open_proposals = 50;
-  std::size_t max_open_flags = 50;
+  // Open proposals and open flags per engagement (protocol §9.10), and the
+  // bytes of text and terms they may hold; one more is `conflict`.
+  engagement_limits open_limits;
   int hello_timeout_s = 10;
   int idle_timeout_s = 60;   // a ping goes out after half of it without traffic
   int write_timeout_s = 20;  // a write that does not complete in time closes the socket

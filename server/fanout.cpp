@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <map>
 #include <unordered_set>
 
 namespace parley {
@@ -41,18 +42,22 @@ namespace {
 // On the worker's thread: the state to each member of the engagement's
 // channels once, after the event (which `deliver` gave to members of `ch`).
 // A member whose join of the event's channel is still reading gets the event
-// with its join's window, and no state before it.
+// with its join's window, and no state before it. One frame per distinct
+// `can` here: the parties of a side, and support, mostly share one.
 void push_state(worker& w, const std::string& ch, const state_push& push) {
   const std::string main = channel::main(push.eng);
   const std::string mediation = channel::mediation(push.eng);
   std::unordered_set<const member*> done;
+  std::map<std::vector<std::string>, std::shared_ptr<const std::string>> frames;
   for (const auto* c : {&main, &mediation}) {
     w.registry.for_each(*c, [&](const std::weak_ptr<member>& weak) {
       auto m = weak.lock();
       if (!m || !done.insert(m.get()).second) return;
       if (w.registry.contains(ch, m.get()) && !m->live_on(ch)) return;
       if (!m->live_on(main) && !m->live_on(mediation)) return;
-      m->push(push.frame_for(m->reader()));
+      auto [it, first] = frames.try_emplace(push.can_of(m->reader()));
+      if (first) it->second = push.frame_with(it->first);
+      m->push(it->second);
     });
   }
 }

@@ -29,10 +29,13 @@ struct worker {
 };
 
 // The state push that follows a stored workflow event (protocol §9.9): to each
-// member of engagement `eng`'s channels, one frame built for its reader.
+// member of engagement `eng`'s channels, the state with its reader's `can`.
+// Members whose `can` is the same get one shared frame.
 struct state_push {
   std::string eng;
-  std::function<std::shared_ptr<const std::string>(const claims& reader)> frame_for;
+  std::function<std::vector<std::string>(const claims& reader)> can_of;
+  // Called from several workers at once.
+  std::function<std::shared_ptr<const std::string>(const std::vector<std::string>& can)> frame_with;
 };
 
 class fanout {

@@ -1,6 +1,7 @@
 #include "server/hub.hpp"
 
 #include "protocol/access.hpp"
+#include "protocol/can.hpp"
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
@@ -9,9 +10,9 @@
 #include "storage/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <chrono>
+#include <mutex>
 
 namespace parley {
 namespace net = boost::asio;
@@ -20,17 +21,34 @@ namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
 
-// The engagement's state as `reader` sees it: the one place that builds it,
-// for a join's reply, GET /api/v1/engagements/<id> and the state push.
+// The engagement's state as `reader` sees it, for a join's reply and
+// GET /api/v1/engagements/<id>; the state push builds the same (state_push_after).
 boost::json::object state_for(const engagement_state& s, const config& cfg, const claims& reader) {
-  return state_json(s, cfg.sla.phases, reader, {cfg.max_open_proposals, cfg.max_open_flags});
+  return state_json(s, cfg.sla.phases, reader, cfg.open_limits);
 }
 
-// Protocol §9.9: {"ev":"state","eng":<id>,"state":{…}}.
-std::shared_ptr<const std::string> state_frame(const engagement_state& s, const config& cfg, const claims& reader) {
-  boost::json::object frame{{"ev", "state"}, {"eng", s.eng}, {"state", state_for(s, cfg, reader)}};
-  return std::make_shared<const std::string>(boost::json::serialize(frame));
-}
+// The frames of one state push. The part every member shares is serialised
+// once, by the first worker that has a member to push to; until then (and on
+// an instance with no member joined) it costs nothing.
+class shared_state_frames {
+ public:
+  shared_state_frames(std::shared_ptr<const engagement_state> state, const phase_limits& phases)
+      : state_(std::move(state)), phases_(phases) {}
+
+  std::shared_ptr<const std::string> frame(const std::vector<std::string>& can) {
+    std::call_once(built_, [this] {
+      frames_.emplace(*state_, phases_);
+      state_.reset();
+    });
+    return std::make_shared<const std::string>(frames_->frame(can));
+  }
+
+ private:
+  std::once_flag built_;
+  std::shared_ptr<const engagement_state> state_;
+  const phase_limits& phases_;
+  std::optional<state_push_frames> frames_;
+};
 }  // namespace
 
 // A post on its way through the engagement's state: the steps of
@@ -232,7 +250,7 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
       });
     }
   }
-  auto pl = check(**state, attempt->who.who, request, engagement_limits{cfg_.max_open_proposals, cfg_.max_open_flags});
+  auto pl = check(**state, attempt->who.who, request, cfg_.open_limits);
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.
@@ -385,9 +403,12 @@ void hub::on_committed(const committed_event& ev) {
 // its members is joined, or it was dropped from the book) pushes nothing.
 std::optional<state_push> hub::state_push_after(const engagements::applied_event& applied) const {
   if (!applied.state || !is_workflow(applied.kind)) return std::nullopt;
-  return state_push{applied.state->eng, [state = applied.state, &cfg = cfg_](const claims& reader) {
-                      return state_frame(*state, cfg, reader);
-                    }};
+  auto frames = std::make_shared<shared_state_frames>(applied.state, cfg_.sla.phases);
+  return state_push{applied.state->eng,
+                    [state = applied.state, &cfg = cfg_](const claims& reader) {
+                      return can(*state, reader, cfg.open_limits);
+                    },
+                    [frames](const std::vector<std::string>& can) { return frames->frame(can); }};
 }
 
 // A revocation from any instance: this one's connections of that user with an

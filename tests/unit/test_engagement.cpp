@@ -2,11 +2,14 @@
 // a small harness plays the server (check, then assign seq/ts and apply).
 #include "protocol/engagement.hpp"
 
+#include "protocol/can.hpp"
+
 #include <boost/json/serialize.hpp>
 #include "test_users.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -801,4 +804,115 @@ TEST_CASE("a post to support is planned as the actor's event alone", "[rules]") 
   CHECK(outcome(check_support_post(client, p)) == "forbidden");
   CHECK(implies_notices("flag"));
   CHECK_FALSE(implies_notices("message"));
+}
+
+namespace {
+// The byte totals recounted from what is open, independently of apply.
+std::size_t serialised(const boost::json::value& v) { return boost::json::serialize(v).size(); }
+std::pair<std::size_t, std::size_t> recount(const engagement_state& s) {
+  std::size_t proposals = 0, flags = 0;
+  for (const auto& [key, pr] : s.proposals) proposals += serialised(boost::json::string(pr->text)) + serialised(pr->terms);
+  for (const auto& [seq, f] : s.flags) flags += serialised(boost::json::string(f->text));
+  return {proposals, flags};
+}
+std::pair<std::size_t, std::size_t> totals(const engagement_state& s) {
+  return {s.open_proposal_bytes, s.open_flag_bytes};
+}
+}  // namespace
+
+TEST_CASE("open proposals hold at most their byte budget: one more is a conflict and nothing is stored",
+          "[rules]") {
+  harness h;
+  const engagement_limits limits{50, 50, 40'000, 10'000};
+  const std::string text(9'000, 'x');
+  auto post = [&](const user& who, std::string kind, boost::json::object body) {
+    post_request p{channel{channel_type::engagement, "42"}, std::move(kind), std::move(body), "", std::nullopt};
+    auto r = check(h.state, who, p, limits);
+    if (r) h.commit(r->events);
+    return r;
+  };
+  std::vector<std::int64_t> open;
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(post(expert, "proposal", {{"topic", "timeline"}, {"text", text}, {"terms", {{"weeks", i}}}}).ok());
+    open.push_back(h.log.back().seq);
+  }
+  CHECK(totals(h.state) == recount(h.state));
+  CHECK(h.state.open_proposal_bytes > 36'000);
+  const auto log_size = h.log.size();
+  auto refused = post(expert, "proposal", {{"topic", "timeline"}, {"text", text}, {"terms", {{"weeks", 9}}}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.err().code == errc::conflict);
+  CHECK_THAT(refused.err().message, Catch::Contains("at most 40000 bytes of text and terms"));
+  CHECK(h.log.size() == log_size);
+  CHECK(h.state.proposals.size() == 4);
+  // A small one still fits, and `can` says so; the flags' budget is apart.
+  const claims expert_reader{expert, {"42"}, 0, std::nullopt};
+  auto actions = can(h.state, expert_reader, limits);
+  CHECK(std::count(actions.begin(), actions.end(), "propose:timeline") == 1);
+  // 9998 characters and their quotes: exactly the flags' budget.
+  REQUIRE(post(expert, "flag", {{"type", "risk"}, {"text", std::string(9'998, 'f')}}).ok());
+  CHECK(h.state.open_flag_bytes == 10'000);
+  CHECK_FALSE(post(expert, "flag", {{"type", "risk"}, {"text", "y"}}).ok());
+  actions = can(h.state, expert_reader, limits);
+  CHECK(std::count(actions.begin(), actions.end(), "flag") == 0);
+  CHECK(std::count(actions.begin(), actions.end(), "propose:timeline") == 1);
+  // Deciding one makes room again.
+  REQUIRE(post(client, "decision", decision_body(open.front(), "rejected")).ok());
+  CHECK(totals(h.state) == recount(h.state));
+  CHECK(post(expert, "proposal", {{"topic", "timeline"}, {"text", text}, {"terms", {{"weeks", 9}}}}).ok());
+}
+
+TEST_CASE("the open byte totals follow every way a proposal or flag closes, and a replay gives the same",
+          "[rules]") {
+  harness h;
+  const auto big = [](std::string topic, std::string to) {
+    return boost::json::object{{"topic", topic}, {"text", std::string(500, 'p') + "\"\n\u0001"},
+                               {"terms", {{"to", to}, {"note", std::string(300, 'n')}}}};
+  };
+  auto risk = h.must(client, "flag", {{"type", "risk"}, {"text", std::string(700, 'r')}});
+  auto dispute = h.must(client, "flag", {{"type", "dispute"}, {"text", "\t" + std::string(400, 'd')}});
+  auto resolution = h.must(support_user, channel_type::mediation, "proposal",
+                           {{"topic", "resolution"}, {"text", "split"}, {"terms", {{"flag", dispute}}}});
+  h.must(expert, "proposal", big("scope_change", "x"));
+  auto rejected = h.must(expert, "proposal", big("timeline", "y"));
+  CHECK(totals(h.state) == recount(h.state));
+  h.must(expert, "flag_update", {{"flag", risk}, {"state", "acknowledged"}, {"text", "seen"}});
+  CHECK(totals(h.state) == recount(h.state));
+  h.must(expert, "flag_update", {{"flag", risk}, {"state", "resolved"}, {"text", "done"}});
+  h.must(client, "decision", decision_body(rejected, "rejected"));
+  CHECK(totals(h.state) == recount(h.state));
+  h.must(client, channel_type::mediation, "decision", decision_body(resolution, "accepted"));
+  h.must(expert, channel_type::mediation, "decision", decision_body(resolution, "accepted"));
+  CHECK(h.state.flags.empty());
+  CHECK(totals(h.state) == recount(h.state));
+  CHECK(h.state.open_flag_bytes == 0);
+  // Closing lapses the open proposals.
+  h.advance_to(engagement_phase::completion);
+  h.must(expert, "proposal", big("timeline", "z"));
+  CHECK(h.state.open_proposal_bytes > 0);
+  auto close = h.must(expert, "proposal", phase_body("closed"));
+  h.must(client, "decision", decision_body(close, "accepted"));
+  CHECK(h.state.phase == engagement_phase::closed);
+  CHECK(h.state.proposals.empty());
+  CHECK(totals(h.state) == std::make_pair(std::size_t{0}, std::size_t{0}));
+
+  // A replay of the log, at any point, gives the same totals as the live state.
+  engagement_state replayed = new_engagement("42", t0);
+  for (const auto& ev : h.log) {
+    apply(replayed, ev);
+    CHECK(totals(replayed) == recount(replayed));
+  }
+  CHECK(totals(replayed) == totals(h.state));
+}
+
+TEST_CASE("state push frames equal the full state of each reader, byte for byte", "[rules]") {
+  harness h;
+  h.must(client, "flag", {{"type", "risk"}, {"text", "quote \" and \\ and é"}});
+  h.must(expert, "proposal", proposal_body("timeline", {{"weeks", 2}, {"why", "\u0002"}}));
+  const state_push_frames frames(h.state, phase_limits{});
+  for (const claims& who : {claims{client, {"42"}, 0, std::nullopt}, claims{expert, {"42"}, 0, std::nullopt},
+                            claims{support_user, {"*"}, 0, std::nullopt}}) {
+    const boost::json::object whole{{"ev", "state"}, {"eng", "42"}, {"state", state_json(h.state, phase_limits{}, who)}};
+    CHECK(frames.frame(can(h.state, who)) == boost::json::serialize(whole));
+  }
 }

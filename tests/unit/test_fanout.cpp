@@ -21,13 +21,17 @@ class recorder : public member {
   void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>&) override {
     got.push_back("event " + ch + " " + std::to_string(seq));
   }
-  void push(std::shared_ptr<const std::string> frame) override { got.push_back(*frame); }
+  void push(std::shared_ptr<const std::string> frame) override {
+    got.push_back(*frame);
+    frames.push_back(std::move(frame));
+  }
   bool live_on(const std::string& ch) const override { return live.count(ch) > 0; }
   const claims& reader() const override { return claims_; }
   void revoked(const revocation&) override {}
   void going_away() override {}
 
   std::vector<std::string> got;
+  std::vector<std::shared_ptr<const std::string>> frames;  // the pushed frames themselves
   std::set<std::string> live;
 
  private:
@@ -44,9 +48,11 @@ committed_event event_of(std::string ch, std::int64_t seq) {
   return committed_event{std::move(ch), seq, 0, std::make_shared<const std::string>("{}")};
 }
 
+// A push whose `can` is the reader's id: each member gets its own frame.
 state_push push_for(std::string eng) {
-  return state_push{eng, [eng](const claims& reader) {
-                      return std::make_shared<const std::string>("state " + eng + " for " + reader.who.id);
+  return state_push{eng, [](const claims& reader) { return std::vector<std::string>{reader.who.id}; },
+                    [eng](const std::vector<std::string>& can) {
+                      return std::make_shared<const std::string>("state " + eng + " for " + can.at(0));
                     }};
 }
 
@@ -98,4 +104,34 @@ TEST_CASE("a member whose join of the event's channel is still reading gets no s
   f.deliver(event_of("eng:8", 4), push_for("8"));
   run(w);
   CHECK(joining->got == std::vector<std::string>{"event eng:8 4"});
+}
+
+TEST_CASE("members whose can is the same share one state frame, built once per worker", "[server][fanout]") {
+  fanout f(1);
+  auto& w = *f.workers()[0];
+  std::vector<std::shared_ptr<recorder>> members;
+  for (const auto* id : {"client-a", "client-b", "expert"}) {
+    members.push_back(std::make_shared<recorder>(id));
+    members.back()->live = {"eng:9"};
+    f.add(w, "eng:9", members.back());
+  }
+  int built = 0;
+  // The two clients may do the same; the expert something else.
+  state_push push{"9",
+                  [](const claims& reader) {
+                    return std::vector<std::string>{reader.who.id == "expert" ? "propose:phase" : "message"};
+                  },
+                  [&built](const std::vector<std::string>& can) {
+                    ++built;
+                    return std::make_shared<const std::string>("state with " + can.at(0));
+                  }};
+  f.deliver(event_of("eng:9", 5), push);
+  run(w);
+  CHECK(built == 2);
+  REQUIRE(members[0]->frames.size() == 1);
+  REQUIRE(members[1]->frames.size() == 1);
+  REQUIRE(members[2]->frames.size() == 1);
+  CHECK(members[0]->frames[0] == members[1]->frames[0]);
+  CHECK(*members[0]->frames[0] == "state with message");
+  CHECK(*members[2]->frames[0] == "state with propose:phase");
 }
