@@ -39,10 +39,10 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.onHash = () => this.route();
-    this.onVisibility = () => { if (document.visibilityState === 'visible') this.markRead(); };
     this.tick = setInterval(() => { renderPhaseTrack(this); renderConnection(this); }, 1000);
     this.notifier = new Notifier(this);
+    // Every page-wide listener is added with this signal, so that signing out removes them all.
+    this.listening = new AbortController();
   }
 
   get role() { return this.me.role; }
@@ -50,14 +50,13 @@ export class Session {
   destroy() {
     clearInterval(this.tick);
     this.notifier.destroy();
-    window.removeEventListener('hashchange', this.onHash);
-    document.removeEventListener('visibilitychange', this.onVisibility);
+    this.listening.abort();
     this.conn.stop();
   }
 
   mount() {
     this.el = mountShell(this, this.root, () => { forgetToken(); this.signOut(); });
-    document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closePanels(this); });
+    document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closePanels(this); }, { signal: this.listening.signal });
 
     const c = this.conn;
     c.addEventListener('state', () => {
@@ -81,8 +80,9 @@ export class Session {
     if (this.role === 'support') this.subscribe('support').catch(() => {});
     for (const id of this.listedEngagements().slice(0, 10)) this.ensureEngagement(id);
 
-    window.addEventListener('hashchange', this.onHash);
-    document.addEventListener('visibilitychange', this.onVisibility);
+    const { signal } = this.listening;
+    window.addEventListener('hashchange', () => this.route(), { signal });
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') this.markRead(); }, { signal });
     this.route();
   }
 

@@ -82,7 +82,7 @@ function notifyMenu(s, e) {
     },
   }, h('span', { class: 'bell', 'aria-hidden': 'true' }));
   const wrap = h('div', { class: 'notify-wrap', onkeydown: (ev) => { if (ev.key === 'Escape' && !e.notifyPanel.hidden) { ev.stopPropagation(); close(); e.notifyBtn.focus(); } } }, e.notifyBtn, e.notifyPanel);
-  document.addEventListener('click', (ev) => { if (!e.notifyPanel.hidden && !wrap.contains(ev.target)) close(); });
+  document.addEventListener('click', (ev) => { if (!e.notifyPanel.hidden && !wrap.contains(ev.target)) close(); }, { signal: s.listening.signal });
   queueMicrotask(() => settings.syncAll());
   return wrap;
 }
