@@ -12,7 +12,7 @@ import { renderSidebar } from './views/sidebar.js';
 import { renderChannelFrame, renderPresence } from './views/channel.js';
 import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPosts } from './views/composer.js';
 import { renderPhaseTrack, renderDetails } from './views/details.js';
-import { updateFlag, dialogHooks } from './dialogs.js';
+import { updateFlag, dialogHooks } from './views/dialogs.js';
 import { Notifier } from './notify.js';
 import { claimControls } from './views/claim.js';
 

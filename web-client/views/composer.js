@@ -2,7 +2,7 @@
 // the typing line and the posts not yet sent.
 import { h, clear, replaceChildren, setText, excerpt } from '../dom.js';
 import { renderConnection } from './shell.js';
-import { openStatusDialog, openFlagDialog, openProposalDialog, openResolutionDialog } from '../dialogs.js';
+import { openStatusDialog, openFlagDialog, openProposalDialog, openResolutionDialog } from './dialogs.js';
 
 export function composer(s, ch) {
   const e = s.el;

@@ -1,6 +1,6 @@
 // The home view: the reader's engagements, and opening one by id.
 import { h, replaceChildren, humanize } from '../dom.js';
-import { ENG_ID } from '../model.js';
+import { openByIdForm } from './open_by_id.js';
 import { renderSidebar } from './sidebar.js';
 import { enterPageView } from './shell.js';
 
@@ -26,12 +26,4 @@ export function showHome(s, problem) {
   if (s.allEngagements) content.push(openByIdForm(s));
   replaceChildren(s.el.main, h('div', { class: 'home', testid: 'home' }, content));
   renderSidebar(s);
-}
-
-export function openByIdForm(s) {
-  const input = h('input', { id: 'open-eng-id', type: 'text', required: true, pattern: '[A-Za-z0-9_\\-]{1,64}', testid: 'open-engagement-id', autocomplete: 'off' });
-  return h('form', {
-    class: 'open-by-id', 'aria-label': 'Open an engagement',
-    onsubmit: (e) => { e.preventDefault(); const id = input.value.trim(); if (ENG_ID.test(id)) s.navigate(`#/eng/${encodeURIComponent(id)}`); },
-  }, h('label', { for: 'open-eng-id' }, 'Open engagement by id'), h('div', { class: 'row' }, input, h('button', { type: 'submit', class: 'btn small' }, 'Open')));
 }

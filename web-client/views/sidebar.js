@@ -1,6 +1,6 @@
 // The sidebar: the support inbox, each engagement's rooms and unread counts.
 import { h, replaceChildren, humanize } from '../dom.js';
-import { openByIdForm } from './home.js';
+import { openByIdForm } from './open_by_id.js';
 import { sideNotifySettings } from './shell.js';
 
 export function renderSidebar(s) {

@@ -2,13 +2,13 @@
 // counter-proposal, rejection and resolution forms. A dialog stays open until
 // the server has stored what it sends: a refusal is shown inside it, with
 // everything typed kept.
-import { h, replaceChildren, setText, humanize, excerpt, explain } from './dom.js';
-import { PHASES, FLAG_TYPES, engagementOf } from './model.js';
-import { flagLabel, topicLabel } from './views/entries.js';
-import { toast } from './views/shell.js';
-import { AGREEMENT_TOPICS, isAgreementTopic, isTermsObject } from './terms.js';
-import { agreementForm, termsEditor } from './views/agreement_form.js';
-import { termsView, proposalChangesView } from './views/terms_view.js';
+import { h, replaceChildren, setText, humanize, excerpt, explain } from '../dom.js';
+import { PHASES, FLAG_TYPES, engagementOf } from '../model.js';
+import { flagLabel, topicLabel } from './entries.js';
+import { toast } from './shell.js';
+import { AGREEMENT_TOPICS, isAgreementTopic, isTermsObject } from '../terms.js';
+import { agreementForm, termsEditor } from './agreement_form.js';
+import { termsView, proposalChangesView } from './terms_view.js';
 
 // The server's bound on a text (protocol §3), checked before sending.
 const MAX_TEXT = 16384;
