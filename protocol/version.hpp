@@ -1,4 +1,8 @@
 #pragma once
 namespace parley {
+// The server's release: shown only with --expose-version (nothing to fingerprint).
 inline constexpr const char* version = "0.1.0";
-}
+// The wire protocol's version (PROTOCOL.md), always in the hello reply so
+// that a client can tell which additions it may use.
+inline constexpr const char* protocol_version = "1.1";
+}  // namespace parley

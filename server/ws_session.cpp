@@ -250,7 +250,7 @@ void ws_session::handle_hello(const client_frame& f) {
   if (renewal) leave_channels_not_allowed();
   hello_timer_.cancel();
   arm_expiry_timer();
-  boost::json::object server;
+  boost::json::object server{{"protocol", protocol_version}};
   if (hub_.cfg().expose_version) server["version"] = version;
   if (hub_.cfg().instance_named || hub_.cfg().expose_version) server["instance"] = hub_.cfg().instance;
   send(reply_ok(f.id, {{"user", user_json(claims_->who)}, {"server", std::move(server)}}));

@@ -169,7 +169,7 @@ describe('raw HTTP abuse', () => {
     assert.equal(res.headers.server, 'parley');
     const c = await connect(server.wsUrl);
     const hello = await c.hello(userToken('ver-u', 'client', [uniqueEng()]));
-    assert.deepEqual(Object.keys(hello.server), ['instance']);  // named with --instance by the harness
+    assert.deepEqual(Object.keys(hello.server).sort(), ['instance', 'protocol']);  // named with --instance by the harness
     await c.close();
     const exposed = await startServer({ args: ['--expose-version'] });
     assert.match((await httpRequest(exposed, 'GET', '/healthz')).headers.server, /^parley\/\d/);

@@ -27,6 +27,7 @@ describe('chat between two parties', () => {
     assert.equal(typeof r.server, 'object');
     // The version is shown only with --expose-version (hardening: nothing to fingerprint).
     assert.equal(r.server.version, undefined);
+    assert.equal(r.server.protocol, '1.1');
     assert.equal(r.server.instance, server.instance);
     await c.close();
   });
