@@ -1,6 +1,7 @@
 // Replies from Redis: raw RESP bytes through hiredis' reader (as the
 // connection reads them), copied by from_hiredis, then decoded as the read
-// script's reply and, for each string, as a published event payload.
+// script's reply, as a channel's read markers and, for each string, as a
+// published event payload.
 #include "storage/redis_reply.hpp"
 
 #include <hiredis/hiredis.h>
@@ -44,6 +45,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto read = parley::decode_read_reply(v, i % 2 == 1);
     // A reply that is not a read window is storage's fault (`internal`), never the client's.
     if (!read && read.err().code != parley::errc::internal) __builtin_trap();
+    auto markers = parley::decode_read_markers(v);
+    if (!markers && markers.err().code != parley::errc::internal) __builtin_trap();
+    if (markers && markers->size() > static_cast<std::size_t>(parley::max_read_markers)) __builtin_trap();
     decode(v, 0);
   }
   redisReaderFree(reader);
