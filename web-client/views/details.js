@@ -100,15 +100,19 @@ function agreementHistory(s, eng) {
     })));
 }
 
-// A user id of a log record as the name its proposal or decision event
-// carries, where that event is loaded; the id otherwise.
+// A user id of a log record as a name: the reader's own, else the name its
+// proposal or decision event carries, else any loaded event of that user in
+// the record's channel; the id otherwise.
 function nameOf(s, r, id) {
+  if (id === s.me.id && s.me.name) return s.me.name;
   const c = typeof r.ch === 'string' ? s.channels.get(r.ch) : null;
+  if (!c) return String(id ?? 'someone');
   for (const seq of [r.proposal_seq, r.decision_seq]) {
-    const ev = c ? c.events.get(seq) : null;
+    const ev = c.events.get(seq);
     if (ev && ev.from && ev.from.id === id && ev.from.name) return ev.from.name;
   }
-  return String(id ?? 'someone');
+  const any = c.list().find((ev) => ev.from && ev.from.id === id && ev.from.name);
+  return any ? any.from.name : String(id ?? 'someone');
 }
 
 export function decisionLogPanel(s, eng) {

@@ -297,7 +297,7 @@ function renderSla(ev) {
   const b = ev.body || {};
   const text = (SLA_TEXT[b.type] || (() => `Service level missed: ${humanize(b.type)}`))(b);
   return shell(ev, 'notice sla', text,
-    h('span', { class: 'notice-icon', 'aria-hidden': 'true' }, '⏱'),
+    h('span', { class: 'notice-icon', 'aria-hidden': 'true' }, '◷'),
     h('div', { class: 'notice-body' }, h('strong', { testid: 'sla-type' }, 'Service level'), ' ', h('span', null, text), b.text ? h('span', null, ` ${b.text}`) : null),
     timeEl(ev.ts));
 }
@@ -345,7 +345,7 @@ function renderNotice(ev, ctx) {
   const claim = eng && b.type === 'dispute' && !resolved && typeof b.flag === 'number' ? ctx.claimControls(eng, b.flag) : [];
   return shell(ev, `card support-notice notice-${b.type || 'other'}${state ? ` state-${state}` : ''}`, `${title}: ${typeof b.flag === 'number' ? `flag #${b.flag} in ` : ''}engagement ${eng}`,
     h('div', { class: 'card-kind' },
-      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '⏱' : '⚑'),
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, b.type === 'dispute' ? '⚖' : b.type === 'phase_overdue' ? '◷' : '⚑'),
       h('span', { testid: 'notice-type' }, title),
       state ? h('span', { class: `pill state-${state}`, testid: 'notice-state' }, humanize(state)) : null),
     where ? h('p', { class: 'notice-where' }, where) : null,
