@@ -16,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 namespace parley {
@@ -282,6 +283,25 @@ struct engagement_list_page {
   }
 };
 
+// A page's states load a batch at a time: a page of a thousand cold
+// engagements must not start a thousand loads (each a replay) at once.
+constexpr std::size_t list_load_batch = 16;
+
+template <class Reply>
+void load_states(hub& h, const claims& who, std::shared_ptr<engagement_list_page> page, std::size_t from, Reply reply) {
+  std::size_t to = std::min(from + list_load_batch, page->ids.size());
+  auto left = std::make_shared<std::atomic<std::size_t>>(to - from);
+  for (std::size_t i = from; i < to; ++i) {
+    h.state_of(who, channel::main(page->ids[i]), [&h, who, page, i, to, left, reply](result<boost::json::value> s) {
+      if (page->on_state(i, std::move(s))) {
+        if (page->failed) return reply(result<std::string>(*page->failed));
+        return reply(result<std::string>(page->body()));
+      }
+      if (--*left == 0) load_states(h, who, page, to, reply);
+    });
+  }
+}
+
 // Protocol §9.1: at most `limit` states are loaded per page (through the
 // engagement book, as for GET /api/v1/engagements/<id>). With `phase`, a page
 // may hold fewer items than `limit`, or none, and still have a `next`.
@@ -307,13 +327,7 @@ void handle_engagement_list(const http_call& c) {
                        page->states.resize(page->ids.size());
                        page->pending = page->ids.size();
                        if (page->ids.empty()) return reply(result<std::string>(page->body()));
-                       for (std::size_t i = 0; i < page->ids.size(); ++i) {
-                         h.state_of(who, channel::main(page->ids[i]), [page, i, reply](result<boost::json::value> s) {
-                           if (!page->on_state(i, std::move(s))) return;
-                           if (page->failed) return reply(result<std::string>(*page->failed));
-                           reply(result<std::string>(page->body()));
-                         });
-                       }
+                       load_states(h, who, page, 0, reply);
                      });
 }
 
