@@ -1,13 +1,9 @@
 // What the dialogs_*.test.mjs files share: the two parties of an engagement,
 // its stored events read over HTTP, and screenshots named dialogs-<screen>.
-import path from 'node:path';
 import assert from 'node:assert/strict';
-import { token, ARTIFACTS } from './harness.mjs';
+import { token, shot } from './harness.mjs';
 
-// Written only with PARLEY_SCREENSHOTS=1, so that test runs keep the committed set.
-export async function screenshot(page, name) {
-  if (process.env.PARLEY_SCREENSHOTS === '1') await page.screenshot({ path: path.join(ARTIFACTS, `dialogs-${name}.png`) });
-}
+export const screenshot = (page, name) => shot(page, `dialogs-${name}`);
 
 export function people(eng) {
   return {

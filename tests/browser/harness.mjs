@@ -1,5 +1,6 @@
 // Shared set-up for the browser tests: the parley binary on a free loopback
 // port with a temporary data directory, signed tokens, headless Chromium.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -196,6 +197,13 @@ export async function apiPost(server, tok, ch, kind, body, cid) {
   });
   const json = await res.json().catch(() => ({}));
   return { status: res.status, json };
+}
+
+// A post over HTTP that must be stored: its seq.
+export async function postOk(server, tok, ch, kind, body) {
+  const r = await apiPost(server, tok, ch, kind, body);
+  assert.equal(r.status, 201, `${kind}: ${JSON.stringify(r.json)}`);
+  return r.json.seq;
 }
 
 export async function until(fn, { timeout = 10000, interval = 100, message = 'condition' } = {}) {

@@ -4,18 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, axeViolations,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, postOk, axeViolations,
 } from './harness.mjs';
 
 const suite = serverAndBrowser();
 const { skip } = suite;
-const SHOTS = process.env.PARLEY_SCREENSHOTS === '1';
-
-async function post(tok, ch, kind, body) {
-  const r = await apiPost(suite.server, tok, ch, kind, body);
-  assert.equal(r.status, 201, `${kind}: ${JSON.stringify(r.json)}`);
-  return r.json.seq;
-}
+const post = (tok, ch, kind, body) => postOk(suite.server, tok, ch, kind, body);
 
 const shownKinds = (page) => page.locator('[data-testid="timeline"] > li[data-seq]:not([hidden])')
   .evaluateAll((els) => els.map((e) => `${e.dataset.kind}#${e.dataset.seq}`));
@@ -71,7 +65,7 @@ for (const [size, viewport] of [['1280', { width: 1280, height: 800 }], ['phone-
     await page.locator(`[data-testid="event-proposal"][data-seq="${agreement}"] details[open]`).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.dataset.seq), String(agreement));
 
-    if (SHOTS) await shot(page, `timeline-cards-${size}`);
+    await shot(page, `timeline-cards-${size}`);
     assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
     assert.deepEqual(page.problems, []);
     await page.context().close();

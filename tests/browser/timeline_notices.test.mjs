@@ -4,18 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, apiPost, axeViolations,
+  serverAndBrowser, openClient, token, uniqueEng, waitOnline, shot, postOk, axeViolations,
 } from './harness.mjs';
 
 const suite = serverAndBrowser();
 const { skip } = suite;
-const SHOTS = process.env.PARLEY_SCREENSHOTS === '1';
-
-async function post(tok, ch, kind, body) {
-  const r = await apiPost(suite.server, tok, ch, kind, body);
-  assert.equal(r.status, 201, `${kind}: ${JSON.stringify(r.json)}`);
-  return r.json.seq;
-}
+const post = (tok, ch, kind, body) => postOk(suite.server, tok, ch, kind, body);
 
 test('a notice shows its dispute as resolved once it is, and links to the flag', { skip }, async () => {
   const eng = uniqueEng('inbox');
@@ -51,7 +45,7 @@ test('a notice shows its dispute as resolved once it is, and links to the flag',
   assert.equal(await notice(support, flag).getByTestId('notice-open-mediation').count(), 0, 'no mediation offered for a resolved dispute');
   await notice(support, scope).locator('[data-testid="notice-state"]', { hasText: 'Acknowledged' }).waitFor();
   assert.equal(await notice(support, scope).getByTestId('notice-type').textContent(), 'Scope change acknowledged');
-  if (SHOTS) await shot(support, 'timeline-support-inbox-1280');
+  await shot(support, 'timeline-support-inbox-1280');
   assert.deepEqual(await axeViolations(support), [], 'no serious or critical accessibility violation');
 
   // the link opens the engagement at the flag

@@ -9,7 +9,6 @@ import {
 
 const suite = serverAndBrowser();
 const { skip } = suite;
-const SHOTS = process.env.PARLEY_SCREENSHOTS === '1';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
@@ -85,7 +84,7 @@ for (const [size, viewport] of [['1280', DESKTOP], ['phone-390', PHONE]]) {
     const mine = page.locator('[data-testid="timeline"] > li[data-kind="message"].mine');
     await mine.waitFor();
     await waitLastInView(page, Number(await mine.getAttribute('data-seq')), 'my own long message');
-    if (SHOTS) await shot(page, `timeline-pinned-${size}`);
+    await shot(page, `timeline-pinned-${size}`);
     assert.deepEqual(page.problems, []);
     await page.context().close();
   });
@@ -112,7 +111,7 @@ test('scrolled up, new events are counted in a button that brings them into view
   assert.match(await page.getByTestId('new-events-status').textContent(), /3 new events below/);
   assert.equal((await entryInView(page, seqs[0])).inside, false, 'the new events are not in view yet');
   assert.ok(await scroller.evaluate((el) => el.scrollTop < 50), 'the view did not move');
-  if (SHOTS) await shot(page, 'timeline-new-pill-1280');
+  await shot(page, 'timeline-new-pill-1280');
   assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
 
   // the button, reached with the keyboard, brings them into view and hides
@@ -165,7 +164,7 @@ for (const [size, viewport] of [['1280', DESKTOP], ['phone-390', PHONE]]) {
     assert.ok(inView, 'the divider is in view');
     // the rest waits below, counted
     await page.locator('[data-testid="new-events-pill"]:not([hidden])', { hasText: /\d+ new/ }).waitFor();
-    if (SHOTS) await shot(page, `timeline-unread-divider-${size}`);
+    await shot(page, `timeline-unread-divider-${size}`);
     assert.deepEqual(await axeViolations(page), [], 'no serious or critical accessibility violation');
     assert.deepEqual(page.problems, []);
     await page.context().close();

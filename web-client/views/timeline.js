@@ -151,12 +151,7 @@ export class TimelineView {
     const step = () => {
       if (token !== this.renderToken) return;
       const start = Math.max(0, end - RENDER_CHUNK);
-      const frag = document.createDocumentFragment();
-      for (let i = start; i < end; i++) {
-        const node = renderEvent(events[i], this.ctx);
-        this.nodes.set(events[i].seq, node);
-        frag.appendChild(node);
-      }
+      const frag = this.fragmentOf(events, start, end);
       const prevHeight = this.scroller.scrollHeight;
       const prevTop = this.scroller.scrollTop;
       this.list.insertBefore(frag, this.list.firstChild);
@@ -233,6 +228,18 @@ export class TimelineView {
     }
   }
 
+  // The entries of events[start, end) not drawn yet, as one fragment.
+  fragmentOf(events, start, end) {
+    const frag = document.createDocumentFragment();
+    for (let i = start; i < end; i++) {
+      if (this.nodes.has(events[i].seq)) continue;
+      const node = renderEvent(events[i], this.ctx);
+      this.nodes.set(events[i].seq, node);
+      frag.appendChild(node);
+    }
+    return frag;
+  }
+
   // Draws older events above the current ones, a chunk per frame, keeping the view still.
   prependChunked(events) {
     return new Promise((resolve) => {
@@ -241,13 +248,7 @@ export class TimelineView {
       const step = () => {
         if (token !== this.renderToken || end <= 0) { resolve(); return; }
         const start = Math.max(0, end - RENDER_CHUNK);
-        const frag = document.createDocumentFragment();
-        for (let i = start; i < end; i++) {
-          if (this.nodes.has(events[i].seq)) continue;
-          const n = renderEvent(events[i], this.ctx);
-          this.nodes.set(events[i].seq, n);
-          frag.appendChild(n);
-        }
+        const frag = this.fragmentOf(events, start, end);
         const prevHeight = this.scroller.scrollHeight;
         const prevTop = this.scroller.scrollTop;
         this.list.insertBefore(frag, this.list.firstChild);
