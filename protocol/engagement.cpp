@@ -14,8 +14,8 @@ using detail::not_found;
 
 namespace {
 
-constexpr std::array<std::string_view, 5> phase_names = {"discovery", "agreement", "active", "completion",
-                                                         "closed"};
+constexpr std::array<std::string_view, 7> phase_names = {"invited", "discovery", "agreement", "active",
+                                                         "completion", "closed", "declined"};
 
 // The cid of an engagement's opening event: a retried opening appends nothing.
 constexpr std::string_view opening_cid = "engagement:opened";
@@ -41,11 +41,13 @@ std::optional<side> side_of(user_role r) {
 
 std::optional<std::int64_t> phase_limits::of(engagement_phase p) const {
   switch (p) {
+    case engagement_phase::invited: return invited_ms;
     case engagement_phase::discovery: return discovery_ms;
     case engagement_phase::agreement: return agreement_ms;
     case engagement_phase::active: return active_ms;
     case engagement_phase::completion: return completion_ms;
-    case engagement_phase::closed: return std::nullopt;
+    case engagement_phase::closed:
+    case engagement_phase::declined: return std::nullopt;
   }
   return std::nullopt;
 }
@@ -69,6 +71,43 @@ std::size_t content_bytes(std::string_view text, const boost::json::object* term
   if (terms) bytes += boost::json::serialize(*terms).size();
   return bytes;
 }
+
+std::optional<std::string_view> named_party(const engagement_state& s, side party) {
+  if (!s.invitation) return std::nullopt;
+  const auto& who = s.invitation->at(side_name(party)).as_object();
+  return std::string_view(who.at("id").as_string());
+}
+
+namespace {
+
+// §9.9 additions: title, details, parties, requirements and settings, from the
+// invitation (null, null, null, [] and the defaults for a first-use engagement).
+void add_invitation_json(boost::json::object& o, const engagement_state& s) {
+  if (!s.invitation) {
+    o["title"] = nullptr;
+    o["details"] = nullptr;
+    o["parties"] = nullptr;
+    o["requirements"] = boost::json::array();
+    o["settings"] = boost::json::object{{"revisions", default_settings_revisions},
+                                        {"review_days", default_settings_review_days}};
+    return;
+  }
+  const auto& inv = *s.invitation;
+  o["title"] = inv.at("title");
+  o["details"] = inv.at("details");
+  o["parties"] = boost::json::object{{"client", inv.at("client")}, {"expert", inv.at("expert")}};
+  boost::json::array reqs;
+  // Acknowledgements are §9.2: none is recorded yet.
+  for (const auto& r : inv.at("requirements").as_array()) {
+    auto item = r.as_object();
+    item["acknowledged_by"] = boost::json::array();
+    reqs.push_back(std::move(item));
+  }
+  o["requirements"] = std::move(reqs);
+  o["settings"] = inv.at("settings");
+}
+
+}  // namespace
 
 boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits) {
   boost::json::object o;
@@ -115,6 +154,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
   } else {
     o["last_status_ts"] = nullptr;
   }
+  add_invitation_json(o, s);
   return o;
 }
 

@@ -23,7 +23,10 @@
 
 namespace parley {
 
-enum class engagement_phase { discovery, agreement, active, completion, closed };
+// `invited` comes before `discovery` and `declined` after `closed` (protocol
+// §9.1): both only for engagements created by the platform; `declined` is
+// terminal and never a step of the v1 order.
+enum class engagement_phase { invited, discovery, agreement, active, completion, closed, declined };
 std::string_view phase_name(engagement_phase p);
 std::optional<engagement_phase> parse_phase(std::string_view name);
 
@@ -35,12 +38,14 @@ std::optional<side> side_of(user_role r);
 
 // Upper bounds of each phase (protocol §1 "expected length"), in ms.
 struct phase_limits {
+  // How long an invitation waits for the expert's answer (protocol/README.md).
+  std::int64_t invited_ms = 7LL * 24 * 3600 * 1000;
   std::int64_t discovery_ms = 2LL * 24 * 3600 * 1000;
   std::int64_t agreement_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t active_ms = 28LL * 24 * 3600 * 1000;
   std::int64_t completion_ms = 5LL * 24 * 3600 * 1000;
 
-  // No bound for `closed`.
+  // No bound for `closed` and `declined`.
   std::optional<std::int64_t> of(engagement_phase p) const;
 };
 
@@ -71,6 +76,10 @@ struct reply_debt {
   std::int64_t since_seq = 0;  // the first unanswered message of the other side (eng:<id>)
   std::int64_t since_ts = 0;
 };
+
+// §9.6 settings an engagement has when its creation names none (and a first-use one).
+constexpr std::int64_t default_settings_revisions = 2;
+constexpr std::int64_t default_settings_review_days = 3;
 
 struct engagement_agreement {
   boost::json::object terms;
@@ -110,6 +119,9 @@ struct engagement_state {
   std::string eng;
   engagement_phase phase = engagement_phase::discovery;
   std::int64_t phase_since_ms = 0;
+  // The normalised invitation of an engagement created by the platform
+  // (invitation.hpp), from its opening event; null for a first-use one.
+  std::shared_ptr<const boost::json::object> invitation;
   std::shared_ptr<const engagement_agreement> agreement;  // null before the first accepted one
   bool agreement_accepted = false;  // an `agreement`-topic proposal was accepted (needed to enter active)
   std::map<std::int64_t, std::shared_ptr<const engagement_flag>> flags;  // the flags not yet resolved, by seq
@@ -144,6 +156,8 @@ engagement_state new_engagement(std::string eng, std::int64_t now_ms);
 // discovery}, from system_user()), so that a restart keeps it. Its cid is
 // fixed: opening twice appends it once. `ts` is now_ms until the engine stamps its own.
 event opening_event(std::string_view eng, std::int64_t now_ms);
+// The user id named for `side` by the engagement's invitation; none for a first-use engagement.
+std::optional<std::string_view> named_party(const engagement_state& s, side party);
 // `not_found` "engagement <id> does not exist": an id no party has used yet.
 error engagement_not_found(std::string_view eng);
 

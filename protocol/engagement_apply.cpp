@@ -51,7 +51,7 @@ bool amends_agreement(std::string_view topic) {
 
 void apply_message(engagement_state& s, const event& ev) {
   auto speaker = side_of(ev.from.role);
-  if (!speaker || s.phase == engagement_phase::closed) return;
+  if (!speaker || s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return;
   // The side that spoke last is owed an answer from the first of its unanswered
   // messages; an answer from the owing side turns the debt around.
   if (s.owed_reply && s.owed_reply->owing == other_side(*speaker)) return;
@@ -103,7 +103,11 @@ void apply_phase(engagement_state& s, const event& ev) {
   if (!to) return;
   s.phase = *to;
   s.phase_since_ms = ev.ts;
-  if (*to == engagement_phase::closed) {
+  // The opening event of an engagement created by the platform carries its invitation.
+  if (const auto* inv = ev.body.if_contains("invitation"); inv && inv->is_object() && !s.invitation) {
+    s.invitation = std::make_shared<const boost::json::object>(inv->get_object());
+  }
+  if (*to == engagement_phase::closed || *to == engagement_phase::declined) {
     // Nothing but a resolution can be decided any more; service levels stop.
     for (auto it = s.proposals.begin(); it != s.proposals.end();) {
       auto next = std::next(it);

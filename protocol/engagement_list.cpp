@@ -14,7 +14,7 @@ std::string_view query_text(const http_target& t, const std::string& name) {
 // The phase names for an error message, in phase order.
 std::string phase_list() {
   std::string names;
-  for (int p = 0; p <= static_cast<int>(engagement_phase::closed); ++p) {
+  for (int p = 0; p <= static_cast<int>(engagement_phase::declined); ++p) {
     if (!names.empty()) names += ", ";
     names += phase_name(static_cast<engagement_phase>(p));
   }

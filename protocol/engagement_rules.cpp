@@ -19,7 +19,7 @@ using detail::string_field;
 namespace {
 
 std::optional<engagement_phase> next_phase(engagement_phase p) {
-  if (p == engagement_phase::closed) return std::nullopt;
+  if (p == engagement_phase::closed || p == engagement_phase::declined) return std::nullopt;
   return static_cast<engagement_phase>(static_cast<int>(p) + 1);
 }
 
@@ -185,6 +185,23 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
   return pl;
 }
 
+// The invitation (protocol §9.1) is answered by the expert it names, once:
+// accepted, it is recorded and the engagement enters discovery; rejected, it
+// is declined for good.
+result<plan> check_invitation_answer(const engagement_state& s, const user& actor, const engagement_proposal& pr,
+                                     bool accepted, plan pl) {
+  auto expert = named_party(s, side::expert);
+  if (actor.role != user_role::expert || !expert || *expert != actor.id) {
+    return forbidden("only the invited expert answers the invitation");
+  }
+  if (s.phase != engagement_phase::invited) return conflict("the invitation is already answered");
+  const auto to = accepted ? engagement_phase::discovery : engagement_phase::declined;
+  pl.events.push_back(
+      server_event(s, "phase", boost::json::object{{"from", phase_name(s.phase)}, {"to", phase_name(to)}}));
+  if (accepted) pl.record = make_record(s, pr, {actor.id});
+  return pl;
+}
+
 result<plan> check_decision(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
   auto actor_side = side_of(actor.role);
   if (!role_may_post(actor.role, p.ch.type, "decision") || !actor_side) {
@@ -202,6 +219,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   }
   const auto& pr = *it->second;
   const bool accepted = *verdict == "accepted";
+  if (pr.topic == "invitation") return check_invitation_answer(s, actor, pr, accepted, std::move(pl));
 
   if (pr.topic == "resolution") {
     if (std::find(pr.accepted_sides.begin(), pr.accepted_sides.end(), *actor_side) != pr.accepted_sides.end()) {
@@ -252,6 +270,15 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
   pl.events.push_back(make_event(p.ch.name(), p.kind, actor, p.body, p.cid));
   if (auto joined = check_join(s, p.ch); !joined) return joined.err();
   if (!is_client_kind(p.kind)) return bad_request("kind " + p.kind + " cannot be posted");
+  if (s.phase == engagement_phase::declined) {
+    return conflict("the invitation of engagement " + s.eng + " was declined: it is read-only");
+  }
+  // An engagement created by the platform has exactly the two parties it names.
+  if (auto party = side_of(actor.role)) {
+    if (auto named = named_party(s, *party); named && *named != actor.id) {
+      return forbidden("the " + std::string(side_name(*party)) + " of engagement " + s.eng + " is another user");
+    }
+  }
   const bool closed = s.phase == engagement_phase::closed;
 
   // Proposals and decisions ask the table themselves: who proposes depends on the topic.
@@ -259,6 +286,10 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     return forbidden(wrong_role_or_place(actor.role, p.ch, p.kind));
   }
   if (p.kind == "message") return pl;
+  // While invited, only messages and the expert's answer to the invitation.
+  if (s.phase == engagement_phase::invited && p.kind != "decision") {
+    return conflict("engagement " + s.eng + " awaits the expert's answer to its invitation");
+  }
   if (p.kind == "status") {
     if (closed) return conflict("the engagement is closed");
     return pl;

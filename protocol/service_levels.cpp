@@ -23,7 +23,7 @@ struct watched {
 
 watched watch(const engagement_state& s, const sla_windows& w) {
   watched out;
-  if (s.phase == engagement_phase::closed) return out;
+  if (s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return out;
   if (s.owed_reply && s.reply_miss_posted != s.owed_reply->since_seq) {
     out.reply_due = s.owed_reply->since_ts + w.reply_ms;
   }
@@ -97,7 +97,7 @@ result<std::int64_t> parse_duration(std::string_view text) {
 
 result<phase_limits> parse_phase_limits(std::string_view text) {
   phase_limits limits;
-  bool seen[4] = {false, false, false, false};
+  bool seen[7] = {};
   std::string_view rest = text;
   while (!trim(rest).empty()) {
     auto comma = rest.find(',');
@@ -109,7 +109,7 @@ result<phase_limits> parse_phase_limits(std::string_view text) {
     }
     auto name = trim(item.substr(0, eq));
     auto p = parse_phase(name);
-    if (!p || *p == engagement_phase::closed) {
+    if (!p || *p == engagement_phase::closed || *p == engagement_phase::declined) {
       return make_error(errc::bad_request, "unknown phase \"" + std::string(name) + "\" in phase limits");
     }
     auto index = static_cast<std::size_t>(*p);
@@ -118,11 +118,13 @@ result<phase_limits> parse_phase_limits(std::string_view text) {
     auto d = parse_duration(item.substr(eq + 1));
     if (!d) return d.err();
     switch (*p) {
+      case engagement_phase::invited: limits.invited_ms = *d; break;
       case engagement_phase::discovery: limits.discovery_ms = *d; break;
       case engagement_phase::agreement: limits.agreement_ms = *d; break;
       case engagement_phase::active: limits.active_ms = *d; break;
       case engagement_phase::completion: limits.completion_ms = *d; break;
-      case engagement_phase::closed: break;
+      case engagement_phase::closed:
+      case engagement_phase::declined: break;
     }
   }
   return limits;

@@ -275,8 +275,11 @@ void engagements::open_engagement(const std::string& eng, std::shared_ptr<entry>
   }
   append_request req;
   req.events.push_back(opening_event(eng, now_ms()));
-  storage_.append(std::move(req), [this, e, s = std::move(s)](result<appended> stored) mutable {
+  storage_.append(std::move(req), [this, eng, e, s = std::move(s)](result<appended> stored) mutable {
     if (!stored) return finish_load(e, stored.err());
+    // Opened elsewhere first (another instance, or a creation by the platform
+    // whose invitation proposal follows its opening): read all it stored.
+    if (stored->duplicate) return read_state(eng, e);
     if (const auto& opened = stored->committed.front().event) apply(s, *opened);
     finish_load(e, std::move(s));
   });

@@ -217,8 +217,23 @@ void handle_channel_events(const http_call& c) {
   read_events(c, *who, *ch);
 }
 
+void create_engagement(const http_call& c, const claims& who) {
+  c.h.create_engagement(who, std::string(c.param), c.req.body(),
+                        c.later([](result<hub::creation> r, unsigned version, bool keep) {
+                          if (!r) return http_error_response(r.err(), version, keep);
+                          // A repeated PUT of the same invitation created nothing: 200, not 201.
+                          return json_reply(boost::json::serialize(r->state), version, keep,
+                                            r->created ? http::status::created : http::status::ok);
+                        }));
+}
+
 void handle_engagement_state(const http_call& c) {
-  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  if (c.req.method() == http::verb::put) {
+    auto who = c.authorize();
+    if (!who) return;
+    return create_engagement(c, *who);
+  }
+  if (!c.get()) return c.fail(errc::bad_request, "use GET or PUT");
   auto who = c.authorize();
   if (!who) return;
   c.h.state_of(*who, channel::main(c.param),

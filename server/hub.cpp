@@ -1,5 +1,7 @@
 #include "server/hub.hpp"
 
+#include "protocol/invitation.hpp"
+
 #include "protocol/access.hpp"
 #include "protocol/can.hpp"
 #include "protocol/engagement.hpp"
@@ -336,6 +338,36 @@ void hub::state_of(const claims& who, const std::string& ch_name,
     if (!s) return done(s.err());
     if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
     done(boost::json::value(state_for(**s, cfg_, who)));
+  });
+}
+
+void hub::create_engagement(const claims& who, const std::string& eng, std::string_view body,
+                            std::function<void(result<creation>)> done) {
+  if (who.who.role != user_role::service) {
+    return done(make_error(errc::forbidden, "engagements are created by service tokens"));
+  }
+  auto ch = parse_channel(channel::main(eng));
+  if (!ch || ch->type != channel_type::engagement) return done(make_error(errc::bad_request, "invalid engagement id"));
+  auto invitation = parse_invitation(body);
+  if (!invitation) return done(invitation.err());
+  // The opening event's fixed cid makes the append idempotent: a repeated PUT,
+  // another creation or a first use of the id (on any instance) finds the
+  // opening stored before and appends nothing; which of them it was is read
+  // from that event.
+  append_request req;
+  req.events = invitation_events(eng, *invitation, now_ms());
+  storage_.append(std::move(req), [this, eng, who, invitation = std::move(invitation.value()),
+                                   done = std::move(done)](result<appended> out) {
+    if (!out) return done(out.err());
+    const auto& opening = out->committed.front().event;
+    if (out->duplicate && (!opening || match_opening(*opening, invitation) != opening_match::same)) {
+      return done(make_error(errc::conflict, "engagement " + eng + " exists with another invitation or by first use"));
+    }
+    const bool created = !out->duplicate;
+    engagements_.catch_up(eng, [this, who, created, done](result<engagements::snapshot> s) {
+      if (!s) return done(s.err());
+      done(creation{boost::json::value(state_for(**s, cfg_, who)), created});
+    });
   });
 }
 

@@ -78,6 +78,17 @@ class hub {
   // may run on a storage thread.
   void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
 
+  // Protocol §9.1: creates engagement `eng` from the body of a PUT (service
+  // tokens only). `created` is false when the same invitation was stored
+  // before (the PUT is repeated); another invitation or a first use of the
+  // id is `conflict`. `done` runs on a storage thread.
+  struct creation {
+    boost::json::value state;
+    bool created = false;
+  };
+  void create_engagement(const claims& who, const std::string& eng, std::string_view body,
+                         std::function<void(result<creation>)> done);
+
   // Reads a channel window after authorising the reader. A reader that cannot
   // open engagements (support, service) gets `not_found` for an engagement
   // channel that holds nothing. `done` runs on a storage thread.

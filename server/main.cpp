@@ -1,5 +1,6 @@
 // parley: the server, and `parley verify-log FILE` to check an exported decision log.
 #include "server/config.hpp"
+#include "server/dev_demo.hpp"
 #include "server/dev_secret.hpp"
 #include "server/http_api.hpp"
 #include "server/hub.hpp"
@@ -143,7 +144,10 @@ int serve(config cfg) {
             {{"kid", keys.signer->kid()},
              {"source", cfg.signing_key_file.empty() ? "development" : "file"},
              {"published_keys", std::to_string(keys.keys.size())}});
-  if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
+  if (cfg.dev && dev_secret) {
+    create_demo_engagement(h, cfg.secret, std::cerr);
+    print_demo_tokens(std::cerr, url, cfg.secret);
+  }
 
   int sig = stop_signal.get_future().get();
   std::cerr << "parley: " << strsignal(sig) << ": draining\n";

@@ -173,6 +173,12 @@ describe('an engagement from discovery to closed', () => {
       open_proposals: [],
       owed_reply: null,
       last_status_ts: null,
+      // §9.9 additions: a first-use engagement has no invitation.
+      title: null,
+      details: null,
+      parties: null,
+      requirements: [],
+      settings: { revisions: 2, review_days: 3 },
     };
     assert.deepEqual(normaliseState(j.state), model);
     const partyCan = ['flag', 'message', 'propose:agreement', 'propose:compensation', 'propose:phase',
