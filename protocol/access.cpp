@@ -37,15 +37,16 @@ struct post_rule {
 };
 
 // The kinds table of protocol §3, by channel type. A kind absent for a channel
-// type is posted there by nobody: flags and status belong in eng:<id>; in
+// type is posted there by nobody: flags, status and acknowledgements belong in eng:<id>; in
 // mediation support proposes the resolution of a dispute and the parties decide it.
-constexpr std::array<post_rule, 10> post_rules = {{
+constexpr std::array<post_rule, 11> post_rules = {{
     {channel_type::engagement, "message", parties | support},
     {channel_type::engagement, "status", parties | bot | service},
     {channel_type::engagement, "flag", parties | support | bot},
     {channel_type::engagement, "flag_update", parties | support},
     {channel_type::engagement, "proposal", parties},
     {channel_type::engagement, "decision", parties},
+    {channel_type::engagement, "acknowledgement", parties},
     {channel_type::mediation, "message", parties | support},
     {channel_type::mediation, "proposal", support},
     {channel_type::mediation, "decision", parties},

@@ -3,6 +3,7 @@
 #include "protocol/frame.hpp"
 
 #include "protocol/json_input.hpp"
+#include "protocol/requirements.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <array>
@@ -209,6 +210,26 @@ result<object> decision_body(const body_reader& in) {
   return out;
 }
 
+// Anything but a requirement's key as an invitation names it can be no
+// requirement's key: refused as malformed, so no error echoes a long string.
+result<void> requirement_key(const body_reader& in, object& out) {
+  const value* v = in.find("key");
+  if (!v) return bad_request("missing field key");
+  if (!v->is_string() || !is_requirement_key(v->get_string())) {
+    return bad_request("key must be a requirement's key: 1-64 characters of a-z, 0-9, _ and -");
+  }
+  out.emplace("key", v->get_string());
+  return {};
+}
+
+result<object> acknowledgement_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"key", "text"}));
+  PARLEY_TRY(requirement_key(in, out));
+  PARLEY_TRY(in.text("text", false, 0, out));
+  return out;
+}
+
 #undef PARLEY_TRY
 
 }  // namespace
@@ -226,6 +247,7 @@ result<object> validate_body(std::string_view kind, const object& body) {
   if (kind == "flag_update") return flag_update_body(in);
   if (kind == "proposal") return proposal_body(in);
   if (kind == "decision") return decision_body(in);
+  if (kind == "acknowledgement") return acknowledgement_body(in);
   if (one_of(kind, server_kinds)) {
     return bad_request("kind " + std::string(kind) + " is made by the server and may not be posted");
   }

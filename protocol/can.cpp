@@ -2,6 +2,7 @@
 
 #include "protocol/access.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/requirements.hpp"
 
 #include <array>
 #include <set>
@@ -81,6 +82,12 @@ std::vector<std::string> can(const engagement_state& s, const claims& reader, co
   for (const auto& [seq, flag] : s.flags) {
     if (c.accepted(channel_type::engagement, "flag_update", {{"flag", seq}, {"state", "resolved"}})) {
       actions.insert("resolve:" + std::to_string(seq));
+    }
+  }
+  for (const auto& requirement : requirements_of(s)) {
+    const auto& key = requirement.as_object().at("key");
+    if (c.accepted(channel_type::engagement, "acknowledgement", {{"key", key}})) {
+      actions.insert("acknowledge:" + std::string(key.as_string()));
     }
   }
   return {actions.begin(), actions.end()};

@@ -15,11 +15,14 @@ namespace parley {
 //                               to some phase; for `resolution`: of some open dispute);
 //   decide:<seq>                a decision (either verdict) on open proposal <seq>,
 //                               in its channel (eng:<id> or its mediation channel);
-//   resolve:<flag seq>          a flag_update resolving that open flag.
+//   resolve:<flag seq>          a flag_update resolving that open flag;
+//   acknowledge:<key>           an acknowledgement of requirement <key> (§9.2).
 // Each is derived by running the post checks (check_post, validate_body and
 // check) on a minimal well-formed candidate post, in both of the engagement's
 // channels, so an action is listed exactly when posting it would be accepted.
-// The v1.1 actions deliver, revise:, acknowledge: and review do not exist yet.
+// `propose:phase` is listed only for a phase the move is allowed to now: a
+// move to `active` that requirements block is not offered.
+// The v1.1 actions deliver, revise: and review do not exist yet.
 std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits = {});
 
 }  // namespace parley

@@ -2,6 +2,7 @@
 
 #include "protocol/can.hpp"
 #include "protocol/engagement_detail.hpp"
+#include "protocol/requirements.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -96,14 +97,7 @@ void add_invitation_json(boost::json::object& o, const engagement_state& s) {
   o["title"] = inv.at("title");
   o["details"] = inv.at("details");
   o["parties"] = boost::json::object{{"client", inv.at("client")}, {"expert", inv.at("expert")}};
-  boost::json::array reqs;
-  // Acknowledgements are §9.2: none is recorded yet.
-  for (const auto& r : inv.at("requirements").as_array()) {
-    auto item = r.as_object();
-    item["acknowledged_by"] = boost::json::array();
-    reqs.push_back(std::move(item));
-  }
-  o["requirements"] = std::move(reqs);
+  o["requirements"] = requirements_json(s);
   o["settings"] = inv.at("settings");
 }
 

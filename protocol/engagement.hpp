@@ -122,6 +122,9 @@ struct engagement_state {
   // The normalised invitation of an engagement created by the platform
   // (invitation.hpp), from its opening event; null for a first-use one.
   std::shared_ptr<const boost::json::object> invitation;
+  // Requirement key -> the ids of the users who acknowledged it, in the order
+  // their acknowledgements were stored (requirements.hpp, protocol §9.2).
+  std::map<std::string, std::vector<std::string>> acknowledged_by;
   std::shared_ptr<const engagement_agreement> agreement;  // null before the first accepted one
   bool agreement_accepted = false;  // an `agreement`-topic proposal was accepted (needed to enter active)
   std::map<std::int64_t, std::shared_ptr<const engagement_flag>> flags;  // the flags not yet resolved, by seq

@@ -1,6 +1,7 @@
 #include "protocol/engagement.hpp"
 
 #include "protocol/engagement_detail.hpp"
+#include "protocol/requirements.hpp"
 
 #include <algorithm>
 
@@ -188,6 +189,8 @@ bool apply(engagement_state& s, const event& ev) {
     if (main && state == "closed") s.mediation_open = false;
   } else if (ev.kind == "sla") {
     if (main) apply_sla(s, ev);
+  } else if (ev.kind == "acknowledgement") {
+    if (main) apply_acknowledgement(s, ev);
   }
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include "protocol/access.hpp"
 #include "protocol/engagement_detail.hpp"
+#include "protocol/requirements.hpp"
 
 #include <algorithm>
 
@@ -44,6 +45,7 @@ result<void> check_phase_move(const engagement_state& s, engagement_phase to) {
   if (to == engagement_phase::active && !s.agreement_accepted) {
     return conflict("entering active needs an accepted agreement proposal");
   }
+  if (to == engagement_phase::active) return check_requirements_met(s);
   return {};
 }
 
@@ -260,6 +262,17 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   return pl;
 }
 
+// An acknowledgement (protocol §9.2) is recorded like a proposal its author
+// accepts at once, through the same record path; no proposal event precedes
+// it, so the record's decision_seq is the acknowledgement's own seq.
+result<plan> check_acknowledgement_post(const engagement_state& s, const user& actor, const post_request& p, plan pl) {
+  auto recorded = check_acknowledgement(s, actor, p);
+  if (!recorded) return recorded.err();
+  pl.record = make_record(s, *recorded, {actor.id});
+  pl.record->fields["proposal_seq"] = nullptr;
+  return pl;
+}
+
 }  // namespace
 
 result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
@@ -303,6 +316,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
     return check_flag_update(s, p, std::move(pl));
   }
   if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
+  if (p.kind == "acknowledgement") return check_acknowledgement_post(s, actor, p, std::move(pl));
   return check_decision(s, actor, p, std::move(pl));
 }
 

@@ -5,6 +5,7 @@
 #include "protocol/engagement.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/json_input.hpp"
+#include "protocol/requirements.hpp"
 #include "protocol/user.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -25,7 +26,6 @@ namespace {
 
 constexpr std::size_t max_user_chars = 128;       // as a token's sub and name (protocol §2)
 constexpr std::size_t max_terms_bytes = 16384;    // as a proposal's terms
-constexpr std::size_t max_key_chars = 64;
 
 error too_large(std::string message) { return make_error(errc::too_large, std::move(message)); }
 
@@ -73,18 +73,14 @@ result<object> party(const object& body, std::string_view name) {
   return out;
 }
 
-bool is_key_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
 result<object> requirement(const value& v, std::size_t at) {
   const std::string where = "requirements[" + std::to_string(at) + "].";
   if (!v.is_object()) return bad_request(where.substr(0, where.size() - 1) + " must be an object {key, title, by}");
   const auto& o = v.get_object();
   if (auto r = only_keys(o, where, std::array<std::string_view, 3>{"key", "title", "by"}); !r) return r.err();
-  auto key = text_field(o, "key", where, 1, max_key_chars, true);
+  auto key = text_field(o, "key", where, 1, max_requirement_key_chars, true);
   if (!key) return key.err();
-  if (!std::all_of((*key)->begin(), (*key)->end(), is_key_char)) return bad_request(where + "key must match [a-z0-9_-]{1,64}");
+  if (!is_requirement_key(**key)) return bad_request(where + "key must match [a-z0-9_-]{1,64}");
   auto title = text_field(o, "title", where, 1, max_invitation_title_chars, true);
   if (!title) return title.err();
   const auto* by = o.if_contains("by");

@@ -62,6 +62,7 @@ TEST_CASE("the access table is protocol §2 and §3, cell by cell", "[protocol][
       {r::expert, t::engagement, "flag_update"},  {r::support, t::engagement, "flag_update"},
       {r::client, t::engagement, "proposal"},     {r::expert, t::engagement, "proposal"},
       {r::client, t::engagement, "decision"},     {r::expert, t::engagement, "decision"},
+      {r::client, t::engagement, "acknowledgement"}, {r::expert, t::engagement, "acknowledgement"},
       {r::client, t::mediation, "message"},       {r::expert, t::mediation, "message"},
       {r::support, t::mediation, "message"},      {r::support, t::mediation, "proposal"},
       {r::client, t::mediation, "decision"},      {r::expert, t::mediation, "decision"},
@@ -71,8 +72,8 @@ TEST_CASE("the access table is protocol §2 and §3, cell by cell", "[protocol][
     for (auto where : all_types) {
       INFO(role_name(role) << " in " << type_name(where));
       CHECK(role_may_read(role, where) == (readers.count({role, where}) > 0));
-      for (auto kind : {"message", "status", "flag", "flag_update", "proposal", "decision", "phase", "sla",
-                        "notice", "mediation", "poll"}) {
+      for (auto kind : {"message", "status", "flag", "flag_update", "proposal", "decision", "acknowledgement",
+                        "phase", "sla", "notice", "mediation", "poll"}) {
         INFO(kind);
         CHECK(role_may_post(role, where, kind) == (posters.count({role, where, kind}) > 0));
       }
