@@ -20,6 +20,11 @@ export function sideName(state, side, seen = {}) {
   return `the ${side}`;
 }
 
+// "Alice (client)": a name with its side, unless the name already says it.
+export function nameWithSide(name, side) {
+  return String(name).toLowerCase().includes(`(${side})`) ? String(name) : `${name} (${side})`;
+}
+
 // The side the reader acts for, or null (support, bots, service, and a
 // client or expert token that is not the named user of its side).
 export function readerSide(state, me) {

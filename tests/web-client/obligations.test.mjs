@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  sideName, readerSide, isOutsider, requirementsOf, missingAcknowledgements, openForReader, owedReplyInfo, dueWords,
+  sideName, nameWithSide, readerSide, isOutsider, requirementsOf, missingAcknowledgements, openForReader, owedReplyInfo, dueWords,
 } from '../../web-client/obligations.js';
 
 const HOUR = 3600 * 1000;
@@ -26,6 +26,8 @@ test('names come from the named parties, else from what was seen, else the role'
   assert.equal(sideName({ parties: null }, 'client', { client: 'Priya' }), 'Priya');
   assert.equal(sideName({ parties: null }, 'expert'), 'the expert');
   assert.equal(sideName(null, 'client'), 'the client');
+  assert.equal(nameWithSide('Alice Client', 'client'), 'Alice Client (client)');
+  assert.equal(nameWithSide('Bob (expert)', 'expert'), 'Bob (expert)');
 });
 
 test('only the named user acts for a side; another token of that role is an outsider', () => {

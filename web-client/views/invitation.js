@@ -9,7 +9,7 @@ import { linkedText } from './entries.js';
 import { termsView } from './terms_view.js';
 import { dialog, FieldError } from './dialogs.js';
 import { toast } from './shell.js';
-import { requirementsOf, sideName, readerSide, isOutsider, SIDES } from '../obligations.js';
+import { requirementsOf, sideName, readerSide, isOutsider, nameWithSide, SIDES } from '../obligations.js';
 
 const MAX_TEXT = 16384;
 
@@ -191,7 +191,7 @@ export function engagementBanner(s, engId) {
   if (isOutsider(state, s.me)) {
     return h('div', { class: 'eng-banner outsider', role: 'status', testid: 'outsider-banner' },
       h('strong', null, 'You can read this engagement but not take part in it.'),
-      h('span', null, ` Only ${sideName(state, 'client')} (client) and ${sideName(state, 'expert')} (expert) post here.`));
+      h('span', null, ` Only ${nameWithSide(sideName(state, 'client'), 'client')} and ${nameWithSide(sideName(state, 'expert'), 'expert')} post here.`));
   }
   return null;
 }

@@ -5,7 +5,7 @@
 import { h } from '../dom.js';
 import { dialog, FieldError } from './dialogs.js';
 import { toast } from './shell.js';
-import { requirementsOf, openForReader } from '../obligations.js';
+import { requirementsOf, openForReader, nameWithSide } from '../obligations.js';
 import { namesSeen } from './invitation.js';
 
 const MAX_TEXT = 16384;
@@ -34,7 +34,7 @@ export function requirementsPanel(s, eng) {
         h('span', { class: 'req-title' }, r.title),
         h('span', { class: 'visually-hidden' }, r.done ? ', acknowledged by everyone' : ', open')),
       h('ul', { class: 'req-sides' }, r.sides.map((x) => h('li', { class: x.done ? 'done' : 'open', testid: 'requirement-side', dataset: { side: x.side, done: x.done ? 'true' : 'false' } },
-        `${x.name} (${x.side}): `, h('span', { class: 'req-state' }, x.done ? 'acknowledged' : 'not yet')))),
+        `${nameWithSide(x.name, x.side)}: `, h('span', { class: 'req-state' }, x.done ? 'acknowledged' : 'not yet')))),
       ackButton(s, eng.id, r)))));
 }
 
