@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, token, uniqueEng, apiPost, until, send, messageTexts,
+  serverAndBrowser, openClient, waitOnline, token, uniqueEng, apiPost, until, send, messageTexts,
   axeViolations, shot, createEngagement, openEngagement as openEngagementPage,
 } from './harness.mjs';
 
@@ -171,4 +171,25 @@ test('on a phone the expert reads the invitation and accepts it', { skip }, asyn
   await shot(expert, 'invitation-accepted-phone');
   assert.deepEqual(expert.problems, []);
   await expert.context().close();
+});
+
+test('the home list shows each engagement\'s title with an Invitation or Declined badge', { skip }, async () => {
+  const open = uniqueEng('inv-home-a');
+  const declined = uniqueEng('inv-home-b');
+  await createEngagement(suite.server, open, invitation());
+  const created = await createEngagement(suite.server, declined, { ...invitation(), title: 'Pricing review' });
+  const expertTok = token({ sub: 'inv-bob', name: 'Bob Expert', role: 'expert', eng: [open, declined] });
+  const d = await apiPost(suite.server, expertTok, `eng:${declined}`, 'decision', { proposal: created.open_proposals[0].seq, verdict: 'rejected' });
+  assert.equal(d.status, 201, JSON.stringify(d.json));
+  const client = await openClient(suite.browser, suite.server, token({ sub: 'inv-alice', name: 'Alice Client', role: 'client', eng: [open, declined] }), { hash: '' });
+  await waitOnline(client);
+  const row = (id) => client.getByTestId(`engagement-link-${id}`);
+  await until(async () => (await row(open).getByTestId('phase-chip').textContent().catch(() => '')) === 'Invitation', { message: 'Invitation badge' });
+  await until(async () => (await row(declined).getByTestId('phase-chip').textContent().catch(() => '')) === 'Declined', { message: 'Declined badge' });
+  assert.match(await row(open).textContent(), /^Market entry DACH · inv-home-a/);
+  assert.match(await row(declined).textContent(), /^Pricing review · inv-home-b/);
+  assert.deepEqual(await axeViolations(client), []);
+  await shot(client, 'invitation-home');
+  assert.deepEqual(client.problems, []);
+  await client.context().close();
 });
