@@ -205,7 +205,8 @@ export class Session {
       for (const ev of added) {
         if (ev.kind !== 'message' && ev.kind !== 'status') workflow = true;
         if (ev.kind === 'mediation' && ev.body && ev.body.state !== 'closed') this.tryMediation(info.id);
-        if (ev.kind === 'decision' && ev.body && ev.body.record) this.loadLog(info.id);
+        // A decision or an acknowledgement that made a decision-log record.
+        if ((ev.kind === 'decision' || ev.kind === 'acknowledgement') && ev.body && ev.body.record) this.loadLog(info.id);
         if (ev.kind === 'flag' && ev.body && ev.body.type === 'dispute') setTimeout(() => this.tryMediation(info.id), 300);
       }
       // The server pushes the state after every other event; a message or a

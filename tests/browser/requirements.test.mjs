@@ -37,7 +37,7 @@ async function stateOf(eng, tok) {
 async function openEngagement(eng, tok, options = {}) {
   const page = await openEngagementPage(suite.browser, suite.server, tok, eng, options);
   await page.locator('[data-testid="phase-track"][data-phase="discovery"]').waitFor();
-  await page.getByTestId('requirements').waitFor();
+  await page.getByTestId('requirements').waitFor({ state: 'attached' });
   return page;
 }
 
