@@ -46,7 +46,7 @@ export function renderPhaseTrack(s) {
         const blocked = p === 'active' && needs.length > 0;
         return h('li', {
           class: `step ${i < idx ? 'done' : i === idx ? 'current' : 'todo'}${i === idx && overdue ? ' overdue' : ''}${blocked ? ' blocked' : ''}`,
-          dataset: { phase: p, blocked: blocked ? 'true' : null }, testid: `phase-step-${p}`, 'aria-current': i === idx ? 'step' : null,
+          dataset: blocked ? { phase: p, blocked: 'true' } : { phase: p }, testid: `phase-step-${p}`, 'aria-current': i === idx ? 'step' : null,
           title: blocked ? `Needs: ${needs.join('; ')}` : null,
         }, h('span', { class: 'step-dot', 'aria-hidden': 'true' }, i < idx ? '✓' : blocked ? '⊘' : String(i + 1)), h('span', { class: 'step-label' }, humanize(p)),
         blocked ? h('span', { class: 'visually-hidden' }, ', blocked') : null);
