@@ -68,10 +68,8 @@ test('the checklist lists who must acknowledge what, active is shown as blocked,
 });
 
 // Needs the server side of protocol §9.2 (kind `acknowledgement`, `can`
-// `acknowledge:<key>`, `requirements[].acknowledged_by`), built on its own
-// branch: skipped until it is merged.
-const ACKNOWLEDGEMENTS = 'the server does not store acknowledgements (protocol §9.2) yet';
-test('each party acknowledges the NDA from the page; the checklist, the callout, the log and the active step follow', { skip: skip || ACKNOWLEDGEMENTS }, async () => {
+// `acknowledge:<key>`, `requirements[].acknowledged_by`).
+test('each party acknowledges the NDA from the page; the checklist, the callout, the log and the active step follow', { skip }, async () => {
   const eng = uniqueEng('req-ack');
   const t = await acceptedEngagement(eng);
   const client = await openEngagement(eng, t.client);
@@ -113,6 +111,14 @@ test('each party acknowledges the NDA from the page; the checklist, the callout,
     await until(async () => JSON.stringify(await sides(page)) === '["client:true","expert:true"]', { message: 'both acknowledged' });
   }
   assert.equal(await expert.getByTestId('requirements-callout').count(), 0);
+  // The server agrees: the move to active is no longer refused.
+  const p = await postOk(suite.server, t.expert, `eng:${eng}`, 'proposal', { topic: 'phase', text: 'Start', terms: { to: 'agreement' } });
+  await postOk(suite.server, t.client, `eng:${eng}`, 'decision', { proposal: p, verdict: 'accepted' });
+  const a = await postOk(suite.server, t.client, `eng:${eng}`, 'proposal', { topic: 'agreement', text: 'Terms', terms: { scope: 'Audit' } });
+  await postOk(suite.server, t.expert, `eng:${eng}`, 'decision', { proposal: a, verdict: 'accepted' });
+  const go = await postOk(suite.server, t.expert, `eng:${eng}`, 'proposal', { topic: 'phase', text: 'Go', terms: { to: 'active' } });
+  await postOk(suite.server, t.client, `eng:${eng}`, 'decision', { proposal: go, verdict: 'accepted' });
+  await client.locator('[data-testid="phase-track"][data-phase="active"]').waitFor();
   assert.deepEqual(client.problems, []);
   assert.deepEqual(expert.problems, []);
   await client.context().close();
