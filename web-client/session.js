@@ -9,12 +9,15 @@ import { ChannelModel, EngagementModel, ENG_ID, engagementOf, isParty } from './
 import { topicLabel } from './views/entries.js';
 import { mountShell, closePanels, toast, renderConnection } from './views/shell.js';
 import { renderSidebar } from './views/sidebar.js';
-import { renderChannelFrame, renderPresence } from './views/channel.js';
+import { renderChannelFrame, renderPresence, renderEngagementNotes } from './views/channel.js';
 import { composer, renderActions, renderReplyChip, renderTyping, renderPendingPosts } from './views/composer.js';
 import { renderPhaseTrack, renderDetails } from './views/details.js';
 import { updateFlag, dialogHooks } from './views/dialogs.js';
 import { Notifier } from './notify.js';
 import { claimControls } from './views/claim.js';
+import { invitationHooks } from './views/invitation.js';
+import { renderHomeList } from './views/home.js';
+import { renderOwedReply } from './views/owed_reply.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -39,7 +42,7 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.tick = setInterval(() => { renderPhaseTrack(this); renderConnection(this); }, 1000);
+    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
     this.listening = new AbortController();
@@ -202,7 +205,8 @@ export class Session {
       for (const ev of added) {
         if (ev.kind !== 'message' && ev.kind !== 'status') workflow = true;
         if (ev.kind === 'mediation' && ev.body && ev.body.state !== 'closed') this.tryMediation(info.id);
-        if (ev.kind === 'decision' && ev.body && ev.body.record) this.loadLog(info.id);
+        // A decision or an acknowledgement that made a decision-log record.
+        if ((ev.kind === 'decision' || ev.kind === 'acknowledgement') && ev.body && ev.body.record) this.loadLog(info.id);
         if (ev.kind === 'flag' && ev.body && ev.body.type === 'dispute') setTimeout(() => this.tryMediation(info.id), 300);
       }
       // The server pushes the state after every other event; a message or a
@@ -287,12 +291,17 @@ export class Session {
   }
 
   engagementChanged(id) {
-    if (!this.current || this.current.eng !== id) { renderSidebar(this); return; }
+    if (!this.current || this.current.eng !== id) {
+      renderSidebar(this);
+      if (this.current && this.current.kind === 'home') renderHomeList(this);
+      return;
+    }
     if (this.changeQueued) return;
     this.changeQueued = true;
     requestAnimationFrame(() => {
       this.changeQueued = false;
       renderPhaseTrack(this);
+      renderEngagementNotes(this);
       renderDetails(this);
       renderSidebar(this);
       renderActions(this);
@@ -381,6 +390,8 @@ export class Session {
       openEvent: (ch, seq) => { const i = engagementOf(ch); if (i) { s.pendingJump = { ch, seq }; s.navigate(`#/eng/${encodeURIComponent(i.id)}`); } },
       engagementState: (id) => s.engagementState(id),
       claimControls: (eng, flag) => claimControls(s, eng, flag),
+      // The invitation's card and the titles of requirements.
+      ...invitationHooks(s),
     };
   }
 

@@ -31,11 +31,11 @@ export function skipReason() {
 
 // One server and one browser for a test file: started before its tests and
 // closed after them. `skip` holds the reason when the suite cannot run here.
-export function serverAndBrowser() {
+export function serverAndBrowser(serverOptions = {}) {
   const suite = { skip: skipReason() ?? false, server: null, browser: null };
   before(async () => {
     if (suite.skip) return;
-    suite.server = await startServer();
+    suite.server = await startServer(serverOptions);
     suite.browser = await launchBrowser();
   });
   after(async () => {
@@ -56,9 +56,10 @@ function signingKeyFile(dataDir) {
 }
 
 // Starts parley and resolves once it prints its ready line.
-export async function startServer({ port = 0, dataDir, instance = 'browser-test' } = {}) {
+// `args` are further command-line options (e.g. a short `--reply-sla`).
+export async function startServer({ port = 0, dataDir, instance = 'browser-test', args = [] } = {}) {
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
-  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT];
+  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT, ...args];
   const cmd = BIN;
   const cmdArgs = argv;
   const env = { ...process.env, PARLEY_SECRET: SECRET, PARLEY_SIGNING_KEY_FILE: signingKeyFile(dir) };
@@ -204,6 +205,28 @@ export async function postOk(server, tok, ch, kind, body) {
   const r = await apiPost(server, tok, ch, kind, body);
   assert.equal(r.status, 201, `${kind}: ${JSON.stringify(r.json)}`);
   return r.json.seq;
+}
+
+// Creates engagement `id` as the platform does (protocol §9.1): a PUT by a
+// service token. Returns the state the server answers with.
+export async function createEngagement(server, id, body) {
+  const tok = token({ sub: 'platform', name: 'Platform', role: 'service', eng: ['*'] });
+  const res = await fetch(`${server.url}/api/v1/engagements/${encodeURIComponent(id)}`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  assert.equal(res.status, 201, `PUT engagement ${id}: ${JSON.stringify(json)}`);
+  return json.state || json;
+}
+
+// A page signed in with `tok`, online, showing engagement `eng`.
+export async function openEngagement(browser, server, tok, eng, options = {}) {
+  const page = await openClient(browser, server, tok, { hash: '', ...options });
+  await waitOnline(page);
+  await page.goto(`${server.url}/#/eng/${eng}`);
+  return page;
 }
 
 export async function until(fn, { timeout = 10000, interval = 100, message = 'condition' } = {}) {

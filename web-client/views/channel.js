@@ -4,6 +4,9 @@ import { h, replaceChildren, setText } from '../dom.js';
 import { TimelineView } from './timeline.js';
 import { composer, renderActions, renderTyping, renderPendingPosts } from './composer.js';
 import { renderPhaseTrack } from './details.js';
+import { engagementBanner } from './invitation.js';
+import { requirementsCallout } from './requirements.js';
+import { renderOwedReply } from './owed_reply.js';
 
 export function renderChannelFrame(s) {
   const cur = s.current;
@@ -17,7 +20,9 @@ export function renderChannelFrame(s) {
   const e = s.el;
   e.phaseTrack = isEng ? h('div', { class: 'phase-wrap', testid: 'phase-wrap' }) : null;
   e.presence = h('ul', { class: 'presence', testid: 'presence', 'aria-label': 'People here now' });
-  e.banner = h('div', { class: 'banner-area' });
+  e.banner = h('div', { class: 'banner-area', testid: 'banner-area' });
+  // Drawn on the phase track's due line (renderPhaseTrack places it), so that it costs no height.
+  e.owedReply = isEng ? h('p', { class: 'owed-reply', testid: 'owed-reply', hidden: true }) : null;
   e.timelineScroll = h('div', { class: 'timeline-scroll', testid: 'timeline-scroll' });
   e.typing = h('div', { class: 'typing', testid: 'typing-indicator', 'aria-live': 'polite' });
   e.actions = h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Actions' });
@@ -57,11 +62,30 @@ export function renderChannelFrame(s) {
   s.view = body === e.timelineScroll ? new TimelineView(s, ch, e.timelineScroll) : null;
   if (s.view) s.view.renderAll();
   renderPhaseTrack(s);
+  renderEngagementNotes(s);
   renderPresence(s);
   renderTyping(s);
   renderActions(s);
   renderPendingPosts(s);
   s.markRead();
+}
+
+// Above the timeline: the declined or read-only banner and the requirements
+// the reader has yet to acknowledge; in the head, who owes a reply.
+export function renderEngagementNotes(s) {
+  const e = s.el;
+  const cur = s.current;
+  if (!e || !e.banner || !cur) return;
+  renderOwedReply(s);
+  const notes = cur.kind === 'eng' && cur.room === 'main' ? [engagementBanner(s, cur.eng), requirementsCallout(s, cur.eng)].filter(Boolean) : [];
+  // Redrawn only when its content changes, so that a focused button keeps the focus.
+  const key = notes.map((n) => n.textContent).join('|');
+  if (e.banner.dataset.key === key) return;
+  e.banner.dataset.key = key;
+  const focused = e.banner.contains(document.activeElement) ? document.activeElement.dataset.key : null;
+  replaceChildren(e.banner, notes);
+  const again = focused ? e.banner.querySelector(`[data-testid="requirement-acknowledge"][data-key="${CSS.escape(focused)}"]`) : null;
+  if (again) again.focus();
 }
 
 export function renderPresence(s) {

@@ -6,6 +6,17 @@ import { proposalCard, flagLabel, topicLabel } from './entries.js';
 import { termsView, changesView } from './terms_view.js';
 import { agreementVersions } from '../terms.js';
 import { closePanels } from './shell.js';
+import { requirementsPanel } from './requirements.js';
+import { missingAcknowledgements } from '../obligations.js';
+import { namesSeen } from './invitation.js';
+
+// The steps the track shows: an invitation comes before discovery while it
+// is open, and a declined one ends there.
+function trackPhases(phase) {
+  if (phase === 'invited') return ['invited', ...PHASES];
+  if (phase === 'declined') return ['invited', 'declined'];
+  return PHASES;
+}
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -16,26 +27,37 @@ export function renderPhaseTrack(s) {
   const info = eng.phaseInfo();
   // Nothing to show until the server's state names the phase.
   if (!info.phase) { clear(wrap); delete wrap.dataset.key; return; }
-  const idx = PHASES.indexOf(info.phase);
+  const steps = trackPhases(info.phase);
+  const idx = steps.indexOf(info.phase);
   const now = Date.now();
   const overdue = info.due && now > info.due && info.phase !== 'closed';
-  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}`;
+  // `active` is blocked while a requirement lacks an acknowledgement (protocol §9.2).
+  const needs = idx < steps.indexOf('active') ? missingAcknowledgements(eng.state, namesSeen(s, eng.id)) : [];
+  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}|${needs.join(';')}`;
   if (wrap.dataset.key === key) return;
   wrap.dataset.key = key;
   let dueText = '';
   if (info.phase === 'closed') dueText = 'Engagement closed';
+  else if (info.phase === 'declined') dueText = 'Invitation declined';
   else if (info.due) dueText = overdue ? `Overdue by ${formatDuration(now - info.due)}` : `Due in ${formatDuration(info.due - now)}`;
   replaceChildren(wrap,
     h('ol', { class: 'phase-track', testid: 'phase-track', dataset: { phase: info.phase }, 'aria-label': `Phase: ${humanize(info.phase)}` },
-      PHASES.map((p, i) => h('li', {
-        class: `step ${i < idx ? 'done' : i === idx ? 'current' : 'todo'}${i === idx && overdue ? ' overdue' : ''}`,
-        dataset: { phase: p }, testid: `phase-step-${p}`, 'aria-current': i === idx ? 'step' : null,
-      }, h('span', { class: 'step-dot', 'aria-hidden': 'true' }, i < idx ? '✓' : String(i + 1)), h('span', { class: 'step-label' }, humanize(p))))),
+      steps.map((p, i) => {
+        const blocked = p === 'active' && needs.length > 0;
+        return h('li', {
+          class: `step ${i < idx ? 'done' : i === idx ? 'current' : 'todo'}${i === idx && overdue ? ' overdue' : ''}${blocked ? ' blocked' : ''}`,
+          dataset: blocked ? { phase: p, blocked: 'true' } : { phase: p }, testid: `phase-step-${p}`, 'aria-current': i === idx ? 'step' : null,
+          title: blocked ? `Needs: ${needs.join('; ')}` : null,
+        }, h('span', { class: 'step-dot', 'aria-hidden': 'true' }, i < idx ? '✓' : blocked ? '⊘' : String(i + 1)), h('span', { class: 'step-label' }, humanize(p)),
+        blocked ? h('span', { class: 'visually-hidden' }, ', blocked') : null);
+      })),
+    needs.length ? h('p', { class: 'phase-needs', testid: 'phase-needs' }, h('strong', null, 'Active needs: '), needs.join('; ')) : null,
     dueText ? h('p', {
       class: `phase-due${overdue ? ' overdue' : ''}`, testid: 'phase-due', dataset: { overdue: overdue ? 'true' : 'false' },
       title: info.due ? `Due ${formatDateTime(info.due)}` : null,
     }, overdue ? h('span', { class: 'overdue-mark', 'aria-hidden': 'true' }, '! ') : null, dueText,
-    info.since ? h('span', { class: 'muted' }, ` · in ${humanize(info.phase).toLowerCase()} since ${formatDateTime(info.since)}`) : null) : null);
+    info.since ? h('span', { class: 'muted' }, ` · in ${humanize(info.phase).toLowerCase()} since ${formatDateTime(info.since)}`) : null) : null,
+    s.el.owedReply);
 }
 
 export function renderDetails(s) {
@@ -54,13 +76,16 @@ export function renderDetails(s) {
       ? [h('p', { class: 'muted', testid: 'agreement-version' }, `Version ${agreement.version}`), termsView(agreement.terms) || h('p', { class: 'muted' }, 'No terms yet.')]
       : h('p', { class: 'muted', testid: 'agreement-none' }, !info.phase || info.phase === 'discovery' || info.phase === 'agreement' ? 'No agreement accepted yet.' : 'No agreement terms recorded.')));
 
+  sections.push(requirementsPanel(s, eng));
+
   const props = eng.openProposals();
   sections.push(h('section', { class: 'panel', 'aria-labelledby': 'd-proposals', testid: 'open-proposals' },
     h('h2', { id: 'd-proposals' }, 'Open proposals', props.length ? h('span', { class: 'count' }, String(props.length)) : null),
     props.length
       ? h('ul', { class: 'mini-list' }, props.map((p) => {
-        const { children, status } = proposalCard(p, ctx, { compact: true });
-        return h('li', { class: `mini-card proposal outcome-${status}`, testid: 'open-proposal', dataset: { seq: String(p.ev.seq), ch: p.ch } },
+        const invitation = p.ev.body && p.ev.body.topic === 'invitation';
+        const { children, status } = invitation ? ctx.invitationCard(p, { compact: true }) : proposalCard(p, ctx, { compact: true });
+        return h('li', { class: `mini-card proposal${invitation ? ' invitation' : ''} outcome-${status}`, testid: 'open-proposal', dataset: { seq: String(p.ev.seq), ch: p.ch } },
           p.ch.endsWith(':mediation') ? h('span', { class: 'chan-tag' }, 'Mediation') : null, children);
       }))
       : h('p', { class: 'muted' }, 'Nothing awaits a decision.')));
@@ -105,6 +130,9 @@ function agreementHistory(s, eng) {
 // the record's channel; the id otherwise.
 function nameOf(s, r, id) {
   if (id === s.me.id && s.me.name) return s.me.name;
+  const info = typeof r.ch === 'string' ? /^eng:([^:]+)/.exec(r.ch) : null;
+  const parties = info && s.engagements.get(info[1])?.state?.parties;
+  for (const p of parties ? [parties.client, parties.expert] : []) if (p && p.id === id && p.name) return p.name;
   const c = typeof r.ch === 'string' ? s.channels.get(r.ch) : null;
   if (!c) return String(id ?? 'someone');
   for (const seq of [r.proposal_seq, r.decision_seq]) {
@@ -139,8 +167,8 @@ export function decisionLogPanel(s, eng) {
         h('span', { class: 'log-n' }, `#${r.n}`),
         h('span', { class: 'log-topic' }, topicLabel(r.topic)),
         h('span', { class: ok ? 'mark ok' : 'mark bad', 'aria-label': ok ? 'verified' : 'not verified' }, ok ? '✓' : '✕')),
-      r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
-      termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null),
+      recordSentence(s, r) || [r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
+        termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null)],
       h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
       h('p', { class: 'log-hash', title: String(r.hash) }, `${String(r.hash).slice(0, 16)}…`));
   })) : null;
@@ -151,6 +179,20 @@ export function decisionLogPanel(s, eng) {
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Check the decision log again', testid: 'decision-log-refresh', onclick: () => s.loadLog(eng.id) }, '↻')),
     sigBadge,
     list);
+}
+
+// The records of an invitation's acceptance and of an acknowledgement, as a
+// sentence ("Bob accepted the invitation", "Alice acknowledged Mutual NDA").
+function recordSentence(s, r) {
+  const by = (Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ') || 'Someone';
+  if (r.topic === 'invitation') {
+    return h('p', { class: 'log-text', testid: 'log-sentence' }, h('strong', null, by), ' accepted the invitation', r.text ? ` “${String(r.text)}”` : '');
+  }
+  if (r.topic === 'acknowledgement') {
+    const title = r.terms && typeof r.terms.title === 'string' ? r.terms.title : String((r.terms && r.terms.key) ?? 'a requirement');
+    return h('p', { class: 'log-text', testid: 'log-sentence' }, h('strong', null, by), ' acknowledged ', h('strong', null, title));
+  }
+  return null;
 }
 
 export async function downloadLog(s, eng) {

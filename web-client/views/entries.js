@@ -25,7 +25,7 @@ function timeEl(ts) {
 }
 
 // Message text with its https links clickable; everything else stays text.
-function linkedText(text) {
+export function linkedText(text) {
   return splitLinks(text).map((part) => (part.href
     ? h('a', { href: part.href, target: '_blank', rel: 'noopener noreferrer', class: 'text-link', testid: 'message-link' }, part.text)
     : part.text));
@@ -57,7 +57,7 @@ function header(ev, extra) {
 const FLAG_LABEL = { delay: 'Delay', scope_change: 'Scope change', dispute: 'Dispute', risk: 'Risk', blocker: 'Blocker' };
 const TOPIC_LABEL = {
   agreement: 'Agreement', scope_change: 'Scope change', timeline: 'Timeline', compensation: 'Compensation',
-  phase: 'Phase change', resolution: 'Dispute resolution',
+  phase: 'Phase change', resolution: 'Dispute resolution', invitation: 'Invitation', acknowledgement: 'Acknowledgement',
 };
 export const flagLabel = (t) => FLAG_LABEL[t] || humanize(t);
 export const topicLabel = (t) => TOPIC_LABEL[t] || humanize(t);
@@ -174,6 +174,10 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
 
 function renderProposal(ev, ctx) {
   const p = ctx.proposal(ev.ch, ev.seq) || { ev, ch: ev.ch, decisions: [] };
+  if (ev.body && ev.body.topic === 'invitation' && ctx.invitationCard) {
+    const inv = ctx.invitationCard(p);
+    return shell(ev, `card invitation ${inv.cls} outcome-${inv.status}`, inv.label, ...inv.children);
+  }
   const { children, status, label } = proposalCard(p, ctx);
   const node = shell(ev, `card proposal outcome-${status}`, label, ...children);
   return node;
@@ -354,6 +358,20 @@ function renderNotice(ev, ctx) {
     buttons.length || claim.some(Boolean) ? h('div', { class: 'card-actions' }, ...claim, ...buttons) : null);
 }
 
+// A party's acknowledgement of a requirement (protocol §9.2): a decision-log record.
+function renderAcknowledgement(ev, ctx) {
+  const b = ev.body || {};
+  const title = ctx.requirementTitle ? ctx.requirementTitle(ev.ch, b.key) : String(b.key ?? '');
+  return shell(ev, 'card decision acknowledgement', `${who(ev.from)} acknowledged ${title}`,
+    h('div', { class: 'card-kind' },
+      h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '✓'),
+      h('span', null, 'Requirement acknowledged'),
+      b.record ? h('span', { class: 'pill record', testid: 'decision-record', title: `hash ${b.record.hash}` }, `Log record #${b.record.n}`) : null),
+    h('p', { class: 'text', testid: 'acknowledgement-text' }, h('strong', null, who(ev.from)), ' acknowledged ', h('strong', null, title),
+      typeof b.text === 'string' && b.text ? ` — ${b.text}` : ''),
+    h('div', { class: 'entry-head' }, roleBadge(ev.from && ev.from.role), timeEl(ev.ts)));
+}
+
 function renderOther(ev) {
   return shell(ev, 'line other', `${humanize(ev.kind)} event`,
     h('span', { class: 'line-text' }, h('strong', null, who(ev.from)), ` · ${humanize(ev.kind)}`),
@@ -363,7 +381,7 @@ function renderOther(ev) {
 const RENDERERS = {
   message: renderMessage, status: renderStatus, flag: renderFlag, flag_update: renderFlagUpdate,
   proposal: renderProposal, decision: renderDecision, phase: renderPhase, mediation: renderMediation,
-  sla: renderSla, notice: renderNotice,
+  sla: renderSla, notice: renderNotice, acknowledgement: renderAcknowledgement,
 };
 
 export function renderEvent(ev, ctx) {

@@ -1,7 +1,8 @@
 // The sidebar: the support inbox, each engagement's rooms and unread counts.
-import { h, replaceChildren, humanize } from '../dom.js';
+import { h, replaceChildren } from '../dom.js';
 import { openByIdForm } from './open_by_id.js';
 import { sideNotifySettings } from './shell.js';
+import { phaseChip } from './invitation.js';
 
 export function renderSidebar(s) {
   if (!s.el) return;
@@ -45,7 +46,7 @@ export function drawSidebar(s) {
     const med = s.channels.get(medCh);
     const hasMed = (med && med.joined && med.head > 0) || (eng && (eng.mediation === 'open' || eng.mediation === 'closed'));
     items.push(h('div', { class: 'side-eng' },
-      h('div', { class: 'side-eng-title', title: `Engagement ${id}` }, h('span', null, id), phase ? h('span', { class: `phase-chip phase-${phase}` }, humanize(phase)) : null),
+      h('div', { class: 'side-eng-title', title: `Engagement ${id}` }, h('span', null, id), phaseChip(phase)),
       h('ul', { class: 'chan-list' },
         link(`eng:${id}`, 'Conversation', `#/eng/${encodeURIComponent(id)}`),
         hasMed ? link(medCh, 'Mediation room', `#/eng/${encodeURIComponent(id)}/mediation`, h('span', { class: 'chan-tag', 'aria-hidden': 'true' }, '⚖')) : null)));
