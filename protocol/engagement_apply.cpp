@@ -116,7 +116,7 @@ void apply_expired(engagement_state& s, const event& ev) {
                                      : std::make_shared<std::set<std::pair<std::string, std::int64_t>>>();
   expired->insert(it->first);
   while (expired->size() > max_expired_remembered) {
-    // The lowest seq of the larger channel (eng:<id> sorts first) is the oldest there.
+    // Forgets the lowest seq of eng:<id> first (it sorts before its mediation channel).
     expired->erase(expired->begin());
   }
   s.expired_proposals = std::move(expired);
