@@ -100,7 +100,7 @@ constexpr std::size_t max_open_flag_bytes = 64 * 1024;
 // Expired proposals remembered per engagement, so that deciding one answers
 // "proposal <seq> expired"; beyond it the oldest are forgotten and deciding
 // them is still `conflict` ("already decided (or lapsed)").
-constexpr std::size_t max_expired_remembered = 256;
+constexpr std::size_t max_expired_remembered = 128;
 struct engagement_limits {
   std::size_t open_proposals = max_open_proposals;
   std::size_t open_flags = max_open_flags;
@@ -145,9 +145,9 @@ struct engagement_state {
   std::optional<std::int64_t> last_status_ts;
   // The agreed due date (§9.4): `terms.due` of the latest accepted proposal holding one.
   std::optional<std::int64_t> agreed_due;
-  // Proposals that expired (§9.4), by (ch, seq), at most max_expired_remembered;
-  // shared between snapshots like the proposals (null: none yet).
-  std::shared_ptr<const std::set<std::pair<std::string, std::int64_t>>> expired_proposals;
+  // Proposals that expired (§9.4), by (in mediation?, seq), at most
+  // max_expired_remembered; shared between snapshots like the proposals (null: none yet).
+  std::shared_ptr<const std::set<std::pair<bool, std::int64_t>>> expired_proposals;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.

@@ -111,14 +111,12 @@ void apply_decision(engagement_state& s, const event& ev) {
 void apply_expired(engagement_state& s, const event& ev) {
   auto it = s.proposals.find({ev.ch, int_field(ev.body, "proposal").value_or(0)});
   if (it == s.proposals.end()) return;
-  auto expired = s.expired_proposals ? std::make_shared<std::set<std::pair<std::string, std::int64_t>>>(
-                                           *s.expired_proposals)
-                                     : std::make_shared<std::set<std::pair<std::string, std::int64_t>>>();
-  expired->insert(it->first);
-  while (expired->size() > max_expired_remembered) {
-    // Forgets the lowest seq of eng:<id> first (it sorts before its mediation channel).
-    expired->erase(expired->begin());
-  }
+  using expired_set = std::set<std::pair<bool, std::int64_t>>;
+  auto expired = s.expired_proposals ? std::make_shared<expired_set>(*s.expired_proposals)
+                                     : std::make_shared<expired_set>();
+  expired->emplace(ev.ch != channel::main(s.eng), it->first.second);
+  // Forgets the lowest seq of eng:<id> first (it sorts before its mediation channel).
+  while (expired->size() > max_expired_remembered) expired->erase(expired->begin());
   s.expired_proposals = std::move(expired);
   close_proposal(s, it);
 }
@@ -224,7 +222,7 @@ bool apply(engagement_state& s, const event& ev) {
 }
 
 bool is_expired(const engagement_state& s, const std::string& ch, std::int64_t seq) {
-  return s.expired_proposals && s.expired_proposals->count({ch, seq}) > 0;
+  return s.expired_proposals && s.expired_proposals->count({ch != channel::main(s.eng), seq}) > 0;
 }
 
 std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,
