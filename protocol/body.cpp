@@ -4,6 +4,7 @@
 
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
+#include "protocol/proposal_expiry.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <array>
@@ -47,7 +48,7 @@ constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "a
 constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
 
 // Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
-constexpr std::array<std::string_view, 4> server_kinds = {"phase", "mediation", "sla", "notice"};
+constexpr std::array<std::string_view, 5> server_kinds = {"phase", "mediation", "sla", "notice", "proposal_expired"};
 
 // Reads the fields of one body against a fixed list of names, refusing any
 // other field and copying the accepted ones into `out` in a stable order.
@@ -180,10 +181,13 @@ result<object> proposal_terms(std::string_view topic, const object& terms) {
     PARLEY_TRY(in.choice("to", phases, out));
     return out;
   }
+  object scratch;
   if (topic == "resolution") {
-    object scratch;
     PARLEY_TRY(in.integer("flag", true, 1, int64_max, "a positive integer (the dispute flag's seq)", scratch));
   }
+  // An agreed due date (§9.4), once accepted, moves phase_due: ms since the epoch.
+  PARLEY_TRY(in.integer("due", false, min_agreed_due_ms, detail::max_exact_integer,
+                        "an integer of milliseconds since the epoch, from 1000000000000", scratch));
   return terms;
 }
 

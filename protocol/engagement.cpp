@@ -62,6 +62,7 @@ engagement_state new_engagement(std::string eng, std::int64_t now_ms) {
 }
 
 std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_limits& limits) {
+  if (s.phase == engagement_phase::active && s.agreed_due) return *s.agreed_due;
   auto bound = limits.of(s.phase);
   if (!bound) return std::nullopt;
   return s.phase_since_ms + *bound;
@@ -147,6 +148,11 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
     o["last_status_ts"] = *s.last_status_ts;
   } else {
     o["last_status_ts"] = nullptr;
+  }
+  if (s.agreed_due) {
+    o["due"] = *s.agreed_due;
+  } else {
+    o["due"] = nullptr;
   }
   add_invitation_json(o, s);
   return o;

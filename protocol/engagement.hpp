@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,7 @@ struct engagement_proposal {
   std::optional<side> by_side;  // none for support's resolutions
   std::vector<std::string> accepted_by;  // user ids, in order of acceptance
   std::vector<side> accepted_sides;      // resolutions: the parties that accepted so far
+  std::int64_t ts = 0;  // its event's ts: it expires at ts + the proposal TTL (proposal_expiry.hpp)
   std::size_t bytes = 0;  // its share of the open-proposal byte budget (open_proposal_bytes)
 };
 
@@ -95,6 +97,10 @@ constexpr std::size_t max_open_flags = 50;
 // after every workflow event. Measured by content_bytes below.
 constexpr std::size_t max_open_proposal_bytes = 192 * 1024;
 constexpr std::size_t max_open_flag_bytes = 64 * 1024;
+// Expired proposals remembered per engagement, so that deciding one answers
+// "proposal <seq> expired"; beyond it the oldest are forgotten and deciding
+// them is still `conflict` ("already decided (or lapsed)").
+constexpr std::size_t max_expired_remembered = 128;
 struct engagement_limits {
   std::size_t open_proposals = max_open_proposals;
   std::size_t open_flags = max_open_flags;
@@ -140,12 +146,18 @@ struct engagement_state {
   bool mediation_exists = false;  // opened at least once: eng:<id>:mediation may be joined
   std::optional<reply_debt> owed_reply;
   std::optional<std::int64_t> last_status_ts;
+  // The agreed due date (§9.4): `terms.due` of the latest accepted proposal holding one.
+  std::optional<std::int64_t> agreed_due;
+  // Proposals that expired (§9.4), by (in mediation?, seq), at most
+  // max_expired_remembered; shared between snapshots like the proposals (null: none yet).
+  std::shared_ptr<const std::set<std::pair<bool, std::int64_t>>> expired_proposals;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.
   std::optional<std::int64_t> reply_miss_posted;   // owed_reply.since_seq it was posted for
   std::optional<std::int64_t> status_miss_posted;  // the `since` it was posted for
   std::optional<std::pair<engagement_phase, std::int64_t>> phase_miss_posted;  // phase and phase_since
+  std::optional<std::int64_t> phase_miss_due;  // the `due` of that miss: an agreed due moved later misses again
 
   // Last seq applied per channel: apply ignores anything at or below it.
   std::map<std::string, std::int64_t> applied;
@@ -164,7 +176,8 @@ std::optional<std::string_view> named_party(const engagement_state& s, side part
 // `not_found` "engagement <id> does not exist": an id no party has used yet.
 error engagement_not_found(std::string_view eng);
 
-// phase_since + the phase's bound; none once closed.
+// phase_since + the phase's bound; none once closed. While `active`, the
+// agreed due date instead when one is set (§9.4).
 std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_limits& limits);
 
 // The §4 `state` object: phase, phase_since, phase_due, agreement, open_flags
@@ -263,6 +276,9 @@ bool implies_notices(std::string_view kind);
 // way); an event whose seq is not above the last applied in its channel is
 // ignored, so replaying twice changes nothing. Returns false when ignored.
 bool apply(engagement_state& s, const event& ev);
+
+// Was proposal `seq` of channel `ch` expired (and is it still remembered)?
+bool is_expired(const engagement_state& s, const std::string& ch, std::int64_t seq);
 
 // Copy-on-write apply: the same snapshot when `ev` changes nothing (already
 // applied, another engagement), else a new state made from `s` with `ev`

@@ -59,6 +59,12 @@ void apply_message(engagement_state& s, const event& ev) {
   s.owed_reply = reply_debt{other_side(*speaker), ev.seq, ev.ts};
 }
 
+// An accepted proposal whose terms hold `due` sets the agreed due date (§9.4);
+// the latest acceptance wins.
+void take_agreed_due(engagement_state& s, const engagement_proposal& pr) {
+  if (auto due = int_field(pr.terms, "due")) s.agreed_due = *due;
+}
+
 void apply_decision(engagement_state& s, const event& ev) {
   auto seq = int_field(ev.body, "proposal");
   auto verdict = string_field(ev.body, "verdict");
@@ -85,6 +91,7 @@ void apply_decision(engagement_state& s, const event& ev) {
       return;
     }
     close_flag(s, int_field(pr.terms, "flag").value_or(0));
+    take_agreed_due(s, pr);
     close_proposal(s, it);
     return;
   }
@@ -96,6 +103,22 @@ void apply_decision(engagement_state& s, const event& ev) {
     s.agreement = std::move(next);
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
+  take_agreed_due(s, pr);
+  close_proposal(s, it);
+}
+
+// A proposal that expired leaves the state; its seq is remembered (bounded)
+// so that deciding it can say why it is refused.
+void apply_expired(engagement_state& s, const event& ev) {
+  auto it = s.proposals.find({ev.ch, int_field(ev.body, "proposal").value_or(0)});
+  if (it == s.proposals.end()) return;
+  using expired_set = std::set<std::pair<bool, std::int64_t>>;
+  auto expired = s.expired_proposals ? std::make_shared<expired_set>(*s.expired_proposals)
+                                     : std::make_shared<expired_set>();
+  expired->emplace(ev.ch != channel::main(s.eng), it->first.second);
+  // Forgets the lowest seq of eng:<id> first (it sorts before its mediation channel).
+  while (expired->size() > max_expired_remembered) expired->erase(expired->begin());
+  s.expired_proposals = std::move(expired);
   close_proposal(s, it);
 }
 
@@ -128,7 +151,10 @@ void apply_sla(engagement_state& s, const event& ev) {
   } else if (type == "phase_overdue") {
     auto p = parse_phase(string_field(ev.body, "phase").value_or(""));
     auto since = int_field(ev.body, "since");
-    if (p && since) s.phase_miss_posted = std::make_pair(*p, *since);
+    if (p && since) {
+      s.phase_miss_posted = std::make_pair(*p, *since);
+      s.phase_miss_due = int_field(ev.body, "due");
+    }
   }
 }
 
@@ -176,6 +202,7 @@ bool apply(engagement_state& s, const event& ev) {
     pr.terms = object_field(ev.body, "terms");
     pr.by = ev.from.id;
     pr.by_side = side_of(ev.from.role);
+    pr.ts = ev.ts;
     open_proposal(s, std::move(pr));
     auto& last_proposal = s.last_proposal_seq[ev.ch];
     last_proposal = std::max(last_proposal, ev.seq);
@@ -191,8 +218,14 @@ bool apply(engagement_state& s, const event& ev) {
     if (main) apply_sla(s, ev);
   } else if (ev.kind == "acknowledgement") {
     if (main) apply_acknowledgement(s, ev);
+  } else if (ev.kind == "proposal_expired") {
+    if (ev.from.role == user_role::system) apply_expired(s, ev);
   }
   return true;
+}
+
+bool is_expired(const engagement_state& s, const std::string& ch, std::int64_t seq) {
+  return s.expired_proposals && s.expired_proposals->count({ch != channel::main(s.eng), seq}) > 0;
 }
 
 std::shared_ptr<const engagement_state> apply_shared(const std::shared_ptr<const engagement_state>& s,

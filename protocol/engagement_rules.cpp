@@ -215,6 +215,7 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   const auto ch = p.ch.name();
   auto it = s.proposals.find({ch, *seq});
   if (it == s.proposals.end()) {
+    if (is_expired(s, ch, *seq)) return conflict("proposal " + std::to_string(*seq) + " expired");
     return closed_or_missing(p, "proposal", *seq, last_proposal_in(s, ch),
                              "proposal " + std::to_string(*seq) + " is already decided (or lapsed)",
                              "no proposal " + std::to_string(*seq) + " in " + ch);

@@ -1,5 +1,7 @@
 #include "protocol/service_levels.hpp"
 
+#include "protocol/proposal_expiry.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -21,6 +23,11 @@ struct watched {
   std::optional<std::int64_t> phase_due;
 };
 
+// While active, an agreed due date replaces the phase's bound (§9.4).
+bool agreed_due_governs(const engagement_state& s) {
+  return s.phase == engagement_phase::active && s.agreed_due.has_value();
+}
+
 watched watch(const engagement_state& s, const sla_windows& w) {
   watched out;
   if (s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return out;
@@ -35,7 +42,10 @@ watched watch(const engagement_state& s, const sla_windows& w) {
       out.status_due = since + w.status_ms;
     }
   }
-  if (s.phase_miss_posted != std::make_pair(s.phase, s.phase_since_ms)) {
+  // Posted once per phase, and again for each date an agreement moves the due to.
+  const bool agreed = agreed_due_governs(s);
+  if (s.phase_miss_posted != std::make_pair(s.phase, s.phase_since_ms) ||
+      (agreed && s.phase_miss_due != s.agreed_due)) {
     out.phase_due = phase_due(s, w.phases);
   }
   return out;
@@ -136,6 +146,7 @@ std::optional<std::int64_t> next_due(const engagement_state& s, const sla_window
   for (const auto& d : {due.reply_due, due.status_due, due.phase_due}) {
     if (d && (!earliest || *d < *earliest)) earliest = d;
   }
+  if (auto expiry = next_expiry(s, w.proposal_ttl_ms); expiry && (!earliest || *expiry < *earliest)) earliest = expiry;
   return earliest;
 }
 
@@ -161,7 +172,9 @@ std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w
   }
   if (due.phase_due && *due.phase_due <= now_ms) {
     const auto phase = std::string(phase_name(s.phase));
-    const auto key = phase + ":" + std::to_string(s.phase_since_ms);
+    // A miss of an agreed due date is keyed by the date too: a moved date can be missed again.
+    auto key = phase + ":" + std::to_string(s.phase_since_ms);
+    if (agreed_due_governs(s)) key += ":" + std::to_string(*due.phase_due);
     sla_miss miss{sla_event(s, "sla:phase_overdue:" + key,
                             boost::json::object{{"type", "phase_overdue"},
                                                 {"phase", phase},
@@ -176,7 +189,8 @@ std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w
     notice.cid = "notice:phase_overdue:" + s.eng + ":" + key;
     notice.body = {{"type", "phase_overdue"},
                    {"eng", s.eng},
-                   {"text", channel::main(s.eng) + " has outlasted the " + phase + " phase"}};
+                   {"text", channel::main(s.eng) + (agreed_due_governs(s) ? " has passed its agreed due date"
+                                                                             : " has outlasted the " + phase + " phase")}};
     miss.notice = std::move(notice);
     out.push_back(std::move(miss));
   }

@@ -21,6 +21,8 @@ struct sla_windows {
   std::int64_t reply_ms = 24LL * 3600 * 1000;
   std::int64_t status_ms = 72LL * 3600 * 1000;
   phase_limits phases;
+  // Open proposals expire this long after they were made (proposal_expiry.hpp).
+  std::int64_t proposal_ttl_ms = 72LL * 3600 * 1000;
 };
 
 // "90s", "15m", "24h", "2d", "500ms", or a sum of them ("1d12h"). Positive only.
@@ -30,8 +32,9 @@ result<std::int64_t> parse_duration(std::string_view text);
 // their defaults; unknown or repeated phases are `bad_request`.
 result<phase_limits> parse_phase_limits(std::string_view text);
 
-// The earliest time at which a miss not yet posted is (or was) due; none when
-// nothing is being watched (e.g. once closed). May be in the past.
+// The earliest time at which a miss not yet posted, or a proposal's expiry
+// (proposal_expiry.hpp), is (or was) due; none when nothing is being watched
+// (e.g. once closed with no proposal open). May be in the past.
 std::optional<std::int64_t> next_due(const engagement_state& s, const sla_windows& w);
 
 struct sla_miss {

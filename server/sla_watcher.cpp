@@ -1,5 +1,6 @@
 #include "server/sla_watcher.hpp"
 
+#include "protocol/proposal_expiry.hpp"
 #include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
@@ -115,6 +116,7 @@ void sla_watcher::post_misses(const std::string& eng) {
     // A later miss of the same engagement (e.g. the status window after the reply window).
     if (auto next = next_due(*s, windows_); next && *next > now)
       net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
+    if (!due_expiries(*s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
     for (auto& miss : due_misses(*s, windows_, now)) {
       // The notice goes first: once the `sla` event is stored the miss counts
       // as posted, so a crash between the two must not lose the notice.

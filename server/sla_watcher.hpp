@@ -1,5 +1,6 @@
 #pragma once
-// Posts `sla` events when an engagement misses a service level (protocol §4).
+// Posts `sla` events when an engagement misses a service level (protocol §4),
+// and `proposal_expired` when an open proposal outlives the TTL (§9.4).
 // Engagements are kept in a heap by the time of their next miss: an idle
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
@@ -10,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <string>
@@ -41,6 +43,10 @@ class sla_watcher {
   void post_misses(const std::string& eng);
   void append_sla(const std::string& eng, append_request req);
   void retry_later(const std::string& eng);
+  // Proposals whose TTL has passed (sla_watcher_expiry.cpp): one guarded append
+  // each, within the engagement's exclusive ops, at most `passes` appends.
+  void post_expiries(const std::string& eng);
+  void append_expiry(const std::string& eng, engagements::snapshot s, std::function<void()> finished, int passes);
 
   boost::asio::io_context& ioc_;
   engine& storage_;

@@ -173,6 +173,7 @@ describe('an engagement from discovery to closed', () => {
       open_proposals: [],
       owed_reply: null,
       last_status_ts: null,
+      due: null,
       // §9.9 additions: a first-use engagement has no invitation.
       title: null,
       details: null,

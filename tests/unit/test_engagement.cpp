@@ -598,7 +598,7 @@ TEST_CASE("state_json has the protocol's shape", "[rules]") {
   auto fresh = state_json(h.state, phase_limits{}, reader);
   CHECK(boost::json::serialize(fresh) ==
         R"({"phase":"discovery","phase_since":1764000000000,"phase_due":1764172800000,"agreement":null,)"
-        R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null,)"
+        R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null,"due":null,)"
         R"("title":null,"details":null,"parties":null,"requirements":[],)"
         R"("settings":{"revisions":2,"review_days":3},)"
         R"("can":["flag","message","propose:agreement","propose:compensation","propose:phase",)"
