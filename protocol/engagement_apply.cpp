@@ -1,5 +1,6 @@
 #include "protocol/engagement.hpp"
 
+#include "protocol/calls.hpp"
 #include "protocol/engagement_detail.hpp"
 
 #include <algorithm>
@@ -95,6 +96,7 @@ void apply_decision(engagement_state& s, const event& ev) {
     s.agreement = std::move(next);
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
+  if (pr.topic == "call") schedule_call(s, pr, ev.body);
   close_proposal(s, it);
 }
 
@@ -188,6 +190,8 @@ bool apply(engagement_state& s, const event& ev) {
     if (main && state == "closed") s.mediation_open = false;
   } else if (ev.kind == "sla") {
     if (main) apply_sla(s, ev);
+  } else if (ev.kind == "reminder") {
+    if (main) mark_call_reminded(s, ev);
   }
   return true;
 }
