@@ -251,7 +251,10 @@ void handle_calendar(const http_call& c) {
   if (!who) return;
   c.h.state_of(*who, channel::main(c.param),
                c.later([eng = std::string(c.param)](result<boost::json::value> s, unsigned version, bool keep) {
-                 if (!s) return http_error_response(s.err(), version, keep);
+                 if (!s || !s->is_object()) {
+                   return http_error_response(s ? make_error(errc::internal, "no engagement state") : s.err(), version,
+                                              keep);
+                 }
                  auto res = make_response(http::status::ok, engagement_calendar(eng, s->as_object(), now_ms()),
                                           "text/calendar; charset=utf-8", version, keep);
                  res.set(http::field::cache_control, "no-store");
