@@ -247,10 +247,13 @@ void handle_engagement_state(const http_call& c) {
 // The scheduled calls as iCalendar (protocol §9.5), read as the state is.
 void handle_calendar(const http_call& c) {
   if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  // The id alone ("42", not "42:mediation"): it becomes each event's UID.
+  auto ch = parse_channel(channel::main(c.param));
+  if (!ch || ch->type != channel_type::engagement) return c.fail(errc::bad_request, "invalid engagement id");
   auto who = c.authorize();
   if (!who) return;
-  c.h.state_of(*who, channel::main(c.param),
-               c.later([eng = std::string(c.param)](result<boost::json::value> s, unsigned version, bool keep) {
+  c.h.state_of(*who, ch->name(),
+               c.later([eng = ch->eng](result<boost::json::value> s, unsigned version, bool keep) {
                  if (!s || !s->is_object()) {
                    return http_error_response(s ? make_error(errc::internal, "no engagement state") : s.err(), version,
                                               keep);

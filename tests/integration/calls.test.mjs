@@ -317,5 +317,6 @@ describe('calendar.ics', () => {
     assert.equal(cal.json?.error?.code, state.json?.error?.code);
     assert.equal((await http('GET', `/api/v1/engagements/${eng}/calendar.ics`)).status, 401);
     assert.equal((await http('POST', `/api/v1/engagements/${eng}/calendar.ics`, { token: t.client })).status, 400);
+    assert.equal((await http('GET', `/api/v1/engagements/${eng}:mediation/calendar.ics`, { token: t.client })).status, 400);
   });
 });
