@@ -2,6 +2,7 @@
 // checked and copied into a fresh object, so nothing unchecked is ever stored.
 #include "protocol/frame.hpp"
 
+#include "protocol/calls.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/proposal_expiry.hpp"
@@ -42,13 +43,13 @@ std::string list(const std::array<std::string_view, N>& options) {
 
 constexpr std::array<std::string_view, 5> flag_types = {"delay", "scope_change", "dispute", "risk", "blocker"};
 constexpr std::array<std::string_view, 2> flag_states = {"acknowledged", "resolved"};
-constexpr std::array<std::string_view, 6> proposal_topics = {"agreement", "scope_change", "timeline",
-                                                             "compensation", "phase", "resolution"};
+constexpr std::array<std::string_view, 7> proposal_topics = {"agreement", "scope_change", "timeline",
+                                                             "compensation", "phase", "resolution", "call"};
 constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "active", "completion", "closed"};
 constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
 
 // Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
-constexpr std::array<std::string_view, 5> server_kinds = {"phase", "mediation", "sla", "notice", "proposal_expired"};
+constexpr std::array<std::string_view, 6> server_kinds = {"phase", "mediation", "sla", "notice", "proposal_expired", "reminder"};
 
 // Reads the fields of one body against a fixed list of names, refusing any
 // other field and copying the accepted ones into `out` in a stable order.
@@ -188,6 +189,7 @@ result<object> proposal_terms(std::string_view topic, const object& terms) {
   // An agreed due date (§9.4), once accepted, moves phase_due: ms since the epoch.
   PARLEY_TRY(in.integer("due", false, min_agreed_due_ms, detail::max_exact_integer,
                         "an integer of milliseconds since the epoch, from 1000000000000", scratch));
+  if (topic == "call") return validate_call_terms(terms);
   return terms;
 }
 
@@ -207,10 +209,13 @@ result<object> proposal_body(const body_reader& in) {
 
 result<object> decision_body(const body_reader& in) {
   object out;
-  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"proposal", "verdict", "text"}));
+  PARLEY_TRY(in.only(std::array<std::string_view, 4>{"proposal", "verdict", "text", "slot"}));
   PARLEY_TRY(in.integer("proposal", true, 1, int64_max, "a positive integer (the proposal's seq)", out));
   PARLEY_TRY(in.choice("verdict", verdicts, out));
   PARLEY_TRY(in.text("text", false, 0, out));
+  // Accepting a call picks one of its slots (protocol §9.5).
+  PARLEY_TRY(in.integer("slot", false, 0, static_cast<std::int64_t>(max_call_slots) - 1,
+                        "the index of one of the call's slots (0 to 4)", out));
   return out;
 }
 

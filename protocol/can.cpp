@@ -12,8 +12,8 @@ namespace parley {
 namespace {
 
 constexpr std::array<std::string_view, 5> flag_types = {"delay", "scope_change", "dispute", "risk", "blocker"};
-constexpr std::array<std::string_view, 5> plain_topics = {"agreement", "scope_change", "timeline", "compensation",
-                                                          "phase"};
+constexpr std::array<std::string_view, 6> plain_topics = {"agreement", "scope_change", "timeline", "compensation",
+                                                          "phase", "call"};
 constexpr std::array<engagement_phase, 5> phases = {engagement_phase::discovery, engagement_phase::agreement,
                                                     engagement_phase::active, engagement_phase::completion,
                                                     engagement_phase::closed};
@@ -43,6 +43,11 @@ boost::json::object proposal(std::string_view topic, boost::json::object terms) 
 }
 
 bool may_propose(const candidate_checker& c, std::string_view topic) {
+  // A candidate has no clock (checked_at 0): any start is in its future.
+  if (topic == "call") {
+    boost::json::array slots{boost::json::object{{"start", 1}, {"minutes", 15}}};
+    return c.accepted_anywhere("proposal", proposal(topic, {{"slots", std::move(slots)}}));
+  }
   if (topic != "phase") return c.accepted_anywhere("proposal", proposal(topic, {}));
   for (auto to : phases) {
     if (c.accepted_anywhere("proposal", proposal(topic, {{"to", phase_name(to)}}))) return true;
@@ -74,7 +79,9 @@ std::vector<std::string> can(const engagement_state& s, const claims& reader, co
   for (const auto& [key, pr] : s.proposals) {
     const auto where = key.first == channel::mediation(s.eng) ? channel_type::mediation : channel_type::engagement;
     for (std::string_view verdict : {"accepted", "rejected"}) {
-      if (c.accepted(where, "decision", {{"proposal", key.second}, {"verdict", verdict}})) {
+      boost::json::object decision{{"proposal", key.second}, {"verdict", verdict}};
+      if (verdict == "accepted" && pr->topic == "call") decision["slot"] = 0;  // accepting a call picks a slot
+      if (c.accepted(where, "decision", decision)) {
         actions.insert("decide:" + std::to_string(key.second));
       }
     }

@@ -12,9 +12,11 @@ namespace parley {
 // The actions `reader` may take now, sorted and without repeats:
 //   message, status, flag       a post of that kind would be accepted;
 //   propose:<topic>             a proposal of that topic would be (for `phase`:
-//                               to some phase; for `resolution`: of some open dispute);
+//                               to some phase; for `resolution`: of some open dispute;
+//                               for `call`: with one slot);
 //   decide:<seq>                a decision (either verdict) on open proposal <seq>,
-//                               in its channel (eng:<id> or its mediation channel);
+//                               in its channel (eng:<id> or its mediation channel;
+//                               accepting a call picks slot 0);
 //   resolve:<flag seq>          a flag_update resolving that open flag;
 //   acknowledge:<key>           an acknowledgement of requirement <key> (§9.2).
 // Each is derived by running the post checks (check_post, validate_body and

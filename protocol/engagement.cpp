@@ -1,5 +1,6 @@
 #include "protocol/engagement.hpp"
 
+#include "protocol/calls.hpp"
 #include "protocol/can.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
@@ -155,6 +156,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
     o["due"] = nullptr;
   }
   add_invitation_json(o, s);
+  o["calls"] = calls_json(s);
   return o;
 }
 

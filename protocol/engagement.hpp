@@ -83,6 +83,18 @@ struct reply_debt {
 constexpr std::int64_t default_settings_revisions = 2;
 constexpr std::int64_t default_settings_review_days = 3;
 
+// An accepted `call` proposal (protocol §9.5, calls.hpp): the slot it chose.
+struct scheduled_call {
+  std::int64_t proposal = 0;  // the proposal's seq in eng:<id>
+  std::int64_t start = 0;     // ms
+  std::int64_t minutes = 0;
+  std::string link;  // empty when none
+  std::string tz;    // empty when none
+  bool reminded = false;  // its `reminder` is stored
+
+  std::int64_t end_ms() const { return start + minutes * 60'000; }
+};
+
 struct engagement_agreement {
   boost::json::object terms;
   int version = 0;
@@ -151,6 +163,8 @@ struct engagement_state {
   // Proposals that expired (§9.4), by (in mediation?, seq), at most
   // max_expired_remembered; shared between snapshots like the proposals (null: none yet).
   std::shared_ptr<const std::set<std::pair<bool, std::int64_t>>> expired_proposals;
+  // Scheduled calls by start, at most max_listed_calls (calls.hpp); shared like proposals.
+  std::vector<std::shared_ptr<const scheduled_call>> calls;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.
@@ -226,6 +240,9 @@ struct post_request {
   // (target_lookup): it tells "decided or resolved already" (`conflict`) from
   // "no such proposal or flag" (`not_found`) exactly.
   std::optional<std::string> target_kind;
+  // When the post is checked (ms), for rules about time (a call's slots);
+  // 0 when no clock is at hand (can's candidate posts), which every time passes.
+  std::int64_t checked_at_ms = 0;
 };
 
 // The (channel, seq) of the stored event whose kind `check` would need to

@@ -1,5 +1,6 @@
 #include "protocol/engagement.hpp"
 
+#include "protocol/calls.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 
@@ -104,6 +105,7 @@ void apply_decision(engagement_state& s, const event& ev) {
     if (pr.topic == "agreement") s.agreement_accepted = true;
   }
   take_agreed_due(s, pr);
+  if (pr.topic == "call") schedule_call(s, pr, ev.body);
   close_proposal(s, it);
 }
 
@@ -220,6 +222,8 @@ bool apply(engagement_state& s, const event& ev) {
     if (main) apply_acknowledgement(s, ev);
   } else if (ev.kind == "proposal_expired") {
     if (ev.from.role == user_role::system) apply_expired(s, ev);
+  } else if (ev.kind == "reminder") {
+    if (main) mark_call_reminded(s, ev);
   }
   return true;
 }

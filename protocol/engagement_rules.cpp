@@ -1,6 +1,7 @@
 #include "protocol/engagement.hpp"
 
 #include "protocol/access.hpp"
+#include "protocol/calls.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 
@@ -183,6 +184,9 @@ result<plan> check_proposal(const engagement_state& s, const user& actor, const 
     }
     if (auto move = check_phase_move(s, *to); !move) return move.err();
   }
+  if (*topic == "call") {
+    if (auto slots = check_call_slots(terms, p.checked_at_ms); !slots) return slots.err();
+  }
   if (auto room = check_proposal_room(s, p, limits); !room) return room.err();
   return pl;
 }
@@ -222,6 +226,8 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   }
   const auto& pr = *it->second;
   const bool accepted = *verdict == "accepted";
+  auto call_terms = call_decision_terms(s, pr, p.body, accepted, p.checked_at_ms);
+  if (!call_terms) return call_terms.err();
   if (pr.topic == "invitation") return check_invitation_answer(s, actor, pr, accepted, std::move(pl));
 
   if (pr.topic == "resolution") {
@@ -260,6 +266,8 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
         s, "phase", boost::json::object{{"from", phase_name(s.phase)}, {"to", phase_name(*to)}}));
   }
   pl.record = make_record(s, pr, {actor.id});
+  // An accepted call is recorded with the slot it chose.
+  if (*call_terms) pl.record->fields["terms"] = std::move(**call_terms);
   return pl;
 }
 

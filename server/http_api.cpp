@@ -1,5 +1,6 @@
 #include "server/http_api.hpp"
 
+#include "protocol/calendar.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/engagement_list.hpp"
 #include "protocol/frame.hpp"
@@ -243,6 +244,27 @@ void handle_engagement_state(const http_call& c) {
                }));
 }
 
+// The scheduled calls as iCalendar (protocol §9.5), read as the state is.
+void handle_calendar(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  // The id alone ("42", not "42:mediation"): it becomes each event's UID.
+  auto ch = parse_channel(channel::main(c.param));
+  if (!ch || ch->type != channel_type::engagement) return c.fail(errc::bad_request, "invalid engagement id");
+  auto who = c.authorize();
+  if (!who) return;
+  c.h.state_of(*who, ch->name(),
+               c.later([eng = ch->eng](result<boost::json::value> s, unsigned version, bool keep) {
+                 if (!s || !s->is_object()) {
+                   return http_error_response(s ? make_error(errc::internal, "no engagement state") : s.err(), version,
+                                              keep);
+                 }
+                 auto res = make_response(http::status::ok, engagement_calendar(eng, s->as_object(), now_ms()),
+                                          "text/calendar; charset=utf-8", version, keep);
+                 res.set(http::field::cache_control, "no-store");
+                 return res;
+               }));
+}
+
 // One page of the engagement list: its ids, and each one's state as it loads
 // (in any order, on any thread); answered once every state is in.
 struct engagement_list_page {
@@ -429,6 +451,7 @@ const route routes[] = {
     {[](std::string_view p) { return exactly(p, "/api/v1/engagements"); }, false, handle_engagement_list},
     {engagement_path, false, handle_engagement_state},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/calendar.ics"); }, false, handle_calendar},
     {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,
      handle_unknown_api},
     {any_path, false, handle_static},

@@ -252,6 +252,7 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
       });
     }
   }
+  request.checked_at_ms = now_ms();
   auto pl = check(**state, attempt->who.who, request, cfg_.open_limits);
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal

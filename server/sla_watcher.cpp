@@ -1,6 +1,7 @@
 #include "server/sla_watcher.hpp"
 
 #include "protocol/proposal_expiry.hpp"
+#include "protocol/calls.hpp"
 #include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
@@ -15,6 +16,12 @@ namespace {
 constexpr std::int64_t retry_ms = 5000;
 // The timer never sleeps longer, so that a wall-clock jump is noticed.
 constexpr std::int64_t max_sleep_ms = 60'000;
+
+// The earlier of a service level's next miss and a call's next reminder.
+std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
+  if (!a || (b && *b < *a)) return b;
+  return a;
+}
 }  // namespace
 
 sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows)
@@ -43,7 +50,7 @@ void sla_watcher::load_from(std::shared_ptr<std::vector<std::string>> ids, std::
 }
 
 void sla_watcher::schedule(const engagement_state& s) {
-  auto due = next_due(s, windows_);
+  auto due = earliest(next_due(s, windows_), next_reminder_due(s, now_ms()));
   if (!due) return;
   net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
 }
@@ -114,9 +121,15 @@ void sla_watcher::post_misses(const std::string& eng) {
     const auto& s = *state;
     auto now = now_ms();
     // A later miss of the same engagement (e.g. the status window after the reply window).
-    if (auto next = next_due(*s, windows_); next && *next > now)
+    if (auto next = earliest(next_due(*s, windows_), next_reminder_due(*s, now)); next && *next > now)
       net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
     if (!due_expiries(*s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
+    // Call reminders (calls.hpp): keyed by the call, stored once like the misses.
+    for (auto& reminder : due_reminders(*s, now)) {
+      append_request req;
+      req.events.push_back(std::move(reminder));
+      append_sla(eng, std::move(req));
+    }
     for (auto& miss : due_misses(*s, windows_, now)) {
       // The notice goes first: once the `sla` event is stored the miss counts
       // as posted, so a crash between the two must not lose the notice.

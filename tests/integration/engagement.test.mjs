@@ -180,9 +180,10 @@ describe('an engagement from discovery to closed', () => {
       parties: null,
       requirements: [],
       settings: { revisions: 2, review_days: 3 },
+      calls: [],
     };
     assert.deepEqual(normaliseState(j.state), model);
-    const partyCan = ['flag', 'message', 'propose:agreement', 'propose:compensation', 'propose:phase',
+    const partyCan = ['flag', 'message', 'propose:agreement', 'propose:call', 'propose:compensation', 'propose:phase',
       'propose:scope_change', 'propose:timeline', 'status'];
     assert.deepEqual(j.state.can, partyCan, 'the client may take these actions now');
     for (const role of ['expert', 'support']) {

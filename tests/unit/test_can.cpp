@@ -165,6 +165,9 @@ std::vector<tried_post> posts_to_try(const engagement_state& s) {
       posts.push_back({where, "proposal", {{"topic", "phase"}, {"text", "next"}, {"terms", {{"to", to}}}},
                        "propose:phase"});
     }
+    boost::json::array slots{boost::json::object{{"start", t0 + 3'600'000}, {"minutes", 30}}};
+    posts.push_back({where, "proposal", {{"topic", "call"}, {"text", "call"}, {"terms", {{"slots", slots}}}},
+                     "propose:call"});
     std::vector<std::int64_t> proposal_seqs = {99};
     for (const auto& [key, pr] : s.proposals) proposal_seqs.push_back(key.second);
     for (auto seq : proposal_seqs) {
@@ -172,6 +175,9 @@ std::vector<tried_post> posts_to_try(const engagement_state& s) {
         posts.push_back({where, "decision", {{"proposal", seq}, {"verdict", verdict}, {"text", "ok"}},
                          "decide:" + std::to_string(seq)});
       }
+      // Accepting a call picks a slot.
+      posts.push_back({where, "decision", {{"proposal", seq}, {"verdict", "accepted"}, {"slot", 0}},
+                       "decide:" + std::to_string(seq)});
     }
   }
   return posts;
@@ -230,8 +236,8 @@ TEST_CASE("can in a fresh engagement, by role", "[protocol][can]") {
   builder b;
   auto of = [&](const claims& who) { return can(b.s, who); };
   const std::vector<std::string> party = {"flag",           "message",           "propose:agreement",
-                                          "propose:compensation", "propose:phase", "propose:scope_change",
-                                          "propose:timeline",     "status"};
+                                          "propose:call",         "propose:compensation", "propose:phase",
+                                          "propose:scope_change", "propose:timeline",     "status"};
   CHECK(of(claims{client, {"42"}, 0, std::nullopt}) == party);
   CHECK(of(claims{expert, {"42"}, 0, std::nullopt}) == party);
   CHECK(of(claims{bot, {"42"}, 0, std::nullopt}) == std::vector<std::string>{"flag", "status"});
