@@ -137,6 +137,9 @@ struct engagement_state {
   bool mediation_exists = false;  // opened at least once: eng:<id>:mediation may be joined
   std::optional<reply_debt> owed_reply;
   std::optional<std::int64_t> last_status_ts;
+  // The last user of each side (client, expert) who posted a message: who owes
+  // a reply in a first-use engagement, which names no parties (protocol §9.3).
+  std::array<std::string, 2> last_speaker;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.

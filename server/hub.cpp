@@ -98,6 +98,7 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
         storage_.set_read_marker(user_id, ch, seq);
       }) {
   service_levels_ = std::make_unique<sla_watcher>(fanout_.workers().front()->ioc, storage_, engagements_, cfg.sla);
+  service_levels_->use_availability(availability_);
   engagements_.set_on_change([this](const engagement_state& s) { service_levels_->schedule(s); });
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
   membership_.set_describe([this](const user& who, bool present) { return presence_entry(who, present); });
@@ -339,7 +340,9 @@ void hub::state_of(const claims& who, const std::string& ch_name,
                                                              result<engagements::snapshot> s) {
     if (!s) return done(s.err());
     if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
-    done(boost::json::value(state_for(**s, cfg_, who)));
+    auto o = state_for(**s, cfg_, who);
+    add_reply_due(o, **s);
+    done(boost::json::value(std::move(o)));
   });
 }
 

@@ -2,6 +2,7 @@
 // availability, know it for presence entries, push its changes.
 #include "server/hub.hpp"
 
+#include "protocol/service_levels.hpp"
 #include "storage/clock.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -98,6 +99,19 @@ void hub::user_disconnected(const std::string& user_id) {
   const auto now = now_ms();
   storage_.set_last_seen(user_id, now);
   availability_.seen(user_id, now);
+}
+
+// The due of the owed reply, moved by the owing user's away period as this
+// instance knows it (refreshed on every change; at most 60 s stale when a
+// change's announcement was lost). The watcher reads it fresh before posting.
+void hub::add_reply_due(boost::json::object& state, const engagement_state& s) const {
+  auto* owed = state.if_contains("owed_reply");
+  if (!owed || !owed->is_object()) return;
+  std::optional<owing_availability> owing;
+  if (auto who = owing_user(s)) {
+    if (auto k = availability_.known(*who, now_ms())) owing = owing_availability{k->value, k->set_at};
+  }
+  if (auto due = reply_due(s, cfg_.sla, owing)) owed->as_object()["due"] = *due;
 }
 
 // Any instance changed `user_id`'s availability: read it again, and push it

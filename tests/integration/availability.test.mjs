@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import {
   ENGINE, cleanup, connectAs, httpRequest, makeTempDir, redisFor, sleep, startServer, uniqueEng, userToken,
 } from './harness.mjs';
-import { expectOk, expectRefused } from './engagement_helpers.mjs';
+import { expectOk, expectRefused, httpState } from './engagement_helpers.mjs';
 
 after(cleanup);
 
@@ -188,6 +188,33 @@ describe('availability on one server', () => {
     const got = await getMine(server, tok);
     assert.equal(got.status, 200, got.text);
     assert.ok(['busy', 'available'].includes(got.json.availability.status));
+  });
+});
+
+describe('the reply due and an away period', () => {
+  test('owed_reply.due is the end of the owing party\'s away period, and reply_overdue comes then, not before', async () => {
+    const REPLY_MS = 2000;
+    const server = await startServer({ args: ['--reply-sla', '2s'] });
+    const eng = uniqueEng('avsla');
+    const ch = `eng:${eng}`;
+    const clientToken = userToken('avs-client', 'client', [eng], { name: 'Client' });
+    const client = await connectAs(server, clientToken);
+    const expert = await connectAs(server, userToken('avs-expert', 'expert', [eng], { name: 'Expert' }));
+    expectOk(await expert.join(ch));
+    // In a first-use engagement the owing party is the last of its side who wrote.
+    expectOk(await expert.message(ch, 'On it.'));
+    const until = Date.now() + 6000;
+    expectOk(await expert.request('availability', { status: 'away', until, note: 'Travelling' }));
+    const m = expectOk(await client.message(ch, 'Could you confirm the interview list?'));
+    assert.ok(m.ts + REPLY_MS < until, 'the window ends inside the away period');
+
+    const st = await httpState(server, clientToken, eng);
+    assert.deepEqual(st.owed_reply, { side: 'expert', since_seq: m.seq, since_ts: m.ts, due: until });
+    const isReplyMiss = (p) => p.ev === 'event' && p.ch === ch && p.kind === 'sla' && p.body?.type === 'reply_overdue';
+    const sla = await expert.waitFor(isReplyMiss, 30000);
+    assert.equal(sla.body.due, until);
+    assert.ok(sla.ts >= until, `posted at the end of the away period, not before (ts ${sla.ts}, until ${until})`);
+    await Promise.all([client.close(), expert.close()]);
   });
 });
 
