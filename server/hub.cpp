@@ -101,7 +101,8 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
   service_levels_->use_availability(availability_);
   engagements_.set_on_change([this](const engagement_state& s) { service_levels_->schedule(s); });
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
-  membership_.set_describe([this](const user& who, bool present) { return presence_entry(who, present); });
+  // Joined or left: either way the user was seen just now.
+  membership_.set_describe([this](const user& who, bool) { return presence_entry(who, true); });
   storage_.set_user_sink([this](const std::string& user_id) { on_user_changed(user_id); });
   // Pushes made on other instances, for this one's members.
   storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {

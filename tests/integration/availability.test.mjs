@@ -125,7 +125,15 @@ describe('availability on one server', () => {
       assert.equal(typeof u.last_seen, 'number');
     }
     assert.equal(bob.pushes.filter(isUpdated(chB, 'avp-alice')).length, 0, 'bob is no member of the other channel');
-    await Promise.all([alice.close(), bob.close(), carol.close()]);
+
+    // Leaving is being seen: the left entry says when.
+    const leftAt = Date.now();
+    await carol.close();
+    const left = await alice.waitFor((p) => p.ev === 'presence' && p.ch === chB && (p.left ?? []).some((u) => u.id === 'avp-carol'));
+    const gone = entryOf(left.left, 'avp-carol');
+    assert.ok(gone.last_seen >= leftAt - 1000, JSON.stringify(gone));
+    assert.equal(gone.availability, null);
+    await Promise.all([alice.close(), bob.close()]);
   });
 
   test('a reader who left is answered in `absent` with when they were last seen', async () => {
