@@ -165,6 +165,9 @@ struct engagement_state {
   std::shared_ptr<const std::set<std::pair<bool, std::int64_t>>> expired_proposals;
   // Scheduled calls by start, at most max_listed_calls (calls.hpp); shared like proposals.
   std::vector<std::shared_ptr<const scheduled_call>> calls;
+  // The last user of each side (client, expert) who posted a message: who owes
+  // a reply in a first-use engagement, which names no parties (protocol §9.3).
+  std::array<std::string, 2> last_speaker;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.

@@ -54,6 +54,7 @@ bool amends_agreement(std::string_view topic) {
 void apply_message(engagement_state& s, const event& ev) {
   auto speaker = side_of(ev.from.role);
   if (!speaker || s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return;
+  s.last_speaker[static_cast<std::size_t>(*speaker)] = ev.from.id;
   // The side that spoke last is owed an answer from the first of its unanswered
   // messages; an answer from the owing side turns the debt around.
   if (s.owed_reply && s.owed_reply->owing == other_side(*speaker)) return;

@@ -1,9 +1,12 @@
 #include "protocol/ephemeral.hpp"
 
+#include "protocol/availability.hpp"
 #include "protocol/event.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/user.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <vector>
@@ -14,8 +17,9 @@ namespace {
 using boost::json::object;
 using boost::json::value;
 
-// Presence, typing and read frames nest users one level down: depth 3 is ample.
-constexpr int max_ephemeral_depth = 4;
+// Presence entries nest an availability with its hours' days (protocol
+// §9.3): frame, list, entry, availability, hours, days.
+constexpr int max_ephemeral_depth = 6;
 
 std::optional<user> user_of(const value* v) {
   if (!v || !v->is_object()) return std::nullopt;
@@ -31,13 +35,41 @@ std::optional<user> user_of(const value* v) {
   return user{std::string(id->get_string()), std::string(name->get_string()), *r};
 }
 
-std::optional<std::vector<user>> users_of(const value* v) {
+// A presence entry: a user, with `availability` (checked and written again)
+// and `last_seen` when it carries them (protocol §9.3).
+std::optional<object> entry_of(const value* v) {
+  auto u = user_of(v);
+  if (!u) return std::nullopt;
+  object out = user_json(*u);
+  const object& o = v->get_object();
+  if (const value* a = o.if_contains("availability")) {
+    if (a->is_null()) {
+      out["availability"] = nullptr;
+    } else {
+      if (!a->is_object()) return std::nullopt;
+      auto parsed = parse_availability(a->get_object());
+      if (!parsed) return std::nullopt;
+      out["availability"] = availability_json(*parsed);
+    }
+  }
+  if (const value* seen = o.if_contains("last_seen")) {
+    if (seen->is_null()) {
+      out["last_seen"] = nullptr;
+    } else {
+      if (!seen->is_int64() || seen->get_int64() < 0) return std::nullopt;
+      out["last_seen"] = seen->get_int64();
+    }
+  }
+  return out;
+}
+
+std::optional<boost::json::array> entries_of(const value* v) {
   if (!v || !v->is_array()) return std::nullopt;
-  std::vector<user> out;
+  boost::json::array out;
   for (const auto& item : v->get_array()) {
-    auto u = user_of(&item);
-    if (!u) return std::nullopt;
-    out.push_back(std::move(*u));
+    auto e = entry_of(&item);
+    if (!e) return std::nullopt;
+    out.emplace_back(std::move(*e));
   }
   return out;
 }
@@ -63,10 +95,16 @@ std::optional<std::string> reserialize_ephemeral(std::string_view frame, std::st
     return read_frame(ch, *who, seq->get_int64());
   }
   if (ev->get_string() == "presence") {
-    auto joined = users_of(o.if_contains("joined"));
-    auto left = users_of(o.if_contains("left"));
+    auto joined = entries_of(o.if_contains("joined"));
+    auto left = entries_of(o.if_contains("left"));
     if (!joined || !left) return std::nullopt;
-    return presence_frame(ch, *joined, *left);
+    object out{{"ev", "presence"}, {"ch", ch}, {"joined", std::move(*joined)}, {"left", std::move(*left)}};
+    if (const value* u = o.if_contains("updated")) {
+      auto updated = entries_of(u);
+      if (!updated) return std::nullopt;
+      out["updated"] = std::move(*updated);
+    }
+    return boost::json::serialize(out);
   }
   return std::nullopt;
 }

@@ -75,7 +75,8 @@ std::optional<field> find_field(std::string_view name) {
 }
 
 std::optional<op> find_op(std::string_view name) {
-  for (op o : {op::hello, op::join, op::leave, op::post, op::history, op::typing, op::read, op::decisions}) {
+  for (op o : {op::hello, op::join, op::leave, op::post, op::history, op::typing, op::read, op::decisions,
+               op::availability}) {
     if (op_name(o) == name) return o;
   }
   return std::nullopt;
@@ -188,6 +189,14 @@ std::variant<client_frame, frame_error> parse_frame_object(object& o, std::optio
   client_frame f;
   f.op = *which_op;
   f.id = id;
+  // Protocol §9.3: the availability's own fields sit beside id and op, and
+  // parse_availability checks them (unknown ones too).
+  if (f.op == op::availability) {
+    for (auto& member : o) {
+      if (member.key() != "id" && member.key() != "op") f.body.emplace(member.key(), std::move(member.value()));
+    }
+    return f;
+  }
   const field_set& allowed = allowed_fields(f.op);
   field_set present;
   for (auto& member : o) {
@@ -223,6 +232,7 @@ std::string_view op_name(op o) {
     case op::typing: return "typing";
     case op::read: return "read";
     case op::decisions: return "decisions";
+    case op::availability: return "availability";
   }
   return "hello";
 }

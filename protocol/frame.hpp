@@ -13,7 +13,7 @@
 
 namespace parley {
 
-enum class op { hello, join, leave, post, history, typing, read, decisions };
+enum class op { hello, join, leave, post, history, typing, read, decisions, availability };
 std::string_view op_name(op o);
 
 struct client_frame {
@@ -22,7 +22,8 @@ struct client_frame {
   std::string token;               // hello
   std::string ch;                  // join, leave, post, history, typing, read (syntax not yet checked)
   std::string kind;                // post
-  boost::json::object body;        // post (validated later by validate_body)
+  boost::json::object body;        // post (validated later by validate_body); availability: the
+                                   // fields other than id and op (validated by parse_availability)
   std::string cid;                 // post, optional, 1–128 chars
   std::optional<std::int64_t> since;   // join
   std::string epoch;                   // join, optional

@@ -28,11 +28,11 @@ bool agreed_due_governs(const engagement_state& s) {
   return s.phase == engagement_phase::active && s.agreed_due.has_value();
 }
 
-watched watch(const engagement_state& s, const sla_windows& w) {
+watched watch(const engagement_state& s, const sla_windows& w, const std::optional<owing_availability>& owing) {
   watched out;
   if (s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return out;
   if (s.owed_reply && s.reply_miss_posted != s.owed_reply->since_seq) {
-    out.reply_due = s.owed_reply->since_ts + w.reply_ms;
+    out.reply_due = reply_due(s, w, owing);
   }
   if (s.phase == engagement_phase::active) {
     // Counted from the later of entering active and the last status.
@@ -140,8 +140,25 @@ result<phase_limits> parse_phase_limits(std::string_view text) {
   return limits;
 }
 
-std::optional<std::int64_t> next_due(const engagement_state& s, const sla_windows& w) {
-  auto due = watch(s, w);
+std::optional<std::string> owing_user(const engagement_state& s) {
+  if (!s.owed_reply) return std::nullopt;
+  if (auto named = named_party(s, s.owed_reply->owing)) return std::string(*named);
+  const auto& last = s.last_speaker[static_cast<std::size_t>(s.owed_reply->owing)];
+  if (last.empty()) return std::nullopt;
+  return last;
+}
+
+std::optional<std::int64_t> reply_due(const engagement_state& s, const sla_windows& w,
+                                      const std::optional<owing_availability>& owing) {
+  if (!s.owed_reply) return std::nullopt;
+  auto base = s.owed_reply->since_ts + w.reply_ms;
+  if (!owing) return base;
+  return reply_due_for(base, owing->value, owing->set_at);
+}
+
+std::optional<std::int64_t> next_due(const engagement_state& s, const sla_windows& w,
+                                     const std::optional<owing_availability>& owing) {
+  auto due = watch(s, w, owing);
   std::optional<std::int64_t> earliest;
   for (const auto& d : {due.reply_due, due.status_due, due.phase_due}) {
     if (d && (!earliest || *d < *earliest)) earliest = d;
@@ -150,8 +167,9 @@ std::optional<std::int64_t> next_due(const engagement_state& s, const sla_window
   return earliest;
 }
 
-std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w, std::int64_t now_ms) {
-  auto due = watch(s, w);
+std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w, std::int64_t now_ms,
+                                 const std::optional<owing_availability>& owing) {
+  auto due = watch(s, w, owing);
   std::vector<sla_miss> out;
   if (due.reply_due && *due.reply_due <= now_ms) {
     const auto& owed = *s.owed_reply;

@@ -6,12 +6,14 @@
 // entry (sla first, then its notice). Each event's cid is derived from the miss,
 // so the engine's idempotency key stores it at most once across restarts and
 // instances; apply() of the committed `sla` event then silences that miss.
+#include "protocol/availability.hpp"
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/result.hpp"
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,10 +34,28 @@ result<std::int64_t> parse_duration(std::string_view text);
 // their defaults; unknown or repeated phases are `bad_request`.
 result<phase_limits> parse_phase_limits(std::string_view text);
 
+// What is known of the availability of the user who owes a reply (protocol
+// §9.3): a reply due inside their announced away period is due at its end.
+struct owing_availability {
+  std::optional<availability> value;
+  std::int64_t set_at = 0;
+};
+
+// The user who owes the engagement's reply: the named party of the owing side
+// (an engagement created by PUT), else the last user of that side who posted
+// a message; none when nothing is owed.
+std::optional<std::string> owing_user(const engagement_state& s);
+
+// When the owed reply is due (the reply window, moved by the owing user's
+// away period); none when nothing is owed.
+std::optional<std::int64_t> reply_due(const engagement_state& s, const sla_windows& w,
+                                      const std::optional<owing_availability>& owing = std::nullopt);
+
 // The earliest time at which a miss not yet posted, or a proposal's expiry
 // (proposal_expiry.hpp), is (or was) due; none when nothing is being watched
 // (e.g. once closed with no proposal open). May be in the past.
-std::optional<std::int64_t> next_due(const engagement_state& s, const sla_windows& w);
+std::optional<std::int64_t> next_due(const engagement_state& s, const sla_windows& w,
+                                     const std::optional<owing_availability>& owing = std::nullopt);
 
 struct sla_miss {
   event sla;                    // kind "sla" in eng:<id>, from system_user(), cid "sla:<type>:..."
@@ -45,6 +65,7 @@ struct sla_miss {
 // The misses due at `now_ms` and not yet posted, in the order reply, status, phase.
 // Bodies: reply_overdue {side, since_seq, since_ts, due}; status_overdue {since, due};
 // phase_overdue {phase, since, due}.
-std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w, std::int64_t now_ms);
+std::vector<sla_miss> due_misses(const engagement_state& s, const sla_windows& w, std::int64_t now_ms,
+                                 const std::optional<owing_availability>& owing = std::nullopt);
 
 }  // namespace parley

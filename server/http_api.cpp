@@ -1,5 +1,6 @@
 #include "server/http_api.hpp"
 
+#include "protocol/availability.hpp"
 #include "protocol/calendar.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/engagement_list.hpp"
@@ -160,6 +161,29 @@ void handle_revoke(const http_call& c) {
     boost::json::object o{{"user", r->user_id}, {"valid_after", r->valid_after}};
     return json_reply(boost::json::serialize(o), version, keep);
   }));
+}
+
+// Protocol §9.3: the caller's availability. PUT takes the body of the
+// `availability` op and counts against the same per-user bucket (5/s).
+void handle_my_availability(const http_call& c) {
+  if (c.req.method() != http::verb::put && !c.get()) return c.fail(errc::bad_request, "use GET or PUT");
+  auto who = c.authorize();
+  if (!who) return;
+  auto reply = c.later([](result<boost::json::object> r, unsigned version, bool keep) {
+    if (!r) return http_error_response(r.err(), version, keep);
+    return json_reply(boost::json::serialize(*r), version, keep);
+  });
+  if (c.get()) return c.h.availability_of(*who, std::move(reply));
+  if (!c.h.rates().take(who->who.id, op_class::availability, now_ms())) {
+    bump(c.h.stats().rate_limited);
+    auto res = http_error_response(make_error(errc::rate_limited, "too many availability changes; slow down"),
+                                   c.req.version(), c.req.keep_alive());
+    res.set(http::field::retry_after, "1");
+    return c.respond(std::move(res));
+  }
+  auto body = availability_body_of(c.req.body());
+  if (!body) return c.fail(body.err().code, body.err().message);
+  c.h.set_availability(*who, *body, std::move(reply));
 }
 
 // Public keys for anyone who checks an export (protocol §9.11), also from
@@ -445,6 +469,7 @@ const route routes[] = {
     {[](std::string_view p) { return exactly(p, "/healthz"); }, true, handle_healthz},
     {[](std::string_view p) { return exactly(p, "/readyz"); }, true, handle_readyz},
     {[](std::string_view p) { return exactly(p, "/metrics"); }, true, handle_metrics},
+    {[](std::string_view p) { return exactly(p, "/api/v1/users/me/availability"); }, false, handle_my_availability},
     {[](std::string_view p) { return path_middle(p, "/api/v1/users/", "/revoke"); }, false, handle_revoke},
     {[](std::string_view p) { return exactly(p, "/api/v1/keys"); }, false, handle_keys},
     {[](std::string_view p) { return path_middle(p, "/api/v1/channels/", "/events"); }, false, handle_channel_events},

@@ -98,8 +98,12 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
         storage_.set_read_marker(user_id, ch, seq);
       }) {
   service_levels_ = std::make_unique<sla_watcher>(fanout_.workers().front()->ioc, storage_, engagements_, cfg.sla);
+  service_levels_->use_availability(availability_);
   engagements_.set_on_change([this](const engagement_state& s) { service_levels_->schedule(s); });
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
+  // Joined or left: either way the user was seen just now.
+  membership_.set_describe([this](const user& who, bool) { return presence_entry(who, true); });
+  storage_.set_user_sink([this](const std::string& user_id) { on_user_changed(user_id); });
   // Pushes made on other instances, for this one's members.
   storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {
     fanout_.push(ch, std::move(frame), nullptr);
@@ -338,7 +342,9 @@ void hub::state_of(const claims& who, const std::string& ch_name,
                                                              result<engagements::snapshot> s) {
     if (!s) return done(s.err());
     if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
-    done(boost::json::value(state_for(**s, cfg_, who)));
+    auto o = state_for(**s, cfg_, who);
+    add_reply_due(o, **s);
+    done(boost::json::value(std::move(o)));
   });
 }
 

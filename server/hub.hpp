@@ -6,6 +6,7 @@
 #include "protocol/channel.hpp"
 #include "protocol/result.hpp"
 #include "protocol/token.hpp"
+#include "server/availability_book.hpp"
 #include "server/config.hpp"
 #include "server/connection_limits.hpp"
 #include "protocol/engagement.hpp"
@@ -130,6 +131,29 @@ class hub {
   // may read it): stored ones with those not yet written. `done` runs on a storage thread.
   void read_markers_of(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done);
 
+  // Protocol §9.3 (hub_availability.cpp). Sets `who`'s availability from a
+  // request body (service tokens: forbidden), stored before `done` runs (on
+  // a storage thread) with {availability, set_at, last_seen}; every instance
+  // then pushes it to the members of the channels the user has joined.
+  void set_availability(const claims& who, const boost::json::object& body,
+                        std::function<void(result<boost::json::object>)> done);
+  // {availability, set_at, last_seen} of `who` as stored (nulls when never set).
+  void availability_of(const claims& who, std::function<void(result<boost::json::object>)> done);
+  // Reads the availability of those of `user_ids` not known here (at most
+  // max_user_lookup); `done` runs, possibly on a storage thread, when they
+  // are known or the read failed (they are then shown as unknown).
+  void learn_availability(std::vector<std::string> user_ids, std::function<void()> done);
+  // A presence entry of `who` (present: last_seen is now), and the entry of
+  // a reader who is not present (`absent` in a join reply).
+  boost::json::object presence_entry(const user& who, bool present) const;
+  boost::json::object absent_entry(const std::string& user_id) const;
+  // The availability of `user_id` known here, if any (the reply SLA's due).
+  std::optional<known_availability> known_availability_of(const std::string& user_id) const;
+  // A WebSocket connection of `user_id` said hello / closed: when the last
+  // one on this instance closes, the user's last_seen is stored.
+  void user_connected(const std::string& user_id);
+  void user_disconnected(const std::string& user_id);
+
   // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
   // on every instance, except `except`.
   void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
@@ -140,6 +164,9 @@ class hub {
  private:
   struct post_attempt;
   void on_committed(const committed_event& ev);
+  void on_user_changed(const std::string& user_id);
+  // owed_reply.due in a state read (protocol §9.3), from the availability known here.
+  void add_reply_due(boost::json::object& state, const engagement_state& s) const;
   void on_revoked(const committed_event& ev);
   void check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done);
   void read_revocations_before(std::optional<std::int64_t> before);
@@ -161,6 +188,7 @@ class hub {
   web_assets assets_;
   user_limits rates_;
   parley::read_markers read_markers_;
+  availability_book availability_;
   // Last: it holds the book and the first worker, so it goes first.
   std::unique_ptr<sla_watcher> service_levels_;
 };

@@ -1,10 +1,18 @@
 #include "server/membership.hpp"
 
 #include "protocol/event.hpp"
+#include "server/availability_book.hpp"
 
 #include <algorithm>
 
 namespace parley {
+namespace {
+boost::json::array one_entry(boost::json::object entry) {
+  boost::json::array a;
+  a.emplace_back(std::move(entry));
+  return a;
+}
+}  // namespace
 
 membership::membership(engine& storage, fanout& fan) : storage_(storage), fanout_(fan) {}
 
@@ -51,7 +59,8 @@ void membership::broadcast(const std::string& ch, std::shared_ptr<const std::str
 
 void membership::user_joined(const std::string& ch, const user& who, const member* except) {
   storage_.presence_update(ch, who, true);
-  broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {who}, {})), except);
+  auto frame = describe_ ? presence_push(ch, one_entry(describe_(who, true)), {}, {}) : presence_frame(ch, {who}, {});
+  broadcast(ch, std::make_shared<const std::string>(std::move(frame)), except);
 }
 
 void membership::user_left(const std::string& ch, const user& who, const member* except) {
@@ -59,7 +68,8 @@ void membership::user_left(const std::string& ch, const user& who, const member*
   storage_.presence_members(ch, [this, ch, who, except](result<std::vector<user>> members) {
     if (members && std::any_of(members->begin(), members->end(), [&](const user& u) { return u.id == who.id; }))
       return;  // still here through another instance
-    broadcast(ch, std::make_shared<const std::string>(presence_frame(ch, {}, {who})), except);
+    auto frame = describe_ ? presence_push(ch, {}, one_entry(describe_(who, false)), {}) : presence_frame(ch, {}, {who});
+    broadcast(ch, std::make_shared<const std::string>(std::move(frame)), except);
   });
 }
 

@@ -8,6 +8,8 @@
 #include "server/presence.hpp"
 #include "storage/engine.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,15 @@ class membership {
   // every instance, except `except`.
   void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
 
+  // The channels `user_id` is present on here (presence::channels_of).
+  std::vector<std::pair<std::string, user>> channels_of(const std::string& user_id) const {
+    return presence_.channels_of(user_id);
+  }
+  // How joined and left pushes describe a user (protocol §9.3: with their
+  // availability and last_seen); set once, before the first join.
+  using describe_fn = std::function<boost::json::object(const user& who, bool present)>;
+  void set_describe(describe_fn describe) { describe_ = std::move(describe); }
+
  private:
   // A user's first connection on this instance joined `ch` / its last one
   // left. A left is pushed only when the user is not present through another instance.
@@ -50,6 +61,7 @@ class membership {
   engine& storage_;
   fanout& fanout_;
   parley::presence presence_;
+  describe_fn describe_;
   std::mutex watch_mutex_;
   std::unordered_map<std::string, int> watchers_;
 };

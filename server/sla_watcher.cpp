@@ -1,7 +1,7 @@
 #include "server/sla_watcher.hpp"
 
-#include "protocol/proposal_expiry.hpp"
 #include "protocol/calls.hpp"
+#include "protocol/proposal_expiry.hpp"
 #include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
@@ -49,8 +49,19 @@ void sla_watcher::load_from(std::shared_ptr<std::vector<std::string>> ids, std::
   });
 }
 
+// What this instance knows of the owing user's availability (possibly stale:
+// post_misses reads it fresh before posting a reply miss).
+std::optional<owing_availability> sla_watcher::cached_owing(const engagement_state& s) const {
+  if (!known_) return std::nullopt;
+  auto who = owing_user(s);
+  if (!who) return std::nullopt;
+  auto k = known_->known(*who, now_ms());
+  if (!k) return std::nullopt;
+  return owing_availability{k->value, k->set_at};
+}
+
 void sla_watcher::schedule(const engagement_state& s) {
-  auto due = earliest(next_due(s, windows_), next_reminder_due(s, now_ms()));
+  auto due = earliest(next_due(s, windows_, cached_owing(s)), next_reminder_due(s, now_ms()));
   if (!due) return;
   net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
 }
@@ -118,36 +129,58 @@ void sla_watcher::append_sla(const std::string& eng, append_request req) {
 void sla_watcher::post_misses(const std::string& eng) {
   book_.with_state(eng, false, [this, eng](result<engagements::snapshot> state) {
     if (!state) return retry_later(eng);
-    const auto& s = *state;
-    auto now = now_ms();
-    // A later miss of the same engagement (e.g. the status window after the reply window).
-    if (auto next = earliest(next_due(*s, windows_), next_reminder_due(*s, now)); next && *next > now)
-      net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
-    if (!due_expiries(*s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
-    // Call reminders (calls.hpp): keyed by the call, stored once like the misses.
-    for (auto& reminder : due_reminders(*s, now)) {
-      append_request req;
-      req.events.push_back(std::move(reminder));
-      append_sla(eng, std::move(req));
-    }
-    for (auto& miss : due_misses(*s, windows_, now)) {
-      // The notice goes first: once the `sla` event is stored the miss counts
-      // as posted, so a crash between the two must not lose the notice.
-      // Both are keyed by the miss, so doing them again stores nothing twice.
-      append_request req;
-      req.events.push_back(std::move(miss.sla));
-      if (!miss.notice) {
-        append_sla(eng, std::move(req));
-        continue;
+    auto s = *state;
+    auto who = owing_user(*s);
+    if (!who || !known_) return post_with(eng, *s, std::nullopt);
+    // The owing user's availability fresh from storage, so that every
+    // instance decides by the same one; the miss's cid keeps it once-only.
+    storage_.user_records({*who}, [this, eng, s, who = *who](result<std::vector<user_record>> found) {
+      if (!found) return retry_later(eng);
+      std::optional<user_record> r;
+      if (!found->empty()) r = found->front();
+      known_->remember(who, r, now_ms());
+      std::optional<owing_availability> owing;
+      if (r) {
+        auto k = availability_book::from_record(*r);
+        owing = owing_availability{k.value, k.set_at};
       }
-      append_request n;
-      n.events.push_back(std::move(*miss.notice));
-      storage_.append(std::move(n), [this, eng, req = std::move(req)](result<appended> out) mutable {
-        if (!out) return retry_later(eng);
-        append_sla(eng, std::move(req));
-      });
-    }
+      post_with(eng, *s, owing);
+    });
   });
+}
+
+// Posts the misses due now; a reply miss whose due moved to the end of an
+// away period is not due yet and is scheduled for then instead.
+void sla_watcher::post_with(const std::string& eng, const engagement_state& s,
+                            const std::optional<owing_availability>& owing) {
+  auto now = now_ms();
+  // A later miss of the same engagement (e.g. the status window after the reply window).
+  if (auto next = earliest(next_due(s, windows_, owing), next_reminder_due(s, now)); next && *next > now)
+    net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
+  if (!due_expiries(s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
+  // Call reminders (calls.hpp): keyed by the call, stored once like the misses.
+  for (auto& reminder : due_reminders(s, now)) {
+    append_request req;
+    req.events.push_back(std::move(reminder));
+    append_sla(eng, std::move(req));
+  }
+  for (auto& miss : due_misses(s, windows_, now, owing)) {
+    // The notice goes first: once the `sla` event is stored the miss counts
+    // as posted, so a crash between the two must not lose the notice.
+    // Both are keyed by the miss, so doing them again stores nothing twice.
+    append_request req;
+    req.events.push_back(std::move(miss.sla));
+    if (!miss.notice) {
+      append_sla(eng, std::move(req));
+      continue;
+    }
+    append_request n;
+    n.events.push_back(std::move(*miss.notice));
+    storage_.append(std::move(n), [this, eng, req = std::move(req)](result<appended> out) mutable {
+      if (!out) return retry_later(eng);
+      append_sla(eng, std::move(req));
+    });
+  }
 }
 
 }  // namespace parley

@@ -4,6 +4,7 @@
 // Engagements are kept in a heap by the time of their next miss: an idle
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
+#include "server/availability_book.hpp"
 #include "server/engagements.hpp"
 #include "storage/engine.hpp"
 
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -29,6 +31,9 @@ class sla_watcher {
   // The engagement changed: watch for its next miss. Any thread.
   void schedule(const engagement_state& s);
   void stop();
+  // Where the availability of the user who owes a reply is known (protocol
+  // §9.3): the reply's due moves to the end of their away period. Set before start().
+  void use_availability(availability_book& known) { known_ = &known; }
 
  private:
   struct item {
@@ -41,6 +46,8 @@ class sla_watcher {
   void arm();
   void on_timer();
   void post_misses(const std::string& eng);
+  void post_with(const std::string& eng, const engagement_state& s, const std::optional<owing_availability>& owing);
+  std::optional<owing_availability> cached_owing(const engagement_state& s) const;
   void append_sla(const std::string& eng, append_request req);
   void retry_later(const std::string& eng);
   // Proposals whose TTL has passed (sla_watcher_expiry.cpp): one guarded append
@@ -56,6 +63,7 @@ class sla_watcher {
   std::priority_queue<item, std::vector<item>, std::greater<>> heap_;
   std::unordered_map<std::string, std::int64_t> due_;  // the current due per engagement; older heap items are stale
   bool stopped_ = false;
+  availability_book* known_ = nullptr;
 };
 
 }  // namespace parley

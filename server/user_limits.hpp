@@ -19,8 +19,8 @@
 
 namespace parley {
 
-// What an op counts against. `availability` is reserved for the op of that
-// name (protocol §9.3); nothing takes from it yet.
+// What an op counts against. `availability`: the op of that name and
+// PUT /api/v1/users/me/availability (protocol §9.3), one bucket.
 enum class op_class : std::size_t { post, read, typing, availability, channel, http };
 inline constexpr std::size_t op_class_count = 6;
 

@@ -67,6 +67,7 @@ op_class class_of(op o) {
     case op::post: return op_class::post;
     case op::typing: return op_class::typing;
     case op::read: return op_class::read;
+    case op::availability: return op_class::availability;
     case op::hello:
     case op::join:
     case op::leave:
@@ -76,11 +77,6 @@ op_class class_of(op o) {
   return op_class::channel;
 }
 
-boost::json::array users_json(const std::vector<user>& users) {
-  boost::json::array a;
-  for (const auto& u : users) a.push_back(user_json(u));
-  return a;
-}
 
 // Storage knows only the user's id: the client names it from presence and events.
 boost::json::array read_markers_json(const std::vector<read_marker>& markers) {
@@ -199,6 +195,7 @@ void ws_session::handle_frame(std::string_view text) {
     case op::typing: return handle_typing(f);
     case op::read: return handle_read_marker(f);
     case op::decisions: return handle_decisions(f);
+    case op::availability: return handle_availability(f);
   }
 }
 
@@ -247,6 +244,7 @@ void ws_session::handle_hello(const client_frame& f) {
   }
   bool renewal = claims_.has_value();
   claims_ = std::move(verified.value());
+  if (!renewal) hub_.user_connected(claims_->who.id);
   if (renewal) leave_channels_not_allowed();
   hello_timer_.cancel();
   arm_expiry_timer();
@@ -321,6 +319,14 @@ net::awaitable<void> ws_session::join(std::shared_ptr<ws_session> self, std::sha
   if (closing_) co_return;
   if (!reads) co_return send_heavy_error(j->f.id, reads.err());
   j->reads = std::move(reads.value());
+  {
+    // Presence entries and absent readers carry availability and last_seen (protocol §9.3).
+    std::vector<std::string> ids{claims_->who.id};
+    for (const auto& u : j->presence) ids.push_back(u.id);
+    for (const auto& m : j->reads) ids.push_back(m.user_id);
+    co_await completion<bool>([&](auto done) { hub_.learn_availability(std::move(ids), [done] { done(true); }); });
+    if (closing_) co_return;
+  }
 
   if (auto room = channel_limit_allows(j->ch); !room) co_return send_heavy_error(j->f.id, room.err());
   bool first = !channels_.count(j->ch);
@@ -390,7 +396,8 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
                              {"head", out.head},
                              {"recovered", recovered},
                              {"state", std::move(j->state)},
-                             {"presence", users_json(present)},
+                             {"presence", presence_json(present)},
+                             {"absent", absent_json(present, j->reads)},
                              {"reads", read_markers_json(j->reads)}};
   // A window larger than the reply may take holds its oldest events and
   // "more": true; live events still start after the head, and the client pages
@@ -470,6 +477,33 @@ void ws_session::handle_typing(const client_frame& f) {
 void ws_session::handle_read_marker(const client_frame& f) {
   if (auto marked = hub_.mark_read(*claims_, f.ch, f.seq, this); !marked) return send_error(f.id, marked.err());
   send(reply_ok(f.id));
+}
+
+void ws_session::handle_availability(const client_frame& f) {
+  hub_.set_availability(*claims_, f.body, [self = shared_from_this(), id = f.id](result<boost::json::object> r) {
+    self->run_on_worker([id, r = std::move(r)](ws_session& s) {
+      if (!r) return s.send_error(id, r.err());
+      s.send(reply_ok(id, *r));
+    });
+  });
+}
+
+boost::json::array ws_session::presence_json(const std::vector<user>& present) const {
+  boost::json::array a;
+  a.reserve(present.size());
+  for (const auto& u : present) a.push_back(hub_.presence_entry(u, true));
+  return a;
+}
+
+// The readers of a join's `reads` who are not present: when they were last
+// seen, and their availability (a client shows "last seen 2 h ago").
+boost::json::array ws_session::absent_json(const std::vector<user>& present, const std::vector<read_marker>& reads) const {
+  boost::json::array a;
+  for (const auto& m : reads) {
+    if (std::any_of(present.begin(), present.end(), [&](const user& u) { return u.id == m.user_id; })) continue;
+    a.push_back(hub_.absent_entry(m.user_id));
+  }
+  return a;
 }
 
 void ws_session::handle_decisions(const client_frame& f) {
@@ -613,6 +647,7 @@ void ws_session::on_closed() {
   expiry_timer_.cancel();
   write_timer_.cancel();
   leave_all_channels();
+  if (claims_) hub_.user_disconnected(claims_->who.id);
   worker_.members.erase(this);
   // A write may still be running over its frames: they stay until it ends.
   if (writing_)

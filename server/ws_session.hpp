@@ -83,6 +83,9 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void handle_history(client_frame f);
   void handle_typing(const client_frame& f);
   void handle_read_marker(const client_frame& f);
+  void handle_availability(const client_frame& f);
+  boost::json::array presence_json(const std::vector<user>& present) const;
+  boost::json::array absent_json(const std::vector<user>& present, const std::vector<read_marker>& reads) const;
   void handle_decisions(const client_frame& f);
   void leave_channel(const std::string& ch);
   void leave_all_channels();

@@ -141,6 +141,18 @@ struct read_marker {
 // members, but nothing else bounds how many users have ever read it.
 constexpr int max_read_markers = 200;
 
+// What is stored per user (protocol §9.3): the availability as its JSON text
+// ("" while never set), when it was set, and when the user was last seen
+// (their last connection to an instance closed, or they set availability).
+struct user_record {
+  std::string user_id;
+  std::string availability;
+  std::int64_t set_at = 0;
+  std::int64_t last_seen = 0;
+};
+// One lookup names at most this many users (a join's presence and readers).
+constexpr std::size_t max_user_lookup = 200;
+
 struct channel_window {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
@@ -217,6 +229,24 @@ class engine {
   // The stored read markers of channel `ch`: the max_read_markers highest, seq descending.
   virtual void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) = 0;
 
+  // Stores `user_id`'s availability (validated JSON text) set at `set_at`,
+  // which is also their last_seen; `done` runs once it is durable.
+  virtual void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                                std::function<void(result<void>)> done) = 0;
+  // Raises `user_id`'s last_seen to `at` (advisory: dropped when storage is busy).
+  virtual void set_last_seen(std::string user_id, std::int64_t at) = 0;
+  // The stored records of the first max_user_lookup of `user_ids`, in one
+  // batch; users with nothing stored are left out.
+  virtual void user_records(std::vector<std::string> user_ids,
+                            std::function<void(result<std::vector<user_record>>)> handler) = 0;
+  // A user's availability changed: every instance's user sink hears of it
+  // (this one's too), so that each pushes it to its own members. The
+  // embedded engine has no other instances and calls the sink at once.
+  virtual void publish_user_change(const std::string& user_id) {
+    if (user_sink_) user_sink_(user_id);
+  }
+  virtual void set_user_sink(std::function<void(const std::string& user_id)> sink) { user_sink_ = std::move(sink); }
+
   virtual engine_stats stats() const = 0;
 
   // True while storage is reachable (readyz).
@@ -224,6 +254,9 @@ class engine {
 
   // Finishes every pending append (handlers still run), then stops the engine's threads.
   virtual void stop() = 0;
+
+ protected:
+  std::function<void(const std::string& user_id)> user_sink_;
 };
 
 }  // namespace parley

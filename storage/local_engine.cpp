@@ -89,6 +89,15 @@ class local_engine final : public engine {
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override {
     reader_.read_markers(std::move(ch), std::move(handler));
   }
+  void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                        std::function<void(result<void>)> done) override {
+    writer_.set_availability(std::move(user_id), std::move(availability), set_at, std::move(done));
+  }
+  void set_last_seen(std::string user_id, std::int64_t at) override { writer_.set_last_seen(std::move(user_id), at); }
+  void user_records(std::vector<std::string> user_ids,
+                    std::function<void(result<std::vector<user_record>>)> handler) override {
+    reader_.user_records(std::move(user_ids), std::move(handler));
+  }
 
   void read(read_query q, std::function<void(result<channel_window>)> handler) override {
     reader_.read(std::move(q), std::move(handler));

@@ -119,6 +119,12 @@ class redis_engine final : public engine {
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
+  void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                        std::function<void(result<void>)> done) override;
+  void set_last_seen(std::string user_id, std::int64_t at) override;
+  void user_records(std::vector<std::string> user_ids,
+                    std::function<void(result<std::vector<user_record>>)> handler) override;
+  void publish_user_change(const std::string& user_id) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
   void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) override;
@@ -656,6 +662,7 @@ void redis_engine::on_subscribe_state(bool up) {
   if (!stopping_) update_ready();
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
+  sub_.pubsub({"SUBSCRIBE", std::string(user_changes_channel)});
   watch_.subscribe_all();
 }
 
@@ -669,6 +676,16 @@ void redis_engine::on_push(const redis_value& v) {
     if (type == "subscribe") probe_subscribed_ = true;
     if (type == "message" && v.elements[2].str == std::to_string(probe_token_)) probe_pending_ = false;
     return;
+  }
+  if (pub == user_changes_channel) {
+    // "<instance> <user id>" from another instance; ours went to the sink at once.
+    if (type != "message" || !user_sink_) return;
+    const std::string& payload = v.elements[2].str;
+    auto space = payload.find(' ');
+    if (space == std::string::npos || payload.compare(0, space, probe_channel_) == 0) return;
+    auto user_id = payload.substr(space + 1);
+    if (user_id.empty() || user_id.size() > 256) return;
+    return user_sink_(user_id);
   }
   const std::string* watched = watch_.channel_of(pub);
   if (!watched) return;
@@ -700,6 +717,89 @@ void redis_engine::on_push(const redis_value& v) {
     p->event = std::make_shared<const event>(std::move(*ev));
     watch_.on_message(ch, std::move(*p));
   }
+}
+
+// ---- users (protocol §9.3) ----
+
+void redis_engine::set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                                    std::function<void(result<void>)> done) {
+  auto entered = enter_op([this, user_id = std::move(user_id), availability = std::move(availability), set_at, done] {
+    begin_op();
+    auto at = std::to_string(set_at);
+    cmd_.command({"HSET", user_key(user_id), "availability", availability, "set_at", at, "last_seen", at},
+                 [this, done](result<redis_value> r) {
+                   if (!r) {
+                     done(r.err());
+                   } else if (r->is_error()) {
+                     done(reply_error(r->str));
+                   } else {
+                     done({});
+                   }
+                   end_op();
+                 });
+  });
+  if (!entered) done(entered.err());
+}
+
+void redis_engine::set_last_seen(std::string user_id, std::int64_t at) {
+  // Advisory, like a read marker: dropped past the cap.
+  enter_op([this, user_id = std::move(user_id), at] {
+    begin_op();
+    cmd_.command({"HSET", user_key(user_id), "last_seen", std::to_string(at)}, [this](result<redis_value>) { end_op(); });
+  });
+}
+
+// One HMGET per user, sent together (the connection pipelines them); the
+// answer waits for the last reply.
+void redis_engine::user_records(std::vector<std::string> user_ids,
+                                std::function<void(result<std::vector<user_record>>)> handler) {
+  if (user_ids.size() > max_user_lookup) user_ids.resize(max_user_lookup);
+  auto entered = enter_op([this, user_ids = std::move(user_ids), handler] {
+    begin_op();
+    if (user_ids.empty()) {
+      handler(std::vector<user_record>{});
+      return end_op();
+    }
+    struct gather {
+      std::vector<user_record> found;
+      std::optional<error> failed;
+      std::size_t waiting = 0;
+    };
+    auto g = std::make_shared<gather>();
+    g->waiting = user_ids.size();
+    for (const auto& id : user_ids) {
+      cmd_.command({"HMGET", user_key(id), "availability", "set_at", "last_seen"},
+                   [this, g, id, handler](result<redis_value> r) {
+                     if (!r) {
+                       g->failed = r.err();
+                     } else if (r->is_error()) {
+                       g->failed = reply_error(r->str);
+                     } else if (r->is_array() && r->elements.size() == 3) {
+                       const auto& e = r->elements;
+                       auto number = [](const redis_value& v) { return decimal_int64(v.str).value_or(0); };
+                       if (!e[1].str.empty() || !e[2].str.empty())
+                         g->found.push_back({id, e[0].str, number(e[1]), number(e[2])});
+                     }
+                     if (--g->waiting > 0) return;
+                     if (g->failed) {
+                       handler(*g->failed);
+                     } else {
+                       handler(std::move(g->found));
+                     }
+                     end_op();
+                   });
+    }
+  });
+  if (!entered) handler(entered.err());
+}
+
+void redis_engine::publish_user_change(const std::string& user_id) {
+  if (user_sink_) user_sink_(user_id);
+  enter([this, user_id] {
+    if (!cmd_.connected()) return;
+    cmd_.command({"PUBLISH", std::string(user_changes_channel), probe_channel_ + " " + user_id},
+                 [](result<redis_value>) {});
+  });
 }
 
 // ---- presence and ephemeral pushes ----

@@ -23,6 +23,15 @@ inline constexpr std::string_view engagements_key = "parley:engagements";
 inline constexpr std::string_view engagement_index_key = "parley:engagements:by_id";
 inline constexpr std::string_view engagement_index_done_key = "parley:engagements:by_id:complete";
 
+// A user's stored availability (protocol §9.3): a hash with the fields
+// availability (JSON text), set_at and last_seen (ms). No hash tag: a lookup
+// of many users sends one HMGET per user, pipelined.
+std::string user_key(std::string_view user_id);
+
+// The pub/sub channel every instance subscribes to: "<instance> <user id>"
+// when a user's availability changed.
+inline constexpr std::string_view user_changes_channel = "parley:users:changed";
+
 // The engagement whose set entry an event in `ch` maintains (main channels only).
 std::string listed_engagement_of(std::string_view ch);
 

@@ -123,6 +123,15 @@ void sqlite_reader::read_markers(std::string ch, std::function<void(result<std::
   });
 }
 
+void sqlite_reader::user_records(std::vector<std::string> user_ids,
+                                 std::function<void(result<std::vector<user_record>>)> handler) {
+  if (user_ids.size() > max_user_lookup) user_ids.resize(max_user_lookup);
+  post([this, user_ids = std::move(user_ids), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_user_records(user_ids));
+  });
+}
+
 void sqlite_reader::loop() {
   // Ends once the queue is closed and everything in it has run.
   for (std::vector<read_job> jobs; queue_.take(jobs, 1); jobs.clear()) jobs.front()(nullptr);
@@ -286,6 +295,24 @@ result<std::optional<committed_event>> sqlite_reader::do_find_by_cid(const std::
   if (rc != SQLITE_ROW) return storage_error(rc, db_, "cannot look up the cid");
   return std::optional<committed_event>{
       stored_commit(ch, read_cid_.column_int64(0), read_cid_.column_int64(1), std::string(read_cid_.column_text(2)))};
+}
+
+// One statement for the batch: `IN (?1, ..., ?n)`, n ≤ max_user_lookup,
+// prepared for the lookup (the size varies).
+result<std::vector<user_record>> sqlite_reader::do_user_records(const std::vector<std::string>& user_ids) {
+  std::vector<user_record> out;
+  if (user_ids.empty()) return out;
+  std::string sql = "SELECT user, availability, set_at, last_seen FROM user_availability WHERE user IN (";
+  for (std::size_t i = 0; i < user_ids.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 1);
+  sql += ")";
+  statement st;
+  if (int rc = st.prepare(db_.get(), sql); rc != SQLITE_OK) return storage_error(rc, db_, "cannot read users");
+  for (std::size_t i = 0; i < user_ids.size(); ++i) st.bind(static_cast<int>(i + 1), std::string_view(user_ids[i]));
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({std::string(st.column_text(0)), std::string(st.column_text(1)), st.column_int64(2), st.column_int64(3)});
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read users");
+  return out;
 }
 
 }  // namespace parley

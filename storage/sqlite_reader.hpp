@@ -38,6 +38,7 @@ class sqlite_reader {
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler);
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler);
+  void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -60,6 +61,7 @@ class sqlite_reader {
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
   result<std::vector<read_marker>> do_read_markers(const std::string& ch);
+  result<std::vector<user_record>> do_user_records(const std::vector<std::string>& user_ids);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.

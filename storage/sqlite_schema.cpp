@@ -10,6 +10,8 @@ namespace parley {
 namespace {
 
 // Version 1: meta, events, channels, decision_log, read_markers.
+// Tables added later within version 1 (CREATE TABLE IF NOT EXISTS makes them
+// in an older database too): user_availability (protocol §9.3).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -45,6 +47,12 @@ CREATE TABLE IF NOT EXISTS read_markers (
   PRIMARY KEY (user, ch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS read_markers_by_channel ON read_markers (ch, seq);
+CREATE TABLE IF NOT EXISTS user_availability (
+  user TEXT PRIMARY KEY,
+  availability TEXT NOT NULL DEFAULT '',
+  set_at INTEGER NOT NULL DEFAULT 0,
+  last_seen INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 )sql";
 
 // The meta value of `key` after checking or setting it; `make` gives the value

@@ -68,6 +68,13 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, upsert_marker_,
                    "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
+  prepare_or_throw(path_, db_, upsert_availability_,
+                   "INSERT INTO user_availability (user, availability, set_at, last_seen) VALUES (?1, ?2, ?3, ?3) "
+                   "ON CONFLICT (user) DO UPDATE SET availability = excluded.availability, set_at = excluded.set_at, "
+                   "last_seen = max(last_seen, excluded.last_seen)");
+  prepare_or_throw(path_, db_, upsert_last_seen_,
+                   "INSERT INTO user_availability (user, last_seen) VALUES (?1, ?2) "
+                   "ON CONFLICT (user) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)");
 }
 
 void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
@@ -84,6 +91,18 @@ void sqlite_writer::append(append_request req, std::function<void(result<appende
 
 void sqlite_writer::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
   write_job job = marker_job{std::move(user_id), std::move(ch), seq};
+  queue_.push(job);
+}
+
+void sqlite_writer::set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                                     std::function<void(result<void>)> done) {
+  write_job job = user_job{std::move(user_id), std::move(availability), set_at, std::move(done)};
+  admission admitted = queue_.push(job);
+  if (admitted != admission::queued) std::get<user_job>(job).handler(refusal_of(admitted));
+}
+
+void sqlite_writer::set_last_seen(std::string user_id, std::int64_t at) {
+  write_job job = user_job{std::move(user_id), std::nullopt, at, nullptr};
   queue_.push(job);
 }
 
@@ -136,8 +155,10 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
     result<void> applied;
     if (auto* job = std::get_if<append_job>(&jobs[i]))
       applied = apply_append(job->req, outcomes[i].value(), request_heads, batch_heads);
+    else if (auto* marker = std::get_if<marker_job>(&jobs[i]))
+      applied = apply_marker(*marker);
     else
-      applied = apply_marker(std::get<marker_job>(jobs[i]));
+      applied = apply_user(std::get<user_job>(jobs[i]));
 
     if (applied) {
       rc = db_.exec("RELEASE job");
@@ -186,6 +207,10 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
   }
 
   for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (auto* user = std::get_if<user_job>(&jobs[i]); user && user->handler) {
+      user->handler(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
+      continue;
+    }
     auto* job = std::get_if<append_job>(&jobs[i]);
     if (!job) continue;
     result<appended>& out = outcomes[i];
@@ -336,6 +361,21 @@ result<void> sqlite_writer::apply_marker(const marker_job& job) {
   upsert_marker_.bind(3, job.seq);
   int rc = upsert_marker_.step();
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the read marker");
+  return {};
+}
+
+result<void> sqlite_writer::apply_user(const user_job& job) {
+  statement& st = job.availability ? upsert_availability_ : upsert_last_seen_;
+  statement_use use(st);
+  st.bind(1, std::string_view(job.user_id));
+  if (job.availability) {
+    st.bind(2, std::string_view(*job.availability));
+    st.bind(3, job.at);
+  } else {
+    st.bind(2, job.at);
+  }
+  int rc = st.step();
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the user's availability");
   return {};
 }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -42,6 +43,10 @@ class sqlite_writer {
   void append(append_request req, std::function<void(result<appended>)> handler);
   // Dropped when the queue is full or closed: a read marker is advisory.
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq);
+  // engine::set_availability and engine::set_last_seen.
+  void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
+                        std::function<void(result<void>)> done);
+  void set_last_seen(std::string user_id, std::int64_t at);
 
   engine_stats stats() const;
   // False from a failed transaction until the next one commits.
@@ -65,7 +70,14 @@ class sqlite_writer {
     std::string ch;
     std::int64_t seq = 0;
   };
-  using write_job = std::variant<append_job, marker_job>;
+  // A user's availability (with its handler) or, without one, their last_seen.
+  struct user_job {
+    std::string user_id;
+    std::optional<std::string> availability;
+    std::int64_t at = 0;
+    std::function<void(result<void>)> handler;
+  };
+  using write_job = std::variant<append_job, marker_job, user_job>;
   using head_map = std::unordered_map<std::string, channel_head>;
 
   void open();
@@ -73,6 +85,7 @@ class sqlite_writer {
   void run_batch(std::vector<write_job>& jobs);
   result<void> apply_append(append_request& req, appended& out, head_map& request_heads, const head_map& batch_heads);
   result<void> apply_marker(const marker_job& job);
+  result<void> apply_user(const user_job& job);
   result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
   result<log_tail> last_record(const std::string& eng);
   result<void> store_record(const sealed_record& record);
@@ -85,7 +98,7 @@ class sqlite_writer {
   // The connection and its statements: used on the writer thread only.
   sqlite_db db_;
   statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
-  statement last_record_, insert_record_, upsert_marker_;
+  statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
   head_map heads_;  // committed heads, loaded on first use
 
   std::function<void(const committed_event&)> sink_;

@@ -168,6 +168,12 @@ export function normaliseState(s) {
   const out = { ...s };
   // `can` is the reader's own (protocol §9.9): compared apart from the shared model.
   delete out.can;
+  // owed_reply.due depends on the reply window and the owing user's
+  // availability (§9.3): the service-level and availability suites check it.
+  if (out.owed_reply && typeof out.owed_reply === 'object') {
+    out.owed_reply = { ...out.owed_reply };
+    delete out.owed_reply.due;
+  }
   if (Array.isArray(out.open_flags)) out.open_flags = [...out.open_flags].sort((a, b) => a.seq - b.seq);
   if (Array.isArray(out.open_proposals)) {
     out.open_proposals = [...out.open_proposals].sort((a, b) => (a.ch === b.ch ? a.seq - b.seq : a.ch < b.ch ? -1 : 1));

@@ -83,7 +83,7 @@ describe('service levels on one running server', { concurrency: true }, () => {
     const events = await readAll(expert, ch);
     assert.equal(countSla(events).reply_overdue, 1, `one reply_overdue: ${JSON.stringify(countSla(events))}`);
     const st = await httpState(server, tok.client, eng);
-    assert.deepEqual(st.owed_reply, { side: 'expert', since_seq: m.seq, since_ts: m.ts }, 'the debt itself stays');
+    assert.deepEqual(st.owed_reply, { side: 'expert', since_seq: m.seq, since_ts: m.ts, due: m.ts + REPLY_MS }, 'the debt itself stays');
     await Promise.all([client.close(), expert.close()]);
   });
 

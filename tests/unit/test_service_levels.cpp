@@ -248,3 +248,34 @@ TEST_CASE("misses due together come in the order reply, status, phase", "[rules]
   for (const auto& m : misses) types.emplace_back(m.sla.body.at("type").as_string());
   CHECK(types == std::vector<std::string>{"reply_overdue", "status_overdue", "phase_overdue"});
 }
+
+TEST_CASE("a reply miss inside the owing party's away period is due at its end", "[rules][availability]") {
+  stored s;
+  sla_windows w;
+  w.reply_ms = day;
+  w.phases.discovery_ms = 10 * day;  // no phase miss in between
+  s.add(expert, "message", {{"text", "On it."}}, t0 + hour);
+  auto m = s.add(client, "message", {{"text", "Any news?"}}, t0 + 2 * hour);
+  // A first-use engagement names no parties: the last expert who wrote owes the reply.
+  REQUIRE(owing_user(s.state) == std::optional<std::string>("e1"));
+
+  availability away;
+  away.status = availability_status::away;
+  away.until = t0 + 3 * day;
+  const owing_availability owing{away, t0 + 90 * minute};
+  CHECK(reply_due(s.state, w) == t0 + 2 * hour + day);
+  CHECK(reply_due(s.state, w, owing) == t0 + 3 * day);
+  CHECK(next_due(s.state, w, owing) == t0 + 3 * day);
+  // Not before the end of the away period, then once, with the moved due.
+  CHECK(due_misses(s.state, w, t0 + 2 * hour + day, owing).empty());
+  auto misses = due_misses(s.state, w, t0 + 3 * day, owing);
+  REQUIRE(cids(misses) == std::vector<std::string>{"sla:reply_overdue:" + std::to_string(m)});
+  CHECK(misses[0].sla.body.at("due").as_int64() == t0 + 3 * day);
+
+  // Announced after the miss fell due: it stays due.
+  const owing_availability late{away, t0 + 2 * hour + day + minute};
+  CHECK(reply_due(s.state, w, late) == t0 + 2 * hour + day);
+  // An answer turns the debt around: now the client who wrote last owes it.
+  s.add(expert, "message", {{"text", "Here it is."}}, t0 + 3 * hour);
+  CHECK(owing_user(s.state) == std::optional<std::string>("c1"));
+}
