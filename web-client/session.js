@@ -15,6 +15,7 @@ import { renderPhaseTrack, renderDetails } from './views/details.js';
 import { updateFlag, dialogHooks } from './views/dialogs.js';
 import { Notifier } from './notify.js';
 import { claimControls } from './views/claim.js';
+import { callHooks, tickCountdowns } from './views/calls.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -39,7 +40,7 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.tick = setInterval(() => { renderPhaseTrack(this); renderConnection(this); }, 1000);
+    this.tick = setInterval(() => { renderPhaseTrack(this); renderConnection(this); tickCountdowns(); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
     this.listening = new AbortController();
@@ -381,6 +382,8 @@ export class Session {
       openEvent: (ch, seq) => { const i = engagementOf(ch); if (i) { s.pendingJump = { ch, seq }; s.navigate(`#/eng/${encodeURIComponent(i.id)}`); } },
       engagementState: (id) => s.engagementState(id),
       claimControls: (eng, flag) => claimControls(s, eng, flag),
+      // A call proposal's slots and the pick that accepts one; the reminder's sentence.
+      ...callHooks(s),
     };
   }
 

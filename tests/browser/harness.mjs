@@ -31,11 +31,11 @@ export function skipReason() {
 
 // One server and one browser for a test file: started before its tests and
 // closed after them. `skip` holds the reason when the suite cannot run here.
-export function serverAndBrowser() {
+export function serverAndBrowser(serverOptions = {}) {
   const suite = { skip: skipReason() ?? false, server: null, browser: null };
   before(async () => {
     if (suite.skip) return;
-    suite.server = await startServer();
+    suite.server = await startServer(serverOptions);
     suite.browser = await launchBrowser();
   });
   after(async () => {
@@ -56,9 +56,10 @@ function signingKeyFile(dataDir) {
 }
 
 // Starts parley and resolves once it prints its ready line.
-export async function startServer({ port = 0, dataDir, instance = 'browser-test' } = {}) {
+// `args` are further command-line options (e.g. a short `--reply-sla`).
+export async function startServer({ port = 0, dataDir, instance = 'browser-test', args = [] } = {}) {
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
-  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT];
+  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT, ...args];
   const cmd = BIN;
   const cmdArgs = argv;
   const env = { ...process.env, PARLEY_SECRET: SECRET, PARLEY_SIGNING_KEY_FILE: signingKeyFile(dir) };
@@ -123,9 +124,10 @@ export async function launchBrowser() {
 }
 
 // Opens the client signed in with `tok`; collects page errors and CSP reports.
-// `setup(context)` runs before the page opens (permissions, init scripts).
-export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup } = {}) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+// `setup(context)` runs before the page opens (permissions, init scripts);
+// `timezoneId` is the page's zone (the machine's when not given).
+export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup, timezoneId } = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, ...(timezoneId ? { timezoneId } : {}) });
   if (setup) await setup(context);
   const page = await context.newPage();
   page.problems = [];

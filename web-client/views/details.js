@@ -6,6 +6,7 @@ import { proposalCard, flagLabel, topicLabel } from './entries.js';
 import { termsView, changesView } from './terms_view.js';
 import { agreementVersions } from '../terms.js';
 import { closePanels } from './shell.js';
+import { nextCallBar, nextCallKey, callsPanel } from './calls.js';
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -19,7 +20,7 @@ export function renderPhaseTrack(s) {
   const idx = PHASES.indexOf(info.phase);
   const now = Date.now();
   const overdue = info.due && now > info.due && info.phase !== 'closed';
-  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}`;
+  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}|${nextCallKey(eng)}`;
   if (wrap.dataset.key === key) return;
   wrap.dataset.key = key;
   let dueText = '';
@@ -35,7 +36,8 @@ export function renderPhaseTrack(s) {
       class: `phase-due${overdue ? ' overdue' : ''}`, testid: 'phase-due', dataset: { overdue: overdue ? 'true' : 'false' },
       title: info.due ? `Due ${formatDateTime(info.due)}` : null,
     }, overdue ? h('span', { class: 'overdue-mark', 'aria-hidden': 'true' }, '! ') : null, dueText,
-    info.since ? h('span', { class: 'muted' }, ` · in ${humanize(info.phase).toLowerCase()} since ${formatDateTime(info.since)}`) : null) : null);
+    info.since ? h('span', { class: 'muted' }, ` · in ${humanize(info.phase).toLowerCase()} since ${formatDateTime(info.since)}`) : null) : null,
+    nextCallBar(s, eng));
 }
 
 export function renderDetails(s) {
@@ -75,6 +77,7 @@ export function renderDetails(s) {
         h('span', { class: 'mini-flag-text' }, excerpt(f.ev.body.text, 90)))))
       : h('p', { class: 'muted' }, 'No open flags.')));
 
+  sections.push(callsPanel(s, eng));
   sections.push(agreementHistory(s, eng));
   sections.push(decisionLogPanel(s, eng));
   replaceChildren(el, h('button', { type: 'button', class: 'icon-btn close-details', 'aria-label': 'Close details', onclick: () => closePanels(s) }, '×'), sections);
