@@ -74,7 +74,7 @@ for (const [label, viewport] of VIEWPORTS) {
     for (const card of cards) {
       await card.locator('[data-testid="proposal-status"][data-status="expired"]').waitFor({ timeout: (TTL_S + 15) * 1000 });
       assert.equal(await card.getByTestId('proposal-status').textContent(), 'Expired');
-      assert.match(await card.getByTestId('proposal-expired').textContent(), /^⌛ Expired without a decision · /);
+      assert.match(await card.getByTestId('proposal-expired').textContent(), /^◷ Expired without a decision · /);
       assert.equal(await card.locator('button').count(), 0, 'no buttons on an expired proposal');
       assert.equal(await card.locator('input').count(), 0, 'no slot to pick on an expired call');
     }

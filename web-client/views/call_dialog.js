@@ -16,13 +16,16 @@ function isoDate(d) {
 
 let rowCount = 0;
 
-function slotRow(onRemove) {
+// A row for one time; a new row starts a day after the one before it
+// (tomorrow for the first), at the same start and length.
+function slotRow(onRemove, before) {
   rowCount += 1;
   const id = (what) => `dlg-call-${what}-${rowCount}`;
-  const tomorrow = new Date(Date.now() + 86400000);
-  const date = h('input', { id: id('date'), type: 'date', value: isoDate(tomorrow), min: isoDate(new Date()), testid: 'call-slot-date', required: true });
-  const time = h('input', { id: id('time'), type: 'time', value: '10:00', step: '300', testid: 'call-slot-time', required: true });
-  const minutes = h('input', { id: id('minutes'), type: 'number', value: '30', min: String(MIN_MINUTES), max: String(MAX_MINUTES), step: '5', inputmode: 'numeric', testid: 'call-slot-minutes', required: true });
+  const prev = before ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(before.fields.date.value) : null;
+  const day = prev ? new Date(Number(prev[1]), Number(prev[2]) - 1, Number(prev[3]) + 1) : new Date(Date.now() + 86400000);
+  const date = h('input', { id: id('date'), type: 'date', value: isoDate(day), min: isoDate(new Date()), testid: 'call-slot-date', required: true });
+  const time = h('input', { id: id('time'), type: 'time', value: (before && before.fields.time.value) || '10:00', step: '300', testid: 'call-slot-time', required: true });
+  const minutes = h('input', { id: id('minutes'), type: 'number', value: (before && before.fields.minutes.value) || '30', min: String(MIN_MINUTES), max: String(MAX_MINUTES), step: '5', inputmode: 'numeric', testid: 'call-slot-minutes', required: true });
   const legend = h('legend', null, '');
   const remove = h('button', { type: 'button', class: 'btn ghost small', testid: 'call-slot-remove', onclick: () => onRemove(row) }, 'Remove');
   const el = h('fieldset', { class: 'call-slot-row', testid: 'call-slot-row' },
@@ -60,7 +63,7 @@ export function openCallDialog(s, opener = null) {
   };
   const addRow = () => {
     if (rows.length >= MAX_SLOTS) return null;
-    const row = slotRow(removeRow);
+    const row = slotRow(removeRow, rows[rows.length - 1]);
     rows.push(row);
     redraw();
     return row;

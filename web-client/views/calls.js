@@ -45,10 +45,11 @@ export function callDetails(s, p, st) {
   const items = slots.map((slot) => {
     const { text, other } = slotTexts(slot, tz, terms.tz);
     const passed = slot.start <= now;
+    // Separate spans, so that the parts read apart (a screen reader joins text nodes).
     const label = [h('span', { class: 'call-slot-text', testid: 'call-slot-text' }, text),
-      other ? h('span', { class: 'call-slot-other muted' }, other) : null,
-      `${slot.minutes} min`,
-      passed && st.status === 'open' ? h('span', { class: 'muted' }, 'passed') : null,
+      other ? h('span', { class: 'call-slot-other muted' }, `(${other})`) : null,
+      h('span', { class: 'call-slot-len' }, `· ${slot.minutes} min`),
+      passed && st.status === 'open' ? h('span', { class: 'muted' }, '· passed') : null,
       slot.index === chosen ? h('span', { class: 'pill outcome-accepted', testid: 'call-slot-chosen' }, 'Chosen') : null];
     if (!choosing) {
       return h('li', { class: `call-slot${slot.index === chosen ? ' chosen' : ''}`, testid: 'call-slot', dataset: { index: String(slot.index) } }, label);
@@ -65,7 +66,7 @@ export function callDetails(s, p, st) {
   const link = safeLink(terms.link);
   return [
     h('p', { class: 'call-zone muted', testid: 'call-zone' }, choosing ? `Pick one time · ${zoneCaption(tz)}` : zoneCaption(tz)),
-    choosing && !compact
+    choosing
       ? h('fieldset', { class: 'call-pick' }, h('legend', { class: 'visually-hidden' }, `Times offered in proposal ${p.ev.seq}`),
         h('ul', { class: 'call-slots', testid: 'call-slots' }, items))
       : h('ul', { class: 'call-slots', testid: 'call-slots' }, items),

@@ -180,7 +180,7 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
 // Under an expired proposal: when it lapsed (protocol §9.4).
 function expiredLine(ev) {
   return h('p', { class: 'proposal-expired', testid: 'proposal-expired' },
-    h('span', { 'aria-hidden': 'true' }, '⌛ '), 'Expired without a decision', ev && ev.ts ? ` · ${formatDateTime(ev.ts)}` : '');
+    h('span', { 'aria-hidden': 'true' }, '◷ '), 'Expired without a decision', ev && ev.ts ? ` · ${formatDateTime(ev.ts)}` : '');
 }
 
 function renderProposal(ev, ctx) {
@@ -376,7 +376,7 @@ function renderProposalExpired(ev, ctx) {
   const b = ev.body || {};
   if (ctx.proposal(ev.ch, b.proposal)) return folded(ev, b.proposal);
   return shell(ev, 'line proposal-expired-line', `Proposal #${b.proposal} expired`,
-    h('span', { class: 'line-icon', 'aria-hidden': 'true' }, '⌛'),
+    h('span', { class: 'line-icon', 'aria-hidden': 'true' }, '◷'),
     h('span', { class: 'line-text' }, `Proposal #${b.proposal} expired without a decision`),
     timeEl(ev.ts));
 }
