@@ -149,7 +149,7 @@ export function tickCountdowns() {
 function calendarButton(s, engId, testid = 'call-calendar') {
   return h('button', {
     type: 'button', class: 'btn ghost small', testid,
-    'aria-label': 'Add the scheduled calls to your calendar (downloads an .ics file)',
+    'aria-label': 'Add to calendar: download the scheduled calls as an .ics file',
     onclick: (e) => downloadCalendar(s, engId, e.currentTarget),
   }, '⇩ Add to calendar');
 }

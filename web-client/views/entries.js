@@ -170,7 +170,7 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
   const counter = st.status !== 'expired' && ctx.canCounterPropose(p);
   if (decide || counter) {
     children.push(h('div', { class: 'card-actions' },
-      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => (isCall ? ctx.acceptCall(p, e.currentTarget) : ctx.decide(p, 'accepted', e.currentTarget)) }, isCall ? 'Accept this time' : 'Accept') : null,
+      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': isCall ? `Accept this time for call proposal ${ev.seq}` : `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => (isCall ? ctx.acceptCall(p, e.currentTarget) : ctx.decide(p, 'accepted', e.currentTarget)) }, isCall ? 'Accept this time' : 'Accept') : null,
       decide ? h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.reject(p, e.currentTarget) }, 'Reject…') : null,
       counter ? h('button', { type: 'button', class: 'btn small', testid: 'proposal-counter', 'aria-label': `Counter-propose to ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.counterPropose(p, e.currentTarget) }, 'Counter-propose…') : null));
   }
