@@ -6,7 +6,7 @@ import { h, setText } from '../dom.js';
 import { engagementOf } from '../model.js';
 import {
   localZone, callSlots, slotTexts, zoneCaption, countdownText, scheduledCalls, nextCall, reminderText, dueText,
-  calendarFileName, safeLink,
+  calendarFileName, safeLink, asSlot, knownZone,
 } from '../calls_text.js';
 import { toast } from './shell.js';
 
@@ -217,4 +217,14 @@ export function callsPanel(s, eng) {
       })),
       h('div', { class: 'log-bar' }, calendarButton(s, eng.id)),
     ] : null);
+}
+
+// A call's decision-log record (its `terms` are the chosen slot): when, in
+// the reader's zone, and the link. Null when the terms are not a slot.
+export function callRecordView(terms) {
+  const slot = asSlot(terms);
+  if (!slot) return null;
+  const link = safeLink(terms.link);
+  return h('p', { class: 'log-text', testid: 'call-record' }, `${slotTexts(slot, localZone(), null).text} (${knownZone(localZone()) || 'UTC'})`,
+    link ? [h('br'), link] : null);
 }

@@ -6,7 +6,7 @@ import { proposalCard, flagLabel, topicLabel } from './entries.js';
 import { termsView, changesView } from './terms_view.js';
 import { agreementVersions } from '../terms.js';
 import { closePanels } from './shell.js';
-import { nextCallBar, nextCallKey, callsPanel } from './calls.js';
+import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js';
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -143,7 +143,7 @@ export function decisionLogPanel(s, eng) {
         h('span', { class: 'log-topic' }, topicLabel(r.topic)),
         h('span', { class: ok ? 'mark ok' : 'mark bad', 'aria-label': ok ? 'verified' : 'not verified' }, ok ? '✓' : '✕')),
       r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
-      termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null),
+      (r.topic === 'call' ? callRecordView(r.terms) : null) || termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null),
       h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
       h('p', { class: 'log-hash', title: String(r.hash) }, `${String(r.hash).slice(0, 16)}…`));
   })) : null;
