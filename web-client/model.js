@@ -90,6 +90,7 @@ export class EngagementModel {
     this.flags = new Map(); // `${ch}#${seq}` -> {ev, ch, state, updates: []}
     this.proposals = new Map(); // `${ch}#${seq}` -> {ev, ch, decisions: []}
     this.earlyDecisions = new Map(); // `${ch}#${proposal seq}` -> decisions seen before their proposal
+    this.expired = new Map(); // `${ch}#${proposal seq}` -> its `proposal_expired` event (§9.4)
     this.mediation = 'unknown'; // unknown | open | closed | none
     this.log = { records: [], verify: null, status: 'idle', error: null };
   }
@@ -137,6 +138,9 @@ export class EngagementModel {
           }
           break;
         }
+        case 'proposal_expired':
+          if (Number.isInteger(b.proposal)) this.expired.set(key(b.proposal), ev);
+          break;
         case 'mediation':
           this.mediation = b.state === 'closed' ? 'closed' : 'open';
           break;
@@ -146,7 +150,7 @@ export class EngagementModel {
     }
   }
 
-  // {status: open|partial|accepted|rejected, acceptedSides: Set, record}
+  // {status: open|partial|accepted|rejected|expired, sides: Set, record, expired: its event}
   proposalStatus(p) {
     const topic = p.ev.body.topic;
     const sides = new Set();
@@ -164,6 +168,9 @@ export class EngagementModel {
     }
     if (rejectedBy) return { status: 'rejected', sides, record, rejectedBy };
     if (record) return { status: 'accepted', sides, record };
+    // Lapsed undecided (a resolution may lapse half accepted).
+    const expired = this.expired.get(`${p.ch}#${p.ev.seq}`);
+    if (expired && (topic === 'resolution' || !sides.size)) return { status: 'expired', sides, record, expired };
     if (topic === 'resolution') {
       if (sides.has('client') && sides.has('expert')) return { status: 'accepted', sides, record };
       if (sides.size) return { status: 'partial', sides, record };

@@ -18,6 +18,7 @@ import { claimControls } from './views/claim.js';
 import { invitationHooks } from './views/invitation.js';
 import { renderHomeList } from './views/home.js';
 import { renderOwedReply } from './views/owed_reply.js';
+import { callHooks, tickCountdowns } from './views/calls.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -42,7 +43,7 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); }, 1000);
+    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
     this.listening = new AbortController();
@@ -392,6 +393,8 @@ export class Session {
       claimControls: (eng, flag) => claimControls(s, eng, flag),
       // The invitation's card and the titles of requirements.
       ...invitationHooks(s),
+      // A call proposal's slots and the pick that accepts one; the reminder's sentence.
+      ...callHooks(s),
     };
   }
 

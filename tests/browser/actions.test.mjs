@@ -48,10 +48,10 @@ test('the actions offered are the ones the server lists in can, and none once cl
   // change, only the next phase.
   const can = await stateCan(suite.server, clientTok, eng);
   const offered = await dialogTopics(client);
-  // A call (protocol §9.5) is proposed with slots, not through this dialog.
-  const listed = can.filter((a) => a.startsWith('propose:')).map((a) => a.slice(8))
-    .filter((t) => t !== 'resolution' && t !== 'call');
+  // (A call has a dialog of its own, behind "Propose a call".)
+  const listed = can.filter((a) => a.startsWith('propose:')).map((a) => a.slice(8)).filter((t) => t !== 'resolution' && t !== 'call');
   assert.deepEqual([...offered.topics].sort(), [...listed].sort());
+  assert.equal(await client.getByTestId('action-call').count(), can.includes('propose:call') ? 1 : 0);
   assert.deepEqual(offered.targets, ['agreement']);
   await client.getByTestId('action-status').waitFor();
   await client.getByTestId('action-flag').waitFor();

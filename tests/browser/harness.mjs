@@ -124,9 +124,10 @@ export async function launchBrowser() {
 }
 
 // Opens the client signed in with `tok`; collects page errors and CSP reports.
-// `setup(context)` runs before the page opens (permissions, init scripts).
-export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup } = {}) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+// `setup(context)` runs before the page opens (permissions, init scripts);
+// `timezoneId` is the page's zone (the machine's when not given).
+export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup, timezoneId } = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, ...(timezoneId ? { timezoneId } : {}) });
   if (setup) await setup(context);
   const page = await context.newPage();
   page.problems = [];

@@ -3,6 +3,7 @@
 import { h, clear, replaceChildren, setText, excerpt } from '../dom.js';
 import { renderConnection } from './shell.js';
 import { openStatusDialog, openFlagDialog, openProposalDialog, openResolutionDialog } from './dialogs.js';
+import { openCallDialog } from './call_dialog.js';
 
 export function composer(s, ch) {
   const e = s.el;
@@ -63,7 +64,8 @@ export function renderActions(s) {
   if (cur.kind === 'eng' && cur.room === 'main') {
     if (can.has('status')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-status', onclick: () => openStatusDialog(s) }, '◔ Status update'));
     if (can.has('flag')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-flag', onclick: () => openFlagDialog(s) }, '⚑ Raise flag'));
-    if (topics.some((t) => t !== 'resolution')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-propose', onclick: () => openProposalDialog(s) }, '✎ Propose'));
+    if (topics.some((t) => t !== 'resolution' && t !== 'call')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-propose', onclick: () => openProposalDialog(s) }, '✎ Propose'));
+    if (topics.includes('call')) buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-call', onclick: (ev) => openCallDialog(s, ev.currentTarget) }, '☎ Propose a call'));
   }
   if (cur.kind === 'eng' && cur.room === 'mediation' && topics.includes('resolution')) {
     buttons.push(h('button', { type: 'button', class: 'btn ghost small', testid: 'action-resolution', onclick: () => openResolutionDialog(s) }, '⚖ Propose resolution'));

@@ -17,6 +17,7 @@ function trackPhases(phase) {
   if (phase === 'declined') return ['invited', 'declined'];
   return PHASES;
 }
+import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js';
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -33,7 +34,7 @@ export function renderPhaseTrack(s) {
   const overdue = info.due && now > info.due && info.phase !== 'closed';
   // `active` is blocked while a requirement lacks an acknowledgement (protocol §9.2).
   const needs = idx < steps.indexOf('active') ? missingAcknowledgements(eng.state, namesSeen(s, eng.id)) : [];
-  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}|${needs.join(';')}`;
+  const key = `${info.phase}|${info.due}|${overdue}|${Math.floor(now / 60000)}|${needs.join(';')}|${nextCallKey(eng)}`;
   if (wrap.dataset.key === key) return;
   wrap.dataset.key = key;
   let dueText = '';
@@ -57,7 +58,8 @@ export function renderPhaseTrack(s) {
       title: info.due ? `Due ${formatDateTime(info.due)}` : null,
     }, overdue ? h('span', { class: 'overdue-mark', 'aria-hidden': 'true' }, '! ') : null, dueText,
     info.since ? h('span', { class: 'muted' }, ` · in ${humanize(info.phase).toLowerCase()} since ${formatDateTime(info.since)}`) : null) : null,
-    s.el.owedReply);
+    s.el.owedReply,
+    nextCallBar(s, eng));
 }
 
 export function renderDetails(s) {
@@ -100,6 +102,7 @@ export function renderDetails(s) {
         h('span', { class: 'mini-flag-text' }, excerpt(f.ev.body.text, 90)))))
       : h('p', { class: 'muted' }, 'No open flags.')));
 
+  sections.push(callsPanel(s, eng));
   sections.push(agreementHistory(s, eng));
   sections.push(decisionLogPanel(s, eng));
   replaceChildren(el, h('button', { type: 'button', class: 'icon-btn close-details', 'aria-label': 'Close details', onclick: () => closePanels(s) }, '×'), sections);
@@ -168,7 +171,7 @@ export function decisionLogPanel(s, eng) {
         h('span', { class: 'log-topic' }, topicLabel(r.topic)),
         h('span', { class: ok ? 'mark ok' : 'mark bad', 'aria-label': ok ? 'verified' : 'not verified' }, ok ? '✓' : '✕')),
       recordSentence(s, r) || [r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
-        termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null)],
+        (r.topic === 'call' ? callRecordView(r.terms) : null) || termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null)],
       h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
       h('p', { class: 'log-hash', title: String(r.hash) }, `${String(r.hash).slice(0, 16)}…`));
   })) : null;

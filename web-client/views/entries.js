@@ -59,6 +59,7 @@ const TOPIC_LABEL = {
   agreement: 'Agreement', scope_change: 'Scope change', timeline: 'Timeline', compensation: 'Compensation',
   phase: 'Phase change', resolution: 'Dispute resolution', invitation: 'Invitation', acknowledgement: 'Acknowledgement',
 };
+TOPIC_LABEL.call = 'Call';
 export const flagLabel = (t) => FLAG_LABEL[t] || humanize(t);
 export const topicLabel = (t) => TOPIC_LABEL[t] || humanize(t);
 
@@ -143,12 +144,15 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
   const ev = p.ev;
   const b = ev.body || {};
   const st = ctx.proposalStatus(p);
-  const decide = ctx.canDecide(p);
+  // An expired proposal offers nothing, even before the state push says so.
+  const decide = st.status !== 'expired' && ctx.canDecide(p);
+  const isCall = b.topic === 'call' && ctx.callDetails;
   const statusText = {
     open: 'Awaiting decision',
     partial: `Accepted by ${[...st.sides].map(humanize).join(' and ')}; awaiting the other party`,
     accepted: st.record ? `Accepted · log record #${st.record.n}` : 'Accepted',
     rejected: `Rejected${st.rejectedBy ? ` by ${who(st.rejectedBy)}` : ''}`,
+    expired: 'Expired',
   }[st.status];
   const target = b.topic === 'phase' && b.terms && b.terms.to ? ` → ${humanize(b.terms.to)}` : '';
   const children = [
@@ -159,17 +163,24 @@ export function proposalCard(p, ctx, { compact = false } = {}) {
       h('span', { class: 'ref' }, `#${ev.seq}`)),
     compact ? h('div', { class: 'entry-head' }, h('span', { class: 'sender' }, who(ev.from)), roleBadge(ev.from && ev.from.role)) : header(ev),
     b.text ? h('p', { class: 'text', testid: 'proposal-text' }, String(b.text)) : null,
-    ctx.proposalDetails(p, st),
+    isCall ? ctx.callDetails(p, st) : ctx.proposalDetails(p, st),
+    st.status === 'expired' ? expiredLine(st.expired) : null,
   ];
   if (!compact) children.push(...proposalOutcome(p, ctx));
-  const counter = ctx.canCounterPropose(p);
+  const counter = st.status !== 'expired' && ctx.canCounterPropose(p);
   if (decide || counter) {
     children.push(h('div', { class: 'card-actions' },
-      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.decide(p, 'accepted', e.currentTarget) }, 'Accept') : null,
+      decide ? h('button', { type: 'button', class: 'btn primary small', testid: 'proposal-accept', 'aria-label': isCall ? `Accept this time for call proposal ${ev.seq}` : `Accept ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => (isCall ? ctx.acceptCall(p, e.currentTarget) : ctx.decide(p, 'accepted', e.currentTarget)) }, isCall ? 'Accept this time' : 'Accept') : null,
       decide ? h('button', { type: 'button', class: 'btn danger small', testid: 'proposal-reject', 'aria-label': `Reject ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.reject(p, e.currentTarget) }, 'Reject…') : null,
       counter ? h('button', { type: 'button', class: 'btn small', testid: 'proposal-counter', 'aria-label': `Counter-propose to ${topicLabel(b.topic)} proposal ${ev.seq}`, onclick: (e) => ctx.counterPropose(p, e.currentTarget) }, 'Counter-propose…') : null));
   }
   return { children, status: st.status, label: `${topicLabel(b.topic)} proposal from ${who(ev.from)}: ${st.status}` };
+}
+
+// Under an expired proposal: when it lapsed (protocol §9.4).
+function expiredLine(ev) {
+  return h('p', { class: 'proposal-expired', testid: 'proposal-expired' },
+    h('span', { 'aria-hidden': 'true' }, '◷ '), 'Expired without a decision', ev && ev.ts ? ` · ${formatDateTime(ev.ts)}` : '');
 }
 
 function renderProposal(ev, ctx) {
@@ -378,11 +389,32 @@ function renderOther(ev) {
     timeEl(ev.ts));
 }
 
+// `proposal_expired {proposal}`: folded into its proposal's card, else a line.
+function renderProposalExpired(ev, ctx) {
+  const b = ev.body || {};
+  if (ctx.proposal(ev.ch, b.proposal)) return folded(ev, b.proposal);
+  return shell(ev, 'line proposal-expired-line', `Proposal #${b.proposal} expired`,
+    h('span', { class: 'line-icon', 'aria-hidden': 'true' }, '◷'),
+    h('span', { class: 'line-text' }, `Proposal #${b.proposal} expired without a decision`),
+    timeEl(ev.ts));
+}
+
+// `reminder {call, start}`: the call starts in 15 minutes (protocol §9.5).
+function renderReminder(ev, ctx) {
+  const text = ctx.reminderText ? ctx.reminderText(ev) : 'A call starts soon';
+  return shell(ev, 'notice call-reminder', text,
+    h('span', { class: 'notice-icon', 'aria-hidden': 'true' }, '☎'),
+    h('div', { class: 'notice-body' }, h('strong', { testid: 'reminder-text' }, text)),
+    timeEl(ev.ts));
+}
+
 const RENDERERS = {
   message: renderMessage, status: renderStatus, flag: renderFlag, flag_update: renderFlagUpdate,
   proposal: renderProposal, decision: renderDecision, phase: renderPhase, mediation: renderMediation,
   sla: renderSla, notice: renderNotice, acknowledgement: renderAcknowledgement,
 };
+RENDERERS.proposal_expired = renderProposalExpired;
+RENDERERS.reminder = renderReminder;
 
 export function renderEvent(ev, ctx) {
   const fn = RENDERERS[ev.kind] || renderOther;
