@@ -4,6 +4,7 @@ import { h, replaceChildren, setText } from '../dom.js';
 import { TimelineView } from './timeline.js';
 import { composer, renderActions, renderTyping, renderPendingPosts } from './composer.js';
 import { renderPhaseTrack } from './details.js';
+import { presenceChip, renderPeople } from './people.js';
 
 export function renderChannelFrame(s) {
   const cur = s.current;
@@ -70,8 +71,6 @@ export function renderPresence(s) {
   const c = s.channels.get(s.current.ch);
   const people = c ? [...c.presence.values()] : [];
   people.sort((a, b) => (a.id === s.me.id) - (b.id === s.me.id) || String(a.name).localeCompare(String(b.name)));
-  replaceChildren(el, people.slice(0, 8).map((u) => h('li', { class: 'person', dataset: { userId: u.id }, testid: 'presence-user', title: `${u.name || u.id} (${u.role})` },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }),
-    h('span', { class: 'person-name' }, u.id === s.me.id ? 'You' : (u.name || u.id)),
-    h('span', { class: 'visually-hidden' }, `, ${u.role}, online`))));
+  replaceChildren(el, people.slice(0, 8).map((u) => presenceChip(s, u)));
+  renderPeople(s);
 }

@@ -6,6 +6,7 @@ import { proposalCard, flagLabel, topicLabel } from './entries.js';
 import { termsView, changesView } from './terms_view.js';
 import { agreementVersions } from '../terms.js';
 import { closePanels } from './shell.js';
+import { peoplePanel } from './people.js';
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -75,6 +76,7 @@ export function renderDetails(s) {
         h('span', { class: 'mini-flag-text' }, excerpt(f.ev.body.text, 90)))))
       : h('p', { class: 'muted' }, 'No open flags.')));
 
+  sections.push(peoplePanel(s));
   sections.push(agreementHistory(s, eng));
   sections.push(decisionLogPanel(s, eng));
   replaceChildren(el, h('button', { type: 'button', class: 'icon-btn close-details', 'aria-label': 'Close details', onclick: () => closePanels(s) }, '×'), sections);
