@@ -118,7 +118,7 @@ export function openAvailabilityDialog(s, opener) {
     h('div', { class: 'avail-times' },
       h('span', { class: 'avail-time' }, h('label', { for: id('from') }, 'From'), from),
       h('span', { class: 'avail-time' }, h('label', { for: id('to') }, 'To'), to)));
-  const followHours = () => { hoursSet.disabled = !hoursOn.checked; };
+  const followHours = () => { hoursSet.disabled = !hoursOn.checked; hoursSet.hidden = !hoursOn.checked; };
   hoursOn.addEventListener('change', followHours);
   followHours();
 
