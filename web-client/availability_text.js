@@ -126,8 +126,9 @@ export function hoursText(hours, locale) {
   return `${days} ${hours.from}–${hours.to}${typeof hours.tz === 'string' && hours.tz ? ` ${hours.tz}` : ''}`;
 }
 
-// Everything said about a person, in the order it is shown: status, note,
-// reply time, working hours, and "last seen" for someone not connected.
+// Everything said about a person, in the order it is shown: status (when
+// busy or away), note, reply time, working hours, and "last seen" for
+// someone not connected.
 // Each part is {key, text, title?}; `title` holds the exact time.
 export function personFacts(entry, { present, now, locale, timeZone }) {
   const opts = { locale, timeZone };
@@ -137,7 +138,9 @@ export function personFacts(entry, { present, now, locale, timeZone }) {
   if (status && statusAt(a, now) !== 'available') {
     facts.push({ key: 'status', status: statusAt(a, now), text: status, title: Number.isFinite(a.until) ? `Until ${exactTime(a.until, opts)}` : null });
   }
-  if (a && typeof a.note === 'string' && a.note.trim() && statusAt(a, now) !== 'available') facts.push({ key: 'note', text: a.note.trim() });
+  // A busy or away period that is over takes its note with it ("back on Thursday").
+  const over = a && a.status !== 'available' && statusAt(a, now) === 'available';
+  if (a && typeof a.note === 'string' && a.note.trim() && !over) facts.push({ key: 'note', text: a.note.trim() });
   const reply = a ? replyText(a.reply_within_h) : null;
   if (reply) facts.push({ key: 'reply', text: reply });
   const hours = a ? hoursText(a.hours, locale) : null;

@@ -133,7 +133,7 @@ test('away with until, note, hours and reply time reaches the other party live, 
   assert.equal(await dlg2.getByTestId('availability-status').inputValue(), 'away');
   assert.equal(await dlg2.getByTestId('availability-note').inputValue(), NOTE);
   assert.equal(await dlg2.getByTestId('availability-until').inputValue(), toLocalInput(twoDaysAhead()));
-  // Back to available: the status and its note leave Bob's view, the reply time stays.
+  // Back to available, note cleared: status and note leave Bob's view, the reply time stays.
   await dlg2.getByTestId('availability-status').selectOption('available');
   await dlg2.getByTestId('availability-note').fill('');
   await dlg2.getByTestId('dialog-submit').click();

@@ -81,7 +81,9 @@ test('what is said about a person, present or not', () => {
   const back = personFacts({ availability: away }, { present: true, now: at(3, 9), ...BERLIN });
   assert.deepEqual(back.map((f) => f.key), ['reply', 'hours']);
   assert.deepEqual(personFacts({ id: 'u2', availability: null, last_seen: null }, { present: false, now: NOW, ...BERLIN }), []);
-  assert.deepEqual(personFacts({ id: 'u2', availability: { status: 'available', note: 'hi' } }, { present: true, now: NOW, ...BERLIN }), []);
+  // available says no status, but a note still counts
+  assert.deepEqual(personFacts({ id: 'u2', availability: { status: 'available', note: 'Mostly on email this week' } }, { present: true, now: NOW, ...BERLIN }),
+    [{ key: 'note', text: 'Mostly on email this week' }]);
 });
 
 test('datetime-local values round-trip in the local zone', () => {
