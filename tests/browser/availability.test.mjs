@@ -166,7 +166,7 @@ test('at 390×844 the availability control fits the header and its dialog works'
   await control.click();
   const dlg = alice.getByTestId('availability-dialog');
   await dlg.getByTestId('availability-status').selectOption('busy');
-  await dlg.getByTestId('availability-note').fill('In workshops all day.');
+  await dlg.getByTestId('availability-note').fill('In workshops <b>all</b> day.');
   await dlg.getByTestId('availability-reply').fill('48');
   await shot(alice, 'availability-phone-dialog');
   await noAxeViolations(alice, 'the availability dialog on a phone');
@@ -182,7 +182,9 @@ test('at 390×844 the availability control fits the header and its dialog works'
   const row = personRow(bob, `alice-${eng}`);
   await row.getByTestId('person-status').waitFor();
   assert.equal(await row.getByTestId('person-status').textContent(), 'Busy');
-  assert.equal(await row.getByTestId('person-note').textContent(), 'In workshops all day.');
+  // the note is text, never markup
+  assert.equal(await row.getByTestId('person-note').textContent(), 'In workshops <b>all</b> day.');
+  assert.equal(await row.locator('b').count(), 0);
   assert.equal(await row.getByTestId('person-reply').textContent(), 'Usually replies within 2 days');
   await shot(bob, 'availability-phone-people');
   await noAxeViolations(bob, 'the people list on a phone');
