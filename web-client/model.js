@@ -10,6 +10,9 @@ export const PHASES = ['discovery', 'agreement', 'active', 'completion', 'closed
 export const FLAG_TYPES = ['delay', 'scope_change', 'dispute', 'risk', 'blocker'];
 export const PROPOSAL_TOPICS = ['agreement', 'scope_change', 'timeline', 'compensation', 'phase'];
 
+// Members not connected that a channel remembers (join `absent`, left pushes).
+const MAX_ABSENT = 200;
+
 export function engagementOf(ch) {
   const m = /^eng:([A-Za-z0-9_-]{1,64})(:mediation)?$/.exec(ch);
   return m ? { id: m[1], room: m[2] ? 'mediation' : 'main' } : null;
@@ -27,7 +30,8 @@ export class ChannelModel {
     this.head = 0;
     this.epoch = null;
     this.joined = false;
-    this.presence = new Map(); // user id -> user
+    this.presence = new Map(); // user id -> presence entry: user, availability, last_seen (protocol §9.3)
+    this.absent = new Map(); // user id -> the same, for members not connected now
     this.typing = new Map(); // user id -> {user, until}
     this.readBy = new Map(); // user id -> {user, seq}
     this.myRead = 0; // the reader's own stored read marker (join reply)
@@ -67,6 +71,36 @@ export class ChannelModel {
   }
 
   list() { return this.order.map((s) => this.events.get(s)); }
+
+  // Who is here and which members are not (join reply `presence`, `absent`).
+  loadPresence(join) {
+    this.presence.clear();
+    this.absent.clear();
+    for (const u of join.presence || []) if (u && typeof u.id === 'string') this.presence.set(u.id, u);
+    for (const a of Array.isArray(join.absent) ? join.absent.slice(0, MAX_ABSENT) : []) {
+      const id = a && a.user && typeof a.user.id === 'string' ? a.user.id : null;
+      if (id && !this.presence.has(id)) this.absent.set(id, { ...a.user, availability: a.availability ?? null, last_seen: a.last_seen ?? null });
+    }
+  }
+
+  // A presence push: who joined, who left (now absent, last seen at `now`
+  // at the latest), whose availability changed (`updated`).
+  applyPresence(frame, now) {
+    for (const u of frame.joined || []) if (u && typeof u.id === 'string') { this.absent.delete(u.id); this.presence.set(u.id, u); }
+    for (const u of frame.left || []) {
+      if (!u || typeof u.id !== 'string') continue;
+      const known = this.presence.get(u.id);
+      this.presence.delete(u.id);
+      this.absent.delete(u.id);
+      if (this.absent.size >= MAX_ABSENT) this.absent.delete(this.absent.keys().next().value);
+      this.absent.set(u.id, { ...known, ...u, last_seen: Math.max(Number(u.last_seen) || 0, now) });
+    }
+    for (const u of frame.updated || []) {
+      if (!u || typeof u.id !== 'string') continue;
+      const into = this.absent.has(u.id) && !this.presence.has(u.id) ? this.absent : this.presence;
+      into.set(u.id, { ...into.get(u.id), ...u });
+    }
+  }
 
   // The read markers the server stores (join reply `reads`, protocol §3):
   // the reader's own, and everyone else's for "Seen by". A marker never moves back.

@@ -19,6 +19,7 @@ import { invitationHooks } from './views/invitation.js';
 import { renderHomeList } from './views/home.js';
 import { renderOwedReply } from './views/owed_reply.js';
 import { callHooks, tickCountdowns } from './views/calls.js';
+import { mountAvailability, presenceArrived } from './views/availability.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -60,6 +61,7 @@ export class Session {
 
   mount() {
     this.el = mountShell(this, this.root, () => { forgetToken(); this.signOut(); });
+    mountAvailability(this);
     document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closePanels(this); }, { signal: this.listening.signal });
 
     const c = this.conn;
@@ -180,8 +182,8 @@ export class Session {
 
   onJoined({ ch, join }) {
     const c = this.channel(ch);
-    c.presence.clear();
-    for (const u of join.presence || []) if (u && u.id) c.presence.set(u.id, u);
+    c.loadPresence(join);
+    presenceArrived(this, join.presence);
     const info = engagementOf(ch);
     if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state);
     if (this.current && this.current.ch === ch) { renderPresence(this); this.markRead(); }
@@ -228,8 +230,8 @@ export class Session {
     const c = this.channels.get(frame.ch);
     if (!c) return;
     if (frame.ev === 'presence') {
-      for (const u of frame.joined || []) if (u && u.id) c.presence.set(u.id, u);
-      for (const u of frame.left || []) if (u && u.id) c.presence.delete(u.id);
+      c.applyPresence(frame, Date.now());
+      presenceArrived(this, frame.updated);
       if (this.current && this.current.ch === frame.ch) renderPresence(this);
     } else if (frame.ev === 'typing') {
       const u = frame.user;

@@ -7,6 +7,7 @@ import { renderPhaseTrack } from './details.js';
 import { engagementBanner } from './invitation.js';
 import { requirementsCallout } from './requirements.js';
 import { renderOwedReply } from './owed_reply.js';
+import { presenceChip, renderPeople } from './people.js';
 
 export function renderChannelFrame(s) {
   const cur = s.current;
@@ -94,8 +95,6 @@ export function renderPresence(s) {
   const c = s.channels.get(s.current.ch);
   const people = c ? [...c.presence.values()] : [];
   people.sort((a, b) => (a.id === s.me.id) - (b.id === s.me.id) || String(a.name).localeCompare(String(b.name)));
-  replaceChildren(el, people.slice(0, 8).map((u) => h('li', { class: 'person', dataset: { userId: u.id }, testid: 'presence-user', title: `${u.name || u.id} (${u.role})` },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }),
-    h('span', { class: 'person-name' }, u.id === s.me.id ? 'You' : (u.name || u.id)),
-    h('span', { class: 'visually-hidden' }, `, ${u.role}, online`))));
+  replaceChildren(el, people.slice(0, 8).map((u) => presenceChip(s, u)));
+  renderPeople(s);
 }

@@ -9,6 +9,8 @@ import { closePanels } from './shell.js';
 import { requirementsPanel } from './requirements.js';
 import { missingAcknowledgements } from '../obligations.js';
 import { namesSeen } from './invitation.js';
+import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js';
+import { peoplePanel } from './people.js';
 
 // The steps the track shows: an invitation comes before discovery while it
 // is open, and a declined one ends there.
@@ -17,7 +19,6 @@ function trackPhases(phase) {
   if (phase === 'declined') return ['invited', 'declined'];
   return PHASES;
 }
-import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js';
 
 export function renderPhaseTrack(s) {
   const wrap = s.el && s.el.phaseTrack;
@@ -103,6 +104,7 @@ export function renderDetails(s) {
       : h('p', { class: 'muted' }, 'No open flags.')));
 
   sections.push(callsPanel(s, eng));
+  sections.push(peoplePanel(s));
   sections.push(agreementHistory(s, eng));
   sections.push(decisionLogPanel(s, eng));
   replaceChildren(el, h('button', { type: 'button', class: 'icon-btn close-details', 'aria-label': 'Close details', onclick: () => closePanels(s) }, '×'), sections);

@@ -25,8 +25,9 @@ let dialogCount = 0;
 
 // `post()` returns the event to send, {ch, kind, body}, or throws a
 // FieldError; `done(reply)` runs once the server has stored it. The focus
-// returns to `opener` (else the element focused when it opened).
-export function dialog(s, { title, fields, submit, post, done, testid, opener, danger = false }) {
+// returns to `opener` (else the element focused when it opened). `send(req)`,
+// when given, sends what `post()` returned instead (a request other than a post).
+export function dialog(s, { title, fields, submit, post, send, done, testid, opener, danger = false }) {
   dialogCount += 1;
   const titleId = `dlg-title-${dialogCount}`;
   const errId = `dlg-error-${dialogCount}`;
@@ -73,7 +74,7 @@ export function dialog(s, { title, fields, submit, post, done, testid, opener, d
       sending = req;
       setBusy(true);
       try {
-        const reply = await s.send(req.ch, req.kind, req.body, { quiet: true });
+        const reply = await (send ? send(req) : s.send(req.ch, req.kind, req.body, { quiet: true }));
         if (!dlg.open) return;
         sending = null;
         dlg.close();
@@ -123,7 +124,7 @@ export function dialog(s, { title, fields, submit, post, done, testid, opener, d
   dlg.appendChild(form);
   dlg.addEventListener('close', () => {
     // Closed while the server had not answered: the post is withdrawn.
-    if (sending) withdraw(s, sending);
+    if (sending && !send) withdraw(s, sending);
     dlg.remove();
     const target = back();
     if (target) target.focus();

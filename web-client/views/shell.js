@@ -16,6 +16,7 @@ export function mountShell(s, root, onSignOut) {
     e.topTitle,
     h('div', { class: 'top-right' },
       e.conn,
+      e.availabilitySlot = h('span', { hidden: true }),
       h('span', { class: 'me', testid: 'me' },
         h('span', { class: 'me-name' }, s.me.name),
         h('span', { class: `role role-${s.me.role}` }, humanize(s.me.role))),
