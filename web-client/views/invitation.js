@@ -121,6 +121,22 @@ export function invitationCard(s, p, { compact = false } = {}) {
     };
   }
 
+  // An invitation left unanswered past the proposal TTL (protocol §9.4): the server declined it.
+  if (st.status === 'expired') {
+    return {
+      status: st.status,
+      cls: 'invitation-answered',
+      label: 'Invitation expired',
+      children: [
+        h('div', { class: 'card-kind' },
+          h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '⌛'),
+          h('span', { testid: 'invitation-outcome' }, 'Invitation expired')),
+        h('p', { class: 'text', testid: 'invitation-answer' }, `“${title}” expired without an answer from ${expert}.`),
+        compact ? null : h('details', { class: 'invitation-more' }, h('summary', null, 'The invitation'), invitationBody(state, b)),
+      ],
+    };
+  }
+
   const decide = eng && s.actions(info.id).has(`decide:${p.ev.seq}`);
   const me = readerSide(state, s.me);
   const actions = decide
