@@ -105,7 +105,8 @@ void add_invitation_json(boost::json::object& o, const engagement_state& s) {
 
 }  // namespace
 
-boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits) {
+boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits,
+                                      std::optional<std::int64_t> reply_due) {
   boost::json::object o;
   o["phase"] = phase_name(s.phase);
   o["phase_since"] = s.phase_since_ms;
@@ -142,6 +143,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
     o["owed_reply"] = boost::json::object{{"side", side_name(s.owed_reply->owing)},
                                           {"since_seq", s.owed_reply->since_seq},
                                           {"since_ts", s.owed_reply->since_ts}};
+    if (reply_due) o["owed_reply"].as_object()["due"] = *reply_due;
   } else {
     o["owed_reply"] = nullptr;
   }
@@ -162,15 +164,16 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
 
 // `can` comes last, so that the shared part is a prefix of every reader's state.
 boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
-                               const engagement_limits& open_limits) {
-  auto o = shared_state_json(s, limits);
+                               const engagement_limits& open_limits, std::optional<std::int64_t> reply_due) {
+  auto o = shared_state_json(s, limits, reply_due);
   o["can"] = ids_json(can(s, reader, open_limits));
   return o;
 }
 
-state_push_frames::state_push_frames(const engagement_state& s, const phase_limits& limits)
-    : head_(boost::json::serialize(
-          boost::json::object{{"ev", "state"}, {"eng", s.eng}, {"state", shared_state_json(s, limits)}})) {
+state_push_frames::state_push_frames(const engagement_state& s, const phase_limits& limits,
+                                     std::optional<std::int64_t> reply_due)
+    : head_(boost::json::serialize(boost::json::object{
+          {"ev", "state"}, {"eng", s.eng}, {"state", shared_state_json(s, limits, reply_due)}})) {
   // Serialised as `…"state":{…}}`: drop both closing braces. The shared state
   // is never empty, so `can` follows a comma.
   head_.resize(head_.size() - 2);

@@ -202,9 +202,13 @@ std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_lim
 // owed_reply, last_status_ts, and `can` (§9.9): the actions `reader` may take
 // now (can.hpp). `by` and `accepted_by` hold user ids.
 boost::json::object state_json(const engagement_state& s, const phase_limits& limits, const claims& reader,
-                               const engagement_limits& open_limits = {});
-// The same object without `can`: what every reader sees alike.
-boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits);
+                               const engagement_limits& open_limits = {},
+                               std::optional<std::int64_t> reply_due = std::nullopt);
+// The same object without `can`: what every reader sees alike. `reply_due`,
+// when known, is `owed_reply.due` (the server moves it by the owing user's
+// availability, protocol §9.3; the rules here have no clock or user store).
+boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits,
+                                      std::optional<std::int64_t> reply_due = std::nullopt);
 
 // The state push frame {"ev":"state","eng":<id>,"state":{…}} (protocol §9.9)
 // of one state, for readers that differ only in `can`: the part every reader
@@ -212,7 +216,8 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
 // frames equal serialising the frame object with state_json, byte for byte.
 class state_push_frames {
  public:
-  state_push_frames(const engagement_state& s, const phase_limits& limits);
+  state_push_frames(const engagement_state& s, const phase_limits& limits,
+                    std::optional<std::int64_t> reply_due = std::nullopt);
   std::string frame(const std::vector<std::string>& can) const;
 
  private:

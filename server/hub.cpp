@@ -23,23 +23,19 @@ namespace {
 // A workflow post that keeps losing races to newer events is answered `conflict` after this many checks.
 constexpr int max_stale_retries = 5;
 
-// The engagement's state as `reader` sees it, for a join's reply and
-// GET /api/v1/engagements/<id>; the state push builds the same (state_push_after).
-boost::json::object state_for(const engagement_state& s, const config& cfg, const claims& reader) {
-  return state_json(s, cfg.sla.phases, reader, cfg.open_limits);
-}
 
 // The frames of one state push. The part every member shares is serialised
 // once, by the first worker that has a member to push to; until then (and on
 // an instance with no member joined) it costs nothing.
 class shared_state_frames {
  public:
-  shared_state_frames(std::shared_ptr<const engagement_state> state, const phase_limits& phases)
-      : state_(std::move(state)), phases_(phases) {}
+  shared_state_frames(std::shared_ptr<const engagement_state> state, const phase_limits& phases,
+                      std::optional<std::int64_t> reply_due)
+      : state_(std::move(state)), phases_(phases), reply_due_(reply_due) {}
 
   std::shared_ptr<const std::string> frame(const std::vector<std::string>& can) {
     std::call_once(built_, [this] {
-      frames_.emplace(*state_, phases_);
+      frames_.emplace(*state_, phases_, reply_due_);
       state_.reset();
     });
     return std::make_shared<const std::string>(frames_->frame(can));
@@ -49,6 +45,7 @@ class shared_state_frames {
   std::once_flag built_;
   std::shared_ptr<const engagement_state> state_;
   const phase_limits& phases_;
+  std::optional<std::int64_t> reply_due_;
   std::optional<state_push_frames> frames_;
 };
 }  // namespace
@@ -342,9 +339,7 @@ void hub::state_of(const claims& who, const std::string& ch_name,
                                                              result<engagements::snapshot> s) {
     if (!s) return done(s.err());
     if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
-    auto o = state_for(**s, cfg_, who);
-    add_reply_due(o, **s);
-    done(boost::json::value(std::move(o)));
+    done(boost::json::value(state_for(**s, who)));
   });
 }
 
@@ -373,7 +368,7 @@ void hub::create_engagement(const claims& who, const std::string& eng, std::stri
     const bool created = !out->duplicate;
     engagements_.catch_up(eng, [this, who, created, done](result<engagements::snapshot> s) {
       if (!s) return done(s.err());
-      done(creation{boost::json::value(state_for(**s, cfg_, who)), created});
+      done(creation{boost::json::value(state_for(**s, who)), created});
     });
   });
 }
@@ -442,7 +437,7 @@ void hub::on_committed(const committed_event& ev) {
 // its members is joined, or it was dropped from the book) pushes nothing.
 std::optional<state_push> hub::state_push_after(const engagements::applied_event& applied) const {
   if (!applied.state || !is_workflow(applied.kind)) return std::nullopt;
-  auto frames = std::make_shared<shared_state_frames>(applied.state, cfg_.sla.phases);
+  auto frames = std::make_shared<shared_state_frames>(applied.state, cfg_.sla.phases, owed_reply_due(*applied.state));
   return state_push{applied.state->eng,
                     [state = applied.state, &cfg = cfg_](const claims& reader) {
                       return can(*state, reader, cfg.open_limits);

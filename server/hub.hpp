@@ -165,8 +165,9 @@ class hub {
   struct post_attempt;
   void on_committed(const committed_event& ev);
   void on_user_changed(const std::string& user_id);
-  // owed_reply.due in a state read (protocol §9.3), from the availability known here.
-  void add_reply_due(boost::json::object& state, const engagement_state& s) const;
+  // owed_reply.due in a state read or push (protocol §9.3), from the availability known here.
+  std::optional<std::int64_t> owed_reply_due(const engagement_state& s) const;
+  boost::json::object state_for(const engagement_state& s, const claims& reader) const;
   void on_revoked(const committed_event& ev);
   void check_engagement_exists(const std::string& eng, std::function<void(result<void>)> done);
   void read_revocations_before(std::optional<std::int64_t> before);

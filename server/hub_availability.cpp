@@ -104,14 +104,18 @@ void hub::user_disconnected(const std::string& user_id) {
 // The due of the owed reply, moved by the owing user's away period as this
 // instance knows it (refreshed on every change; at most 60 s stale when a
 // change's announcement was lost). The watcher reads it fresh before posting.
-void hub::add_reply_due(boost::json::object& state, const engagement_state& s) const {
-  auto* owed = state.if_contains("owed_reply");
-  if (!owed || !owed->is_object()) return;
+std::optional<std::int64_t> hub::owed_reply_due(const engagement_state& s) const {
   std::optional<owing_availability> owing;
   if (auto who = owing_user(s)) {
     if (auto k = availability_.known(*who, now_ms())) owing = owing_availability{k->value, k->set_at};
   }
-  if (auto due = reply_due(s, cfg_.sla, owing)) owed->as_object()["due"] = *due;
+  return reply_due(s, cfg_.sla, owing);
+}
+
+// The engagement's state as `reader` sees it, for a join's reply and
+// GET /api/v1/engagements/<id>; the state push builds the same (state_push_after).
+boost::json::object hub::state_for(const engagement_state& s, const claims& reader) const {
+  return state_json(s, cfg_.sla.phases, reader, cfg_.open_limits, owed_reply_due(s));
 }
 
 // Any instance changed `user_id`'s availability: read it again, and push it

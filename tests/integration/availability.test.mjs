@@ -218,6 +218,10 @@ describe('the reply due and an away period', () => {
 
     const st = await httpState(server, clientToken, eng);
     assert.deepEqual(st.owed_reply, { side: 'expert', since_seq: m.seq, since_ts: m.ts, due: until });
+    // A state push (after any workflow event) carries the same due.
+    expectOk(await client.post(ch, 'flag', { type: 'risk', text: 'The interviews may slip.' }));
+    const push = await expert.waitFor((p) => p.ev === 'state' && p.eng === eng && p.state.open_flags.length === 1, 10000);
+    assert.deepEqual(push.state.owed_reply, st.owed_reply);
     const isReplyMiss = (p) => p.ev === 'event' && p.ch === ch && p.kind === 'sla' && p.body?.type === 'reply_overdue';
     const sla = await expert.waitFor(isReplyMiss, 30000);
     assert.equal(sla.body.due, until);
