@@ -11,8 +11,8 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 10> kinds = {"message",  "status", "flag",  "flag_update", "proposal",
-                                                    "decision", "phase",  "notice", "unknown",    ""};
+constexpr std::array<std::string_view, 11> kinds = {"message", "status", "flag",   "flag_update", "proposal",       "decision",
+                                                    "phase",   "notice", "unknown", "",           "acknowledgement"};
 
 }  // namespace
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 seconds=${PARLEY_FUZZ_SECONDS:-60}
 build_dir=${PARLEY_FUZZ_BUILD_DIR:-build-fuzz}
-all_targets=(frame token body decision_log http_target redis_reply)
+all_targets=(frame token body decision_log http_target redis_reply platform_inputs)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
@@ -39,9 +39,9 @@ for t in "${targets[@]}"; do
   ft=$( (grep -o 'ft: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
   corpus=$(find "$work" -type f | wc -l)
   if [ "$rc" -eq 0 ]; then
-    printf 'fuzz: %-13s ok    %ss execs=%s cov=%s ft=%s corpus=%s\n' "$t" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$corpus"
+    printf 'fuzz: %-15s ok    %ss execs=%s cov=%s ft=%s corpus=%s\n' "$t" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$corpus"
   else
-    printf 'fuzz: %-13s FAIL  exit %s, see %s\n' "$t" "$rc" "$log"
+    printf 'fuzz: %-15s FAIL  exit %s, see %s\n' "$t" "$rc" "$log"
     (grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" || true) | head -5 | sed 's/^/      /'
     failed+=("$t")
   fi

@@ -1,0 +1,76 @@
+// The v1.1 bodies a client or the platform sends over HTTP (protocol §9.1,
+// §9.3) and the calendar built from user-chosen text (§9.5). The first byte
+// picks the entry point, the rest is its input:
+//   0  PUT /api/v1/engagements/<id>: parse_invitation; what it accepts is
+//      normalised, so parsing its serialisation again gives the same object;
+//   1  the availability op / PUT /api/v1/users/me/availability (fixed clock);
+//      what it accepts serialises to a body that is accepted again, unchanged;
+//   2  calendar.ics for a state whose title and call link come from the
+//      input: every physical line ends in CRLF and holds at most 75 octets,
+//      and the one call gives exactly one VEVENT whatever the title holds.
+#include "protocol/availability.hpp"
+#include "protocol/calendar.hpp"
+#include "protocol/decision_log.hpp"
+#include "protocol/invitation.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace {
+
+constexpr std::int64_t now_ms = 1'800'000'000'000;
+
+void invitation(std::string_view text) {
+  auto inv = parley::parse_invitation(text);
+  if (!inv) return;
+  auto again = parley::parse_invitation(boost::json::serialize(*inv));
+  if (!again || *again != *inv) __builtin_trap();
+}
+
+void availability(std::string_view text) {
+  auto a = parley::parse_availability_request_text(text, now_ms);
+  if (!a) return;
+  auto body = parley::availability_json(*a);
+  auto again = parley::parse_availability(body);
+  if (!again || parley::availability_json(*again) != body) __builtin_trap();
+}
+
+void calendar(std::string_view text) {
+  // Server text is valid UTF-8 (simdjson checks client JSON): read the input as a JSON object.
+  auto o = parley::parse_record(text);
+  if (!o) return;
+  const auto* title = o->if_contains("title");
+  if (!title || !title->is_string()) return;
+  boost::json::object state{{"title", *title},
+                            {"calls", boost::json::array{boost::json::object{
+                                          {"proposal", 7}, {"start", now_ms}, {"minutes", 30}, {"link", nullptr}}}}};
+  const auto ics = parley::engagement_calendar("eng1", state, now_ms);
+  std::size_t events = 0;
+  std::size_t from = 0;
+  while (from < ics.size()) {
+    const auto end = ics.find("\r\n", from);
+    if (end == std::string::npos || end - from > 75) __builtin_trap();
+    const std::string_view line(ics.data() + from, end - from);
+    if (line.find_first_of("\r\n") != std::string_view::npos) __builtin_trap();
+    if (line == "BEGIN:VEVENT") ++events;
+    from = end + 2;
+  }
+  if (events != 1) __builtin_trap();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 3) {
+    case 0: invitation(text); break;
+    case 1: availability(text); break;
+    default: calendar(text); break;
+  }
+  return 0;
+}
