@@ -27,16 +27,7 @@ std::optional<availability_status> parse_status(std::string_view s) {
   return std::nullopt;
 }
 
-// An IANA zone name's characters ("Europe/Berlin", "America/Argentina/Buenos_Aires",
-// "Etc/GMT+5", "UTC"); whether the zone exists is the client's to know.
-bool valid_time_zone(std::string_view tz) {
-  if (tz.empty() || tz.size() > max_time_zone_chars || tz.front() == '/' || tz.back() == '/') return false;
-  if (tz.find("//") != std::string_view::npos || tz.find("..") != std::string_view::npos) return false;
-  return std::all_of(tz.begin(), tz.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
-           c == '-' || c == '/';
-  });
-}
+bool valid_time_zone(std::string_view tz) { return tz.size() <= max_time_zone_chars && detail::is_time_zone_name(tz); }
 
 // "HH:MM", 00:00 to 23:59.
 bool valid_clock_time(std::string_view t) {

@@ -15,12 +15,11 @@ using detail::bad_request;
 using detail::conflict;
 using detail::int_field;
 using detail::string_field;
+using detail::too_large;
 
 namespace {
 
 constexpr std::int64_t minute_ms = 60'000;
-
-error too_large(std::string message) { return make_error(errc::too_large, std::move(message)); }
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
@@ -68,24 +67,6 @@ result<void> check_link(std::string_view link) {
   return {};
 }
 
-// An IANA zone name's shape ("Europe/Berlin", "America/Argentina/Buenos_Aires",
-// "Etc/GMT+5", "UTC"): '/'-separated parts of letters, digits, '_', '+', '-',
-// each starting with a letter. Whether the zone exists is the reader's affair.
-bool valid_tz(std::string_view tz) {
-  if (tz.empty()) return false;
-  bool part_start = true;
-  for (char c : tz) {
-    if (c == '/') {
-      if (part_start) return false;
-      part_start = true;
-      continue;
-    }
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (part_start ? !letter : !(is_alnum(c) || c == '_' || c == '+' || c == '-')) return false;
-    part_start = false;
-  }
-  return !part_start;
-}
 
 result<object> check_slot(const value& v, std::size_t at) {
   const std::string where = "terms.slots[" + std::to_string(at) + "]";
@@ -166,7 +147,7 @@ result<object> validate_call_terms(const object& terms) {
     if (text.size() > max_call_tz_chars) {
       return too_large("terms.tz exceeds " + std::to_string(max_call_tz_chars) + " characters");
     }
-    if (!valid_tz(text)) return bad_request("terms.tz must be an IANA zone name such as Europe/Berlin");
+    if (!detail::is_time_zone_name(text)) return bad_request("terms.tz must be an IANA zone name such as Europe/Berlin");
     out["tz"] = text;
   }
   return out;

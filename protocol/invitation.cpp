@@ -21,13 +21,13 @@ using boost::json::object;
 using boost::json::value;
 using detail::bad_request;
 using detail::count_code_points;
+using detail::too_large;
 
 namespace {
 
 constexpr std::size_t max_user_chars = 128;       // as a token's sub and name (protocol §2)
 constexpr std::size_t max_terms_bytes = 16384;    // as a proposal's terms
 
-error too_large(std::string message) { return make_error(errc::too_large, std::move(message)); }
 
 template <std::size_t N>
 result<void> only_keys(const object& o, std::string_view where, const std::array<std::string_view, N>& known) {

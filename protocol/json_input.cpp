@@ -9,6 +9,23 @@
 #include <limits>
 
 namespace parley::detail {
+
+bool is_time_zone_name(std::string_view tz) {
+  bool part_start = true;
+  for (char c : tz) {
+    if (c == '/') {
+      if (part_start) return false;
+      part_start = true;
+      continue;
+    }
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (part_start ? !letter : !(letter || digit || c == '_' || c == '+' || c == '-')) return false;
+    part_start = false;
+  }
+  return !tz.empty() && !part_start;
+}
+
 namespace {
 
 namespace dom = simdjson::dom;

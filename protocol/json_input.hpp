@@ -20,6 +20,12 @@ inline error bad_request(std::string message) { return make_error(errc::bad_requ
 inline error forbidden(std::string message) { return make_error(errc::forbidden, std::move(message)); }
 inline error not_found(std::string message) { return make_error(errc::not_found, std::move(message)); }
 inline error conflict(std::string message) { return make_error(errc::conflict, std::move(message)); }
+inline error too_large(std::string message) { return make_error(errc::too_large, std::move(message)); }
+
+// An IANA zone name's shape ("Europe/Berlin", "America/Argentina/Buenos_Aires",
+// "Etc/GMT+5", "UTC"): '/'-separated parts of letters, digits, '_', '+', '-',
+// each starting with a letter. Whether the zone exists is the reader's affair.
+bool is_time_zone_name(std::string_view tz);
 
 struct json_input_error {
   error err;             // bad_request
