@@ -39,8 +39,10 @@ std::optional<side> side_of(user_role r);
 
 // Upper bounds of each phase (protocol §1 "expected length"), in ms.
 struct phase_limits {
-  // How long an invitation waits for the expert's answer (protocol/README.md).
-  std::int64_t invited_ms = 7LL * 24 * 3600 * 1000;
+  // How long an invitation waits for the expert's answer before support is
+  // told (phase_overdue); shorter than the 72 h proposal TTL, after which the
+  // invitation lapses (protocol/README.md).
+  std::int64_t invited_ms = 2LL * 24 * 3600 * 1000;
   std::int64_t discovery_ms = 2LL * 24 * 3600 * 1000;
   std::int64_t agreement_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t active_ms = 28LL * 24 * 3600 * 1000;

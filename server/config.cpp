@@ -66,7 +66,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
   std::string reply_sla = "24h", status_sla = "72h",
-              phase_limits_text = "invited=7d,discovery=2d,agreement=3d,active=28d,completion=5d";
+              phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
       "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n\n"
       "Every option can also be set as PARLEY_<OPTION> in the environment\n"

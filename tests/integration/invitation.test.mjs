@@ -54,7 +54,7 @@ describe('creating an engagement by PUT', () => {
     assert.deepEqual(s.parties, { client: { id: 'inv-alice', name: 'Alice' }, expert: { id: 'inv-bob', name: 'Bob' } });
     assert.deepEqual(s.requirements, [{ key: 'nda', title: 'Mutual NDA', by: ['client', 'expert'], acknowledged_by: [] }]);
     assert.deepEqual(s.settings, { revisions: 2, review_days: 3 });
-    assert.equal(s.phase_due, s.phase_since + 7 * 24 * 3600 * 1000);
+    assert.equal(s.phase_due, s.phase_since + 2 * 24 * 3600 * 1000);
     assert.equal(s.open_proposals.length, 1);
     assert.equal(s.open_proposals[0].topic, 'invitation');
     assert.equal(s.open_proposals[0].text, 'Market entry DACH');
