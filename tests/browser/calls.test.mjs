@@ -27,16 +27,6 @@ function people(eng) {
   };
 }
 
-// The server of this run schedules calls (state.calls) or the test is skipped.
-async function callsSupported(t, eng, tok) {
-  const res = await fetch(`${suite.server.url}/api/v1/engagements/${eng}`, { headers: { Authorization: `Bearer ${tok}` } });
-  const body = await res.json();
-  const state = body.state && body.state.phase ? body.state : body;
-  if (Array.isArray(state.calls)) return true;
-  t.skip('the server at PARLEY_BIN has no introductory calls (protocol §9.5: state.calls); build it from a branch that has them');
-  return false;
-}
-
 // "YYYY-MM-DD" of the day `days` from now in zone `tz`.
 function dayIn(tz, days) {
   return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(Date.now() + days * DAY));
@@ -73,7 +63,6 @@ for (const [label, viewport] of VIEWPORTS) {
   test(`a call with three times: the other party picks the second, both see it scheduled and add it to a calendar (${label})`, { skip }, async (t) => {
     const eng = uniqueEng(`call-${label}`);
     const tok = people(eng);
-    if (!(await callsSupported(t, eng, tok.client))) return;
     const client = await openClient(suite.browser, suite.server, tok.client, { viewport, timezoneId: BERLIN });
     const expert = await openClient(suite.browser, suite.server, tok.expert, { viewport, timezoneId: NEW_YORK });
     await Promise.all([waitOnline(client), waitOnline(expert)]);
@@ -158,7 +147,6 @@ for (const [label, viewport] of VIEWPORTS) {
 test('the dialog refuses a time in the past and a link that is not https, keeping what was typed', { skip }, async (t) => {
   const eng = uniqueEng('call-refuse');
   const tok = people(eng);
-  if (!(await callsSupported(t, eng, tok.client))) return;
   const client = await openClient(suite.browser, suite.server, tok.client, { timezoneId: BERLIN });
   await waitOnline(client);
   await client.getByTestId('action-call').click();
@@ -202,7 +190,6 @@ for (const [label, viewport] of VIEWPORTS) {
   test(`the reminder shows as a notice 15 minutes before the call (${label})`, { skip }, async (t) => {
     const eng = uniqueEng(`call-remind-${label}`);
     const tok = people(eng);
-    if (!(await callsSupported(t, eng, tok.client))) return;
     const client = await openClient(suite.browser, suite.server, tok.client, { viewport, timezoneId: BERLIN });
     await waitOnline(client);
     // A call whose reminder is due a few seconds from now.
