@@ -220,6 +220,9 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     assert.match(await row.getByTestId('person-status').textContent(), new RegExp(`^Away until \\S+ ${nyUntil}`));
     assert.equal(await row.getByTestId('person-note').textContent(), NOTE);
     assert.equal(await row.getByTestId('person-reply').textContent(), 'Usually replies within 4 h');
+    // Laid out on a desktop too (not a bare bulleted list): the styles of calls and people apply at every width.
+    assert.equal(await alice.locator('.people-list').evaluate((el) => getComputedStyle(el).listStyleType), 'none');
+    assert.equal(await alice.getByTestId('next-call').evaluate((el) => getComputedStyle(el).display), 'flex');
     await check(alice, 'availability-seen-by-alice');
 
     // 5. Alice writes; Bob owes the reply, due when his away period ends.
