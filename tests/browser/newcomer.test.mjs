@@ -103,6 +103,9 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     assert.match(await card.getByTestId('invitation-details').textContent(), /German, Austrian and Swiss markets/);
     assert.match(await card.getByTestId('invitation-requirements').textContent(), /Mutual NDA — to be acknowledged by Alice \(client\) and Bob \(expert\)/);
     await onPhase(bob, 'invited');
+    // The engagement goes by its title, in the room's head and the tab.
+    await until(async () => (await bob.getByTestId('channel-title').textContent()) === 'Market entry DACH', { message: 'the title in the head' });
+    assert.equal(await bob.title(), 'Market entry DACH · Parley');
     await check(bob, 'invitation-bob');
     await invitationCard(alice).getByTestId('invitation-waiting').waitFor();
     assert.match(await invitationCard(alice).getByTestId('invitation-waiting').textContent(), /^Waiting for Bob \(expert\) to answer the invitation/);
