@@ -174,6 +174,11 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     await check(alice, 'call-pick');
     await callCard.getByTestId('proposal-accept').click();
     await callCard.getByTestId('call-slot-chosen').waitFor();
+    // The confirmation does not hide the room's head (title, who owes a reply, the next call).
+    const toastBox = await alice.getByTestId('toast').last().boundingBox();
+    const headBox = await alice.locator('.channel-head').boundingBox();
+    assert.ok(toastBox.y >= headBox.y + headBox.height || toastBox.x >= headBox.x + headBox.width,
+      `the toast ${JSON.stringify(toastBox)} is clear of the head ${JSON.stringify(headBox)}`);
     const state = await stateOf(server, links['Alice (client)']);
     assert.deepEqual(state.calls.map((c) => [c.start, c.minutes, c.link]), [[start, 30, 'https://meet.example.com/dach-intro']]);
     for (const page of [bob, alice]) {
