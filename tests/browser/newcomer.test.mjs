@@ -171,6 +171,8 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     const nyStart = new Intl.DateTimeFormat('en-GB', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(start));
     assert.match(await callCard.getByTestId('call-slot').nth(1).textContent(), new RegExp(`${nyStart}–.*16:00–16:30 in Europe/Berlin`));
     await callCard.getByTestId('call-slot-radio').nth(1).check();
+    // The same proposal in the details panel shows the same pick.
+    assert.equal(await alice.locator('[data-testid="details"] [data-testid="call-slot-radio"]').nth(1).isChecked(), true);
     await check(alice, 'call-pick');
     await callCard.getByTestId('proposal-accept').click();
     await callCard.getByTestId('call-slot-chosen').waitFor();
