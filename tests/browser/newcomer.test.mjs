@@ -106,6 +106,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     // The engagement goes by its title, in the room's head and the tab.
     await until(async () => (await bob.getByTestId('channel-title').textContent()) === 'Market entry DACH', { message: 'the title in the head' });
     assert.equal(await bob.title(), 'Market entry DACH · Parley');
+    assert.match(await bob.locator('.side-eng-title').textContent(), /^Market entry DACH · demo/);
     await check(bob, 'invitation-bob');
     await invitationCard(alice).getByTestId('invitation-waiting').waitFor();
     assert.match(await invitationCard(alice).getByTestId('invitation-waiting').textContent(), /^Waiting for Bob \(expert\) to answer the invitation/);
