@@ -57,12 +57,17 @@ function signingKeyFile(dataDir) {
 
 // Starts parley and resolves once it prints its ready line.
 // `args` are further command-line options (e.g. a short `--reply-sla`).
-export async function startServer({ port = 0, dataDir, instance = 'browser-test', args = [] } = {}) {
+// `dev` starts it as `./parley.sh run` does: `--dev`, no secret and no
+// signing key given, so the server makes its own and prints the demo links.
+export async function startServer({ port = 0, dataDir, instance = 'browser-test', args = [], dev = false } = {}) {
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
-  const argv = ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT, ...args];
+  const argv = dev
+    ? ['--dev', '--data-dir', dir, '--web-root', WEB_ROOT, '--listen', `127.0.0.1:${port}`, ...args]
+    : ['--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--instance', instance, '--web-root', WEB_ROOT, ...args];
   const cmd = BIN;
   const cmdArgs = argv;
-  const env = { ...process.env, PARLEY_SECRET: SECRET, PARLEY_SIGNING_KEY_FILE: signingKeyFile(dir) };
+  const env = { ...process.env, PARLEY_SECRET: SECRET, PARLEY_SIGNING_KEY_FILE: dev ? '' : signingKeyFile(dir) };
+  if (dev) { delete env.PARLEY_SECRET; delete env.PARLEY_SIGNING_KEY_FILE; }
   const proc = spawn(cmd, cmdArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stderr.on('data', (d) => { output += d; });
@@ -125,8 +130,9 @@ export async function launchBrowser() {
 
 // Opens the client signed in with `tok`; collects page errors and CSP reports.
 // `setup(context)` runs before the page opens (permissions, init scripts);
-// `timezoneId` is the page's zone (the machine's when not given).
-export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup, timezoneId } = {}) {
+// `timezoneId` is the page's zone (the machine's when not given); `link`
+// opens that address (a sign-in link the server printed) instead.
+export async function openClient(browser, server, tok, { viewport = { width: 1280, height: 800 }, hash = '', setup, timezoneId, link } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, ...(timezoneId ? { timezoneId } : {}) });
   if (setup) await setup(context);
   const page = await context.newPage();
@@ -136,7 +142,7 @@ export async function openClient(browser, server, tok, { viewport = { width: 128
     if (msg.type() === 'error' && !/Failed to load resource|WebSocket connection to/.test(msg.text())) page.problems.push(`console: ${msg.text()}`);
   });
   page.on('dialog', (d) => { page.problems.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
-  await page.goto(`${server.url}/#token=${tok}${hash}`);
+  await page.goto(link || `${server.url}/#token=${tok}${hash}`);
   return page;
 }
 

@@ -57,8 +57,8 @@ export function callDetails(s, p, st) {
     const id = `${name}-${slot.index}`;
     const radio = h('input', {
       type: 'radio', name, id, value: String(slot.index), testid: 'call-slot-radio', disabled: passed,
-      checked: picksOf(s).get(key) === slot.index,
-      onchange: () => { picksOf(s).set(key, slot.index); },
+      checked: picksOf(s).get(key) === slot.index, dataset: { pick: key },
+      onchange: () => { picksOf(s).set(key, slot.index); showPick(key, slot.index); },
     });
     return h('li', { class: 'call-slot choosing', testid: 'call-slot', dataset: { index: String(slot.index) } },
       radio, h('label', { for: id }, label));
@@ -73,6 +73,14 @@ export function callDetails(s, p, st) {
     link ? h('p', { class: 'call-link' }, 'Meeting link: ', h('a', { href: link, target: '_blank', rel: 'noopener noreferrer', class: 'text-link', testid: 'call-link' }, link)) : null,
     choosing ? h('p', { class: 'form-error', role: 'alert', testid: 'call-pick-error', hidden: true }) : null,
   ];
+}
+
+// The same proposal is drawn in the timeline and in the details panel's open
+// proposals: a time picked in one is shown picked in the other.
+function showPick(key, index) {
+  for (const r of document.querySelectorAll('input[type=radio][data-pick]')) {
+    if (r.dataset.pick === key && r.value === String(index)) r.checked = true;
+  }
 }
 
 // Accepting a call sends the picked slot's index (protocol §9.5).

@@ -9,13 +9,38 @@ import { requirementsCallout } from './requirements.js';
 import { renderOwedReply } from './owed_reply.js';
 import { presenceChip, renderPeople } from './people.js';
 
+// The room's name: an engagement created by the platform goes by its title
+// (state.title), any other by its id.
+function channelTitle(s) {
+  const cur = s.current;
+  if (cur.ch === 'support') return 'Support inbox';
+  const state = s.engagements.get(cur.eng)?.state;
+  const name = state && typeof state.title === 'string' && state.title ? state.title : `Engagement ${cur.eng}`;
+  return cur.room === 'mediation' ? `Mediation · ${name}` : name;
+}
+
+// The title once the engagement's state names it (it may arrive after the frame is drawn).
+function renderChannelTitle(s) {
+  const e = s.el;
+  if (!e.channelTitle || !s.current || !s.current.ch) return;
+  const title = channelTitle(s);
+  if (e.channelTitle.textContent === title) return;
+  setText(e.channelTitle, title);
+  setText(e.topTitle, title);
+  const section = e.channelTitle.closest('section');
+  if (section) section.setAttribute('aria-label', title);
+  // keeps the unread count the title starts with (notify.js)
+  const unread = /^\(\d+\+?\) /.exec(document.title);
+  document.title = `${unread ? unread[0] : ''}${title} · Parley`;
+}
+
 export function renderChannelFrame(s) {
   const cur = s.current;
   if (!cur || !cur.ch) return;
   const ch = cur.ch;
   const c = s.channel(ch);
   const isEng = cur.kind === 'eng';
-  const title = ch === 'support' ? 'Support inbox' : cur.room === 'mediation' ? `Mediation · Engagement ${cur.eng}` : `Engagement ${cur.eng}`;
+  const title = channelTitle(s);
   document.title = `${title} · Parley`;
   setText(s.el.topTitle, title);
   const e = s.el;
@@ -51,7 +76,7 @@ export function renderChannelFrame(s) {
   replaceChildren(e.main, h('section', { class: `channel room-${cur.room}`, testid: 'channel', dataset: { ch }, 'aria-label': title },
     h('div', { class: 'channel-head' },
       h('div', { class: 'channel-title' },
-        h('h1', { testid: 'channel-title' }, title),
+        e.channelTitle = h('h1', { testid: 'channel-title' }, title),
         tabs,
         e.presence),
       subtitle ? h('p', { class: 'channel-sub' }, subtitle) : null,
@@ -77,6 +102,7 @@ export function renderEngagementNotes(s) {
   const e = s.el;
   const cur = s.current;
   if (!e || !e.banner || !cur) return;
+  renderChannelTitle(s);
   renderOwedReply(s);
   const notes = cur.kind === 'eng' && cur.room === 'main' ? [engagementBanner(s, cur.eng), requirementsCallout(s, cur.eng)].filter(Boolean) : [];
   // Redrawn only when its content changes, so that a focused button keeps the focus.

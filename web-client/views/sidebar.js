@@ -45,8 +45,11 @@ export function drawSidebar(s) {
     const medCh = `eng:${id}:mediation`;
     const med = s.channels.get(medCh);
     const hasMed = (med && med.joined && med.head > 0) || (eng && (eng.mediation === 'open' || eng.mediation === 'closed'));
+    // An engagement created with a title is listed by it (the id stays beside it, muted).
+    const title = eng && eng.state && typeof eng.state.title === 'string' && eng.state.title ? eng.state.title : null;
     items.push(h('div', { class: 'side-eng' },
-      h('div', { class: 'side-eng-title', title: `Engagement ${id}` }, h('span', null, id), phaseChip(phase)),
+      h('div', { class: 'side-eng-title', title: title ? `${title} · Engagement ${id}` : `Engagement ${id}` },
+        h('span', null, title || id, title ? h('span', { class: 'side-eng-id' }, ` · ${id}`) : null), phaseChip(phase)),
       h('ul', { class: 'chan-list' },
         link(`eng:${id}`, 'Conversation', `#/eng/${encodeURIComponent(id)}`),
         hasMed ? link(medCh, 'Mediation room', `#/eng/${encodeURIComponent(id)}/mediation`, h('span', { class: 'chan-tag', 'aria-hidden': 'true' }, '⚖')) : null)));
