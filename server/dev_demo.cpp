@@ -21,8 +21,8 @@ boost::json::object demo_invitation() {
           {"details",
            "Assess the German, Austrian and Swiss markets for our B2B analytics product: market size, "
            "three competitors in depth, pricing, and a go-to-market plan for the first year."},
-          {"client", {{"id", "alice"}, {"name", "Alice (client)"}}},
-          {"expert", {{"id", "bob"}, {"name", "Bob (expert)"}}},
+          {"client", {{"id", "alice"}, {"name", "Alice"}}},
+          {"expert", {{"id", "bob"}, {"name", "Bob"}}},
           {"terms", {{"scope", "Market study and go-to-market plan"}, {"weeks", 3}}},
           {"requirements", boost::json::array{{{"key", "nda"}, {"title", "Mutual NDA"}, {"by", {"client", "expert"}}}}}};
 }
@@ -50,7 +50,7 @@ void create_demo_engagement(hub& h, const std::string& secret, std::ostream& out
   }
   switch (status.get()) {
     case 201:
-      out << "parley: demo engagement \"demo\" created: Bob (expert) is invited; it starts when he accepts\n";
+      out << "parley: demo engagement \"demo\" created: Bob, the expert, is invited; it starts when he accepts\n";
       break;
     case 200: out << "parley: demo engagement \"demo\" is already there\n"; break;
     case 409:

@@ -55,14 +55,15 @@ void print_demo_tokens(std::ostream& out, const std::string& base_url, const std
     std::vector<std::string> eng;
   };
   const demo users[] = {
-      {{"alice", "Alice (client)", user_role::client}, {"demo"}},
-      {{"bob", "Bob (expert)", user_role::expert}, {"demo"}},
-      {{"sam", "Sam (support)", user_role::support}, {"*"}},
+      {{"alice", "Alice", user_role::client}, {"demo"}},
+      {{"bob", "Bob", user_role::expert}, {"demo"}},
+      {{"sam", "Sam", user_role::support}, {"*"}},
   };
   out << "parley: development mode (--dev): tokens are signed with the secret in the data directory (file dev-secret).\n"
       << "parley: demo engagement \"demo\": open these links, one per browser window:\n";
   for (const auto& u : users) {
-    out << "  " << u.who.name << ": " << base_url << "#token=" << make_token(u.who, u.eng, exp, secret) << "\n";
+    // The page names each person's role itself; the terminal says whose link is whose.
+    out << "  " << u.who.name << " (" << role_name(u.who.role) << "): " << base_url << "#token=" << make_token(u.who, u.eng, exp, secret) << "\n";
   }
   auto bot = make_token({"statusbot", "Status bot", user_role::bot}, {"demo"}, exp, secret);
   out << "  Status bot (HTTP):\n    curl -H 'Authorization: Bearer " << bot << "' -H 'Content-Type: application/json' \\\n"

@@ -85,7 +85,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
   const browser = await launchBrowser();
   try {
     const links = await printedLinks(server);
-    assert.match(server.output(), /demo engagement "demo" created: Bob \(expert\) is invited/);
+    assert.match(server.output(), /demo engagement "demo" created: Bob, the expert, is invited/);
 
     // 1. The invitation. Bob opens his link first, on a phone as well.
     const bobPhone = await openClient(browser, server, null, { link: links['Bob (expert)'], viewport: PHONE, timezoneId: BERLIN });
@@ -101,7 +101,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     await card.getByTestId('invitation-accept').waitFor();
     assert.equal(await card.getByTestId('invitation-title').textContent(), 'Market entry DACH');
     assert.match(await card.getByTestId('invitation-details').textContent(), /German, Austrian and Swiss markets/);
-    assert.match(await card.getByTestId('invitation-requirements').textContent(), /Mutual NDA — to be acknowledged by Alice \(client\) and Bob \(expert\)/);
+    assert.match(await card.getByTestId('invitation-requirements').textContent(), /Mutual NDA — to be acknowledged by Alice and Bob/);
     await onPhase(bob, 'invited');
     // The engagement goes by its title, in the room's head and the tab.
     await until(async () => (await bob.getByTestId('channel-title').textContent()) === 'Market entry DACH', { message: 'the title in the head' });
@@ -109,7 +109,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     assert.match(await bob.locator('.side-eng-title').textContent(), /^Market entry DACH · demo/);
     await check(bob, 'invitation-bob');
     await invitationCard(alice).getByTestId('invitation-waiting').waitFor();
-    assert.match(await invitationCard(alice).getByTestId('invitation-waiting').textContent(), /^Waiting for Bob \(expert\) to answer the invitation/);
+    assert.match(await invitationCard(alice).getByTestId('invitation-waiting').textContent(), /^Waiting for Bob to answer the invitation/);
     assert.equal(await invitationCard(alice).getByTestId('invitation-accept').count(), 0);
     await check(alice, 'invitation-alice-waiting');
 
@@ -123,7 +123,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     for (const page of [bob, alice]) {
       await page.getByTestId('requirements-callout').waitFor();
       assert.equal(await page.getByTestId('phase-step-active').getAttribute('data-blocked'), 'true');
-      assert.equal(await page.getByTestId('phase-needs').textContent(), 'Active needs: Mutual NDA — Alice (client) and Bob (expert)');
+      assert.equal(await page.getByTestId('phase-needs').textContent(), 'Active needs: Mutual NDA — Alice and Bob');
     }
     await check(bob, 'discovery-nda-callout');
     for (const [page, note] of [[bob, 'Signed and returned.'], [alice, '']]) {
@@ -142,7 +142,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
       assert.equal(await page.getByTestId('phase-step-active').getAttribute('data-blocked'), null);
       await until(async () => {
         const log = await logSentences(page);
-        return log.includes('Bob (expert) acknowledged Mutual NDA') && log.includes('Alice (client) acknowledged Mutual NDA');
+        return log.includes('Bob acknowledged Mutual NDA') && log.includes('Alice acknowledged Mutual NDA');
       }, { message: 'both acknowledgements in the decision log' });
     }
     assert.deepEqual((await stateOf(server, links['Alice (client)'])).requirements[0].acknowledged_by.sort(), ['alice', 'bob']);
@@ -238,7 +238,7 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
 
     // 5. Alice writes; Bob owes the reply, due when his away period ends.
     await send(alice, 'Looking forward to the call. Could you share a short agenda?');
-    await until(async () => /^Bob \(expert\) owes you a reply/.test(await alice.getByTestId('owed-reply-text').textContent().catch(() => '')), { message: 'Bob owes Alice a reply' });
+    await until(async () => /^Bob owes you a reply/.test(await alice.getByTestId('owed-reply-text').textContent().catch(() => '')), { message: 'Bob owes Alice a reply' });
     await until(async () => /^You owe a reply/.test(await bob.getByTestId('owed-reply-text').textContent().catch(() => '')), { message: 'Bob is told he owes a reply' });
     const owed = (await stateOf(server, links['Alice (client)'])).owed_reply;
     assert.equal(owed.side, 'expert');

@@ -259,13 +259,13 @@ describe('development mode', () => {
     const dataDir = path.join(makeTempDir('parley-dev-'), 'data');
     const dev = await startServer({ dataDir, secret: '', args: ['--dev'] });
     const secret = fs.readFileSync(path.join(dataDir, 'dev-secret'), 'utf8').trim();
-    const bob = token({ sub: 'bob', name: 'Bob (expert)', role: 'expert', eng: ['demo'] }, { secret });
+    const bob = token({ sub: 'bob', name: 'Bob', role: 'expert', eng: ['demo'] }, { secret });
     const s = await httpState(dev, bob, 'demo');
     assert.equal(s.phase, 'invited');
     assert.equal(s.title, 'Market entry DACH');
     assert.ok(s.details.length > 0);
-    assert.deepEqual(s.parties.expert, { id: 'bob', name: 'Bob (expert)' });
-    assert.deepEqual(s.parties.client, { id: 'alice', name: 'Alice (client)' });
+    assert.deepEqual(s.parties.expert, { id: 'bob', name: 'Bob' });
+    assert.deepEqual(s.parties.client, { id: 'alice', name: 'Alice' });
     assert.deepEqual(s.requirements, [{ key: 'nda', title: 'Mutual NDA', by: ['client', 'expert'], acknowledged_by: [] }]);
     assert.ok(s.can.includes(`decide:${s.open_proposals[0].seq}`));
     await logged(dev, /demo engagement "demo" created/);
