@@ -30,7 +30,10 @@ listener::listener(hub& h, net::io_context& ioc, const net::ip::tcp::endpoint& e
   acceptor_.listen(net::socket_base::max_listen_connections);
 }
 
-void listener::run() { do_accept(); }
+// Started from the main thread once the workers run: the accept loop lives on the acceptor's executor.
+void listener::run() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
 
 void listener::stop() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {

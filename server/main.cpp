@@ -104,14 +104,14 @@ int serve(config cfg) {
   arm_marker_flush();
 
   auto address = net::ip::make_address(cfg.listen_host);
+  // Bound and listening now (the port is known); connections are accepted
+  // from run() on, once the server is ready for them.
   auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
-  server->run();
   std::shared_ptr<listener> admin;
   if (!cfg.admin_host.empty()) {
     admin = std::make_shared<listener>(h, h.workers().front()->ioc,
                                        net::ip::tcp::endpoint(net::ip::make_address(cfg.admin_host), cfg.admin_port),
                                        listener_role::admin_port);
-    admin->run();
   }
 
   std::promise<int> stop_signal;
@@ -130,6 +130,11 @@ int serve(config cfg) {
   // Tokens are accepted once the revocations are read: wait for that (a few
   // seconds at most; storage that is down at start is waited for in the background).
   for (int i = 0; i < 500 && !h.revocations_loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // The demo engagement exists before the first connection is accepted, so
+  // that no early client creates it on first use instead of by invitation.
+  if (cfg.dev && dev_secret) create_demo_engagement(h, cfg.secret, std::cerr);
+  server->run();
+  if (admin) admin->run();
 
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
@@ -144,10 +149,7 @@ int serve(config cfg) {
             {{"kid", keys.signer->kid()},
              {"source", cfg.signing_key_file.empty() ? "development" : "file"},
              {"published_keys", std::to_string(keys.keys.size())}});
-  if (cfg.dev && dev_secret) {
-    create_demo_engagement(h, cfg.secret, std::cerr);
-    print_demo_tokens(std::cerr, url, cfg.secret);
-  }
+  if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();
   std::cerr << "parley: " << strsignal(sig) << ": draining\n";
