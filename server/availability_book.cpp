@@ -25,10 +25,10 @@ void availability_book::remember(const std::string& user_id, const std::optional
   known_[user_id] = entry{r ? from_record(*r) : known_availability{}, now_ms};
 }
 
-std::optional<known_availability> availability_book::known(const std::string& user_id, std::int64_t now_ms) const {
+std::optional<known_availability> availability_book::known(const std::string& user_id) const {
   std::lock_guard lock(mutex_);
   auto it = known_.find(user_id);
-  if (it == known_.end() || now_ms - it->second.fetched_ms > max_age_ms_) return std::nullopt;
+  if (it == known_.end()) return std::nullopt;
   return it->second.value;
 }
 

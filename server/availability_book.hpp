@@ -42,9 +42,11 @@ class availability_book {
 
   // Remembers what storage said of `user_id` at `now_ms` (`nullopt`: nothing stored).
   void remember(const std::string& user_id, const std::optional<user_record>& r, std::int64_t now_ms);
-  // What is known of `user_id` and not older than max_age_ms, if anything.
-  std::optional<known_availability> known(const std::string& user_id, std::int64_t now_ms) const;
-  // Of `user_ids`, those not known here (at most max_user_lookup of them).
+  // What is known of `user_id`, however old: an old value is a better guess
+  // than none (unknown_of has it read again).
+  std::optional<known_availability> known(const std::string& user_id) const;
+  // Of `user_ids`, those not known here or known for longer than max_age_ms
+  // (at most max_user_lookup of them): the ones to read again.
   std::vector<std::string> unknown_of(const std::vector<std::string>& user_ids, std::int64_t now_ms) const;
 
   // `user_id` was last seen at `at_ms` (their last connection here closed).

@@ -1,12 +1,11 @@
 #include "server/hub.hpp"
 
-#include "protocol/invitation.hpp"
-
 #include "protocol/access.hpp"
 #include "protocol/can.hpp"
 #include "protocol/engagement.hpp"
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/invitation.hpp"
 #include "server/sla_watcher.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
@@ -339,7 +338,10 @@ void hub::state_of(const claims& who, const std::string& ch_name,
                                                              result<engagements::snapshot> s) {
     if (!s) return done(s.err());
     if (auto joined = check_join(**s, ch); !joined) return done(joined.err());
-    done(boost::json::value(state_for(**s, who)));
+    // owed_reply.due follows the owing user's availability: read it when not known lately.
+    std::vector<std::string> owing;
+    if (auto id = owing_user(**s)) owing.push_back(*id);
+    learn_availability(std::move(owing), [this, who, state = *s, done] { done(boost::json::value(state_for(*state, who))); });
   });
 }
 

@@ -77,11 +77,11 @@ void hub::learn_availability(std::vector<std::string> user_ids, std::function<vo
 
 boost::json::object hub::presence_entry(const user& who, bool present) const {
   const auto now = now_ms();
-  return presence_entry_json(who, availability_.known(who.id, now), present ? std::optional(now) : std::nullopt);
+  return presence_entry_json(who, availability_.known(who.id), present ? std::optional(now) : std::nullopt);
 }
 
 boost::json::object hub::absent_entry(const std::string& user_id) const {
-  auto k = availability_.known(user_id, now_ms());
+  auto k = availability_.known(user_id);
   auto o = stored_json(k);
   o.erase("set_at");
   o["user"] = boost::json::object{{"id", user_id}};
@@ -89,7 +89,7 @@ boost::json::object hub::absent_entry(const std::string& user_id) const {
 }
 
 std::optional<known_availability> hub::known_availability_of(const std::string& user_id) const {
-  return availability_.known(user_id, now_ms());
+  return availability_.known(user_id);
 }
 
 void hub::user_connected(const std::string& user_id) { availability_.connected(user_id); }
@@ -107,7 +107,7 @@ void hub::user_disconnected(const std::string& user_id) {
 std::optional<std::int64_t> hub::owed_reply_due(const engagement_state& s) const {
   std::optional<owing_availability> owing;
   if (auto who = owing_user(s)) {
-    if (auto k = availability_.known(*who, now_ms())) owing = owing_availability{k->value, k->set_at};
+    if (auto k = availability_.known(*who)) owing = owing_availability{k->value, k->set_at};
   }
   return reply_due(s, cfg_.sla, owing);
 }

@@ -55,7 +55,7 @@ std::optional<owing_availability> sla_watcher::cached_owing(const engagement_sta
   if (!known_) return std::nullopt;
   auto who = owing_user(s);
   if (!who) return std::nullopt;
-  auto k = known_->known(*who, now_ms());
+  auto k = known_->known(*who);
   if (!k) return std::nullopt;
   return owing_availability{k->value, k->set_at};
 }
