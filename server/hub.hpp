@@ -147,8 +147,6 @@ class hub {
   // a reader who is not present (`absent` in a join reply).
   boost::json::object presence_entry(const user& who, bool present) const;
   boost::json::object absent_entry(const std::string& user_id) const;
-  // The availability of `user_id` known here, if any (the reply SLA's due).
-  std::optional<known_availability> known_availability_of(const std::string& user_id) const;
   // A WebSocket connection of `user_id` said hello / closed: when the last
   // one on this instance closes, the user's last_seen is stored.
   void user_connected(const std::string& user_id);

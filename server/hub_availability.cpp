@@ -88,10 +88,6 @@ boost::json::object hub::absent_entry(const std::string& user_id) const {
   return o;
 }
 
-std::optional<known_availability> hub::known_availability_of(const std::string& user_id) const {
-  return availability_.known(user_id);
-}
-
 void hub::user_connected(const std::string& user_id) { availability_.connected(user_id); }
 
 void hub::user_disconnected(const std::string& user_id) {
