@@ -3,11 +3,13 @@
 #include "protocol/frame.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/proposal_expiry.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -49,7 +51,8 @@ constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "a
 constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
 
 // Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
-constexpr std::array<std::string_view, 6> server_kinds = {"phase", "mediation", "sla", "notice", "proposal_expired", "reminder"};
+constexpr std::array<std::string_view, 7> server_kinds = {"phase",    "mediation", "sla",           "notice",
+                                                          "proposal_expired", "reminder", "review_due_soon"};
 
 // Reads the fields of one body against a fixed list of names, refusing any
 // other field and copying the accepted ones into `out` in a stable order.
@@ -239,6 +242,64 @@ result<object> acknowledgement_body(const body_reader& in) {
   return out;
 }
 
+// A delivery's files as the client names them, [{sha256, name}], 1 to
+// max_delivery_files; the server then resolves each against the engagement's
+// uploads (protocol §9.6) before the rules see it.
+result<void> delivery_files(const body_reader& in, object& out) {
+  const value* v = in.find("files");
+  if (!v) return bad_request("missing field files");
+  if (!v->is_array() || v->get_array().empty() || v->get_array().size() > max_delivery_files) {
+    return bad_request("files must be an array of 1 to " + std::to_string(max_delivery_files) + " files");
+  }
+  boost::json::array files;
+  for (const auto& f : v->get_array()) {
+    if (!f.is_object()) return bad_request("files[] must be objects {sha256, name}");
+    body_reader entry(f.get_object(), "files[]");
+    object one;
+    PARLEY_TRY(entry.only(std::array<std::string_view, 2>{"sha256", "name"}));
+    const value* hash = entry.find("sha256");
+    if (!hash || !hash->is_string() || hash->get_string().size() != 64 ||
+        !std::all_of(hash->get_string().begin(), hash->get_string().end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+      return bad_request("files[].sha256 must be 64 lowercase hex digits");
+    }
+    one.emplace("sha256", hash->get_string());
+    PARLEY_TRY(entry.text("name", true, 1, one));
+    files.push_back(std::move(one));
+  }
+  out.emplace("files", std::move(files));
+  return {};
+}
+
+result<object> delivery_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 4>{"deliverable", "text", "files", "final"}));
+  const value* key = in.find("deliverable");
+  if (!key) return bad_request("missing field deliverable");
+  if (!key->is_string() || !is_deliverable_key(key->get_string())) {
+    return bad_request("deliverable must be 1-64 characters of a-z, 0-9, _ and -");
+  }
+  out.emplace("deliverable", key->get_string());
+  PARLEY_TRY(in.text("text", true, 1, out));
+  if (detail::count_code_points(out.at("text").get_string()) > max_delivery_text_chars) {
+    return make_error(errc::too_large, "text exceeds " + std::to_string(max_delivery_text_chars) + " characters");
+  }
+  PARLEY_TRY(delivery_files(in, out));
+  if (const value* final = in.find("final")) {
+    if (!final->is_bool()) return bad_request("final must be true or false");
+    out.emplace("final", final->get_bool());
+  }
+  return out;
+}
+
+result<object> revision_request_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"delivery", "text"}));
+  PARLEY_TRY(in.integer("delivery", true, 1, int64_max, "a positive integer (the delivery's seq)", out));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  return out;
+}
+
 #undef PARLEY_TRY
 
 }  // namespace
@@ -257,6 +318,8 @@ result<object> validate_body(std::string_view kind, const object& body) {
   if (kind == "proposal") return proposal_body(in);
   if (kind == "decision") return decision_body(in);
   if (kind == "acknowledgement") return acknowledgement_body(in);
+  if (kind == "delivery") return delivery_body(in);
+  if (kind == "revision_request") return revision_request_body(in);
   if (one_of(kind, server_kinds)) {
     return bad_request("kind " + std::string(kind) + " is made by the server and may not be posted");
   }

@@ -2,6 +2,7 @@
 
 #include "protocol/calls.hpp"
 #include "protocol/can.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 
@@ -159,6 +160,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
   }
   add_invitation_json(o, s);
   o["calls"] = calls_json(s);
+  o["deliverables"] = deliverables_json(s);
   return o;
 }
 
