@@ -1,6 +1,7 @@
 #pragma once
 // Posts `sla` events when an engagement misses a service level (protocol §4),
-// and `proposal_expired` when an open proposal outlives the TTL (§9.4).
+// `proposal_expired` when an open proposal outlives the TTL (§9.4), and a
+// delivery's warning and automatic acceptance when its review window ends (§9.6).
 // Engagements are kept in a heap by the time of their next miss: an idle
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
@@ -54,6 +55,11 @@ class sla_watcher {
   // each, within the engagement's exclusive ops, at most `passes` appends.
   void post_expiries(const std::string& eng);
   void append_expiry(const std::string& eng, engagements::snapshot s, std::function<void()> finished, int passes);
+  // Deliveries' review windows (sla_watcher_deliveries.cpp): warnings and
+  // automatic acceptances, one guarded append each, like the expiries.
+  void post_review_steps(const std::string& eng);
+  void append_review_step(const std::string& eng, engagements::snapshot s, std::function<void()> finished,
+                          int passes);
 
   boost::asio::io_context& ioc_;
   engine& storage_;
