@@ -189,4 +189,49 @@ void sla_watcher::post_with(const std::string& eng, const engagement_state& s,
   }
 }
 
+
+void sla_watcher::post_guarded_steps(const std::string& eng, step_fn next, int passes) {
+  auto shared = std::make_shared<const step_fn>(std::move(next));
+  book_.run_exclusive(eng, false, [this, eng, shared, passes](result<engagements::snapshot> state,
+                                                             std::function<void()> finished) {
+    if (!state) {
+      finished();
+      return retry_later(eng);
+    }
+    append_guarded_step(eng, std::move(*state), shared, std::move(finished), passes);
+  });
+}
+
+void sla_watcher::append_guarded_step(const std::string& eng, engagements::snapshot s,
+                                      std::shared_ptr<const step_fn> next, std::function<void()> finished,
+                                      int passes) {
+  auto req = (*next)(*s);
+  if (!req) return finished();
+  if (passes <= 0) {
+    finished();
+    return retry_later(eng);
+  }
+  for (const auto& ch : guarded_channels(s->eng)) {
+    auto it = s->applied.find(ch);
+    req->expect_heads.emplace_back(ch, it == s->applied.end() ? 0 : it->second);
+  }
+  storage_.append(std::move(*req), [this, eng, next, finished = std::move(finished),
+                                    passes](result<appended> out) mutable {
+    if (!out && !stale_heads(out.err())) {
+      finished();
+      return retry_later(eng);
+    }
+    // Stored, stored before (the state has not seen it yet) or raced: read the
+    // channels up to their heads and take the next step due.
+    book_.catch_up(eng, [this, eng, next, finished = std::move(finished),
+                         passes](result<engagements::snapshot> state) mutable {
+      if (!state) {
+        finished();
+        return retry_later(eng);
+      }
+      append_guarded_step(eng, std::move(*state), next, std::move(finished), passes - 1);
+    });
+  });
+}
+
 }  // namespace parley
