@@ -169,6 +169,8 @@ describe('deliveries on one running server', { concurrency: true }, () => {
     expectRefused(await client.post(ch, 'revision_request', { delivery: msg.seq + 1000, text: 'x' }), 'not_found', 'a future seq');
     expectRefused(await client.post(ch, 'delivery', { deliverable: 'r', text: 't', files: [file] }), 'forbidden', 'client delivers');
     expectRefused(await expert.post(ch, 'revision_request', { delivery: msg.seq, text: 'x' }), 'forbidden', 'expert revises');
+    const bot = await connectAs(server, userToken('dlv-abuse-bot', 'bot', [eng]));
+    expectRefused(await bot.post(ch, 'delivery', { deliverable: 'r', text: 't', files: [file] }), 'forbidden', 'a bot delivers');
     expectRefused(await expert.post(ch, 'delivery', { deliverable: 'r', text: 't', files: [file], version: 9 }), 'bad_request');
     expectRefused(await expert.post(ch, 'review_due_soon', { delivery: 1 }), 'bad_request');
     const d = await deliver('d0');

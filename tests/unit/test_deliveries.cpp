@@ -491,3 +491,19 @@ TEST_CASE("state.deliverables and can follow each step", "[rules][deliveries][ca
   h.move_to(engagement_phase::closed);
   CHECK(only_delivery_actions(h.can_of(expert)).empty());
 }
+
+TEST_CASE("an invitation's settings set the revision limit and the window", "[rules][deliveries]") {
+  harness h;
+  h.state.invitation = std::make_shared<const boost::json::object>(
+      boost::json::object{{"client", {{"id", "c1"}}},
+                          {"expert", {{"id", "e1"}}},
+                          {"requirements", boost::json::array{}},
+                          {"settings", {{"revisions", 0}, {"review_days", 1}}}});
+  h.activate();
+  auto seq = h.deliver("report");
+  CHECK(h.of("report").review_due == h.now + day);
+  CHECK(h.refused(client, "revision_request", {{"delivery", seq}, {"text", "x"}}) == errc::conflict);
+  CHECK(only_delivery_actions(h.can_of(client)) == std::vector<std::string>{"decide:" + std::to_string(seq)});
+  // Another client than the one the invitation names decides nothing.
+  CHECK(h.refused(client2, "decision", {{"proposal", seq}, {"verdict", "accepted"}}) == errc::forbidden);
+}
