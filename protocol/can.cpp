@@ -115,6 +115,11 @@ std::vector<std::string> can(const engagement_state& s, const claims& reader, co
   }
   if (may_deliver(c)) actions.insert("deliver");
   add_delivery_answers(c, actions);
+  // Any well-formed review: whether the reader may review now.
+  boost::json::object ratings{{"quality", 5}, {"communication", 5}, {"timeliness", 5}};
+  if (c.accepted(channel_type::engagement, "review", {{"ratings", std::move(ratings)}, {"text", "a candidate"}})) {
+    actions.insert("review");
+  }
   for (const auto& requirement : requirements_of(s)) {
     const auto& key = requirement.as_object().at("key");
     if (c.accepted(channel_type::engagement, "acknowledgement", {{"key", key}})) {

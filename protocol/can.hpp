@@ -27,7 +27,8 @@ namespace parley {
 // channels, so an action is listed exactly when posting it would be accepted.
 // `propose:phase` is listed only for a phase the move is allowed to now: a
 // move to `active` that requirements block is not offered.
-// The v1.1 action review does not exist yet.
+//   review                      a review (§9.7); can has no clock, so between
+//                               the period's end and the reveal it is still listed.
 std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits = {});
 
 }  // namespace parley

@@ -4,6 +4,7 @@
 #include "protocol/deliveries.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
+#include "protocol/reviews.hpp"
 
 #include <algorithm>
 
@@ -230,6 +231,10 @@ bool apply(engagement_state& s, const event& ev) {
     if (main) mark_call_reminded(s, ev);
   } else if (ev.kind == "delivery" || ev.kind == "revision_request" || ev.kind == "review_due_soon") {
     if (main) apply_delivery_event(s, ev);
+  } else if (ev.kind == "review") {
+    if (main) apply_review(s, ev);
+  } else if (ev.kind == "reviews") {
+    if (main) apply_reveal(s, ev);
   }
   return true;
 }

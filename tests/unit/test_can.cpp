@@ -185,6 +185,10 @@ std::vector<tried_post> posts_to_try(const engagement_state& s) {
     for (auto key : {"report", "other"}) {
       posts.push_back({where, "delivery", {{"deliverable", key}, {"text", "v"}, {"files", files}}, "deliver"});
     }
+    posts.push_back({where, "review",
+                     {{"ratings", {{"quality", 4}, {"communication", 5}, {"timeliness", 3}}},
+                      {"text", "Careful work, on time."}},
+                     "review"});
     std::vector<std::int64_t> proposal_seqs = {99};
     for (const auto& [key, pr] : s.proposals) proposal_seqs.push_back(key.second);
     for (const auto& [key, d] : s.deliverables) {
