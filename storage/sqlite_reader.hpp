@@ -39,6 +39,7 @@ class sqlite_reader {
                    std::function<void(result<std::optional<committed_event>>)> handler);
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler);
   void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
+  void find_files(std::string eng, std::vector<std::string> hashes, std::function<void(result<file_lookup>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -62,6 +63,7 @@ class sqlite_reader {
                                                         const std::string& cid);
   result<std::vector<read_marker>> do_read_markers(const std::string& ch);
   result<std::vector<user_record>> do_user_records(const std::vector<std::string>& user_ids);
+  result<file_lookup> do_find_files(const std::string& eng, const std::vector<std::string>& hashes);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
