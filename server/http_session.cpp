@@ -197,7 +197,11 @@ void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) 
   response_.reset();
   file_response_.reset();
   if (ec) return;
-  if (!keep_alive) return shut_down();
+  if (!keep_alive) {
+    shut_down();
+    if (linger_on_close_) linger();
+    return;
+  }
   do_read();
 }
 

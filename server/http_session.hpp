@@ -15,6 +15,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
 
+#include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -41,6 +43,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void download(const http_request& req);
   void send_file(file_response res);
   void write_file_part(bool keep_alive);
+  // After refusing an upload whose body was not read: reads and drops what
+  // the client still sends, for a short while, so that it sees the answer
+  // rather than a reset.
+  void linger();
   void upgrade(http_request req);
   void answer(const http_request& req);
   void send(http_response res);
@@ -68,6 +74,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::uint64_t request_serial_ = 0;  // which request an answer belongs to
   bool answered_ = true;              // the current request has had its response
   bool head_ = false;                 // the current request is HEAD: no body goes out
+  bool linger_on_close_ = false;      // an upload's unread body may still be arriving
+  std::chrono::steady_clock::time_point linger_until_;
+  std::shared_ptr<std::array<char, 16 * 1024>> linger_buffer_;
 };
 
 }  // namespace parley

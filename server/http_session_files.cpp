@@ -42,6 +42,7 @@ void http_session::start_upload() {
                    if (auto* refused = std::get_if<http_response>(&begun)) {
                      // The body was not read: the connection cannot carry another request.
                      refused->keep_alive(false);
+                     self->linger_on_close_ = true;
                      self->header_parser_.reset();
                      return self->send(std::move(*refused));
                    }
@@ -79,6 +80,7 @@ void http_session::on_upload_read(beast::error_code ec, std::size_t) {
     // The staged file goes with the parser: nothing of the upload is kept.
     upload_parser_.reset();
     bump(hub_.stats().uploads_refused);
+    linger_on_close_ = true;
     auto limit = hub_.cfg().max_file_size;
     return refuse(make_error(errc::too_large, "files are at most " + std::to_string(limit) + " bytes"),
                   upload_->version);
@@ -101,6 +103,19 @@ void http_session::on_upload_read(beast::error_code ec, std::size_t) {
       if (self->answered_ || self->request_serial_ != serial) return;
       self->send(std::move(res));
     });
+  });
+}
+
+// At most this long, whatever the client sends.
+void http_session::linger() {
+  constexpr auto linger_time = std::chrono::seconds(2);
+  if (!linger_buffer_) {
+    linger_buffer_ = std::make_shared<std::array<char, 16 * 1024>>();
+    linger_until_ = std::chrono::steady_clock::now() + linger_time;
+  }
+  stream_.expires_at(linger_until_);
+  stream_.async_read_some(net::buffer(*linger_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (!ec) self->linger();
   });
 }
 

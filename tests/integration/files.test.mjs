@@ -121,6 +121,14 @@ describe('limits keep nothing behind', () => {
     assert.deepEqual(stagedFiles(filesDir), []);
   });
 
+  test('a client that sends the whole too-large body still reads the 413', async () => {
+    const eng = uniqueEng('f');
+    const res = await upload(server, party(eng), eng, 'big.bin', randomBytes(MAX_FILE + 1));
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.error.code, 'too_large');
+    assert.deepEqual(stagedFiles(filesDir), []);
+  });
+
   test('413 for a chunked body that crosses the limit, and nothing kept', async () => {
     const eng = uniqueEng('f');
     const before = listFiles(filesDir);
