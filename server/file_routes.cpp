@@ -193,10 +193,13 @@ void begin_upload(hub& h, const upload_header& req, std::optional<std::uint64_t>
 
   upload_request up{claimed, *eng, name->second, std::string(req[http::field::content_type]), version, keep};
   // The engagement's quota, checked against the declared length now and again once the file is known.
-  h.find_files(*eng, {}, [&h, up = std::move(up), declared, done](result<file_lookup> found) mutable {
-    if (!found) return done(http_error_response(found.err(), up.version, up.keep_alive));
+  h.files_total(claimed, *eng, [&h, up = std::move(up), declared, done](result<std::uint64_t> total) mutable {
+    if (!total) {
+      bump(h.stats().uploads_refused);
+      return done(http_error_response(total.err(), up.version, up.keep_alive));
+    }
     auto limit = h.cfg().max_engagement_files;
-    if (declared && found->total + *declared > limit) {
+    if (declared && *total + *declared > limit) {
       bump(h.stats().uploads_refused);
       return done(refusal(h, errc::too_large,
                           "the engagement's files would exceed " + std::to_string(limit) + " bytes", up.version,

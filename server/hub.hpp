@@ -163,6 +163,10 @@ class hub {
   // eng:<id>) / download from it (as for reading eng:<id>)?
   result<void> may_upload(const claims& who, const std::string& eng) const;
   result<void> may_download(const claims& who, const std::string& eng) const;
+  // The bytes of engagement `eng`'s files, before an upload by `who`. A user
+  // who cannot open engagements (support) gets `not_found` for an engagement
+  // that does not exist, as for reading it.
+  void files_total(const claims& who, const std::string& eng, std::function<void(result<std::uint64_t>)> done);
   // The engine's index of an engagement's files (engine::find_files, engine::add_file).
   void find_files(const std::string& eng, std::vector<std::string> hashes,
                   std::function<void(result<file_lookup>)> done);

@@ -34,6 +34,18 @@ result<void> hub::may_download(const claims& who, const std::string& eng) const 
   return check_read(who, *ch);
 }
 
+void hub::files_total(const claims& who, const std::string& eng, std::function<void(result<std::uint64_t>)> done) {
+  auto total = [this, eng, done](result<void> exists) {
+    if (!exists) return done(exists.err());
+    storage_.find_files(eng, {}, [done](result<file_lookup> found) {
+      if (!found) return done(found.err());
+      done(found->total);
+    });
+  };
+  if (opens_engagements(who)) return total({});
+  check_engagement_exists(eng, std::move(total));
+}
+
 void hub::find_files(const std::string& eng, std::vector<std::string> hashes,
                      std::function<void(result<file_lookup>)> done) {
   storage_.find_files(eng, std::move(hashes), std::move(done));

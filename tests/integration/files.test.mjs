@@ -210,6 +210,17 @@ describe('who may use a file', () => {
     assert.equal((await upload(server, party(eng), eng, 'a/b.txt', Buffer.from('y'))).status, 400);
     assert.equal((await download(server, party(eng), eng, sha.toUpperCase())).status, 400);
   });
+
+  test('support uploads to an engagement that exists, and gets 404 for one that does not', async () => {
+    const eng = uniqueEng('f');
+    const support = userToken('s-1', 'support', ['*']);
+    const missing = await upload(server, support, eng, 'x.txt', Buffer.from('x'));
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal((await httpPost(server, party(eng), `eng:${eng}`, 'message', { text: 'hello' })).status, 201);
+    const ok = await upload(server, support, eng, 'x.txt', Buffer.from('x'));
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal((await download(server, party(eng), eng, ok.json.sha256)).status, 200);
+  });
 });
 
 describe('attachments', () => {
