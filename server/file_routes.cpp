@@ -35,7 +35,7 @@ std::optional<std::pair<std::string_view, std::string_view>> download_parts(std:
   return std::pair{id, tail.substr(files.size())};
 }
 
-http_response refusal(hub& h, errc code, std::string message, unsigned version, bool keep_alive) {
+http_response refusal(errc code, std::string message, unsigned version, bool keep_alive) {
   return http_error_response(make_error(code, std::move(message)), version, keep_alive);
 }
 
@@ -75,13 +75,13 @@ void serve_blob(hub& h, const file_entry& f, std::string range_header, std::stri
                                          version, keep_alive));
     }
     int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return respond(refusal(h, errc::unavailable, "the file is not readable here", version, keep_alive));
+    if (fd < 0) return respond(refusal(errc::unavailable, "the file is not readable here", version, keep_alive));
     auto file = std::make_shared<open_file>(fd);
     // If-Range with another validator: the client's copy is not this file, so it gets all of it.
     auto range = (if_range.empty() || if_range == quoted_etag(f.sha256)) ? parse_range(range_header, f.size)
                                                                           : byte_range{};
     if (range.kind == byte_range::outcome::unsatisfiable) {
-      auto res = refusal(h, errc::bad_request, "the range is beyond the file's end", version, keep_alive);
+      auto res = refusal(errc::bad_request, "the range is beyond the file's end", version, keep_alive);
       res.result(http::status::range_not_satisfiable);
       res.set(http::field::content_range, "bytes */" + std::to_string(f.size));
       return respond(std::move(res));
@@ -120,14 +120,14 @@ void handle_download(hub& h, const http_request& req, const http_origin& from,
   const auto version = req.version();
   const auto keep = req.keep_alive();
   if (req.method() != http::verb::get && req.method() != http::verb::head)
-    return respond(refusal(h, errc::bad_request, "use GET or HEAD", version, keep));
+    return respond(refusal(errc::bad_request, "use GET or HEAD", version, keep));
   std::string_view target(req.target().data(), req.target().size());
   auto parts = download_parts(target.substr(0, target.find('?')));
   auto eng = percent_decode(parts->first);
-  if (!eng) return respond(refusal(h, errc::bad_request, "invalid engagement id", version, keep));
+  if (!eng) return respond(refusal(errc::bad_request, "invalid engagement id", version, keep));
   std::string sha(parts->second);
   if (!is_sha256_hex(sha))
-    return respond(refusal(h, errc::bad_request, "a file is named by 64 lowercase hex digits", version, keep));
+    return respond(refusal(errc::bad_request, "a file is named by 64 lowercase hex digits", version, keep));
   auto who = authorize_request(h, req, version, keep, from);
   if (auto* refused = std::get_if<http_response>(&who)) return respond(std::move(*refused));
   if (auto allowed = h.may_download(std::get<claims>(who), *eng); !allowed)
@@ -140,7 +140,7 @@ void handle_download(hub& h, const http_request& req, const http_origin& from,
                 if_range = std::string(if_range)](result<file_lookup> found) mutable {
                  if (!found) return respond(http_error_response(found.err(), version, keep));
                  if (found->found.empty())
-                   return respond(refusal(h, errc::not_found, "no such file in this engagement", version, keep));
+                   return respond(refusal(errc::not_found, "no such file in this engagement", version, keep));
                  const file_entry& f = found->found.front();
                  if (!inm.empty() && etag_matches(inm, quoted_etag(f.sha256))) {
                    http_response res{http::status::not_modified, version};
@@ -158,7 +158,7 @@ void begin_upload(hub& h, const upload_header& req, std::optional<std::uint64_t>
   const auto keep = req.keep_alive();
   auto refuse = [&](errc code, std::string message) {
     bump(h.stats().uploads_refused);
-    done(refusal(h, code, std::move(message), version, keep));
+    done(refusal(code, std::move(message), version, keep));
   };
   if (req.method() != http::verb::post) return refuse(errc::bad_request, "use POST");
   std::string_view raw_target(req.target().data(), req.target().size());
@@ -201,7 +201,7 @@ void begin_upload(hub& h, const upload_header& req, std::optional<std::uint64_t>
     auto limit = h.cfg().max_engagement_files;
     if (declared && *total + *declared > limit) {
       bump(h.stats().uploads_refused);
-      return done(refusal(h, errc::too_large,
+      return done(refusal(errc::too_large,
                           "the engagement's files would exceed " + std::to_string(limit) + " bytes", up.version,
                           up.keep_alive));
     }
@@ -239,7 +239,7 @@ void finish_upload(hub& h, upload_request up, staged_upload body, std::function<
     if (found->total + entry.size > h.cfg().max_engagement_files) {
       drop();
       bump(h.stats().uploads_refused);
-      return done(refusal(h, errc::too_large,
+      return done(refusal(errc::too_large,
                           "the engagement's files would exceed " + std::to_string(h.cfg().max_engagement_files) +
                               " bytes",
                           up.version, up.keep_alive));
