@@ -4,6 +4,8 @@
 #include "redis_fixture.hpp"
 #include "storage/local_engine.hpp"
 #include "storage/redis_engine.hpp"
+#include "storage/redis_keys.hpp"
+#include "storage/redis_slot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -120,4 +122,10 @@ TEST_CASE("redis: the engine indexes an engagement's files with a running total 
   REQUIRE(e->ready());
   check_file_index(*e);
   e->stop();
+}
+
+TEST_CASE("redis: an engagement's files key shares the slot of its channels (Cluster)", "[storage]") {
+  CHECK(files_key("42") == "parley:{eng:42}:files");
+  CHECK(redis_key_slot(files_key("42")) == redis_key_slot(channel_key("eng:42", "meta")));
+  CHECK(redis_key_slot(files_key("42")) == redis_key_slot(log_key("42")));
 }
