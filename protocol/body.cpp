@@ -4,6 +4,7 @@
 
 #include "protocol/calls.hpp"
 #include "protocol/deliveries.hpp"
+#include "protocol/files.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/proposal_expiry.hpp"
@@ -140,9 +141,16 @@ class body_reader {
 
 result<object> message_body(const body_reader& in) {
   object out;
-  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"text", "reply_to"}));
-  PARLEY_TRY(in.text("text", true, 1, out));
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"text", "reply_to", "files"}));
+  // A message that carries files may say nothing more.
+  const value* files = in.find("files");
+  PARLEY_TRY(in.text("text", true, files ? 0 : 1, out));
   PARLEY_TRY(in.integer("reply_to", false, 1, int64_max, "a positive integer (a seq)", out));
+  if (files) {
+    auto checked = files_field(*files, 0);
+    if (!checked) return checked.err();
+    out.emplace("files", std::move(checked.value()));
+  }
   return out;
 }
 
@@ -243,35 +251,6 @@ result<object> acknowledgement_body(const body_reader& in) {
   return out;
 }
 
-// A delivery's files as the client names them, [{sha256, name}], 1 to
-// max_delivery_files; the server then resolves each against the engagement's
-// uploads (protocol §9.6) before the rules see it.
-result<void> delivery_files(const body_reader& in, object& out) {
-  const value* v = in.find("files");
-  if (!v) return bad_request("missing field files");
-  if (!v->is_array() || v->get_array().empty() || v->get_array().size() > max_delivery_files) {
-    return bad_request("files must be an array of 1 to " + std::to_string(max_delivery_files) + " files");
-  }
-  boost::json::array files;
-  for (const auto& f : v->get_array()) {
-    if (!f.is_object()) return bad_request("files[] must be objects {sha256, name}");
-    body_reader entry(f.get_object(), "files[]");
-    object one;
-    PARLEY_TRY(entry.only(std::array<std::string_view, 2>{"sha256", "name"}));
-    const value* hash = entry.find("sha256");
-    if (!hash || !hash->is_string() || hash->get_string().size() != 64 ||
-        !std::all_of(hash->get_string().begin(), hash->get_string().end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
-      return bad_request("files[].sha256 must be 64 lowercase hex digits");
-    }
-    one.emplace("sha256", hash->get_string());
-    PARLEY_TRY(entry.text("name", true, 1, one));
-    files.push_back(std::move(one));
-  }
-  out.emplace("files", std::move(files));
-  return {};
-}
-
 result<object> delivery_body(const body_reader& in) {
   object out;
   PARLEY_TRY(in.only(std::array<std::string_view, 4>{"deliverable", "text", "files", "final"}));
@@ -285,7 +264,12 @@ result<object> delivery_body(const body_reader& in) {
   if (detail::count_code_points(out.at("text").get_string()) > max_delivery_text_chars) {
     return make_error(errc::too_large, "text exceeds " + std::to_string(max_delivery_text_chars) + " characters");
   }
-  PARLEY_TRY(delivery_files(in, out));
+  // Resolved by the server against the engagement's uploads before the rules see them.
+  const value* files = in.find("files");
+  if (!files) return bad_request("missing field files");
+  auto checked = files_field(*files, 1);
+  if (!checked) return checked.err();
+  out.emplace("files", std::move(checked.value()));
   if (const value* final = in.find("final")) {
     if (!final->is_bool()) return bad_request("final must be true or false");
     out.emplace("final", final->get_bool());
