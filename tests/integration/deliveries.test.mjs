@@ -36,19 +36,14 @@ function parties(eng, prefix) {
 }
 
 // Uploads bytes as the engagement's file (protocol §9.6 "Files") and answers
-// {sha256, name} for a `files` entry. A server built without the upload
-// route (404 with no JSON error body naming files) takes any well-formed hash
-// unresolved; the hash of the bytes is then used as is.
+// {sha256, name} for a `files` entry.
 async function upload(server, tok, eng, name, bytes = randomBytes(64)) {
   const r = await httpRequest(server, 'POST', `/api/v1/engagements/${eng}/files?name=${encodeURIComponent(name)}`, {
     token: tok, rawBody: bytes, headers: { 'Content-Type': 'application/octet-stream' },
   });
+  assert.ok(r.status === 201 || r.status === 200, `upload ${name}: ${r.status} ${r.text}`);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (r.status === 201 || r.status === 200) {
-    assert.equal(r.json.sha256, sha256);
-    return { sha256, name };
-  }
-  assert.equal(r.status, 404, `upload ${name}: ${r.status} ${r.text}`);
+  assert.equal(r.json.sha256, sha256);
   return { sha256, name };
 }
 
@@ -164,6 +159,8 @@ describe('deliveries on one running server', { concurrency: true }, () => {
   test('abuse: seqs that are no delivery, roles, a 51st deliverable, a thousand versions', async () => {
     await boot();
     const { eng, ch, client, expert, file, deliver } = await setUp(server, 'dlv-abuse');
+    expectRefused(await expert.post(ch, 'delivery', { deliverable: 'r', text: 't', files: [{ sha256: 'e'.repeat(64), name: 'x' }] }),
+      'not_found', 'a hash never uploaded');
     const msg = expectOk(await client.post(ch, 'message', { text: 'hello' }));
     expectRefused(await client.post(ch, 'revision_request', { delivery: msg.seq, text: 'x' }), 'not_found', 'a message seq');
     expectRefused(await client.post(ch, 'revision_request', { delivery: msg.seq + 1000, text: 'x' }), 'not_found', 'a future seq');
