@@ -6,11 +6,11 @@
 // directory with one bucket, killed and removed at the end. Its one
 // credential is access key "S3RVER", secret "S3RVER".
 // Tests skip with a warning when node or s3rver is not installed.
-#include "redis_fixture.hpp"  // free_loopback_port
+#include "test_processes.hpp"
 
-#include <arpa/inet.h>
-
+#include <chrono>
 #include <string>
+#include <thread>
 
 namespace parley::testing {
 
@@ -23,46 +23,16 @@ inline bool s3rver_installed() {
   return ::access(node_path, X_OK) == 0 && ::access(package.c_str(), R_OK) == 0;
 }
 
-inline bool loopback_port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool open = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return open;
-}
-
 class s3rver {
  public:
   static constexpr const char* bucket = "parley-test";
   static constexpr const char* access_key = "S3RVER";
   static constexpr const char* secret_key = "S3RVER";
 
-  s3rver() : port_(free_loopback_port()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "parley-s3rver-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
-    dir_ = tmpl;
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      std::string log = (dir_ / "s3rver.log").string();
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::string data = (dir_ / "data").string();
-      std::string port = std::to_string(port_);
-      std::vector<std::string> args{node_path, s3rver_script(), "--directory", data,
-                                    "--port", port, "--bucket", bucket};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(node_path, argv.data());
-      ::_exit(127);
-    }
+  s3rver() : port_(free_loopback_port()), dir_(make_temp_dir("parley-s3rver-")) {
+    pid_ = spawn_logged({node_path, s3rver_script(), "--directory", (dir_ / "data").string(), "--port",
+                         std::to_string(port_), "--bucket", bucket},
+                        dir_ / "s3rver.log");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       if (loopback_port_open(port_)) return;
@@ -83,13 +53,7 @@ class s3rver {
 
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void kill() { kill_child(pid_); }
 
  private:
   int port_;
@@ -100,10 +64,10 @@ class s3rver {
 }  // namespace parley::testing
 
 // Skips the rest of a test case, loudly, when s3rver cannot run here.
-#define PARLEY_REQUIRE_S3RVER()                                                                    \
-  do {                                                                                             \
-    if (!::parley::testing::s3rver_installed()) {                                                  \
-      WARN("skipped: node or node_modules/s3rver is not installed (npm ci)");                     \
-      return;                                                                                      \
-    }                                                                                              \
+#define PARLEY_REQUIRE_S3RVER()                                                \
+  do {                                                                         \
+    if (!::parley::testing::s3rver_installed()) {                              \
+      WARN("skipped: node or node_modules/s3rver is not installed (npm ci)"); \
+      return;                                                                  \
+    }                                                                          \
   } while (0)

@@ -23,16 +23,11 @@ namespace {
 constexpr auto patience = std::chrono::seconds(30);
 
 struct temp_dir {
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "parley-s3-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
-    path = tmpl;
-  }
   ~temp_dir() {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
-  fs::path path;
+  fs::path path = testing::make_temp_dir("parley-s3-");
 };
 
 s3_blob_store_options options_for(const testing::s3rver& server, const fs::path& files_dir) {
