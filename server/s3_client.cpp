@@ -247,12 +247,12 @@ net::awaitable<result<answer>> perform(std::shared_ptr<s3_client::shared> state,
   const auto& s = state->settings;
   auto executor = co_await net::this_coro::executor;
   tcp::resolver resolver(executor);
-  beast::tcp_stream socket(executor);
-  socket.expires_after(s.timeout);
-  // The resolver has no timeout of its own: the deadline above closes nothing
-  // yet, so a hung lookup is bounded by the system resolver's own limits.
+  // A lookup cannot be interrupted (getaddrinfo on Asio's own thread): it is
+  // bounded by the system resolver's timeout and attempts. An endpoint given
+  // as an IP address needs none.
   auto [rec, endpoints] = co_await resolver.async_resolve(s.endpoint.host, s.endpoint.port, use_tuple);
   if (rec) co_return unreachable(s, "resolving", rec);
+  beast::tcp_stream socket(executor);
   socket.expires_after(s.timeout);
   auto [cec, ep] = co_await socket.async_connect(endpoints, use_tuple);
   if (cec) co_return unreachable(s, "connecting", cec);
