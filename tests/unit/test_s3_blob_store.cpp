@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <fstream>
+#include <thread>
 #include <future>
 #include <sstream>
 
@@ -243,6 +244,45 @@ TEST_CASE("an S3 store that cannot be reached is unavailable and keeps nothing",
   auto read = local_file_now(*store, sha256_hex(bytes));
   REQUIRE_FALSE(read);
   CHECK(read.err().code == errc::unavailable);
+}
+
+TEST_CASE("an S3 store refuses an https endpoint whose certificate it cannot verify", "[s3]") {
+  if (::access("/usr/bin/openssl", X_OK) != 0) {
+    WARN("skipped: /usr/bin/openssl is not installed");
+    return;
+  }
+  // A TLS server with a self-signed certificate for 127.0.0.1: trusted by no
+  // system authority, so the handshake must fail before anything is sent.
+  temp_dir tls, dir;
+  auto key = (tls.path / "key.pem").string(), cert = (tls.path / "cert.pem").string();
+  pid_t made = testing::spawn_logged({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                      "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days",
+                                      "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                                     tls.path / "openssl.log");
+  int status = 0;
+  ::waitpid(made, &status, 0);
+  REQUIRE(fs::exists(cert));
+  int port = testing::free_loopback_port();
+  pid_t server = testing::spawn_logged({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
+                                        "-cert", cert, "-key", key, "-www", "-quiet"},
+                                       tls.path / "s_server.log");
+  for (int i = 0; i < 200 && !testing::loopback_port_open(port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+
+  s3_blob_store_options o;
+  o.s3.endpoint = *parse_s3_endpoint("https://127.0.0.1:" + std::to_string(port));
+  o.s3.bucket = "parley-test";
+  o.s3.credentials = {"key", "secret"};
+  o.s3.timeout = std::chrono::seconds(5);
+  o.files_dir = dir.path;
+  auto store = make_s3_blob_store(o);
+  auto bytes = std::string("never sent to an unverified peer");
+  auto stored = store_now(*store, stage(*store, bytes), bytes);
+  testing::kill_child(server);
+  REQUIRE_FALSE(stored);
+  CHECK(stored.err().code == errc::unavailable);
+  CHECK(stored.err().message.find("TLS handshake") != std::string::npos);
+  CHECK(entries_in(store->staging_dir()) == 0);
 }
 
 TEST_CASE("the S3 store's endpoint is http(s)://host[:port] and nothing more", "[s3]") {
