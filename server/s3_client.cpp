@@ -182,6 +182,8 @@ net::awaitable<result<answer>> exchange(Stream& stream, const s3_settings& s, co
     beast::error_code ec;
     req.body().open(j.upload.c_str(), beast::file_mode::scan, ec);
     if (ec) co_return make_error(errc::internal, "cannot read " + j.upload.string() + ": " + ec.message());
+    // The length sent must be the length signed and checked by the caller.
+    if (req.body().size() != j.size) co_return make_error(errc::internal, j.upload.string() + " is not the size declared");
     sign(req, s, j);
     req.content_length(j.size);
     http::request_serializer<http::file_body> serializer(req);
