@@ -107,6 +107,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string listen, secret_file, admin_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
+  std::string review_period = "14d";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
@@ -161,6 +162,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
     ("write-timeout", po::value(&out.write_timeout_s)->default_value(out.write_timeout_s), "seconds a write may take before the socket is closed")
     ("proposal-ttl", po::value(&proposal_ttl)->default_value(proposal_ttl), "time an open proposal waits for its decision before it expires (units ms, s, m, h, d; positive)")
+    ("review-period", po::value(&review_period)->default_value(review_period), "time after closing in which each party may review once; the reviews are revealed at its end (units ms, s, m, h, d; positive)")
     ("reply-sla", po::value(&reply_sla)->default_value(reply_sla), "time a party has to answer the other's message (units s, m, h, d)")
     ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
     ("phase-limits", po::value(&phase_limits_text)->default_value(phase_limits_text), "upper bound of each phase");
@@ -240,6 +242,9 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   auto ttl = parse_duration(proposal_ttl);
   if (!ttl) return fail("--proposal-ttl: " + ttl.err().message);
   out.sla.proposal_ttl_ms = *ttl;
+  auto period = parse_duration(review_period);
+  if (!period) return fail("--review-period: " + period.err().message);
+  out.sla.phases.review_period_ms = out.open_limits.review_period_ms = *period;
 
   if (auto why = check_s3_options(vm, out); !why.empty()) return fail(why);
 

@@ -289,6 +289,19 @@ void handle_calendar(const http_call& c) {
                }));
 }
 
+// Protocol §9.7: the reviews as the reader may see them (hub::reviews_of).
+void handle_reviews(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto ch = parse_channel(channel::main(c.param));
+  if (!ch || ch->type != channel_type::engagement) return c.fail(errc::bad_request, "invalid engagement id");
+  auto who = c.authorize();
+  if (!who) return;
+  c.h.reviews_of(*who, ch->eng, c.later([](result<boost::json::object> out, unsigned version, bool keep) {
+    if (!out) return http_error_response(out.err(), version, keep);
+    return json_reply(boost::json::serialize(*out), version, keep);
+  }));
+}
+
 // One page of the engagement list: its ids, and each one's state as it loads
 // (in any order, on any thread); answered once every state is in.
 struct engagement_list_page {
@@ -477,6 +490,7 @@ const route routes[] = {
     {engagement_path, false, handle_engagement_state},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/calendar.ics"); }, false, handle_calendar},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/reviews"); }, false, handle_reviews},
     {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,
      handle_unknown_api},
     {any_path, false, handle_static},

@@ -79,6 +79,11 @@ class hub {
   // may run on a storage thread.
   void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
 
+  // GET /api/v1/engagements/<id>/reviews (protocol §9.7): {reviews, revealed,
+  // due} as `who` sees them (reviews_for_reader), after authorising the reader
+  // as for state_of. `done` may run on a storage thread.
+  void reviews_of(const claims& who, const std::string& eng, std::function<void(result<boost::json::object>)> done);
+
   // Protocol §9.1: creates engagement `eng` from the body of a PUT (service
   // tokens only). `created` is false when the same invitation was stored
   // before (the PUT is repeated); another invitation or a first use of the

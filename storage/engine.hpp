@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,7 +58,17 @@ struct append_request {
   // answer is the `conflict` error (stale_heads(); the caller catches up and retries).
   // Instances that checked a rule against an older state cannot both win.
   std::vector<std::pair<std::string, std::int64_t>> expect_heads;
+
+  // Data stored beside events[0] in the same atomic step and never in its
+  // body (a review's sealed payload, protocol §9.7): read back by
+  // engine::sealed with that event's channel and seq. A duplicate stores none.
+  std::optional<std::string> sealed;
 };
+
+// The sealed payloads read back, by seq (seqs without one are left out).
+using sealed_payloads = std::map<std::int64_t, std::string>;
+// One read names at most this many seqs.
+constexpr std::size_t max_sealed_lookup = 64;
 
 // What an append stored. A failed append stored nothing; its error is
 // `unavailable` or `internal`, or `conflict` when an expect_heads entry did not
@@ -246,6 +257,11 @@ class engine {
     if (user_sink_) user_sink_(user_id);
   }
   virtual void set_user_sink(std::function<void(const std::string& user_id)> sink) { user_sink_ = std::move(sink); }
+
+  // The sealed payloads (append_request::sealed) stored beside the events
+  // `seqs` of channel `ch` (the first max_sealed_lookup of them).
+  virtual void sealed(std::string ch, std::vector<std::int64_t> seqs,
+                      std::function<void(result<sealed_payloads>)> handler) = 0;
 
   virtual engine_stats stats() const = 0;
 

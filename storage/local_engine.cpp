@@ -118,6 +118,11 @@ class local_engine final : public engine {
     reader_.find_by_cid(std::move(ch), std::move(sender_id), std::move(cid), std::move(handler));
   }
 
+  void sealed(std::string ch, std::vector<std::int64_t> seqs,
+              std::function<void(result<sealed_payloads>)> handler) override {
+    reader_.sealed(std::move(ch), std::move(seqs), std::move(handler));
+  }
+
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
 

@@ -117,6 +117,8 @@ class redis_engine final : public engine {
                               std::function<void(result<engagement_ids_page>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
+  void sealed(std::string ch, std::vector<std::int64_t> seqs,
+              std::function<void(result<sealed_payloads>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
   void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
@@ -548,6 +550,33 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
            }
            end_op();
          });
+  });
+  if (!entered) handler(entered.err());
+}
+
+void redis_engine::sealed(std::string ch, std::vector<std::int64_t> seqs,
+                          std::function<void(result<sealed_payloads>)> handler) {
+  if (seqs.size() > max_sealed_lookup) seqs.resize(max_sealed_lookup);
+  if (seqs.empty()) return handler(sealed_payloads{});
+  auto entered = enter_op([this, ch = std::move(ch), seqs, handler] {
+    begin_op();
+    std::vector<std::string> command{"HMGET", channel_key(ch, "sealed")};
+    for (auto seq : seqs) command.push_back(std::to_string(seq));
+    cmd_.command(command, [this, seqs, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else if (!r->is_array() || r->elements.size() != seqs.size()) {
+        handler(make_error(errc::internal, "redis: unexpected reply to the sealed lookup"));
+      } else {
+        sealed_payloads out;
+        for (std::size_t i = 0; i < seqs.size(); ++i)
+          if (r->elements[i].is_string()) out.emplace(seqs[i], r->elements[i].str);
+        handler(std::move(out));
+      }
+      end_op();
+    });
   });
   if (!entered) handler(entered.err());
 }

@@ -8,7 +8,7 @@ namespace parley {
 // The hash tag of a channel: an engagement's channels share one slot.
 std::string tag_of(std::string_view ch);
 
-// parley:<tag>:<what>:<ch> ("meta", "events", "cids", "pub", "read", "presence").
+// parley:<tag>:<what>:<ch> ("meta", "events", "cids", "pub", "read", "presence", "sealed").
 std::string channel_key(std::string_view ch, std::string_view what);
 
 // The decision log of engagement `eng`.

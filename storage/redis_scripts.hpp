@@ -12,6 +12,8 @@
 //   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending,
 //                         complete with hash, kid and sig (made by the engine, stored as given)
 //   parley:T:read:<ch>    hash: user id -> highest seq read
+//   parley:T:sealed:<ch>  hash: seq -> the sealed payload stored beside that event
+//                         (append_request::sealed: a review before its reveal)
 //   parley:engagements    set: the ids of engagements whose main channel holds events;
 //                         no hash tag, so written by its own SADD, never by a script
 //   parley:engagements:by_id  sorted set: the same ids, all scores 0 (pages in id order
@@ -28,6 +30,8 @@ namespace parley::redis_scripts {
 //       key when there is no record), then per channel c (1..C, the first
 //       event's channel first): 1+2c meta, 2+2c stream. Every key of a call
 //       carries the same hash tag: a script never spans two hash slots.
+//       With a sealed payload one more key, 3+2C: the sealed hash of the
+//       first event's channel.
 // ARGV: 1 now (ms), 2 epoch for channels that have none, 3 cid field ("" for
 //       none), 4 C, 5 E, 6 N, 7 record JSON ("" for none), 8 record n,
 //       9 pinned ("1": the caller computed seqs and ts, they must hold);
@@ -35,7 +39,8 @@ namespace parley::redis_scripts {
 //       N groups (channel index, JSON before seq, between seq and ts, after ts,
 //       engagement id or "", which the caller adds to parley:engagements with a
 //       command of its own after the reply, since that set has no hash tag);
-//       when pinned, N expected seqs.
+//       when pinned, N expected seqs; with the sealed key, last, the sealed
+//       payload, stored under the first event's seq.
 // Returns {"dup", seq, ts, json} | {"stale", channel index, head} |
 //         {"retry", why} (pinned values no longer hold; nothing written) |
 //         {"ok", ts, {seq...}, {epoch of each event's channel...}}.
@@ -101,6 +106,13 @@ for i = 1, nv do
   if pinned and seqs[i] ~= tonumber(ARGV[a + i - 1]) then return {'retry', 'seq'} end
 end
 
+local sealed_key = nil
+if #KEYS > 2 + 2 * nc then
+  sealed_key = KEYS[3 + 2 * nc]
+  local t = redis.call('TYPE', sealed_key)['ok']
+  if t ~= 'none' and t ~= 'hash' then return redis.error_reply('the sealed payloads key holds a ' .. t) end
+end
+
 -- Every check is done: from here on nothing fails (a script is not rolled back).
 local ts_text = string.format('%d', ts)
 for c = 1, nc do
@@ -120,6 +132,7 @@ for i = 1, nv do
 end
 if cid_field ~= '' then redis.call('HSET', KEYS[1], cid_field, string.format('%d', seqs[1])) end
 if record ~= '' then redis.call('RPUSH', KEYS[2], record) end
+if sealed_key then redis.call('HSET', sealed_key, string.format('%d', seqs[1]), ARGV[#ARGV]) end
 return {'ok', ts, seqs, epochs}
 )lua";
 

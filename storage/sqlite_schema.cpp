@@ -11,7 +11,8 @@ namespace {
 
 // Version 1: meta, events, channels, decision_log, read_markers.
 // Tables added later within version 1 (CREATE TABLE IF NOT EXISTS makes them
-// in an older database too): user_availability (protocol §9.3).
+// in an older database too): user_availability (protocol §9.3), sealed
+// (protocol §9.7: a review's sealed payload beside its event).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS user_availability (
   availability TEXT NOT NULL DEFAULT '',
   set_at INTEGER NOT NULL DEFAULT 0,
   last_seen INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sealed (
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (ch, seq)
 ) WITHOUT ROWID;
 )sql";
 

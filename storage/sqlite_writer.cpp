@@ -65,6 +65,7 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, load_ts_, "SELECT ts FROM events WHERE ch = ?1 AND seq = ?2");
   prepare_or_throw(path_, db_, last_record_, "SELECT n, hash FROM decision_log WHERE eng = ?1 ORDER BY n DESC LIMIT 1");
   prepare_or_throw(path_, db_, insert_record_, "INSERT INTO decision_log (eng, n, json, hash) VALUES (?1, ?2, ?3, ?4)");
+  prepare_or_throw(path_, db_, insert_sealed_, "INSERT INTO sealed (ch, seq, payload) VALUES (?1, ?2, ?3)");
   prepare_or_throw(path_, db_, upsert_marker_,
                    "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
@@ -323,6 +324,15 @@ result<void> sqlite_writer::apply_append(append_request& req, appended& out, hea
   append_plan plan = plan_append(std::move(req.events), req.record, heads, now_ms(), tail, signer_.get());
   if (plan.record)
     if (auto stored = store_record(*plan.record); !stored) return stored;
+  // Beside the first event, in its savepoint: stored with it or not at all.
+  if (req.sealed) {
+    statement_use use(insert_sealed_);
+    insert_sealed_.bind(1, std::string_view(plan.events.front().ch));
+    insert_sealed_.bind(2, plan.events.front().seq);
+    insert_sealed_.bind(3, std::string_view(*req.sealed));
+    int rc = insert_sealed_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the sealed payload");
+  }
 
   for (std::size_t i = 0; i < plan.events.size(); ++i) {
     event& ev = plan.events[i];

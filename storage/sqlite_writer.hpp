@@ -99,6 +99,7 @@ class sqlite_writer {
   sqlite_db db_;
   statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
   statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
+  statement insert_sealed_;
   head_map heads_;  // committed heads, loaded on first use
 
   std::function<void(const committed_event&)> sink_;
