@@ -3,6 +3,7 @@
 #include "protocol/frame.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/files.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/proposal_expiry.hpp"
@@ -138,9 +139,16 @@ class body_reader {
 
 result<object> message_body(const body_reader& in) {
   object out;
-  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"text", "reply_to"}));
-  PARLEY_TRY(in.text("text", true, 1, out));
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"text", "reply_to", "files"}));
+  // A message that carries files may say nothing more.
+  const value* files = in.find("files");
+  PARLEY_TRY(in.text("text", true, files ? 0 : 1, out));
   PARLEY_TRY(in.integer("reply_to", false, 1, int64_max, "a positive integer (a seq)", out));
+  if (files) {
+    auto checked = files_field(*files, 0);
+    if (!checked) return checked.err();
+    out.emplace("files", std::move(checked.value()));
+  }
   return out;
 }
 

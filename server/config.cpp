@@ -141,6 +141,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("verify-key-file", po::value(&out.verify_key_files)->composing(), "Ed25519 key (PEM) of a retired signing key, still published for old records; repeatable")
     ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
     ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
+    ("files-dir", po::value(&out.files_dir), "directory of uploaded files (default <data-dir>/files); every instance of a cluster names the same shared directory")
+    ("max-file-size", po::value(&out.max_file_size)->default_value(out.max_file_size), "largest uploaded file in bytes (413 above)")
+    ("max-engagement-files", po::value(&out.max_engagement_files)->default_value(out.max_engagement_files), "bytes of one engagement's distinct files (413 above)")
+    ("upload-rate", po::value(&out.upload_rate)->default_value(out.upload_rate), "file uploads per second per user (429 above)")
+    ("upload-burst", po::value(&out.upload_burst)->default_value(out.upload_burst), "burst of file uploads per user")
     ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")
     ("post-rate", po::value(&out.post_rate)->default_value(out.post_rate), "posts per second per user")
     ("post-burst", po::value(&out.post_burst)->default_value(out.post_burst), "burst of posts per user")
@@ -196,10 +201,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.max_frame < 1024) return fail("--max-frame must be at least 1024 bytes");
   if (out.max_body < 1024) return fail("--max-body must be at least 1024 bytes");
   if (out.max_channels < 1) return fail("--max-channels must be at least 1");
+  if (out.max_file_size < 1) return fail("--max-file-size must be at least 1 byte");
   for (auto [rate, burst, name] : {std::tuple{out.post_rate, out.post_burst, "post"},
                                    std::tuple{out.ephemeral_rate, out.ephemeral_burst, "ephemeral"},
                                    std::tuple{out.request_rate, out.request_burst, "request"},
-                                   std::tuple{out.http_rate, out.http_burst, "http"}}) {
+                                   std::tuple{out.http_rate, out.http_burst, "http"},
+                                   std::tuple{out.upload_rate, out.upload_burst, "upload"}}) {
     if (!(rate > 0) || !(burst >= 1))
       return fail(std::string("--") + name + "-rate must be positive and --" + name + "-burst at least 1");
   }

@@ -190,6 +190,29 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   if (auto r = check_post(who, *ch, kind); !r) return refuse(r.err());
   auto normalised = validate_body(kind, body);
   if (!normalised) return refuse(normalised.err());
+  if (normalised->contains("files")) {
+    if (ch->type == channel_type::support) return refuse(make_error(errc::bad_request, "files belong to engagements"));
+    return resolve_attachments(ch->eng, std::move(normalised.value()),
+                               [this, who, ch = *ch, kind, cid, done = std::move(done)](
+                                   result<boost::json::object> resolved) mutable {
+                                 if (!resolved) {
+                                   bump(metrics_.posts_refused);
+                                   return done(resolved.err());
+                                 }
+                                 post_valid(who, ch, kind, std::move(resolved.value()), cid, std::move(done));
+                               });
+  }
+  post_valid(who, *ch, kind, std::move(normalised.value()), cid, std::move(done));
+}
+
+void hub::post_valid(const claims& who, const channel& ch_value, const std::string& kind, boost::json::object body,
+                     const std::string& cid, std::function<void(result<post_ack>)> done) {
+  auto refuse = [&](error e) {
+    bump(metrics_.posts_refused);
+    done(std::move(e));
+  };
+  const channel* ch = &ch_value;
+  std::optional<boost::json::object> normalised(std::move(body));
 
   if (ch->type == channel_type::support) {
     // Notes among support staff: no engagement state to check against.

@@ -23,6 +23,10 @@ inline constexpr std::string_view engagements_key = "parley:engagements";
 inline constexpr std::string_view engagement_index_key = "parley:engagements:by_id";
 inline constexpr std::string_view engagement_index_done_key = "parley:engagements:by_id:complete";
 
+// Engagement `eng`'s index of uploaded files and their running total
+// (protocol §9.6), with the engagement's hash tag.
+std::string files_key(std::string_view eng);
+
 // A user's stored availability (protocol §9.3): a hash with the fields
 // availability (JSON text), set_at and last_seen (ms). No hash tag: a lookup
 // of many users sends one HMGET per user, pipelined.

@@ -19,6 +19,8 @@
 //   parley:engagements:by_id  sorted set: the same ids, all scores 0 (pages in id order
 //                         by ZRANGEBYLEX); written by its own ZADD next to the SADD
 //   parley:engagements:by_id:complete  "1" once the sorted set was filled from the set
+//   parley:{eng:<id>}:files  hash: "f:<sha256>" -> entry JSON {name, size, type, by, ts},
+//                         and "total" -> bytes of the engagement's distinct files (protocol §9.6)
 // and the pub/sub channel parley:T:pub:<ch>, whose messages read
 // "<seq> <ts> <epoch> <event JSON>".
 #include <string_view>
@@ -227,6 +229,22 @@ inline constexpr std::string_view read_marker = R"lua(#!lua
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
+)lua";
+
+// Adds a file to an engagement's index and its size to the running total,
+// unless the hash is there already or the total would pass the bound.
+// KEYS: 1 files hash. ARGV: 1 sha256, 2 entry JSON, 3 size, 4 bound (0: none).
+// Returns {0, stored entry JSON, total} | {1, entry JSON, total} | {2, "", total} (over the bound).
+inline constexpr std::string_view add_file = R"lua(#!lua
+local field = 'f:' .. ARGV[1]
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+local stored = redis.call('HGET', KEYS[1], field)
+if stored then return {0, stored, tostring(total)} end
+local size, bound = tonumber(ARGV[3]), tonumber(ARGV[4])
+if bound > 0 and total + size > bound then return {2, '', tostring(total)} end
+redis.call('HSET', KEYS[1], field, ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'total', size)
+return {1, ARGV[2], tostring(total + size)}
 )lua";
 
 }  // namespace parley::redis_scripts

@@ -142,6 +142,15 @@ void sqlite_reader::sealed(std::string ch, std::vector<std::int64_t> seqs,
   });
 }
 
+void sqlite_reader::find_files(std::string eng, std::vector<std::string> hashes,
+                               std::function<void(result<file_lookup>)> handler) {
+  if (hashes.size() > max_file_lookup) hashes.resize(max_file_lookup);
+  post([this, eng = std::move(eng), hashes = std::move(hashes), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_find_files(eng, hashes));
+  });
+}
+
 void sqlite_reader::loop() {
   // Ends once the queue is closed and everything in it has run.
   for (std::vector<read_job> jobs; queue_.take(jobs, 1); jobs.clear()) jobs.front()(nullptr);
@@ -338,6 +347,41 @@ result<sealed_payloads> sqlite_reader::do_sealed(const std::string& ch, const st
       return storage_error(rc, db_, "cannot read sealed payloads");
   }
   return out;
+}
+
+// The total and the entries from one read transaction, so that they agree.
+result<file_lookup> sqlite_reader::do_find_files(const std::string& eng, const std::vector<std::string>& hashes) {
+  file_lookup out;
+  if (int rc = db_.exec("BEGIN"); rc != SQLITE_OK) return storage_error(rc, db_, "cannot read files");
+  auto finish = [this](result<file_lookup> r) {
+    db_.exec("COMMIT");
+    return r;
+  };
+  {
+    statement st;
+    if (int rc = st.prepare(db_.get(), "SELECT bytes FROM engagement_file_totals WHERE eng = ?1"); rc != SQLITE_OK)
+      return finish(storage_error(rc, db_, "cannot read files"));
+    st.bind(1, std::string_view(eng));
+    int rc = st.step();
+    if (rc == SQLITE_ROW) out.total = static_cast<std::uint64_t>(st.column_int64(0));
+    else if (rc != SQLITE_DONE) return finish(storage_error(rc, db_, "cannot read files"));
+  }
+  if (!hashes.empty()) {
+    std::string sql = "SELECT sha256, name, size, type, by, ts FROM engagement_files WHERE eng = ?1 AND sha256 IN (";
+    for (std::size_t i = 0; i < hashes.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 2);
+    sql += ")";
+    statement st;
+    if (int rc = st.prepare(db_.get(), sql); rc != SQLITE_OK) return finish(storage_error(rc, db_, "cannot read files"));
+    st.bind(1, std::string_view(eng));
+    for (std::size_t i = 0; i < hashes.size(); ++i) st.bind(static_cast<int>(i + 2), std::string_view(hashes[i]));
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW)
+      out.found.push_back({std::string(st.column_text(0)), std::string(st.column_text(1)),
+                           static_cast<std::uint64_t>(st.column_int64(2)), std::string(st.column_text(3)),
+                           std::string(st.column_text(4)), st.column_int64(5)});
+    if (rc != SQLITE_DONE) return finish(storage_error(rc, db_, "cannot read files"));
+  }
+  return finish(std::move(out));
 }
 
 }  // namespace parley

@@ -40,6 +40,7 @@ class sqlite_reader {
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler);
   void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
   void sealed(std::string ch, std::vector<std::int64_t> seqs, std::function<void(result<sealed_payloads>)> handler);
+  void find_files(std::string eng, std::vector<std::string> hashes, std::function<void(result<file_lookup>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -64,6 +65,7 @@ class sqlite_reader {
   result<std::vector<read_marker>> do_read_markers(const std::string& ch);
   result<std::vector<user_record>> do_user_records(const std::vector<std::string>& user_ids);
   result<sealed_payloads> do_sealed(const std::string& ch, const std::vector<std::int64_t>& seqs);
+  result<file_lookup> do_find_files(const std::string& eng, const std::vector<std::string>& hashes);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
