@@ -1,7 +1,9 @@
 #include "protocol/hex.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace parley {
@@ -24,6 +26,19 @@ std::string sha256_hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 failed");
   return to_hex(md, len);
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int len = 0;
+  // An empty key is legal for HMAC; OpenSSL wants a non-null pointer for it.
+  static const unsigned char empty = 0;
+  const void* key_ptr = key.empty() ? static_cast<const void*>(&empty) : key.data();
+  if (!HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &len)) {
+    return {};
+  }
+  return std::string(reinterpret_cast<const char*>(mac.data()), len);
 }
 
 }  // namespace parley

@@ -2,11 +2,11 @@
 
 #include "protocol/base64url.hpp"
 #include "protocol/channel.hpp"
+#include "protocol/hex.hpp"
 #include "protocol/json_input.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -27,19 +27,6 @@ constexpr int max_token_depth = 4;
 
 error unauthorized(std::string message) { return make_error(errc::unauthorized, std::move(message)); }
 error bad_claims(std::string what) { return unauthorized("bad claims: " + what); }
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int len = 0;
-  // An empty key is legal for HMAC; OpenSSL wants a non-null pointer for it.
-  static const unsigned char empty = 0;
-  const void* key_ptr = key.empty() ? static_cast<const void*>(&empty) : key.data();
-  if (!HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &len)) {
-    return {};
-  }
-  return std::string(reinterpret_cast<const char*>(mac.data()), len);
-}
 
 std::optional<object> decode_json_part(std::string_view part) {
   auto raw = base64url_decode(part);

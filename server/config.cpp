@@ -1,6 +1,7 @@
 #include "server/config.hpp"
 
 #include "protocol/version.hpp"
+#include "server/s3_client.hpp"
 #include "storage/redis_engine.hpp"
 
 #include <boost/program_options.hpp>
@@ -57,6 +58,47 @@ std::string read_secret_file(const std::string& path, std::string& why) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   if (s.empty()) why = "secret file " + path + " is empty";
   return s;
+}
+
+// Uploaded files in an S3-compatible object store (s3_blob_store).
+void add_s3_options(po::options_description& desc, config& out) {
+  // clang-format off
+  desc.add_options()
+    ("s3-endpoint", po::value(&out.s3_endpoint), "http(s)://HOST[:PORT] of an S3-compatible object store for uploaded files (AWS S3, MinIO); credentials from PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY")
+    ("s3-bucket", po::value(&out.s3_bucket), "bucket of the object store (path-style: /BUCKET/files/...); required with --s3-endpoint")
+    ("s3-region", po::value(&out.s3_region)->default_value(out.s3_region), "region the object store signs for")
+    ("s3-cache-size", po::value(&out.s3_cache_size)->default_value(out.s3_cache_size), "bytes of downloaded files kept on local disk (least recently used beyond are removed)")
+    ("s3-timeout", po::value(&out.s3_timeout_s)->default_value(out.s3_timeout_s), "seconds one step of a request to the object store may take (connect, one read or write)");
+  // clang-format on
+}
+
+// Empty when the S3 options are consistent; otherwise why not.
+std::string check_s3_options(const po::variables_map& vm, config& out) {
+  if (out.s3_endpoint.empty()) {
+    for (const char* name : {"s3-bucket", "s3-region", "s3-cache-size", "s3-timeout"})
+      if (vm.count(name) && !vm[name].defaulted()) return std::string("--") + name + " needs --s3-endpoint";
+    return {};
+  }
+  auto endpoint = parse_s3_endpoint(out.s3_endpoint);
+  if (!endpoint) return "--s3-endpoint: " + endpoint.err().message;
+  // S3's bucket naming rules; path-style addressing puts the name in the path.
+  auto& b = out.s3_bucket;
+  if (b.empty()) return "--s3-endpoint needs --s3-bucket";
+  if (b.size() < 3 || b.size() > 63 || b.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos ||
+      b.front() == '.' || b.front() == '-' || b.back() == '.' || b.back() == '-')
+    return "--s3-bucket must be 3-63 characters of a-z, 0-9, '.' and '-', got '" + b + "'";
+  auto& r = out.s3_region;
+  if (r.empty() || r.size() > 64 || r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+    return "--s3-region must be a region name like us-east-1, got '" + r + "'";
+  const char* access = std::getenv("PARLEY_S3_ACCESS_KEY");
+  const char* secret = std::getenv("PARLEY_S3_SECRET_KEY");
+  if (!access || !*access || !secret || !*secret)
+    return "--s3-endpoint needs credentials: set PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY";
+  out.s3_access_key = access;
+  out.s3_secret_key = secret;
+  if (out.s3_cache_size < 1024 * 1024) return "--s3-cache-size must be at least 1048576 bytes";
+  if (out.s3_timeout_s < 1) return "--s3-timeout must be at least 1 second";
+  return {};
 }
 
 }  // namespace
@@ -132,6 +174,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("reply-sla", po::value(&reply_sla)->default_value(reply_sla), "time a party has to answer the other's message (units s, m, h, d)")
     ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
     ("phase-limits", po::value(&phase_limits_text)->default_value(phase_limits_text), "upper bound of each phase");
+  add_s3_options(desc, out);
   // clang-format on
 
   po::variables_map vm;
@@ -218,6 +261,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   auto period = parse_duration(review_period);
   if (!period) return fail("--review-period: " + period.err().message);
   out.sla.phases.review_period_ms = out.open_limits.review_period_ms = *period;
+
+  if (auto why = check_s3_options(vm, out); !why.empty()) return fail(why);
 
   if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
   if (out.expose_version) out.server_header = std::string("parley/") + version;

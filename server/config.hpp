@@ -85,6 +85,17 @@ struct config {
 
   // Service levels of protocol §4.
   sla_windows sla;
+
+  // Uploaded files in an S3-compatible object store instead of a directory
+  // (s3_blob_store): endpoint http(s)://host:port, empty for none. The
+  // credentials come from PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY only.
+  std::string s3_endpoint;
+  std::string s3_bucket;
+  std::string s3_region = "us-east-1";
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  std::uint64_t s3_cache_size = 1024ull * 1024 * 1024;  // bytes of downloaded files kept on local disk
+  int s3_timeout_s = 30;  // longest wait for one step of a request to the store
 };
 
 enum class parse_outcome { run, exit_ok, exit_error };

@@ -1,6 +1,7 @@
 #pragma once
 // The file store the configuration asks for (protocol §9.6): the directory
-// store at --files-dir. Every store is made here and only here.
+// store at --files-dir, or with --s3-endpoint the S3-compatible object store
+// (staging and cache in --files-dir). Every store is made here and only here.
 #include "server/blob_store.hpp"
 #include "server/config.hpp"
 

@@ -3,13 +3,10 @@
 // loopback port in a fresh directory, with the AOF fsynced on every write
 // (the configuration protocol §6 recommends), killed and removed at the end.
 // Tests skip with a warning when redis-server is not installed.
+#include "test_processes.hpp"
+
 #include <hiredis/hiredis.h>
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,23 +23,6 @@ inline constexpr const char* redis_server_path = "/usr/bin/redis-server";
 
 inline bool redis_server_installed() { return ::access(redis_server_path, X_OK) == 0; }
 
-// A loopback port nobody listens on right now.
-inline int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class redis_server {
  public:
   // `extra`: more redis-server arguments (--requirepass, --user ...);
@@ -50,9 +30,7 @@ class redis_server {
   explicit redis_server(bool append_only = true, std::vector<std::string> extra = {},
                         std::vector<std::string> auth = {})
       : append_only_(append_only), extra_(std::move(extra)), auth_(std::move(auth)), port_(free_loopback_port()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "parley-redis-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
-    dir_ = tmpl;
+    dir_ = make_temp_dir("parley-redis-");
     start();
   }
 
@@ -72,27 +50,11 @@ class redis_server {
   // and waits until it answers PING.
   void start() {
     if (pid_ > 0) return;
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      std::string log = (dir_ / "redis.log").string();
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::string port = std::to_string(port_);
-      std::string dir = dir_.string();
-      std::vector<std::string> args{redis_server_path, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", append_only_ ? "yes" : "no", "--appendfsync", "always",
-                                    "--dir", dir};
-      args.insert(args.end(), extra_.begin(), extra_.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(redis_server_path, argv.data());
-      ::_exit(127);
-    }
+    std::vector<std::string> args{redis_server_path, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", append_only_ ? "yes" : "no", "--appendfsync",
+                                  "always", "--dir", dir_.string()};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    pid_ = spawn_logged(std::move(args), dir_ / "redis.log");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       if (command({"PING"}) == "PONG") return;
@@ -102,13 +64,7 @@ class redis_server {
   }
 
   // SIGKILL: no shutdown, no final AOF rewrite; what was fsynced stays.
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void kill() { kill_child(pid_); }
 
   // Removes everything Redis stored (call while it is down).
   void wipe() {
