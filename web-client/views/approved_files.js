@@ -51,16 +51,15 @@ function fileRow(f) {
     h('span', { class: 'file-hash-row' }, code, copy));
 }
 
-// The record as a sentence and its files; `names(id)` names a user id.
-export function deliveryRecordView(r, names) {
+// The record as a sentence and its files (who accepted it is the log's meta line).
+export function deliveryRecordView(r) {
   const t = r.terms && typeof r.terms === 'object' ? r.terms : {};
   const files = Array.isArray(t.files) ? t.files.slice(0, 20).filter((f) => f && typeof f === 'object') : [];
   const auto = acceptedAutomatically(r);
-  const by = (Array.isArray(r.accepted_by) ? r.accepted_by : []).map(names).join(', ');
   return [
     h('p', { class: 'log-text', testid: 'log-sentence' },
       'Accepted ', h('strong', null, String(t.deliverable ?? 'a deliverable')), ` v${t.version ?? '?'}`, t.final ? ' (final)' : '',
-      auto ? h('span', { class: 'log-auto', testid: 'log-accepted-automatically' }, ' · accepted automatically') : by ? ` · by ${by}` : ''),
+      auto ? h('span', { class: 'log-auto', testid: 'log-accepted-automatically' }, ' · accepted automatically') : ''),
     files.length ? h('ul', { class: 'approved-files', testid: 'approved-files', 'aria-label': 'Approved files' }, files.map(fileRow)) : null,
   ];
 }

@@ -198,7 +198,7 @@ function recordSentence(s, r) {
     return h('p', { class: 'log-text', testid: 'log-sentence' }, h('strong', null, by), ' accepted the invitation', r.text ? ` “${String(r.text)}”` : '');
   }
   // A delivery's approved files (§9.6) and the reveal of reviews (§9.7).
-  if (r.topic === 'delivery') return deliveryRecordView(r, (id) => nameOf(s, r, id));
+  if (r.topic === 'delivery') return deliveryRecordView(r);
   if (r.topic === 'reviews') return reviewsRecordView(s, r);
   if (r.topic === 'acknowledgement') {
     const title = r.terms && typeof r.terms.title === 'string' ? r.terms.title : String((r.terms && r.terms.key) ?? 'a requirement');

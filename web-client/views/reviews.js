@@ -114,11 +114,14 @@ function checkOf(s, eng, review) {
   const commitment = commitmentOf(s, eng, review.seq);
   if (commitment === undefined) return { state: 'checking' };
   if (commitment === null) return { state: 'unchecked' };
-  const key = JSON.stringify([review.ratings, review.text, review.salt, commitment]);
-  let check = st.checks.get(review.seq);
-  if (check && check.key === key) return check;
-  check = { key, state: 'checking', commitment };
-  st.checks.set(review.seq, check);
+  // Keyed by what is checked: the timeline, the panel and the log may hold
+  // different copies of one review (a tampered one among them).
+  const key = JSON.stringify([review.seq, review.ratings, review.text, review.salt, commitment]);
+  let check = st.checks.get(key);
+  if (check) return check;
+  check = { state: 'checking', commitment };
+  if (st.checks.size >= 32) st.checks.delete(st.checks.keys().next().value);
+  st.checks.set(key, check);
   verifyCommitment(review, commitment).then((ok) => { check.state = ok ? 'ok' : 'bad'; redraw(s, eng); });
   return check;
 }
@@ -183,7 +186,7 @@ function sealedEntry(s, eng, ev) {
     h('div', { class: 'card-kind' },
       h('span', { class: 'kind-icon', 'aria-hidden': 'true' }, '★'),
       h('span', null, 'Review'),
-      h('span', { class: `pill ${revealed ? 'revealed' : 'sealed'}`, testid: 'review-state' }, revealed ? 'Revealed' : '🔒 Sealed'),
+      h('span', { class: `pill ${revealed ? 'revealed' : 'sealed'}`, testid: 'review-state' }, revealed ? 'Revealed' : 'Sealed'),
       h('span', { class: 'ref' }, `#${ev.seq}`)),
     h('p', { class: 'text', testid: 'sealed-text' }, revealed
       ? `${name} ${mine ? 'have' : 'has'} reviewed — revealed`
@@ -301,7 +304,7 @@ export function reviewsPanel(s, eng) {
         const readable = ev ? readableEntry(s, eng, ev.seq) : got && got.list.find((r) => r && r.by === id && typeof r.text === 'string' && r.ratings);
         const name = id === s.me.id ? 'You' : nameOf(s, eng, id, ev && ev.from && ev.from.role);
         return h('li', { class: 'review-sealed-item', testid: 'review-sealed-item', dataset: { by: id } },
-          h('p', null, h('span', { 'aria-hidden': 'true' }, '🔒 '), id === s.me.id ? `You have reviewed — ${sealedNote(period && period.due).replace(/^sealed —/, 'sealed,')}` : sealedCardText(name, period && period.due)),
+          h('p', null, id === s.me.id ? `You have reviewed — ${sealedNote(period && period.due).replace(/^sealed —/, 'sealed,')}` : sealedCardText(name, period && period.due)),
           readable ? reviewBox(readable, privateNote(s)) : null);
       }))
       : h('p', { class: 'muted' }, 'No reviews yet.'));
