@@ -20,6 +20,7 @@ import { renderHomeList } from './views/home.js';
 import { renderOwedReply } from './views/owed_reply.js';
 import { callHooks, tickCountdowns } from './views/calls.js';
 import { mountAvailability, presenceArrived } from './views/availability.js';
+import { reviewHooks, tickReviewCountdowns } from './views/reviews.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -44,7 +45,7 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); }, 1000);
+    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); tickReviewCountdowns(); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
     this.listening = new AbortController();
@@ -210,6 +211,8 @@ export class Session {
         if (ev.kind === 'mediation' && ev.body && ev.body.state !== 'closed') this.tryMediation(info.id);
         // A decision or an acknowledgement that made a decision-log record.
         if ((ev.kind === 'decision' || ev.kind === 'acknowledgement') && ev.body && ev.body.record) this.loadLog(info.id);
+        // The reveal of reviews made a record too (protocol §9.7).
+        if (ev.kind === 'reviews') this.loadLog(info.id);
         if (ev.kind === 'flag' && ev.body && ev.body.type === 'dispute') setTimeout(() => this.tryMediation(info.id), 300);
       }
       // The server pushes the state after every other event; a message or a
@@ -397,6 +400,8 @@ export class Session {
       ...invitationHooks(s),
       // A call proposal's slots and the pick that accepts one; the reminder's sentence.
       ...callHooks(s),
+      // A sealed review and the reveal.
+      ...reviewHooks(s),
     };
   }
 

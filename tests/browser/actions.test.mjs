@@ -72,9 +72,13 @@ test('the actions offered are the ones the server lists in can, and none once cl
   await agree(suite.server, eng, expertTok, clientTok, 'phase', { to: 'active' });
   await agree(suite.server, eng, expertTok, clientTok, 'phase', { to: 'completion' });
   await agree(suite.server, eng, expertTok, clientTok, 'phase', { to: 'closed' });
-  assert.deepEqual(await stateCan(suite.server, clientTok, eng), ['message']);
+  // Once closed: messages, and a review while the review period runs (§9.7, offered by its own form).
+  const closedCan = await stateCan(suite.server, clientTok, eng);
+  assert.deepEqual(closedCan.filter((a) => a !== 'review'), ['message']);
   await client.locator('[data-testid="phase-track"][data-phase="closed"]').waitFor();
   await until(async () => (await client.locator('[data-testid^="action-"]').count()) === 0, { message: 'no actions once closed' });
+  if (closedCan.includes('review')) await client.getByTestId('review-write').first().waitFor();
+  else assert.equal(await client.getByTestId('review-write').count(), 0);
   assert.equal(await client.locator('[data-testid="timeline"] [data-testid="proposal-accept"]').count(), 0, 'nothing left to decide');
   await client.getByTestId('composer-input').waitFor();
   assert.deepEqual(client.problems, []);

@@ -8,6 +8,7 @@ import { engagementBanner } from './invitation.js';
 import { requirementsCallout } from './requirements.js';
 import { renderOwedReply } from './owed_reply.js';
 import { presenceChip, renderPeople } from './people.js';
+import { reviewCallout } from './reviews.js';
 
 // The room's name: an engagement created by the platform goes by its title
 // (state.title), any other by its id.
@@ -104,7 +105,7 @@ export function renderEngagementNotes(s) {
   if (!e || !e.banner || !cur) return;
   renderChannelTitle(s);
   renderOwedReply(s);
-  const notes = cur.kind === 'eng' && cur.room === 'main' ? [engagementBanner(s, cur.eng), requirementsCallout(s, cur.eng)].filter(Boolean) : [];
+  const notes = cur.kind === 'eng' && cur.room === 'main' ? [engagementBanner(s, cur.eng), requirementsCallout(s, cur.eng), reviewCallout(s, cur.eng)].filter(Boolean) : [];
   // Redrawn only when its content changes, so that a focused button keeps the focus.
   const key = notes.map((n) => n.textContent).join('|');
   if (e.banner.dataset.key === key) return;

@@ -11,6 +11,8 @@ import { missingAcknowledgements } from '../obligations.js';
 import { namesSeen } from './invitation.js';
 import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js';
 import { peoplePanel } from './people.js';
+import { reviewsPanel, reviewsRecordView } from './reviews.js';
+import { deliveryRecordView, acceptedAutomatically } from './approved_files.js';
 
 // The steps the track shows: an invitation comes before discovery while it
 // is open, and a declined one ends there.
@@ -103,6 +105,7 @@ export function renderDetails(s) {
         h('span', { class: 'mini-flag-text' }, excerpt(f.ev.body.text, 90)))))
       : h('p', { class: 'muted' }, 'No open flags.')));
 
+  sections.push(reviewsPanel(s, eng));
   sections.push(callsPanel(s, eng));
   sections.push(peoplePanel(s));
   sections.push(agreementHistory(s, eng));
@@ -134,6 +137,7 @@ function agreementHistory(s, eng) {
 // proposal or decision event carries, else any loaded event of that user in
 // the record's channel; the id otherwise.
 function nameOf(s, r, id) {
+  if (id === 'system') return 'Parley';
   if (id === s.me.id && s.me.name) return s.me.name;
   const info = typeof r.ch === 'string' ? /^eng:([^:]+)/.exec(r.ch) : null;
   const parties = info && s.engagements.get(info[1])?.state?.parties;
@@ -174,7 +178,7 @@ export function decisionLogPanel(s, eng) {
         h('span', { class: ok ? 'mark ok' : 'mark bad', 'aria-label': ok ? 'verified' : 'not verified' }, ok ? '✓' : '✕')),
       recordSentence(s, r) || [r.text ? h('p', { class: 'log-text' }, String(r.text)) : null,
         (r.topic === 'call' ? callRecordView(r.terms) : null) || termsView(r.topic === 'phase' ? null : r.terms) || (r.topic === 'phase' && r.terms ? h('p', { class: 'log-text' }, `→ ${humanize(r.terms.to)}`) : null)],
-      h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
+      h('p', { class: 'log-meta' }, `Proposed by ${nameOf(s, r, r.proposed_by)} · ${acceptedAutomatically(r) ? 'accepted automatically' : `accepted by ${(Array.isArray(r.accepted_by) ? r.accepted_by : []).map((id) => nameOf(s, r, id)).join(', ')}`}${r.ts ? ` · ${formatDateTime(r.ts)}` : ''}`),
       h('p', { class: 'log-hash', title: String(r.hash) }, `${String(r.hash).slice(0, 16)}…`));
   })) : null;
   return h('section', { class: 'panel log-panel', 'aria-labelledby': 'd-log', testid: 'decision-log' },
@@ -193,6 +197,9 @@ function recordSentence(s, r) {
   if (r.topic === 'invitation') {
     return h('p', { class: 'log-text', testid: 'log-sentence' }, h('strong', null, by), ' accepted the invitation', r.text ? ` “${String(r.text)}”` : '');
   }
+  // A delivery's approved files (§9.6) and the reveal of reviews (§9.7).
+  if (r.topic === 'delivery') return deliveryRecordView(r);
+  if (r.topic === 'reviews') return reviewsRecordView(s, r);
   if (r.topic === 'acknowledgement') {
     const title = r.terms && typeof r.terms.title === 'string' ? r.terms.title : String((r.terms && r.terms.key) ?? 'a requirement');
     return h('p', { class: 'log-text', testid: 'log-sentence' }, h('strong', null, by), ' acknowledged ', h('strong', null, title));

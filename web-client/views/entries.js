@@ -416,6 +416,14 @@ const RENDERERS = {
 RENDERERS.proposal_expired = renderProposalExpired;
 RENDERERS.reminder = renderReminder;
 
+// A sealed review and the reveal (protocol §9.7), drawn by views/reviews.js.
+function renderReview(ev, ctx) {
+  const r = ctx.reviewEntry(ev);
+  return shell(ev, r.cls, r.label, ...r.children);
+}
+RENDERERS.review = renderReview;
+RENDERERS.reviews = renderReview;
+
 export function renderEvent(ev, ctx) {
   const fn = RENDERERS[ev.kind] || renderOther;
   try {
