@@ -58,6 +58,8 @@ export function shortHash(sha256) {
   return s.length > 16 ? `${s.slice(0, 8)}…${s.slice(-4)}` : s;
 }
 
+const STATUS_ORDER = { submitted: 0, revision_requested: 1, accepted: 2 };
+
 const STATUS_WORDS = {
   submitted: 'Awaiting client review',
   revision_requested: 'Revision requested',
@@ -136,8 +138,9 @@ export function cleanFiles(files) {
 // The deliverables to show: each key of `state.deliverables` (the server's
 // word on version, status, review_due, revisions_used, final), with the
 // versions its `delivery` events carry (newest first); a key seen only in
-// events (its state not yet arrived) is listed as submitted. Sorted with the
-// latest delivery first.
+// events (its state not yet arrived) is listed as submitted. Those awaiting
+// the client come first, then those sent back for revision, then the
+// accepted ones; the latest delivery first within each.
 export function deliverablesOf(state, events) {
   const byKey = new Map();
   const entry = (key) => {
@@ -175,5 +178,6 @@ export function deliverablesOf(state, events) {
       Object.assign(d, { version: latest.version, seq: latest.seq, status: 'submitted', final: latest.final });
     }
   }
-  return out.sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0));
+  const rank = (d) => STATUS_ORDER[d.status] ?? 3;
+  return out.sort((a, b) => rank(a) - rank(b) || (b.seq ?? 0) - (a.seq ?? 0));
 }

@@ -125,11 +125,12 @@ test('deliverables come from the state, with the versions the events carry', () 
     deliverables: {
       report: { version: 2, seq: 5, status: 'submitted', review_due: NOW + DAY, revisions_used: 1, final: true },
       data: { version: 1, seq: 3, status: 'accepted', review_due: null, revisions_used: 0, final: false },
+      sent_back: { version: 1, seq: 2, status: 'revision_requested', review_due: null, revisions_used: 1, final: false },
       old: { version: 4, seq: 1, status: 'accepted', review_due: null, revisions_used: 2, final: true },
     },
   };
   const list = deliverablesOf(state, events);
-  assert.deepEqual(list.map((d) => d.key), ['late', 'report', 'data', 'old'], 'latest delivery first');
+  assert.deepEqual(list.map((d) => d.key), ['late', 'report', 'sent_back', 'data', 'old'], 'awaiting the client first, then the latest delivery first');
   const report = list[1];
   assert.equal(report.status, 'submitted');
   assert.equal(report.review_due, NOW + DAY);
@@ -138,7 +139,7 @@ test('deliverables come from the state, with the versions the events carry', () 
   assert.deepEqual(report.versions.map((v) => [v.version, v.seq, v.text, v.files.map((f) => f.name)]), [[2, 5, 'Final', ['r2.pdf']], [1, 2, 'Draft', ['r1.pdf']]]);
   assert.equal(list[0].status, 'submitted', 'a delivery the state does not list yet awaits review');
   assert.equal(list[0].version, 1);
-  assert.deepEqual(list[3].versions, [], 'an old deliverable whose events are not loaded');
+  assert.deepEqual(list[4].versions, [], 'an old deliverable whose events are not loaded');
   assert.deepEqual(deliverablesOf(null, null), []);
   assert.deepEqual(deliverablesOf({ deliverables: { bad: null, x: 'y' } }, []), []);
 });

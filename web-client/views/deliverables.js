@@ -72,7 +72,7 @@ function deliverableItem(s, eng, d, can) {
       d.final ? h('span', { class: 'pill final', testid: 'deliverable-final' }, 'Final') : null,
       h('span', { class: `pill deliverable-status status-${d.status}`, testid: 'deliverable-status' }, statusWords(d.status))),
     awaiting && Number.isFinite(d.review_due) ? reviewDue(d.review_due, deciding) : null,
-    revisions ? h('p', { class: `deliverable-revisions${noneLeft ? ' none-left' : ''}`, testid: 'deliverable-revisions' }, noneLeft ? `${revisions}: accept, or talk it over in the conversation.` : `Revisions: ${revisions}`) : null,
+    revisions && d.status !== 'accepted' ? h('p', { class: `deliverable-revisions${noneLeft ? ' none-left' : ''}`, testid: 'deliverable-revisions' }, noneLeft ? `${revisions}: accept, or talk it over in the conversation.` : `Revisions: ${revisions}`) : null,
     actions.length ? h('div', { class: 'card-actions' }, actions) : null,
     d.versions.length
       ? h('ol', { class: 'deliverable-versions', 'aria-label': `Versions of ${d.key}` }, d.versions.map((v) => versionItem(s, eng, v)))
