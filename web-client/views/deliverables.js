@@ -172,7 +172,7 @@ export function openDeliverDialog(s, eng, key, opener) {
   const known = deliverablesFor(s, eng).map((d) => d.key);
   const keyInput = h('input', {
     id: 'dlg-deliver-key', type: 'text', testid: 'deliver-key-input', list: listId, autocomplete: 'off', spellcheck: 'false',
-    maxlength: '64', pattern: '[a-z0-9_\\-]{1,64}', placeholder: 'e.g. final-report', 'aria-describedby': 'dlg-deliver-key-hint', value: key || '',
+    maxlength: '64', placeholder: 'e.g. final-report', 'aria-describedby': 'dlg-deliver-key-hint', value: key || '',
   });
   const keyList = h('datalist', { id: listId }, known.map((k) => h('option', { value: k })));
   const text = h('textarea', { id: 'dlg-deliver-text', rows: '3', testid: 'deliver-text-input', placeholder: 'What this version contains' });
