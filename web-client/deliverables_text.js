@@ -181,3 +181,25 @@ export function deliverablesOf(state, events) {
   const rank = (d) => STATUS_ORDER[d.status] ?? 3;
   return out.sort((a, b) => rank(a) - rank(b) || (b.seq ?? 0) - (a.seq ?? 0));
 }
+
+// "1048576 bytes" in a server's message as "1 MB".
+const withSizes = (text) => String(text || '').replace(/(\d{4,}) bytes/g, (_, n) => formatSize(Number(n)));
+
+// A refused upload (lib/upload.js's error: `code`, `message`) as a sentence
+// for the reader: too large, the engagement's quota, the upload rate, …
+export function uploadProblem(err) {
+  const message = withSizes(err && err.message);
+  switch (err && err.code) {
+    case 'too_large':
+      return /quota|engagement's files|would exceed/i.test(message)
+        ? `The engagement's storage quota is used up: ${message}.`
+        : `The file is too large: ${message}.`;
+    case 'rate_limited': return 'Too many uploads in a short time: wait a moment and try again.';
+    case 'forbidden': return 'You may not upload files to this engagement.';
+    case 'unauthorized': return 'The server refused your access token. It may have expired.';
+    case 'bad_request': return `The server refused the file: ${message}.`;
+    case 'network': return `The upload failed: ${message}. Check the connection and try again.`;
+    case 'cancelled': return 'Upload cancelled.';
+    default: return `The upload failed: ${message || 'unknown error'}.`;
+  }
+}

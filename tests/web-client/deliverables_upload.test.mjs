@@ -2,7 +2,8 @@
 // sent and answers as the server would (protocol §9.6).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uploadFile, refusal, uploadProblem } from '../../web-client/lib/upload.js';
+import { uploadFile, refusal } from '../../web-client/lib/upload.js';
+import { uploadProblem } from '../../web-client/deliverables_text.js';
 
 const SHA = 'cd'.repeat(32);
 
@@ -57,9 +58,12 @@ test('refusals carry the protocol\'s code and message', async () => {
     const { FakeXhr } = fakeXhr((x) => { x.status = status; x.responseText = text; x.onload(); });
     await assert.rejects(uploadFile({ eng: 'e', file, token: 't', XHR: FakeXhr }).done, (err) => err.code === code && message.test(err.message) && err.status === status);
   }
-  assert.match(uploadProblem(refusal(413, '{"error":{"code":"too_large","message":"engagement quota exceeded"}}')), /quota/);
-  assert.match(uploadProblem(refusal(413, '{"error":{"code":"too_large","message":"file larger than 100 MiB"}}')), /too large/);
-  assert.match(uploadProblem(refusal(429, '')), /Too many uploads/);
+  assert.equal(uploadProblem(refusal(413, '{"error":{"code":"too_large","message":"the engagement\'s files would exceed 2147483648 bytes"}}')),
+    'The engagement\'s storage quota is used up: the engagement\'s files would exceed 2 GB.');
+  assert.equal(uploadProblem(refusal(413, '{"error":{"code":"too_large","message":"files are at most 104857600 bytes"}}')),
+    'The file is too large: files are at most 100 MB.');
+  assert.match(uploadProblem(refusal(429, '')), /^Too many uploads/);
+  assert.match(uploadProblem(refusal(403, '')), /may not upload/);
 });
 
 test('a reply without a hash is an error, not a file', async () => {

@@ -88,20 +88,3 @@ export function uploadFile({ eng, file, name, token, onProgress, maxBytes, XHR =
   };
   return { done, cancel };
 }
-
-// A refusal of an upload as a sentence for the reader.
-export function uploadProblem(err) {
-  switch (err && err.code) {
-    case 'too_large':
-      return /quota/i.test(err.message)
-        ? `The engagement's storage quota is used up (${err.message}).`
-        : `The file is too large for the server (${err.message}).`;
-    case 'rate_limited': return 'Too many uploads at once: wait a moment and try again.';
-    case 'forbidden': return 'You may not upload files to this engagement.';
-    case 'unauthorized': return 'The server refused your access token. It may have expired.';
-    case 'bad_request': return `The server refused the file: ${err.message}.`;
-    case 'network': return `The upload failed: ${err.message}. Check the connection and try again.`;
-    case 'cancelled': return 'Upload cancelled.';
-    default: return `The upload failed: ${(err && err.message) || 'unknown error'}.`;
-  }
-}

@@ -4,8 +4,8 @@
 // cancel button; refusals said in words. What is sent is `files: [{sha256,
 // name}]` of the uploads that finished.
 import { h, setText } from '../dom.js';
-import { uploadFile, uploadProblem } from '../lib/upload.js';
-import { formatSize, fileFamily, MAX_FILES } from '../deliverables_text.js';
+import { uploadFile } from '../lib/upload.js';
+import { formatSize, fileFamily, uploadProblem, MAX_FILES } from '../deliverables_text.js';
 import { fileIcon } from './file_chips.js';
 
 // Uploads running at once; the others wait their turn (the server limits
@@ -13,13 +13,6 @@ import { fileIcon } from './file_chips.js';
 const PARALLEL = 2;
 
 let pickerCount = 0;
-
-// The largest file the server takes, when its state says (else the server's 413 does).
-function maxFileSize(s, eng) {
-  const state = s.engagements.get(eng)?.state;
-  const v = state && state.limits && state.limits.max_file_size;
-  return Number.isFinite(v) && v > 0 ? v : undefined;
-}
 
 // The picker of engagement `eng`. `onChange()` runs whenever a file is
 // added, progresses to done, fails or is removed. Returns its parts (button,
@@ -83,7 +76,7 @@ export function filePicker(s, eng, { onChange = () => {}, testid = 'attach' } = 
       it.loaded = 0;
       show(it);
       it.handle = uploadFile({
-        eng, file: it.file, name: it.name, token: s.token, maxBytes: maxFileSize(s, eng),
+        eng, file: it.file, name: it.name, token: s.token,
         onProgress: (loaded) => { it.loaded = loaded; show(it); },
       });
       it.handle.done.then((result) => {

@@ -39,9 +39,9 @@ export function composer(s, ch) {
     const text = input.value;
     if (files && files.busy()) return;
     const attached = files ? files.files() : [];
-    // A message's text is required (1–16384 characters), files or not.
-    if (!text.trim()) { if (attached.length) files.say('Write a message to go with the files.'); return; }
-    const body = { text };
+    // A message carrying files may say nothing more (its text is then empty).
+    if (!text.trim() && !attached.length) return;
+    const body = { text: text.trim() ? text : '' };
     if (s.replyTo && s.replyTo.ch === ch) body.reply_to = s.replyTo.seq;
     if (attached.length) body.files = attached;
     input.value = '';

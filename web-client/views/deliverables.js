@@ -16,6 +16,9 @@ import { filePicker } from './attachments.js';
 import { dialog, FieldError } from './dialogs.js';
 import { toast, togglePanel } from './shell.js';
 
+// A delivery's text is at most 4000 characters (the server keeps it in the
+// state); a revision request's as long as a message.
+const MAX_DELIVERY_TEXT = 4000;
 const MAX_TEXT = 16384;
 
 const who = (u) => (u && (u.name || u.id)) || 'Someone';
@@ -60,7 +63,7 @@ function deliverableItem(s, eng, d, can) {
   if (revising) {
     actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-revise', 'aria-label': `Request a revision of ${versionLabel(d.key, d.version, false)}`, onclick: (e) => openRevisionDialog(s, eng, d, e.currentTarget) }, 'Request revision…'));
   }
-  if (can.has('deliver') && d.status !== 'accepted') {
+  if (can.has('deliver')) {
     actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-new-version', 'aria-label': `Submit a new version of ${d.key}`, onclick: (e) => openDeliverDialog(s, eng, d.key, e.currentTarget) }, 'Submit new version…'));
   }
   // The client may decide but has no revision left: the button is gone, the line says why.
@@ -202,7 +205,7 @@ export function openDeliverDialog(s, eng, key, opener) {
       if (!DELIVERABLE_KEY.test(k)) throw new FieldError(keyInput, 'Name the deliverable with 1 to 64 lowercase letters, digits, - or _.');
       const t = text.value.trim();
       if (!t) throw new FieldError(text, 'Describe what you deliver.');
-      if (t.length > MAX_TEXT) throw new FieldError(text, `The text is too long: at most ${MAX_TEXT.toLocaleString('en-GB')} characters.`);
+      if (t.length > MAX_DELIVERY_TEXT) throw new FieldError(text, `The description is too long: at most ${MAX_DELIVERY_TEXT.toLocaleString('en-GB')} characters.`);
       if (picker.busy()) throw new FieldError(picker.button, 'Wait until every file has been uploaded.');
       const files = picker.files();
       if (!files.length) throw new FieldError(picker.button, 'Attach at least one file.');
