@@ -49,6 +49,9 @@ export function deliverablesPanel(s, eng) {
       : h('p', { class: 'muted', testid: 'deliverables-none' }, 'Nothing delivered yet.'));
 }
 
+// What a button acts on, read out after its visible text ("Accept: report v2").
+const hiddenWhat = (what) => h('span', { class: 'visually-hidden' }, `: ${what}`);
+
 function deliverableItem(s, eng, d, can) {
   const latest = d.versions.find((v) => v.seq === d.seq) || d.versions[0] || null;
   const deciding = Number.isInteger(d.seq) && can.has(`decide:${d.seq}`);
@@ -58,13 +61,13 @@ function deliverableItem(s, eng, d, can) {
   const awaiting = d.status === 'submitted';
   const actions = [];
   if (deciding) {
-    actions.push(h('button', { type: 'button', class: 'btn primary small', testid: 'deliverable-accept', 'aria-label': `Accept ${versionLabel(d.key, d.version, d.final)}`, onclick: (e) => openAcceptDialog(s, eng, d, latest, e.currentTarget) }, 'Accept'));
+    actions.push(h('button', { type: 'button', class: 'btn primary small', testid: 'deliverable-accept', onclick: (e) => openAcceptDialog(s, eng, d, latest, e.currentTarget) }, 'Accept', hiddenWhat(versionLabel(d.key, d.version, d.final))));
   }
   if (revising) {
-    actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-revise', 'aria-label': `Request a revision of ${versionLabel(d.key, d.version, false)}`, onclick: (e) => openRevisionDialog(s, eng, d, e.currentTarget) }, 'Request revision…'));
+    actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-revise', onclick: (e) => openRevisionDialog(s, eng, d, e.currentTarget) }, 'Request revision…', hiddenWhat(versionLabel(d.key, d.version, false))));
   }
   if (can.has('deliver')) {
-    actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-new-version', 'aria-label': `Submit a new version of ${d.key}`, onclick: (e) => openDeliverDialog(s, eng, d.key, e.currentTarget) }, 'Submit new version…'));
+    actions.push(h('button', { type: 'button', class: 'btn small', testid: 'deliverable-new-version', onclick: (e) => openDeliverDialog(s, eng, d.key, e.currentTarget) }, 'Submit new version…', hiddenWhat(d.key)));
   }
   // The client may decide but has no revision left: the button is gone, the line says why.
   const noneLeft = deciding && !revising && allowed !== null && d.revisions_used >= allowed;

@@ -26,11 +26,12 @@ export function fileChips(s, eng, files, { testid = 'file-chips' } = {}) {
 function fileChip(s, eng, f) {
   const family = fileFamily(f.type, f.name);
   const size = f.size === null ? '' : formatSize(f.size);
+  // The name read out holds the text shown: "Copy SHA-256 3f2a9c1e…b04d".
   const hash = h('button', {
     type: 'button', class: 'file-hash', testid: 'file-hash', title: `SHA-256 ${f.sha256} (click to copy)`,
-    'aria-label': `Copy the SHA-256 hash of ${f.name}`, dataset: { sha256: f.sha256 },
-    onclick: (e) => copyHash(s, f.sha256, e.currentTarget),
-  }, shortHash(f.sha256));
+    dataset: { sha256: f.sha256 },
+    onclick: (e) => copyHash(s, f.sha256, e.currentTarget.querySelector('.hash-text')),
+  }, h('span', { class: 'visually-hidden' }, 'Copy SHA-256 '), h('span', { class: 'hash-text' }, shortHash(f.sha256)));
   return h('li', { class: `file-chip family-${family}`, testid: 'file-chip', dataset: { sha256: f.sha256, family } },
     fileIcon(family),
     h('span', { class: 'file-meta' },
@@ -46,12 +47,12 @@ function fileChip(s, eng, f) {
     }, '⇩ Download'));
 }
 
-async function copyHash(s, sha256, btn) {
+async function copyHash(s, sha256, shown) {
   try {
     await navigator.clipboard.writeText(sha256);
-    const before = btn.textContent;
-    setText(btn, 'Copied');
-    setTimeout(() => { if (btn.isConnected) setText(btn, before); }, 1500);
+    const before = shown.textContent;
+    setText(shown, 'Copied');
+    setTimeout(() => { if (shown.isConnected) setText(shown, before); }, 1500);
   } catch {
     // No clipboard (an insecure origin, or refused): the whole hash to select by hand.
     toast(s, `SHA-256: ${sha256}`);
