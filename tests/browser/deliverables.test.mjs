@@ -181,6 +181,14 @@ for (const [label, viewport] of VIEWPORTS) {
     assert.equal(await c.getByTestId('file-hash').getAttribute('title'), `SHA-256 ${sha256(big)} (click to copy)`);
     assert.match(await c.getByTestId('file-hash').locator('.hash-text').textContent(), /^[0-9a-f]{8}…[0-9a-f]{4}$/);
 
+    // Files alone, without a word: the message carries an empty text.
+    await client.getByTestId('attach-input').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: bytes(2048, 'logo') });
+    await client.locator('[data-testid="attach-item"].state-done').waitFor();
+    await client.getByTestId('send-button').click();
+    const alone = expert.locator('[data-testid="timeline"] [data-testid="event-message"]').filter({ has: expert.locator('[data-testid="file-chip"][data-family="image"]') });
+    await alone.waitFor();
+    assert.equal(await alone.getByTestId('message-text').count(), 0, 'no empty text line');
+
     // Download gives back the very bytes, under the file's name.
     const [download] = await Promise.all([expert.waitForEvent('download'), c.getByTestId('file-download').click()]);
     assert.equal(download.suggestedFilename(), 'survey-results.csv');

@@ -87,7 +87,8 @@ function renderMessage(ev, ctx) {
     h('div', { class: 'bubble' },
       header(ev, actions),
       quote,
-      h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text)),
+      // A message carrying files may have no text (protocol §9.6).
+      b.text || !Array.isArray(b.files) ? h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text)) : null,
       Array.isArray(b.files) && ctx.fileChips ? ctx.fileChips(ev) : null));
   return node;
 }
