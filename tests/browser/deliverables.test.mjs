@@ -301,10 +301,10 @@ for (const [label, viewport] of VIEWPORTS) {
   });
 }
 
-test('on the review window\'s last day the deadline is a warning, and the client runs out of revisions', { skip }, async (tc) => {
+test('on the review window\'s last day the deadline is a warning, the client runs out of revisions, and refused uploads are said in words', { skip }, async (tc) => {
   const reason = await serverLacks(suite.server);
   if (reason) { tc.skip(reason); return; }
-  const server = await startServer({ args: ['--review-window', '20h'] }).catch((err) => { tc.skip(`the server takes no --review-window: ${err.message.split('\n')[0]}`); return null; });
+  const server = await startServer({ args: ['--review-window', '20h', '--max-file-size', '65536', '--max-engagement-files', '200000'] }).catch((err) => { tc.skip(`the server takes no --review-window: ${err.message.split('\n')[0]}`); return null; });
   if (!server) return;
   try {
     const eng = uniqueEng('lastday');
@@ -331,6 +331,20 @@ test('on the review window\'s last day the deadline is a warning, and the client
     assert.match(await item.getByTestId('deliverable-revisions').textContent(), /^No revisions left \(2 of 2 used\)/);
     await item.getByTestId('deliverable-accept').waitFor();
     await check(client, 'last-day-desktop');
+
+    // A file over --max-file-size, and files over the engagement's quota: refused, and said so in the composer.
+    const error = client.getByTestId('attach-error');
+    await client.getByTestId('attach-input').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: bytes(100 * 1024, 'huge') });
+    await error.waitFor();
+    assert.equal(await error.textContent(), 'huge.bin: The file is too large: files are at most 64 KB.');
+    assert.equal(await client.getByTestId('attach-item').count(), 0, 'the refused file leaves the list');
+    for (let i = 1; i <= 4; i += 1) {
+      await client.getByTestId('attach-input').setInputFiles({ name: `part-${i}.bin`, mimeType: 'application/octet-stream', buffer: bytes(60000, `part-${i}`) });
+      await client.locator('[data-testid="attach-item"]').filter({ hasText: `part-${i}.bin` }).or(error.filter({ hasText: `part-${i}.bin` })).first().waitFor();
+      await until(async () => (await client.locator('[data-testid="attach-item"]:not(.state-done)').count()) === 0, { message: `part ${i} settled` });
+    }
+    assert.equal(await error.textContent(), 'part-4.bin: The engagement\'s storage quota is used up: the engagement\'s files would exceed 195 KB.');
+    assert.equal(await client.locator('[data-testid="attach-item"].state-done').count(), 3);
     assert.deepEqual(client.problems, []);
     await client.context().close();
   } finally {
