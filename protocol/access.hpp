@@ -14,8 +14,8 @@
 namespace parley {
 
 // The kinds a client may post (protocol §3 "Kinds a client may post", §9.2 acknowledgement).
-inline constexpr std::array<std::string_view, 7> client_kinds = {
-    "message", "status", "flag", "flag_update", "proposal", "decision", "acknowledgement"};
+inline constexpr std::array<std::string_view, 8> client_kinds = {
+    "message", "status", "flag", "flag_update", "proposal", "decision", "acknowledgement", "review"};
 bool is_client_kind(std::string_view kind);
 
 // The table: may role `r` read channels of type `where`, post `kind` there?

@@ -3,9 +3,11 @@
 #include "protocol/frame.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/files.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/proposal_expiry.hpp"
+#include "protocol/reviews.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <array>
@@ -49,7 +51,8 @@ constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "a
 constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
 
 // Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
-constexpr std::array<std::string_view, 6> server_kinds = {"phase", "mediation", "sla", "notice", "proposal_expired", "reminder"};
+constexpr std::array<std::string_view, 7> server_kinds = {"phase",           "mediation", "sla",    "notice",
+                                                          "proposal_expired", "reminder",  "reviews"};
 
 // Reads the fields of one body against a fixed list of names, refusing any
 // other field and copying the accepted ones into `out` in a stable order.
@@ -136,9 +139,16 @@ class body_reader {
 
 result<object> message_body(const body_reader& in) {
   object out;
-  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"text", "reply_to"}));
-  PARLEY_TRY(in.text("text", true, 1, out));
+  PARLEY_TRY(in.only(std::array<std::string_view, 3>{"text", "reply_to", "files"}));
+  // A message that carries files may say nothing more.
+  const value* files = in.find("files");
+  PARLEY_TRY(in.text("text", true, files ? 0 : 1, out));
   PARLEY_TRY(in.integer("reply_to", false, 1, int64_max, "a positive integer (a seq)", out));
+  if (files) {
+    auto checked = files_field(*files, 0);
+    if (!checked) return checked.err();
+    out.emplace("files", std::move(checked.value()));
+  }
   return out;
 }
 
@@ -257,6 +267,7 @@ result<object> validate_body(std::string_view kind, const object& body) {
   if (kind == "proposal") return proposal_body(in);
   if (kind == "decision") return decision_body(in);
   if (kind == "acknowledgement") return acknowledgement_body(in);
+  if (kind == "review") return validate_review_body(body);
   if (one_of(kind, server_kinds)) {
     return bad_request("kind " + std::string(kind) + " is made by the server and may not be posted");
   }

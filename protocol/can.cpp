@@ -91,6 +91,11 @@ std::vector<std::string> can(const engagement_state& s, const claims& reader, co
       actions.insert("resolve:" + std::to_string(seq));
     }
   }
+  // Any well-formed review: whether the reader may review now.
+  boost::json::object ratings{{"quality", 5}, {"communication", 5}, {"timeliness", 5}};
+  if (c.accepted(channel_type::engagement, "review", {{"ratings", std::move(ratings)}, {"text", "a candidate"}})) {
+    actions.insert("review");
+  }
   for (const auto& requirement : requirements_of(s)) {
     const auto& key = requirement.as_object().at("key");
     if (c.accepted(channel_type::engagement, "acknowledgement", {{"key", key}})) {

@@ -24,7 +24,9 @@ namespace parley {
 // channels, so an action is listed exactly when posting it would be accepted.
 // `propose:phase` is listed only for a phase the move is allowed to now: a
 // move to `active` that requirements block is not offered.
-// The v1.1 actions deliver, revise: and review do not exist yet.
+//   review                      a review (§9.7); can has no clock, so between
+//                               the period's end and the reveal it is still listed.
+// The v1.1 actions deliver and revise: do not exist yet.
 std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits = {});
 
 }  // namespace parley

@@ -4,6 +4,7 @@
 #include "protocol/can.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
+#include "protocol/reviews.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -159,6 +160,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
   }
   add_invitation_json(o, s);
   o["calls"] = calls_json(s);
+  if (auto reviews = reviews_state_json(s, limits.review_period_ms)) o["reviews"] = std::move(*reviews);
   return o;
 }
 

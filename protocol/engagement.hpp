@@ -9,6 +9,7 @@
 #include "protocol/token.hpp"
 #include "protocol/user.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <array>
 #include <cstddef>
@@ -47,6 +48,9 @@ struct phase_limits {
   std::int64_t agreement_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t active_ms = 28LL * 24 * 3600 * 1000;
   std::int64_t completion_ms = 5LL * 24 * 3600 * 1000;
+  // How long after entering `closed` the parties may review (protocol §9.7,
+  // reviews.hpp): state.reviews.due and the reveal at its end.
+  std::int64_t review_period_ms = 14LL * 24 * 3600 * 1000;
 
   // No bound for `closed` and `declined`.
   std::optional<std::int64_t> of(engagement_phase p) const;
@@ -97,6 +101,13 @@ struct scheduled_call {
   std::int64_t end_ms() const { return start + minutes * 60'000; }
 };
 
+// A party's review (protocol §9.7, reviews.hpp) as its sealed event holds it.
+struct party_review {
+  std::string by;  // user id
+  std::int64_t seq = 0;  // in eng:<id>
+  std::string commitment;
+};
+
 struct engagement_agreement {
   boost::json::object terms;
   int version = 0;
@@ -120,6 +131,9 @@ struct engagement_limits {
   std::size_t open_flags = max_open_flags;
   std::size_t open_proposal_bytes = max_open_proposal_bytes;
   std::size_t open_flag_bytes = max_open_flag_bytes;
+  // The review period (protocol §9.7): a review after it is `conflict`. The
+  // same value as phase_limits::review_period_ms (both set from --review-period).
+  std::int64_t review_period_ms = 14LL * 24 * 3600 * 1000;
 };
 
 // What a proposal (text and terms) or a flag (text, no terms) counts against
@@ -170,6 +184,10 @@ struct engagement_state {
   // The last user of each side (client, expert) who posted a message: who owes
   // a reply in a first-use engagement, which names no parties (protocol §9.3).
   std::array<std::string, 2> last_speaker;
+  // Each side's review (client, expert) once `closed`, and the revealed list
+  // of the `reviews` event (null until revealed) (reviews.hpp).
+  std::array<std::optional<party_review>, 2> reviews;
+  std::shared_ptr<const boost::json::array> revealed_reviews;
 
   // Service-level misses already posted (recorded by apply of `sla` events), so
   // each miss is posted once.
@@ -253,6 +271,9 @@ struct post_request {
   // When the post is checked (ms), for rules about time (a call's slots);
   // 0 when no clock is at hand (can's candidate posts), which every time passes.
   std::int64_t checked_at_ms = 0;
+  // The server's random salt (32 hex) that seals a `review` (reviews.hpp);
+  // empty in can's candidates, which are never stored.
+  std::string salt{};
 };
 
 // The (channel, seq) of the stored event whose kind `check` would need to
@@ -266,6 +287,8 @@ struct plan {
   // then server-made follow-ups (`phase`, `mediation`) from system_user().
   std::vector<event> events;
   std::optional<record_draft> record;
+  // A review's sealed payload, stored beside events[0] (append_request::sealed).
+  std::optional<std::string> sealed;
 };
 
 // Decides whether `actor` may post `p` given the engagement state: an error

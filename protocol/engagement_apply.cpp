@@ -3,6 +3,7 @@
 #include "protocol/calls.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
+#include "protocol/reviews.hpp"
 
 #include <algorithm>
 
@@ -225,6 +226,10 @@ bool apply(engagement_state& s, const event& ev) {
     if (ev.from.role == user_role::system) apply_expired(s, ev);
   } else if (ev.kind == "reminder") {
     if (main) mark_call_reminded(s, ev);
+  } else if (ev.kind == "review") {
+    if (main) apply_review(s, ev);
+  } else if (ev.kind == "reviews") {
+    if (main) apply_reveal(s, ev);
   }
   return true;
 }

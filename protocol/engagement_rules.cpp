@@ -4,6 +4,7 @@
 #include "protocol/calls.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
+#include "protocol/reviews.hpp"
 
 #include <algorithm>
 
@@ -282,6 +283,17 @@ result<plan> check_acknowledgement_post(const engagement_state& s, const user& a
   return pl;
 }
 
+// A review (protocol §9.7) is stored sealed: the event holds only its
+// commitment, the review itself goes beside it (plan::sealed).
+result<plan> check_review_post(const engagement_state& s, const user& actor, const post_request& p, plan pl,
+                               const engagement_limits& limits) {
+  if (auto ok = check_review(s, actor, p.checked_at_ms, limits.review_period_ms); !ok) return ok.err();
+  auto sealed = seal_review(p.body, p.salt);
+  pl.events.front().body = std::move(sealed.body);
+  pl.sealed = std::move(sealed.sealed);
+  return pl;
+}
+
 }  // namespace
 
 result<plan> check(const engagement_state& s, const user& actor, const post_request& p,
@@ -326,6 +338,7 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
   }
   if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
   if (p.kind == "acknowledgement") return check_acknowledgement_post(s, actor, p, std::move(pl));
+  if (p.kind == "review") return check_review_post(s, actor, p, std::move(pl), limits);
   return check_decision(s, actor, p, std::move(pl));
 }
 

@@ -65,6 +65,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string listen, secret_file, admin_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
+  std::string review_period = "14d";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
@@ -98,6 +99,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("verify-key-file", po::value(&out.verify_key_files)->composing(), "Ed25519 key (PEM) of a retired signing key, still published for old records; repeatable")
     ("max-frame", po::value(&out.max_frame)->default_value(out.max_frame), "largest WebSocket message in bytes (close 1009 above)")
     ("max-body", po::value(&out.max_body)->default_value(out.max_body), "largest HTTP request body in bytes (413 above)")
+    ("files-dir", po::value(&out.files_dir), "directory of uploaded files (default <data-dir>/files); every instance of a cluster names the same shared directory")
+    ("max-file-size", po::value(&out.max_file_size)->default_value(out.max_file_size), "largest uploaded file in bytes (413 above)")
+    ("max-engagement-files", po::value(&out.max_engagement_files)->default_value(out.max_engagement_files), "bytes of one engagement's distinct files (413 above)")
+    ("upload-rate", po::value(&out.upload_rate)->default_value(out.upload_rate), "file uploads per second per user (429 above)")
+    ("upload-burst", po::value(&out.upload_burst)->default_value(out.upload_burst), "burst of file uploads per user")
     ("max-channels", po::value(&out.max_channels)->default_value(out.max_channels), "channels one connection may join")
     ("post-rate", po::value(&out.post_rate)->default_value(out.post_rate), "posts per second per user")
     ("post-burst", po::value(&out.post_burst)->default_value(out.post_burst), "burst of posts per user")
@@ -119,6 +125,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
     ("write-timeout", po::value(&out.write_timeout_s)->default_value(out.write_timeout_s), "seconds a write may take before the socket is closed")
     ("proposal-ttl", po::value(&proposal_ttl)->default_value(proposal_ttl), "time an open proposal waits for its decision before it expires (units ms, s, m, h, d; positive)")
+    ("review-period", po::value(&review_period)->default_value(review_period), "time after closing in which each party may review once; the reviews are revealed at its end (units ms, s, m, h, d; positive)")
     ("reply-sla", po::value(&reply_sla)->default_value(reply_sla), "time a party has to answer the other's message (units s, m, h, d)")
     ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
     ("phase-limits", po::value(&phase_limits_text)->default_value(phase_limits_text), "upper bound of each phase");
@@ -151,10 +158,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.max_frame < 1024) return fail("--max-frame must be at least 1024 bytes");
   if (out.max_body < 1024) return fail("--max-body must be at least 1024 bytes");
   if (out.max_channels < 1) return fail("--max-channels must be at least 1");
+  if (out.max_file_size < 1) return fail("--max-file-size must be at least 1 byte");
   for (auto [rate, burst, name] : {std::tuple{out.post_rate, out.post_burst, "post"},
                                    std::tuple{out.ephemeral_rate, out.ephemeral_burst, "ephemeral"},
                                    std::tuple{out.request_rate, out.request_burst, "request"},
-                                   std::tuple{out.http_rate, out.http_burst, "http"}}) {
+                                   std::tuple{out.http_rate, out.http_burst, "http"},
+                                   std::tuple{out.upload_rate, out.upload_burst, "upload"}}) {
     if (!(rate > 0) || !(burst >= 1))
       return fail(std::string("--") + name + "-rate must be positive and --" + name + "-burst at least 1");
   }
@@ -197,6 +206,9 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   auto ttl = parse_duration(proposal_ttl);
   if (!ttl) return fail("--proposal-ttl: " + ttl.err().message);
   out.sla.proposal_ttl_ms = *ttl;
+  auto period = parse_duration(review_period);
+  if (!period) return fail("--review-period: " + period.err().message);
+  out.sla.phases.review_period_ms = out.open_limits.review_period_ms = *period;
 
   if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
   if (out.expose_version) out.server_header = std::string("parley/") + version;

@@ -74,6 +74,15 @@ struct config {
   int idle_timeout_s = 60;   // a ping goes out after half of it without traffic
   int write_timeout_s = 20;  // a write that does not complete in time closes the socket
 
+  // Files (protocol §9.6): where they are stored (empty: <data-dir>/files),
+  // the largest upload, the bytes of an engagement's distinct files, and
+  // uploads per second per user with their burst.
+  std::filesystem::path files_dir;
+  std::uint64_t max_file_size = 100ull * 1024 * 1024;
+  std::uint64_t max_engagement_files = 2ull * 1024 * 1024 * 1024;
+  double upload_rate = 0.5;
+  double upload_burst = 10;
+
   // Service levels of protocol §4.
   sla_windows sla;
 };

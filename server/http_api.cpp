@@ -54,7 +54,7 @@ http_response json_reply(std::string body, unsigned version, bool keep_alive, ht
   return res;
 }
 
-result<claims> bearer(hub& h, const http_request& req, const http_origin& from) {
+result<claims> bearer(hub& h, const http::fields& req, const http_origin& from) {
   auto auth = req[http::field::authorization];
   constexpr std::string_view scheme = "Bearer ";
   if (auth.size() <= scheme.size() || !std::string_view(auth.data(), auth.size()).starts_with(scheme))
@@ -112,22 +112,12 @@ struct http_call {
   // The bearer's claims, once its subject's HTTP bucket (protocol §9.10) gave
   // a token; otherwise the request is answered here (401, or 429 with Retry-After).
   std::optional<claims> authorize() const {
-    auto who = bearer(h, req, from);
-    if (!who) {
-      fail(who.err().code, who.err().message);
+    auto who = authorize_request(h, req, req.version(), req.keep_alive(), from);
+    if (auto* refused = std::get_if<http_response>(&who)) {
+      respond(std::move(*refused));
       return std::nullopt;
     }
-    std::int64_t retry_ms = 0;
-    if (!h.rates().take(who->who.id, op_class::http, now_ms(), &retry_ms)) {
-      bump(h.stats().rate_limited);
-      auto res = http_error_response(make_error(errc::rate_limited, "too many requests; slow down"), req.version(),
-                                     req.keep_alive());
-      // Whole seconds, rounded up, never 0: a client that waits as told gets a token.
-      res.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, (retry_ms + 999) / 1000)));
-      respond(std::move(res));
-      return std::nullopt;
-    }
-    return std::move(who.value());
+    return std::move(std::get<claims>(who));
   }
 };
 
@@ -287,6 +277,19 @@ void handle_calendar(const http_call& c) {
                  res.set(http::field::cache_control, "no-store");
                  return res;
                }));
+}
+
+// Protocol §9.7: the reviews as the reader may see them (hub::reviews_of).
+void handle_reviews(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto ch = parse_channel(channel::main(c.param));
+  if (!ch || ch->type != channel_type::engagement) return c.fail(errc::bad_request, "invalid engagement id");
+  auto who = c.authorize();
+  if (!who) return;
+  c.h.reviews_of(*who, ch->eng, c.later([](result<boost::json::object> out, unsigned version, bool keep) {
+    if (!out) return http_error_response(out.err(), version, keep);
+    return json_reply(boost::json::serialize(*out), version, keep);
+  }));
 }
 
 // One page of the engagement list: its ids, and each one's state as it loads
@@ -477,6 +480,7 @@ const route routes[] = {
     {engagement_path, false, handle_engagement_state},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/calendar.ics"); }, false, handle_calendar},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/reviews"); }, false, handle_reviews},
     {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,
      handle_unknown_api},
     {any_path, false, handle_static},
@@ -485,6 +489,31 @@ const route routes[] = {
 }  // namespace
 
 void set_server_header(std::string value) { server_header = std::move(value); }
+
+http_response rate_limited_response(std::string message, std::int64_t retry_ms, unsigned version, bool keep_alive) {
+  auto res = http_error_response(make_error(errc::rate_limited, std::move(message)), version, keep_alive);
+  // Whole seconds, rounded up, never 0: a client that waits as told gets a token.
+  res.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, (retry_ms + 999) / 1000)));
+  return res;
+}
+
+std::variant<claims, http_response> authorize_request(hub& h, const http::fields& headers, unsigned version,
+                                                      bool keep_alive, const http_origin& from) {
+  auto who = bearer(h, headers, from);
+  if (!who) return http_error_response(who.err(), version, keep_alive);
+  std::int64_t retry_ms = 0;
+  if (!h.rates().take(who->who.id, op_class::http, now_ms(), &retry_ms)) {
+    bump(h.stats().rate_limited);
+    return rate_limited_response("too many requests; slow down", retry_ms, version, keep_alive);
+  }
+  return std::move(who.value());
+}
+
+http_response http_json_response(std::string body, unsigned version, bool keep_alive, http::status status) {
+  return json_reply(std::move(body), version, keep_alive, status);
+}
+
+const std::string& http_server_header() { return server_header; }
 
 http_response http_error_response(const error& e, unsigned version, bool keep_alive) {
   return json_reply(http_error_body(e), version, keep_alive, static_cast<http::status>(http_status(e.code)));

@@ -7,6 +7,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <functional>
+#include <variant>
 
 namespace parley {
 
@@ -27,6 +28,19 @@ void handle_http(hub& h, const http_request& req, const http_origin& from,
 // The Server header of every HTTP response (config::server_header). Call once
 // at start, before serving.
 void set_server_header(std::string value);
+
+// The bearer's claims once its subject's HTTP bucket (protocol §9.10) gave a
+// token; otherwise the response that refuses the request (401, or 429 with Retry-After).
+std::variant<claims, http_response> authorize_request(hub& h, const boost::beast::http::fields& headers,
+                                                      unsigned version, bool keep_alive, const http_origin& from);
+// 429 with a Retry-After of `retry_ms` rounded up to whole seconds.
+http_response rate_limited_response(std::string message, std::int64_t retry_ms, unsigned version, bool keep_alive);
+
+// A JSON response (Cache-Control: no-store) with `status`.
+http_response http_json_response(std::string body, unsigned version, bool keep_alive,
+                                 boost::beast::http::status status);
+// The Server header value every response carries.
+const std::string& http_server_header();
 
 // A JSON error response with the protocol's status for `e`.
 http_response http_error_response(const error& e, unsigned version, bool keep_alive);

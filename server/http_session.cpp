@@ -64,10 +64,35 @@ void http_session::run() {
 }
 
 void http_session::do_read() {
-  parser_.emplace();
-  parser_->header_limit(max_header_bytes);
-  parser_->body_limit(hub_.cfg().max_body);
+  header_parser_.emplace();
+  header_parser_->header_limit(max_header_bytes);
+  // The body's limit depends on the route: set once the header is known.
+  header_parser_->body_limit(boost::none);
   stream_.expires_after(request_timeout);
+  http::async_read_header(stream_, buffer_, *header_parser_,
+                          beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+}
+
+void http_session::on_header(beast::error_code ec, std::size_t) {
+  if (read_failed(ec)) return;
+  auto& header = header_parser_->get();
+  // Over the address's cap of sockets that have not authenticated: refused
+  // before anything else, an upgrade or an upload included.
+  if (!admin_ && !unauth_ticket_ && hub_.cfg().max_unauth_per_ip) {
+    bump(hub_.stats().connections_refused);
+    log_event(log_level::warn, "connection_refused", {{"reason", "unauthenticated sockets per address"}, {"ip", remote_.to_string()}});
+    return refuse(make_error(errc::unavailable, "too many connections from this address"), header.version());
+  }
+  std::string_view target(header.target().data(), header.target().size());
+  if (!admin_ && header.method() == http::verb::post && upload_path(target)) return start_upload();
+  auto declared = header_parser_->content_length();
+  if (declared && *declared > hub_.cfg().max_body) {
+    return refuse(make_error(errc::too_large, "request body over " + std::to_string(hub_.cfg().max_body) + " bytes"),
+                  header.version());
+  }
+  parser_.emplace(std::move(*header_parser_));
+  header_parser_.reset();
+  parser_->body_limit(hub_.cfg().max_body);
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
@@ -77,34 +102,37 @@ void http_session::refuse(const error& e, unsigned version) {
   send(http_error_response(e, version, false));
 }
 
-void http_session::on_read(beast::error_code ec, std::size_t) {
+bool http_session::read_failed(beast::error_code ec) {
+  if (!ec) return false;
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
       ec == net::error::connection_reset || ec == net::error::eof) {
-    return shut_down();
+    shut_down();
+    return true;
   }
-  if (ec == http::error::body_limit)
-    return refuse(make_error(errc::too_large, "request body over " + std::to_string(hub_.cfg().max_body) + " bytes"), 11);
+  if (ec == http::error::body_limit) {
+    refuse(make_error(errc::too_large, "request body over " + std::to_string(hub_.cfg().max_body) + " bytes"), 11);
+    return true;
+  }
   if (ec == http::error::header_limit) {
     auto res = http_error_response(make_error(errc::bad_request, "request headers over 16384 bytes"), 11, false);
     res.result(http::status::request_header_fields_too_large);
     answered_ = false;
     head_ = false;
-    return send(std::move(res));
+    send(std::move(res));
+    return true;
   }
-  if (ec) {
-    // A request that is not HTTP/1.x: say so once, then close.
-    if (ec.category() == http::make_error_code(http::error::bad_method).category())
-      return refuse(make_error(errc::bad_request, "malformed request: " + ec.message()), 11);
-    return shut_down();
+  // A request that is not HTTP/1.x: say so once, then close.
+  if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    refuse(make_error(errc::bad_request, "malformed request: " + ec.message()), 11);
+    return true;
   }
+  shut_down();
+  return true;
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (read_failed(ec)) return;
   auto req = parser_->release();
-  // Over the address's cap of sockets that have not authenticated: refused
-  // before anything else, an upgrade included.
-  if (!admin_ && !unauth_ticket_ && hub_.cfg().max_unauth_per_ip) {
-    bump(hub_.stats().connections_refused);
-    log_event(log_level::warn, "connection_refused", {{"reason", "unauthenticated sockets per address"}, {"ip", remote_.to_string()}});
-    return refuse(make_error(errc::unavailable, "too many connections from this address"), req.version());
-  }
   if (beast::websocket::is_upgrade(req) && !admin_) return upgrade(std::move(req));
   answer(req);
 }
@@ -121,17 +149,24 @@ void http_session::upgrade(http_request req) {
       ->run(std::move(req));
 }
 
-void http_session::answer(const http_request& req) {
-  head_ = req.method() == http::verb::head;
+// Whatever storage does, the client hears back by the deadline.
+void http_session::arm_storage_deadline(unsigned version) {
   answered_ = false;
   auto serial = ++request_serial_;
-  // Whatever storage does, the client hears back by the deadline.
   storage_deadline_.expires_after(std::chrono::seconds(hub_.cfg().storage_timeout_s));
-  storage_deadline_.async_wait([self = shared_from_this(), serial, version = req.version()](beast::error_code ec) {
+  storage_deadline_.async_wait([self = shared_from_this(), serial, version](beast::error_code ec) {
     if (ec || self->answered_ || self->request_serial_ != serial) return;
     log_event(log_level::warn, "storage_timeout", {{"ip", self->remote_.to_string()}});
     self->send(http_error_response(make_error(errc::unavailable, "storage did not answer in time"), version, false));
   });
+}
+
+void http_session::answer(const http_request& req) {
+  head_ = req.method() == http::verb::head;
+  std::string_view target(req.target().data(), req.target().size());
+  if (!admin_ && is_download_path(target)) return download(req);
+  arm_storage_deadline(req.version());
+  auto serial = request_serial_;
   http_origin from{remote_, admin_};
   handle_http(hub_, req, from, [self = shared_from_this(), serial](http_response res) {
     // Completions may come from a storage thread: write from the session's own.
@@ -160,8 +195,13 @@ void http_session::send(http_response res) {
 
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
+  file_response_.reset();
   if (ec) return;
-  if (!keep_alive) return shut_down();
+  if (!keep_alive) {
+    shut_down();
+    if (linger_on_close_) linger();
+    return;
+  }
   do_read();
 }
 

@@ -6,9 +6,11 @@
 #include "protocol/event.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/invitation.hpp"
+#include "protocol/reviews.hpp"
 #include "server/sla_watcher.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
+#include "storage/random_hex.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -188,6 +190,29 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   if (auto r = check_post(who, *ch, kind); !r) return refuse(r.err());
   auto normalised = validate_body(kind, body);
   if (!normalised) return refuse(normalised.err());
+  if (normalised->contains("files")) {
+    if (ch->type == channel_type::support) return refuse(make_error(errc::bad_request, "files belong to engagements"));
+    return resolve_attachments(ch->eng, std::move(normalised.value()),
+                               [this, who, ch = *ch, kind, cid, done = std::move(done)](
+                                   result<boost::json::object> resolved) mutable {
+                                 if (!resolved) {
+                                   bump(metrics_.posts_refused);
+                                   return done(resolved.err());
+                                 }
+                                 post_valid(who, ch, kind, std::move(resolved.value()), cid, std::move(done));
+                               });
+  }
+  post_valid(who, *ch, kind, std::move(normalised.value()), cid, std::move(done));
+}
+
+void hub::post_valid(const claims& who, const channel& ch_value, const std::string& kind, boost::json::object body,
+                     const std::string& cid, std::function<void(result<post_ack>)> done) {
+  auto refuse = [&](error e) {
+    bump(metrics_.posts_refused);
+    done(std::move(e));
+  };
+  const channel* ch = &ch_value;
+  std::optional<boost::json::object> normalised(std::move(body));
 
   if (ch->type == channel_type::support) {
     // Notes among support staff: no engagement state to check against.
@@ -204,6 +229,8 @@ void hub::post(const claims& who, const std::string& ch_name, const std::string&
   auto attempt = std::make_shared<post_attempt>();
   attempt->who = who;
   attempt->request = post_request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
+  // A review is sealed with a salt of the server's (protocol §9.7).
+  if (kind == "review") attempt->request.salt = random_hex(review_salt_hex_chars / 2);
   attempt->done = std::move(done);
   // Messages and status updates change no rule another post depends on: they
   // need not wait for the engagement's workflow posts, nor for its head.
@@ -280,6 +307,7 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
   append_request req;
   req.events = std::move(pl.events);
   req.record = std::move(pl.record);
+  req.sealed = std::move(pl.sealed);
   if (attempt->guard) {
     for (const auto& ch : guarded_channels(state.eng)) {
       auto it = state.applied.find(ch);
@@ -296,6 +324,9 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
     }
     // The sink has applied the events: the engagement's next workflow post may run.
     attempt->finished();
+    // The second review reveals both at once (protocol §9.7).
+    if (out && !out->duplicate && attempt->request.kind == "review")
+      service_levels_->reveal_reviews(attempt->request.ch.eng);
     complete(std::move(out), attempt->request.kind, attempt->done);
   });
 }
@@ -342,6 +373,25 @@ void hub::state_of(const claims& who, const std::string& ch_name,
     std::vector<std::string> owing;
     if (auto id = owing_user(**s)) owing.push_back(*id);
     learn_availability(std::move(owing), [this, who, state = *s, done] { done(boost::json::value(state_for(*state, who))); });
+  });
+}
+
+void hub::reviews_of(const claims& who, const std::string& eng,
+                     std::function<void(result<boost::json::object>)> done) {
+  auto ch = parse_channel(channel::main(eng));
+  if (!ch || ch->type != channel_type::engagement) return done(make_error(errc::bad_request, "invalid engagement id"));
+  if (auto r = check_read(who, *ch); !r) return done(r.err());
+  engagements_.with_state(eng, opens_engagements(who), [this, who, done = std::move(done)](
+                                                          result<engagements::snapshot> s) {
+    if (!s) return done(s.err());
+    auto state = *s;
+    auto seqs = sealed_seqs_for(*state, who);
+    if (seqs.empty()) return done(reviews_for_reader(*state, who, {}, cfg_.open_limits.review_period_ms));
+    storage_.sealed(channel::main(state->eng), std::move(seqs),
+                    [this, who, state, done](result<sealed_payloads> sealed) {
+                      if (!sealed) return done(sealed.err());
+                      done(reviews_for_reader(*state, who, *sealed, cfg_.open_limits.review_period_ms));
+                    });
   });
 }
 

@@ -7,6 +7,7 @@
 #include "protocol/result.hpp"
 #include "protocol/token.hpp"
 #include "server/availability_book.hpp"
+#include "server/blob_store.hpp"
 #include "server/config.hpp"
 #include "server/connection_limits.hpp"
 #include "protocol/engagement.hpp"
@@ -38,6 +39,7 @@ struct post_ack {
 };
 
 class sla_watcher;
+user_limit_rates upload_rates_of(const config& cfg);
 
 class hub {
  public:
@@ -78,6 +80,11 @@ class hub {
   // use. A mediation channel that no dispute has opened is `not_found`. `done`
   // may run on a storage thread.
   void state_of(const claims& who, const std::string& ch, std::function<void(result<boost::json::value>)> done);
+
+  // GET /api/v1/engagements/<id>/reviews (protocol §9.7): {reviews, revealed,
+  // due} as `who` sees them (reviews_for_reader), after authorising the reader
+  // as for state_of. `done` may run on a storage thread.
+  void reviews_of(const claims& who, const std::string& eng, std::function<void(result<boost::json::object>)> done);
 
   // Protocol §9.1: creates engagement `eng` from the body of a PUT (service
   // tokens only). `created` is false when the same invitation was stored
@@ -152,6 +159,24 @@ class hub {
   void user_connected(const std::string& user_id);
   void user_disconnected(const std::string& user_id);
 
+  // Protocol §9.6 (hub_files.cpp). The file store, set once by main before serving.
+  void use_files(std::shared_ptr<blob_store> store) { files_ = std::move(store); }
+  blob_store& files() { return *files_; }
+  // Uploads per user (--upload-rate, --upload-burst), apart from the HTTP bucket.
+  bool take_upload(const std::string& user_id, std::int64_t* retry_after_ms);
+  // May `who` upload to engagement `eng` (as for posting a message in
+  // eng:<id>) / download from it (as for reading eng:<id>)?
+  result<void> may_upload(const claims& who, const std::string& eng) const;
+  result<void> may_download(const claims& who, const std::string& eng) const;
+  // The bytes of engagement `eng`'s files, before an upload by `who`. A user
+  // who cannot open engagements (support) gets `not_found` for an engagement
+  // that does not exist, as for reading it.
+  void files_total(const claims& who, const std::string& eng, std::function<void(result<std::uint64_t>)> done);
+  // The engine's index of an engagement's files (engine::find_files, engine::add_file).
+  void find_files(const std::string& eng, std::vector<std::string> hashes,
+                  std::function<void(result<file_lookup>)> done);
+  void add_file(const std::string& eng, file_entry f, std::function<void(result<file_added>)> done);
+
   // Pushes an ephemeral frame (presence, typing, read) to every member of `ch`
   // on every instance, except `except`.
   void broadcast(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
@@ -172,6 +197,12 @@ class hub {
   void retry_revocations(const error& e);
   // The state push that follows `applied` (protocol §9.9), if any.
   std::optional<state_push> state_push_after(const engagements::applied_event& applied) const;
+  // post() once the body is valid and its attached files resolved.
+  void post_valid(const claims& who, const channel& ch, const std::string& kind, boost::json::object body,
+                  const std::string& cid, std::function<void(result<post_ack>)> done);
+  // Replaces the body's `files` entries with the engagement's index entries (hub_files.cpp).
+  void resolve_attachments(const std::string& eng, boost::json::object body,
+                           std::function<void(result<boost::json::object>)> done);
   void check_and_append(result<engagements::snapshot> state, std::shared_ptr<post_attempt> attempt);
   void append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl);
   void complete(result<appended> out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
@@ -188,11 +219,15 @@ class hub {
   user_limits rates_;
   parley::read_markers read_markers_;
   availability_book availability_;
+  std::shared_ptr<blob_store> files_;
+  user_limits upload_rates_{upload_rates_of(cfg_)};
   // Last: it holds the book and the first worker, so it goes first.
   std::unique_ptr<sla_watcher> service_levels_;
 };
 
 // The per-user rates of `cfg` (protocol §9.10).
 user_limit_rates rates_of(const config& cfg);
+// The per-user upload rate of `cfg` (protocol §9.6), in every class's slot.
+user_limit_rates upload_rates_of(const config& cfg);
 
 }  // namespace parley

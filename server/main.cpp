@@ -4,6 +4,7 @@
 #include "server/dev_secret.hpp"
 #include "server/http_api.hpp"
 #include "server/hub.hpp"
+#include "server/make_blob_store.hpp"
 #include "server/listener.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
@@ -88,6 +89,7 @@ int serve(config cfg) {
   }
   set_server_header(cfg.server_header);
   hub h(cfg, *storage, cfg.threads);
+  h.use_files(make_blob_store(cfg));
   h.start_service_levels();
 
   h.load_revocations();

@@ -27,6 +27,10 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_auth_failures_total", "counter", "Tokens refused.", load(auth_failures));
   line("parley_policy_closes_total", "counter", "WebSocket connections closed with 4003 or 4008.", load(policy_closes));
   line("parley_rate_limited_total", "counter", "Requests refused by a per-user rate limit.", load(rate_limited));
+  line("parley_uploads_total", "counter", "Files uploaded and stored.", load(uploads));
+  line("parley_upload_bytes_total", "counter", "Bytes of files uploaded and stored.", load(upload_bytes));
+  line("parley_uploads_refused_total", "counter", "Uploads refused (size, quota, rate, access, name).", load(uploads_refused));
+  line("parley_downloads_total", "counter", "File downloads answered with the file.", load(downloads));
   line("parley_read_markers_stored_total", "counter", "Read markers written to storage (batched).", load(read_markers_stored));
   line("parley_read_markers_pushed_total", "counter", "Read markers that moved forward and were pushed to members.", load(read_markers_pushed));
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);

@@ -24,6 +24,10 @@ struct metrics {
   std::atomic<std::uint64_t> auth_failures{0};
   std::atomic<std::uint64_t> policy_closes{0};        // 4003 and 4008
   std::atomic<std::uint64_t> rate_limited{0};  // requests refused by a per-user limit
+  std::atomic<std::uint64_t> uploads{0};          // files stored (protocol §9.6), repeats included
+  std::atomic<std::uint64_t> upload_bytes{0};
+  std::atomic<std::uint64_t> uploads_refused{0};
+  std::atomic<std::uint64_t> downloads{0};
   std::atomic<std::uint64_t> read_markers_stored{0};
   std::atomic<std::uint64_t> read_markers_pushed{0};
 

@@ -2,6 +2,7 @@
 
 #include "protocol/calls.hpp"
 #include "protocol/proposal_expiry.hpp"
+#include "protocol/reviews.hpp"
 #include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
@@ -62,6 +63,7 @@ std::optional<owing_availability> sla_watcher::cached_owing(const engagement_sta
 
 void sla_watcher::schedule(const engagement_state& s) {
   auto due = earliest(next_due(s, windows_, cached_owing(s)), next_reminder_due(s, now_ms()));
+  due = earliest(due, next_reveal_due(s, windows_.phases.review_period_ms));
   if (!due) return;
   net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
 }
@@ -155,9 +157,11 @@ void sla_watcher::post_with(const std::string& eng, const engagement_state& s,
                             const std::optional<owing_availability>& owing) {
   auto now = now_ms();
   // A later miss of the same engagement (e.g. the status window after the reply window).
-  if (auto next = earliest(next_due(s, windows_, owing), next_reminder_due(s, now)); next && *next > now)
-    net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
+  auto next = earliest(next_due(s, windows_, owing), next_reminder_due(s, now));
+  next = earliest(next, next_reveal_due(s, windows_.phases.review_period_ms));
+  if (next && *next > now) net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
   if (!due_expiries(s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
+  if (reveal_due(s, windows_.phases.review_period_ms, now)) post_reveal(eng);
   // Call reminders (calls.hpp): keyed by the call, stored once like the misses.
   for (auto& reminder : due_reminders(s, now)) {
     append_request req;

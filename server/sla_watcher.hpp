@@ -31,6 +31,9 @@ class sla_watcher {
   // The engagement changed: watch for its next miss. Any thread.
   void schedule(const engagement_state& s);
   void stop();
+  // Reveals the engagement's reviews when that is due (protocol §9.7,
+  // sla_watcher_reviews.cpp): called after a review is stored. Any thread.
+  void reveal_reviews(const std::string& eng);
   // Where the availability of the user who owes a reply is known (protocol
   // §9.3): the reply's due moves to the end of their away period. Set before start().
   void use_availability(availability_book& known) { known_ = &known; }
@@ -54,6 +57,10 @@ class sla_watcher {
   // each, within the engagement's exclusive ops, at most `passes` appends.
   void post_expiries(const std::string& eng);
   void append_expiry(const std::string& eng, engagements::snapshot s, std::function<void()> finished, int passes);
+  // The reveal of reviews (sla_watcher_reviews.cpp): one guarded append
+  // within the engagement's exclusive ops, keyed by the engagement.
+  void post_reveal(const std::string& eng);
+  void append_reveal(const std::string& eng, engagements::snapshot s, std::function<void()> finished, int passes);
 
   boost::asio::io_context& ioc_;
   engine& storage_;

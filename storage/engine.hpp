@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,7 +58,17 @@ struct append_request {
   // answer is the `conflict` error (stale_heads(); the caller catches up and retries).
   // Instances that checked a rule against an older state cannot both win.
   std::vector<std::pair<std::string, std::int64_t>> expect_heads;
+
+  // Data stored beside events[0] in the same atomic step and never in its
+  // body (a review's sealed payload, protocol §9.7): read back by
+  // engine::sealed with that event's channel and seq. A duplicate stores none.
+  std::optional<std::string> sealed;
 };
+
+// The sealed payloads read back, by seq (seqs without one are left out).
+using sealed_payloads = std::map<std::int64_t, std::string>;
+// One read names at most this many seqs.
+constexpr std::size_t max_sealed_lookup = 64;
 
 // What an append stored. A failed append stored nothing; its error is
 // `unavailable` or `internal`, or `conflict` when an expect_heads entry did not
@@ -153,6 +164,36 @@ struct user_record {
 // One lookup names at most this many users (a join's presence and readers).
 constexpr std::size_t max_user_lookup = 200;
 
+// One upload in an engagement's index of files (protocol §9.6): a hash is
+// served only to members of an engagement it was uploaded to.
+struct file_entry {
+  std::string sha256;  // 64 lowercase hex digits
+  std::string name;    // as first uploaded to the engagement
+  std::uint64_t size = 0;
+  std::string type;  // the media type it is served with
+  std::string by;    // the uploader's user id
+  std::int64_t ts = 0;
+};
+
+// What engine::add_file did: `added` is false when the engagement held the
+// hash already (`entry` is then the stored one); `total` is the bytes of the
+// engagement's distinct files after it.
+struct file_added {
+  bool added = false;
+  file_entry entry;
+  std::uint64_t total = 0;
+};
+
+// A lookup of an engagement's files: the entries of the hashes it holds, and
+// the bytes of all its distinct files.
+struct file_lookup {
+  std::vector<file_entry> found;
+  std::uint64_t total = 0;
+};
+
+// One lookup names at most this many hashes (the files of one post).
+constexpr std::size_t max_file_lookup = 64;
+
 struct channel_window {
   std::string epoch;      // stable for the life of the channel's log
   std::int64_t head = 0;  // latest seq (0 for an empty channel)
@@ -246,6 +287,23 @@ class engine {
     if (user_sink_) user_sink_(user_id);
   }
   virtual void set_user_sink(std::function<void(const std::string& user_id)> sink) { user_sink_ = std::move(sink); }
+
+  // The sealed payloads (append_request::sealed) stored beside the events
+  // `seqs` of channel `ch` (the first max_sealed_lookup of them).
+  virtual void sealed(std::string ch, std::vector<std::int64_t> seqs,
+                      std::function<void(result<sealed_payloads>)> handler) = 0;
+
+  // Adds `f` to engagement `eng`'s index of files, and its size to the
+  // engagement's running total in the same atomic step. A hash indexed there
+  // before adds nothing. A new file that would take the total past
+  // `max_total` (0: no bound) is `too_large` and adds nothing. `done` runs
+  // once the entry is durable.
+  virtual void add_file(std::string eng, file_entry f, std::uint64_t max_total,
+                        std::function<void(result<file_added>)> done) = 0;
+  // The entries of those of `hashes` (at most max_file_lookup) indexed for
+  // `eng`, and the engagement's total, in one read.
+  virtual void find_files(std::string eng, std::vector<std::string> hashes,
+                          std::function<void(result<file_lookup>)> handler) = 0;
 
   virtual engine_stats stats() const = 0;
 

@@ -99,6 +99,14 @@ class local_engine final : public engine {
     reader_.user_records(std::move(user_ids), std::move(handler));
   }
 
+  void add_file(std::string eng, file_entry f, std::uint64_t max_total,
+                std::function<void(result<file_added>)> done) override {
+    writer_.add_file(std::move(eng), std::move(f), max_total, std::move(done));
+  }
+  void find_files(std::string eng, std::vector<std::string> hashes,
+                  std::function<void(result<file_lookup>)> handler) override {
+    reader_.find_files(std::move(eng), std::move(hashes), std::move(handler));
+  }
   void read(read_query q, std::function<void(result<channel_window>)> handler) override {
     reader_.read(std::move(q), std::move(handler));
   }
@@ -116,6 +124,11 @@ class local_engine final : public engine {
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override {
     reader_.find_by_cid(std::move(ch), std::move(sender_id), std::move(cid), std::move(handler));
+  }
+
+  void sealed(std::string ch, std::vector<std::int64_t> seqs,
+              std::function<void(result<sealed_payloads>)> handler) override {
+    reader_.sealed(std::move(ch), std::move(seqs), std::move(handler));
   }
 
   void presence_update(const std::string& ch, const user& who, bool present) override;

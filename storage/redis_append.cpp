@@ -17,6 +17,7 @@ result<append_args> append_args::make(const append_request& req, std::vector<eve
   a.channels_ = touched_channels(req);
   a.expect_heads_ = req.expect_heads;
   a.now_ = now;
+  a.sealed_ = req.sealed;
   return a;
 }
 
@@ -45,13 +46,14 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
 
   std::vector<std::string> args;
   args.reserve(2 + 2 * channels_.size() + 12 + channels_.size() + 2 * expect_heads_.size() + 6 * parts_.size());
-  args.push_back(std::to_string(2 + 2 * channels_.size()));
+  args.push_back(std::to_string(2 + 2 * channels_.size() + (sealed_ ? 1 : 0)));
   args.push_back(cids);
   args.push_back(record_json_.empty() ? cids : log_key(record_eng_));
   for (const auto& ch : channels_) {
     args.push_back(channel_key(ch, "meta"));
     args.push_back(channel_key(ch, "events"));
   }
+  if (sealed_) args.push_back(channel_key(first.ch, "sealed"));
   args.push_back(std::to_string(now_));
   args.push_back(new_epoch);
   args.push_back(first.cid.empty() ? std::string() : cid_field_of(first.from.id, first.cid));
@@ -75,6 +77,7 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
   }
   if (pinned_)
     for (const auto& ev : events_) args.push_back(std::to_string(ev.seq));
+  if (sealed_) args.push_back(*sealed_);
   return args;
 }
 

@@ -10,6 +10,7 @@
 #include "storage/redis_reply.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ class append_args {
   bool pinned_ = false;
   std::string record_eng_, record_json_;
   std::int64_t record_n_ = 0;
+  std::optional<std::string> sealed_;  // append_request::sealed
 };
 
 }  // namespace parley

@@ -54,6 +54,7 @@
 #include "storage/refusals.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -117,6 +118,8 @@ class redis_engine final : public engine {
                               std::function<void(result<engagement_ids_page>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
+  void sealed(std::string ch, std::vector<std::int64_t> seqs,
+              std::function<void(result<sealed_payloads>)> handler) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
   void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
@@ -125,6 +128,10 @@ class redis_engine final : public engine {
   void user_records(std::vector<std::string> user_ids,
                     std::function<void(result<std::vector<user_record>>)> handler) override;
   void publish_user_change(const std::string& user_id) override;
+  void add_file(std::string eng, file_entry f, std::uint64_t max_total,
+                std::function<void(result<file_added>)> done) override;
+  void find_files(std::string eng, std::vector<std::string> hashes,
+                  std::function<void(result<file_lookup>)> handler) override;
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
   void publish_ephemeral(const std::string& ch, std::shared_ptr<const std::string> frame) override;
@@ -164,7 +171,7 @@ class redis_engine final : public engine {
 
   redis_engine_options options_;
   std::string probe_channel_;
-  script append_script_, read_script_, state_script_, marker_script_, find_cid_script_;
+  script append_script_, read_script_, state_script_, marker_script_, find_cid_script_, add_file_script_;
 
   event_loop loop_;  // before everything that uses it
   redis_connection cmd_;
@@ -206,6 +213,7 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
       state_script_{redis_scripts::state, script_sha1(redis_scripts::state)},
       marker_script_{redis_scripts::read_marker, script_sha1(redis_scripts::read_marker)},
       find_cid_script_{redis_scripts::find_cid, script_sha1(redis_scripts::find_cid)},
+      add_file_script_{redis_scripts::add_file, script_sha1(redis_scripts::add_file)},
       cmd_(loop_, endpoint, options.command_timeout, backoff_policy{}, "commands"),
       sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
       probe_timer_(loop_),
@@ -552,6 +560,33 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
   if (!entered) handler(entered.err());
 }
 
+void redis_engine::sealed(std::string ch, std::vector<std::int64_t> seqs,
+                          std::function<void(result<sealed_payloads>)> handler) {
+  if (seqs.size() > max_sealed_lookup) seqs.resize(max_sealed_lookup);
+  if (seqs.empty()) return handler(sealed_payloads{});
+  auto entered = enter_op([this, ch = std::move(ch), seqs, handler] {
+    begin_op();
+    std::vector<std::string> command{"HMGET", channel_key(ch, "sealed")};
+    for (auto seq : seqs) command.push_back(std::to_string(seq));
+    cmd_.command(command, [this, seqs, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else if (!r->is_array() || r->elements.size() != seqs.size()) {
+        handler(make_error(errc::internal, "redis: unexpected reply to the sealed lookup"));
+      } else {
+        sealed_payloads out;
+        for (std::size_t i = 0; i < seqs.size(); ++i)
+          if (r->elements[i].is_string()) out.emplace(seqs[i], r->elements[i].str);
+        handler(std::move(out));
+      }
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
+}
+
 void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int64_t seq) {
   // Past the cap a marker is dropped: the next one of the user carries it.
   enter_op([this, user_id = std::move(user_id), ch = std::move(ch), seq] {
@@ -717,6 +752,102 @@ void redis_engine::on_push(const redis_value& v) {
     p->event = std::make_shared<const event>(std::move(*ev));
     watch_.on_message(ch, std::move(*p));
   }
+}
+
+// ---- files (protocol §9.6) ----
+
+namespace {
+std::string file_entry_json(const file_entry& f) {
+  boost::json::object o{{"name", f.name},
+                        {"size", static_cast<std::int64_t>(f.size)},
+                        {"type", f.type},
+                        {"by", f.by},
+                        {"ts", f.ts}};
+  return boost::json::serialize(o);
+}
+
+std::optional<file_entry> file_entry_of(std::string sha256, std::string_view json) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  auto text = [&](std::string_view k) -> std::string {
+    const auto* f = o.if_contains(k);
+    return f && f->is_string() ? std::string(f->get_string()) : std::string();
+  };
+  auto number = [&](std::string_view k) -> std::int64_t {
+    const auto* f = o.if_contains(k);
+    return f && f->is_int64() ? f->get_int64() : 0;
+  };
+  return file_entry{std::move(sha256), text("name"), static_cast<std::uint64_t>(number("size")), text("type"),
+                    text("by"), number("ts")};
+}
+}  // namespace
+
+void redis_engine::add_file(std::string eng, file_entry f, std::uint64_t max_total,
+                            std::function<void(result<file_added>)> done) {
+  auto entered = enter_op([this, eng = std::move(eng), f = std::move(f), max_total, done] {
+    begin_op();
+    if (options_.require_durable && !durable_) {
+      done(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
+      return end_op();
+    }
+    eval(add_file_script_,
+         {"1", files_key(eng), f.sha256, file_entry_json(f), std::to_string(f.size), std::to_string(max_total)},
+         [this, f, max_total, done](result<redis_value> r) {
+           if (!r) {
+             done(r.err());
+           } else if (r->is_error()) {
+             done(reply_error(r->str));
+           } else if (!r->is_array() || r->elements.size() != 3) {
+             done(make_error(errc::internal, "unexpected reply to the file script"));
+           } else {
+             const auto& e = r->elements;
+             auto total = static_cast<std::uint64_t>(decimal_int64(e[2].str).value_or(0));
+             if (e[0].integer == 2) {
+               done(make_error(errc::too_large,
+                               "the engagement's files would exceed " + std::to_string(max_total) + " bytes"));
+             } else if (auto entry = file_entry_of(f.sha256, e[1].str)) {
+               done(file_added{e[0].integer == 1, std::move(*entry), total});
+             } else {
+               done(make_error(errc::internal, "malformed file entry in Redis"));
+             }
+           }
+           end_op();
+         });
+  });
+  if (!entered) done(entered.err());
+}
+
+// One HMGET for the hashes and the total: one key, one slot.
+void redis_engine::find_files(std::string eng, std::vector<std::string> hashes,
+                              std::function<void(result<file_lookup>)> handler) {
+  if (hashes.size() > max_file_lookup) hashes.resize(max_file_lookup);
+  auto entered = enter_op([this, eng = std::move(eng), hashes = std::move(hashes), handler] {
+    begin_op();
+    std::vector<std::string> command{"HMGET", files_key(eng), "total"};
+    for (const auto& h : hashes) command.push_back("f:" + h);
+    cmd_.command(command, [this, hashes, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else if (!r->is_array() || r->elements.size() != hashes.size() + 1) {
+        handler(make_error(errc::internal, "unexpected reply to a file lookup"));
+      } else {
+        file_lookup out;
+        out.total = static_cast<std::uint64_t>(decimal_int64(r->elements[0].str).value_or(0));
+        for (std::size_t i = 0; i < hashes.size(); ++i) {
+          const auto& v = r->elements[i + 1];
+          if (!v.is_string()) continue;
+          if (auto entry = file_entry_of(hashes[i], v.str)) out.found.push_back(std::move(*entry));
+        }
+        handler(std::move(out));
+      }
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
 }
 
 // ---- users (protocol §9.3) ----

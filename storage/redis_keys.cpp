@@ -18,6 +18,8 @@ std::string channel_key(std::string_view ch, std::string_view what) {
 
 std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:log"; }
 
+std::string files_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:files"; }
+
 std::string user_key(std::string_view user_id) { return "parley:user:" + std::string(user_id); }
 
 std::string listed_engagement_of(std::string_view ch) {

@@ -8,7 +8,7 @@ namespace parley {
 // The hash tag of a channel: an engagement's channels share one slot.
 std::string tag_of(std::string_view ch);
 
-// parley:<tag>:<what>:<ch> ("meta", "events", "cids", "pub", "read", "presence").
+// parley:<tag>:<what>:<ch> ("meta", "events", "cids", "pub", "read", "presence", "sealed").
 std::string channel_key(std::string_view ch, std::string_view what);
 
 // The decision log of engagement `eng`.
@@ -22,6 +22,10 @@ inline constexpr std::string_view engagements_key = "parley:engagements";
 // completed from the set once (a Redis written before it existed).
 inline constexpr std::string_view engagement_index_key = "parley:engagements:by_id";
 inline constexpr std::string_view engagement_index_done_key = "parley:engagements:by_id:complete";
+
+// Engagement `eng`'s index of uploaded files and their running total
+// (protocol §9.6), with the engagement's hash tag.
+std::string files_key(std::string_view eng);
 
 // A user's stored availability (protocol §9.3): a hash with the fields
 // availability (JSON text), set_at and last_seen (ms). No hash tag: a lookup

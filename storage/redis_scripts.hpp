@@ -12,11 +12,15 @@
 //   parley:T:log          list: the decision-log records of engagement T, JSON, n ascending,
 //                         complete with hash, kid and sig (made by the engine, stored as given)
 //   parley:T:read:<ch>    hash: user id -> highest seq read
+//   parley:T:sealed:<ch>  hash: seq -> the sealed payload stored beside that event
+//                         (append_request::sealed: a review before its reveal)
 //   parley:engagements    set: the ids of engagements whose main channel holds events;
 //                         no hash tag, so written by its own SADD, never by a script
 //   parley:engagements:by_id  sorted set: the same ids, all scores 0 (pages in id order
 //                         by ZRANGEBYLEX); written by its own ZADD next to the SADD
 //   parley:engagements:by_id:complete  "1" once the sorted set was filled from the set
+//   parley:{eng:<id>}:files  hash: "f:<sha256>" -> entry JSON {name, size, type, by, ts},
+//                         and "total" -> bytes of the engagement's distinct files (protocol §9.6)
 // and the pub/sub channel parley:T:pub:<ch>, whose messages read
 // "<seq> <ts> <epoch> <event JSON>".
 #include <string_view>
@@ -28,6 +32,8 @@ namespace parley::redis_scripts {
 //       key when there is no record), then per channel c (1..C, the first
 //       event's channel first): 1+2c meta, 2+2c stream. Every key of a call
 //       carries the same hash tag: a script never spans two hash slots.
+//       With a sealed payload one more key, 3+2C: the sealed hash of the
+//       first event's channel.
 // ARGV: 1 now (ms), 2 epoch for channels that have none, 3 cid field ("" for
 //       none), 4 C, 5 E, 6 N, 7 record JSON ("" for none), 8 record n,
 //       9 pinned ("1": the caller computed seqs and ts, they must hold);
@@ -35,7 +41,8 @@ namespace parley::redis_scripts {
 //       N groups (channel index, JSON before seq, between seq and ts, after ts,
 //       engagement id or "", which the caller adds to parley:engagements with a
 //       command of its own after the reply, since that set has no hash tag);
-//       when pinned, N expected seqs.
+//       when pinned, N expected seqs; with the sealed key, last, the sealed
+//       payload, stored under the first event's seq.
 // Returns {"dup", seq, ts, json} | {"stale", channel index, head} |
 //         {"retry", why} (pinned values no longer hold; nothing written) |
 //         {"ok", ts, {seq...}, {epoch of each event's channel...}}.
@@ -101,6 +108,13 @@ for i = 1, nv do
   if pinned and seqs[i] ~= tonumber(ARGV[a + i - 1]) then return {'retry', 'seq'} end
 end
 
+local sealed_key = nil
+if #KEYS > 2 + 2 * nc then
+  sealed_key = KEYS[3 + 2 * nc]
+  local t = redis.call('TYPE', sealed_key)['ok']
+  if t ~= 'none' and t ~= 'hash' then return redis.error_reply('the sealed payloads key holds a ' .. t) end
+end
+
 -- Every check is done: from here on nothing fails (a script is not rolled back).
 local ts_text = string.format('%d', ts)
 for c = 1, nc do
@@ -120,6 +134,7 @@ for i = 1, nv do
 end
 if cid_field ~= '' then redis.call('HSET', KEYS[1], cid_field, string.format('%d', seqs[1])) end
 if record ~= '' then redis.call('RPUSH', KEYS[2], record) end
+if sealed_key then redis.call('HSET', sealed_key, string.format('%d', seqs[1]), ARGV[#ARGV]) end
 return {'ok', ts, seqs, epochs}
 )lua";
 
@@ -214,6 +229,22 @@ inline constexpr std::string_view read_marker = R"lua(#!lua
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
+)lua";
+
+// Adds a file to an engagement's index and its size to the running total,
+// unless the hash is there already or the total would pass the bound.
+// KEYS: 1 files hash. ARGV: 1 sha256, 2 entry JSON, 3 size, 4 bound (0: none).
+// Returns {0, stored entry JSON, total} | {1, entry JSON, total} | {2, "", total} (over the bound).
+inline constexpr std::string_view add_file = R"lua(#!lua
+local field = 'f:' .. ARGV[1]
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+local stored = redis.call('HGET', KEYS[1], field)
+if stored then return {0, stored, tostring(total)} end
+local size, bound = tonumber(ARGV[3]), tonumber(ARGV[4])
+if bound > 0 and total + size > bound then return {2, '', tostring(total)} end
+redis.call('HSET', KEYS[1], field, ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'total', size)
+return {1, ARGV[2], tostring(total + size)}
 )lua";
 
 }  // namespace parley::redis_scripts

@@ -48,6 +48,7 @@ void sqlite_reader::open() {
   prepare_or_throw(path_, db_, read_cid_,
                    "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare_or_throw(path_, db_, read_markers_, "SELECT user, seq FROM read_markers WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
+  prepare_or_throw(path_, db_, read_sealed_, "SELECT payload FROM sealed WHERE ch = ?1 AND seq = ?2");
   prepare_or_throw(path_, db_, list_engagements_,
                    "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
   // A range of the channels' primary key: "eng:<id>" sorts as <id> does, and
@@ -129,6 +130,24 @@ void sqlite_reader::user_records(std::vector<std::string> user_ids,
   post([this, user_ids = std::move(user_ids), handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_user_records(user_ids));
+  });
+}
+
+void sqlite_reader::sealed(std::string ch, std::vector<std::int64_t> seqs,
+                           std::function<void(result<sealed_payloads>)> handler) {
+  if (seqs.size() > max_sealed_lookup) seqs.resize(max_sealed_lookup);
+  post([this, ch = std::move(ch), seqs = std::move(seqs), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_sealed(ch, seqs));
+  });
+}
+
+void sqlite_reader::find_files(std::string eng, std::vector<std::string> hashes,
+                               std::function<void(result<file_lookup>)> handler) {
+  if (hashes.size() > max_file_lookup) hashes.resize(max_file_lookup);
+  post([this, eng = std::move(eng), hashes = std::move(hashes), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_find_files(eng, hashes));
   });
 }
 
@@ -313,6 +332,56 @@ result<std::vector<user_record>> sqlite_reader::do_user_records(const std::vecto
     out.push_back({std::string(st.column_text(0)), std::string(st.column_text(1)), st.column_int64(2), st.column_int64(3)});
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read users");
   return out;
+}
+
+result<sealed_payloads> sqlite_reader::do_sealed(const std::string& ch, const std::vector<std::int64_t>& seqs) {
+  sealed_payloads out;
+  for (auto seq : seqs) {
+    statement_use use(read_sealed_);
+    read_sealed_.bind(1, std::string_view(ch));
+    read_sealed_.bind(2, seq);
+    int rc = read_sealed_.step();
+    if (rc == SQLITE_ROW)
+      out.emplace(seq, std::string(read_sealed_.column_text(0)));
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, db_, "cannot read sealed payloads");
+  }
+  return out;
+}
+
+// The total and the entries from one read transaction, so that they agree.
+result<file_lookup> sqlite_reader::do_find_files(const std::string& eng, const std::vector<std::string>& hashes) {
+  file_lookup out;
+  if (int rc = db_.exec("BEGIN"); rc != SQLITE_OK) return storage_error(rc, db_, "cannot read files");
+  auto finish = [this](result<file_lookup> r) {
+    db_.exec("COMMIT");
+    return r;
+  };
+  {
+    statement st;
+    if (int rc = st.prepare(db_.get(), "SELECT bytes FROM engagement_file_totals WHERE eng = ?1"); rc != SQLITE_OK)
+      return finish(storage_error(rc, db_, "cannot read files"));
+    st.bind(1, std::string_view(eng));
+    int rc = st.step();
+    if (rc == SQLITE_ROW) out.total = static_cast<std::uint64_t>(st.column_int64(0));
+    else if (rc != SQLITE_DONE) return finish(storage_error(rc, db_, "cannot read files"));
+  }
+  if (!hashes.empty()) {
+    std::string sql = "SELECT sha256, name, size, type, by, ts FROM engagement_files WHERE eng = ?1 AND sha256 IN (";
+    for (std::size_t i = 0; i < hashes.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 2);
+    sql += ")";
+    statement st;
+    if (int rc = st.prepare(db_.get(), sql); rc != SQLITE_OK) return finish(storage_error(rc, db_, "cannot read files"));
+    st.bind(1, std::string_view(eng));
+    for (std::size_t i = 0; i < hashes.size(); ++i) st.bind(static_cast<int>(i + 2), std::string_view(hashes[i]));
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW)
+      out.found.push_back({std::string(st.column_text(0)), std::string(st.column_text(1)),
+                           static_cast<std::uint64_t>(st.column_int64(2)), std::string(st.column_text(3)),
+                           std::string(st.column_text(4)), st.column_int64(5)});
+    if (rc != SQLITE_DONE) return finish(storage_error(rc, db_, "cannot read files"));
+  }
+  return finish(std::move(out));
 }
 
 }  // namespace parley

@@ -39,6 +39,8 @@ class sqlite_reader {
                    std::function<void(result<std::optional<committed_event>>)> handler);
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler);
   void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
+  void sealed(std::string ch, std::vector<std::int64_t> seqs, std::function<void(result<sealed_payloads>)> handler);
+  void find_files(std::string eng, std::vector<std::string> hashes, std::function<void(result<file_lookup>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -62,6 +64,8 @@ class sqlite_reader {
                                                         const std::string& cid);
   result<std::vector<read_marker>> do_read_markers(const std::string& ch);
   result<std::vector<user_record>> do_user_records(const std::vector<std::string>& user_ids);
+  result<sealed_payloads> do_sealed(const std::string& ch, const std::vector<std::int64_t>& seqs);
+  result<file_lookup> do_find_files(const std::string& eng, const std::vector<std::string>& hashes);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
@@ -73,7 +77,7 @@ class sqlite_reader {
   // The connection and its statements: used on the reader thread only.
   sqlite_db db_;
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
-      list_engagements_after_, read_cid_, read_markers_;
+      list_engagements_after_, read_cid_, read_markers_, read_sealed_;
 
   job_queue<read_job> queue_;
 

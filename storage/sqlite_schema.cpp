@@ -11,7 +11,9 @@ namespace {
 
 // Version 1: meta, events, channels, decision_log, read_markers.
 // Tables added later within version 1 (CREATE TABLE IF NOT EXISTS makes them
-// in an older database too): user_availability (protocol §9.3).
+// in an older database too): user_availability (protocol §9.3), sealed
+// (protocol §9.7: a review's sealed payload beside its event), engagement_files
+// and engagement_file_totals (protocol §9.6).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -52,6 +54,26 @@ CREATE TABLE IF NOT EXISTS user_availability (
   availability TEXT NOT NULL DEFAULT '',
   set_at INTEGER NOT NULL DEFAULT 0,
   last_seen INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sealed (
+  ch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (ch, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS engagement_files (
+  eng TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  by TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (eng, sha256)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS engagement_file_totals (
+  eng TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql";
 

@@ -65,6 +65,7 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, load_ts_, "SELECT ts FROM events WHERE ch = ?1 AND seq = ?2");
   prepare_or_throw(path_, db_, last_record_, "SELECT n, hash FROM decision_log WHERE eng = ?1 ORDER BY n DESC LIMIT 1");
   prepare_or_throw(path_, db_, insert_record_, "INSERT INTO decision_log (eng, n, json, hash) VALUES (?1, ?2, ?3, ?4)");
+  prepare_or_throw(path_, db_, insert_sealed_, "INSERT INTO sealed (ch, seq, payload) VALUES (?1, ?2, ?3)");
   prepare_or_throw(path_, db_, upsert_marker_,
                    "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
@@ -75,6 +76,15 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, upsert_last_seen_,
                    "INSERT INTO user_availability (user, last_seen) VALUES (?1, ?2) "
                    "ON CONFLICT (user) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)");
+  prepare_or_throw(path_, db_, find_file_,
+                   "SELECT name, size, type, by, ts FROM engagement_files WHERE eng = ?1 AND sha256 = ?2");
+  prepare_or_throw(path_, db_, insert_file_,
+                   "INSERT INTO engagement_files (eng, sha256, name, size, type, by, ts) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  prepare_or_throw(path_, db_, file_total_, "SELECT bytes FROM engagement_file_totals WHERE eng = ?1");
+  prepare_or_throw(path_, db_, add_file_total_,
+                   "INSERT INTO engagement_file_totals (eng, bytes) VALUES (?1, ?2) "
+                   "ON CONFLICT (eng) DO UPDATE SET bytes = bytes + excluded.bytes");
 }
 
 void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
@@ -104,6 +114,13 @@ void sqlite_writer::set_availability(std::string user_id, std::string availabili
 void sqlite_writer::set_last_seen(std::string user_id, std::int64_t at) {
   write_job job = user_job{std::move(user_id), std::nullopt, at, nullptr};
   queue_.push(job);
+}
+
+void sqlite_writer::add_file(std::string eng, file_entry f, std::uint64_t max_total,
+                             std::function<void(result<file_added>)> done) {
+  write_job job = file_job{std::move(eng), std::move(f), max_total, std::move(done), {}};
+  admission admitted = queue_.push(job);
+  if (admitted != admission::queued) std::get<file_job>(job).handler(refusal_of(admitted));
 }
 
 engine_stats sqlite_writer::stats() const { return counters_.snapshot(); }
@@ -157,6 +174,8 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       applied = apply_append(job->req, outcomes[i].value(), request_heads, batch_heads);
     else if (auto* marker = std::get_if<marker_job>(&jobs[i]))
       applied = apply_marker(*marker);
+    else if (auto* file = std::get_if<file_job>(&jobs[i]))
+      applied = apply_file(*file);
     else
       applied = apply_user(std::get<user_job>(jobs[i]));
 
@@ -207,6 +226,10 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
   }
 
   for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (auto* file = std::get_if<file_job>(&jobs[i])) {
+      file->handler(outcomes[i] ? result<file_added>(std::move(file->outcome)) : result<file_added>(outcomes[i].err()));
+      continue;
+    }
     if (auto* user = std::get_if<user_job>(&jobs[i]); user && user->handler) {
       user->handler(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
       continue;
@@ -323,6 +346,15 @@ result<void> sqlite_writer::apply_append(append_request& req, appended& out, hea
   append_plan plan = plan_append(std::move(req.events), req.record, heads, now_ms(), tail, signer_.get());
   if (plan.record)
     if (auto stored = store_record(*plan.record); !stored) return stored;
+  // Beside the first event, in its savepoint: stored with it or not at all.
+  if (req.sealed) {
+    statement_use use(insert_sealed_);
+    insert_sealed_.bind(1, std::string_view(plan.events.front().ch));
+    insert_sealed_.bind(2, plan.events.front().seq);
+    insert_sealed_.bind(3, std::string_view(*req.sealed));
+    int rc = insert_sealed_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the sealed payload");
+  }
 
   for (std::size_t i = 0; i < plan.events.size(); ++i) {
     event& ev = plan.events[i];
@@ -376,6 +408,57 @@ result<void> sqlite_writer::apply_user(const user_job& job) {
   }
   int rc = st.step();
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the user's availability");
+  return {};
+}
+
+// The entry and the running total change together, in the job's savepoint.
+result<void> sqlite_writer::apply_file(file_job& job) {
+  std::uint64_t total = 0;
+  {
+    statement_use use(file_total_);
+    file_total_.bind(1, std::string_view(job.eng));
+    int rc = file_total_.step();
+    if (rc == SQLITE_ROW)
+      total = static_cast<std::uint64_t>(file_total_.column_int64(0));
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, db_, "cannot read the engagement's file total");
+  }
+  {
+    statement_use use(find_file_);
+    find_file_.bind(1, std::string_view(job.eng));
+    find_file_.bind(2, std::string_view(job.entry.sha256));
+    int rc = find_file_.step();
+    if (rc == SQLITE_ROW) {
+      file_entry stored{job.entry.sha256, std::string(find_file_.column_text(0)),
+                        static_cast<std::uint64_t>(find_file_.column_int64(1)), std::string(find_file_.column_text(2)),
+                        std::string(find_file_.column_text(3)), find_file_.column_int64(4)};
+      job.outcome = {false, std::move(stored), total};
+      return {};
+    }
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot look up the file");
+  }
+  if (job.max_total && total + job.entry.size > job.max_total)
+    return make_error(errc::too_large, "the engagement's files would exceed " + std::to_string(job.max_total) + " bytes");
+  {
+    statement_use use(insert_file_);
+    insert_file_.bind(1, std::string_view(job.eng));
+    insert_file_.bind(2, std::string_view(job.entry.sha256));
+    insert_file_.bind(3, std::string_view(job.entry.name));
+    insert_file_.bind(4, static_cast<std::int64_t>(job.entry.size));
+    insert_file_.bind(5, std::string_view(job.entry.type));
+    insert_file_.bind(6, std::string_view(job.entry.by));
+    insert_file_.bind(7, job.entry.ts);
+    int rc = insert_file_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the file entry");
+  }
+  {
+    statement_use use(add_file_total_);
+    add_file_total_.bind(1, std::string_view(job.eng));
+    add_file_total_.bind(2, static_cast<std::int64_t>(job.entry.size));
+    int rc = add_file_total_.step();
+    if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the engagement's file total");
+  }
+  job.outcome = {true, job.entry, total + job.entry.size};
   return {};
 }
 

@@ -47,6 +47,8 @@ class sqlite_writer {
   void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
                         std::function<void(result<void>)> done);
   void set_last_seen(std::string user_id, std::int64_t at);
+  // engine::add_file.
+  void add_file(std::string eng, file_entry f, std::uint64_t max_total, std::function<void(result<file_added>)> done);
 
   engine_stats stats() const;
   // False from a failed transaction until the next one commits.
@@ -77,7 +79,15 @@ class sqlite_writer {
     std::int64_t at = 0;
     std::function<void(result<void>)> handler;
   };
-  using write_job = std::variant<append_job, marker_job, user_job>;
+  // An upload for an engagement's index of files; `outcome` is filled by apply_file.
+  struct file_job {
+    std::string eng;
+    file_entry entry;
+    std::uint64_t max_total = 0;
+    std::function<void(result<file_added>)> handler;
+    file_added outcome;
+  };
+  using write_job = std::variant<append_job, marker_job, user_job, file_job>;
   using head_map = std::unordered_map<std::string, channel_head>;
 
   void open();
@@ -86,6 +96,7 @@ class sqlite_writer {
   result<void> apply_append(append_request& req, appended& out, head_map& request_heads, const head_map& batch_heads);
   result<void> apply_marker(const marker_job& job);
   result<void> apply_user(const user_job& job);
+  result<void> apply_file(file_job& job);
   result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
   result<log_tail> last_record(const std::string& eng);
   result<void> store_record(const sealed_record& record);
@@ -99,6 +110,8 @@ class sqlite_writer {
   sqlite_db db_;
   statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
   statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
+  statement insert_sealed_;
+  statement find_file_, insert_file_, file_total_, add_file_total_;
   head_map heads_;  // committed heads, loaded on first use
 
   std::function<void(const committed_event&)> sink_;

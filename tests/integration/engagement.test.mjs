@@ -149,6 +149,8 @@ async function acceptPhase(who, proposalSeq, from, to) {
   model.phase = to;
   model.phase_since = ph.ts;
   model.phase_due = to === 'closed' ? null : ph.ts + DEFAULT_PHASE_MS[to];
+  // Closed: the review period (protocol §9.7, 14 days by default) begins.
+  if (to === 'closed') model.reviews = { due: ph.ts + 14 * 24 * 3600 * 1000, submitted_by: [], revealed: false };
   return { decision: d, phase: ph };
 }
 

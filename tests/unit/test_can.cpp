@@ -168,6 +168,10 @@ std::vector<tried_post> posts_to_try(const engagement_state& s) {
     boost::json::array slots{boost::json::object{{"start", t0 + 3'600'000}, {"minutes", 30}}};
     posts.push_back({where, "proposal", {{"topic", "call"}, {"text", "call"}, {"terms", {{"slots", slots}}}},
                      "propose:call"});
+    posts.push_back({where, "review",
+                     {{"ratings", {{"quality", 4}, {"communication", 5}, {"timeliness", 3}}},
+                      {"text", "Careful work, on time."}},
+                     "review"});
     std::vector<std::int64_t> proposal_seqs = {99};
     for (const auto& [key, pr] : s.proposals) proposal_seqs.push_back(key.second);
     for (auto seq : proposal_seqs) {
