@@ -39,7 +39,7 @@ struct post_rule {
 // The kinds table of protocol §3, by channel type. A kind absent for a channel
 // type is posted there by nobody: flags, status and acknowledgements belong in eng:<id>; in
 // mediation support proposes the resolution of a dispute and the parties decide it.
-constexpr std::array<post_rule, 12> post_rules = {{
+constexpr std::array<post_rule, 14> post_rules = {{
     {channel_type::engagement, "message", parties | support},
     {channel_type::engagement, "status", parties | bot | service},
     {channel_type::engagement, "flag", parties | support | bot},
@@ -47,6 +47,8 @@ constexpr std::array<post_rule, 12> post_rules = {{
     {channel_type::engagement, "proposal", parties},
     {channel_type::engagement, "decision", parties},
     {channel_type::engagement, "acknowledgement", parties},
+    {channel_type::engagement, "delivery", bit(user_role::expert)},
+    {channel_type::engagement, "revision_request", bit(user_role::client)},
     {channel_type::engagement, "review", parties},
     {channel_type::mediation, "message", parties | support},
     {channel_type::mediation, "proposal", support},

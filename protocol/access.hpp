@@ -13,9 +13,11 @@
 
 namespace parley {
 
-// The kinds a client may post (protocol §3 "Kinds a client may post", §9.2 acknowledgement).
-inline constexpr std::array<std::string_view, 8> client_kinds = {
-    "message", "status", "flag", "flag_update", "proposal", "decision", "acknowledgement", "review"};
+// The kinds a client may post (protocol §3 "Kinds a client may post", §9.2 acknowledgement, §9.6 deliveries,
+// §9.7 review).
+inline constexpr std::array<std::string_view, 10> client_kinds = {
+    "message",         "status",   "flag",     "flag_update",     "proposal", "decision",
+    "acknowledgement", "delivery", "revision_request", "review"};
 bool is_client_kind(std::string_view kind);
 
 // The table: may role `r` read channels of type `where`, post `kind` there?

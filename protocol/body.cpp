@@ -3,6 +3,7 @@
 #include "protocol/frame.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/files.hpp"
 #include "protocol/json_input.hpp"
 #include "protocol/requirements.hpp"
@@ -10,6 +11,7 @@
 #include "protocol/reviews.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -51,8 +53,8 @@ constexpr std::array<std::string_view, 5> phases = {"discovery", "agreement", "a
 constexpr std::array<std::string_view, 2> verdicts = {"accepted", "rejected"};
 
 // Kinds the server makes itself (protocol §3): a client posting one gets a clear answer.
-constexpr std::array<std::string_view, 7> server_kinds = {"phase",           "mediation", "sla",    "notice",
-                                                          "proposal_expired", "reminder",  "reviews"};
+constexpr std::array<std::string_view, 8> server_kinds = {"phase",    "mediation", "sla",     "notice",
+                                                          "proposal_expired", "reminder", "reviews", "review_due_soon"};
 
 // Reads the fields of one body against a fixed list of names, refusing any
 // other field and copying the accepted ones into `out` in a stable order.
@@ -249,6 +251,40 @@ result<object> acknowledgement_body(const body_reader& in) {
   return out;
 }
 
+result<object> delivery_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 4>{"deliverable", "text", "files", "final"}));
+  const value* key = in.find("deliverable");
+  if (!key) return bad_request("missing field deliverable");
+  if (!key->is_string() || !is_deliverable_key(key->get_string())) {
+    return bad_request("deliverable must be 1-64 characters of a-z, 0-9, _ and -");
+  }
+  out.emplace("deliverable", key->get_string());
+  PARLEY_TRY(in.text("text", true, 1, out));
+  if (detail::count_code_points(out.at("text").get_string()) > max_delivery_text_chars) {
+    return make_error(errc::too_large, "text exceeds " + std::to_string(max_delivery_text_chars) + " characters");
+  }
+  // Resolved by the server against the engagement's uploads before the rules see them.
+  const value* files = in.find("files");
+  if (!files) return bad_request("missing field files");
+  auto checked = files_field(*files, 1);
+  if (!checked) return checked.err();
+  out.emplace("files", std::move(checked.value()));
+  if (const value* final = in.find("final")) {
+    if (!final->is_bool()) return bad_request("final must be true or false");
+    out.emplace("final", final->get_bool());
+  }
+  return out;
+}
+
+result<object> revision_request_body(const body_reader& in) {
+  object out;
+  PARLEY_TRY(in.only(std::array<std::string_view, 2>{"delivery", "text"}));
+  PARLEY_TRY(in.integer("delivery", true, 1, int64_max, "a positive integer (the delivery's seq)", out));
+  PARLEY_TRY(in.text("text", true, 1, out));
+  return out;
+}
+
 #undef PARLEY_TRY
 
 }  // namespace
@@ -267,6 +303,8 @@ result<object> validate_body(std::string_view kind, const object& body) {
   if (kind == "proposal") return proposal_body(in);
   if (kind == "decision") return decision_body(in);
   if (kind == "acknowledgement") return acknowledgement_body(in);
+  if (kind == "delivery") return delivery_body(in);
+  if (kind == "revision_request") return revision_request_body(in);
   if (kind == "review") return validate_review_body(body);
   if (one_of(kind, server_kinds)) {
     return bad_request("kind " + std::string(kind) + " is made by the server and may not be posted");

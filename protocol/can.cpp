@@ -55,6 +55,28 @@ bool may_propose(const candidate_checker& c, std::string_view topic) {
   return false;
 }
 
+// `deliver`: a new version of an existing deliverable (or, with none yet, of
+// a first one) would be accepted. Its file stands for one the server resolved.
+bool may_deliver(const candidate_checker& c) {
+  const std::string key = c.s.deliverables.empty() ? "deliverable" : c.s.deliverables.begin()->first;
+  boost::json::array files{boost::json::object{{"sha256", std::string(64, '0')}, {"name", "."}}};
+  return c.accepted(channel_type::engagement, "delivery",
+                    {{"deliverable", key}, {"text", "."}, {"files", std::move(files)}});
+}
+
+// decide:<seq> and revise:<seq> for the latest version of each deliverable.
+void add_delivery_answers(const candidate_checker& c, std::set<std::string>& actions) {
+  for (const auto& [key, d] : c.s.deliverables) {
+    const auto seq = std::to_string(d->seq);
+    if (c.accepted(channel_type::engagement, "decision", {{"proposal", d->seq}, {"verdict", "accepted"}})) {
+      actions.insert("decide:" + seq);
+    }
+    if (c.accepted(channel_type::engagement, "revision_request", {{"delivery", d->seq}, {"text", "."}})) {
+      actions.insert("revise:" + seq);
+    }
+  }
+}
+
 bool may_propose_resolution(const candidate_checker& c) {
   for (const auto& [seq, flag] : c.s.flags) {
     if (c.accepted_anywhere("proposal", proposal("resolution", {{"flag", seq}}))) return true;
@@ -91,6 +113,8 @@ std::vector<std::string> can(const engagement_state& s, const claims& reader, co
       actions.insert("resolve:" + std::to_string(seq));
     }
   }
+  if (may_deliver(c)) actions.insert("deliver");
+  add_delivery_answers(c, actions);
   // Any well-formed review: whether the reader may review now.
   boost::json::object ratings{{"quality", 5}, {"communication", 5}, {"timeliness", 5}};
   if (c.accepted(channel_type::engagement, "review", {{"ratings", std::move(ratings)}, {"text", "a candidate"}})) {

@@ -18,7 +18,10 @@ namespace parley {
 //                               in its channel (eng:<id> or its mediation channel;
 //                               accepting a call picks slot 0);
 //   resolve:<flag seq>          a flag_update resolving that open flag;
-//   acknowledge:<key>           an acknowledgement of requirement <key> (§9.2).
+//   acknowledge:<key>           an acknowledgement of requirement <key> (§9.2);
+//   deliver                     a delivery (§9.6) of a new version of some deliverable;
+//   decide:<seq>                also: accepting the latest version <seq> of a deliverable;
+//   revise:<seq>                a revision_request on the latest version <seq> of a deliverable.
 // Each is derived by running the post checks (check_post, validate_body and
 // check) on a minimal well-formed candidate post, in both of the engagement's
 // channels, so an action is listed exactly when posting it would be accepted.
@@ -26,7 +29,6 @@ namespace parley {
 // move to `active` that requirements block is not offered.
 //   review                      a review (§9.7); can has no clock, so between
 //                               the period's end and the reveal it is still listed.
-// The v1.1 actions deliver and revise: do not exist yet.
 std::vector<std::string> can(const engagement_state& s, const claims& reader, const engagement_limits& limits = {});
 
 }  // namespace parley

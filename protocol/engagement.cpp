@@ -2,6 +2,7 @@
 
 #include "protocol/calls.hpp"
 #include "protocol/can.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/reviews.hpp"
@@ -160,6 +161,7 @@ boost::json::object shared_state_json(const engagement_state& s, const phase_lim
   }
   add_invitation_json(o, s);
   o["calls"] = calls_json(s);
+  o["deliverables"] = deliverables_json(s);
   if (auto reviews = reviews_state_json(s, limits.review_period_ms)) o["reviews"] = std::move(*reviews);
   return o;
 }

@@ -101,6 +101,22 @@ struct scheduled_call {
   std::int64_t end_ms() const { return start + minutes * 60'000; }
 };
 
+// The latest version of one deliverable (protocol §9.6, deliveries.hpp): what
+// its state entry shows, and what accepting it records.
+struct deliverable {
+  std::string key;
+  std::int64_t version = 0;  // 1, 2, … per deliverable
+  std::int64_t seq = 0;      // the latest delivery's seq in eng:<id>
+  std::string status;        // submitted, revision_requested, accepted
+  std::int64_t revisions_used = 0;
+  bool final = false;
+  std::optional<std::int64_t> review_due;  // while submitted: when it is accepted automatically
+  bool warned = false;       // its `review_due_soon` is stored
+  std::string by;            // the expert's user id
+  std::string text;          // the delivery's text (the record's text)
+  boost::json::array files;  // [{name, sha256, size}] (the record's terms)
+};
+
 // A party's review (protocol §9.7, reviews.hpp) as its sealed event holds it.
 struct party_review {
   std::string by;  // user id
@@ -131,6 +147,9 @@ struct engagement_limits {
   std::size_t open_flags = max_open_flags;
   std::size_t open_proposal_bytes = max_open_proposal_bytes;
   std::size_t open_flag_bytes = max_open_flag_bytes;
+  // The review window of a delivery under the default settings.review_days
+  // (3): an engagement naming N days gets N/3 of it (deliveries.hpp).
+  std::int64_t review_window_ms = 3LL * 24 * 3600 * 1000;
   // The review period (protocol §9.7): a review after it is `conflict`. The
   // same value as phase_limits::review_period_ms (both set from --review-period).
   std::int64_t review_period_ms = 14LL * 24 * 3600 * 1000;
@@ -181,6 +200,9 @@ struct engagement_state {
   std::shared_ptr<const std::set<std::pair<bool, std::int64_t>>> expired_proposals;
   // Scheduled calls by start, at most max_listed_calls (calls.hpp); shared like proposals.
   std::vector<std::shared_ptr<const scheduled_call>> calls;
+  // Deliverables by key, at most max_deliverables (deliveries.hpp); shared like proposals.
+  std::map<std::string, std::shared_ptr<const deliverable>> deliverables;
+  std::int64_t last_delivery_seq = 0;  // the highest delivery seq seen in eng:<id>
   // The last user of each side (client, expert) who posted a message: who owes
   // a reply in a first-use engagement, which names no parties (protocol §9.3).
   std::array<std::string, 2> last_speaker;

@@ -1,6 +1,7 @@
 #include "protocol/engagement.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/reviews.hpp"
@@ -72,6 +73,7 @@ void apply_decision(engagement_state& s, const event& ev) {
   auto seq = int_field(ev.body, "proposal");
   auto verdict = string_field(ev.body, "verdict");
   if (!seq || !verdict) return;
+  if (ev.ch == channel::main(s.eng) && apply_delivery_decision(s, ev)) return;
   auto it = s.proposals.find({ev.ch, *seq});
   if (it == s.proposals.end()) return;
   const auto& pr = *it->second;
@@ -94,6 +96,7 @@ void apply_decision(engagement_state& s, const event& ev) {
       return;
     }
     close_flag(s, int_field(pr.terms, "flag").value_or(0));
+    extend_overdue_reviews(s, ev.ts);
     take_agreed_due(s, pr);
     close_proposal(s, it);
     return;
@@ -226,6 +229,8 @@ bool apply(engagement_state& s, const event& ev) {
     if (ev.from.role == user_role::system) apply_expired(s, ev);
   } else if (ev.kind == "reminder") {
     if (main) mark_call_reminded(s, ev);
+  } else if (ev.kind == "delivery" || ev.kind == "revision_request" || ev.kind == "review_due_soon") {
+    if (main) apply_delivery_event(s, ev);
   } else if (ev.kind == "review") {
     if (main) apply_review(s, ev);
   } else if (ev.kind == "reviews") {

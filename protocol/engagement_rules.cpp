@@ -2,6 +2,7 @@
 
 #include "protocol/access.hpp"
 #include "protocol/calls.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/engagement_detail.hpp"
 #include "protocol/requirements.hpp"
 #include "protocol/reviews.hpp"
@@ -48,6 +49,7 @@ result<void> check_phase_move(const engagement_state& s, engagement_phase to) {
     return conflict("entering active needs an accepted agreement proposal");
   }
   if (to == engagement_phase::active) return check_requirements_met(s);
+  if (to == engagement_phase::closed) return check_no_delivery_awaits(s);
   return {};
 }
 
@@ -219,6 +221,10 @@ result<plan> check_decision(const engagement_state& s, const user& actor, const 
   if (!seq || !verdict) return bad_request("decision needs proposal and verdict");
   const auto ch = p.ch.name();
   auto it = s.proposals.find({ch, *seq});
+  // A decision naming a delivery (deliveries.hpp) rather than an open proposal.
+  if (it == s.proposals.end() && p.ch.type == channel_type::engagement) {
+    if (auto answered = check_delivery_decision(s, actor, p, pl)) return std::move(*answered);
+  }
   if (it == s.proposals.end()) {
     if (is_expired(s, ch, *seq)) return conflict("proposal " + std::to_string(*seq) + " expired");
     return closed_or_missing(p, "proposal", *seq, last_proposal_in(s, ch),
@@ -338,6 +344,8 @@ result<plan> check(const engagement_state& s, const user& actor, const post_requ
   }
   if (p.kind == "proposal") return check_proposal(s, actor, p, std::move(pl), limits);
   if (p.kind == "acknowledgement") return check_acknowledgement_post(s, actor, p, std::move(pl));
+  if (p.kind == "delivery") return check_delivery(s, actor, p, std::move(pl), limits);
+  if (p.kind == "revision_request") return check_revision_request(s, actor, p, std::move(pl));
   if (p.kind == "review") return check_review_post(s, actor, p, std::move(pl), limits);
   return check_decision(s, actor, p, std::move(pl));
 }
@@ -359,6 +367,7 @@ std::vector<event> notices_for(const event& committed) {
 
 std::optional<std::pair<std::string, std::int64_t>> target_lookup(const engagement_state& s, const post_request& p) {
   if (p.ch.type == channel_type::support) return std::nullopt;
+  if (auto delivery = delivery_target_lookup(s, p)) return delivery;
   const auto ch = p.ch.name();
   if (p.kind == "decision") {
     auto seq = int_field(p.body, "proposal");

@@ -25,6 +25,8 @@ struct sla_windows {
   phase_limits phases;
   // Open proposals expire this long after they were made (proposal_expiry.hpp).
   std::int64_t proposal_ttl_ms = 72LL * 3600 * 1000;
+  // `review_due_soon` comes this long before a delivery's review window ends (deliveries.hpp).
+  std::int64_t review_warning_ms = 24LL * 3600 * 1000;
 };
 
 // "90s", "15m", "24h", "2d", "500ms", or a sum of them ("1d12h"). Positive only.

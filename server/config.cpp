@@ -65,6 +65,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string listen, secret_file, admin_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
+  std::string review_window = "3d", review_warning = "24h";
   std::string review_period = "14d";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
@@ -125,6 +126,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("idle-timeout", po::value(&out.idle_timeout_s)->default_value(out.idle_timeout_s), "seconds without any traffic before a connection is closed; pinged at half")
     ("write-timeout", po::value(&out.write_timeout_s)->default_value(out.write_timeout_s), "seconds a write may take before the socket is closed")
     ("proposal-ttl", po::value(&proposal_ttl)->default_value(proposal_ttl), "time an open proposal waits for its decision before it expires (units ms, s, m, h, d; positive)")
+    ("review-window", po::value(&review_window)->default_value(review_window), "time a delivery waits for the client's answer before it is accepted automatically, under the default settings.review_days (3); an engagement naming N days gets N/3 of it")
+    ("review-warning", po::value(&review_warning)->default_value(review_warning), "how long before a delivery's review window ends the client is warned (review_due_soon)")
     ("review-period", po::value(&review_period)->default_value(review_period), "time after closing in which each party may review once; the reviews are revealed at its end (units ms, s, m, h, d; positive)")
     ("reply-sla", po::value(&reply_sla)->default_value(reply_sla), "time a party has to answer the other's message (units s, m, h, d)")
     ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
@@ -206,6 +209,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   auto ttl = parse_duration(proposal_ttl);
   if (!ttl) return fail("--proposal-ttl: " + ttl.err().message);
   out.sla.proposal_ttl_ms = *ttl;
+  auto window = parse_duration(review_window);
+  if (!window) return fail("--review-window: " + window.err().message);
+  out.open_limits.review_window_ms = *window;
+  auto warning = parse_duration(review_warning);
+  if (!warning) return fail("--review-warning: " + warning.err().message);
+  out.sla.review_warning_ms = *warning;
   auto period = parse_duration(review_period);
   if (!period) return fail("--review-period: " + period.err().message);
   out.sla.phases.review_period_ms = out.open_limits.review_period_ms = *period;

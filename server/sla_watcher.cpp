@@ -1,6 +1,7 @@
 #include "server/sla_watcher.hpp"
 
 #include "protocol/calls.hpp"
+#include "protocol/deliveries.hpp"
 #include "protocol/proposal_expiry.hpp"
 #include "protocol/reviews.hpp"
 #include "storage/clock.hpp"
@@ -63,6 +64,7 @@ std::optional<owing_availability> sla_watcher::cached_owing(const engagement_sta
 
 void sla_watcher::schedule(const engagement_state& s) {
   auto due = earliest(next_due(s, windows_, cached_owing(s)), next_reminder_due(s, now_ms()));
+  due = earliest(due, next_review_step(s, windows_.review_warning_ms));
   due = earliest(due, next_reveal_due(s, windows_.phases.review_period_ms));
   if (!due) return;
   net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
@@ -159,9 +161,13 @@ void sla_watcher::post_with(const std::string& eng, const engagement_state& s,
   // A later miss of the same engagement (e.g. the status window after the reply window).
   auto next = earliest(next_due(s, windows_, owing), next_reminder_due(s, now));
   next = earliest(next, next_reveal_due(s, windows_.phases.review_period_ms));
+  // A review step still to come; one due now is posted below and reschedules when stored.
+  if (auto review = next_review_step(s, windows_.review_warning_ms); review && *review > now)
+    next = earliest(next, review);
   if (next && *next > now) net::post(ioc_, [this, eng, due = *next] { schedule_at(eng, due); });
   if (!due_expiries(s, windows_.proposal_ttl_ms, now).empty()) post_expiries(eng);
   if (reveal_due(s, windows_.phases.review_period_ms, now)) post_reveal(eng);
+  if (!due_review_steps(s, now, windows_.review_warning_ms).empty()) post_review_steps(eng);
   // Call reminders (calls.hpp): keyed by the call, stored once like the misses.
   for (auto& reminder : due_reminders(s, now)) {
     append_request req;
@@ -185,6 +191,51 @@ void sla_watcher::post_with(const std::string& eng, const engagement_state& s,
       append_sla(eng, std::move(req));
     });
   }
+}
+
+
+void sla_watcher::post_guarded_steps(const std::string& eng, step_fn next, int passes) {
+  auto shared = std::make_shared<const step_fn>(std::move(next));
+  book_.run_exclusive(eng, false, [this, eng, shared, passes](result<engagements::snapshot> state,
+                                                             std::function<void()> finished) {
+    if (!state) {
+      finished();
+      return retry_later(eng);
+    }
+    append_guarded_step(eng, std::move(*state), shared, std::move(finished), passes);
+  });
+}
+
+void sla_watcher::append_guarded_step(const std::string& eng, engagements::snapshot s,
+                                      std::shared_ptr<const step_fn> next, std::function<void()> finished,
+                                      int passes) {
+  auto req = (*next)(*s);
+  if (!req) return finished();
+  if (passes <= 0) {
+    finished();
+    return retry_later(eng);
+  }
+  for (const auto& ch : guarded_channels(s->eng)) {
+    auto it = s->applied.find(ch);
+    req->expect_heads.emplace_back(ch, it == s->applied.end() ? 0 : it->second);
+  }
+  storage_.append(std::move(*req), [this, eng, next, finished = std::move(finished),
+                                    passes](result<appended> out) mutable {
+    if (!out && !stale_heads(out.err())) {
+      finished();
+      return retry_later(eng);
+    }
+    // Stored, stored before (the state has not seen it yet) or raced: read the
+    // channels up to their heads and take the next step due.
+    book_.catch_up(eng, [this, eng, next, finished = std::move(finished),
+                         passes](result<engagements::snapshot> state) mutable {
+      if (!state) {
+        finished();
+        return retry_later(eng);
+      }
+      append_guarded_step(eng, std::move(*state), next, std::move(finished), passes - 1);
+    });
+  });
 }
 
 }  // namespace parley

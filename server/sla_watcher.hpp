@@ -1,6 +1,7 @@
 #pragma once
 // Posts `sla` events when an engagement misses a service level (protocol §4),
-// and `proposal_expired` when an open proposal outlives the TTL (§9.4).
+// `proposal_expired` when an open proposal outlives the TTL (§9.4), and a
+// delivery's warning and automatic acceptance when its review window ends (§9.6).
 // Engagements are kept in a heap by the time of their next miss: an idle
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
@@ -53,10 +54,18 @@ class sla_watcher {
   std::optional<owing_availability> cached_owing(const engagement_state& s) const;
   void append_sla(const std::string& eng, append_request req);
   void retry_later(const std::string& eng);
-  // Proposals whose TTL has passed (sla_watcher_expiry.cpp): one guarded append
-  // each, within the engagement's exclusive ops, at most `passes` appends.
+  // Automatic workflow steps (an expiry, a delivery's review step) are
+  // decided like posts: within the engagement's exclusive ops, each appended
+  // guarded by the heads its state was read at, then the state caught up and
+  // the next step due taken, at most `passes` appends per round.
+  using step_fn = std::function<std::optional<append_request>(const engagement_state&)>;
+  void post_guarded_steps(const std::string& eng, step_fn next, int passes);
+  void append_guarded_step(const std::string& eng, engagements::snapshot s, std::shared_ptr<const step_fn> next,
+                           std::function<void()> finished, int passes);
+  // Proposals whose TTL has passed (sla_watcher_expiry.cpp).
   void post_expiries(const std::string& eng);
-  void append_expiry(const std::string& eng, engagements::snapshot s, std::function<void()> finished, int passes);
+  // Deliveries' warnings and automatic acceptances (sla_watcher_deliveries.cpp).
+  void post_review_steps(const std::string& eng);
   // The reveal of reviews (sla_watcher_reviews.cpp): one guarded append
   // within the engagement's exclusive ops, keyed by the engagement.
   void post_reveal(const std::string& eng);

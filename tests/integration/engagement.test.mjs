@@ -183,6 +183,7 @@ describe('an engagement from discovery to closed', () => {
       requirements: [],
       settings: { revisions: 2, review_days: 3 },
       calls: [],
+      deliverables: {},
     };
     assert.deepEqual(normaliseState(j.state), model);
     const partyCan = ['flag', 'message', 'propose:agreement', 'propose:call', 'propose:compensation', 'propose:phase',

@@ -65,6 +65,12 @@ struct builder {
     return main("proposal", by, {{"topic", topic}, {"text", topic}, {"terms", std::move(terms)}});
   }
   std::int64_t flag(const user& by, std::string type) { return main("flag", by, {{"type", type}, {"text", type}}); }
+  // A stored delivery, as the server makes it (version and review_due added).
+  std::int64_t deliver(std::string key) {
+    boost::json::array files{boost::json::object{{"sha256", std::string(64, 'f')}, {"name", "f.pdf"}, {"size", 1}}};
+    return main("delivery", expert,
+                {{"deliverable", key}, {"text", "v"}, {"files", files}, {"version", 1}, {"review_due", t0 + 1000}});
+  }
   // A dispute opens the mediation channel (the server's follow-up event).
   std::int64_t dispute(const user& by) {
     auto seq = flag(by, "dispute");
@@ -117,6 +123,13 @@ std::vector<scenario> scenarios() {
          b.decide(mediation, expert, r, "accepted");
          b.main("mediation", system_user(), {{"state", "closed"}, {"ch", channel::mediation("42")}});
        }},
+      {"a delivery awaiting the client", [](builder& b) { b.deliver("report"); }},
+      {"a delivery with a revision request, and one accepted", [=](builder& b) {
+         auto d = b.deliver("report");
+         b.main("revision_request", client, {{"delivery", d}, {"text", "more"}});
+         auto s = b.deliver("slides");
+         b.main("decision", client, {{"proposal", s}, {"verdict", "accepted"}});
+       }},
       {"everything at once", [=](builder& b) {
          b.propose(client, "compensation", {{"bonus", 5}});
          b.propose(expert, "timeline", {{"weeks", 3}});
@@ -168,12 +181,21 @@ std::vector<tried_post> posts_to_try(const engagement_state& s) {
     boost::json::array slots{boost::json::object{{"start", t0 + 3'600'000}, {"minutes", 30}}};
     posts.push_back({where, "proposal", {{"topic", "call"}, {"text", "call"}, {"terms", {{"slots", slots}}}},
                      "propose:call"});
+    boost::json::array files{boost::json::object{{"sha256", std::string(64, 'f')}, {"name", "f.pdf"}}};
+    for (auto key : {"report", "other"}) {
+      posts.push_back({where, "delivery", {{"deliverable", key}, {"text", "v"}, {"files", files}}, "deliver"});
+    }
     posts.push_back({where, "review",
                      {{"ratings", {{"quality", 4}, {"communication", 5}, {"timeliness", 3}}},
                       {"text", "Careful work, on time."}},
                      "review"});
     std::vector<std::int64_t> proposal_seqs = {99};
     for (const auto& [key, pr] : s.proposals) proposal_seqs.push_back(key.second);
+    for (const auto& [key, d] : s.deliverables) {
+      proposal_seqs.push_back(d->seq);
+      posts.push_back({where, "revision_request", {{"delivery", d->seq}, {"text", "again"}},
+                       "revise:" + std::to_string(d->seq)});
+    }
     for (auto seq : proposal_seqs) {
       for (auto verdict : {"accepted", "rejected"}) {
         posts.push_back({where, "decision", {{"proposal", seq}, {"verdict", verdict}, {"text", "ok"}},

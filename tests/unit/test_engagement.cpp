@@ -600,7 +600,7 @@ TEST_CASE("state_json has the protocol's shape", "[rules]") {
         R"({"phase":"discovery","phase_since":1764000000000,"phase_due":1764172800000,"agreement":null,)"
         R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null,"due":null,)"
         R"("title":null,"details":null,"parties":null,"requirements":[],)"
-        R"("settings":{"revisions":2,"review_days":3},"calls":[],)"
+        R"("settings":{"revisions":2,"review_days":3},"calls":[],"deliverables":{},)"
         R"("can":["flag","message","propose:agreement","propose:call","propose:compensation","propose:phase",)"
         R"("propose:scope_change","propose:timeline","status"]})");
 
