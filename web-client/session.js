@@ -20,7 +20,8 @@ import { renderHomeList } from './views/home.js';
 import { renderOwedReply } from './views/owed_reply.js';
 import { callHooks, tickCountdowns } from './views/calls.js';
 import { mountAvailability, presenceArrived } from './views/availability.js';
-import { reviewHooks, tickReviewCountdowns } from './views/reviews.js';
+import { reviewHooks, tickReviewPeriodCountdowns } from './views/reviews.js';
+import { deliveryHooks, tickReviewWindowCountdowns } from './views/deliverables.js';
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -45,7 +46,7 @@ export class Session {
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
-    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); tickReviewCountdowns(); }, 1000);
+    this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); tickReviewPeriodCountdowns(); tickReviewWindowCountdowns(); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
     this.listening = new AbortController();
@@ -402,6 +403,8 @@ export class Session {
       ...callHooks(s),
       // A sealed review and the reveal.
       ...reviewHooks(s),
+      // Deliveries, revision requests, their decisions; files on messages.
+      ...deliveryHooks(s),
     };
   }
 

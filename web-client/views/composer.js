@@ -4,6 +4,8 @@ import { h, clear, replaceChildren, setText, excerpt } from '../dom.js';
 import { renderConnection } from './shell.js';
 import { openStatusDialog, openFlagDialog, openProposalDialog, openResolutionDialog } from './dialogs.js';
 import { openCallDialog } from './call_dialog.js';
+import { composerAttachments, attachmentArea } from './attachments.js';
+import { engagementOf } from '../model.js';
 
 export function composer(s, ch) {
   const e = s.el;
@@ -28,12 +30,22 @@ export function composer(s, ch) {
       s.conn.send({ op: 'typing', ch });
     }
   });
+  // Files ride on messages of an engagement's rooms (protocol §9.6); Send
+  // waits for their uploads.
+  const info = engagementOf(ch);
+  const sendBtn = h('button', { type: 'submit', class: 'btn primary send', testid: 'send-button', 'aria-label': 'Send message' }, 'Send');
+  let files = null;
   const submit = () => {
     const text = input.value;
-    if (!text.trim()) return;
-    const body = { text };
+    if (files && files.busy()) return;
+    const attached = files ? files.files() : [];
+    // A message carrying files may say nothing more (its text is then empty).
+    if (!text.trim() && !attached.length) return;
+    const body = { text: text.trim() ? text : '' };
     if (s.replyTo && s.replyTo.ch === ch) body.reply_to = s.replyTo.seq;
+    if (attached.length) body.files = attached;
     input.value = '';
+    if (files) files.clear();
     autosize();
     s.replyTo = null;
     renderReplyChip(s);
@@ -44,13 +56,17 @@ export function composer(s, ch) {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); submit(); }
     if (ev.key === 'Escape' && s.replyTo) { s.replyTo = null; renderReplyChip(s); }
   });
-  const form = h('form', { class: 'composer', testid: 'composer', 'aria-label': 'Send a message', onsubmit: (ev) => { ev.preventDefault(); submit(); } },
+  const form = h('form', { class: 'composer', testid: 'composer', 'aria-label': 'Send a message', onsubmit: (ev) => { ev.preventDefault(); submit(); } });
+  if (info) files = composerAttachments(s, info.id, { form, onChange: () => { sendBtn.disabled = files.busy(); } });
+  form.append(...[
     e.actions,
     e.replyChip,
+    files ? attachmentArea(files) : null,
     h('div', { class: 'composer-row' },
+      files ? [files.button, files.input] : null,
       input,
-      h('button', { type: 'submit', class: 'btn primary send', testid: 'send-button', 'aria-label': 'Send message' }, 'Send')),
-    h('p', { id: 'composer-hint', class: 'hint composer-hint' }, 'Enter to send · Shift+Enter for a new line'));
+      sendBtn),
+    h('p', { id: 'composer-hint', class: 'hint composer-hint' }, 'Enter to send · Shift+Enter for a new line')].flat().filter(Boolean));
   return form;
 }
 

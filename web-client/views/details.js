@@ -13,6 +13,7 @@ import { nextCallBar, nextCallKey, callsPanel, callRecordView } from './calls.js
 import { peoplePanel } from './people.js';
 import { reviewsPanel, reviewsRecordView } from './reviews.js';
 import { deliveryRecordView, acceptedAutomatically } from './approved_files.js';
+import { deliverablesPanel } from './deliverables.js';
 
 // The steps the track shows: an invitation comes before discovery while it
 // is open, and a declined one ends there.
@@ -82,6 +83,7 @@ export function renderDetails(s) {
       : h('p', { class: 'muted', testid: 'agreement-none' }, !info.phase || info.phase === 'discovery' || info.phase === 'agreement' ? 'No agreement accepted yet.' : 'No agreement terms recorded.')));
 
   sections.push(requirementsPanel(s, eng));
+  sections.push(deliverablesPanel(s, eng));
 
   const props = eng.openProposals();
   sections.push(h('section', { class: 'panel', 'aria-labelledby': 'd-proposals', testid: 'open-proposals' },

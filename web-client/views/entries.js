@@ -87,7 +87,9 @@ function renderMessage(ev, ctx) {
     h('div', { class: 'bubble' },
       header(ev, actions),
       quote,
-      h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text))));
+      // A message carrying files may have no text (protocol §9.6).
+      b.text || !Array.isArray(b.files) ? h('p', { class: 'text', testid: 'message-text' }, linkedText(b.text)) : null,
+      Array.isArray(b.files) && ctx.fileChips ? ctx.fileChips(ev) : null));
   return node;
 }
 
@@ -259,7 +261,15 @@ function folded(ev, proposalSeq) {
 function renderDecision(ev, ctx) {
   const b = ev.body || {};
   if (ctx.proposal(ev.ch, b.proposal)) return folded(ev, b.proposal);
-  return renderLoneDecision(ev, ctx);
+  return renderDeliveryKinds(ev, ctx) || renderLoneDecision(ev, ctx);
+}
+
+// A delivery, a revision request, a review-window warning or a delivery's
+// acceptance (protocol §9.6): drawn by views/deliverables.js through the
+// context; null when it is not about a delivery.
+function renderDeliveryKinds(ev, ctx) {
+  const d = ctx.deliveryEntry ? ctx.deliveryEntry(ev, ctx, { header, timeEl }) : null;
+  return d ? shell(ev, d.cls, d.label, ...d.children) : null;
 }
 
 // A decision whose proposal is not loaded: drawn on its own.
@@ -415,6 +425,7 @@ const RENDERERS = {
 };
 RENDERERS.proposal_expired = renderProposalExpired;
 RENDERERS.reminder = renderReminder;
+RENDERERS.delivery = RENDERERS.revision_request = RENDERERS.review_due_soon = (ev, ctx) => renderDeliveryKinds(ev, ctx) || renderOther(ev);
 
 // A sealed review and the reveal (protocol §9.7), drawn by views/reviews.js.
 function renderReview(ev, ctx) {

@@ -255,12 +255,12 @@ function writeButton(s, eng, { small = true } = {}) {
   }, '★ Write a review…');
 }
 
-// A countdown that the session's clock keeps current (tickReviewCountdowns).
+// A countdown that the session's clock keeps current (tickReviewPeriodCountdowns).
 function countdown(due) {
   return h('span', { class: 'review-countdown', testid: 'review-countdown', dataset: { due: String(due) } }, periodCountdown(due, Date.now()));
 }
 
-export function tickReviewCountdowns() {
+export function tickReviewPeriodCountdowns() {
   const now = Date.now();
   for (const el of document.querySelectorAll('.review-countdown[data-due]')) {
     const text = periodCountdown(Number(el.dataset.due), now);
