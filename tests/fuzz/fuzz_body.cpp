@@ -11,8 +11,9 @@
 
 namespace {
 
-constexpr std::array<std::string_view, 11> kinds = {"message", "status", "flag",   "flag_update", "proposal",       "decision",
-                                                    "phase",   "notice", "unknown", "",           "acknowledgement"};
+constexpr std::array<std::string_view, 14> kinds = {
+    "message", "status",  "flag",           "flag_update",      "proposal", "decision", "phase",
+    "notice",  "unknown", "acknowledgement", "revision_request", "delivery", "review",   ""};
 
 }  // namespace
 

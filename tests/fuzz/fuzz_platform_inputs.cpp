@@ -7,10 +7,15 @@
 //      what it accepts serialises to a body that is accepted again, unchanged;
 //   2  calendar.ics for a state whose title and call link come from the
 //      input: every physical line ends in CRLF and holds at most 75 octets,
-//      and the one call gives exactly one VEVENT whatever the title holds.
+//      and the one call gives exactly one VEVENT whatever the title holds;
+//   3  the inputs of file uploads and downloads (§9.6): a Range header
+//      against a size from the input answers a range inside the file; an
+//      accepted name gives a Content-Disposition and a media type that hold
+//      no byte a header could be split or quoted with.
 #include "protocol/availability.hpp"
 #include "protocol/calendar.hpp"
 #include "protocol/decision_log.hpp"
+#include "protocol/files.hpp"
 #include "protocol/invitation.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -62,15 +67,37 @@ void calendar(std::string_view text) {
   if (events != 1) __builtin_trap();
 }
 
+bool header_safe(std::string_view value) {
+  for (unsigned char c : value)
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+  return !value.empty();
+}
+
+void file_inputs(std::string_view text) {
+  // The first 8 bytes are the file's size, the rest is both the header and the name.
+  if (text.size() < 8) return;
+  std::uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size = (size << 8) | static_cast<unsigned char>(text[i]);
+  text.remove_prefix(8);
+  const auto range = parley::parse_range(text, size);
+  if (range.kind == parley::byte_range::outcome::partial && (range.first > range.last || range.last >= size))
+    __builtin_trap();
+  if (!parley::check_file_name(text)) return;
+  if (!header_safe(parley::content_disposition(text))) __builtin_trap();
+  const auto type = parley::media_type_for(text, text);
+  if (!header_safe(type) || type.find('/') == std::string::npos) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: invitation(text); break;
     case 1: availability(text); break;
-    default: calendar(text); break;
+    case 2: calendar(text); break;
+    default: file_inputs(text); break;
   }
   return 0;
 }
