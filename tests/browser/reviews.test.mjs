@@ -201,7 +201,7 @@ test('both parties review: sealed until both are in, then revealed with commitme
     const row = files.filter({ hasText: f.name });
     assert.equal(await row.getByTestId('approved-file-hash').getAttribute('data-sha256'), f.sha256);
     assert.equal(await row.getByTestId('approved-file-hash').getAttribute('title'), `SHA-256 ${f.sha256}`);
-    assert.equal(await row.getByTestId('approved-file-hash').textContent(), `${f.sha256.slice(0, 12)}…`);
+    assert.equal(await row.getByTestId('approved-file-hash').textContent(), `${f.sha256.slice(0, 8)}…${f.sha256.slice(-4)}`);
   }
   const reviewsRec = log.getByTestId('decision-log-record').filter({ hasText: 'Reviews revealed' });
   await reviewsRec.waitFor();

@@ -3,24 +3,11 @@
 // files approved, each by name, size and SHA-256 (abbreviated, the full hash
 // in its tooltip and copied by its button).
 import { h } from '../dom.js';
-
-const HEX64 = /^[0-9a-f]{64}$/;
+import { formatSize, shortHash } from '../deliverables_text.js';
 
 // accepted_by is ["system"] when the review window lapsed.
 export function acceptedAutomatically(r) {
   return Array.isArray(r.accepted_by) && r.accepted_by.length === 1 && r.accepted_by[0] === 'system';
-}
-
-// "2.4 MB", "830 KB", "12 bytes" (decimal units, as file managers show them).
-export function sizeText(bytes) {
-  const n = Number(bytes);
-  if (!Number.isFinite(n) || n < 0) return '';
-  if (n < 1000) return `${n} byte${n === 1 ? '' : 's'}`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1000;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
-  return `${v >= 10 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
 // Copies the full hash; where the clipboard is refused, selects it instead.
@@ -40,14 +27,14 @@ function fileRow(f) {
   const name = String(f.name ?? '');
   const hash = typeof f.sha256 === 'string' ? f.sha256 : '';
   const code = h('code', { class: 'file-hash', testid: 'approved-file-hash', title: `SHA-256 ${hash}`, dataset: { sha256: hash } },
-    HEX64.test(hash) ? `${hash.slice(0, 12)}…` : hash);
+    shortHash(hash));
   const copy = h('button', {
     type: 'button', class: 'link-btn copy-hash', testid: 'approved-file-copy', 'aria-label': `Copy the SHA-256 of ${name}`,
     onclick: (e) => copyHash(e.currentTarget, hash, code),
   }, 'Copy');
   return h('li', { class: 'approved-file', testid: 'approved-file', dataset: { name } },
     h('span', { class: 'file-name' }, name),
-    h('span', { class: 'file-size' }, sizeText(f.size)),
+    h('span', { class: 'file-size' }, formatSize(f.size)),
     h('span', { class: 'file-hash-row' }, code, copy));
 }
 
