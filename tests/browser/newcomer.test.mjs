@@ -5,12 +5,18 @@
 // York) open theirs and, only through the page, accept the invitation,
 // acknowledge the Mutual NDA, schedule the introductory call, set Bob's
 // availability, see who owes a reply and by when, and agree their way to
-// `active`, which the NDA alone had kept blocked.
+// `active`, which the NDA alone had kept blocked. Then (issue 12 "Done
+// when") on to `closed`: Bob delivers a real file, Alice asks for a
+// revision, accepts v2, both agree to `completion`, Bob's final delivery is
+// accepted and closes the engagement; the verified decision log names the
+// approved files by their hashes, and both review and see the reviews
+// revealed with their commitments verified.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import {
-  skipReason, startServer, launchBrowser, openClient, waitOnline, until, send, shot, axeViolations,
+  skipReason, startServer, launchBrowser, openClient, waitOnline, until, send, shot, axeViolations, SCREENSHOTS,
 } from './harness.mjs';
 import { zonedToUtc } from '../../web-client/calls_text.js';
 
@@ -68,6 +74,130 @@ const sides = (page) => page.locator('[data-testid="requirements"] [data-testid=
   .evaluateAll((els) => els.map((el) => `${el.dataset.side}:${el.dataset.done}`));
 const logSentences = (page) => page.getByTestId('log-sentence').allTextContents();
 
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+// A file's bytes, different on every run, so that no upload finds them stored already.
+function fileBytes(n, seed) {
+  const head = crypto.createHash('sha256').update(`${seed}-${Math.random()}`).digest();
+  const buf = Buffer.alloc(n);
+  for (let i = 0; i < n; i += head.length) head.copy(buf, i);
+  return buf;
+}
+
+const deliverable = (page, key) => page.locator(`[data-testid="deliverables-panel"] [data-testid="deliverable"][data-key="${key}"]`);
+
+// Bob submits a version of `key` with one file through the deliver dialog,
+// opened by `opener` (a new deliverable, or a new version of one).
+async function deliver(bob, opener, { key, text, file, final = false }) {
+  await opener.click();
+  const dlg = bob.getByTestId('deliver-dialog');
+  await dlg.waitFor();
+  if (key) await dlg.getByTestId('deliver-key-input').fill(key);
+  await dlg.getByTestId('deliver-text-input').fill(text);
+  await dlg.getByTestId('deliver-files-input').setInputFiles(file);
+  await dlg.locator('[data-testid="deliver-files-item"].state-done').waitFor();
+  if (final) await dlg.getByTestId('deliver-final').check();
+  await dlg.getByTestId('dialog-submit').click();
+  await dlg.waitFor({ state: 'detached' });
+}
+
+// Alice accepts the version of `item` that awaits her, in the accept dialog
+// that names its file.
+async function acceptDelivery(alice, item, fileName) {
+  await item.getByTestId('deliverable-accept').click();
+  const dlg = alice.getByTestId('accept-delivery-dialog');
+  await dlg.waitFor();
+  assert.ok((await dlg.textContent()).includes(fileName), `the accept dialog names ${fileName}`);
+  await dlg.getByTestId('dialog-submit').click();
+  await dlg.waitFor({ state: 'detached' });
+}
+
+async function review(page, stars, text) {
+  await page.getByTestId('review-callout').getByTestId('review-write').click();
+  const dlg = page.getByTestId('review-dialog');
+  await dlg.waitFor();
+  for (const [aspect, n] of Object.entries(stars)) {
+    await dlg.getByTestId(`rating-${aspect}`).getByRole('radio', { name: `${n} of 5 stars` }).click();
+  }
+  await dlg.getByTestId('review-text-input').fill(text);
+  await dlg.getByTestId('dialog-submit').click();
+  await dlg.waitFor({ state: 'detached' });
+}
+
+// From `active` to `closed` and the reviews, through the page only.
+async function activeToClosed(bob, alice) {
+  const draft = { name: 'dach-study-v1.pdf', mimeType: 'application/pdf', buffer: fileBytes(120 * 1024, 'v1') };
+  const second = { name: 'dach-study-v2.pdf', mimeType: 'application/pdf', buffer: fileBytes(150 * 1024, 'v2') };
+  const final = { name: 'dach-go-to-market.pdf', mimeType: 'application/pdf', buffer: fileBytes(90 * 1024, 'final') };
+
+  // Bob delivers the study; Alice sees it with its file's hash and asks for a revision.
+  await deliver(bob, bob.getByTestId('deliver-new'), { key: 'study', text: 'First draft of the DACH market study.', file: draft });
+  const study = deliverable(alice, 'study');
+  await study.getByTestId('deliverable-accept').waitFor();
+  assert.equal(await study.getByTestId('deliverable-status').textContent(), 'Awaiting client review');
+  assert.equal(await study.locator('[data-testid="file-chip"]').getAttribute('data-sha256'), sha256(draft.buffer));
+  // Laid out on a desktop (not a bare bulleted list): the panel's styles apply at every width.
+  assert.equal(await alice.locator('[data-testid="deliverables-panel"] .deliverable-list').evaluate((el) => getComputedStyle(el).listStyleType), 'none');
+  await study.getByTestId('deliverable-revise').click();
+  const revise = alice.getByTestId('revise-dialog');
+  await revise.waitFor();
+  await revise.getByTestId('revise-text-input').fill('Please add the Swiss competitors.');
+  await revise.getByTestId('dialog-submit').click();
+  await revise.waitFor({ state: 'detached' });
+  await until(async () => (await deliverable(bob, 'study').getByTestId('deliverable-status').textContent()) === 'Revision requested', { message: 'Bob sees the revision requested' });
+
+  // v2, accepted.
+  await deliver(bob, deliverable(bob, 'study').getByTestId('deliverable-new-version'), { text: 'With the Swiss competitors.', file: second });
+  await until(async () => (await study.getByTestId('deliverable-version').textContent()) === 'v2', { message: 'v2 in Alice\'s panel' });
+  await acceptDelivery(alice, study, second.name);
+  await until(async () => (await deliverable(bob, 'study').getByTestId('deliverable-status').textContent()) === 'Accepted', { message: 'Bob sees v2 accepted' });
+
+  // Into completion.
+  await propose(bob, 'phase', async (dlg) => {
+    assert.equal(await dlg.getByTestId('proposal-phase-select').inputValue(), 'completion');
+    await dlg.getByTestId('proposal-text-input').fill('The study is accepted; the go-to-market plan is the last piece.');
+  });
+  await proposalCard(alice, 'Phase change proposal → Completion').getByTestId('proposal-accept').click();
+  await Promise.all([onPhase(alice, 'completion'), onPhase(bob, 'completion')]);
+
+  // The final delivery, accepted: the engagement closes on both pages.
+  await deliver(bob, bob.getByTestId('deliver-new'), { key: 'plan', text: 'The go-to-market plan, final.', file: final, final: true });
+  const plan = deliverable(alice, 'plan');
+  await plan.getByTestId('deliverable-final').waitFor();
+  await acceptDelivery(alice, plan, final.name);
+  await Promise.all([onPhase(alice, 'closed'), onPhase(bob, 'closed')]);
+
+  // The decision log names the approved files by their full hashes, and verifies.
+  const log = alice.getByTestId('decision-log');
+  await log.locator('[data-testid="chain-status"][data-state="verified"]').waitFor();
+  for (const [sentence, file] of [['Accepted study v2', second], ['Accepted plan v1 (final)', final]]) {
+    const rec = log.getByTestId('decision-log-record').filter({ hasText: sentence });
+    await rec.waitFor();
+    assert.equal(await rec.getAttribute('data-verified'), 'true', sentence);
+    const hash = rec.getByTestId('approved-file').filter({ hasText: file.name }).getByTestId('approved-file-hash');
+    assert.equal(await hash.getAttribute('title'), `SHA-256 ${sha256(file.buffer)}`);
+  }
+  assert.equal(await log.locator('[data-testid="decision-log-record"][data-verified="false"]').count(), 0);
+  await log.getByTestId('decision-log-record').filter({ hasText: 'Accepted plan v1 (final)' }).scrollIntoViewIfNeeded();
+  // The confirmations fade after a few seconds; the shot shows the log under them.
+  if (SCREENSHOTS) await until(async () => (await alice.getByTestId('toast').count()) === 0, { timeout: 15000, message: 'toasts gone' });
+  await shot(alice, 'newcomer-closed-log');
+
+  // Both review; both see the reviews revealed, each commitment checked in the browser.
+  const texts = ['A clear, well-sourced study, delivered as agreed.', 'A precise brief and quick decisions; thank you.'];
+  await review(alice, { quality: 5, communication: 4, timeliness: 5 }, texts[0]);
+  await review(bob, { quality: 5, communication: 5, timeliness: 4 }, texts[1]);
+  for (const page of [alice, bob]) {
+    const reveal = page.locator('[data-testid="timeline"] [data-testid="event-reviews"]');
+    await reveal.waitFor();
+    await until(async () => (await reveal.locator('[data-testid="commitment-check"][data-state="ok"]').count()) === 2, { message: 'both commitments verified' });
+    assert.deepEqual(await reveal.getByTestId('commitment-check').allTextContents(), ['✓ commitment verified', '✓ commitment verified']);
+    assert.deepEqual((await reveal.getByTestId('review-text').allTextContents()).sort(), [...texts].sort());
+  }
+  if (SCREENSHOTS) await until(async () => (await bob.getByTestId('toast').count()) === 0, { message: 'toasts gone' });
+  await shot(bob, 'newcomer-closed-reviews');
+}
+
 async function propose(page, topic, fill) {
   await page.getByTestId('action-propose').click();
   const dlg = page.getByTestId('proposal-dialog');
@@ -78,7 +208,7 @@ async function propose(page, topic, fill) {
   await dlg.waitFor({ state: 'detached' });
 }
 
-test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, availability set, agreed to active', { skip, timeout: 180000 }, async () => {
+test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, availability set, agreed to active, delivered and closed, reviewed', { skip, timeout: 240000 }, async () => {
   // A reply SLA shorter than any away period of the walk, so that the reply's
   // due always falls inside Bob's away period (./parley.sh run passes options on).
   const server = await startServer({ dev: true, args: ['--reply-sla', '4h'] });
@@ -274,6 +404,10 @@ test('a newcomer\'s first run: invited, NDA acknowledged, intro call scheduled, 
     await check(bob, 'active-bob');
     await check(alice, 'active-alice');
     assert.equal((await stateOf(server, links['Bob (expert)'])).phase, 'active');
+
+    // 7. Active → closed with real files, the approved hashes in the verified log, and reviews.
+    await activeToClosed(bob, alice);
+    assert.equal((await stateOf(server, links['Alice (client)'])).phase, 'closed');
 
     assert.deepEqual(bob.problems, []);
     assert.deepEqual(alice.problems, []);
