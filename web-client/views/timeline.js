@@ -328,7 +328,7 @@ export class TimelineView {
     this.ctx = this.s.timelineCtx();
     for (const [seq, node] of this.nodes) {
       const k = node.dataset.kind;
-      if (k === 'proposal' || k === 'flag' || k === 'mediation' || k === 'notice' || k === 'acknowledgement') this.refreshSeq(seq);
+      if (k === 'proposal' || k === 'flag' || k === 'mediation' || k === 'notice' || k === 'acknowledgement' || k === 'review' || k === 'delivery') this.refreshSeq(seq);
     }
   }
 
