@@ -1,5 +1,6 @@
 #include "server/local_blob_store.hpp"
 
+#include "protocol/files.hpp"
 #include "storage/log.hpp"
 
 #include <fcntl.h>
@@ -108,6 +109,8 @@ result<void> local_blob_store::do_store(const fs::path& staged, const std::strin
 void local_blob_store::local_file(std::string sha256, std::function<void(result<fs::path>)> done) {
   post([this, sha256 = std::move(sha256), done = std::move(done)](const error* refused) {
     if (refused) return done(*refused);
+    // The name becomes a path: only a hash may, whatever a caller passes.
+    if (!is_sha256_hex(sha256)) return done(make_error(errc::not_found, "no such file"));
     auto path = path_of(sha256);
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) return done(make_error(errc::not_found, "no such file"));

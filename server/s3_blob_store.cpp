@@ -1,5 +1,6 @@
 #include "server/s3_blob_store.hpp"
 
+#include "protocol/files.hpp"
 #include "server/blob_cache.hpp"
 #include "server/config.hpp"
 #include "storage/log.hpp"
@@ -19,10 +20,6 @@ namespace net = boost::asio;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_sha256_hex(const std::string& text) {
-  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 void remove_quietly(const fs::path& path) {
   std::error_code ec;

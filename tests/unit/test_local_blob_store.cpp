@@ -102,6 +102,20 @@ TEST_CASE("the directory store keeps a file under ab/cd/<sha256>, twice as well 
   CHECK(missing.err().code == errc::not_found);
 }
 
+TEST_CASE("the directory store serves only names that are hashes", "[server]") {
+  temp_dir dir;
+  local_blob_store store(dir.path / "files");
+  // A file laid out like a blob, under a name that is no lowercase hash.
+  for (const std::string name : {std::string(64, 'z'), std::string(64, 'A'), std::string(63, 'a')}) {
+    const auto at = dir.path / "files" / name.substr(0, 2) / name.substr(2, 2) / name;
+    fs::create_directories(at.parent_path());
+    std::ofstream(at) << "not a blob";
+    auto served = local_sync(store, name);
+    REQUIRE_FALSE(served);
+    CHECK(served.err().code == errc::not_found);
+  }
+}
+
 TEST_CASE("the directory store removes what interrupted uploads left staged when it starts", "[server]") {
   temp_dir dir;
   fs::create_directories(dir.path / "files" / "tmp");
