@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_processes.hpp"
+
 #include <boost/json.hpp>
 
 #include <atomic>
@@ -25,16 +27,9 @@ namespace {
 // The reader of state_json: a party of every engagement here.
 const claims reader{user{"c1", "Carla", user_role::client}, {"*"}, 0, std::nullopt};
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "parley-book-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// Each test's own directory.
+struct temp_dir : parley::testing::temp_dir {
+  temp_dir() : parley::testing::temp_dir("parley-book-") {}
 };
 
 // An engine and a book over it, with the watch counts the book leaves.

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_processes.hpp"
+
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -77,16 +79,9 @@ void check_file_index(engine& e) {
   CHECK(in_b->total == 100);
 }
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "parley-files-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// Each test's own directory.
+struct temp_dir : parley::testing::temp_dir {
+  temp_dir() : parley::testing::temp_dir("parley-files-") {}
 };
 
 }  // namespace

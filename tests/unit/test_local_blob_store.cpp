@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_processes.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -13,16 +15,9 @@ using namespace parley;
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "parley-blobs-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// Each test's own directory.
+struct temp_dir : parley::testing::temp_dir {
+  temp_dir() : parley::testing::temp_dir("parley-blobs-") {}
 };
 
 std::string read_all(const fs::path& p) {

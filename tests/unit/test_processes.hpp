@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <system_error>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +25,19 @@ inline std::filesystem::path make_temp_dir(const std::string& prefix) {
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
   return tmpl;
 }
+
+// A new temporary directory, removed with everything in it when this goes.
+struct temp_dir {
+  explicit temp_dir(const std::string& prefix) : path(make_temp_dir(prefix)) {}
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::filesystem::path path;
+};
 
 // A loopback port nobody listens on right now.
 inline int free_loopback_port() {

@@ -19,6 +19,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_processes.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -401,16 +403,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "parley-reviews-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// Each test's own directory.
+struct temp_dir : parley::testing::temp_dir {
+  temp_dir() : parley::testing::temp_dir("parley-reviews-") {}
 };
 
 result<sealed_payloads> sealed_sync(engine& e, std::string ch, std::vector<std::int64_t> seqs) {

@@ -23,12 +23,8 @@ namespace {
 
 constexpr auto patience = std::chrono::seconds(30);
 
-struct temp_dir {
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path = testing::make_temp_dir("parley-s3-");
+struct temp_dir : testing::temp_dir {
+  temp_dir() : testing::temp_dir("parley-s3-") {}
 };
 
 s3_blob_store_options options_for(const testing::s3rver& server, const fs::path& files_dir) {
