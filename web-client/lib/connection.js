@@ -389,7 +389,8 @@ export class Connection extends EventTarget {
     try {
       const join = await this.request('join', { ch: sub.ch, since: sub.lastSeq, epoch: sub.epoch, limit: RESUME_LIMIT });
       if (gen !== this.generation) return;
-      if (join.epoch !== sub.epoch) {
+      // A head behind what was delivered cannot be the same log either.
+      if (join.epoch !== sub.epoch || (join.head || 0) < sub.lastSeq) {
         sub.syncing = false;
         await this.freshJoin(sub);
         return;
