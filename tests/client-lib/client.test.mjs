@@ -218,3 +218,28 @@ test('a refused token ends the connection; a token function gets to give a new o
   assert.equal(calls, 2);
   await refreshing.join(`eng:${eng}`);
 });
+
+test('joins and posts made before connect() wait for the connection; an unanswered request times out', { skip }, async () => {
+  const srv = await theServer();
+  const eng = uniqueEng('early');
+  const ch = `eng:${eng}`;
+  const net = flakySockets();
+  const bob = clientFor(srv, userToken('bob', 'expert', [eng]), { WebSocket: net.WebSocket });
+  const got = recordEvents(bob);
+  const joined = bob.join(ch);
+  const posted = bob.post(ch, 'message', { text: 'queued before connecting' });
+  assert.equal(bob.connectionState, 'idle');
+  await bob.connect();
+  const [join, reply] = await Promise.all([joined, posted]);
+  assert.equal(join.ch, ch);
+  await waitUntil(() => bob.lastSeq(ch) >= reply.seq, 'the post echoed');
+  assert.equal(got(ch).filter((e) => e.cid === reply.cid).length, 1);
+
+  // A reply that never comes: the request gives up with `timeout`; the connection stays.
+  net.ctl.lose = (frame) => frame.id !== undefined && Array.isArray(frame.events);
+  await assert.rejects(bob.request('history', { ch, after: 0 }, { timeoutMs: 200 }), (err) => err.code === 'timeout' && err.local === true);
+  net.ctl.lose = null;
+  assert.equal(bob.connectionState, 'online');
+  const page = await bob.history(ch, { after: 0 });
+  assert.ok(page.events.length >= 2);
+});

@@ -380,6 +380,7 @@ export class Connection extends EventTarget {
   // when the reply does not hold all of it); another epoch means the log
   // started over and so does the channel (a `reset`).
   async resume(sub, gen) {
+    if (sub.syncing) return; // a join made by a listener of `hello` is already on its way
     if (sub.epoch === null) {
       try { await this.freshJoin(sub); } catch { /* refused: settled; lost: retried on the next reconnect */ }
       return;
