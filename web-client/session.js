@@ -3,7 +3,7 @@
 // tells the views what to redraw. It builds no DOM beyond mounting the shell.
 import { explain } from './dom.js';
 import { forgetToken } from './lib/token.js';
-import { Connection } from './lib/connection.js';
+import { createClient } from './lib/index.js';
 import { loadDecisionLog } from './lib/decision_log.js';
 import { ChannelModel, EngagementModel, ENG_ID, engagementOf, isParty } from './model.js';
 import { topicLabel } from './views/entries.js';
@@ -22,6 +22,12 @@ import { callHooks, tickCountdowns } from './views/calls.js';
 import { mountAvailability, presenceArrived } from './views/availability.js';
 import { reviewHooks, tickReviewPeriodCountdowns } from './views/reviews.js';
 import { deliveryHooks, tickReviewWindowCountdowns } from './views/deliverables.js';
+
+// What the sign-in screen says when the server refused the token.
+function refusalText({ expired, message }) {
+  if (expired) return 'Your access token has expired. Ask the platform for a new sign-in link.';
+  return message ? `The server refused your access token: ${message}` : 'The server refused your access token. It may have expired.';
+}
 
 export class Session {
   // `root` is the element the page lives in; `route` shows the view the
@@ -45,7 +51,7 @@ export class Session {
     this.peekedStates = new Map(); // engagement id -> {state, at, loading}: read for the support inbox
     this.peekRedraw = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.conn = new Connection({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
+    this.conn = createClient({ url: `${proto}//${location.host}/ws`, token, initialLimit: 200 });
     this.tick = setInterval(() => { renderPhaseTrack(this); renderOwedReply(this); renderConnection(this); tickCountdowns(); tickReviewPeriodCountdowns(); tickReviewWindowCountdowns(); }, 1000);
     this.notifier = new Notifier(this);
     // Every page-wide listener is added with this signal, so that signing out removes them all.
@@ -58,7 +64,7 @@ export class Session {
     clearInterval(this.tick);
     this.notifier.destroy();
     this.listening.abort();
-    this.conn.stop();
+    this.conn.close();
   }
 
   mount() {
@@ -67,23 +73,23 @@ export class Session {
     document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closePanels(this); }, { signal: this.listening.signal });
 
     const c = this.conn;
-    c.addEventListener('state', () => {
+    c.addEventListener('connection', () => {
       renderConnection(this);
-      if (c.state !== 'online') {
+      if (c.connectionState !== 'online') {
         for (const ch of this.channels.values()) { ch.presence.clear(); ch.typing.clear(); }
         renderPresence(this);
         renderTyping(this);
         renderPendingPosts(this);
       }
     });
-    c.addEventListener('refused', (ev) => { forgetToken(); this.signOut(ev.detail.message); });
+    c.addEventListener('refused', (ev) => { forgetToken(); this.signOut(refusalText(ev.detail)); });
     c.addEventListener('hello', (ev) => { this.me = { ...this.me, ...ev.detail.user }; });
     c.addEventListener('reset', (ev) => this.onReset(ev.detail));
     c.addEventListener('events', (ev) => this.onEvents(ev.detail.ch, ev.detail.events));
     c.addEventListener('joined', (ev) => this.onJoined(ev.detail));
     c.addEventListener('push', (ev) => this.onPush(ev.detail.frame));
     c.addEventListener('outbox', () => renderPendingPosts(this));
-    c.start();
+    c.connect().catch(() => { /* a refusal signs out; closing is signing out */ });
 
     if (this.role === 'support') this.subscribe('support').catch(() => {});
     for (const id of this.listedEngagements().slice(0, 10)) this.ensureEngagement(id);
@@ -113,7 +119,7 @@ export class Session {
 
   subscribe(ch) {
     const c = this.channel(ch);
-    return this.conn.subscribe(ch).then((join) => join, (err) => {
+    return this.conn.join(ch).then((join) => join, (err) => {
       if (err.code === 'not_found') c.missing = true;
       else if (err.code === 'forbidden') { c.forbidden = true; toast(this, `You cannot open ${ch}: ${err.message}`, 'error'); }
       renderSidebar(this);
@@ -137,7 +143,7 @@ export class Session {
 
   tryMediation(id) {
     const ch = `eng:${id}:mediation`;
-    if (this.conn.isSubscribed(ch)) return Promise.resolve();
+    if (this.conn.isJoined(ch)) return Promise.resolve();
     const c = this.channel(ch);
     c.missing = false;
     return this.subscribe(ch).then((join) => {
@@ -156,7 +162,7 @@ export class Session {
     document.body.classList.toggle('no-details', !info);
     if (info && info.room === 'mediation') {
       const c = this.channel(ch);
-      if (!this.conn.isSubscribed(ch)) { c.missing = false; this.tryMediation(info.id).then(() => renderChannelFrame(this)); }
+      if (!this.conn.isJoined(ch)) { c.missing = false; this.tryMediation(info.id).then(() => renderChannelFrame(this)); }
     }
     renderChannelFrame(this);
     renderSidebar(this);
@@ -259,9 +265,9 @@ export class Session {
     c.unread = 0;
     if (hadUnread) renderSidebar(this);
     const seq = c.maxSeq;
-    if (seq > c.lastReadSent && this.conn.state === 'online') {
+    if (seq > c.lastReadSent && this.conn.connectionState === 'online') {
       c.lastReadSent = seq;
-      this.conn.request('read', { ch: c.ch, seq }).catch(() => { c.lastReadSent = 0; });
+      this.conn.read(c.ch, seq).catch(() => { c.lastReadSent = 0; });
     }
   }
 
@@ -272,7 +278,7 @@ export class Session {
     this.stateTimers.set(id, setTimeout(async () => {
       try {
         const res = await fetch(`/api/v1/engagements/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
-        if (res.status === 401) { this.conn.refuse('The server refused your access token. It may have expired.'); return; }
+        if (res.status === 401) { this.conn.refuse('unauthorized', ''); return; }
         if (!res.ok) return;
         const body = await res.json();
         this.applyState(id, body && body.state && body.state.phase ? body.state : body);
@@ -374,7 +380,7 @@ export class Session {
     const engOf = (ch) => { const i = engagementOf(ch); return i ? this.engagements.get(i.id) : null; };
     return {
       me: this.me,
-      online: this.conn.state === 'online',
+      online: this.conn.connectionState === 'online',
       lookup: (ch, seq) => { const c = s.channels.get(ch); return c ? c.events.get(seq) : null; },
       jumpTo: (ch, seq) => { if (s.view) s.view.jumpTo(seq); },
       canMessage: (ch) => s.canMessage(ch),

@@ -6,11 +6,10 @@ import { loadKeySet, verifySignatures } from './signatures.js';
 
 // Resolves once `conn` is online; rejects after `timeoutMs`.
 export function waitOnline(conn, timeoutMs = 10000) {
-  if (conn.state === 'online') return Promise.resolve();
+  if (conn.connectionState === 'online') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => { conn.removeEventListener('state', on); reject(new Error('offline')); }, timeoutMs);
-    const on = () => { if (conn.state === 'online') { clearTimeout(t); conn.removeEventListener('state', on); resolve(); } };
-    conn.addEventListener('state', on);
+    const t = setTimeout(() => { off(); reject(new Error('offline')); }, timeoutMs);
+    const off = conn.on('connection', ({ state }) => { if (state === 'online') { clearTimeout(t); off(); resolve(); } });
   });
 }
 
@@ -19,15 +18,7 @@ async function fetchRecords(conn, token, id) {
   // The log comes in pages: `next` is where the following one starts (null at the end).
   try {
     await waitOnline(conn);
-    const all = [];
-    for (let after = 0; ;) {
-      const reply = await conn.request('decisions', { eng: id, after });
-      if (!Array.isArray(reply.records)) throw new Error('no records');
-      all.push(...reply.records);
-      if (reply.next == null || reply.next <= after) break;
-      after = reply.next;
-    }
-    return all;
+    return await conn.decisions(id);
   } catch {
     try {
       const all = [];

@@ -25,9 +25,9 @@ export function composer(s, ch) {
   input.addEventListener('input', () => {
     autosize();
     const now = Date.now();
-    if (input.value && now - lastTyping > 2500 && s.conn.state === 'online') {
+    if (input.value && now - lastTyping > 2500 && s.conn.connectionState === 'online') {
       lastTyping = now;
-      s.conn.send({ op: 'typing', ch });
+      s.conn.typing(ch);
     }
   });
   // Files ride on messages of an engagement's rooms (protocol §9.6); Send

@@ -67,7 +67,7 @@ export function dialog(s, { title, fields, submit, post, send, done, testid, ope
         showError(ex.message, ex instanceof FieldError ? ex.field : null);
         return;
       }
-      if (s.conn.state !== 'online') {
+      if (s.conn.connectionState !== 'online') {
         showError('Not connected to the server, so nothing was sent. What you typed stays here: send it again once the connection is back.');
         return;
       }

@@ -67,7 +67,7 @@ async function fetchPage(s, phase, after) {
   if (phase) q.set('phase', phase);
   if (after) q.set('after', after);
   const res = await fetch(`/api/v1/engagements?${q}`, { headers: { Authorization: `Bearer ${s.token}` }, cache: 'no-store' });
-  if (res.status === 401) { s.conn.refuse('The server refused your access token. It may have expired.'); throw new Error('Signed out.'); }
+  if (res.status === 401) { s.conn.refuse('unauthorized', ''); throw new Error('Signed out.'); }
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new Error(body && body.error ? explain(body.error) : `The server answered ${res.status}.`);
   if (!body || !Array.isArray(body.engagements)) throw new Error('The server sent a list this page cannot read.');

@@ -143,7 +143,7 @@ export function renderConnection(s) {
   const c = s.conn;
   const pending = c.outbox.size;
   let text;
-  switch (c.state) {
+  switch (c.connectionState) {
     case 'online': text = pending ? `Connected · sending ${pending}` : 'Connected'; break;
     case 'connecting': text = 'Connecting…'; break;
     case 'waiting': {
@@ -154,6 +154,6 @@ export function renderConnection(s) {
     case 'refused': text = 'Signed out'; break;
     default: text = 'Offline';
   }
-  s.el.conn.dataset.state = c.state;
+  s.el.conn.dataset.state = c.connectionState;
   setText(s.el.conn, text);
 }

@@ -333,7 +333,7 @@ export class TimelineView {
   }
 
   renderPending(items) {
-    const ctx = { me: this.s.me, online: this.s.conn.state === 'online' };
+    const ctx = { me: this.s.me, online: this.s.conn.connectionState === 'online' };
     const c = this.s.channel(this.ch);
     replaceChildren(this.pendingList, items
       .filter((it) => it.kind === 'message' && !c.byCid.has(`${this.s.me.id}|${it.cid}`))
