@@ -45,7 +45,7 @@ export function newCid() {
 
 export class Connection extends EventTarget {
   constructor({ url, token, WebSocket: WebSocketImpl = globalThis.WebSocket, initialLimit = 50,
-    requestTimeoutMs = DEFAULT_TIMEOUT_MS, backoff = {}, protocols = 'parley.v1' } = {}) {
+    requestTimeoutMs = DEFAULT_TIMEOUT_MS, backoff = {}, protocols = 'parley.v1', maxOutbox = 1000 } = {}) {
     super();
     if (typeof WebSocketImpl !== 'function') throw new TypeError('no WebSocket here: pass one, e.g. the `ws` package\'s');
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new TypeError('url must be a ws:// or wss:// address');
@@ -55,6 +55,7 @@ export class Connection extends EventTarget {
     this.protocols = protocols;
     this.initialLimit = initialLimit;
     this.requestTimeoutMs = requestTimeoutMs;
+    this.maxOutbox = maxOutbox;
     this.backoff = backoff;
     this.ws = null;
     this.connectionState = 'idle';
@@ -488,6 +489,11 @@ export class Connection extends EventTarget {
       }
       const known = this.outbox.get(cid);
       if (known) { known.waiters.push({ resolve, reject }); return; }
+      // A client offline for long must not hold posts without bound.
+      if (this.outbox.size >= this.maxOutbox) {
+        reject(new RequestError('outbox_full', `${this.outbox.size} posts are waiting to be sent`, false));
+        return;
+      }
       const item = { cid, ch, kind, body, createdAt: Date.now(), waiters: [{ resolve, reject }], inFlight: false };
       item.resolve = (reply) => { for (const w of item.waiters) w.resolve(reply); };
       item.reject = (err) => { for (const w of item.waiters) w.reject(err); };

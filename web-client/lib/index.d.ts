@@ -168,6 +168,8 @@ export interface ClientOptions {
   initialLimit?: number;
   /** Time to wait for a reply. Default 15000 ms; 0 waits for ever. */
   requestTimeoutMs?: number;
+  /** Posts waiting to be sent at most (default 1000); past it `post` rejects with code `outbox_full`. */
+  maxOutbox?: number;
   backoff?: BackoffOptions;
   /** Default 'parley.v1'. */
   protocols?: string | string[];

@@ -1,5 +1,5 @@
-// The reconnect delay of the client library, without a server: exponential,
-// capped, and jittered downwards only, so that it stays within its bounds.
+// The client library without a server: the reconnect delay (exponential,
+// capped, jittered downwards only) and the bound on posts waiting to be sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../web-client/lib/index.js';
@@ -29,4 +29,15 @@ test('absurd attempts and options stay bounded', () => {
   assert.equal(backoffDelay(Number.NaN, { random: () => 0 }), DEFAULT_BACKOFF.baseMs);
   assert.equal(backoffDelay(2, { baseMs: 100, maxMs: 10000, jitter: 5, random: () => 1 }), 0);
   assert.equal(backoffDelay(2, { baseMs: 100, maxMs: 10000, jitter: -1, random: () => 1 }), 400);
+});
+
+test('the outbox of a client that is not online is bounded: past maxOutbox a post is refused at once', async () => {
+  const { createClient } = await import('../../web-client/lib/index.js');
+  const NoSocket = function () { throw new Error('never connected in this test'); };
+  const client = createClient({ url: 'ws://127.0.0.1:9/ws', token: 't', WebSocket: NoSocket, maxOutbox: 2 });
+  const waiting = [client.post('eng:x', 'message', { text: '1' }), client.post('eng:x', 'message', { text: '2' })];
+  await assert.rejects(client.post('eng:x', 'message', { text: '3' }), (e) => e.code === 'outbox_full');
+  assert.equal(client.pendingPosts().length, 2);
+  client.close();
+  for (const p of waiting) await assert.rejects(p);
 });
