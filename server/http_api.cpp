@@ -8,6 +8,7 @@
 #include "protocol/http_target.hpp"
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
+#include "server/api_docs.hpp"
 #include "server/static_files.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
@@ -475,6 +476,10 @@ const route routes[] = {
     {[](std::string_view p) { return exactly(p, "/api/v1/users/me/availability"); }, false, handle_my_availability},
     {[](std::string_view p) { return path_middle(p, "/api/v1/users/", "/revoke"); }, false, handle_revoke},
     {[](std::string_view p) { return exactly(p, "/api/v1/keys"); }, false, handle_keys},
+    {[](std::string_view p) { return exactly(p, "/api/v1/openapi.json"); }, false,
+     [](const http_call& c) { c.respond(api_doc_response(openapi_doc, c.req)); }},
+    {[](std::string_view p) { return exactly(p, "/api/v1/asyncapi.json"); }, false,
+     [](const http_call& c) { c.respond(api_doc_response(asyncapi_doc, c.req)); }},
     {[](std::string_view p) { return path_middle(p, "/api/v1/channels/", "/events"); }, false, handle_channel_events},
     {[](std::string_view p) { return exactly(p, "/api/v1/engagements"); }, false, handle_engagement_list},
     {engagement_path, false, handle_engagement_state},

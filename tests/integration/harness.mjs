@@ -13,8 +13,10 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { checkHttpResponse, checkServerFrame } from '../specs/contracts.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -35,6 +37,45 @@ const pendingWaits = new Set();  // {timer, reject} of every until() still waiti
 const clients = new Set();
 const tempDirs = new Set();
 let instanceCounter = 0;
+
+// ---------------------------------------------------------------------------
+// Contracts: every HTTP response and every WebSocket frame the suite sees is
+// checked against protocol/openapi.yaml and protocol/asyncapi.yaml
+// (tests/specs/contracts.mjs). A mismatch fails the test that saw it: an
+// HTTP request or a WebSocket request rejects, and a push that does not match
+// fails the test when it ends.
+
+const contractViolations = [];
+
+function contractViolation(text) {
+  contractViolations.push(text);
+  return new Error(`contract violation: ${text}`);
+}
+
+function failOnViolations() {
+  if (contractViolations.length === 0) return;
+  const seen = contractViolations.splice(0);
+  throw new Error(`the server broke its contract (protocol/openapi.yaml, protocol/asyncapi.yaml):\n  ${seen.slice(0, 5).join('\n  ')}`);
+}
+
+afterEach(failOnViolations);
+after(failOnViolations);
+
+// A push fanned out to several clients of a test is checked once: the texts
+// of recent pushes that matched (bounded), so that checking costs little
+// beside a flood of events.
+const matchedPushes = new Set();
+
+function checkFrameOnce(line, obj, op) {
+  if (obj?.ev === undefined) return checkServerFrame(obj, op);
+  if (matchedPushes.has(line)) return null;
+  const violation = checkServerFrame(obj, op);
+  if (!violation) {
+    if (matchedPushes.size >= 4096) matchedPushes.clear();
+    matchedPushes.add(line);
+  }
+  return violation;
+}
 
 // ---------------------------------------------------------------------------
 // Temporary directories
@@ -387,6 +428,7 @@ export class Client {
     this.closeInfo = null;
     this.errors = [];
     this.user = null;
+    this.opsById = new Map();  // id -> op of each request frame sent, to check its reply
 
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
@@ -422,6 +464,9 @@ export class Client {
         this.errors.push(new Error(`server sent invalid JSON: ${line.slice(0, 200)}`));
         continue;
       }
+      const op = obj && obj.id !== undefined && obj.id !== null ? this.opsById.get(obj.id) : undefined;
+      const violation = checkFrameOnce(line, obj, op);
+      if (violation) this.errors.push(contractViolation(violation));
       if (obj && obj.ev !== undefined) {
         this.pushes.push(obj);
         this.pending.push(obj);
@@ -436,8 +481,10 @@ export class Client {
         const w = obj && obj.id !== undefined && obj.id !== null ? this.waiting.get(obj.id) : undefined;
         if (w) {
           this.waiting.delete(obj.id);
+          this.opsById.delete(obj.id);
           clearTimeout(w.timer);
-          w.resolve(obj);
+          if (violation) w.reject(new Error(`contract violation: ${violation}`));
+          else w.resolve(obj);
         }
       }
     }
@@ -448,13 +495,30 @@ export class Client {
     for (const w of [...this.watchers]) w();
   }
 
+  // Remembers the op of a request frame, so that its reply is checked as that op's.
+  #noteOp(obj) {
+    if (obj && typeof obj === 'object' && Number.isInteger(obj.id) && typeof obj.op === 'string') {
+      // Bounded: replies to ids sent without request() are never claimed.
+      if (this.opsById.size >= 10000) this.opsById.clear();
+      this.opsById.set(obj.id, obj.op);
+    }
+  }
+
   // Sends an object as one text frame, as is.
   send(obj) {
+    this.#noteOp(obj);
     this.ws.send(JSON.stringify(obj));
   }
 
   // Sends a raw frame: a string (text), or a Buffer with {binary}.
   sendRaw(data, { binary = false } = {}) {
+    if (!binary && typeof data === 'string' && data.length < 65536) {
+      try {
+        this.#noteOp(JSON.parse(data));
+      } catch {
+        // garbage on purpose
+      }
+    }
     this.ws.send(data, { binary });
   }
 
@@ -471,6 +535,7 @@ export class Client {
         reject(new Error(`no reply to ${op} #${id} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
+      this.opsById.set(id, op);
       this.ws.send(JSON.stringify({ id, op, ...fields }));
     });
   }
@@ -707,7 +772,10 @@ export function httpRequest(server, method, reqPath, { token: tok, body, rawBody
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
+        const out = { status: res.statusCode, headers: res.headers, text, json };
+        const violation = checkHttpResponse(method, reqPath, out);
+        if (violation) reject(contractViolation(violation));
+        else resolve(out);
       });
       res.on('error', reject);
     });
