@@ -2,14 +2,18 @@
 // and how each kind of failure is reported (a status, a timeout, a refused
 // connection, a TLS handshake with a server that speaks no TLS).
 #include "server/webhook_client.hpp"
+#include "test_processes.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -133,4 +137,88 @@ TEST_CASE("a non-2xx status, a timeout, a refusal and a failed TLS handshake are
   REQUIRE_FALSE(tls.ok());
   CHECK(tls.err().message.find("TLS handshake") != std::string::npos);
   CHECK(plain.received.find("POST") == std::string::npos);
+}
+
+namespace {
+
+// A TLS server in the test with a certificate for DNS:localhost, made by the openssl command.
+struct tls_server {
+  net::io_context& ioc;
+  net::ssl::context tls{net::ssl::context::tls_server};
+  tcp::acceptor acceptor{ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)};
+  std::string received;
+
+  tls_server(net::io_context& c, const std::filesystem::path& dir) : ioc(c) {
+    tls.use_certificate_chain_file((dir / "cert.pem").string());
+    tls.use_private_key_file((dir / "key.pem").string(), net::ssl::context::pem);
+    accept();
+  }
+  unsigned short port() const { return acceptor.local_endpoint().port(); }
+
+  void accept() {
+    auto stream = std::make_shared<net::ssl::stream<tcp::socket>>(ioc, tls);
+    acceptor.async_accept(stream->lowest_layer(), [this, stream](boost::system::error_code ec) {
+      if (ec) return;
+      accept();
+      stream->async_handshake(net::ssl::stream_base::server, [this, stream](boost::system::error_code hec) {
+        if (hec) return;
+        auto buf = std::make_shared<net::streambuf>();
+        net::async_read_until(*stream, *buf, "\r\n\r\n", [this, stream, buf](boost::system::error_code rec, std::size_t) {
+          if (rec) return;
+          received.assign(net::buffers_begin(buf->data()), net::buffers_end(buf->data()));
+          static const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          net::async_write(*stream, net::buffer(ok), [stream](boost::system::error_code, std::size_t) {});
+        });
+      });
+    });
+  }
+};
+
+result<void> post_tls(net::io_context& ioc, const std::string& url, const std::string& ca_file) {
+  webhook_client_settings s;
+  s.to = *parse_webhook_url(url);
+  s.ca_file = ca_file;
+  s.deadline = std::chrono::seconds(5);
+  webhook_client client(ioc.get_executor(), s);
+  std::optional<result<void>> out;
+  client.post({"wh_1", "t=1,v1=" + std::string(64, 'a'), R"({"id":"wh_1"})"}, [&](result<void> r) { out = std::move(r); });
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!out && std::chrono::steady_clock::now() < until) {
+    ioc.restart();
+    ioc.run_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(out.has_value());
+  return *out;
+}
+
+}  // namespace
+
+TEST_CASE("https: the certificate is verified against the CA file and the host name", "[server][webhooks]") {
+  testing::temp_dir dir("parley-webhook-tls-");
+  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost"
+             " -keyout " + (dir.path / "key.pem").string() + " -out " + (dir.path / "cert.pem").string() +
+             " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  net::io_context ioc;
+  tls_server server(ioc, dir.path);
+  auto port = std::to_string(server.port());
+  auto ca = (dir.path / "cert.pem").string();
+
+  CHECK(post_tls(ioc, "https://localhost:" + port + "/in", ca).ok());
+  CHECK(server.received.rfind("POST /in HTTP/1.1\r\n", 0) == 0);
+
+  // The certificate names localhost, not the address; and the system's authorities do not know it.
+  server.received.clear();
+  auto wrong_name = post_tls(ioc, "https://127.0.0.1:" + port + "/in", ca);
+  REQUIRE_FALSE(wrong_name.ok());
+  CHECK(wrong_name.err().message.find("TLS handshake") != std::string::npos);
+  auto unknown_ca = post_tls(ioc, "https://localhost:" + port + "/in", "");
+  REQUIRE_FALSE(unknown_ca.ok());
+  CHECK(unknown_ca.err().message.find("TLS handshake") != std::string::npos);
+  CHECK(server.received.empty());
+
+  webhook_client_settings missing;
+  missing.to = *parse_webhook_url("https://localhost/");
+  missing.ca_file = (dir.path / "none.pem").string();
+  CHECK_THROWS(webhook_client(ioc.get_executor(), missing));
 }
