@@ -79,26 +79,13 @@ void sla_watcher::stop() {
 
 void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (stopped_) return;
-  auto [it, fresh] = due_.try_emplace(eng, due);
-  if (!fresh && it->second == due) return;
-  it->second = due;
-  heap_.push({due, eng});
-  // Superseded items stay in the heap until they reach its top, which for a
-  // due days ahead is days away: an engagement rescheduled on every event (a
-  // status a second) would grow it without bound. When they outnumber the live
-  // ones, the heap is rebuilt from due_.
-  if (heap_.size() > 2 * due_.size() + 1024) {
-    std::vector<item> live;
-    live.reserve(due_.size());
-    for (const auto& [name, when] : due_) live.push_back({when, name});
-    heap_ = decltype(heap_)(std::greater<>(), std::move(live));
-  }
-  arm();
+  if (due_.set(eng, due)) arm();
 }
 
 void sla_watcher::arm() {
-  if (heap_.empty()) return;
-  auto wait = std::clamp<std::int64_t>(heap_.top().due - now_ms(), 0, max_sleep_ms);
+  auto top = due_.top();
+  if (!top) return;
+  auto wait = std::clamp<std::int64_t>(*top - now_ms(), 0, max_sleep_ms);
   timer_.expires_after(std::chrono::milliseconds(wait));
   timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) on_timer();
@@ -106,15 +93,7 @@ void sla_watcher::arm() {
 }
 
 void sla_watcher::on_timer() {
-  auto now = now_ms();
-  while (!heap_.empty() && heap_.top().due <= now) {
-    auto top = heap_.top();
-    heap_.pop();
-    auto it = due_.find(top.eng);
-    if (it == due_.end() || it->second != top.due) continue;  // superseded
-    due_.erase(it);
-    post_misses(top.eng);
-  }
+  for (const auto& eng : due_.take_due(now_ms())) post_misses(eng);
   arm();
 }
 
