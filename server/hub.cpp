@@ -11,6 +11,7 @@
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
 #include "storage/random_hex.hpp"
+#include "storage/webhook_hooks.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -308,6 +309,8 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
   req.events = std::move(pl.events);
   req.record = std::move(pl.record);
   req.sealed = std::move(pl.sealed);
+  // A close carries the agreement to its engagement.completed hook (§9.8).
+  req.closing_agreement = closing_agreement_of(state, req.events);
   if (attempt->guard) {
     for (const auto& ch : guarded_channels(state.eng)) {
       auto it = state.applied.find(ch);

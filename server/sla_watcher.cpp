@@ -5,6 +5,7 @@
 #include "protocol/proposal_expiry.hpp"
 #include "protocol/reviews.hpp"
 #include "storage/clock.hpp"
+#include "storage/webhook_hooks.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -190,6 +191,8 @@ void sla_watcher::append_guarded_step(const std::string& eng, engagements::snaps
                                       int passes) {
   auto req = (*next)(*s);
   if (!req) return finished();
+  // An automatic acceptance may close: its hook carries the agreement (§9.8).
+  req->closing_agreement = closing_agreement_of(*s, req->events);
   if (passes <= 0) {
     finished();
     return retry_later(eng);

@@ -7,6 +7,7 @@
 #include "protocol/decision_log.hpp"
 #include "protocol/event.hpp"
 #include "protocol/result.hpp"
+#include "storage/webhook_outbox.hpp"
 
 #include <boost/json/object.hpp>
 #include <atomic>
@@ -63,6 +64,12 @@ struct append_request {
   // body (a review's sealed payload, protocol §9.7): read back by
   // engine::sealed with that event's channel and seq. A duplicate stores none.
   std::optional<std::string> sealed;
+
+  // Set by the caller when an event of the request enters `closed`: the
+  // engagement's agreement as JSON text ({"terms","version"} or null), which
+  // the `engagement.completed` webhook carries (protocol §9.8). It is not
+  // stored anywhere else.
+  std::optional<std::string> closing_agreement;
 };
 
 // The sealed payloads read back, by seq (seqs without one are left out).
@@ -201,7 +208,9 @@ struct channel_window {
   bool truncated = false;  // read_query::max_bytes left later events of the window out
 };
 
-class engine {
+// Every engine is also the webhook outbox (webhook_outbox.hpp): hooks are
+// stored by append, in its atomic step, when the engine's options enable them.
+class engine : public webhook_outbox {
  public:
   virtual ~engine() = default;
 

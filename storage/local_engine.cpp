@@ -74,7 +74,7 @@ class local_engine final : public engine {
   explicit local_engine(const local_engine_options& options)
       : lock_(with_directory(options.db_path)),
         writer_(options.db_path, static_cast<std::size_t>(std::max(1, options.max_batch)),
-                std::max<std::size_t>(1, options.max_queue), options.signer),
+                std::max<std::size_t>(1, options.max_queue), options.signer, options.webhooks),
         reader_(options.db_path, writer_.db_id(), std::max<std::size_t>(1, options.max_queue)) {}
   ~local_engine() override { stop(); }
 
@@ -129,6 +129,28 @@ class local_engine final : public engine {
   void sealed(std::string ch, std::vector<std::int64_t> seqs,
               std::function<void(result<sealed_payloads>)> handler) override {
     reader_.sealed(std::move(ch), std::move(seqs), std::move(handler));
+  }
+
+  void enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) override {
+    writer_.enqueue_webhooks(std::move(entries), std::move(done));
+  }
+  void claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
+                      std::function<void(result<std::vector<webhook_entry>>)> handler) override {
+    writer_.claim_webhooks(std::move(owner), now, lease_ms, limit, std::move(handler));
+  }
+  void finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
+                      std::function<void(result<void>)> done) override {
+    writer_.finish_webhook(std::move(owner), std::move(eng), std::move(id), std::move(outcome), std::move(done));
+  }
+  void list_webhooks(webhook_state state, std::string after, int limit,
+                     std::function<void(result<webhook_page>)> handler) override {
+    reader_.list_webhooks(state, std::move(after), limit, std::move(handler));
+  }
+  void retry_webhook(std::string id, std::int64_t now, std::function<void(result<webhook_entry>)> handler) override {
+    writer_.retry_webhook(std::move(id), now, std::move(handler));
+  }
+  void webhook_stats(std::function<void(result<webhook_queue_stats>)> handler) override {
+    reader_.webhook_stats(std::move(handler));
   }
 
   void presence_update(const std::string& ch, const user& who, bool present) override;

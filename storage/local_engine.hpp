@@ -20,6 +20,10 @@ struct local_engine_options {
   std::size_t max_queue = 10000;
   // Signs every decision record (protocol §9.11); null: records carry no kid/sig.
   std::shared_ptr<const ed25519_key> signer;
+  // Stores the webhooks appends cause (protocol §9.8, webhook_hooks.hpp) in
+  // their transaction. Off (no --webhook-url): nothing is stored, so the
+  // outbox cannot grow without a sender to empty it.
+  bool webhooks = false;
 };
 
 // Throws std::runtime_error at start-up when the database cannot be opened or migrated.

@@ -25,10 +25,14 @@ result<append_args> append_args::unpinned(const append_request& req, std::int64_
   return make(req, req.events, now);
 }
 
-result<append_args> append_args::pinned(const append_request& req, const append_plan& plan) {
+result<append_args> append_args::pinned(const append_request& req, const append_plan& plan,
+                                        std::vector<webhook_entry> hooks) {
   auto a = make(req, plan.events, plan.ts);
   if (!a) return a;
   a->pinned_ = true;
+  for (const auto& h : hooks)
+    if (h.eng != hooks.front().eng) return make_error(errc::internal, "webhooks of two engagements in one append");
+  a->hooks_ = std::move(hooks);
   if (plan.record) {
     a->record_eng_ = plan.record->eng;
     a->record_json_ = plan.record->json;
@@ -46,7 +50,8 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
 
   std::vector<std::string> args;
   args.reserve(2 + 2 * channels_.size() + 12 + channels_.size() + 2 * expect_heads_.size() + 6 * parts_.size());
-  args.push_back(std::to_string(2 + 2 * channels_.size() + (sealed_ ? 1 : 0)));
+  const std::size_t hook_keys = hooks_.empty() ? 0 : 2 + hooks_.size();
+  args.push_back(std::to_string(2 + 2 * channels_.size() + (sealed_ ? 1 : 0) + hook_keys));
   args.push_back(cids);
   args.push_back(record_json_.empty() ? cids : log_key(record_eng_));
   for (const auto& ch : channels_) {
@@ -54,6 +59,12 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
     args.push_back(channel_key(ch, "events"));
   }
   if (sealed_) args.push_back(channel_key(first.ch, "sealed"));
+  if (!hooks_.empty()) {
+    const std::string& eng = hooks_.front().eng;
+    args.push_back(webhook_key(eng, "meta"));
+    args.push_back(webhook_key(eng, "queue"));
+    for (const auto& h : hooks_) args.push_back(webhook_entry_key(eng, h.id));
+  }
   args.push_back(std::to_string(now_));
   args.push_back(new_epoch);
   args.push_back(first.cid.empty() ? std::string() : cid_field_of(first.from.id, first.cid));
@@ -63,6 +74,8 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
   args.push_back(record_json_);
   args.push_back(std::to_string(record_n_));
   args.push_back(pinned_ ? "1" : "0");
+  args.push_back(sealed_ ? "1" : "0");
+  args.push_back(std::to_string(hooks_.size()));
   for (const auto& ch : channels_) args.push_back(channel_key(ch, "pub"));
   for (const auto& [ch, head] : expect_heads_) {
     args.push_back(index_of(ch));
@@ -77,6 +90,13 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
   }
   if (pinned_)
     for (const auto& ev : events_) args.push_back(std::to_string(ev.seq));
+  for (const auto& h : hooks_) {
+    args.push_back(h.id);
+    args.push_back(h.type);
+    args.push_back(h.eng);
+    args.push_back(std::to_string(h.ts));
+    args.push_back(h.body);
+  }
   if (sealed_) args.push_back(*sealed_);
   return args;
 }

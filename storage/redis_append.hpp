@@ -22,7 +22,10 @@ class append_args {
   static result<append_args> unpinned(const append_request& req, std::int64_t now);
   // A request planned from a state read (plan_append): the script appends it
   // only if the plan's seqs, ts and record n still hold, else answers "retry".
-  static result<append_args> pinned(const append_request& req, const append_plan& plan);
+  // `hooks` (webhook_hooks.hpp: the plan's, all of one engagement) are stored
+  // by the same script.
+  static result<append_args> pinned(const append_request& req, const append_plan& plan,
+                                    std::vector<webhook_entry> hooks = {});
 
   // numkeys, KEYS and ARGV, as EVALSHA takes them; `new_epoch` is the epoch
   // of a channel that has none yet.
@@ -49,6 +52,7 @@ class append_args {
   std::string record_eng_, record_json_;
   std::int64_t record_n_ = 0;
   std::optional<std::string> sealed_;  // append_request::sealed
+  std::vector<webhook_entry> hooks_;
 };
 
 }  // namespace parley

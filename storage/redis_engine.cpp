@@ -48,10 +48,12 @@
 #include "storage/redis_connection.hpp"
 #include "storage/redis_engagement_index.hpp"
 #include "storage/redis_keys.hpp"
+#include "storage/redis_outbox.hpp"
 #include "storage/redis_presence.hpp"
 #include "storage/redis_reply.hpp"
 #include "storage/redis_scripts.hpp"
 #include "storage/refusals.hpp"
+#include "storage/webhook_hooks.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -128,6 +130,15 @@ class redis_engine final : public engine {
   void user_records(std::vector<std::string> user_ids,
                     std::function<void(result<std::vector<user_record>>)> handler) override;
   void publish_user_change(const std::string& user_id) override;
+  void enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) override;
+  void claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
+                      std::function<void(result<std::vector<webhook_entry>>)> handler) override;
+  void finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
+                      std::function<void(result<void>)> done) override;
+  void list_webhooks(webhook_state state, std::string after, int limit,
+                     std::function<void(result<webhook_page>)> handler) override;
+  void retry_webhook(std::string id, std::int64_t now, std::function<void(result<webhook_entry>)> handler) override;
+  void webhook_stats(std::function<void(result<webhook_queue_stats>)> handler) override;
   void add_file(std::string eng, file_entry f, std::uint64_t max_total,
                 std::function<void(result<file_added>)> done) override;
   void find_files(std::string eng, std::vector<std::string> hashes,
@@ -162,6 +173,11 @@ class redis_engine final : public engine {
                     std::size_t max_bytes,
                     std::function<void(result<channel_window>)> done);
 
+  // Runs `fn(done)` as a counted operation: `done` answers and ends it.
+  template <class T>
+  void outbox_op(std::function<void(std::function<void(result<T>)>)> fn, std::function<void(result<T>)> handler);
+  void reindex_webhooks(std::string after);
+
   void on_command_state(bool up);
   void check_durability();
   void on_subscribe_state(bool up);
@@ -177,12 +193,15 @@ class redis_engine final : public engine {
   redis_connection cmd_;
   redis_connection sub_;
   loop_timer probe_timer_;
+  loop_timer reindex_timer_;
 
   // Loop thread only.
   std::function<void(const std::string&, std::shared_ptr<const std::string>)> ephemeral_sink_;
   channel_watch watch_;
   redis_presence presence_;
   redis_engagement_index engagement_index_{cmd_};
+  redis_outbox outbox_;
+  bool reindexing_ = false;
   bool probe_subscribed_ = false;
   bool probe_pending_ = false;
   std::uint64_t probe_token_ = 0;
@@ -217,6 +236,7 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
       cmd_(loop_, endpoint, options.command_timeout, backoff_policy{}, "commands"),
       sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
       probe_timer_(loop_),
+      reindex_timer_(loop_),
       watch_(sub_, options.max_gap_buffer,
              [this](const std::string& ch, std::optional<std::int64_t> after,
                     std::function<void(result<channel_window>)> done) {
@@ -228,7 +248,14 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
         auto frame = std::make_shared<const std::string>(presence_frame(ch, {}, {who}));
         if (ephemeral_sink_) ephemeral_sink_(ch, frame);
         publish_ephemeral(ch, frame);
-      }) {
+      }),
+      outbox_(cmd_,
+              [this](std::string_view source, std::vector<std::string> args, redis_connection::reply_handler done) {
+                // eval keeps a reference to the script until its reply.
+                auto s = std::make_shared<const script>(script{source, script_sha1(source)});
+                eval(*s, std::move(args), [s, done = std::move(done)](result<redis_value> r) { done(std::move(r)); });
+              },
+              webhook_retention_ms) {
   if (options_.command_timeout.count() < 1) options_.command_timeout = std::chrono::milliseconds(1);
   if (options_.probe_interval.count() < 1) options_.probe_interval = std::chrono::milliseconds(1);
   loop_.post([this] {
@@ -270,6 +297,7 @@ void redis_engine::end_op() {
 void redis_engine::finish_if_drained() {
   if (!stopping_ || outstanding_ != 0 || !drained_) return;
   probe_timer_.cancel();
+  reindex_timer_.cancel();
   cmd_.close();
   sub_.close();
   watch_.close();
@@ -350,7 +378,10 @@ void redis_engine::run_append(append_request req, append_handler done) {
   if (options_.require_durable && !durable_)
     return fail(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
 
-  if (req.record) return run_record_append(std::make_shared<const append_request>(std::move(req)), std::move(done), 1);
+  // Hooks are made from the plan (seqs and ts): a request that may cause one
+  // is planned like one with a record.
+  if (req.record || (options_.webhooks && may_cause_webhooks(req.events)))
+    return run_record_append(std::make_shared<const append_request>(std::move(req)), std::move(done), 1);
 
   auto call = append_args::unpinned(req, now_ms());
   if (!call) return fail(call.err());
@@ -395,7 +426,9 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
   std::vector<std::string> channels;
   for (const auto& ev : req->events)
     if (std::find(channels.begin(), channels.end(), ev.ch) == channels.end()) channels.push_back(ev.ch);
-  std::vector<std::string> args{std::to_string(1 + channels.size()), log_key(record_engagement(*req->record))};
+  // Without a record, the log is only read (any key of the slot would do).
+  std::string log = log_key(req->record ? record_engagement(*req->record) : first_engagement_of(req->events));
+  std::vector<std::string> args{std::to_string(1 + channels.size()), log};
   for (const auto& ch : channels) args.push_back(channel_key(ch, "meta"));
 
   eval(state_script_, std::move(args), [this, req, done, attempt, channels, fail](result<redis_value> r) {
@@ -420,18 +453,23 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
     for (std::size_t c = 0; c < channels.size(); ++c) heads[channels[c]] = {e[2 + 2 * c].integer, e[3 + 2 * c].integer};
     auto plan = plan_append(req->events, req->record, heads, now_ms(), tail, options_.signer.get());
 
-    auto call = append_args::pinned(*req, plan);
+    std::vector<webhook_entry> hooks;
+    if (options_.webhooks)
+      hooks = webhook_entries_of(plan, {req->record ? req->record->attach_to : 0, req->closing_agreement});
+    auto call = append_args::pinned(*req, plan, hooks);
     if (!call) return fail(call.err());
     auto shared = std::make_shared<const append_args>(std::move(*call));
-    eval(append_script_, shared->command(random_hex(8)), [this, req, shared, done, attempt, fail](result<redis_value> r) {
+    eval(append_script_, shared->command(random_hex(8)), [this, req, shared, done, attempt, fail,
+                                                           hooks = std::move(hooks)](result<redis_value> r) {
       if (!r) return fail(r.err());
       if (r->is_error()) return fail(reply_error(r->str));
       auto reply = shared->decode(*r);
       if (reply.retry) {
         if (attempt >= max_record_attempts || stopping_)
-          return fail(make_error(errc::unavailable, "the decision log of this engagement is busy"));
+          return fail(make_error(errc::unavailable, "the engagement's channels are busy"));
         return run_record_append(req, done, attempt + 1);
       }
+      if (reply.outcome && !reply.outcome->duplicate) outbox_.stored(hooks);
       finish_append(reply, done);
     });
   });
@@ -634,6 +672,35 @@ void redis_engine::on_command_state(bool up) {
   durability_checked_ = std::chrono::steady_clock::now();
   check_durability();
   watch_.retry_stale();
+  // A new connection may be a Redis restarted from its AOF: the global
+  // webhook indices are rebuilt from the queues.
+  if (options_.webhooks) reindex_webhooks("");
+}
+
+// Pages through the engagements, re-adding what their queues hold to the
+// global indices; then again after webhook_reindex_interval.
+void redis_engine::reindex_webhooks(std::string after) {
+  if (stopping_) return;
+  if (after.empty()) {
+    if (reindexing_) return;
+    reindexing_ = true;
+  }
+  auto again = [this](bool ok) {
+    reindexing_ = false;
+    if (stopping_) return;
+    auto interval = ok ? options_.webhook_reindex_interval : std::min(options_.webhook_reindex_interval,
+                                                                      std::chrono::milliseconds(5000));
+    reindex_timer_.start(std::max(interval, std::chrono::milliseconds(1)), [this] { reindex_webhooks(""); });
+  };
+  engagement_index_.page(after, max_engagements_page, [this, again](result<engagement_ids_page> page) {
+    if (!page || stopping_) return again(false);
+    auto next = page->next;
+    outbox_.reindex(std::move(page->ids), [this, again, next](result<void> done) {
+      if (!done || stopping_) return again(false);
+      if (next) return reindex_webhooks(*next);
+      again(true);
+    });
+  });
 }
 
 // Whether Redis keeps what it acknowledges (protocol §6: acknowledged =
@@ -783,6 +850,65 @@ std::optional<file_entry> file_entry_of(std::string sha256, std::string_view jso
                     text("by"), number("ts")};
 }
 }  // namespace
+
+// ---- the webhook outbox (redis_outbox.hpp) ----
+
+template <class T>
+void redis_engine::outbox_op(std::function<void(std::function<void(result<T>)>)> fn,
+                             std::function<void(result<T>)> handler) {
+  auto entered = enter_op([this, fn = std::move(fn), handler] {
+    begin_op();
+    fn([this, handler](result<T> out) {
+      handler(std::move(out));
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
+}
+
+// Stored only when webhooks are on: without a sender nothing would take them out.
+void redis_engine::enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) {
+  if (!options_.webhooks || entries.empty()) return done({});
+  auto shared = std::make_shared<std::vector<webhook_entry>>(std::move(entries));
+  outbox_op<void>([this, shared](auto answer) { outbox_.enqueue(std::move(*shared), std::move(answer)); },
+                  std::move(done));
+}
+
+void redis_engine::claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
+                                  std::function<void(result<std::vector<webhook_entry>>)> handler) {
+  outbox_op<std::vector<webhook_entry>>(
+      [this, owner = std::move(owner), now, lease_ms, limit](auto answer) {
+        outbox_.claim(owner, now, lease_ms, limit, std::move(answer));
+      },
+      std::move(handler));
+}
+
+void redis_engine::finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
+                                  std::function<void(result<void>)> done) {
+  outbox_op<void>(
+      [this, owner = std::move(owner), eng = std::move(eng), id = std::move(id), outcome](auto answer) {
+        outbox_.finish(owner, eng, id, outcome, std::move(answer));
+      },
+      std::move(done));
+}
+
+void redis_engine::list_webhooks(webhook_state state, std::string after, int limit,
+                                 std::function<void(result<webhook_page>)> handler) {
+  outbox_op<webhook_page>(
+      [this, state, after = std::move(after), limit](auto answer) {
+        outbox_.list(state, after, limit, std::move(answer));
+      },
+      std::move(handler));
+}
+
+void redis_engine::retry_webhook(std::string id, std::int64_t now, std::function<void(result<webhook_entry>)> handler) {
+  outbox_op<webhook_entry>([this, id = std::move(id), now](auto answer) { outbox_.retry(id, now, std::move(answer)); },
+                           std::move(handler));
+}
+
+void redis_engine::webhook_stats(std::function<void(result<webhook_queue_stats>)> handler) {
+  outbox_op<webhook_queue_stats>([this](auto answer) { outbox_.stats(std::move(answer)); }, std::move(handler));
+}
 
 void redis_engine::add_file(std::string eng, file_entry f, std::uint64_t max_total,
                             std::function<void(result<file_added>)> done) {

@@ -38,6 +38,13 @@ struct redis_engine_options {
   std::chrono::milliseconds durability_recheck{10000};
   // Signs every decision record (protocol §9.11); null: records carry no kid/sig.
   std::shared_ptr<const ed25519_key> signer;
+  // Stores the webhooks appends cause (protocol §9.8) in their append script.
+  // Off (no --webhook-url): nothing is stored, so the outbox cannot grow.
+  bool webhooks = false;
+  // How often the global webhook indices are rebuilt from the engagements'
+  // queues (also on every new command connection), so that an index write
+  // lost with a crashed instance delays a hook by at most this long.
+  std::chrono::milliseconds webhook_reindex_interval{10 * 60 * 1000};
 };
 
 // Throws std::runtime_error at start-up for a bad URL. Connecting is not

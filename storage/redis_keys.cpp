@@ -20,6 +20,18 @@ std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(
 
 std::string files_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:files"; }
 
+std::string webhook_key(std::string_view eng, std::string_view what) {
+  return "parley:{eng:" + std::string(eng) + "}:wh:" + std::string(what);
+}
+
+std::string webhook_entry_prefix(std::string_view eng) { return webhook_key(eng, "e:"); }
+
+std::string webhook_entry_key(std::string_view eng, std::string_view id) {
+  return webhook_entry_prefix(eng) + std::string(id);
+}
+
+std::string webhooks_state_key(std::string_view state) { return "parley:webhooks:" + std::string(state); }
+
 std::string user_key(std::string_view user_id) { return "parley:user:" + std::string(user_id); }
 
 std::string listed_engagement_of(std::string_view ch) {

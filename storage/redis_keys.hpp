@@ -27,6 +27,18 @@ inline constexpr std::string_view engagement_index_done_key = "parley:engagement
 // (protocol §9.6), with the engagement's hash tag.
 std::string files_key(std::string_view eng);
 
+// Engagement `eng`'s webhook outbox keys ("meta", "queue", "failed"), the
+// prefix of its entry keys, and entry `id`'s key (layout: redis_scripts.hpp).
+std::string webhook_key(std::string_view eng, std::string_view what);
+std::string webhook_entry_prefix(std::string_view eng);
+std::string webhook_entry_key(std::string_view eng, std::string_view id);
+
+// The global webhook indices (no hash tag; rebuilt from the keys above).
+inline constexpr std::string_view webhooks_due_key = "parley:webhooks:due";
+inline constexpr std::string_view webhooks_eng_key = "parley:webhooks:eng";
+// parley:webhooks:<state>: the entries in that state.
+std::string webhooks_state_key(std::string_view state);
+
 // A user's stored availability (protocol §9.3): a hash with the fields
 // availability (JSON text), set_at and last_seen (ms). No hash tag: a lookup
 // of many users sends one HMGET per user, pipelined.

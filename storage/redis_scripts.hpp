@@ -21,6 +21,23 @@
 //   parley:engagements:by_id:complete  "1" once the sorted set was filled from the set
 //   parley:{eng:<id>}:files  hash: "f:<sha256>" -> entry JSON {name, size, type, by, ts},
 //                         and "total" -> bytes of the engagement's distinct files (protocol §9.6)
+// The webhook outbox (protocol §9.8, redis_outbox.hpp). Per engagement, in its slot:
+//   parley:{eng:<id>}:wh:meta     hash: n (the last entry number), owner and until (the
+//                         lease of the engagement's queue: who sends its first entry, until when)
+//   parley:{eng:<id>}:wh:queue    sorted set: the pending entry ids, score n (queue order)
+//   parley:{eng:<id>}:wh:failed   sorted set: the failed entry ids, score n
+//   parley:{eng:<id>}:wh:e:<id>   hash: n, id, eng, type, ts, body, state, attempts,
+//                         next_at, last_error, delivered_at; expires a retention period
+//                         after it was delivered
+// written by the append script with the events that cause them, and by the
+// webhook scripts below. Global, with no hash tag (written by commands of
+// their own after a script, and rebuilt from the keys above: losing a write
+// delays a hook, never loses it):
+//   parley:webhooks:due        sorted set: engagement id -> when its first pending entry is due
+//   parley:webhooks:pending    sorted set: pending entry ids, score ts (listings, counts)
+//   parley:webhooks:failed     sorted set: failed entry ids, score ts
+//   parley:webhooks:delivered  sorted set: delivered entry ids, score delivered_at (trimmed)
+//   parley:webhooks:eng        hash: entry id -> its engagement
 // and the pub/sub channel parley:T:pub:<ch>, whose messages read
 // "<seq> <ts> <epoch> <event JSON>".
 #include <string_view>
@@ -32,17 +49,20 @@ namespace parley::redis_scripts {
 //       key when there is no record), then per channel c (1..C, the first
 //       event's channel first): 1+2c meta, 2+2c stream. Every key of a call
 //       carries the same hash tag: a script never spans two hash slots.
-//       With a sealed payload one more key, 3+2C: the sealed hash of the
-//       first event's channel.
+//       With a sealed payload one more key: the sealed hash of the first
+//       event's channel. With H hooks, then the engagement's wh:meta and
+//       wh:queue and the H entry keys.
 // ARGV: 1 now (ms), 2 epoch for channels that have none, 3 cid field ("" for
 //       none), 4 C, 5 E, 6 N, 7 record JSON ("" for none), 8 record n,
-//       9 pinned ("1": the caller computed seqs and ts, they must hold);
+//       9 pinned ("1": the caller computed seqs and ts, they must hold),
+//       10 sealed ("1": there is a sealed payload), 11 H (hooks: pinned only);
 //       then C pub/sub channel names; E pairs (channel index, expected head);
 //       N groups (channel index, JSON before seq, between seq and ts, after ts,
 //       engagement id or "", which the caller adds to parley:engagements with a
 //       command of its own after the reply, since that set has no hash tag);
-//       when pinned, N expected seqs; with the sealed key, last, the sealed
-//       payload, stored under the first event's seq.
+//       when pinned, N expected seqs; H groups (id, type, eng, ts, body); with
+//       the sealed key, last, the sealed payload, stored under the first
+//       event's seq.
 // Returns {"dup", seq, ts, json} | {"stale", channel index, head} |
 //         {"retry", why} (pinned values no longer hold; nothing written) |
 //         {"ok", ts, {seq...}, {epoch of each event's channel...}}.
@@ -54,7 +74,8 @@ local epoch_new = ARGV[2]
 local cid_field = ARGV[3]
 local nc, ne, nv = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local record, record_n, pinned = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1'
-local a = 10
+local has_sealed, nh = ARGV[10] == '1', tonumber(ARGV[11])
+local a = 12
 local pub = {}
 for c = 1, nc do pub[c] = ARGV[a]; a = a + 1 end
 
@@ -109,10 +130,18 @@ for i = 1, nv do
 end
 
 local sealed_key = nil
-if #KEYS > 2 + 2 * nc then
+if has_sealed then
   sealed_key = KEYS[3 + 2 * nc]
   local t = redis.call('TYPE', sealed_key)['ok']
   if t ~= 'none' and t ~= 'hash' then return redis.error_reply('the sealed payloads key holds a ' .. t) end
+end
+local hk = 3 + 2 * nc + (has_sealed and 1 or 0)
+local ha = a + (pinned and nv or 0)
+if nh > 0 then
+  for _, k in ipairs({{KEYS[hk], 'hash'}, {KEYS[hk + 1], 'zset'}}) do
+    local t = redis.call('TYPE', k[1])['ok']
+    if t ~= 'none' and t ~= k[2] then return redis.error_reply('the webhook key ' .. k[1] .. ' holds a ' .. t) end
+  end
 end
 
 -- Every check is done: from here on nothing fails (a script is not rolled back).
@@ -135,6 +164,17 @@ end
 if cid_field ~= '' then redis.call('HSET', KEYS[1], cid_field, string.format('%d', seqs[1])) end
 if record ~= '' then redis.call('RPUSH', KEYS[2], record) end
 if sealed_key then redis.call('HSET', sealed_key, string.format('%d', seqs[1]), ARGV[#ARGV]) end
+for i = 1, nh do
+  local g = ha + 5 * (i - 1)
+  local key = KEYS[hk + 1 + i]
+  if redis.call('EXISTS', key) == 0 then
+    local n = redis.call('HINCRBY', KEYS[hk], 'n', 1)
+    redis.call('HSET', key, 'n', n, 'id', ARGV[g], 'type', ARGV[g + 1], 'eng', ARGV[g + 2], 'ts', ARGV[g + 3],
+               'body', ARGV[g + 4], 'state', 'pending', 'attempts', 0, 'next_at', ARGV[g + 3], 'last_error', '',
+               'delivered_at', 0)
+    redis.call('ZADD', KEYS[hk + 1], n, ARGV[g])
+  end
+end
 return {'ok', ts, seqs, epochs}
 )lua";
 
@@ -245,6 +285,119 @@ if bound > 0 and total + size > bound then return {2, '', tostring(total)} end
 redis.call('HSET', KEYS[1], field, ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'total', size)
 return {1, ARGV[2], tostring(total + size)}
+)lua";
+
+// ---- the webhook outbox (key layout above; redis_outbox.hpp) ----
+// Every entry reply lists an entry's fields in this order: id, eng, type, ts,
+// body, state, attempts, next_at, last_error, delivered_at.
+
+// Adds entries caused by no event (notify.digest) to one engagement's queue;
+// an id stored before is left as it was.
+// KEYS: 1 wh:meta, 2 wh:queue, then one entry key per entry.
+// ARGV: groups (id, type, eng, ts, body, next_at). Returns the ids stored.
+inline constexpr std::string_view webhook_enqueue = R"lua(#!lua
+local added = {}
+for i = 3, #KEYS do
+  local g = 1 + 6 * (i - 3)
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+    redis.call('HSET', KEYS[i], 'n', n, 'id', ARGV[g], 'type', ARGV[g + 1], 'eng', ARGV[g + 2], 'ts', ARGV[g + 3],
+               'body', ARGV[g + 4], 'state', 'pending', 'attempts', 0, 'next_at', ARGV[g + 5], 'last_error', '',
+               'delivered_at', 0)
+    redis.call('ZADD', KEYS[2], n, ARGV[g])
+    added[#added + 1] = ARGV[g]
+  end
+end
+return added
+)lua";
+
+// Leases an engagement's queue and answers its first entry, when that is due
+// and no other owner holds a live lease.
+// KEYS: 1 wh:meta, 2 wh:queue. ARGV: 1 owner, 2 now, 3 lease ms, 4 the entry
+// key prefix (parley:{eng:<id>}:wh:e:, so entry keys stay in the slot).
+// Returns {"ok", fields...} | {"later", when it is due} | {"leased", until} | {"empty"}.
+inline constexpr std::string_view webhook_claim = R"lua(#!lua
+local now = tonumber(ARGV[2])
+local first = redis.call('ZRANGE', KEYS[2], 0, 0)
+if #first == 0 then return {'empty'} end
+local e = redis.call('HMGET', ARGV[4] .. first[1], 'id', 'eng', 'type', 'ts', 'body', 'state', 'attempts',
+                     'next_at', 'last_error', 'delivered_at')
+if not e[1] then
+  -- An id without its entry (never written by these scripts): out of the queue.
+  redis.call('ZREM', KEYS[2], first[1])
+  return {'later', '0'}
+end
+if tonumber(e[8]) > now then return {'later', e[8]} end
+local lease = redis.call('HMGET', KEYS[1], 'owner', 'until')
+if lease[1] and lease[1] ~= ARGV[1] and tonumber(lease[2]) > now then return {'leased', lease[2]} end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'until', string.format('%d', now + tonumber(ARGV[3])))
+return {'ok', e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9], e[10]}
+)lua";
+
+// Records an attempt's outcome, if `owner` holds the queue's lease, and
+// releases it. KEYS: 1 wh:meta, 2 wh:queue, 3 wh:failed, 4 the entry.
+// ARGV: 1 owner, 2 id, 3 "delivered" | "retry" | "failed", 4 at, 5 next_at,
+// 6 error, 7 retention ms (of a delivered entry), 8 the entry key prefix.
+// Returns {"ok", ts, when the queue's first entry is due or -1 when none}
+// | {"conflict"} (not the lease holder) | {"not_found"} | {"not_pending"}.
+inline constexpr std::string_view webhook_finish = R"lua(#!lua
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'conflict'} end
+local e = redis.call('HMGET', KEYS[4], 'state', 'n', 'attempts', 'ts')
+if not e[1] then return {'not_found'} end
+if e[1] ~= 'pending' then return {'not_pending'} end
+local attempts = string.format('%d', tonumber(e[3]) + 1)
+local kind = ARGV[3]
+if kind == 'delivered' then
+  redis.call('HSET', KEYS[4], 'state', 'delivered', 'attempts', attempts, 'next_at', ARGV[4], 'last_error', '',
+             'delivered_at', ARGV[4])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+elseif kind == 'failed' then
+  redis.call('HSET', KEYS[4], 'state', 'failed', 'attempts', attempts, 'next_at', ARGV[4], 'last_error', ARGV[6])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[3], e[2], ARGV[2])
+else
+  redis.call('HSET', KEYS[4], 'attempts', attempts, 'next_at', ARGV[5], 'last_error', ARGV[6])
+end
+redis.call('HDEL', KEYS[1], 'owner', 'until')
+local first = redis.call('ZRANGE', KEYS[2], 0, 0)
+local due = '-1'
+if #first == 1 then due = redis.call('HGET', ARGV[8] .. first[1], 'next_at') or '0' end
+return {'ok', e[4], due}
+)lua";
+
+// Puts a failed entry back into its queue, in its original place (its n).
+// KEYS: 1 wh:queue, 2 wh:failed, 3 the entry. ARGV: 1 id, 2 now.
+// Returns {"ok", fields...} | {"not_found"} | {"conflict"} (it has not failed).
+inline constexpr std::string_view webhook_retry = R"lua(#!lua
+local n = redis.call('HGET', KEYS[3], 'n')
+if not n then return {'not_found'} end
+if redis.call('HGET', KEYS[3], 'state') ~= 'failed' then return {'conflict'} end
+redis.call('HSET', KEYS[3], 'state', 'pending', 'attempts', 0, 'next_at', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], n, ARGV[1])
+local e = redis.call('HMGET', KEYS[3], 'id', 'eng', 'type', 'ts', 'body', 'state', 'attempts', 'next_at',
+                     'last_error', 'delivered_at')
+return {'ok', e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9], e[10]}
+)lua";
+
+// One engagement's outbox as the global indices need it (rebuilding them).
+// KEYS: 1 wh:queue, 2 wh:failed. ARGV: 1 the entry key prefix.
+// Returns {when the first pending entry is due or -1, {pending id, ts, ...},
+// {failed id, ts, ...}}.
+inline constexpr std::string_view webhook_scan = R"lua(#!lua flags=no-writes
+local function listed(key)
+  local out = {}
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('HGET', ARGV[1] .. id, 'ts') or '0'
+  end
+  return out
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+local due = '-1'
+if #first == 1 then due = redis.call('HGET', ARGV[1] .. first[1], 'next_at') or '0' end
+return {due, listed(KEYS[1]), listed(KEYS[2])}
 )lua";
 
 }  // namespace parley::redis_scripts

@@ -56,6 +56,7 @@ void sqlite_reader::open() {
   prepare_or_throw(path_, db_, list_engagements_after_,
                    "SELECT substr(ch, 5) FROM channels WHERE ch > ?1 AND ch < 'eng;' AND ch NOT GLOB 'eng:*:*' "
                    "ORDER BY ch LIMIT ?2");
+  outbox_ = std::make_unique<sqlite_outbox_reader>(path_, db_);
 }
 
 std::string sqlite_reader::epoch_of(std::string_view ch) const {
@@ -148,6 +149,21 @@ void sqlite_reader::find_files(std::string eng, std::vector<std::string> hashes,
   post([this, eng = std::move(eng), hashes = std::move(hashes), handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_find_files(eng, hashes));
+  });
+}
+
+void sqlite_reader::list_webhooks(webhook_state state, std::string after, int limit,
+                                  std::function<void(result<webhook_page>)> handler) {
+  post([this, state, after = std::move(after), limit, handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(outbox_->list(state, after, limit));
+  });
+}
+
+void sqlite_reader::webhook_stats(std::function<void(result<webhook_queue_stats>)> handler) {
+  post([this, handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(outbox_->stats());
   });
 }
 

@@ -5,11 +5,13 @@
 #include "storage/engine.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/sqlite_db.hpp"
+#include "storage/sqlite_outbox.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +43,10 @@ class sqlite_reader {
   void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
   void sealed(std::string ch, std::vector<std::int64_t> seqs, std::function<void(result<sealed_payloads>)> handler);
   void find_files(std::string eng, std::vector<std::string> hashes, std::function<void(result<file_lookup>)> handler);
+  // The reading half of webhook_outbox.
+  void list_webhooks(webhook_state state, std::string after, int limit,
+                     std::function<void(result<webhook_page>)> handler);
+  void webhook_stats(std::function<void(result<webhook_queue_stats>)> handler);
 
   // From now on reads are answered `unavailable` at once; those queued before still run.
   void close_queue();
@@ -78,6 +84,7 @@ class sqlite_reader {
   sqlite_db db_;
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
       list_engagements_after_, read_cid_, read_markers_, read_sealed_;
+  std::unique_ptr<sqlite_outbox_reader> outbox_;
 
   job_queue<read_job> queue_;
 

@@ -13,7 +13,8 @@ namespace {
 // Tables added later within version 1 (CREATE TABLE IF NOT EXISTS makes them
 // in an older database too): user_availability (protocol §9.3), sealed
 // (protocol §9.7: a review's sealed payload beside its event), engagement_files
-// and engagement_file_totals (protocol §9.6).
+// and engagement_file_totals (protocol §9.6), webhook_outbox and
+// webhook_leases (protocol §9.8, sqlite_outbox.hpp).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -74,6 +75,27 @@ CREATE TABLE IF NOT EXISTS engagement_files (
 CREATE TABLE IF NOT EXISTS engagement_file_totals (
   eng TEXT PRIMARY KEY,
   bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  eng TEXT NOT NULL,
+  type TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  delivered_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS webhook_queue_heads ON webhook_outbox (eng, n) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_by_state ON webhook_outbox (state, n);
+CREATE INDEX IF NOT EXISTS webhook_delivered ON webhook_outbox (delivered_at) WHERE state = 'delivered';
+CREATE TABLE IF NOT EXISTS webhook_leases (
+  eng TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql";
 

@@ -11,6 +11,7 @@
 #include "storage/log.hpp"
 #include "storage/sqlite_errors.hpp"
 #include "storage/sqlite_schema.hpp"
+#include "storage/webhook_hooks.hpp"
 
 #include <algorithm>
 #include <map>
@@ -19,8 +20,8 @@
 namespace parley {
 
 sqlite_writer::sqlite_writer(const std::filesystem::path& path, std::size_t max_batch, std::size_t max_queue,
-                             std::shared_ptr<const ed25519_key> signer)
-    : path_(path), max_batch_(max_batch), signer_(std::move(signer)), queue_(max_queue) {
+                             std::shared_ptr<const ed25519_key> signer, bool webhooks)
+    : path_(path), max_batch_(max_batch), signer_(std::move(signer)), webhooks_(webhooks), queue_(max_queue) {
   open();
   thread_ = std::thread([this] { loop(); });
 }
@@ -85,6 +86,7 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, add_file_total_,
                    "INSERT INTO engagement_file_totals (eng, bytes) VALUES (?1, ?2) "
                    "ON CONFLICT (eng) DO UPDATE SET bytes = bytes + excluded.bytes");
+  outbox_ = std::make_unique<sqlite_outbox_writer>(path_, db_);
 }
 
 void sqlite_writer::set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
@@ -121,6 +123,69 @@ void sqlite_writer::add_file(std::string eng, file_entry f, std::uint64_t max_to
   write_job job = file_job{std::move(eng), std::move(f), max_total, std::move(done), {}};
   admission admitted = queue_.push(job);
   if (admitted != admission::queued) std::get<file_job>(job).handler(refusal_of(admitted));
+}
+
+void sqlite_writer::push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer) {
+  write_job job = outbox_job{std::move(apply), std::move(answer)};
+  admission admitted = queue_.push(job);
+  if (admitted != admission::queued) std::get<outbox_job>(job).answer(refusal_of(admitted));
+}
+
+// Stored only when webhooks are on: without a receiver nothing would ever
+// take them out again.
+void sqlite_writer::enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) {
+  if (!webhooks_ || entries.empty()) return done({});
+  auto shared = std::make_shared<std::vector<webhook_entry>>(std::move(entries));
+  push_outbox(
+      [this, shared]() -> result<void> {
+        for (const auto& e : *shared)
+          if (auto stored = outbox_->insert(e); !stored) return stored;
+        return {};
+      },
+      std::move(done));
+}
+
+void sqlite_writer::claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
+                                   std::function<void(result<std::vector<webhook_entry>>)> handler) {
+  auto claimed = std::make_shared<std::vector<webhook_entry>>();
+  push_outbox(
+      [this, owner = std::move(owner), now, lease_ms, limit, claimed]() -> result<void> {
+        // Claims come at the sender's pace: a fitting time to prune a little.
+        if (auto pruned = outbox_->prune(now - webhook_retention_ms); !pruned) return pruned;
+        auto got = outbox_->claim(owner, now, lease_ms, limit);
+        if (!got) return got.err();
+        *claimed = std::move(*got);
+        return {};
+      },
+      [claimed, handler = std::move(handler)](result<void> done) {
+        if (!done) return handler(done.err());
+        handler(std::move(*claimed));
+      });
+}
+
+void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
+                                   std::function<void(result<void>)> done) {
+  push_outbox(
+      [this, owner = std::move(owner), eng = std::move(eng), id = std::move(id), outcome = std::move(outcome)] {
+        return outbox_->finish(owner, eng, id, outcome);
+      },
+      std::move(done));
+}
+
+void sqlite_writer::retry_webhook(std::string id, std::int64_t now,
+                                  std::function<void(result<webhook_entry>)> handler) {
+  auto requeued = std::make_shared<webhook_entry>();
+  push_outbox(
+      [this, id = std::move(id), now, requeued]() -> result<void> {
+        auto got = outbox_->retry(id, now);
+        if (!got) return got.err();
+        *requeued = std::move(*got);
+        return {};
+      },
+      [requeued, handler = std::move(handler)](result<void> done) {
+        if (!done) return handler(done.err());
+        handler(std::move(*requeued));
+      });
 }
 
 engine_stats sqlite_writer::stats() const { return counters_.snapshot(); }
@@ -176,6 +241,8 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       applied = apply_marker(*marker);
     else if (auto* file = std::get_if<file_job>(&jobs[i]))
       applied = apply_file(*file);
+    else if (auto* outbox = std::get_if<outbox_job>(&jobs[i]))
+      applied = outbox->apply();
     else
       applied = apply_user(std::get<user_job>(jobs[i]));
 
@@ -228,6 +295,10 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     if (auto* file = std::get_if<file_job>(&jobs[i])) {
       file->handler(outcomes[i] ? result<file_added>(std::move(file->outcome)) : result<file_added>(outcomes[i].err()));
+      continue;
+    }
+    if (auto* outbox = std::get_if<outbox_job>(&jobs[i])) {
+      outbox->answer(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
       continue;
     }
     if (auto* user = std::get_if<user_job>(&jobs[i]); user && user->handler) {
@@ -346,6 +417,8 @@ result<void> sqlite_writer::apply_append(append_request& req, appended& out, hea
   append_plan plan = plan_append(std::move(req.events), req.record, heads, now_ms(), tail, signer_.get());
   if (plan.record)
     if (auto stored = store_record(*plan.record); !stored) return stored;
+  // The hooks in the same savepoint: stored with the events or not at all.
+  if (auto hooked = store_hooks(req, plan); !hooked) return hooked;
   // Beside the first event, in its savepoint: stored with it or not at all.
   if (req.sealed) {
     statement_use use(insert_sealed_);
@@ -383,6 +456,14 @@ result<void> sqlite_writer::apply_append(append_request& req, appended& out, hea
     int rc = upsert_channel_.step();
     if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot store the channel head");
   }
+  return {};
+}
+
+result<void> sqlite_writer::store_hooks(const append_request& req, const append_plan& plan) {
+  if (!webhooks_) return {};
+  hook_context context{req.record ? req.record->attach_to : 0, req.closing_agreement};
+  for (const auto& e : webhook_entries_of(plan, context))
+    if (auto stored = outbox_->insert(e); !stored) return stored;
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include "storage/engine.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/sqlite_db.hpp"
+#include "storage/sqlite_outbox.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -28,8 +29,9 @@ class sqlite_writer {
  public:
   // Opens (creating when missing) and migrates the database, then starts the
   // thread. Throws std::runtime_error when the database cannot be used.
+  // With `webhooks`, every append stores the hooks it causes (webhook_hooks.hpp).
   sqlite_writer(const std::filesystem::path& path, std::size_t max_batch, std::size_t max_queue,
-                std::shared_ptr<const ed25519_key> signer);
+                std::shared_ptr<const ed25519_key> signer, bool webhooks = false);
   ~sqlite_writer();
   sqlite_writer(const sqlite_writer&) = delete;
   sqlite_writer& operator=(const sqlite_writer&) = delete;
@@ -49,6 +51,15 @@ class sqlite_writer {
   void set_last_seen(std::string user_id, std::int64_t at);
   // engine::add_file.
   void add_file(std::string eng, file_entry f, std::uint64_t max_total, std::function<void(result<file_added>)> done);
+
+  // The writing half of webhook_outbox (engine.hpp): each a job of the
+  // queue, in a transaction like the appends.
+  void enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done);
+  void claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
+                      std::function<void(result<std::vector<webhook_entry>>)> handler);
+  void finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
+                      std::function<void(result<void>)> done);
+  void retry_webhook(std::string id, std::int64_t now, std::function<void(result<webhook_entry>)> handler);
 
   engine_stats stats() const;
   // False from a failed transaction until the next one commits.
@@ -87,7 +98,13 @@ class sqlite_writer {
     std::function<void(result<file_added>)> handler;
     file_added outcome;
   };
-  using write_job = std::variant<append_job, marker_job, user_job, file_job>;
+  // Outbox work: `apply` runs on the writer thread inside the job's
+  // savepoint; `answer` runs after the commit, with its outcome.
+  struct outbox_job {
+    std::function<result<void>()> apply;
+    std::function<void(result<void>)> answer;
+  };
+  using write_job = std::variant<append_job, marker_job, user_job, file_job, outbox_job>;
   using head_map = std::unordered_map<std::string, channel_head>;
 
   void open();
@@ -97,6 +114,8 @@ class sqlite_writer {
   result<void> apply_marker(const marker_job& job);
   result<void> apply_user(const user_job& job);
   result<void> apply_file(file_job& job);
+  void push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
+  result<void> store_hooks(const append_request& req, const append_plan& plan);
   result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
   result<log_tail> last_record(const std::string& eng);
   result<void> store_record(const sealed_record& record);
@@ -104,6 +123,7 @@ class sqlite_writer {
   std::filesystem::path path_;
   std::size_t max_batch_;
   std::shared_ptr<const ed25519_key> signer_;
+  bool webhooks_ = false;
   std::string db_id_;
 
   // The connection and its statements: used on the writer thread only.
@@ -112,6 +132,7 @@ class sqlite_writer {
   statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
   statement insert_sealed_;
   statement find_file_, insert_file_, file_total_, add_file_total_;
+  std::unique_ptr<sqlite_outbox_writer> outbox_;
   head_map heads_;  // committed heads, loaded on first use
 
   std::function<void(const committed_event&)> sink_;
