@@ -2,6 +2,7 @@
 
 #include "protocol/version.hpp"
 #include "server/s3_client.hpp"
+#include "server/webhook_client.hpp"
 #include "storage/redis_engine.hpp"
 
 #include <boost/program_options.hpp>
@@ -101,6 +102,41 @@ std::string check_s3_options(const po::variables_map& vm, config& out) {
   return {};
 }
 
+// Webhooks to the platform (protocol §9.8).
+void add_webhook_options(po::options_description& desc, config& out, std::string& secret_file, std::string& retry_for) {
+  // clang-format off
+  desc.add_options()
+    ("webhook-url", po::value(&out.webhook_url), "http(s)://HOST[:PORT][/PATH] the platform receives signed webhooks on (none: no webhooks are stored or sent)")
+    ("webhook-secret-file", po::value(&secret_file), "file holding the secret that signs webhooks (Parley-Signature); required with --webhook-url")
+    ("webhook-ca-file", po::value(&out.webhook_ca_file), "PEM file of the certificate authorities an https webhook URL is verified against (default: the system's)")
+    ("webhook-retry-for", po::value(&retry_for)->default_value(retry_for), "how long a webhook is retried after it was made, then failed (units ms, s, m, h, d)")
+    ("webhook-concurrency", po::value(&out.webhook_concurrency)->default_value(out.webhook_concurrency), "engagements whose webhooks are in flight at once on an instance");
+  // clang-format on
+}
+
+// Empty when the webhook options are consistent; otherwise why not.
+std::string check_webhook_options(const po::variables_map& vm, config& out, const std::string& secret_file,
+                                  const std::string& retry_for) {
+  if (out.webhook_url.empty()) {
+    for (const char* name : {"webhook-secret-file", "webhook-ca-file", "webhook-retry-for", "webhook-concurrency"})
+      if (vm.count(name) && !vm[name].defaulted()) return std::string("--") + name + " needs --webhook-url";
+    return {};
+  }
+  auto url = parse_webhook_url(out.webhook_url);
+  if (!url) return "--webhook-url: " + url.err().message;
+  if (!out.webhook_ca_file.empty() && !url->endpoint.tls) return "--webhook-ca-file needs an https --webhook-url";
+  if (secret_file.empty()) return "--webhook-url needs --webhook-secret-file";
+  std::string why;
+  out.webhook_secret = read_secret_file(secret_file, why);
+  if (!why.empty()) return "--webhook-secret-file: " + why;
+  if (out.webhook_secret.size() < 16) return "--webhook-secret-file: the webhook secret must be at least 16 characters";
+  auto budget = parse_duration(retry_for);
+  if (!budget) return "--webhook-retry-for: " + budget.err().message;
+  out.webhook_retry_for_ms = *budget;
+  if (out.webhook_concurrency < 1 || out.webhook_concurrency > 1000) return "--webhook-concurrency must be between 1 and 1000";
+  return {};
+}
+
 }  // namespace
 
 parse_outcome parse_config(int argc, char** argv, config& out) {
@@ -110,10 +146,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string review_window = "3d", review_warning = "24h";
   std::string review_period = "14d";
   std::string digest_after = "15m", digest_every = "1h";
+  std::string webhook_secret_file, webhook_retry_for = "3d";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
-      "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n\n"
+      "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n"
+      "       parley webhook-verify --secret-file F [--tolerance SECONDS] < REQUEST\n\n"
       "Every option can also be set as PARLEY_<OPTION> in the environment\n"
       "(--max-queue as PARLEY_MAX_QUEUE); the token secret comes from\n"
       "PARLEY_SECRET or --secret-file.\n\nOptions");
@@ -179,6 +217,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   desc.add_options()
     ("digest-after", po::value(&digest_after)->default_value(digest_after), "time a party not connected has had unread events before a notify.digest webhook tells the platform (units ms, s, m, h, d)")
     ("digest-every", po::value(&digest_every)->default_value(digest_every), "shortest time between two digests to one party of one engagement");
+  add_webhook_options(desc, out, webhook_secret_file, webhook_retry_for);
   // clang-format on
 
   po::variables_map vm;
@@ -272,6 +311,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   out.digests = {*after, *every};
 
   if (auto why = check_s3_options(vm, out); !why.empty()) return fail(why);
+  if (auto why = check_webhook_options(vm, out, webhook_secret_file, webhook_retry_for); !why.empty()) return fail(why);
 
   if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
   if (out.expose_version) out.server_header = std::string("parley/") + version;

@@ -99,6 +99,15 @@ struct config {
   std::string s3_secret_key;
   std::uint64_t s3_cache_size = 1024ull * 1024 * 1024;  // bytes of downloaded files kept on local disk
   int s3_timeout_s = 30;  // longest wait for one step of a request to the store
+
+  // Webhooks to the platform (protocol §9.8): none without a URL. The secret
+  // signs every body; retries stop `webhook_retry_for_ms` after an entry was
+  // made; at most `webhook_concurrency` engagements' hooks are in flight.
+  std::string webhook_url;
+  std::string webhook_secret;   // from --webhook-secret-file only
+  std::string webhook_ca_file;  // empty: the system's certificate authorities
+  std::int64_t webhook_retry_for_ms = 3ll * 24 * 3600 * 1000;
+  int webhook_concurrency = 8;
 };
 
 enum class parse_outcome { run, exit_ok, exit_error };

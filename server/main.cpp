@@ -8,6 +8,8 @@
 #include "server/listener.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
+#include "server/webhook_verify.hpp"
+#include "storage/clock.hpp"
 #include "storage/local_engine.hpp"
 #include "storage/log.hpp"
 #include "storage/redis_engine.hpp"
@@ -177,6 +179,10 @@ int serve(config cfg) {
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "verify-log") == 0) {
     return verify_log_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "webhook-verify") == 0) {
+    return webhook_verify_command(std::vector<std::string>(argv + 2, argv + argc), std::cin, std::cout, std::cerr,
+                                  now_ms() / 1000);
   }
   config cfg;
   switch (parse_config(argc, argv, cfg)) {

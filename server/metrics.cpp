@@ -1,5 +1,6 @@
 #include "server/metrics.hpp"
 
+#include "storage/clock.hpp"
 #include "storage/engine.hpp"
 
 #include <sstream>
@@ -33,6 +34,17 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_downloads_total", "counter", "File downloads answered with the file.", load(downloads));
   line("parley_read_markers_stored_total", "counter", "Read markers written to storage (batched).", load(read_markers_stored));
   line("parley_read_markers_pushed_total", "counter", "Read markers that moved forward and were pushed to members.", load(read_markers_pushed));
+  out << "# HELP parley_webhook_deliveries_total Webhook POSTs by outcome (delivered, retry later, failed for good).\n"
+         "# TYPE parley_webhook_deliveries_total counter\n";
+  for (const auto& [result, count] : {std::pair{"delivered", &webhooks_delivered}, std::pair{"retry", &webhooks_retried},
+                                      std::pair{"failed", &webhooks_failed}})
+    out << "parley_webhook_deliveries_total{result=\"" << result << "\"} " << load(*count) << '\n';
+  line("parley_webhook_in_flight", "gauge", "Webhook POSTs in flight on this instance.", load(webhooks_in_flight));
+  line("parley_webhook_queue_depth", "gauge", "Webhooks pending in the outbox (every instance's).", load(webhook_queue_depth));
+  auto oldest = load(webhook_oldest_pending_ts);
+  auto now = now_ms();
+  line("parley_webhook_oldest_pending_seconds", "gauge", "Age of the oldest pending webhook (0: none).",
+       oldest > 0 && now > oldest ? (now - oldest) / 1000.0 : 0.0);
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);

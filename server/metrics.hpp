@@ -30,6 +30,13 @@ struct metrics {
   std::atomic<std::uint64_t> downloads{0};
   std::atomic<std::uint64_t> read_markers_stored{0};
   std::atomic<std::uint64_t> read_markers_pushed{0};
+  // Webhooks (protocol §9.8): outcomes of POSTs, and the outbox as the sender last read it.
+  std::atomic<std::uint64_t> webhooks_delivered{0};
+  std::atomic<std::uint64_t> webhooks_retried{0};
+  std::atomic<std::uint64_t> webhooks_failed{0};
+  std::atomic<std::int64_t> webhooks_in_flight{0};
+  std::atomic<std::uint64_t> webhook_queue_depth{0};
+  std::atomic<std::int64_t> webhook_oldest_pending_ts{0};  // Unix ms, 0: none pending
 
   std::string render(const engine_stats& storage) const;
 };
