@@ -3,9 +3,9 @@
 #include "protocol/channel.hpp"
 #include "protocol/event.hpp"
 #include "storage/clock.hpp"
+#include "storage/webhook_hooks.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -33,8 +33,7 @@ webhook_entry digest_entry(const std::string& eng, const digest& d, std::int64_t
   e.type = "notify.digest";
   e.ts = now;
   e.next_at = now;
-  e.body = boost::json::serialize(
-      boost::json::object{{"id", e.id}, {"type", e.type}, {"eng", eng}, {"ts", now}, {"data", digest_data(d)}});
+  e.body = webhook_body(e.id, e.type, eng, now, digest_data(d));
   return e;
 }
 }  // namespace
