@@ -32,7 +32,7 @@ struct digest_settings {
 // party's own latest post older than that is not seen (their read marker
 // still counts), and a stretch that began before them is timed from the
 // oldest of them.
-constexpr int digest_tail_events = 100;
+constexpr int digest_tail_events = 50;
 // `unread` stops counting here: the platform says "1000 or more".
 constexpr std::int64_t max_digest_unread = 1000;
 

@@ -21,6 +21,8 @@ constexpr std::int64_t retry_ms = 5000;
 constexpr std::int64_t max_sleep_ms = 60'000;
 // Digests remembered here before the stored ones are read again instead.
 constexpr std::size_t max_remembered = 100'000;
+// Looks in flight at once.
+constexpr int max_looks = 4;
 
 std::string at_key(const std::string& user) { return "at:" + user; }
 std::string through_key(const std::string& user) { return "through:" + user; }
@@ -38,7 +40,11 @@ webhook_entry digest_entry(const std::string& eng, const digest& d, std::int64_t
 }
 }  // namespace
 
+// Ends when its last step lets go of it, whichever step that is: `finished`
+// then frees its slot.
 struct digest_watcher::look {
+  std::function<void()> finished;
+  ~look() { finished(); }
   std::string eng;
   engagements::snapshot state;
   std::vector<digest_party> parties;
@@ -90,7 +96,8 @@ void digest_watcher::arm() {
 }
 
 void digest_watcher::on_timer() {
-  for (const auto& eng : due_.take_due(now_ms())) begin_look(eng);
+  for (const auto& eng : due_.take_due(now_ms())) queue_look(eng);
+  start_looks();
   arm();
 }
 
@@ -98,19 +105,39 @@ void digest_watcher::retry_later(const std::string& eng) {
   net::post(ioc_, [this, eng] { schedule_at(eng, now_ms() + retry_ms); });
 }
 
+void digest_watcher::queue_look(const std::string& eng) {
+  if (waiting_set_.insert(eng).second) waiting_.push_back(eng);
+}
+
+void digest_watcher::start_looks() {
+  while (!stopped_ && running_ < max_looks && !waiting_.empty()) {
+    auto eng = std::move(waiting_.front());
+    waiting_.pop_front();
+    waiting_set_.erase(eng);
+    ++running_;
+    begin_look(eng);
+  }
+}
+
 void digest_watcher::begin_look(const std::string& eng) {
-  book_.with_state(eng, false, [this, eng](result<engagements::snapshot> state) {
+  auto l = std::make_shared<look>();
+  l->finished = [this] {
+    net::post(ioc_, [this] {
+      --running_;
+      start_looks();
+    });
+  };
+  l->eng = eng;
+  book_.with_state(eng, false, [this, l](result<engagements::snapshot> state) {
     if (!state) {
       // Gone (it never held an event): nothing to look at.
       if (state.err().code == errc::not_found) return;
-      return retry_later(eng);
+      return retry_later(l->eng);
     }
-    auto l = std::make_shared<look>();
-    l->eng = eng;
     l->state = std::move(*state);
     l->parties = digest_parties(*l->state);
     if (l->parties.empty()) return;
-    read_tail(std::move(l));
+    read_tail(l);
   });
 }
 

@@ -8,6 +8,9 @@
 // due (the end of the hourly window, or later while a party is present); an
 // idle engagement costs nothing, and one timer waits for the earliest look.
 // A read needs no wake: it can only make a scheduled look find nothing.
+// At most max_looks looks run at once (the others wait in line), so that many
+// engagements due together (all of them `after` a restart) hold only a few
+// channel tails in memory.
 //
 // Several instances may find the same digest due: its id is derived from the
 // stretch it covers (digest_id), so the outbox stores it once.
@@ -29,10 +32,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace parley {
@@ -64,6 +69,8 @@ class digest_watcher {
   void retry_later(const std::string& eng);
   // The steps of one look: state, the channel's tail, read markers, presence,
   // the last digests; then the decision per party.
+  void queue_look(const std::string& eng);
+  void start_looks();
   void begin_look(const std::string& eng);
   void read_tail(std::shared_ptr<look> l);
   void read_markers(std::shared_ptr<look> l);
@@ -82,6 +89,9 @@ class digest_watcher {
   sla_windows windows_;
   boost::asio::steady_timer timer_;
   due_heap due_;  // the next look per engagement
+  std::deque<std::string> waiting_;            // due looks waiting for a free slot
+  std::unordered_set<std::string> waiting_set_;  // the same, to queue each engagement once
+  int running_ = 0;                             // looks in flight
   // Digests sent from here ("<eng>\n<user>"), ahead of the stored ones until
   // those are written; bounded like the read markers (forgetting costs a read).
   std::unordered_map<std::string, last_digest> sent_;
