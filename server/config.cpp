@@ -125,6 +125,7 @@ std::string check_webhook_options(const po::variables_map& vm, config& out, cons
   auto url = parse_webhook_url(out.webhook_url);
   if (!url) return "--webhook-url: " + url.err().message;
   if (!out.webhook_ca_file.empty() && !url->endpoint.tls) return "--webhook-ca-file needs an https --webhook-url";
+  if (!out.webhook_ca_file.empty() && !std::ifstream(out.webhook_ca_file)) return "cannot read --webhook-ca-file " + out.webhook_ca_file;
   if (secret_file.empty()) return "--webhook-url needs --webhook-secret-file";
   std::string why;
   out.webhook_secret = read_secret_file(secret_file, why);

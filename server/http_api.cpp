@@ -9,6 +9,7 @@
 #include "protocol/reply.hpp"
 #include "protocol/version.hpp"
 #include "server/static_files.hpp"
+#include "server/webhook_routes.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
 
@@ -428,6 +429,21 @@ void handle_decisions(const http_call& c) {
                 }));
 }
 
+// Protocol §9.8 (webhook_routes.cpp): the outbox for service and support tokens.
+void handle_webhooks(const http_call& c) {
+  if (!c.get()) return c.fail(errc::bad_request, "use GET");
+  auto who = c.authorize();
+  if (!who) return;
+  handle_webhook_list(c.h.webhooks(), *who, c.req, c.target, c.respond);
+}
+
+void handle_webhook_retry_route(const http_call& c) {
+  if (c.req.method() != http::verb::post) return c.fail(errc::bad_request, "use POST");
+  auto who = c.authorize();
+  if (!who) return;
+  handle_webhook_retry(c.h.webhooks(), *who, c.req, c.param, c.respond);
+}
+
 void handle_unknown_api(const http_call& c) { c.fail(errc::not_found, "no such API route"); }
 
 // The web client's files, with their validators: a matching If-None-Match answers 304.
@@ -481,6 +497,8 @@ const route routes[] = {
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/decisions"); }, false, handle_decisions},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/calendar.ics"); }, false, handle_calendar},
     {[](std::string_view p) { return path_middle(p, "/api/v1/engagements/", "/reviews"); }, false, handle_reviews},
+    {[](std::string_view p) { return exactly(p, "/api/v1/webhooks"); }, false, handle_webhooks},
+    {[](std::string_view p) { return path_middle(p, "/api/v1/webhooks/", "/retry"); }, false, handle_webhook_retry_route},
     {[](std::string_view p) { return p.starts_with("/api/") ? std::optional(p) : std::nullopt; }, false,
      handle_unknown_api},
     {any_path, false, handle_static},

@@ -495,6 +495,7 @@ void hub::check_engagement_exists(const std::string& eng, std::function<void(res
 // a workflow post answered after this commit is checked against a state that
 // includes it, and the state pushed after the event is built from it.
 void hub::on_committed(const committed_event& ev) {
+  if (commit_poke_) commit_poke_();
   if (ev.ch == revocations::channel) return on_revoked(ev);
   fanout_.deliver(ev, state_push_after(engagements_.on_committed(ev)));
 }

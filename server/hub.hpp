@@ -185,6 +185,12 @@ class hub {
   // Server going away: every connection flushes what is queued and closes.
   void close_all_members();
 
+  // The webhook outbox (protocol §9.8), for its routes.
+  webhook_outbox& webhooks() { return storage_; }
+  // Called after every commit this instance sees (cheap: the webhook sender's
+  // wake-up, as the commit may have stored hooks). Set once, before serving.
+  void on_commit(std::function<void()> poke) { commit_poke_ = std::move(poke); }
+
  private:
   struct post_attempt;
   void on_committed(const committed_event& ev);
@@ -222,6 +228,7 @@ class hub {
   availability_book availability_;
   std::shared_ptr<blob_store> files_;
   user_limits upload_rates_{upload_rates_of(cfg_)};
+  std::function<void()> commit_poke_;
   // Last: it holds the book and the first worker, so it goes first.
   std::unique_ptr<sla_watcher> service_levels_;
   // Offline digests (protocol §9.8), only with webhooks on; goes before the book too.

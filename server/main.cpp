@@ -8,6 +8,7 @@
 #include "server/listener.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
+#include "server/make_webhook_sender.hpp"
 #include "server/webhook_verify.hpp"
 #include "storage/clock.hpp"
 #include "storage/local_engine.hpp"
@@ -80,6 +81,7 @@ int serve(config cfg) {
     options.db_path = cfg.data_dir / "parley.db";
     options.max_queue = cfg.storage_queue;
     options.signer = keys.signer;
+    options.webhooks = !cfg.webhook_url.empty();
     storage = make_local_engine(options);
   } else {
     redis_engine_options options;
@@ -87,6 +89,7 @@ int serve(config cfg) {
     options.instance = cfg.instance;
     options.max_in_flight = cfg.storage_queue;
     options.signer = keys.signer;
+    options.webhooks = !cfg.webhook_url.empty();
     storage = make_redis_engine(options);
   }
   set_server_header(cfg.server_header);
@@ -106,6 +109,13 @@ int serve(config cfg) {
     });
   };
   arm_marker_flush();
+
+  // Webhooks (protocol §9.8): sent from the first worker, woken by every commit.
+  std::shared_ptr<webhook_sender> webhooks;
+  if (!cfg.webhook_url.empty()) {
+    webhooks = make_webhook_sender(cfg, *storage, h.workers().front()->ioc.get_executor(), h.stats());
+    h.on_commit([webhooks] { webhooks->poke(); });
+  }
 
   auto address = net::ip::make_address(cfg.listen_host);
   // Bound and listening now (the port is known); connections are accepted
@@ -139,6 +149,7 @@ int serve(config cfg) {
   if (cfg.dev && dev_secret) create_demo_engagement(h, cfg.secret, std::cerr);
   server->run();
   if (admin) admin->run();
+  if (webhooks) webhooks->start();
 
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
@@ -160,6 +171,7 @@ int serve(config cfg) {
   server->stop();
   if (admin) admin->stop();
   h.stop_service_levels();
+  if (webhooks) webhooks->stop();  // POSTs in flight are sent again after their lease (at least once)
   h.close_all_members();
   auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (h.stats().ws_connections.load() > 0 && std::chrono::steady_clock::now() < deadline)

@@ -1,17 +1,21 @@
 // The embedded engine's webhook outbox (sqlite_outbox.hpp). An engagement's
 // queue is its pending entries in `n` order (n: AUTOINCREMENT, so the order
-// of insertion, never reused); a lease row says which owner sends its first
-// entry now.
+// of insertion, never reused); webhook_queues holds each non-empty queue's
+// first entry and when it is due (kept with every change of the queue), and a
+// lease row says which owner sends that entry now.
 #include "storage/sqlite_outbox.hpp"
 
 #include "storage/sqlite_errors.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 namespace parley {
 namespace {
 
-// The columns every read of an entry selects, in entry_at's order.
+// The columns every read of an entry selects, in entry_at's order (the claim
+// names them with their table).
 #define PARLEY_ENTRY_COLUMNS "id, eng, type, ts, body, state, attempts, next_at, last_error, delivered_at"
 
 webhook_entry entry_at(const statement& st) {
@@ -43,13 +47,22 @@ sqlite_outbox_writer::sqlite_outbox_writer(const std::filesystem::path& path, sq
   prepare_or_throw(path, db, insert_,
                    "INSERT INTO webhook_outbox (id, eng, type, ts, body, state, attempts, next_at) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6) ON CONFLICT (id) DO NOTHING");
-  // The first pending entry of each engagement (index webhook_queue_heads), when due
-  // and not leased by another owner, oldest first.
+  // The first pending entry of each engagement (webhook_queues), when due and
+  // not leased by another owner, the longest due first: the due queues only
+  // are read, however many entries wait behind their heads.
   prepare_or_throw(path, db, first_due_,
-                   "SELECT " PARLEY_ENTRY_COLUMNS " FROM webhook_outbox o "
-                   "JOIN (SELECT min(n) AS first FROM webhook_outbox WHERE state = 'pending' GROUP BY eng) h "
-                   "ON o.n = h.first WHERE o.next_at <= ?1 AND NOT EXISTS (SELECT 1 FROM webhook_leases l "
-                   "WHERE l.eng = o.eng AND l.owner <> ?2 AND l.until > ?1) ORDER BY o.n LIMIT ?3");
+                   "SELECT o.id, o.eng, o.type, o.ts, o.body, o.state, o.attempts, o.next_at, o.last_error, "
+                   "o.delivered_at FROM webhook_queues q JOIN webhook_outbox o ON o.n = q.head "
+                   "WHERE q.next_at <= ?1 AND NOT EXISTS (SELECT 1 FROM webhook_leases l "
+                   "WHERE l.eng = q.eng AND l.owner <> ?2 AND l.until > ?1) ORDER BY q.next_at, q.head LIMIT ?3");
+  prepare_or_throw(path, db, add_queue_,
+                   "INSERT INTO webhook_queues (eng, head, next_at) VALUES (?1, ?2, ?3) ON CONFLICT (eng) DO NOTHING");
+  prepare_or_throw(path, db, find_head_,
+                   "SELECT n, next_at FROM webhook_outbox WHERE eng = ?1 AND state = 'pending' ORDER BY n LIMIT 1");
+  prepare_or_throw(path, db, set_head_,
+                   "INSERT INTO webhook_queues (eng, head, next_at) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (eng) DO UPDATE SET head = excluded.head, next_at = excluded.next_at");
+  prepare_or_throw(path, db, drop_queue_, "DELETE FROM webhook_queues WHERE eng = ?1");
   prepare_or_throw(path, db, lease_holder_, "SELECT owner FROM webhook_leases WHERE eng = ?1");
   prepare_or_throw(path, db, take_lease_,
                    "INSERT INTO webhook_leases (eng, owner, until) VALUES (?1, ?2, ?3) "
@@ -74,7 +87,35 @@ result<void> sqlite_outbox_writer::insert(const webhook_entry& e) {
   insert_.bind(4, e.ts);
   insert_.bind(5, std::string_view(e.body));
   insert_.bind(6, e.next_at);
-  return run(insert_, db_, "cannot store the webhook");
+  if (auto stored = run(insert_, db_, "cannot store the webhook"); !stored) return stored;
+  if (sqlite3_changes(db_.get()) == 0) return {};  // stored before
+  // The first entry of an empty queue is its head.
+  add_queue_.bind(1, std::string_view(e.eng));
+  add_queue_.bind(2, sqlite3_last_insert_rowid(db_.get()));
+  add_queue_.bind(3, e.next_at);
+  return run(add_queue_, db_, "cannot store the webhook queue");
+}
+
+// After the queue of `eng` changed: its first pending entry, or no queue.
+result<void> sqlite_outbox_writer::refresh_head(const std::string& eng) {
+  std::optional<std::pair<std::int64_t, std::int64_t>> head;
+  {
+    statement_use use(find_head_);
+    find_head_.bind(1, std::string_view(eng));
+    int rc = find_head_.step();
+    if (rc == SQLITE_ROW)
+      head.emplace(find_head_.column_int64(0), find_head_.column_int64(1));
+    else if (rc != SQLITE_DONE)
+      return storage_error(rc, db_, "cannot read the webhook queue");
+  }
+  if (!head) {
+    drop_queue_.bind(1, std::string_view(eng));
+    return run(drop_queue_, db_, "cannot store the webhook queue");
+  }
+  set_head_.bind(1, std::string_view(eng));
+  set_head_.bind(2, head->first);
+  set_head_.bind(3, head->second);
+  return run(set_head_, db_, "cannot store the webhook queue");
 }
 
 result<std::vector<webhook_entry>> sqlite_outbox_writer::claim(const std::string& owner, std::int64_t now,
@@ -133,6 +174,7 @@ result<void> sqlite_outbox_writer::finish(const std::string& owner, const std::s
   set_outcome_.bind(4, std::string_view(error));
   set_outcome_.bind(5, outcome.kind == webhook_outcome::delivered ? outcome.at : std::int64_t{0});
   if (auto set = run(set_outcome_, db_, "cannot record the webhook's outcome"); !set) return set;
+  if (auto refreshed = refresh_head(eng); !refreshed) return refreshed;
   release_.bind(1, std::string_view(eng));
   release_.bind(2, std::string_view(owner));
   return run(release_, db_, "cannot release the webhook lease");
@@ -152,6 +194,7 @@ result<webhook_entry> sqlite_outbox_writer::retry(const std::string& id, std::in
   requeue_.bind(1, std::string_view(id));
   requeue_.bind(2, now);
   if (auto set = run(requeue_, db_, "cannot re-queue the webhook"); !set) return set.err();
+  if (auto refreshed = refresh_head(e.eng); !refreshed) return refreshed.err();
   e.state = webhook_state::pending;
   e.attempts = 0;
   e.next_at = now;

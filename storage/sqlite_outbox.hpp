@@ -35,7 +35,10 @@ class sqlite_outbox_writer {
   result<void> prune(std::int64_t before);
 
  private:
+  result<void> refresh_head(const std::string& eng);
+
   sqlite_db& db_;
+  statement add_queue_, find_head_, set_head_, drop_queue_;
   statement insert_, first_due_, lease_holder_, take_lease_, release_, entry_state_, set_outcome_,
       requeue_, read_entry_, prune_;
 };

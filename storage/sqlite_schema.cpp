@@ -13,8 +13,8 @@ namespace {
 // Tables added later within version 1 (CREATE TABLE IF NOT EXISTS makes them
 // in an older database too): user_availability (protocol §9.3), sealed
 // (protocol §9.7: a review's sealed payload beside its event), engagement_files
-// and engagement_file_totals (protocol §9.6), webhook_outbox and
-// webhook_leases (protocol §9.8, sqlite_outbox.hpp).
+// and engagement_file_totals (protocol §9.6), webhook_outbox,
+// webhook_queues and webhook_leases (protocol §9.8, sqlite_outbox.hpp).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -92,6 +92,12 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
 CREATE INDEX IF NOT EXISTS webhook_queue_heads ON webhook_outbox (eng, n) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_by_state ON webhook_outbox (state, n);
 CREATE INDEX IF NOT EXISTS webhook_delivered ON webhook_outbox (delivered_at) WHERE state = 'delivered';
+CREATE TABLE IF NOT EXISTS webhook_queues (
+  eng TEXT PRIMARY KEY,
+  head INTEGER NOT NULL,
+  next_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_queues_due ON webhook_queues (next_at, head);
 CREATE TABLE IF NOT EXISTS webhook_leases (
   eng TEXT PRIMARY KEY,
   owner TEXT NOT NULL,

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 using namespace parley;
 using namespace parley::testing;
 
@@ -74,4 +76,26 @@ TEST_CASE("hooks survive a reopen with their state", "[webhooks]") {
   CHECK(ids_of(after) == ids_of(before));
   CHECK(after[0].attempts == 1);
   CHECK(after[0].last_error == "timeout");
+}
+
+TEST_CASE("an append that fails after its hooks were written keeps none of them", "[webhooks]") {
+  temp_dir dir("parley-webhooks-");
+  auto e = open_outbox(dir.path / "parley.db");
+  // A sealed payload already where the append's would go: its insert, after
+  // the hooks', fails, and the append's savepoint is rolled back.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open((dir.path / "parley.db").string().c_str(), &raw) == SQLITE_OK);
+  sqlite3_busy_timeout(raw, 5000);
+  REQUIRE(sqlite3_exec(raw, "INSERT INTO sealed (ch, seq, payload) VALUES ('eng:a', 1, 'x')", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+
+  append_request req = one(phase_event("a", "active", "completion"));
+  req.sealed = "payload";
+  REQUIRE_FALSE(append_sync(*e, std::move(req)));
+  CHECK(pending(*e).empty());
+  CHECK(head_of(*e, "eng:a")->head == 0);
+
+  hook(*e, "a", "completion");
+  CHECK(pending(*e).size() == 1);
 }

@@ -3,7 +3,10 @@
 // with one sender per queue, and global indices rebuilt after they were lost.
 #include "webhook_contract.hpp"
 #include "redis_fixture.hpp"
+#include "storage/redis_append.hpp"
 #include "storage/redis_engine.hpp"
+#include "storage/redis_keys.hpp"
+#include "storage/redis_slot.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -130,4 +133,32 @@ TEST_CASE("redis: global indices lost (a crash after the script) are rebuilt fro
   REQUIRE(claimed);
   CHECK(claimed->size() == 2);
   CHECK(stats_sync(*e)->pending == 2);
+}
+
+TEST_CASE("redis: an append's hooks are written to keys of its engagement's slot", "[redis][webhooks]") {
+  append_request req;
+  event flag = make_event("eng:42", "u1", "x");
+  flag.kind = "flag";
+  flag.body = {{"type", "risk"}, {"text", "late"}};
+  req.events.push_back(flag);
+  req.events.push_back(phase_event("42", "active", "completion"));
+  req.sealed = "payload";
+  auto plan = plan_append(req.events, std::nullopt, {}, 1000, log_tail{}, nullptr);
+  auto hooks = webhook_entries_of(plan, {});
+  REQUIRE(hooks.size() == 2);
+  auto call = append_args::pinned(req, plan, hooks);
+  REQUIRE(call);
+  auto args = call->command("epoch");
+  const auto keys = static_cast<std::size_t>(std::stoi(args.at(0)));
+  // cids, log, meta and stream of the one channel, sealed, wh:meta, wh:queue and one per hook.
+  REQUIRE(keys == 2 + 2 + 1 + 2 + hooks.size());
+  for (std::size_t k = 1; k <= keys; ++k) CHECK(redis_key_slot(args[k]) == redis_key_slot(log_key("42")));
+  CHECK(args[keys] == webhook_entry_key("42", hooks.back().id));
+  // The sealed payload stays the last argument.
+  CHECK(args.back() == "payload");
+
+  // Hooks of two engagements in one append are refused.
+  auto other = hooks;
+  other[1].eng = "43";
+  CHECK_FALSE(append_args::pinned(req, plan, other));
 }
