@@ -17,8 +17,6 @@ namespace net = boost::asio;
 namespace {
 // After a failed read or enqueue the look is tried again this much later.
 constexpr std::int64_t retry_ms = 5000;
-// The timer never sleeps longer, so that a wall-clock jump is noticed.
-constexpr std::int64_t max_sleep_ms = 60'000;
 // Digests remembered here before the stored ones are read again instead.
 constexpr std::size_t max_remembered = 100'000;
 // Looks in flight at once.
@@ -63,7 +61,10 @@ digest_watcher::digest_watcher(net::io_context& ioc, engine& storage, webhook_ou
       markers_(std::move(markers)),
       settings_(settings),
       windows_(windows),
-      timer_(ioc) {}
+      due_(ioc, [this](const std::string& eng) {
+        queue_look(eng);
+        start_looks();
+      }) {}
 
 void digest_watcher::schedule(const engagement_state& s) {
   if (s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return;
@@ -74,7 +75,7 @@ void digest_watcher::schedule(const engagement_state& s) {
 void digest_watcher::stop() {
   net::post(ioc_, [this] {
     stopped_ = true;
-    timer_.cancel();
+    due_.cancel();
   });
 }
 
@@ -82,23 +83,7 @@ void digest_watcher::stop() {
 void digest_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (stopped_) return;
   if (auto current = due_.due_of(eng); current && *current <= due) return;
-  if (due_.set(eng, due)) arm();
-}
-
-void digest_watcher::arm() {
-  auto top = due_.top();
-  if (!top) return;
-  auto wait = std::clamp<std::int64_t>(*top - now_ms(), 0, max_sleep_ms);
-  timer_.expires_after(std::chrono::milliseconds(wait));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) on_timer();
-  });
-}
-
-void digest_watcher::on_timer() {
-  for (const auto& eng : due_.take_due(now_ms())) queue_look(eng);
-  start_looks();
-  arm();
+  due_.set(eng, due);
 }
 
 void digest_watcher::retry_later(const std::string& eng) {

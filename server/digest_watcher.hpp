@@ -23,13 +23,12 @@
 // and makes the same id: the outbox still holds the digest once.
 #include "protocol/digests.hpp"
 #include "protocol/service_levels.hpp"
-#include "server/due_heap.hpp"
+#include "server/due_timer.hpp"
 #include "server/engagements.hpp"
 #include "storage/engine.hpp"
 #include "storage/webhook_outbox.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -64,8 +63,6 @@ class digest_watcher {
   struct look;  // one look at an engagement, gathering what the rule needs
 
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread; keeps the earlier
-  void arm();
-  void on_timer();
   void retry_later(const std::string& eng);
   // The steps of one look: state, the channel's tail, read markers, presence,
   // the last digests; then the decision per party.
@@ -87,8 +84,7 @@ class digest_watcher {
   markers_fn markers_;
   digest_settings settings_;
   sla_windows windows_;
-  boost::asio::steady_timer timer_;
-  due_heap due_;  // the next look per engagement
+  due_timer due_;  // the next look per engagement
   std::deque<std::string> waiting_;            // due looks waiting for a free slot
   std::unordered_set<std::string> waiting_set_;  // the same, to queue each engagement once
   int running_ = 0;                             // looks in flight

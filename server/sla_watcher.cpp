@@ -17,8 +17,6 @@ namespace net = boost::asio;
 namespace {
 // After a failed append the miss is tried again this much later.
 constexpr std::int64_t retry_ms = 5000;
-// The timer never sleeps longer, so that a wall-clock jump is noticed.
-constexpr std::int64_t max_sleep_ms = 60'000;
 
 // The earlier of a service level's next miss and a call's next reminder.
 std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
@@ -28,7 +26,8 @@ std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optiona
 }  // namespace
 
 sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows)
-    : ioc_(ioc), storage_(storage), book_(book), windows_(windows), timer_(ioc) {}
+    : ioc_(ioc), storage_(storage), book_(book), windows_(windows),
+      due_(ioc, [this](const std::string& eng) { post_misses(eng); }) {}
 
 void sla_watcher::start() {
   storage_.list_engagements([this](result<std::vector<std::string>> ids) {
@@ -74,28 +73,13 @@ void sla_watcher::schedule(const engagement_state& s) {
 void sla_watcher::stop() {
   net::post(ioc_, [this] {
     stopped_ = true;
-    timer_.cancel();
+    due_.cancel();
   });
 }
 
 void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (stopped_) return;
-  if (due_.set(eng, due)) arm();
-}
-
-void sla_watcher::arm() {
-  auto top = due_.top();
-  if (!top) return;
-  auto wait = std::clamp<std::int64_t>(*top - now_ms(), 0, max_sleep_ms);
-  timer_.expires_after(std::chrono::milliseconds(wait));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) on_timer();
-  });
-}
-
-void sla_watcher::on_timer() {
-  for (const auto& eng : due_.take_due(now_ms())) post_misses(eng);
-  arm();
+  due_.set(eng, due);
 }
 
 void sla_watcher::retry_later(const std::string& eng) {

@@ -6,7 +6,7 @@
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
 #include "server/availability_book.hpp"
-#include "server/due_heap.hpp"
+#include "server/due_timer.hpp"
 #include "server/engagements.hpp"
 #include "storage/engine.hpp"
 
@@ -43,8 +43,6 @@ class sla_watcher {
  private:
   void load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i);
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
-  void arm();
-  void on_timer();
   void post_misses(const std::string& eng);
   void post_with(const std::string& eng, const engagement_state& s, const std::optional<owing_availability>& owing);
   std::optional<owing_availability> cached_owing(const engagement_state& s) const;
@@ -71,8 +69,7 @@ class sla_watcher {
   engine& storage_;
   engagements& book_;
   sla_windows windows_;
-  boost::asio::steady_timer timer_;
-  due_heap due_;  // the next due per engagement
+  due_timer due_;  // the next due per engagement
   bool stopped_ = false;
   availability_book* known_ = nullptr;
 };
