@@ -123,9 +123,9 @@ void redis_outbox::enqueue(std::vector<webhook_entry> entries, std::function<voi
 
 void redis_outbox::claim(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
                          std::function<void(result<std::vector<webhook_entry>>)> done) {
+  prune_delivered(now);
   if (limit <= 0) return done(std::vector<webhook_entry>{});
   limit = std::min(limit, max_webhook_page);
-  prune_delivered(now);
   auto round = std::make_shared<claim_round>();
   round->owner = std::move(owner);
   round->now = now;

@@ -99,3 +99,9 @@ TEST_CASE("an append that fails after its hooks were written keeps none of them"
   hook(*e, "a", "completion");
   CHECK(pending(*e).size() == 1);
 }
+
+TEST_CASE("delivered hooks are listed for the retention period, then pruned", "[webhooks]") {
+  temp_dir dir("parley-webhooks-");
+  auto e = open_outbox(dir.path / "parley.db");
+  check_retention(*e);
+}

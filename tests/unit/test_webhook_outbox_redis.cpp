@@ -162,3 +162,10 @@ TEST_CASE("redis: an append's hooks are written to keys of its engagement's slot
   other[1].eng = "43";
   CHECK_FALSE(append_args::pinned(req, plan, other));
 }
+
+TEST_CASE("redis: delivered hooks are listed for the retention period, then pruned", "[redis][webhooks]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_outbox(redis);
+  check_retention(*e);
+}

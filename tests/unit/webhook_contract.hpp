@@ -321,6 +321,27 @@ inline void check_enqueue(engine& e) {
   REQUIRE(enqueue_sync(e, {}));
 }
 
+// Delivered entries are listed for the retention period, then pruned by a
+// later claim; pending ones stay however old they are.
+inline void check_retention(engine& e) {
+  hook(e, "a", "agreement");
+  hook(e, "b", "agreement");
+  const std::int64_t now = wall_ms() + 1000;
+  auto claimed = claim_sync(e, "s", now, 30000, 1);
+  REQUIRE(claimed);
+  REQUIRE(claimed->size() == 1);
+  finish_ok(e, "s", (*claimed)[0], delivered_at(now));
+  const std::int64_t later = now + webhook_retention_ms + 1;
+  auto before = claim_sync(e, "s", now + webhook_retention_ms - 1, 30000, 0);
+  REQUIRE(before);
+  CHECK(list_sync(e, webhook_state::delivered)->entries.size() == 1);
+  auto pruning = claim_sync(e, "s", later, 30000, 1);
+  REQUIRE(pruning);
+  CHECK(pruning->size() == 1);
+  CHECK(list_sync(e, webhook_state::delivered)->entries.empty());
+  CHECK(pending(e).size() == 1);
+}
+
 // With webhooks off nothing is stored, whatever is appended or enqueued.
 inline void check_webhooks_off(engine& e) {
   hook(e, "a", "agreement");
