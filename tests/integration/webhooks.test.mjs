@@ -400,7 +400,9 @@ describe('webhooks from two instances on one Redis', { skip: clusterSkip }, () =
     await rx.fail({ count: -1, mode: 'status', status: 500 });
     const e = await engagement(a, 'wh-takeover');
     await raiseFlags(e, 1);
-    await pollUntil(async () => (await flagHooks(rx, e.eng, { accepted: false })).length >= 2 || undefined, ARRIVES_WITHIN_MS,
+    // The engagement's first hook (its queue's head) is refused twice: the sender is in its retries.
+    const ofEng = (list) => list.filter((r) => bodyOf(r).eng === e.eng);
+    await pollUntil(async () => ofEng(await rx.requests()).length >= 2 || undefined, ARRIVES_WITHIN_MS,
       'two refused attempts');
     const retries = async (s) => metric(await metricsOf(s), 'parley_webhook_deliveries_total{result="retry"}');
     const [ra, rb] = [await retries(a), await retries(b)];
@@ -412,10 +414,11 @@ describe('webhooks from two instances on one Redis', { skip: clusterSkip }, () =
     const [accepted] = await pollUntil(async () => {
       const got = await flagHooks(rx, e.eng);
       return got.length ? got : undefined;
-    }, TAKEOVER_WITHIN_MS, 'the survivor sends the hook');
+    }, TAKEOVER_WITHIN_MS, 'the survivor sends the hooks');
     await sleep(SETTLE_MS);
-    assert.equal((await flagHooks(rx, e.eng)).length, 1, 'accepted once');
+    const mine = ofEng(await rx.accepted());
+    for (const [id, n] of countsById(mine)) assert.equal(n, 1, `hook ${id} accepted ${n} times`);
     assert.ok(signatureValid(accepted));
-    assert.equal(await delivered(survivor), survivorBefore + 1, 'the survivor delivered it');
+    assert.equal(await delivered(survivor), survivorBefore + mine.length, 'the survivor delivered them');
   });
 });
