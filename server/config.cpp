@@ -146,6 +146,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string proposal_ttl = "72h";
   std::string review_window = "3d", review_warning = "24h";
   std::string review_period = "14d";
+  std::string digest_after = "15m", digest_every = "1h";
   std::string webhook_secret_file, webhook_retry_for = "3d";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
@@ -214,6 +215,9 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("status-sla", po::value(&status_sla)->default_value(status_sla), "time without a status update during active")
     ("phase-limits", po::value(&phase_limits_text)->default_value(phase_limits_text), "upper bound of each phase");
   add_s3_options(desc, out);
+  desc.add_options()
+    ("digest-after", po::value(&digest_after)->default_value(digest_after), "time a party not connected has had unread events before a notify.digest webhook tells the platform (units ms, s, m, h, d)")
+    ("digest-every", po::value(&digest_every)->default_value(digest_every), "shortest time between two digests to one party of one engagement");
   add_webhook_options(desc, out, webhook_secret_file, webhook_retry_for);
   // clang-format on
 
@@ -301,6 +305,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   auto period = parse_duration(review_period);
   if (!period) return fail("--review-period: " + period.err().message);
   out.sla.phases.review_period_ms = out.open_limits.review_period_ms = *period;
+  auto after = parse_duration(digest_after);
+  if (!after) return fail("--digest-after: " + after.err().message);
+  auto every = parse_duration(digest_every);
+  if (!every) return fail("--digest-every: " + every.err().message);
+  out.digests = {*after, *every};
 
   if (auto why = check_s3_options(vm, out); !why.empty()) return fail(why);
   if (auto why = check_webhook_options(vm, out, webhook_secret_file, webhook_retry_for); !why.empty()) return fail(why);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "protocol/engagement.hpp"
+#include "protocol/digests.hpp"
 #include "protocol/service_levels.hpp"
 
 namespace parley {
@@ -85,6 +86,8 @@ struct config {
 
   // Service levels of protocol §4.
   sla_windows sla;
+  // Offline digests (protocol §9.8 notify.digest), sent only with webhooks on.
+  digest_settings digests;
 
   // Uploaded files in an S3-compatible object store instead of a directory
   // (s3_blob_store): endpoint http(s)://host:port, empty for none. The

@@ -7,6 +7,7 @@
 #include "protocol/frame.hpp"
 #include "protocol/invitation.hpp"
 #include "protocol/reviews.hpp"
+#include "server/digest_watcher.hpp"
 #include "server/sla_watcher.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
@@ -98,7 +99,15 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
       }) {
   service_levels_ = std::make_unique<sla_watcher>(fanout_.workers().front()->ioc, storage_, engagements_, cfg.sla);
   service_levels_->use_availability(availability_);
-  engagements_.set_on_change([this](const engagement_state& s) { service_levels_->schedule(s); });
+  if (!cfg.webhook_url.empty()) {
+    digests_ = std::make_unique<digest_watcher>(
+        fanout_.workers().front()->ioc, storage_, storage_, engagements_,
+        [this](const std::string& ch, auto done) { read_markers_of(ch, std::move(done)); }, cfg.digests, cfg.sla);
+  }
+  engagements_.set_on_change([this](const engagement_state& s) {
+    service_levels_->schedule(s);
+    if (digests_) digests_->schedule(s);
+  });
   storage_.set_sink([this](const committed_event& ev) { on_committed(ev); });
   // Joined or left: either way the user was seen just now.
   membership_.set_describe([this](const user& who, bool) { return presence_entry(who, true); });
@@ -112,7 +121,10 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
 hub::~hub() = default;
 
 void hub::start_service_levels() { service_levels_->start(); }
-void hub::stop_service_levels() { service_levels_->stop(); }
+void hub::stop_service_levels() {
+  service_levels_->stop();
+  if (digests_) digests_->stop();
+}
 
 result<claims> hub::authenticate(std::string_view token) const {
   token_policy policy;

@@ -39,6 +39,7 @@ struct post_ack {
 };
 
 class sla_watcher;
+class digest_watcher;
 user_limit_rates upload_rates_of(const config& cfg);
 
 class hub {
@@ -230,6 +231,8 @@ class hub {
   std::function<void()> commit_poke_;
   // Last: it holds the book and the first worker, so it goes first.
   std::unique_ptr<sla_watcher> service_levels_;
+  // Offline digests (protocol §9.8), only with webhooks on; goes before the book too.
+  std::unique_ptr<digest_watcher> digests_;
 };
 
 // The per-user rates of `cfg` (protocol §9.10).

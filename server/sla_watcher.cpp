@@ -17,8 +17,6 @@ namespace net = boost::asio;
 namespace {
 // After a failed append the miss is tried again this much later.
 constexpr std::int64_t retry_ms = 5000;
-// The timer never sleeps longer, so that a wall-clock jump is noticed.
-constexpr std::int64_t max_sleep_ms = 60'000;
 
 // The earlier of a service level's next miss and a call's next reminder.
 std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
@@ -28,7 +26,8 @@ std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optiona
 }  // namespace
 
 sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows)
-    : ioc_(ioc), storage_(storage), book_(book), windows_(windows), timer_(ioc) {}
+    : ioc_(ioc), storage_(storage), book_(book), windows_(windows),
+      due_(ioc, [this](const std::string& eng) { post_misses(eng); }) {}
 
 void sla_watcher::start() {
   storage_.list_engagements([this](result<std::vector<std::string>> ids) {
@@ -74,49 +73,13 @@ void sla_watcher::schedule(const engagement_state& s) {
 void sla_watcher::stop() {
   net::post(ioc_, [this] {
     stopped_ = true;
-    timer_.cancel();
+    due_.cancel();
   });
 }
 
 void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
   if (stopped_) return;
-  auto [it, fresh] = due_.try_emplace(eng, due);
-  if (!fresh && it->second == due) return;
-  it->second = due;
-  heap_.push({due, eng});
-  // Superseded items stay in the heap until they reach its top, which for a
-  // due days ahead is days away: an engagement rescheduled on every event (a
-  // status a second) would grow it without bound. When they outnumber the live
-  // ones, the heap is rebuilt from due_.
-  if (heap_.size() > 2 * due_.size() + 1024) {
-    std::vector<item> live;
-    live.reserve(due_.size());
-    for (const auto& [name, when] : due_) live.push_back({when, name});
-    heap_ = decltype(heap_)(std::greater<>(), std::move(live));
-  }
-  arm();
-}
-
-void sla_watcher::arm() {
-  if (heap_.empty()) return;
-  auto wait = std::clamp<std::int64_t>(heap_.top().due - now_ms(), 0, max_sleep_ms);
-  timer_.expires_after(std::chrono::milliseconds(wait));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) on_timer();
-  });
-}
-
-void sla_watcher::on_timer() {
-  auto now = now_ms();
-  while (!heap_.empty() && heap_.top().due <= now) {
-    auto top = heap_.top();
-    heap_.pop();
-    auto it = due_.find(top.eng);
-    if (it == due_.end() || it->second != top.due) continue;  // superseded
-    due_.erase(it);
-    post_misses(top.eng);
-  }
-  arm();
+  due_.set(eng, due);
 }
 
 void sla_watcher::retry_later(const std::string& eng) {

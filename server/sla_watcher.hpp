@@ -6,6 +6,7 @@
 // engagement costs nothing per tick, one timer waits for the earliest.
 #include "protocol/service_levels.hpp"
 #include "server/availability_book.hpp"
+#include "server/due_timer.hpp"
 #include "server/engagements.hpp"
 #include "storage/engine.hpp"
 
@@ -40,15 +41,8 @@ class sla_watcher {
   void use_availability(availability_book& known) { known_ = &known; }
 
  private:
-  struct item {
-    std::int64_t due = 0;
-    std::string eng;
-    bool operator>(const item& o) const { return due > o.due; }
-  };
   void load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i);
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
-  void arm();
-  void on_timer();
   void post_misses(const std::string& eng);
   void post_with(const std::string& eng, const engagement_state& s, const std::optional<owing_availability>& owing);
   std::optional<owing_availability> cached_owing(const engagement_state& s) const;
@@ -75,9 +69,7 @@ class sla_watcher {
   engine& storage_;
   engagements& book_;
   sla_windows windows_;
-  boost::asio::steady_timer timer_;
-  std::priority_queue<item, std::vector<item>, std::greater<>> heap_;
-  std::unordered_map<std::string, std::int64_t> due_;  // the current due per engagement; older heap items are stale
+  due_timer due_;  // the next due per engagement
   bool stopped_ = false;
   availability_book* known_ = nullptr;
 };
