@@ -122,6 +122,8 @@ function runVerify(args, input) {
     proc.stderr.on('data', (d) => { err += d; });
     proc.on('error', reject);
     proc.on('exit', (code) => resolve({ code, out, err }));
+    // A usage error exits before reading its input: the pipe may close first.
+    proc.stdin.on('error', () => {});
     proc.stdin.end(input);
   });
 }
