@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -189,6 +190,9 @@ int serve(config cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // hiredis writes to Redis with plain send(): a Redis that goes away mid-write
+  // must be a connection error (EPIPE), not a signal that kills the server.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc >= 2 && std::strcmp(argv[1], "verify-log") == 0) {
     return verify_log_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   }
