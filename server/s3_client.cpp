@@ -77,13 +77,13 @@ class sha256_stream {
   EVP_MD_CTX* ctx_;
 };
 
+}  // namespace
+
 std::string host_header(const s3_endpoint& e) {
   std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
   bool default_port = (e.tls && e.port == "443") || (!e.tls && e.port == "80");
   return default_port ? host : host + ":" + e.port;
 }
-
-}  // namespace
 
 result<s3_endpoint> parse_s3_endpoint(std::string_view url) {
   auto bad = [&](std::string why) {

@@ -34,6 +34,10 @@ struct s3_endpoint {
 // Parses --s3-endpoint. No path, query, or user part: the bucket is its own option.
 result<s3_endpoint> parse_s3_endpoint(std::string_view url);
 
+// The Host header for `e`: an IPv6 host in brackets, the port only when it is
+// not the scheme's default (also the webhook client's).
+std::string host_header(const s3_endpoint& e);
+
 struct s3_settings {
   s3_endpoint endpoint;
   std::string bucket;

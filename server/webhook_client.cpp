@@ -37,12 +37,6 @@ error failed_step(std::string_view step, const boost::system::error_code& ec) {
   return make_error(errc::unavailable, std::string(step) + ": " + ec.message());
 }
 
-std::string host_header(const s3_endpoint& e) {
-  std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
-  bool default_port = (e.tls && e.port == "443") || (!e.tls && e.port == "80");
-  return default_port ? host : host + ":" + e.port;
-}
-
 }  // namespace
 
 result<webhook_target> parse_webhook_url(std::string_view url) {
