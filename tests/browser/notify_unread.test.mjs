@@ -58,7 +58,8 @@ test('a message while the tab is hidden counts in the title until the tab is sho
   assert.equal((await apiPost(suite.server, bob, `eng:${eng}`, 'message', { text: 'Are you there?' })).status, 201);
   await alice.locator('[data-testid="message-text"]', { hasText: 'Are you there?' }).waitFor();
   await until(async () => (await title(alice)) === `(1) Engagement ${eng} · Parley`, { message: 'the count while hidden' });
-  assert.ok((await icon(alice)).startsWith('data:image/png;base64,'));
+  // The badge is drawn once the base icon has loaded, after the title.
+  await until(async () => (await icon(alice)).startsWith('data:image/png;base64,'), { message: 'the favicon with a badge while hidden' });
 
   await alice.evaluate(() => window.parleyTestSetHidden(false));
   await until(async () => (await title(alice)) === `Engagement ${eng} · Parley`, { message: 'the count cleared when shown' });
