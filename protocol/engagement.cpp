@@ -107,9 +107,16 @@ void add_invitation_json(boost::json::object& o, const engagement_state& s) {
 
 }  // namespace
 
+std::int64_t state_revision(const engagement_state& s) {
+  std::int64_t sum = 0;
+  for (const auto& [ch, seq] : s.applied) sum += seq;
+  return sum;
+}
+
 boost::json::object shared_state_json(const engagement_state& s, const phase_limits& limits,
                                       std::optional<std::int64_t> reply_due) {
   boost::json::object o;
+  o["revision"] = state_revision(s);
   o["phase"] = phase_name(s.phase);
   o["phase_since"] = s.phase_since_ms;
   if (auto due = phase_due(s, limits)) {

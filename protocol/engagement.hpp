@@ -235,6 +235,11 @@ std::optional<std::string_view> named_party(const engagement_state& s, side part
 // `not_found` "engagement <id> does not exist": an id no party has used yet.
 error engagement_not_found(std::string_view eng);
 
+// Grows with every event the state reflects: the sum of the last seqs applied
+// in eng:<id> and eng:<id>:mediation. Clients keep the state with the highest
+// one, whatever order a join reply, a push and an HTTP read arrive in.
+std::int64_t state_revision(const engagement_state& s);
+
 // phase_since + the phase's bound; none once closed. While `active`, the
 // agreed due date instead when one is set (§9.4).
 std::optional<std::int64_t> phase_due(const engagement_state& s, const phase_limits& limits);

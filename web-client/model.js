@@ -130,9 +130,16 @@ export class EngagementModel {
   }
 
   // The server's state (join reply, HTTP or a `state` push).
-  applyState(state) {
+  // Keeps the newer of two states by their `revision`: an HTTP read answered
+  // after a push can carry an older one. A join reply (`fresh`) is always
+  // taken: it follows every earlier push on its connection, and after the
+  // loss of Redis data the revisions may start lower. False when dropped.
+  applyState(state, { fresh = false } = {}) {
+    const known = this.state && this.state.revision;
+    if (!fresh && Number.isInteger(known) && Number.isInteger(state.revision) && state.revision < known) return false;
     this.state = state;
     this.stateVersion += 1;
+    return true;
   }
 
   // Feeds events from eng:<id> or eng:<id>:mediation into the cards drawn from them.

@@ -193,7 +193,7 @@ export class Session {
     c.loadPresence(join);
     presenceArrived(this, join.presence);
     const info = engagementOf(ch);
-    if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state);
+    if (info && join.state && typeof join.state === 'object') this.applyState(info.id, join.state, { fresh: true });
     if (this.current && this.current.ch === ch) { renderPresence(this); this.markRead(); }
     // Stored read markers are named from presence: redraw "Seen by".
     if (this.view && this.view.ch === ch) this.view.renderReceipt();
@@ -287,11 +287,11 @@ export class Session {
   }
 
   // The server's state of engagement `id` (join reply, HTTP, or a `state` push).
-  applyState(id, state) {
+  applyState(id, state, { fresh = false } = {}) {
     if (!ENG_ID.test(String(id)) || !state || typeof state !== 'object' || typeof state.phase !== 'string') return;
     const eng = this.ensureEngagement(id);
     const before = eng.state ? this.actions(id) : null;
-    eng.applyState(state);
+    if (!eng.applyState(state, { fresh })) return;
     this.notifier.stateApplied(id, before);
     this.engagementChanged(id);
   }

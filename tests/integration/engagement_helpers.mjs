@@ -168,6 +168,8 @@ export function normaliseState(s) {
   const out = { ...s };
   // `can` is the reader's own (protocol §9.9): compared apart from the shared model.
   delete out.can;
+  // `revision` follows the channels' heads: compared with them apart (engagement.test.mjs).
+  delete out.revision;
   // owed_reply.due depends on the reply window and the owing user's
   // availability (§9.3): the service-level and availability suites check it.
   if (out.owed_reply && typeof out.owed_reply === 'object') {

@@ -597,7 +597,7 @@ TEST_CASE("state_json has the protocol's shape", "[rules]") {
   harness h;
   auto fresh = state_json(h.state, phase_limits{}, reader);
   CHECK(boost::json::serialize(fresh) ==
-        R"({"phase":"discovery","phase_since":1764000000000,"phase_due":1764172800000,"agreement":null,)"
+        R"({"revision":0,"phase":"discovery","phase_since":1764000000000,"phase_due":1764172800000,"agreement":null,)"
         R"("open_flags":[],"open_proposals":[],"owed_reply":null,"last_status_ts":null,"due":null,)"
         R"("title":null,"details":null,"parties":null,"requirements":[],)"
         R"("settings":{"revisions":2,"review_days":3},"calls":[],"deliverables":{},)"
@@ -625,6 +625,8 @@ TEST_CASE("state_json has the protocol's shape", "[rules]") {
   h.must(client, "decision", decision_body(p, "accepted"));
   CHECK(state_json(h.state, phase_limits{}, reader).at("agreement") ==
         boost::json::object{{"terms", {{"price", 10}}}, {"version", 1}});
+  // One more for each event the state reflects.
+  CHECK(state_json(h.state, phase_limits{}, reader).at("revision") == static_cast<std::int64_t>(h.log.size()));
 }
 
 TEST_CASE("replaying the stored events rebuilds the same state, and replaying twice changes nothing",

@@ -69,6 +69,8 @@ export interface KindBodies {
 
 /** The engagement's state (protocol §4, §9.9); only the commonest fields typed. */
 export interface EngagementState {
+  /** Grows with every event the state reflects: of two states, keep the higher. */
+  revision: number;
   phase: string;
   phase_since: number;
   phase_due: number | null;
