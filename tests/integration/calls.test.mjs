@@ -233,8 +233,11 @@ describe('two instances on one Redis', { skip: clusterSkip }, () => {
     const seq = await proposeOk(a, t.client, eng, { slots: [slot(start, 30)] });
     const accepted = await accept(b, t.expert, eng, seq, 0);
     assert.equal(accepted.status, 201, accepted.text);
-    // Each instance has the engagement loaded and the call scheduled.
-    for (const srv of [a, b]) assert.equal((await httpState(srv, t.client, eng)).calls.length, 1);
+    // Each instance has the engagement loaded and the call scheduled (the
+    // decision reaches the instance it was not posted on through Redis).
+    for (const srv of [a, b]) {
+      await pollUntil(async () => (await httpState(srv, t.client, eng)).calls.length === 1, 10000, 'the call on each instance');
+    }
     await pollUntil(async () => reminders(await httpAllEvents(a, t.client, ch)).length > 0, 20000, 'the reminder');
     await sleep(2000);
     for (const srv of [a, b]) assert.equal(reminders(await httpAllEvents(srv, t.client, ch)).length, 1);
