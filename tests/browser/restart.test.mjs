@@ -95,4 +95,36 @@ for (const signal of ['SIGKILL', 'SIGTERM']) {
   });
 }
 
+// A server that comes back without its data (a new epoch) makes the page
+// join afresh and redraw the channel: the draft must survive that redraw.
+test('a message being typed stays in the box, with the caret, when the page joins a channel afresh', { skip }, async () => {
+  const eng = uniqueEng('restart-draft');
+  const kai = token({ sub: 'u-kai', name: 'Kai', role: 'client', eng: [eng] });
+  const page = await openClient(browser, server, kai);
+  await waitOnline(page);
+  assert.equal((await apiPost(server, kai, `eng:${eng}`, 'message', { text: 'Before the loss.' })).status, 201);
+  await page.locator('[data-testid="message-text"]', { hasText: 'Before the loss.' }).waitFor();
+  const input = page.getByTestId('composer-input');
+  await input.click();
+  await input.fill('Half a thought about the\nsecond milestone');
+  await input.press('ArrowLeft');
+
+  const old = server;
+  await old.stop('SIGKILL');
+  await page.locator('[data-testid="connection-state"]:not([data-state="online"])').waitFor();
+  server = await startServer({ port: old.port });
+  const fresh = server;
+  server.cleanup = async () => { await fresh.stop(); await old.cleanup(); };
+  await waitOnline(page, 30000);
+  // The channel starts again from the new epoch's opening event alone, drawn afresh.
+  await until(async () => (await timelineSeqs(page)).length === 1, { timeout: 15000, message: 'the channel joined afresh' });
+  assert.equal(await input.inputValue(), 'Half a thought about the\nsecond milestone');
+  assert.ok(await input.evaluate((el) => document.activeElement === el), 'the box keeps the focus');
+  const caret = await input.evaluate((el) => [el.selectionStart, el.selectionEnd]);
+  assert.deepEqual(caret, [40, 40], 'the caret where it was');
+  assert.equal(await page.getByTestId('pending-post').count(), 0, 'nothing was sent');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 export { restart };

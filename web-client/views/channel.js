@@ -2,7 +2,7 @@
 // timeline and the composer.
 import { h, replaceChildren, setText } from '../dom.js';
 import { TimelineView } from './timeline.js';
-import { composer, renderActions, renderTyping, renderPendingPosts } from './composer.js';
+import { composer, fitComposer, renderActions, renderTyping, renderPendingPosts } from './composer.js';
 import { renderPhaseTrack } from './details.js';
 import { engagementBanner } from './invitation.js';
 import { requirementsCallout } from './requirements.js';
@@ -35,6 +35,22 @@ function renderChannelTitle(s) {
   document.title = `${unread ? unread[0] : ''}${title} · Parley`;
 }
 
+function keepDraft(e, ch) {
+  const input = e.input;
+  if (!input || e.composerCh !== ch || !input.isConnected) return null;
+  return { text: input.value, focused: document.activeElement === input, start: input.selectionStart, end: input.selectionEnd };
+}
+
+function restoreDraft(e, draft) {
+  if (!draft || !e.input) return;
+  e.input.value = draft.text;
+  fitComposer(e.input);
+  if (draft.focused) {
+    e.input.focus();
+    e.input.setSelectionRange(draft.start, draft.end);
+  }
+}
+
 export function renderChannelFrame(s) {
   const cur = s.current;
   if (!cur || !cur.ch) return;
@@ -45,6 +61,9 @@ export function renderChannelFrame(s) {
   document.title = `${title} · Parley`;
   setText(s.el.topTitle, title);
   const e = s.el;
+  // Redrawn for the same channel (its join completing, a rejoin after a
+  // reconnect): what the reader is typing stays, with the caret.
+  const draft = keepDraft(e, ch);
   e.phaseTrack = isEng ? h('div', { class: 'phase-wrap', testid: 'phase-wrap' }) : null;
   e.presence = h('ul', { class: 'presence', testid: 'presence', 'aria-label': 'People here now' });
   e.banner = h('div', { class: 'banner-area', testid: 'banner-area' });
@@ -86,6 +105,8 @@ export function renderChannelFrame(s) {
     body,
     e.typing,
     e.composer = composer(s, ch)));
+  e.composerCh = ch;
+  restoreDraft(e, draft);
   s.view = body === e.timelineScroll ? new TimelineView(s, ch, e.timelineScroll) : null;
   if (s.view) s.view.renderAll();
   renderPhaseTrack(s);

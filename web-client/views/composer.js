@@ -7,6 +7,12 @@ import { openCallDialog } from './call_dialog.js';
 import { composerAttachments, attachmentArea } from './attachments.js';
 import { engagementOf } from '../model.js';
 
+// The message box grows with its text, up to 200 px.
+export function fitComposer(input) {
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+}
+
 export function composer(s, ch) {
   const e = s.el;
   if (!s.canMessage(ch)) {
@@ -21,7 +27,7 @@ export function composer(s, ch) {
   });
   e.input = input;
   let lastTyping = 0;
-  const autosize = () => { input.style.height = 'auto'; input.style.height = `${Math.min(input.scrollHeight, 200)}px`; };
+  const autosize = () => fitComposer(input);
   input.addEventListener('input', () => {
     autosize();
     const now = Date.now();
