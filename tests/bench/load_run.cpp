@@ -145,6 +145,12 @@ std::size_t load_run::open_connections() const {
   }));
 }
 
+std::uint64_t load_run::fragmented_messages() const {
+  std::uint64_t n = 0;
+  for (const auto& c : clients_) n += c->fragmented_messages();
+  return n;
+}
+
 load_figures load_run::measure() {
   figures_ = load_figures{};
   std::int64_t start = monotonic_ns();

@@ -44,6 +44,7 @@ class load_run final : public ws_events {
   // Errors seen (error replies by code, closes by code and reason).
   const std::map<std::string, std::uint64_t>& errors() const { return errors_; }
   std::size_t open_connections() const;
+  std::uint64_t fragmented_messages() const;
 
   void on_open(ws_client& c) override;
   void on_line(ws_client& c, std::string_view line, std::int64_t received_ns) override;

@@ -147,6 +147,8 @@ int run_traffic(const load_options& o) {
                 delivered_pct, deliveries_per_s, static_cast<unsigned long long>(f.out_of_order));
     std::printf("  delivery latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", ms(d.percentile(0.5)),
                 ms(d.percentile(0.9)), ms(d.percentile(0.99)), ms(d.percentile(0.999)), ms(d.max()));
+    std::printf("  server messages in several frames (reassembled): %llu\n",
+                static_cast<unsigned long long>(run.fragmented_messages()));
   }
   std::printf("  server CPU: %.1f %% of a core over %.2f s; %.2f µs per delivery, %.1f µs per post\n", server_cpu_pct,
               window_s, us_per_delivery, us_per_post);
@@ -161,7 +163,7 @@ int run_traffic(const load_options& o) {
   std::printf("RESULT {\"label\":%s,\"mode\":\"%s\",\"subscribers\":%zu,\"channels\":%zu,\"publishers\":%zu,"
               "\"closed_loop\":%s,\"window_s\":%.3f,\"offered_pps\":%.1f,\"posts_sent\":%llu,\"posts_acked\":%llu,"
               "\"achieved_pps\":%.1f,\"deliveries\":%llu,\"expected_deliveries\":%llu,\"deliveries_per_s\":%.1f,"
-              "\"delivered_pct\":%.3f,\"out_of_order\":%llu,"
+              "\"delivered_pct\":%.3f,\"out_of_order\":%llu,\"fragmented_messages\":%llu,"
               "\"lat_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
               "\"ack_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
               "\"server_cpu_pct\":%.1f,\"server_us_per_delivery\":%.3f,\"server_us_per_post\":%.2f,"
@@ -170,7 +172,8 @@ int run_traffic(const load_options& o) {
               closed_loop ? "true" : "false", window_s, offered, static_cast<unsigned long long>(f.posts_sent),
               static_cast<unsigned long long>(f.posts_acked), achieved, static_cast<unsigned long long>(f.deliveries),
               static_cast<unsigned long long>(f.expected_deliveries), deliveries_per_s, delivered_pct,
-              static_cast<unsigned long long>(f.out_of_order), ms(d.percentile(0.5)), ms(d.percentile(0.9)),
+              static_cast<unsigned long long>(f.out_of_order),
+              static_cast<unsigned long long>(run.fragmented_messages()), ms(d.percentile(0.5)), ms(d.percentile(0.9)),
               ms(d.percentile(0.99)), ms(d.percentile(0.999)), ms(d.max()), ms(a.percentile(0.5)),
               ms(a.percentile(0.99)), ms(a.max()), server_cpu_pct, us_per_delivery, us_per_post,
               static_cast<long long>(rss_before), static_cast<long long>(rss_after), tool_cpu_pct,

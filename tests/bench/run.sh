@@ -72,7 +72,7 @@ start_server() {
   server_pid=$!
   pids+=("$server_pid")
   server_port=
-  for _ in $(seq 150); do
+  for _ in $(seq 300); do
     server_port=$(sed -n 's#^parley: listening on http://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$work/$name/out")
     [ -n "$server_port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break

@@ -247,6 +247,7 @@ std::size_t ws_client::parse_frames(const char* bytes, std::size_t size, ws_even
         if (fragments_.size() > max_message) return fail(events, 0, "protocol error: message too large"), used;
         if (fin) {
           in_fragmented_ = false;
+          ++fragmented_messages_;
           std::string message = std::move(fragments_);
           fragments_.clear();
           deliver_message(events, message, received_ns);

@@ -40,6 +40,8 @@ class ws_client {
   std::size_t tag() const { return tag_; }
   state current() const { return state_; }
   int fd() const { return fd_; }
+  // Server messages that came in several frames (reassembled here).
+  std::uint64_t fragmented_messages() const { return fragmented_messages_; }
 
   // Queues one masked text frame and writes what the socket takes now.
   void send_text(std::string_view text, ws_events& events);
@@ -71,6 +73,7 @@ class ws_client {
   std::size_t out_begin_ = 0;
   std::string fragments_;  // a fragmented message so far
   bool in_fragmented_ = false;
+  std::uint64_t fragmented_messages_ = 0;
   bool watching_writable_ = false;
   std::uint64_t mask_seed_;
 };
