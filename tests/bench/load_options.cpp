@@ -24,6 +24,7 @@ namespace {
                "  --checkpoints 1000,2000,.. idle: connection counts at which the server's RSS is read\n"
                "  --sources K                connect from 127.0.0.1 .. 127.0.0.K\n"
                "  --max-setup N              connections being set up at once (default 256)\n"
+               "  --poll-quantum-us U        when busy, read sockets every U µs at most (default 250; 0: at once)\n"
                "  --eng-prefix P             engagement ids are P<n> (default bench<pid>x)\n"
                "  --expect-all               exit 1 unless every post reached every subscriber in order\n"
                "The token secret is read from PARLEY_SECRET.\n",
@@ -84,6 +85,7 @@ load_options parse_load_options(int argc, char** argv) {
     else if (a == "--size") o.size = count();
     else if (a == "--sources") o.sources = count();
     else if (a == "--max-setup") o.max_setup = count();
+    else if (a == "--poll-quantum-us") o.poll_quantum_us = count();
     else if (a == "--publish-target") o.publish_target = count();
     else if (a == "--eng-prefix") o.eng_prefix = v;
     else if (a == "--checkpoints") {

@@ -26,6 +26,7 @@ struct load_options {
   std::size_t size = 200;    // bytes of each post's text
   std::size_t sources = 1;   // source addresses 127.0.0.1 .. 127.0.0.<sources>
   std::size_t max_setup = 256;            // connections in set-up at once
+  std::size_t poll_quantum_us = 250;      // busy: read sockets at most this often (0: at once)
   std::vector<std::size_t> checkpoints;   // idle: connection counts at which RSS is read
   bool expect_all = false;   // exit 1 unless every post reached every subscriber, in order
 };
