@@ -191,10 +191,12 @@ for s in "${scenarios[@]}"; do
   esac
 done
 
+# The checkout the binary lives in, and when it was built (it may be older than that checkout's HEAD).
 commit=$(git -C "$(dirname "$bin")" rev-parse --short HEAD 2>/dev/null || echo unknown)
+built=$(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')
 pinning="not pinned"
 [ ${#server_pin[@]} -gt 0 ] && pinning="server on core 0 (taskset, --threads 1), tool on cores 1-$((cores - 1))"
 echo
-echo "Parley load figures: $bin (commit $commit), $cores cores, $pinning"
+echo "Parley load figures: $bin (built $built, checkout at $commit), nproc $cores, $pinning"
 node "$root/tests/bench/table.mjs" <"$work/results.jsonl"
 exit $tool_failed
