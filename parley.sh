@@ -7,6 +7,7 @@
 #                      ASan+UBSan build with its unit and integration tests
 #                      (PARLEY_SKIP_FUZZ=1 / PARLEY_SKIP_SANITIZE=1 leave those out)
 #   ./parley.sh build  only the build
+#   ./parley.sh bench [scenario ...]  the load scenarios of tests/bench/run.sh, one table of figures
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -70,8 +71,15 @@ case "${1:-}" in
     install_apt "${apt_packages[@]}"
     build
     ;;
+  bench)
+    install_apt "${apt_packages[@]}" redis-server
+    build
+    shift
+    PARLEY_BIN=${PARLEY_BIN:-$build_dir/server/parley} PARLEY_LOAD_BIN=${PARLEY_LOAD_BIN:-$build_dir/tests/bench/parley_load} \
+      exec tests/bench/run.sh "$@"
+    ;;
   *)
-    echo "usage: ./parley.sh run [server options] | test | build" >&2
+    echo "usage: ./parley.sh run [server options] | test | build | bench [scenario ...]" >&2
     exit 2
     ;;
 esac
