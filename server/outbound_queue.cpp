@@ -8,18 +8,24 @@ bool outbound_queue::push(std::shared_ptr<const std::string> frame) {
   return over_limit();
 }
 
-// Everything queued leaves as one frame, newline-separated, in one gathered
-// write of the shared buffers (protocol §3): batching, not parsing, decides throughput.
-const std::vector<boost::asio::const_buffer>& outbound_queue::next_write() {
-  static const char newline = '\n';
-  gather_.clear();
+// What is queued leaves newline-separated in one frame (protocol §3):
+// batching, not parsing, decides throughput.
+boost::asio::const_buffer outbound_queue::next_write() {
   in_flight_ = 0;
-  for (const auto& frame : frames_) {
-    if (in_flight_ > 0) gather_.push_back(boost::asio::buffer(&newline, 1));
-    gather_.push_back(boost::asio::buffer(*frame));
-    if (++in_flight_ == max_batch) break;
+  if (frames_.empty()) return {};
+  std::size_t size = frames_.front()->size();
+  std::size_t count = 1;
+  while (count < frames_.size() && count < max_batch && size + 1 + frames_[count]->size() <= max_batch_bytes)
+    size += 1 + frames_[count++]->size();
+  in_flight_ = count;
+  if (count == 1) return boost::asio::buffer(*frames_.front());
+  batch_.clear();
+  batch_.reserve(size);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) batch_.push_back('\n');
+    batch_.append(*frames_[i]);
   }
-  return gather_;
+  return boost::asio::buffer(batch_);
 }
 
 void outbound_queue::written() {
@@ -28,6 +34,7 @@ void outbound_queue::written() {
     frames_.pop_front();
   }
   in_flight_ = 0;
+  if (frames_.empty()) std::string().swap(batch_);
 }
 
 void outbound_queue::drop_unsent() {
@@ -37,6 +44,7 @@ void outbound_queue::drop_unsent() {
 void outbound_queue::clear() {
   while (!frames_.empty()) pop_back();
   in_flight_ = 0;
+  std::string().swap(batch_);
 }
 
 void outbound_queue::pop_back() {
