@@ -12,9 +12,9 @@
 #include <boost/asio/buffer.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace parley {
 
@@ -24,6 +24,8 @@ class outbound_queue {
   // to (a single larger frame is written alone, uncopied).
   static constexpr std::size_t max_batch = 512;
   static constexpr std::size_t max_batch_bytes = 64 * 1024;
+  // Slots an emptied queue keeps allocated.
+  static constexpr std::size_t kept_slots = 16;
 
   explicit outbound_queue(std::size_t limit) : limit_(limit) {}
 
@@ -48,16 +50,20 @@ class outbound_queue {
   // Drops every frame: no write is under way.
   void clear();
 
-  bool empty() const { return frames_.empty(); }
-  std::size_t frames() const { return frames_.size(); }
+  bool empty() const { return head_ == frames_.size(); }
+  std::size_t frames() const { return frames_.size() - head_; }
   std::size_t bytes() const { return bytes_; }
   std::size_t in_flight() const { return in_flight_; }
 
  private:
   void pop_back();
+  const std::string& at(std::size_t i) const { return *frames_[head_ + i]; }
 
   std::size_t limit_;
-  std::deque<std::shared_ptr<const std::string>> frames_;
+  // The queued frames are frames_[head_..]: a vector read from the front
+  // rather than a deque, which allocates its map and a block while empty.
+  std::vector<std::shared_ptr<const std::string>> frames_;
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
   std::size_t in_flight_ = 0;  // frames of the last next_write() not yet written
   std::string batch_;           // the copy of a write of several frames
