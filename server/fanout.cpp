@@ -1,6 +1,7 @@
 #include "server/fanout.hpp"
 
 #include "protocol/channel.hpp"
+#include "storage/clock.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -87,6 +88,31 @@ void fanout::push(const std::string& ch, std::shared_ptr<const std::string> fram
       w->registry.for_each(ch, [&](const std::weak_ptr<member>& weak) {
         if (auto m = weak.lock(); m && m.get() != except) m->push(frame);
       });
+    });
+  }
+}
+
+namespace {
+
+void sweep_every(worker& w, std::chrono::milliseconds every) {
+  w.sweep_timer->expires_after(every);
+  w.sweep_timer->async_wait([&w, every](boost::system::error_code ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    const auto wall = now_ms();
+    for (auto& [key, weak] : w.members)
+      if (auto m = weak.lock()) m->sweep(now, wall);
+    sweep_every(w, every);
+  });
+}
+
+}  // namespace
+
+void fanout::start_sweeps(std::chrono::milliseconds every) {
+  for (auto& w : workers_) {
+    net::post(w->ioc, [w = w.get(), every] {
+      w->sweep_timer.emplace(w->ioc);
+      sweep_every(*w, every);
     });
   }
 }

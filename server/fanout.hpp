@@ -8,8 +8,10 @@
 #include "storage/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +28,7 @@ struct worker {
   boost::asio::io_context ioc{1};
   channel_registry<std::weak_ptr<member>> registry;
   std::unordered_map<const member*, std::weak_ptr<member>> members;  // every connection, joined or not
+  std::optional<boost::asio::steady_timer> sweep_timer;  // fanout::start_sweeps
 };
 
 // The state push that follows a stored workflow event (protocol §9.9): to each
@@ -58,6 +61,10 @@ class fanout {
   void push(const std::string& ch, std::shared_ptr<const std::string> frame, const member* except);
   // Calls `fn` on each worker's thread for every connection it runs.
   void for_each_member(std::function<void(member&)> fn);
+  // Every `every`, on each worker's thread, member::sweep on every connection
+  // it runs: one timer per worker instead of timers per connection and write.
+  // They run until the workers stop.
+  void start_sweeps(std::chrono::milliseconds every);
 
  private:
   // Which workers have members of a channel, counted per hash bucket of the

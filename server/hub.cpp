@@ -116,6 +116,8 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
   storage_.set_ephemeral_sink([this](const std::string& ch, std::shared_ptr<const std::string> frame) {
     fanout_.push(ch, std::move(frame), nullptr);
   });
+  // The connections' hello, write and token deadlines, through the drain too.
+  fanout_.start_sweeps(std::chrono::seconds(1));
 }
 
 hub::~hub() = default;

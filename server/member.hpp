@@ -5,6 +5,7 @@
 #include "protocol/token.hpp"
 #include "server/revocations.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ class member {
   virtual void revoked(const revocation& r) = 0;
   // The server is going away: flush, then close.
   virtual void going_away() = 0;
+  // About once a second (fanout::start_sweeps): the member's deadlines, kept
+  // as times rather than one armed timer each (a hello, a write, the token).
+  virtual void sweep(std::chrono::steady_clock::time_point /*now*/, std::int64_t /*now_ms*/) {}
 };
 
 }  // namespace parley

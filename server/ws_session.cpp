@@ -93,9 +93,6 @@ ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection
     : hub_(h),
       worker_(w),
       ws_(std::move(stream)),
-      hello_timer_(ws_.get_executor()),
-      write_timer_(ws_.get_executor()),
-      expiry_timer_(ws_.get_executor()),
       connection_ticket_(std::move(connection)),
       unauth_ticket_(std::move(unauthenticated)),
       remote_address_(remote_address_of(ws_.next_layer().socket())),
@@ -125,16 +122,16 @@ void ws_session::run(http::request<http::string_body> req) {
     if (subprotocol) res.set(http::field::sec_websocket_protocol, "parley.v1");
   }));
   ws_.read_message_max(hub_.cfg().max_frame);
+  // Each write is one contiguous batch (outbound_queue): sent as one frame,
+  // not cut into the stream's 4 KiB fragments.
+  ws_.auto_fragment(false);
   ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
 }
 
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) return;
   worker_.members.emplace(this, weak_from_this());
-  hello_timer_.expires_after(std::chrono::seconds(hub_.cfg().hello_timeout_s));
-  hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec && !self->claims_) self->close(close_auth, "no hello in time");
-  });
+  hello_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().hello_timeout_s);
   do_read();
 }
 
@@ -246,23 +243,13 @@ void ws_session::handle_hello(const client_frame& f) {
   claims_ = std::move(verified.value());
   if (!renewal) hub_.user_connected(claims_->who.id);
   if (renewal) leave_channels_not_allowed();
-  hello_timer_.cancel();
-  arm_expiry_timer();
+  hello_deadline_ = std::chrono::steady_clock::time_point::max();
+  // A token that expires while connected is closed by sweep() (30 s late at most).
+  if (claims_->exp + 30 <= now_ms() / 1000) return close(close_auth, "token expired");
   boost::json::object server{{"protocol", protocol_version}};
   if (hub_.cfg().expose_version) server["version"] = version;
   if (hub_.cfg().instance_named || hub_.cfg().expose_version) server["instance"] = hub_.cfg().instance;
   send(reply_ok(f.id, {{"user", user_json(claims_->who)}, {"server", std::move(server)}}));
-}
-
-// Re-armed at most a day at a time: a timer far in the future would overflow
-// the clock's range (an `exp` in the year 3000 once closed at once).
-void ws_session::arm_expiry_timer() {
-  auto remaining_s = claims_->exp + 30 - now_ms() / 1000;
-  if (remaining_s <= 0) return close(close_auth, "token expired");
-  expiry_timer_.expires_after(std::chrono::seconds(std::min<std::int64_t>(remaining_s, 24 * 3600)));
-  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->arm_expiry_timer();
-  });
 }
 
 void ws_session::leave_channels_not_allowed() {
@@ -583,7 +570,7 @@ void ws_session::do_write() {
 
 void ws_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  write_timer_.cancel();
+  write_deadline_ = std::chrono::steady_clock::time_point::max();
   if (ec) return;  // the read side sees the failure and cleans up
   bump(hub_.stats().frames_sent);
   outbound_.written();
@@ -592,17 +579,24 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   if (close_after_write_) start_close();
 }
 
-// A peer that never reads never completes a write: past the deadline the
-// socket is closed, which is what bounds the memory it holds.
 void ws_session::arm_write_deadline() {
-  write_timer_.expires_after(std::chrono::seconds(hub_.cfg().write_timeout_s));
-  write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec) return;
-    bump(self->hub_.stats().write_timeouts);
+  write_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().write_timeout_s);
+}
+
+void ws_session::sweep(std::chrono::steady_clock::time_point now, std::int64_t wall_ms) {
+  if (closed_) return;
+  if (now >= write_deadline_) {
+    write_deadline_ = std::chrono::steady_clock::time_point::max();
+    bump(hub_.stats().write_timeouts);
     beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(self->ws_).close();
-  });
+    beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  } else if (now >= hello_deadline_) {
+    hello_deadline_ = std::chrono::steady_clock::time_point::max();
+    close(close_auth, "no hello in time");
+  } else if (claims_ && claims_->exp + 30 <= wall_ms / 1000) {
+    close(close_auth, "token expired");
+  }
 }
 
 void ws_session::close(std::uint16_t code, std::string reason) {
@@ -635,7 +629,9 @@ void ws_session::close(std::uint16_t code, std::string reason) {
 void ws_session::start_close() {
   close_after_write_ = false;
   arm_write_deadline();
-  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) { self->write_timer_.cancel(); });
+  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+    self->write_deadline_ = std::chrono::steady_clock::time_point::max();
+  });
 }
 
 // The read loop ended: the connection is gone. Leave every channel.
@@ -643,9 +639,7 @@ void ws_session::on_closed() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
-  hello_timer_.cancel();
-  expiry_timer_.cancel();
-  write_timer_.cancel();
+  hello_deadline_ = write_deadline_ = std::chrono::steady_clock::time_point::max();
   leave_all_channels();
   if (claims_) hub_.user_disconnected(claims_->who.id);
   worker_.members.erase(this);

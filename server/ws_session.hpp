@@ -11,7 +11,6 @@
 #include "server/outbound_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -19,6 +18,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +47,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void going_away() override;
   // A revocation of some user's tokens: closes this session (4003) when it holds one of them.
   void revoked(const revocation& r) override;
+  // Closes a connection past its hello, write or token deadline.
+  void sweep(std::chrono::steady_clock::time_point now, std::int64_t now_ms) override;
 
  private:
   // A join on its way through its asynchronous steps.
@@ -69,7 +71,6 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void handle_hello(const client_frame& f);
   // A renewed token: channels it no longer allows are left, and the client is told.
   void leave_channels_not_allowed();
-  void arm_expiry_timer();
   void handle_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
   result<void> channel_limit_allows(const std::string& ch) const;
@@ -108,6 +109,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close(std::uint16_t code, std::string reason);
   void start_close();
+  // A peer that never reads never completes a write: past this deadline the
+  // socket is closed, which is what bounds the memory it holds.
   void arm_write_deadline();
   void on_closed();
   // Runs `fn(self)` on this session's worker, from any thread.
@@ -118,9 +121,9 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   worker& worker_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
-  boost::asio::steady_timer hello_timer_;
-  boost::asio::steady_timer write_timer_;
-  boost::asio::steady_timer expiry_timer_;
+  // Checked by sweep(); max() when none is running.
+  std::chrono::steady_clock::time_point hello_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point write_deadline_ = std::chrono::steady_clock::time_point::max();
 
   connection_limits::ticket connection_ticket_;
   connection_limits::ticket unauth_ticket_;

@@ -29,10 +29,12 @@ class recorder : public member {
   const claims& reader() const override { return claims_; }
   void revoked(const revocation&) override {}
   void going_away() override {}
+  void sweep(std::chrono::steady_clock::time_point, std::int64_t) override { ++sweeps; }
 
   std::vector<std::string> got;
   std::vector<std::shared_ptr<const std::string>> frames;  // the pushed frames themselves
   std::set<std::string> live;
+  int sweeps = 0;
 
  private:
   claims claims_;
@@ -134,4 +136,36 @@ TEST_CASE("members whose can is the same share one state frame, built once per w
   CHECK(members[0]->frames[0] == members[1]->frames[0]);
   CHECK(*members[0]->frames[0] == "state with message");
   CHECK(*members[2]->frames[0] == "state with propose:phase");
+}
+
+TEST_CASE("the sweep visits every connection of each worker once a period, joined or not", "[server][fanout]") {
+  fanout f(2);
+  auto& w0 = *f.workers()[0];
+  auto& w1 = *f.workers()[1];
+  auto joined = std::make_shared<recorder>("a");
+  auto idle = std::make_shared<recorder>("b");
+  auto other = std::make_shared<recorder>("c");
+  w0.members.emplace(joined.get(), joined);
+  w0.members.emplace(idle.get(), idle);
+  w1.members.emplace(other.get(), other);
+  f.add(w0, "eng:1", joined);
+  const auto period = std::chrono::milliseconds(20);
+  const auto started = std::chrono::steady_clock::now();
+  f.start_sweeps(period);
+  auto swept = [&](int n) { return joined->sweeps >= n && idle->sweeps >= n && other->sweeps >= n; };
+  while (!swept(3) && std::chrono::steady_clock::now() - started < std::chrono::seconds(10)) {
+    w0.ioc.run_one_for(std::chrono::milliseconds(5));
+    w1.ioc.run_one_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(swept(3));
+  // Never more often than the period: three sweeps take three periods at least.
+  CHECK(std::chrono::steady_clock::now() - started >= 3 * period);
+
+  // A connection that is gone is not swept any more.
+  w0.members.erase(idle.get());
+  const int before = idle->sweeps;
+  while (joined->sweeps < before + 2 && std::chrono::steady_clock::now() - started < std::chrono::seconds(20))
+    w0.ioc.run_one_for(std::chrono::milliseconds(5));
+  CHECK(joined->sweeps >= before + 2);
+  CHECK(idle->sweeps == before);
 }

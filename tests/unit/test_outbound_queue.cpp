@@ -1,6 +1,6 @@
 // The outbound queue (server/outbound_queue): each frame counts its bytes and a
-// newline separator, a write gathers at most 512 frames, and what is written or
-// dropped leaves the byte count exact.
+// newline separator, a write is one buffer of at most 512 frames and 64 KiB
+// (a larger frame alone), and what is written or dropped leaves the byte count exact.
 #include "server/outbound_queue.hpp"
 
 #include <catch2/catch.hpp>
@@ -17,11 +17,7 @@ std::shared_ptr<const std::string> frame(std::string text) {
 }
 
 // The bytes a write would put on the wire.
-std::string joined(const std::vector<boost::asio::const_buffer>& buffers) {
-  std::string out;
-  for (const auto& b : buffers) out.append(static_cast<const char*>(b.data()), b.size());
-  return out;
-}
+std::string joined(boost::asio::const_buffer b) { return std::string(static_cast<const char*>(b.data()), b.size()); }
 
 }  // namespace
 
@@ -75,10 +71,8 @@ TEST_CASE("a write carries the queued frames newline-separated; written frames l
 TEST_CASE("a write gathers at most 512 frames", "[server][outbound_queue]") {
   outbound_queue q(1 << 20);
   for (int i = 0; i < 600; ++i) q.push(frame(std::to_string(i)));
-  const auto& buffers = q.next_write();
-  REQUIRE(buffers.size() == 2 * outbound_queue::max_batch - 1);
+  auto text = joined(q.next_write());
   REQUIRE(q.in_flight() == 512);
-  auto text = joined(buffers);
   REQUIRE(text.rfind("0\n1\n", 0) == 0);
   REQUIRE(text.substr(text.size() - 4) == "\n511");
   q.written();
@@ -113,5 +107,33 @@ TEST_CASE("with no write under way, dropping unsent drops everything", "[server]
   q.clear();
   REQUIRE(q.empty());
   REQUIRE(q.bytes() == 0);
+  REQUIRE(q.in_flight() == 0);
+}
+
+TEST_CASE("a write is filled to 64 KiB; a larger frame goes alone, uncopied", "[server][outbound_queue]") {
+  outbound_queue q(1 << 22);
+  const std::string kib(1023, 'k');  // 1 KiB with its separator
+  for (int i = 0; i < 100; ++i) q.push(frame(kib));
+  auto first = q.next_write();
+  REQUIRE(q.in_flight() == 64);
+  REQUIRE(first.size() == 64 * 1024 - 1);
+  q.written();
+  REQUIRE(q.frames() == 36);
+
+  outbound_queue big(1 << 22);
+  auto huge = frame(std::string(200 * 1024, 'h'));
+  big.push(huge);
+  big.push(frame("after"));
+  auto alone = big.next_write();
+  REQUIRE(big.in_flight() == 1);
+  REQUIRE(alone.data() == huge->data());  // the shared string itself
+  REQUIRE(alone.size() == huge->size());
+  big.written();
+  REQUIRE(joined(big.next_write()) == "after");
+}
+
+TEST_CASE("an empty queue writes nothing", "[server][outbound_queue]") {
+  outbound_queue q(100);
+  REQUIRE(q.next_write().size() == 0);
   REQUIRE(q.in_flight() == 0);
 }
