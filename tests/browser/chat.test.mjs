@@ -94,6 +94,7 @@ test('a token naming several engagements lists them and counts unread messages',
   await shot(carol, 'multi-list-1280');
   await carol.getByTestId(`engagement-link-${e1}`).click();
   await carol.locator('[data-testid="channel"]').waitFor();
+  await carol.locator(`[data-testid="channel-link-eng:${e2}"][data-joined="true"]`).waitFor();
 
   const dan = await openClient(suite.browser, suite.server, token({ sub: 'u-dan', name: 'Dan', role: 'expert', eng: [e2] }));
   await waitOnline(dan);

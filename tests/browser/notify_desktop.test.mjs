@@ -56,6 +56,7 @@ test('desktop notifications: messages from the other party, proposals awaiting y
   const alice = await openClient(suite.browser, suite.server, token({ sub: 'u-alice', name: 'Alice Moreau', role: 'client', eng: [one, two] }), { hash: `&eng=${one}`, setup: observeNotifications });
   await alice.locator(`[data-testid="channel"][data-ch="eng:${one}"]`).waitFor();
   await waitOnline(alice);
+  await alice.locator(`[data-testid="channel-link-eng:${two}"][data-joined="true"]`).waitFor();
   const aliceTok = token({ sub: 'u-alice', name: 'Alice Moreau', role: 'client', eng: [one, two] });
   const bob = token({ sub: 'u-bob', name: 'Bob Lindqvist', role: 'expert', eng: [one, two] });
 

@@ -20,6 +20,8 @@ test('a message in a channel that is not open shows in the title and favicon unt
   const alice = await openClient(suite.browser, suite.server, token({ sub: 'u-alice', name: 'Alice Moreau', role: 'client', eng: [one, two] }), { hash: `&eng=${one}` });
   await alice.locator(`[data-testid="channel"][data-ch="eng:${one}"]`).waitFor();
   await waitOnline(alice);
+  // A message that comes with the join of a channel is history, not news: post once it is joined.
+  await alice.locator(`[data-testid="channel-link-eng:${two}"][data-joined="true"]`).waitFor();
   assert.equal(await title(alice), `Engagement ${one} · Parley`);
   assert.equal(await icon(alice), 'favicon.svg');
 

@@ -22,6 +22,8 @@ export function drawSidebar(s) {
     return h('li', null, h('a', {
       href, class: `chan-link${cur === ch ? ' active' : ''}`, testid: `channel-link-${ch}`,
       'aria-current': cur === ch ? 'page' : null,
+      // Joined: its new events arrive live (and count as unread); before, they come with the join.
+      dataset: { joined: c && c.joined ? 'true' : 'false' },
     },
     h('span', { class: 'chan-label' }, label),
     extra,
