@@ -3,6 +3,8 @@
 #include "protocol/digests.hpp"
 
 #include <boost/json/serialize.hpp>
+#include "test_users.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -12,11 +14,8 @@ using namespace parley;
 
 namespace {
 
-const user client{"c1", "Carla", user_role::client};
-const user expert{"e1", "Eve", user_role::expert};
-const user helper{"s1", "Sam", user_role::support};
+using namespace test_users;
 
-constexpr std::int64_t t0 = 1'764'000'000'000;
 constexpr std::int64_t minute = 60'000;
 constexpr std::int64_t hour = 60 * minute;
 
@@ -139,7 +138,7 @@ TEST_CASE("support staff and bots are no parties; what they post is unread for t
   channel_log log;
   log.say(client, t0);
   log.say(expert, t0);
-  log.say(helper, t0 + minute);
+  log.say(support_user, t0 + minute);
   log.add(user{"b1", "", user_role::bot}, "status", {{"text", "build green"}}, t0 + minute);
 
   auto parties = digest_parties(log.state);
