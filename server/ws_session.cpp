@@ -244,8 +244,8 @@ void ws_session::handle_hello(const client_frame& f) {
   if (!renewal) hub_.user_connected(claims_->who.id);
   if (renewal) leave_channels_not_allowed();
   hello_deadline_ = std::chrono::steady_clock::time_point::max();
-  // A token that expires while connected is closed by sweep() (30 s late at most).
-  if (claims_->exp + 30 <= now_ms() / 1000) return close(close_auth, "token expired");
+  // A token that expires while connected is closed by sweep().
+  if (token_expired(now_ms())) return close(close_auth, "token expired");
   boost::json::object server{{"protocol", protocol_version}};
   if (hub_.cfg().expose_version) server["version"] = version;
   if (hub_.cfg().instance_named || hub_.cfg().expose_version) server["instance"] = hub_.cfg().instance;
@@ -594,10 +594,13 @@ void ws_session::sweep(std::chrono::steady_clock::time_point now, std::int64_t w
   } else if (now >= hello_deadline_) {
     hello_deadline_ = std::chrono::steady_clock::time_point::max();
     close(close_auth, "no hello in time");
-  } else if (claims_ && claims_->exp + 30 <= wall_ms / 1000) {
+  } else if (token_expired(wall_ms)) {
     close(close_auth, "token expired");
   }
 }
+
+// 30 s of grace past `exp`, for clocks a little apart.
+bool ws_session::token_expired(std::int64_t wall_ms) const { return claims_ && claims_->exp + 30 <= wall_ms / 1000; }
 
 void ws_session::close(std::uint16_t code, std::string reason) {
   if (closing_ || closed_) return;

@@ -71,6 +71,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void handle_hello(const client_frame& f);
   // A renewed token: channels it no longer allows are left, and the client is told.
   void leave_channels_not_allowed();
+  bool token_expired(std::int64_t now_ms) const;
   void handle_join(client_frame f);
   // Checked before and after the asynchronous state lookup of a join.
   result<void> channel_limit_allows(const std::string& ch) const;
