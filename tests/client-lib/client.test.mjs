@@ -2,24 +2,14 @@
 // receive; resume after a dropped connection and after a server restart with
 // no gap and no duplicate; a post whose reply was lost is sent again and
 // stored once; a changed epoch starts the channel over; a refused token.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, cleanup, userToken, uniqueEng, connectAs, binaryAvailable, makeTempDir } from '../integration/harness.mjs';
-import { clientFor, closeClients, recordEvents, waitUntil, seqs, range } from './helpers.mjs';
+import { startServer, userToken, uniqueEng, connectAs, binaryAvailable, makeTempDir } from '../integration/harness.mjs';
+import { clientFor, serverOnDemand, recordEvents, waitUntil, seqs, range } from './helpers.mjs';
 import { flakySockets } from './flaky_socket.mjs';
 
 const skip = !binaryAvailable() && 'the parley binary is not built';
-let server;
-
-async function theServer() {
-  if (!server) server = await startServer();
-  return server;
-}
-
-after(async () => {
-  closeClients();
-  await cleanup();
-});
+const theServer = serverOnDemand();
 
 test('connect, join, post and receive: typed events, state and presence pushes', { skip }, async () => {
   const srv = await theServer();

@@ -1,7 +1,9 @@
 // Shared pieces of the client library's tests: a client made for a test
 // server, what it receives, and waiting for a condition.
+import { after } from 'node:test';
 import WebSocket from 'ws';
 import { createClient } from '../../web-client/lib/index.js';
+import { startServer, cleanup } from '../integration/harness.mjs';
 
 const live = new Set();
 
@@ -16,6 +18,20 @@ export function clientFor(server, token, options = {}) {
 export function closeClients() {
   for (const c of live) c.close();
   live.clear();
+}
+
+// The test file's server, started with `options` on first use; after the
+// file's last test its clients close and its servers stop.
+export function serverOnDemand(options = {}) {
+  let server;
+  after(async () => {
+    closeClients();
+    await cleanup();
+  });
+  return async () => {
+    if (!server) server = await startServer(options);
+    return server;
+  };
 }
 
 // Every event the client delivers, per channel, in the order delivered.

@@ -2,27 +2,17 @@
 // posted over HTTP (once per cid, however often it is sent), uploads with
 // progress (a Buffer and a stream), refusals with the protocol's codes, and
 // the decision log read and checked.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, cleanup, userToken, uniqueEng, binaryAvailable, makeTempDir } from '../integration/harness.mjs';
-import { clientFor, closeClients, recordEvents, waitUntil } from './helpers.mjs';
+import { userToken, uniqueEng, binaryAvailable, makeTempDir } from '../integration/harness.mjs';
+import { clientFor, serverOnDemand, recordEvents, waitUntil } from './helpers.mjs';
 
 const skip = !binaryAvailable() && 'the parley binary is not built';
 const MAX_FILE = 256 * 1024;
-let server;
-
-async function theServer() {
-  if (!server) server = await startServer({ args: ['--max-file-size', String(MAX_FILE)] });
-  return server;
-}
-
-after(async () => {
-  closeClients();
-  await cleanup();
-});
+const theServer = serverOnDemand({ args: ['--max-file-size', String(MAX_FILE)] });
 
 test('a bot posts a status over HTTP; the same cid is stored once', { skip }, async () => {
   const srv = await theServer();
