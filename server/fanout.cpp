@@ -117,6 +117,17 @@ void fanout::start_sweeps(std::chrono::milliseconds every) {
   }
 }
 
+void worker::flush_later(std::shared_ptr<member> m) {
+  to_flush_.push_back(std::move(m));
+  if (to_flush_.size() > 1) return;
+  net::post(ioc, [this] {
+    // Swapped out first: a flush may ask for another, which goes to the next round.
+    flushing_.swap(to_flush_);
+    for (auto& member : flushing_) member->flush();
+    flushing_.clear();
+  });
+}
+
 void fanout::for_each_member(std::function<void(member&)> fn) {
   for (auto& w : workers_) {
     net::post(w->ioc, [w = w.get(), fn] {

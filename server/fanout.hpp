@@ -29,6 +29,14 @@ struct worker {
   channel_registry<std::weak_ptr<member>> registry;
   std::unordered_map<const member*, std::weak_ptr<member>> members;  // every connection, joined or not
   std::optional<boost::asio::steady_timer> sweep_timer;  // fanout::start_sweeps
+
+  // member::flush for `m` once the handlers queued so far have run: the
+  // events of a whole round of fan-out leave in one write per member.
+  void flush_later(std::shared_ptr<member> m);
+
+ private:
+  std::vector<std::shared_ptr<member>> to_flush_;
+  std::vector<std::shared_ptr<member>> flushing_;
 };
 
 // The state push that follows a stored workflow event (protocol §9.9): to each

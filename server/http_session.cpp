@@ -1,5 +1,6 @@
 #include "server/http_session.hpp"
 
+#include "protocol/websocket.hpp"
 #include "server/ws_session.hpp"
 #include "storage/log.hpp"
 
@@ -144,9 +145,25 @@ void http_session::upgrade(http_request req) {
     log_event(log_level::warn, "origin_refused", {{"ip", remote_.to_string()}, {"origin", std::string(req[http::field::origin])}});
     return refuse(make_error(errc::forbidden, "this Origin may not open WebSockets here"), req.version());
   }
+  // is_upgrade() checked the method (GET), the version and the Upgrade and
+  // Connection headers; RFC 6455 §4.2.1 asks for a key and version 13 too.
+  if (!websocket::valid_client_key(req[http::field::sec_websocket_key]))
+    return refuse(make_error(errc::bad_request, "Sec-WebSocket-Key must be the base64 of 16 bytes"), req.version());
+  if (req[http::field::sec_websocket_version] != "13") {
+    auto res = http_error_response(make_error(errc::bad_request, "Sec-WebSocket-Version must be 13"), req.version(), false);
+    res.result(http::status::upgrade_required);
+    res.set(http::field::sec_websocket_version, "13");
+    head_ = false;
+    answered_ = false;
+    return send(std::move(res));
+  }
   stream_.expires_never();
-  std::make_shared<ws_session>(hub_, worker_, std::move(stream_), std::move(connection_ticket_), std::move(unauth_ticket_))
-      ->run(std::move(req));
+  // Bytes the client sent right after its request were read with it.
+  auto early = buffer_.cdata();
+  std::string early_bytes(static_cast<const char*>(early.data()), early.size());
+  std::make_shared<ws_session>(hub_, worker_, stream_.release_socket(), std::move(early_bytes),
+                               std::move(connection_ticket_), std::move(unauth_ticket_))
+      ->run(req);
 }
 
 // Whatever storage does, the client hears back by the deadline.

@@ -31,6 +31,8 @@ class member {
   // About once a second (fanout::start_sweeps): the member's deadlines, kept
   // as times rather than one armed timer each (a hello, a write, the token).
   virtual void sweep(std::chrono::steady_clock::time_point /*now*/, std::int64_t /*now_ms*/) {}
+  // Asked for through worker::flush_later: write what is queued.
+  virtual void flush() {}
 };
 
 }  // namespace parley

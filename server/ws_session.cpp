@@ -13,15 +13,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/json/array.hpp>
 
 namespace parley {
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
 namespace {
@@ -88,14 +86,17 @@ boost::json::array read_markers_json(const std::vector<read_marker>& markers) {
 
 }  // namespace
 
-ws_session::ws_session(hub& h, worker& w, beast::tcp_stream&& stream, connection_limits::ticket connection,
-                       connection_limits::ticket unauthenticated)
+ws_session::ws_session(hub& h, worker& w, net::ip::tcp::socket&& socket, std::string early,
+                       connection_limits::ticket connection, connection_limits::ticket unauthenticated)
     : hub_(h),
       worker_(w),
-      ws_(std::move(stream)),
+      socket_(std::move(socket)),
+      reader_(h.cfg().max_frame),
+      unread_(std::move(early)),
+      last_heard_(std::chrono::steady_clock::now()),
       connection_ticket_(std::move(connection)),
       unauth_ticket_(std::move(unauthenticated)),
-      remote_address_(remote_address_of(ws_.next_layer().socket())),
+      remote_address_(remote_address_of(socket_)),
       garbage_bucket_(garbage_rate, garbage_burst),
       outbound_(h.cfg().max_queue) {}
 
@@ -106,54 +107,100 @@ void ws_session::run_on_worker(F&& fn) {
   net::post(worker_.ioc, [self = shared_from_this(), fn = std::forward<F>(fn)]() mutable { fn(*self); });
 }
 
-void ws_session::run(http::request<http::string_body> req) {
+void ws_session::run(const http::request<http::string_body>& req) {
   hub_.stats().ws_connections.fetch_add(1, std::memory_order_relaxed);
   bump(hub_.stats().ws_connections_total);
-  // The websocket stream keeps its own timers; the TCP stream's would cut long-lived connections.
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = std::chrono::seconds(30);
-  timeout.idle_timeout = std::chrono::seconds(hub_.cfg().idle_timeout_s);
-  timeout.keep_alive_pings = true;  // a ping after half the idle timeout
-  ws_.set_option(timeout);
-  bool subprotocol = wants_subprotocol(req);
-  ws_.set_option(websocket::stream_base::decorator([subprotocol, server = hub_.cfg().server_header](websocket::response_type& res) {
-    res.set(http::field::server, server);
-    if (subprotocol) res.set(http::field::sec_websocket_protocol, "parley.v1");
-  }));
-  ws_.read_message_max(hub_.cfg().max_frame);
-  // Each write is one contiguous batch (outbound_queue): sent as one frame,
-  // not cut into the stream's 4 KiB fragments.
-  ws_.auto_fragment(false);
-  ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
-}
-
-void ws_session::on_accept(beast::error_code ec) {
-  if (ec) return;
+  beast::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(net::ip::tcp::no_delay(true), ec);
+  // The answer to the upgrade is the first thing written.
+  control_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+             websocket::accept_key(req[http::field::sec_websocket_key]) + "\r\nServer: " + hub_.cfg().server_header +
+             "\r\n";
+  if (wants_subprotocol(req)) control_ += "Sec-WebSocket-Protocol: parley.v1\r\n";
+  control_ += "\r\n";
   worker_.members.emplace(this, weak_from_this());
   hello_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().hello_timeout_s);
-  do_read();
+  flush();
+  reading_ = true;
+  read_available();
 }
 
-void ws_session::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+void ws_session::read_available() {
+  // Per turn at most this much is read, so that one busy client cannot hold its worker.
+  constexpr std::size_t read_per_turn = 256 * 1024;
+  // The worker's buffer: a read that holds whole frames needs no memory of the session's own.
+  thread_local std::array<char, 64 * 1024> chunk;
+  reading_ = false;
+  if (closed_ || read_paused_) return;
+  // Frames left unread when reading paused come first.
+  if (!unread_.empty()) {
+    unread_.erase(0, handle_bytes(unread_.data(), unread_.size()));
+    if (closed_) return;
+    if (read_paused_) return;
+  }
+  std::size_t turn = 0;
+  while (turn < read_per_turn) {
+    beast::error_code ec;
+    std::size_t n = socket_.read_some(net::buffer(chunk), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      // Nothing more for now: wait until the socket is readable.
+      if (unread_.empty()) std::string().swap(unread_);
+      reading_ = true;
+      socket_.async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](beast::error_code wait_ec) {
+        self->reading_ = false;
+        if (wait_ec) return self->on_closed();
+        self->read_available();
+      });
+      return;
+    }
+    if (ec) return on_closed();  // the end of the stream, or a reset
+    turn += n;
+    last_heard_ = std::chrono::steady_clock::now();
+    pinged_ = false;
+    if (unread_.empty()) {
+      auto used = handle_bytes(chunk.data(), n);
+      if (used < n && !closed_) unread_.assign(chunk.data() + used, n - used);
+    } else {
+      // Part of a frame is kept: what came joins it (the copy holds only the bytes that came).
+      unread_.append(chunk.data(), n);
+      unread_.erase(0, handle_bytes(unread_.data(), unread_.size()));
+    }
+    if (closed_ || read_paused_) return;
+  }
+  // More may be waiting: the rest of the worker's handlers go first.
+  reading_ = true;
+  net::post(worker_.ioc, [self = shared_from_this()] { self->read_available(); });
 }
 
-void ws_session::on_read(beast::error_code ec, std::size_t) {
-  // Beast has already answered oversize frames (1009) and invalid UTF-8 (1007).
-  if (ec) return on_closed();
-  if (!ws_.got_text()) {
-    close(close_policy, "binary frames are not accepted");
-  } else if (!closing_) {
-    auto data = buffer_.cdata();
-    handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+std::size_t ws_session::handle_bytes(char* data, std::size_t size) {
+  std::size_t taken = 0;
+  while (!closed_) {
+    // After the peer's close (or its broken frame) what it sends is dropped.
+    if (peer_closed_) return size;
+    if (read_paused_) return taken;
+    std::size_t used = 0;
+    auto e = reader_.next(data + taken, size - taken, used);
+    taken += used;
+    using kind = websocket::frame_event::kind;
+    switch (e.what) {
+      case kind::need_more: return taken;
+      case kind::message:
+        if (closing_) break;  // after our close frame, only the peer's close matters
+        if (!e.text) {
+          close(close_policy, "binary frames are not accepted");
+        } else {
+          handle_frame(e.payload);
+          if (reading_should_pause()) read_paused_ = true;
+        }
+        break;
+      case kind::ping: send_control(websocket::opcode::pong, e.payload); break;
+      case kind::pong: break;
+      case kind::close:
+      case kind::fail: on_peer_close(e); break;
+    }
   }
-  buffer_.consume(buffer_.size());
-  if (reading_should_pause()) {
-    read_paused_ = true;
-    return;
-  }
-  do_read();
+  return taken;
 }
 
 bool ws_session::reading_should_pause() const {
@@ -164,7 +211,10 @@ bool ws_session::reading_should_pause() const {
 void ws_session::resume_reading_if_paused() {
   if (!read_paused_ || closed_ || reading_should_pause()) return;
   read_paused_ = false;
-  do_read();
+  // Posted: this runs inside the handling of a reply, not the place to read more requests.
+  if (reading_) return;
+  reading_ = true;
+  net::post(worker_.ioc, [self = shared_from_this()] { self->read_available(); });
 }
 
 void ws_session::handle_frame(std::string_view text) {
@@ -558,99 +608,182 @@ void ws_session::enqueue(std::shared_ptr<const std::string> frame, bool push) {
     bump(hub_.stats().slow_consumer_closes);
     return close(close_slow_consumer, "outbound queue overflow; reconnect and resume");
   }
-  if (!writing_) do_write();
+  flush_soon();
 }
 
-void ws_session::do_write() {
-  writing_ = true;
-  arm_write_deadline();
-  ws_.text(true);
-  ws_.async_write(outbound_.next_write(), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+void ws_session::flush_soon() {
+  if (flush_pending_ || waiting_writable_ || closed_) return;
+  flush_pending_ = true;
+  worker_.flush_later(shared_from_this());
 }
 
-void ws_session::on_write(beast::error_code ec, std::size_t) {
-  writing_ = false;
+void ws_session::send_control(websocket::opcode op, std::string_view payload) {
+  // A peer that pings and never reads gets no more than a few pongs queued.
+  constexpr std::size_t max_control_bytes = 1024;
+  if (closing_ || control_.size() > max_control_bytes) return;
+  control_ += websocket::control_frame(op, payload);
+  flush_soon();
+}
+
+void ws_session::flush() {
+  flush_pending_ = false;
+  if (closed_ || waiting_writable_) return;
+  while (wire_busy_ || next_write()) {
+    std::array<net::const_buffer, 2> wire{net::buffer(wire_head_), wire_body_};
+    auto rest = beast::buffers_suffix<std::array<net::const_buffer, 2>>(wire);
+    rest.consume(wire_sent_);
+    beast::error_code ec;
+    auto n = socket_.write_some(rest, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      // The peer is not reading as fast: wait for room, within the write deadline.
+      if (write_deadline_ == std::chrono::steady_clock::time_point::max())
+        write_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().write_timeout_s);
+      waiting_writable_ = true;
+      socket_.async_wait(net::ip::tcp::socket::wait_write, [self = shared_from_this()](beast::error_code wait_ec) {
+        self->waiting_writable_ = false;
+        if (wait_ec) return self->abort();
+        self->flush();
+      });
+      return;
+    }
+    if (ec) return abort();  // the read side sees the reset too
+    wire_sent_ += n;
+    if (wire_sent_ == wire_head_.size() + wire_body_.size()) write_done();
+  }
+}
+
+bool ws_session::next_write() {
+  wire_sent_ = 0;
+  wire_body_ = {};
+  wire_is_batch_ = wire_is_close_ = false;
+  if (!control_.empty()) {
+    wire_head_ = std::move(control_);
+    control_ = std::string();
+  } else if (!outbound_.empty()) {
+    wire_body_ = outbound_.next_write();
+    std::uint8_t header[websocket::max_header];
+    auto n = websocket::frame_header(websocket::opcode::text, wire_body_.size(), header);
+    wire_head_.assign(reinterpret_cast<const char*>(header), n);
+    wire_is_batch_ = true;
+  } else if (!close_frame_.empty() && !close_sent_) {
+    wire_head_.swap(close_frame_);
+    wire_is_close_ = true;
+  } else {
+    return false;
+  }
+  wire_busy_ = true;
+  return true;
+}
+
+void ws_session::write_done() {
+  wire_busy_ = false;
+  // The upgrade's answer and control frames may have grown it past a header's size.
+  if (wire_head_.capacity() > 2 * websocket::max_header) std::string().swap(wire_head_);
+  // A write that ends is progress: the deadline starts again with the next one that waits.
   write_deadline_ = std::chrono::steady_clock::time_point::max();
-  if (ec) return;  // the read side sees the failure and cleans up
-  bump(hub_.stats().frames_sent);
-  outbound_.written();
-  resume_reading_if_paused();
-  if (!outbound_.empty() && !closing_) return do_write();
-  if (close_after_write_) start_close();
-}
-
-void ws_session::arm_write_deadline() {
-  write_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().write_timeout_s);
+  if (wire_is_batch_) {
+    bump(hub_.stats().frames_sent);
+    outbound_.written();
+    resume_reading_if_paused();
+  }
+  if (wire_is_close_) {
+    close_sent_ = true;
+    // Our close is out: nothing more is sent. The peer answers with its
+    // close and the end of its stream, read (and dropped) by the read side
+    // until then, within the close deadline.
+    beast::error_code ignored;
+    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    close_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(peer_closed_ ? 2 : 10);
+  }
 }
 
 void ws_session::sweep(std::chrono::steady_clock::time_point now, std::int64_t wall_ms) {
   if (closed_) return;
+  const auto idle = std::chrono::seconds(hub_.cfg().idle_timeout_s);
   if (now >= write_deadline_) {
-    write_deadline_ = std::chrono::steady_clock::time_point::max();
     bump(hub_.stats().write_timeouts);
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close();
+    abort();
+  } else if (now >= close_deadline_ || now - last_heard_ >= idle) {
+    abort();
   } else if (now >= hello_deadline_) {
     hello_deadline_ = std::chrono::steady_clock::time_point::max();
     close(close_auth, "no hello in time");
   } else if (token_expired(wall_ms)) {
     close(close_auth, "token expired");
+  } else if (!pinged_ && now - last_heard_ >= idle / 2) {
+    // Quiet for half the idle timeout: a ping asks the peer for a sign of life.
+    pinged_ = true;
+    send_control(websocket::opcode::ping, {});
   }
 }
 
 // 30 s of grace past `exp`, for clocks a little apart.
 bool ws_session::token_expired(std::int64_t wall_ms) const { return claims_ && claims_->exp + 30 <= wall_ms / 1000; }
 
-void ws_session::close(std::uint16_t code, std::string reason) {
+void ws_session::close(std::uint16_t code, std::string_view reason) {
   if (closing_ || closed_) return;
   closing_ = true;
   if (code == close_slow_consumer || code == close_auth || code == close_policy) {
     if (code != close_slow_consumer) bump(hub_.stats().policy_closes);
     log_event(log_level::warn, "ws_closed",
               {{"code", std::to_string(code)}, {"ip", remote_address_}, {"user", claims_ ? claims_->who.id : ""},
-               {"reason", reason}});
+               {"reason", std::string(reason)}});
   }
   // A closing member gets nothing more: it leaves its channels now, not when
   // the TCP connection ends. Posted, since close() may run inside a fan-out
   // over the very registry that leaving changes.
   net::post(worker_.ioc, [self = shared_from_this()] { self->leave_all_channels(); });
-  close_reason_.code = code;
-  // A close reason holds at most 123 bytes (RFC 6455 §5.5).
-  if (reason.size() > close_reason_.reason.max_size()) reason.resize(close_reason_.reason.max_size());
-  close_reason_.reason.assign(reason.data(), reason.size());
-  // Only a drain keeps what is queued; any other close drops it (except what is being written).
-  if (code != websocket::close_code::going_away) outbound_.drop_unsent();
-  if (writing_ || (!outbound_.empty() && code == websocket::close_code::going_away)) {
-    close_after_write_ = true;
-    if (!writing_) do_write();
-    return;
+  // What is queued goes before the close frame (the reply that says why, the
+  // rest of a drain), except for a queue that overflowed.
+  if (code == close_slow_consumer) outbound_.drop_unsent();
+  close_frame_ = websocket::close_frame(code, reason);
+  flush_soon();
+}
+
+void ws_session::on_peer_close(const websocket::frame_event& e) {
+  if (peer_closed_) return;
+  peer_closed_ = true;
+  const bool failed = e.what == websocket::frame_event::kind::fail;
+  if (failed) {
+    log_event(log_level::warn, "ws_closed",
+              {{"code", std::to_string(e.code)}, {"ip", remote_address_}, {"reason", std::string(e.payload)}});
   }
-  start_close();
+  if (close_sent_) return abort();  // the answer to ours: the connection is done
+  if (closing_) return;             // ours is on its way
+  // The peer's close is answered with its code (none when it gave none); a
+  // broken frame with the code that says why.
+  closing_ = true;
+  net::post(worker_.ioc, [self = shared_from_this()] { self->leave_all_channels(); });
+  outbound_.drop_unsent();
+  if (e.code == websocket::close_code::no_status)
+    close_frame_ = websocket::control_frame(websocket::opcode::close, {});
+  else
+    close_frame_ = websocket::close_frame(e.code, failed ? e.payload : std::string_view{});
+  flush_soon();
 }
 
-void ws_session::start_close() {
-  close_after_write_ = false;
-  arm_write_deadline();
-  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
-    self->write_deadline_ = std::chrono::steady_clock::time_point::max();
-  });
+void ws_session::abort() {
+  if (closed_) return;
+  beast::error_code ignored;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  on_closed();
 }
 
-// The read loop ended: the connection is gone. Leave every channel.
+// The connection is gone: leave every channel.
 void ws_session::on_closed() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
-  hello_deadline_ = write_deadline_ = std::chrono::steady_clock::time_point::max();
+  hello_deadline_ = write_deadline_ = close_deadline_ = std::chrono::steady_clock::time_point::max();
+  beast::error_code ignored;
+  socket_.close(ignored);
   leave_all_channels();
   if (claims_) hub_.user_disconnected(claims_->who.id);
   worker_.members.erase(this);
-  // A write may still be running over its frames: they stay until it ends.
-  if (writing_)
-    outbound_.drop_unsent();
-  else
-    outbound_.clear();
+  outbound_.clear();
+  std::string().swap(unread_);
+  std::string().swap(control_);
 }
 
 }  // namespace parley

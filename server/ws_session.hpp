@@ -2,20 +2,26 @@
 // One WebSocket connection: reads client frames, answers requests, and writes
 // replies and pushed events through a queue bounded in bytes (protocol §3, §8).
 // Every member function runs on the session's worker thread.
+//
+// The session speaks RFC 6455 on the socket itself (protocol/websocket.hpp).
+// It reads only once the socket is readable, into its worker's buffer, so an
+// idle connection holds no read buffer; it writes with non-blocking sends at
+// the end of its worker's round (worker::flush_later), so one send carries
+// every event of the round and a send that completes costs no handler. Only
+// a peer that stops reading makes it wait for the socket.
 #include "protocol/frame.hpp"
 #include "protocol/token.hpp"
 #include "protocol/token_bucket.hpp"
+#include "protocol/websocket.hpp"
 #include "server/hub.hpp"
 #include "server/joined_channel.hpp"
 #include "server/member.hpp"
 #include "server/outbound_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <array>
 #include <chrono>
@@ -31,12 +37,13 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
  public:
   // `unauthenticated` counts against the client address until hello succeeds;
   // `connection` counts against the process's cap for the session's life.
-  ws_session(hub& h, worker& w, boost::beast::tcp_stream&& stream, connection_limits::ticket connection,
-             connection_limits::ticket unauthenticated);
+  // `early` is what the client sent after its upgrade request, read with it.
+  ws_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket, std::string early,
+             connection_limits::ticket connection, connection_limits::ticket unauthenticated);
   ~ws_session();
 
-  // Completes the upgrade of `req` and starts reading.
-  void run(boost::beast::http::request<boost::beast::http::string_body> req);
+  // Answers the upgrade of `req` (checked by http_session) and starts reading.
+  void run(const boost::beast::http::request<boost::beast::http::string_body>& req);
 
   // member: what the fan-out and membership call, on this session's worker.
   void deliver(const std::string& ch, std::int64_t seq, const std::shared_ptr<const std::string>& json) override;
@@ -47,8 +54,11 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void going_away() override;
   // A revocation of some user's tokens: closes this session (4003) when it holds one of them.
   void revoked(const revocation& r) override;
-  // Closes a connection past its hello, write or token deadline.
+  // Closes a connection past its hello, write, idle, close or token deadline,
+  // and pings one that has been quiet for half the idle timeout.
   void sweep(std::chrono::steady_clock::time_point now, std::int64_t now_ms) override;
+  // Writes what is queued, as far as the socket takes it now.
+  void flush() override;
 
  private:
   // A join on its way through its asynchronous steps.
@@ -61,9 +71,11 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
     std::vector<read_marker> reads;
   };
 
-  void on_accept(boost::beast::error_code ec);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  // Reads what the socket has (a bounded amount per turn) and handles each
+  // whole frame; waits for the socket only once it had nothing more.
+  void read_available();
+  // Handles whole frames of data[0, size); returns the bytes it took.
+  std::size_t handle_bytes(char* data, std::size_t size);
   void handle_frame(std::string_view text);
   // Takes a token of the user's bucket for the op; when there is none the
   // request is answered `rate_limited`, and going on regardless closes 4008.
@@ -106,13 +118,22 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void send_error(std::optional<std::int64_t> id, const error& e);
   // Pushes (events, presence, typing) past the queue limit close the connection with 4001.
   void enqueue(std::shared_ptr<const std::string> frame, bool push);
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void close(std::uint16_t code, std::string reason);
-  void start_close();
-  // A peer that never reads never completes a write: past this deadline the
-  // socket is closed, which is what bounds the memory it holds.
-  void arm_write_deadline();
+  // Asks for a flush at the end of the worker's round.
+  void flush_soon();
+  // Sets up the next write (a control frame, a batch of the queue, the close
+  // frame); false when there is nothing to write.
+  bool next_write();
+  // The write set up by next_write() is on the wire.
+  void write_done();
+  // Queues a pong or ping; a peer's pings beyond a few pending are not answered.
+  void send_control(websocket::opcode op, std::string_view payload);
+  // Closes with `code`: the close frame follows what is queued, which is
+  // dropped only when it overflowed (4001).
+  void close(std::uint16_t code, std::string_view reason);
+  // The peer closed, or broke the protocol (its frame and our answer).
+  void on_peer_close(const websocket::frame_event& e);
+  // The socket is done: closed now, whatever is unwritten.
+  void abort();
   void on_closed();
   // Runs `fn(self)` on this session's worker, from any thread.
   template <class F>
@@ -120,11 +141,19 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
 
   hub& hub_;
   worker& worker_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
-  // Checked by sweep(); max() when none is running.
+  boost::asio::ip::tcp::socket socket_;
+  websocket::frame_reader reader_;
+  // The bytes of a frame not yet whole, kept between reads (none while idle),
+  // and the bytes left unread while reading is paused.
+  std::string unread_;
+  // Checked by sweep(); max() when none is running. A peer that never reads
+  // makes a write wait for ever: past its deadline the socket is closed,
+  // which is what bounds the memory it holds.
   std::chrono::steady_clock::time_point hello_deadline_ = std::chrono::steady_clock::time_point::max();
   std::chrono::steady_clock::time_point write_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point close_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point last_heard_;  // when the peer last sent anything
+  bool pinged_ = false;  // a keep-alive ping went out since then
 
   connection_limits::ticket connection_ticket_;
   connection_limits::ticket unauth_ticket_;
@@ -142,11 +171,25 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   int unanswered_ = 0;  // requests read whose reply is not yet queued
   int heavy_in_flight_ = 0;  // joins, history and decisions reads not yet answered
   bool read_paused_ = false;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool close_after_write_ = false;
+  bool reading_ = false;  // read_available() runs or is posted
+
+  // The write under way: `wire_head_` (a frame header, or a whole control
+  // frame) then `wire_body_` (a batch of the queue, which keeps it valid).
+  std::string wire_head_;
+  boost::asio::const_buffer wire_body_;
+  std::size_t wire_sent_ = 0;
+  bool wire_busy_ = false;
+  bool wire_is_batch_ = false;
+  bool wire_is_close_ = false;
+  std::string control_;  // pongs and pings to write before the next batch
+  std::string close_frame_;  // ours, written once what goes before it is
+  bool flush_pending_ = false;  // flush_later() is pending
+  bool waiting_writable_ = false;
+
+  bool closing_ = false;     // no more requests or pushes
+  bool close_sent_ = false;  // our close frame is on the wire
+  bool peer_closed_ = false;  // the peer's close frame (or a protocol failure) was read
   bool closed_ = false;
-  boost::beast::websocket::close_reason close_reason_;
 };
 
 }  // namespace parley
