@@ -56,7 +56,7 @@ class shared_state_frames {
 // A post on its way through the engagement's state: the steps of
 // check_and_append pass it on.
 struct hub::post_attempt {
-  claims who;
+  user who;  // not the whole claims: a token may list 500 engagements
   post_request request;
   // The append holds only if the engagement's channels are still at the heads
   // the checked state was built from (workflow posts).
@@ -242,7 +242,7 @@ void hub::post_valid(const claims& who, const channel& ch_value, const std::stri
   }
 
   auto attempt = std::make_shared<post_attempt>();
-  attempt->who = who;
+  attempt->who = who.who;
   attempt->request = post_request{*ch, kind, std::move(normalised.value()), cid, std::nullopt};
   // A review is sealed with a salt of the server's (protocol §9.7).
   if (kind == "review") attempt->request.salt = random_hex(review_salt_hex_chars / 2);
@@ -295,11 +295,11 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
     }
   }
   request.checked_at_ms = now_ms();
-  auto pl = check(**state, attempt->who.who, request, cfg_.open_limits);
+  auto pl = check(**state, attempt->who, request, cfg_.open_limits);
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.
-    return storage_.find_by_cid(request.ch.name(), attempt->who.who.id, request.cid,
+    return storage_.find_by_cid(request.ch.name(), attempt->who.id, request.cid,
                                 [this, attempt, refusal = pl.err()](result<std::optional<committed_event>> found) {
                                   attempt->finished();
                                   if (!found || !found->has_value()) {

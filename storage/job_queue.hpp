@@ -7,10 +7,12 @@
 #include "protocol/result.hpp"
 #include "storage/refusals.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,16 +34,25 @@ class job_queue {
     if (closed_) return admission::closed;
     if (jobs_.size() >= max_size_) return admission::full;
     jobs_.push_back(std::move(job));
-    cv_.notify_one();
+    // The thread waits only for an empty queue to fill.
+    if (jobs_.size() == 1) cv_.notify_one();
     return admission::queued;
   }
 
   // Waits for a job, then moves up to `max` of them into `out`, oldest first.
+  // With `gather_until` in the future and fewer than `max` queued, it lets
+  // jobs gather until then first (without waking for each one).
   // False once the queue is closed and empty: the thread is done.
-  bool take(std::vector<Job>& out, std::size_t max) {
+  bool take(std::vector<Job>& out, std::size_t max,
+            std::chrono::steady_clock::time_point gather_until = std::chrono::steady_clock::time_point::min()) {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [this] { return !jobs_.empty() || closed_; });
     if (jobs_.empty()) return false;
+    if (!closed_ && jobs_.size() < max && std::chrono::steady_clock::now() < gather_until) {
+      lock.unlock();
+      std::this_thread::sleep_until(gather_until);
+      lock.lock();
+    }
     while (!jobs_.empty() && out.size() < max) {
       out.push_back(std::move(jobs_.front()));
       jobs_.pop_front();

@@ -116,6 +116,10 @@ class sqlite_writer {
   result<void> apply_file(file_job& job);
   void push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
   result<void> store_hooks(const append_request& req, const append_plan& plan);
+  // Writes each channel's head as the batch leaves it, once per batch.
+  result<void> store_heads(const head_map& heads);
+  // Steps a statement that returns no rows, then resets it: SQLITE_OK or the error.
+  int run(statement& s);
   result<channel_head> head_of(const std::string& ch, const head_map& request_heads, const head_map& batch_heads);
   result<log_tail> last_record(const std::string& eng);
   result<void> store_record(const sealed_record& record);
@@ -131,6 +135,7 @@ class sqlite_writer {
   statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
   statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
   statement insert_sealed_;
+  statement begin_, commit_, savepoint_, release_, rollback_to_;
   statement find_file_, insert_file_, file_total_, add_file_total_;
   std::unique_ptr<sqlite_outbox_writer> outbox_;
   head_map heads_;  // committed heads, loaded on first use
