@@ -60,6 +60,11 @@ std::string remote_address_of(const net::ip::tcp::socket& socket) {
   return ec ? std::string("unknown") : endpoint.address().to_string();
 }
 
+// A non-blocking read or send that found nothing to read or no room.
+bool would_block(const boost::system::error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
+
 op_class class_of(op o) {
   switch (o) {
     case op::post: return op_class::post;
@@ -143,7 +148,7 @@ void ws_session::read_available() {
   while (turn < read_per_turn) {
     beast::error_code ec;
     std::size_t n = socket_.read_some(net::buffer(chunk), ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) {
+    if (would_block(ec)) {
       // Nothing more for now: wait until the socket is readable.
       if (unread_.empty()) std::string().swap(unread_);
       reading_ = true;
@@ -634,7 +639,7 @@ void ws_session::flush() {
     rest.consume(wire_sent_);
     beast::error_code ec;
     auto n = socket_.write_some(rest, ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) {
+    if (would_block(ec)) {
       // The peer is not reading as fast: wait for room, within the write deadline.
       if (write_deadline_ == std::chrono::steady_clock::time_point::max())
         write_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(hub_.cfg().write_timeout_s);

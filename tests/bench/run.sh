@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Parley's load scenarios and prints one table of their figures.
 #   tests/bench/run.sh [--smoke] [scenario ...]
-# Scenarios: fanout-10 fanout-100 fanout-1000 idle-10k posts cluster (default: all).
+# Scenarios: fanout-10 fanout-100 fanout-1000 idle-10k posts cluster (default: all),
+# and idle-100k (not in the default set: 100 000 idle connections, or as many as
+# the descriptor limit lets both processes open).
 # Each scenario gets a fresh server (PARLEY_BIN, default build/server/parley) on
 # a free loopback port with a temporary data directory and limits raised for
 # load; with taskset and two cores or more the server is pinned to core 0 with
@@ -21,8 +23,8 @@ scenarios=()
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
-    fanout-10 | fanout-100 | fanout-1000 | idle-10k | posts | cluster) scenarios+=("$arg") ;;
-    *) echo "run.sh: unknown scenario $arg (fanout-10 fanout-100 fanout-1000 idle-10k posts cluster)" >&2; exit 2 ;;
+    fanout-10 | fanout-100 | fanout-1000 | idle-10k | idle-100k | posts | cluster) scenarios+=("$arg") ;;
+    *) echo "run.sh: unknown scenario $arg (fanout-10 fanout-100 fanout-1000 idle-10k idle-100k posts cluster)" >&2; exit 2 ;;
   esac
 done
 if [ ${#scenarios[@]} -eq 0 ]; then
@@ -138,6 +140,22 @@ idle() {
   stop_server "$server_pid"
 }
 
+# 100 000 connections, or what the hard descriptor limit allows the server and
+# the tool (each holds one end), over 8 loopback source addresses (each has
+# about 28 000 ephemeral ports towards one server port).
+idle_many() {
+  local want=100000 limit
+  limit=$(ulimit -Hn)
+  if [ "$limit" != unlimited ] && [ $((limit - 500)) -lt $want ]; then
+    want=$((limit - 500))
+    echo "run.sh: idle-100k holds $want connections: the hard descriptor limit here is $limit"
+  fi
+  start_server idle-100k
+  run_load --label idle-100k --mode idle --target "127.0.0.1:$server_port" --server-pid "$server_pid" \
+    --checkpoints "1000,10000,$want" --channels 100 --sources 8 --settle 2
+  stop_server "$server_pid"
+}
+
 posts() {
   start_server posts
   local shape=(--mode posts --target "127.0.0.1:$server_port" --server-pid "$server_pid" --subscribers 0)
@@ -186,6 +204,7 @@ for s in "${scenarios[@]}"; do
   case $s in
     fanout-*) fanout "${s#fanout-}" ;;
     idle-10k) idle ;;
+    idle-100k) idle_many ;;
     posts) posts ;;
     cluster) cluster ;;
   esac
