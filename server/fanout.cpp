@@ -117,14 +117,17 @@ void fanout::start_sweeps(std::chrono::milliseconds every) {
   }
 }
 
-void worker::flush_later(std::shared_ptr<member> m) {
-  to_flush_.push_back(std::move(m));
-  if (to_flush_.size() > 1) return;
+void worker::flush_later(std::shared_ptr<member> m, bool first) {
+  (first ? to_flush_first_ : to_flush_).push_back(std::move(m));
+  if (to_flush_first_.size() + to_flush_.size() > 1) return;
   net::post(ioc, [this] {
     // Swapped out first: a flush may ask for another, which goes to the next round.
+    flushing_first_.swap(to_flush_first_);
     flushing_.swap(to_flush_);
-    for (auto& member : flushing_) member->flush();
-    flushing_.clear();
+    for (auto* list : {&flushing_first_, &flushing_}) {
+      for (auto& member : *list) member->flush();
+      list->clear();
+    }
   });
 }
 

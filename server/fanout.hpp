@@ -32,11 +32,13 @@ struct worker {
 
   // member::flush for `m` once the handlers queued so far have run: the
   // events of a whole round of fan-out leave in one write per member.
-  void flush_later(std::shared_ptr<member> m);
+  // `first`: before the others of the round (the answer to a post goes out
+  // before the fan-out of the event it stored).
+  void flush_later(std::shared_ptr<member> m, bool first = false);
 
  private:
-  std::vector<std::shared_ptr<member>> to_flush_;
-  std::vector<std::shared_ptr<member>> flushing_;
+  std::vector<std::shared_ptr<member>> to_flush_first_, to_flush_;
+  std::vector<std::shared_ptr<member>> flushing_first_, flushing_;
 };
 
 // The state push that follows a stored workflow event (protocol §9.9): to each

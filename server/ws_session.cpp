@@ -613,13 +613,13 @@ void ws_session::enqueue(std::shared_ptr<const std::string> frame, bool push) {
     bump(hub_.stats().slow_consumer_closes);
     return close(close_slow_consumer, "outbound queue overflow; reconnect and resume");
   }
-  flush_soon();
+  flush_soon(!push);
 }
 
-void ws_session::flush_soon() {
+void ws_session::flush_soon(bool reply) {
   if (flush_pending_ || waiting_writable_ || closed_) return;
   flush_pending_ = true;
-  worker_.flush_later(shared_from_this());
+  worker_.flush_later(shared_from_this(), reply);
 }
 
 void ws_session::send_control(websocket::opcode op, std::string_view payload) {

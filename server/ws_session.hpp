@@ -118,8 +118,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void send_error(std::optional<std::int64_t> id, const error& e);
   // Pushes (events, presence, typing) past the queue limit close the connection with 4001.
   void enqueue(std::shared_ptr<const std::string> frame, bool push);
-  // Asks for a flush at the end of the worker's round.
-  void flush_soon();
+  // Asks for a flush at the end of the worker's round; a reply's goes first.
+  void flush_soon(bool reply = false);
   // Sets up the next write (a control frame, a batch of the queue, the close
   // frame); false when there is nothing to write.
   bool next_write();

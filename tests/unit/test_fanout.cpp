@@ -3,6 +3,7 @@
 // channels once, after the event, and not before a join's window is read.
 #include "server/fanout.hpp"
 
+#include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -30,11 +31,15 @@ class recorder : public member {
   void revoked(const revocation&) override {}
   void going_away() override {}
   void sweep(std::chrono::steady_clock::time_point, std::int64_t) override { ++sweeps; }
+  void flush() override {
+    if (flushes) flushes->push_back(claims_.who.id);
+  }
 
   std::vector<std::string> got;
   std::vector<std::shared_ptr<const std::string>> frames;  // the pushed frames themselves
   std::set<std::string> live;
   int sweeps = 0;
+  std::vector<std::string>* flushes = nullptr;  // where flush() says who it is
 
  private:
   claims claims_;
@@ -168,4 +173,27 @@ TEST_CASE("the sweep visits every connection of each worker once a period, joine
     w0.ioc.run_one_for(std::chrono::milliseconds(5));
   CHECK(joined->sweeps >= before + 2);
   CHECK(idle->sweeps == before);
+}
+
+TEST_CASE("flushes run once the round's handlers have, replies first", "[server][fanout]") {
+  worker w;
+  std::vector<std::string> flushed;
+  auto a = std::make_shared<recorder>("a");
+  auto b = std::make_shared<recorder>("b");
+  auto c = std::make_shared<recorder>("c");
+  for (auto* m : {a.get(), b.get(), c.get()}) m->flushes = &flushed;
+  // A handler already queued (the rest of a fan-out) runs before the flushes.
+  boost::asio::post(w.ioc, [&] { flushed.push_back("handler"); });
+  w.flush_later(a);
+  w.flush_later(b, true);
+  w.flush_later(c);
+  REQUIRE(run(w) == 2);
+  REQUIRE(flushed == std::vector<std::string>{"handler", "b", "a", "c"});
+  // A flush asked for during the flushes goes to the next round.
+  flushed.clear();
+  a->flushes = nullptr;
+  w.flush_later(a);
+  boost::asio::post(w.ioc, [&] { w.flush_later(b); });
+  REQUIRE(run(w) == 3);
+  REQUIRE(flushed == std::vector<std::string>{"b"});
 }
