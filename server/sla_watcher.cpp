@@ -67,7 +67,21 @@ void sla_watcher::schedule(const engagement_state& s) {
   due = earliest(due, next_review_step(s, windows_.review_warning_ms));
   due = earliest(due, next_reveal_due(s, windows_.phases.review_period_ms));
   if (!due) return;
-  net::post(ioc_, [this, eng = s.eng, due = *due] { schedule_at(eng, due); });
+  {
+    std::lock_guard lock(scheduled_mutex_);
+    scheduled_.emplace_back(s.eng, *due);
+    if (scheduled_.size() > 1) return;  // a post is on its way
+  }
+  net::post(ioc_, [this] { take_scheduled(); });
+}
+
+void sla_watcher::take_scheduled() {
+  std::vector<std::pair<std::string, std::int64_t>> taken;
+  {
+    std::lock_guard lock(scheduled_mutex_);
+    taken.swap(scheduled_);
+  }
+  for (const auto& [eng, due] : taken) schedule_at(eng, due);
 }
 
 void sla_watcher::stop() {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
@@ -43,6 +44,8 @@ class sla_watcher {
  private:
   void load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i);
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
+  // Takes the dues schedule() gathered, on the watcher's thread.
+  void take_scheduled();
   void post_misses(const std::string& eng);
   void post_with(const std::string& eng, const engagement_state& s, const std::optional<owing_availability>& owing);
   std::optional<owing_availability> cached_owing(const engagement_state& s) const;
@@ -70,6 +73,10 @@ class sla_watcher {
   engagements& book_;
   sla_windows windows_;
   due_timer due_;  // the next due per engagement
+  // Dues from schedule(), on their way to the watcher's thread: one post
+  // carries all that came meanwhile, not one post (and wake-up) per event.
+  std::mutex scheduled_mutex_;
+  std::vector<std::pair<std::string, std::int64_t>> scheduled_;
   bool stopped_ = false;
   availability_book* known_ = nullptr;
 };

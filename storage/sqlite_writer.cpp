@@ -255,7 +255,8 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
   }
 
   for (std::size_t i = 0; i < jobs.size() && !failed; ++i) {
-    rc = run(savepoint_);
+    const bool savepoint = !one_statement(jobs[i]);
+    rc = savepoint ? run(savepoint_) : SQLITE_OK;
     if (rc != SQLITE_OK) {
       fail_all(storage_error(rc, db_, "cannot begin a savepoint"));
       failed = true;
@@ -274,7 +275,7 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
     else
       applied = apply_user(std::get<user_job>(jobs[i]));
 
-    if (applied) {
+    if (applied && savepoint) {
       rc = run(release_);
       if (rc != SQLITE_OK) applied = storage_error(rc, db_, "cannot release a savepoint");
     }
@@ -290,8 +291,10 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       failed = true;
       break;
     }
-    run(rollback_to_);
-    run(release_);
+    if (savepoint) {
+      run(rollback_to_);
+      run(release_);
+    }
   }
 
   if (!failed) {
@@ -348,6 +351,16 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       for (const auto& ev : out->committed) sink_(ev);
     if (job->handler) job->handler(std::move(out));
   }
+}
+
+// A job that writes with one statement needs no savepoint of its own: SQLite
+// undoes a statement that fails, and nothing else of the job was written. A
+// plain message or status is one such job (its channel's head is written
+// with the batch's, store_heads).
+bool sqlite_writer::one_statement(const write_job& job) const {
+  if (std::holds_alternative<marker_job>(job) || std::holds_alternative<user_job>(job)) return true;
+  const auto* append = std::get_if<append_job>(&job);
+  return append && append->req.events.size() == 1 && !append->req.record && !append->req.sealed && !webhooks_;
 }
 
 // The committed head of `ch` as seen by the job being applied: its own

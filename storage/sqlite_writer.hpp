@@ -116,6 +116,7 @@ class sqlite_writer {
   result<void> apply_file(file_job& job);
   void push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
   result<void> store_hooks(const append_request& req, const append_plan& plan);
+  bool one_statement(const write_job& job) const;
   // Writes each channel's head as the batch leaves it, once per batch.
   result<void> store_heads(const head_map& heads);
   // Steps a statement that returns no rows, then resets it: SQLITE_OK or the error.
