@@ -61,6 +61,11 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void flush() override;
 
  private:
+  // Close codes of the protocol (§3) beside RFC 6455's.
+  static constexpr std::uint16_t close_slow_consumer = 4001;
+  static constexpr std::uint16_t close_auth = 4003;
+  static constexpr std::uint16_t close_policy = 4008;
+
   // A join on its way through its asynchronous steps.
   struct pending_join {
     std::string ch;
