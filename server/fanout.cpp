@@ -100,8 +100,13 @@ void sweep_every(worker& w, std::chrono::milliseconds every) {
     if (ec) return;
     const auto now = std::chrono::steady_clock::now();
     const auto wall = now_ms();
+    // Swept from a copy: a member past a deadline may close at once, and
+    // leave `members` while the sweep goes on.
+    std::vector<std::shared_ptr<member>> swept;
+    swept.reserve(w.members.size());
     for (auto& [key, weak] : w.members)
-      if (auto m = weak.lock()) m->sweep(now, wall);
+      if (auto m = weak.lock()) swept.push_back(std::move(m));
+    for (auto& m : swept) m->sweep(now, wall);
     sweep_every(w, every);
   });
 }

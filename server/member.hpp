@@ -30,6 +30,7 @@ class member {
   virtual void going_away() = 0;
   // About once a second (fanout::start_sweeps): the member's deadlines, kept
   // as times rather than one armed timer each (a hello, a write, the token).
+  // It may close the member at once (and remove it from its worker's members).
   virtual void sweep(std::chrono::steady_clock::time_point /*now*/, std::int64_t /*now_ms*/) {}
   // Asked for through worker::flush_later: write what is queued.
   virtual void flush() {}

@@ -45,16 +45,16 @@ function frame(opcode, payload, { fin = true, masked = true } = {}) {
 
 const text = (obj) => frame(1, JSON.stringify(obj));
 
-function upgradeRequest({ key = randomBytes(16).toString('base64'), version = '13', extra = '' } = {}) {
-  return `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+function upgradeRequest({ key = randomBytes(16).toString('base64'), version = '13', extra = '', srv = server } = {}) {
+  return `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: ${version}\r\n${extra}\r\n`;
 }
 
 // A raw connection: what the server wrote, parsed into its HTTP head and its
 // frames (unmasked, as a server sends them).
 class Raw {
-  constructor(first) {
-    this.sock = net.connect(server.port, '127.0.0.1');
+  constructor(first, srv = server) {
+    this.sock = net.connect(srv.port, '127.0.0.1');
     this.bytes = Buffer.alloc(0);
     this.head = null;
     this.frames = [];
@@ -111,9 +111,9 @@ class Raw {
   destroy() { this.sock.destroy(); }
 }
 
-async function opened(sub) {
+async function opened(sub, srv = server) {
   const eng = uniqueEng('wf');
-  const raw = new Raw(upgradeRequest());
+  const raw = new Raw(upgradeRequest({ srv }), srv);
   await raw.until(() => raw.head, 'the upgrade answer');
   raw.write(text({ id: 1, op: 'hello', token: userToken(sub, 'client', [eng]) }));
   assert.equal((await raw.reply(1)).ok, true);
@@ -218,5 +218,41 @@ describe('frames', () => {
     assert.equal((await c.message(`eng:${eng}`, 'served')).ok, true);
     await c.close();
     raw.destroy();
+  });
+});
+
+describe('keep-alive', () => {
+  const IDLE_S = 4;
+  let quiet;
+  before(async () => {
+    quiet = await startServer({ args: ['--idle-timeout', String(IDLE_S)] });
+  });
+
+  test('a connection that sends nothing is pinged at half the idle timeout and closed at the end of it', async () => {
+    const { raw } = await opened('wf-silent', quiet);
+    const started = Date.now();
+    await raw.until(() => raw.frames.find((f) => f.opcode === 9), 'a ping', IDLE_S * 1000 + 2000);
+    await raw.until(() => raw.ended, 'the end of the connection', IDLE_S * 1000 + 4000);
+    const lasted = (Date.now() - started) / 1000;
+    assert.ok(lasted >= IDLE_S - 1, `closed after ${lasted.toFixed(1)} s`);
+  });
+
+  test('a connection that answers the pings stays open past the idle timeout and is served', async () => {
+    const { raw, ch } = await opened('wf-alive', quiet);
+    let answered = 0;
+    const pong = setInterval(() => {
+      const pings = raw.frames.filter((f) => f.opcode === 9).length;
+      for (; answered < pings; answered++) raw.write(frame(10, ''));
+    }, 100);
+    try {
+      await sleep(IDLE_S * 2000 + 1000);
+      assert.equal(raw.ended, false, 'the connection is still open');
+      assert.ok(answered >= 2, `${answered} pings answered`);
+      raw.write(text({ id: 9, op: 'join', ch }));
+      assert.equal((await raw.reply(9)).ok, true);
+    } finally {
+      clearInterval(pong);
+      raw.destroy();
+    }
   });
 });

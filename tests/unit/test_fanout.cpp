@@ -175,6 +175,40 @@ TEST_CASE("the sweep visits every connection of each worker once a period, joine
   CHECK(idle->sweeps == before);
 }
 
+TEST_CASE("a member that closes during the sweep leaves it, and the others are still swept", "[server][fanout]") {
+  // Closes at its first sweep: it leaves its worker's members then and there.
+  class closing_at_sweep : public recorder {
+   public:
+    closing_at_sweep(worker& w) : recorder("closing"), w_(w) {}
+    void sweep(std::chrono::steady_clock::time_point t, std::int64_t ms) override {
+      recorder::sweep(t, ms);
+      w_.members.erase(this);
+    }
+
+   private:
+    worker& w_;
+  };
+  fanout f(1);
+  auto& w = *f.workers()[0];
+  std::vector<std::shared_ptr<recorder>> all;
+  for (int i = 0; i < 8; ++i) {
+    all.push_back(i % 2 ? std::make_shared<recorder>("r" + std::to_string(i))
+                        : std::static_pointer_cast<recorder>(std::make_shared<closing_at_sweep>(w)));
+    w.members.emplace(all.back().get(), all.back());
+  }
+  f.start_sweeps(std::chrono::milliseconds(10));
+  const auto started = std::chrono::steady_clock::now();
+  auto every_swept = [&] {
+    for (auto& m : all)
+      if (m->sweeps == 0) return false;
+    return true;
+  };
+  while (!every_swept() && std::chrono::steady_clock::now() - started < std::chrono::seconds(10))
+    w.ioc.run_one_for(std::chrono::milliseconds(5));
+  REQUIRE(every_swept());
+  REQUIRE(w.members.size() == 4);
+}
+
 TEST_CASE("flushes run once the round's handlers have, replies first", "[server][fanout]") {
   worker w;
   std::vector<std::string> flushed;
