@@ -2,6 +2,7 @@
 
 #include "protocol/base64url.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <simdjson.h>
 
@@ -12,17 +13,6 @@ namespace {
 
 constexpr std::string_view handshake_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::size_t max_control_payload = 125;
-
-// Standard base64 with padding, from the unpadded base64url of base64url.hpp.
-std::string base64_encode(std::string_view in) {
-  std::string out = base64url_encode(in);
-  for (auto& c : out) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (out.size() % 4 != 0) out += '=';
-  return out;
-}
 
 bool is_control(std::uint8_t op) { return op >= 8; }
 
@@ -77,7 +67,10 @@ std::string accept_key(std::string_view client_key) {
   input += handshake_guid;
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-  return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  // Standard base64 with padding: 28 characters for 20 bytes.
+  std::string out(4 * ((sizeof digest + 2) / 3), '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, sizeof digest);
+  return out;
 }
 
 std::size_t frame_header(opcode op, std::size_t size, std::uint8_t* out) {

@@ -1,5 +1,7 @@
 #include "tests/bench/ws_client.hpp"
 
+#include "protocol/websocket.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -9,7 +11,6 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -27,13 +28,6 @@ std::string base64(const unsigned char* data, std::size_t n) {
   int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
   return out;
-}
-
-std::string expected_accept(const std::string& key) {
-  std::string in = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
-  return base64(digest, sizeof digest);
 }
 
 // Case-insensitive search for a header line's value in the upgrade response.
@@ -204,7 +198,7 @@ std::size_t ws_client::parse_upgrade(const char* bytes, std::size_t size, ws_eve
     fail(events, 0, "upgrade refused: " + std::string(head.substr(0, head.find("\r\n"))));
     return 0;
   }
-  if (header_value(head, "Sec-WebSocket-Accept") != expected_accept(key_)) {
+  if (header_value(head, "Sec-WebSocket-Accept") != parley::websocket::accept_key(key_)) {
     fail(events, 0, "upgrade: wrong Sec-WebSocket-Accept");
     return 0;
   }
@@ -304,19 +298,10 @@ void ws_client::send_text(std::string_view text, ws_events& events) {
 }
 
 void ws_client::queue_frame(std::uint8_t opcode, std::string_view payload) {
-  unsigned char header[14];
-  std::size_t n = 0;
-  header[n++] = static_cast<unsigned char>(0x80 | opcode);
-  if (payload.size() < 126) {
-    header[n++] = static_cast<unsigned char>(0x80 | payload.size());
-  } else if (payload.size() <= 0xFFFF) {
-    header[n++] = 0x80 | 126;
-    header[n++] = static_cast<unsigned char>(payload.size() >> 8);
-    header[n++] = static_cast<unsigned char>(payload.size());
-  } else {
-    header[n++] = 0x80 | 127;
-    for (int i = 7; i >= 0; --i) header[n++] = static_cast<unsigned char>(std::uint64_t{payload.size()} >> (8 * i));
-  }
+  // The server's frame header, with the mask bit a client's frames carry.
+  unsigned char header[parley::websocket::max_header + 4];
+  std::size_t n = parley::websocket::frame_header(static_cast<parley::websocket::opcode>(opcode), payload.size(), header);
+  header[1] |= 0x80;
   std::uint32_t mask = next_mask(mask_seed_);
   unsigned char key[4];
   std::memcpy(key, &mask, 4);
