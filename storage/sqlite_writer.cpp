@@ -298,19 +298,12 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
   }
 
   if (!failed) {
-    if (auto stored = store_heads(batch_heads); !stored) {
+    // The batch's channel heads, then COMMIT: either failing undoes the batch.
+    result<void> committed = store_heads(batch_heads);
+    if (committed && (rc = run(commit_)) != SQLITE_OK) committed = storage_error(rc, db_, "cannot commit");
+    if (!committed) {
       if (!sqlite3_get_autocommit(db_.get())) db_.exec("ROLLBACK");
-      fail_all(stored.err());
-      failed = true;
-    }
-  }
-
-  if (!failed) {
-    rc = run(commit_);
-    if (rc != SQLITE_OK) {
-      error err = storage_error(rc, db_, "cannot commit");
-      if (!sqlite3_get_autocommit(db_.get())) db_.exec("ROLLBACK");
-      fail_all(err);
+      fail_all(committed.err());
       failed = true;
     }
   }
