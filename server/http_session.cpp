@@ -97,10 +97,12 @@ void http_session::on_header(beast::error_code ec, std::size_t) {
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
 
-void http_session::refuse(const error& e, unsigned version) {
+void http_session::refuse(const error& e, unsigned version) { refuse(http_error_response(e, version, false)); }
+
+void http_session::refuse(http_response res) {
   head_ = false;
   answered_ = false;
-  send(http_error_response(e, version, false));
+  send(std::move(res));
 }
 
 bool http_session::read_failed(beast::error_code ec) {
@@ -117,9 +119,7 @@ bool http_session::read_failed(beast::error_code ec) {
   if (ec == http::error::header_limit) {
     auto res = http_error_response(make_error(errc::bad_request, "request headers over 16384 bytes"), 11, false);
     res.result(http::status::request_header_fields_too_large);
-    answered_ = false;
-    head_ = false;
-    send(std::move(res));
+    refuse(std::move(res));
     return true;
   }
   // A request that is not HTTP/1.x: say so once, then close.
@@ -153,9 +153,7 @@ void http_session::upgrade(http_request req) {
     auto res = http_error_response(make_error(errc::bad_request, "Sec-WebSocket-Version must be 13"), req.version(), false);
     res.result(http::status::upgrade_required);
     res.set(http::field::sec_websocket_version, "13");
-    head_ = false;
-    answered_ = false;
-    return send(std::move(res));
+    return refuse(std::move(res));
   }
   stream_.expires_never();
   // Bytes the client sent right after its request were read with it.

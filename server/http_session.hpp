@@ -51,7 +51,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void answer(const http_request& req);
   void send(http_response res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+  // Answers with an error, its body even to a HEAD; the response is not
+  // keep-alive, so the connection closes after it.
   void refuse(const error& e, unsigned version);
+  void refuse(http_response res);
   void shut_down();
 
   hub& hub_;
