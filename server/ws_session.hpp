@@ -81,6 +81,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void read_available();
   // Handles whole frames of data[0, size); returns the bytes it took.
   std::size_t handle_bytes(char* data, std::size_t size);
+  // Handles the whole frames of unread_ and keeps the rest there.
+  void handle_unread();
   void handle_frame(std::string_view text);
   // Takes a token of the user's bucket for the op; when there is none the
   // request is answered `rate_limited`, and going on regardless closes 4008.
@@ -186,7 +188,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   bool wire_busy_ = false;
   bool wire_is_batch_ = false;
   bool wire_is_close_ = false;
-  std::string control_;  // pongs and pings to write before the next batch
+  std::string control_;  // the upgrade's answer, pongs and pings: written before the next batch
   std::string close_frame_;  // ours, written once what goes before it is
   bool flush_pending_ = false;  // flush_later() is pending
   bool waiting_writable_ = false;

@@ -67,9 +67,8 @@ void ws_session::read_available() {
   if (closed_ || read_paused_) return;
   // Frames left unread when reading paused come first.
   if (!unread_.empty()) {
-    unread_.erase(0, handle_bytes(unread_.data(), unread_.size()));
-    if (closed_) return;
-    if (read_paused_) return;
+    handle_unread();
+    if (closed_ || read_paused_) return;
   }
   std::size_t turn = 0;
   while (turn < read_per_turn) {
@@ -96,7 +95,7 @@ void ws_session::read_available() {
     } else {
       // Part of a frame is kept: what came joins it (the copy holds only the bytes that came).
       unread_.append(chunk.data(), n);
-      unread_.erase(0, handle_bytes(unread_.data(), unread_.size()));
+      handle_unread();
     }
     if (closed_ || read_paused_) return;
   }
@@ -104,6 +103,8 @@ void ws_session::read_available() {
   reading_ = true;
   net::post(worker_.ioc, [self = shared_from_this()] { self->read_available(); });
 }
+
+void ws_session::handle_unread() { unread_.erase(0, handle_bytes(unread_.data(), unread_.size())); }
 
 std::size_t ws_session::handle_bytes(char* data, std::size_t size) {
   std::size_t taken = 0;
