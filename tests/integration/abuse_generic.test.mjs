@@ -15,7 +15,7 @@ import {
   assertChain, httpDecisionsJsonl, verifyLog,
 } from './engagement_helpers.mjs';
 import {
-  cleanup, connect, connectAs, DEFAULT_SECRET, httpFor, makeTempDir, readAll, sleep, startServer, token, uniqueEng, userToken,
+  cleanup, connect, connectAs, DEFAULT_SECRET, httpFor, makeTempDir, readAll, rssMiB, sleep, startServer, token, uniqueEng, userToken,
 } from './harness.mjs';
 
 const MAX_FRAME = 65536;           // protocol §8 default
@@ -71,12 +71,6 @@ after(async () => {
 // (PARLEY_SANITIZED, tests/sanitize/run.sh) freed memory is held in
 // quarantine and RSS says nothing: leaks are LeakSanitizer's job there.
 const RSS_GROWTH_MIB = process.env.PARLEY_SANITIZED ? Infinity : 64;
-
-// Resident memory of the server process in MiB (Linux).
-function rssMiB(srv) {
-  const status = fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
-}
 
 // A normal client is served: hello, post, join sees the post; HTTP answers.
 async function assertServes(srv = server) {

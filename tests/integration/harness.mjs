@@ -867,6 +867,12 @@ process.on('exit', () => {
 });
 
 // Waits `ms` milliseconds (for pacing, never for assertions).
+// Resident memory of a started server's process in MiB (Linux).
+export function rssMiB(srv) {
+  const status = fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }

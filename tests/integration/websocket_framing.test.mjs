@@ -5,10 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
 import {
-  cleanup, connectAs, sleep, startServer, uniqueEng, userToken,
+  cleanup, connectAs, rssMiB, sleep, startServer, uniqueEng, userToken,
 } from './harness.mjs';
 
 let server;
@@ -17,11 +16,6 @@ before(async () => {
   server = await startServer();
 });
 after(cleanup);
-
-function rssMiB() {
-  const status = fs.readFileSync(`/proc/${server.proc.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
-}
 
 // A masked client frame.
 function frame(opcode, payload, { fin = true, masked = true } = {}) {
@@ -206,12 +200,12 @@ describe('frames', () => {
   test('10 000 pings from a client that never reads: pongs stay bounded and others are served', async () => {
     const { raw } = await opened('wf-pings');
     raw.sock.pause();  // reads nothing more
-    const before = rssMiB();
+    const before = rssMiB(server);
     const ping = frame(9, 'x'.repeat(125));
     const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
     for (let i = 0; i < 10; i++) raw.write(batch);
     await sleep(500);
-    const grown = rssMiB() - before;
+    const grown = rssMiB(server) - before;
     assert.ok(grown < 16, `server RSS grew ${grown.toFixed(1)} MiB`);
     const eng = uniqueEng('wf');
     const c = await connectAs(server, userToken('wf-other', 'client', [eng]));
