@@ -6,10 +6,12 @@
 // pages show the revealed reviews with their commitments verified in the
 // browser; the decision log lists the delivery's files with their hashes and
 // the reveal, and verifies. Then a reveal at the end of a short review period
-// after an automatic acceptance, and a tampered reveal shown as not matching.
+// after an automatic acceptance, and a reveal tampered with on the network
+// (a proxy rewrites the server's bytes) shown as not matching.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import {
   serverAndBrowser, startServer, openEngagement, token, uniqueEng, apiPost, postOk, until, shot, axeViolations, SCREENSHOTS,
 } from './harness.mjs';
@@ -74,6 +76,38 @@ async function missingFeature(server) {
   const files = await fetch(`${server.url}/api/v1/engagements/${eng}/files?name=probe.txt`, { method: 'POST', headers: { Authorization: `Bearer ${clientTok}` }, body: 'probe' });
   if (files.status === 404) return 'the server has no file uploads (protocol §9.6)';
   return null;
+}
+
+// A TCP proxy in front of `server` that replaces `from` with `to` (as many
+// bytes) in everything the server sends: HTTP answers and WebSocket frames,
+// whose length fields stay right. A match split between two reads is caught
+// by holding back a tail that could begin one.
+async function tamperingProxy(server, from, to) {
+  assert.equal(Buffer.byteLength(from), Buffer.byteLength(to));
+  const target = new URL(server.url);
+  const sockets = new Set();
+  const proxy = net.createServer((page) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [page, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); }
+    page.pipe(upstream);
+    let held = '';
+    upstream.on('data', (chunk) => {
+      let text = (held + chunk.toString('latin1')).replaceAll(from, to);
+      held = '';
+      for (let k = Math.min(from.length - 1, text.length); k > 0; k--) {
+        if (text.endsWith(from.slice(0, k))) { held = text.slice(-k); text = text.slice(0, -k); break; }
+      }
+      page.write(Buffer.from(text, 'latin1'));
+    });
+    upstream.on('end', () => page.end(Buffer.from(held, 'latin1')));
+    page.on('close', () => upstream.destroy());
+    upstream.on('close', () => page.destroy());
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    close: () => { for (const s of sockets) s.destroy(); proxy.close(); },
+  };
 }
 
 const NO_DELIVERIES = 'the server has no deliveries (protocol §9.6)';
@@ -235,17 +269,15 @@ test('a tampered reveal is shown as not matching its commitment', { skip }, asyn
   await postOk(server, toks.expertTok, `eng:${eng}`, 'review', { ratings, text: 'Fair and responsive client.' });
   await first.context().close();
 
-  // Whatever the socket brings, the page checks: a revealed text changed on
-  // the way no longer matches the commitment sealed before.
-  const page = await openEngagement(browser, server, toks.clientTok, eng, {
-    setup: (context) => context.routeWebSocket(/\/ws$/, (ws) => {
-      const upstream = ws.connectToServer();
-      upstream.onMessage((m) => ws.send(typeof m === 'string' ? m.replace('Solid work', 'Poor work') : m));
-    }),
-  });
+  // Whatever the network brings, the page checks: a revealed text changed on
+  // the way no longer matches the commitment sealed before. The page is
+  // served through a proxy that rewrites the server's bytes.
+  const proxy = await tamperingProxy(server, 'Solid', 'Awful');
+  t.after(() => proxy.close());
+  const page = await openEngagement(browser, proxy, toks.clientTok, eng);
   const reveal = page.locator('[data-testid="timeline"] [data-testid="event-reviews"]');
   await reveal.waitFor();
-  const bad = reveal.locator('[data-testid="revealed-review"]', { hasText: 'Poor work' }).getByTestId('commitment-check');
+  const bad = reveal.locator('[data-testid="revealed-review"]', { hasText: 'Awful work' }).getByTestId('commitment-check');
   await bad.and(page.locator('[data-state="bad"]')).waitFor();
   assert.match(await bad.textContent(), /commitment does NOT match/);
   assert.equal(await bad.getAttribute('role'), 'alert');
