@@ -1,15 +1,19 @@
 #include "server/config.hpp"
 
 #include "protocol/version.hpp"
+#include "server/config_file.hpp"
 #include "server/s3_client.hpp"
 #include "server/webhook_client.hpp"
 #include "storage/redis_engine.hpp"
 
+#include <boost/any.hpp>
 #include <boost/program_options.hpp>
 
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -138,6 +142,104 @@ std::string check_webhook_options(const po::variables_map& vm, config& out, cons
   return {};
 }
 
+// Options that steer the command itself: never read from a file nor printed as configuration.
+bool command_only(const std::string& name) {
+  return name == "help" || name == "version" || name == "config" || name == "print-config";
+}
+
+// --config FILE, stored after the flags and the environment so that they win
+// (po::store keeps the first value stored for an option). Empty when it was
+// read; otherwise why not, naming the file and line.
+std::string store_config_file(const po::options_description& desc, const std::string& path, po::variables_map& vm,
+                              std::set<std::string>& from_file) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "--config: cannot read " + path;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto entries = parse_config_text(text.str(), path);
+  if (!entries) return entries.err().message;
+  std::map<std::string, int> first_line;
+  for (const auto& e : *entries) {
+    auto where = path + ":" + std::to_string(e.line) + ": ";
+    const auto* option = desc.find_nothrow(e.option, false);
+    if (!option || command_only(e.option)) return where + "unknown option '" + e.option + "'";
+    auto [first, fresh] = first_line.try_emplace(e.option, e.line);
+    if (!fresh && !option->semantic()->is_composing())
+      return where + "'" + e.option + "' is set again (first on line " + std::to_string(first->second) + ")";
+    po::parsed_options one(&desc);
+    one.options.emplace_back(e.option, std::vector<std::string>{e.value});
+    try {
+      po::store(one, vm);
+    } catch (const std::exception& ex) {
+      return where + ex.what();
+    }
+    from_file.insert(e.option);
+  }
+  return {};
+}
+
+// A URL's password (or its whole user part when it has no ':') as ****.
+std::string mask_credentials(std::string value) {
+  auto scheme = value.find("://");
+  if (scheme == std::string::npos) return value;
+  auto start = scheme + 3;
+  auto at = value.find('@', start);
+  if (at == std::string::npos || value.find('/', start) < at) return value;
+  auto colon = value.find(':', start);
+  auto from = colon != std::string::npos && colon < at ? colon + 1 : start;
+  return value.replace(from, at - from, "****");
+}
+
+// An option's values as the file writes them: none when it has no value.
+std::vector<std::string> option_texts(const boost::any& v) {
+  if (v.empty()) return {};
+  if (const auto* x = boost::any_cast<std::string>(&v)) return {*x};
+  if (const auto* x = boost::any_cast<std::filesystem::path>(&v)) return {x->string()};
+  if (const auto* x = boost::any_cast<std::vector<std::string>>(&v)) return *x;
+  if (const auto* x = boost::any_cast<bool>(&v)) return {*x ? "true" : "false"};
+  if (const auto* x = boost::any_cast<int>(&v)) return {std::to_string(*x)};
+  if (const auto* x = boost::any_cast<unsigned>(&v)) return {std::to_string(*x)};
+  if (const auto* x = boost::any_cast<unsigned long>(&v)) return {std::to_string(*x)};
+  if (const auto* x = boost::any_cast<double>(&v)) {
+    std::ostringstream out;
+    out << *x;
+    return {out.str()};
+  }
+  return {"?"};
+}
+
+// A value as the configuration file reads it back: in double quotes when it
+// has what would otherwise be trimmed or taken for a comment.
+std::string file_value(const std::string& value) {
+  bool plain = !value.empty() && value.front() != ' ' && value.back() != ' ' && value.front() != '"' &&
+               value.find(" #") == std::string::npos && value.find(" ;") == std::string::npos &&
+               value.front() != '#' && value.front() != ';';
+  return plain ? value : "\"" + value + "\"";
+}
+
+// --print-config: every option as a line of a configuration file, with where
+// its value came from; credentials in URLs masked. Defaults are printed as
+// comments, so that the output read back with --config sets the same.
+void print_config(const po::options_description& desc, const po::variables_map& vm,
+                  const std::map<std::string, const char*>& source, const config& out) {
+  std::cout << "# parley " << version << ": the configuration in effect (flags > environment > file > defaults)\n";
+  const char* secret = !out.secret.empty() ? "set" : out.dev ? "made in the data directory (--dev)" : "none";
+  std::cout << "# token secret: " << secret << " (PARLEY_SECRET or secret-file; never printed)\n";
+  for (const auto& option : desc.options()) {
+    const auto& name = option->long_name();
+    if (command_only(name)) continue;
+    auto found = vm.find(name);
+    auto texts = found == vm.end() ? std::vector<std::string>{} : option_texts(found->second.value());
+    auto from = source.find(name);
+    if (texts.empty() || from == source.end()) {
+      std::cout << "# " << name << " =" << (texts.empty() ? "" : " " + file_value(texts.front())) << "\n";
+      continue;
+    }
+    for (const auto& text : texts)
+      std::cout << name << " = " << file_value(mask_credentials(text)) << "  # " << from->second << "\n";
+  }
+}
+
 }  // namespace
 
 parse_outcome parse_config(int argc, char** argv, config& out) {
@@ -154,12 +256,15 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
       "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n"
       "       parley webhook-verify --secret-file F [--tolerance SECONDS] < REQUEST\n\n"
       "Every option can also be set as PARLEY_<OPTION> in the environment\n"
-      "(--max-queue as PARLEY_MAX_QUEUE); the token secret comes from\n"
-      "PARLEY_SECRET or --secret-file.\n\nOptions");
+      "(--max-queue as PARLEY_MAX_QUEUE) or as `option = value` in the file\n"
+      "named by --config; flags win over the environment, which wins over the\n"
+      "file. The token secret comes from PARLEY_SECRET or --secret-file.\n\nOptions");
   // clang-format off
   desc.add_options()
     ("help,h", "print this help and exit")
     ("version", "print the version and exit")
+    ("config", po::value<std::string>(), "FILE of `option = value` lines (# comments); flags and PARLEY_* win over it")
+    ("print-config", "print the configuration in effect, as a configuration file with secrets masked, and exit")
     ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
     ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
     ("redis", po::value(&out.redis_url), "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database (credentials percent-encoded; required off loopback)")
@@ -222,9 +327,23 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   // clang-format on
 
   po::variables_map vm;
+  std::map<std::string, const char*> source;  // where each option's value came from, for --print-config
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::store(po::parse_environment(desc, [&](const std::string& env) { return env_to_option(desc, env); }), vm);
+    auto flags = po::parse_command_line(argc, argv, desc);
+    auto environment = po::parse_environment(desc, [&](const std::string& env) { return env_to_option(desc, env); });
+    po::store(flags, vm);
+    po::store(environment, vm);
+    for (const auto& o : environment.options) source[o.string_key] = "environment";
+    for (const auto& o : flags.options) source[o.string_key] = "flag";
+    if (vm.count("config")) {
+      std::set<std::string> from_file;
+      auto why = store_config_file(desc, vm["config"].as<std::string>(), vm, from_file);
+      if (!why.empty()) {
+        std::cerr << "parley: " << why << "\n";
+        return parse_outcome::exit_error;
+      }
+      for (const auto& name : from_file) source.try_emplace(name, "file");
+    }
     po::notify(vm);
   } catch (const std::exception& e) {
     std::cerr << "parley: " << e.what() << " (see parley --help)\n";
@@ -330,6 +449,10 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     out.secret = s;
   }
   if (!out.secret.empty() && out.secret.size() < 16) return fail("the token secret must be at least 16 characters");
+  if (vm.count("print-config")) {
+    print_config(desc, vm, source, out);
+    return parse_outcome::exit_ok;
+  }
   if (out.secret.empty() && !out.dev)
     return fail("no token secret: set PARLEY_SECRET or --secret-file (or --dev for a development secret)");
   return parse_outcome::run;
