@@ -1,10 +1,8 @@
 #include "server/local_blob_store.hpp"
 
 #include "protocol/files.hpp"
+#include "storage/fsync_path.hpp"
 #include "storage/log.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -23,23 +21,12 @@ result<void> io_error(const std::string& what, int err) {
   return make_error(errc::unavailable, what + ": " + std::strerror(err));
 }
 
-// fsync of a file or directory by path.
-result<void> sync_path(const fs::path& p, bool directory) {
-  int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open " + p.string(), errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return io_error("cannot fsync " + p.string(), err);
-  return {};
-}
-
 // Creates `dir` (one level) when missing and makes its entry durable in the parent.
 result<void> ensure_dir(const fs::path& dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return {};
   if (!fs::create_directory(dir, ec) && ec) return io_error("cannot create " + dir.string(), ec.value());
-  return sync_path(dir.parent_path(), true);
+  return fsync_path(dir.parent_path());
 }
 }  // namespace
 
@@ -98,12 +85,12 @@ void local_blob_store::store(fs::path staged, std::string sha256, std::uint64_t,
 // fsync of the staged bytes, rename into place, fsync of the directory that
 // now names it: after that the file survives a crash of the machine.
 result<void> local_blob_store::do_store(const fs::path& staged, const std::string& sha256) {
-  if (auto synced = sync_path(staged, false); !synced) return synced;
+  if (auto synced = fsync_path(staged); !synced) return synced;
   auto target = path_of(sha256);
   if (auto made = ensure_dir(target.parent_path().parent_path()); !made) return made;
   if (auto made = ensure_dir(target.parent_path()); !made) return made;
   if (::rename(staged.c_str(), target.c_str()) != 0) return io_error("cannot store " + target.string(), errno);
-  return sync_path(target.parent_path(), true);
+  return fsync_path(target.parent_path());
 }
 
 void local_blob_store::local_file(std::string sha256, std::function<void(result<fs::path>)> done) {

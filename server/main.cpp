@@ -1,4 +1,6 @@
-// parley: the server, and `parley verify-log FILE` to check an exported decision log.
+// parley: the server; `parley verify-log FILE` to check an exported decision log;
+// `parley backup` and `parley restore` of the embedded engine's data.
+#include "server/backup_command.hpp"
 #include "server/config.hpp"
 #include "server/dev_demo.hpp"
 #include "server/dev_secret.hpp"
@@ -196,6 +198,10 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "verify-log") == 0) {
     return verify_log_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   }
+  if (argc >= 2 && std::strcmp(argv[1], "backup") == 0)
+    return backup_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
+  if (argc >= 2 && std::strcmp(argv[1], "restore") == 0)
+    return restore_command(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   if (argc >= 2 && std::strcmp(argv[1], "webhook-verify") == 0) {
     return webhook_verify_command(std::vector<std::string>(argv + 2, argv + argc), std::cin, std::cout, std::cerr,
                                   now_ms() / 1000);

@@ -4,13 +4,10 @@
 // one of them, keeps presence in memory and holds the database lock file.
 #include "storage/local_engine.hpp"
 
+#include "storage/database_lock.hpp"
 #include "storage/sqlite_errors.hpp"
 #include "storage/sqlite_reader.hpp"
 #include "storage/sqlite_writer.hpp"
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,36 +21,6 @@
 
 namespace parley {
 namespace {
-
-// The channel heads live in this process's memory, so a second server on the
-// same database would hand out the same seqs. An advisory lock on a sibling
-// file turns that mistake into a start-up error. The kernel drops it when the
-// process dies, so a crash never leaves it behind.
-class database_lock {
- public:
-  explicit database_lock(const std::filesystem::path& db_path) {
-    std::string lock_path = db_path.string() + ".lock";
-    fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_open_error(db_path, "cannot create " + lock_path + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      release();
-      if (err == EWOULDBLOCK) throw_open_error(db_path, "in use by another Parley process");
-      throw_open_error(db_path, "cannot lock " + lock_path + ": " + std::strerror(err));
-    }
-  }
-  ~database_lock() { release(); }
-  database_lock(const database_lock&) = delete;
-  database_lock& operator=(const database_lock&) = delete;
-
-  void release() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Creates the database's directory when missing; the path must name a file.
 const std::filesystem::path& with_directory(const std::filesystem::path& db_path) {

@@ -4,6 +4,7 @@
 #include "engine_contract.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/local_engine.hpp"
+#include "storage/sqlite_backup.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -703,4 +704,49 @@ TEST_CASE("a job queue refuses past its cap and once closed, and still hands out
   CHECK(queue.take(taken, 5));
   CHECK(taken == std::vector<std::string>{"a", "b"});
   CHECK_FALSE(queue.take(taken, 5));  // closed and empty: the thread is done
+}
+
+TEST_CASE("a backup taken while the engine writes restores what was committed before it, under a new epoch", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  for (int i = 0; i < 30; ++i) REQUIRE(append_sync(*e, one(make_event("eng:a", "u1", "m"))));
+  const auto epoch = read_window(*e, "eng:a", std::nullopt, std::nullopt, 50)->epoch;
+
+  // Appends go on in another thread while the copy is taken.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) append_sync(*e, one(make_event("eng:a", "u1", "during")));
+  });
+  auto backup = backup_database(dir.db(), dir.path / "backup.db");
+  stop = true;
+  writer.join();
+  REQUIRE(backup);
+  CHECK(backup->bytes > 0);
+  CHECK_FALSE(backup_database(dir.db(), dir.path / "backup.db"));  // never over an existing file
+  const auto written = read_window(*e, "eng:a", std::nullopt, std::nullopt, 1000)->head;
+  e.reset();
+
+  fs::create_directories(dir.path / "restored");
+  auto id = restore_database(dir.path / "backup.db", dir.path / "restored" / "parley.db");
+  REQUIRE(id);
+  CHECK(*id != backup->db_id);
+  CHECK_FALSE(restore_database(dir.path / "backup.db", dir.path / "restored" / "parley.db"));
+  auto restored = open_engine(dir.path / "restored" / "parley.db");
+  auto r = read_window(*restored, "eng:a", std::nullopt, std::nullopt, 1000);
+  // Every event committed before the copy, then a prefix of those during it.
+  CHECK(r->head >= 30);
+  CHECK(r->head <= written);
+  CHECK(seqs_of(r) == range(1, r->head));
+  CHECK(r->epoch != epoch);
+  // The restored log goes on from its head.
+  CHECK(append_sync(*restored, one(make_event("eng:a", "u1", "after")))->committed[0].seq == r->head + 1);
+}
+
+TEST_CASE("a restore refuses a file that is not a Parley database", "[storage]") {
+  temp_dir dir;
+  { std::ofstream(dir.path / "junk.db") << "not a database"; }
+  CHECK_FALSE(restore_database(dir.path / "junk.db", dir.db()));
+  CHECK_FALSE(fs::exists(dir.db()));
+  CHECK_FALSE(backup_database(dir.path / "missing.db", dir.path / "out.db"));
+  CHECK_FALSE(fs::exists(dir.path / "out.db"));
 }
