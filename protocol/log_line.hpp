@@ -25,6 +25,14 @@ std::string log_value(std::string_view raw);
 std::string format_log_line(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
                             std::uint64_t suppressed = 0);
 
+// The same as one JSON object (--log-format json, for journald and log
+// shippers): {"ts":"2026-11-30T19:11:08.123Z","level":…,"event":…, the
+// fields…, "suppressed":N when some were}. Each value is a string cut to 200
+// bytes on a character boundary; bytes that are not UTF-8 are written as the
+// text \xNN, so that the line is always valid JSON of valid UTF-8.
+std::string format_log_json(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
+                            std::uint64_t suppressed, std::int64_t wall_ms);
+
 // At most `burst` lines per event name, refilled at `per_second`; lines over
 // that are counted and the count is reported with the next line let through.
 class log_limiter {

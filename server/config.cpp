@@ -250,6 +250,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string review_period = "14d";
   std::string digest_after = "15m", digest_every = "1h";
   std::string webhook_secret_file, webhook_retry_for = "3d";
+  std::string log_format = "text";
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
@@ -276,6 +277,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("secret-file", po::value(&secret_file), "file holding the token secret (instead of PARLEY_SECRET)")
     ("dev", po::bool_switch(&out.dev), "development mode: without a secret, make one in the data directory and print sign-in links")
     ("expose-version", po::bool_switch(&out.expose_version), "name the version and host in Server headers and hello replies")
+    ("log-format", po::value(&log_format)->default_value(log_format), "text (`parley: level=… event=… key=value`) or json (one object a line, for journald and log shippers)")
     ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz")
     ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
     ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
@@ -366,6 +368,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   };
   if (!split_listen(listen, out.listen_host, out.listen_port)) return fail("--listen must be HOST:PORT, got '" + listen + "'");
   if (out.threads > 256) return fail("--threads must be between 0 and 256");
+  if (log_format != "text" && log_format != "json") return fail("--log-format must be text or json, got '" + log_format + "'");
+  out.log_json = log_format == "json";
   if (out.max_frame < 1024) return fail("--max-frame must be at least 1024 bytes");
   if (out.max_body < 1024) return fail("--max-body must be at least 1024 bytes");
   if (out.max_channels < 1) return fail("--max-channels must be at least 1");

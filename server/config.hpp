@@ -24,6 +24,7 @@ struct config {
   std::filesystem::path web_root = "web-client";
   std::string secret;    // from PARLEY_SECRET or --secret-file; with --dev and none, a development secret is made
   bool dev = false;      // development mode: demo secret, keys and sign-in links
+  bool log_json = false;  // --log-format json: one JSON object a log line
   bool expose_version = false;  // version and host name in Server headers and hello replies
   std::string server_header = "parley";  // with --expose-version, "parley/<version>"
   std::string admin_host;       // a separate listener for /metrics; empty: none

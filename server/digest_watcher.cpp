@@ -3,12 +3,12 @@
 #include "protocol/channel.hpp"
 #include "protocol/event.hpp"
 #include "storage/clock.hpp"
+#include "storage/log.hpp"
 #include "storage/webhook_hooks.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <iostream>
 #include <utility>
 
 namespace parley {
@@ -198,7 +198,7 @@ void digest_watcher::send(const std::string& eng, const digest& d, std::int64_t 
   outbox_.enqueue_webhooks(std::move(entries), [this, eng, user = d.user, through = d.through,
                                                 now](result<void> stored) {
     if (!stored) {
-      std::cerr << "parley: digests: cannot store a digest of eng:" << eng << ": " << stored.err().message << "\n";
+      log_event(log_level::warn, "digest_not_stored", {{"eng", eng}, {"reason", stored.err().message}});
       // Forget it, so that the next look makes it again (with the same id).
       net::post(ioc_, [this, eng, user] { sent_.erase(eng + '\n' + user); });
       return retry_later(eng);

@@ -31,6 +31,7 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace net = boost::asio;
@@ -54,6 +55,14 @@ rlim_t raise_descriptor_limit() {
   return lim.rlim_cur;
 }
 
+// A reason the server cannot run, as the log's format wants it.
+void report_fatal(const config& cfg, const std::string& why) {
+  if (cfg.log_json)
+    log_event(log_level::error, "fatal", {{"reason", why}});
+  else
+    std::cerr << "parley: " << why << "\n";
+}
+
 int serve(config cfg) {
   // Everything the server creates (database, secret, keys) is its user's alone.
   ::umask(077);
@@ -74,7 +83,7 @@ int serve(config cfg) {
     keys = load_signing_keys(cfg, dev);
   } catch (const std::exception& e) {
     // A missing or bad key is bad configuration: one line, exit status 2.
-    std::cerr << "parley: " << e.what() << "\n";
+    report_fatal(cfg, e.what());
     return 2;
   }
   cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
@@ -158,11 +167,17 @@ int serve(config cfg) {
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
   std::string url = "http://" + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
-  if (admin) std::cerr << "parley: operator endpoints on " << admin->local_endpoint() << "\n";
-  std::cerr << "parley: instance " << cfg.instance << ", " << cfg.threads << " threads, up to "
-            << *cfg.max_connections << " connections, "
-            << (cfg.redis_url.empty() ? "embedded storage in " + cfg.data_dir.string() : "Redis at " + redact_redis_url(cfg.redis_url))
-            << "\n";
+  if (admin) {
+    std::ostringstream endpoint;
+    endpoint << admin->local_endpoint();
+    log_event(log_level::info, "operator_endpoints", {{"address", endpoint.str()}});
+  }
+  log_event(log_level::info, "started",
+            {{"url", url},
+             {"instance", cfg.instance},
+             {"threads", std::to_string(cfg.threads)},
+             {"max_connections", std::to_string(*cfg.max_connections)},
+             {"storage", cfg.redis_url.empty() ? "embedded:" + cfg.data_dir.string() : redact_redis_url(cfg.redis_url)}});
   log_event(log_level::info, "signing_key",
             {{"kid", keys.signer->kid()},
              {"source", cfg.signing_key_file.empty() ? "development" : "file"},
@@ -170,7 +185,7 @@ int serve(config cfg) {
   if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
 
   int sig = stop_signal.get_future().get();
-  std::cerr << "parley: " << strsignal(sig) << ": draining\n";
+  log_event(log_level::info, "draining", {{"signal", strsignal(sig)}});
   server->stop();
   if (admin) admin->stop();
   h.stop_service_levels();
@@ -185,7 +200,7 @@ int serve(config cfg) {
   for (auto& g : guards) g.reset();
   for (auto& w : h.workers()) w->ioc.stop();
   for (auto& t : threads) t.join();
-  std::cerr << "parley: stopped\n";
+  log_event(log_level::info, "stopped");
   return 0;
 }
 
@@ -212,10 +227,11 @@ int main(int argc, char** argv) {
     case parse_outcome::exit_error: return 2;
     case parse_outcome::run: break;
   }
+  if (cfg.log_json) set_log_format(log_format::json);
   try {
-    return serve(std::move(cfg));
+    return serve(cfg);
   } catch (const std::exception& e) {
-    std::cerr << "parley: " << e.what() << "\n";
+    report_fatal(cfg, e.what());
     return 1;
   }
 }

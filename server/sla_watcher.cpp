@@ -5,11 +5,11 @@
 #include "protocol/proposal_expiry.hpp"
 #include "protocol/reviews.hpp"
 #include "storage/clock.hpp"
+#include "storage/log.hpp"
 #include "storage/webhook_hooks.hpp"
 
 #include <boost/asio/post.hpp>
 
-#include <iostream>
 
 namespace parley {
 namespace net = boost::asio;
@@ -32,7 +32,7 @@ sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& boo
 void sla_watcher::start() {
   storage_.list_engagements([this](result<std::vector<std::string>> ids) {
     if (!ids) {
-      std::cerr << "parley: service levels: cannot list engagements: " << ids.err().message << "\n";
+      log_event(log_level::error, "service_levels_not_started", {{"reason", ids.err().message}});
       return;
     }
     load_from(std::make_shared<std::vector<std::string>>(std::move(ids.value())), 0);

@@ -112,3 +112,32 @@ describe('configuration file', () => {
     assert.match(r.stdout, /^max-channels = 9 {2}# file$/m);
   });
 });
+
+describe('log format', () => {
+  test('--log-format json writes every log line as one JSON object, client input included', async () => {
+    const server = await startServer({ args: ['--log-format', 'json'] });
+    // A token that is not one: its failure is logged with the caller's address.
+    const r = await fetch(`${server.url}/api/v1/engagements`, { headers: { Authorization: 'Bearer x\u00e9"\\.y.z' } });
+    assert.equal(r.status, 401);
+    let failed;
+    for (let i = 0; i < 100 && !failed; i++) {
+      failed = server.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((o) => o.event === 'auth_failed');
+      if (!failed) await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.ok(failed, server.logs());
+    assert.equal(failed.level, 'warn');
+    assert.equal(failed.ip, '127.0.0.1');
+    assert.match(failed.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(await server.stop(), 0);
+    const lines = server.logs().split('\n').filter((l) => l.trim());
+    const objects = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    assert.deepEqual(objects.map((o) => o.event).filter((e) => ['started', 'draining', 'stopped'].includes(e)), ['started', 'draining', 'stopped']);
+    assert.deepEqual(lines.filter((l) => /level=/.test(l)), [], 'no text log line');
+  });
+
+  test('a --log-format other than text or json is refused', () => {
+    const r = run(['--dev', '--log-format', 'xml']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--log-format must be text or json, got 'xml'/);
+  });
+});
