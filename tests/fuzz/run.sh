@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 seconds=${PARLEY_FUZZ_SECONDS:-60}
 build_dir=${PARLEY_FUZZ_BUILD_DIR:-build-fuzz}
-all_targets=(frame token body decision_log http_target redis_reply platform_inputs websocket)
+all_targets=(frame token body decision_log http_target redis_reply platform_inputs websocket log_line)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
