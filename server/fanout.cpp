@@ -11,7 +11,8 @@
 namespace parley {
 namespace net = boost::asio;
 
-fanout::fanout(std::size_t workers) : counts_(new std::atomic<std::uint32_t>[buckets * workers]) {
+fanout::fanout(std::size_t workers, latency_histogram* latency)
+    : latency_(latency), counts_(new std::atomic<std::uint32_t>[buckets * workers]) {
   for (std::size_t i = 0; i < buckets * workers; ++i) counts_[i].store(0, std::memory_order_relaxed);
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>());
@@ -68,15 +69,18 @@ void push_state(worker& w, const std::string& ch, const state_push& push) {
 // Each worker gets the events in commit order (io_context runs posted
 // handlers FIFO), so every member sees a channel's events in seq order.
 void fanout::deliver(const committed_event& ev, std::optional<state_push> push) {
+  const auto committed = std::chrono::steady_clock::now();
   for (auto& w : workers_) {
     bool to_engagement = push && (has_members(channel::main(push->eng), w->index) ||
                                   has_members(channel::mediation(push->eng), w->index));
     if (!to_engagement && !has_members(ev.ch, w->index)) continue;
-    net::post(w->ioc, [w = w.get(), ch = ev.ch, seq = ev.seq, json = ev.json, push = to_engagement ? push : std::nullopt] {
+    net::post(w->ioc, [this, w = w.get(), ch = ev.ch, seq = ev.seq, json = ev.json, committed,
+                       push = to_engagement ? push : std::nullopt] {
       w->registry.for_each(ch, [&](const std::weak_ptr<member>& weak) {
         if (auto m = weak.lock()) m->deliver(ch, seq, json);
       });
       if (push) push_state(*w, ch, *push);
+      if (latency_) latency_->observe_since(committed);
     });
   }
 }

@@ -4,6 +4,7 @@
 // touched only on its thread; which workers have members of a channel is
 // counted apart, so that the storage thread posts an event only to those.
 #include "server/channel_registry.hpp"
+#include "server/latency_histogram.hpp"
 #include "server/member.hpp"
 #include "storage/engine.hpp"
 
@@ -53,7 +54,8 @@ struct state_push {
 
 class fanout {
  public:
-  explicit fanout(std::size_t workers);
+  // `latency` (may be null) observes each event's hand-over on each worker.
+  fanout(std::size_t workers, latency_histogram* latency = nullptr);
 
   std::vector<std::unique_ptr<worker>>& workers() { return workers_; }
   // The worker for the next connection (round robin).
@@ -86,6 +88,7 @@ class fanout {
   bool has_members(const std::string& ch, std::size_t worker);
 
   std::vector<std::unique_ptr<worker>> workers_;
+  latency_histogram* latency_;
   std::atomic<std::size_t> next_worker_{0};
   std::unique_ptr<std::atomic<std::uint32_t>[]> counts_;
 };

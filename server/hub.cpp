@@ -81,7 +81,7 @@ user_limit_rates rates_of(const config& cfg) {
 hub::hub(const config& cfg, engine& storage, std::size_t workers)
     : cfg_(cfg),
       storage_(storage),
-      fanout_(workers),
+      fanout_(workers, &metrics_.fanout_latency),
       membership_(storage, fanout_),
       engagements_(
           storage,
@@ -196,6 +196,10 @@ void hub::retry_revocations(const error& e) {
 
 void hub::post(const claims& who, const std::string& ch_name, const std::string& kind,
                const boost::json::object& body, const std::string& cid, std::function<void(result<post_ack>)> done) {
+  done = [this, started = std::chrono::steady_clock::now(), done = std::move(done)](result<post_ack> r) {
+    if (r) metrics_.post_latency.observe_since(started);
+    done(std::move(r));
+  };
   auto refuse = [&](error e) {
     bump(metrics_.posts_refused);
     done(std::move(e));

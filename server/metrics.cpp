@@ -48,6 +48,9 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);
+  post_latency.render(out, "parley_post_latency_seconds", "From a post's arrival to its acknowledgement (stored, fsynced).");
+  fanout_latency.render(out, "parley_fanout_latency_seconds", "From a commit to its event handed to the sockets of one worker's members.");
+  join_latency.render(out, "parley_join_latency_seconds", "From a join's arrival to its reply.");
   return out.str();
 }
 

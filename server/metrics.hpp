@@ -1,6 +1,8 @@
 #pragma once
 // Counters for /metrics (Prometheus text format). Relaxed atomics: they are
 // statistics, not synchronisation.
+#include "server/latency_histogram.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -37,6 +39,13 @@ struct metrics {
   std::atomic<std::int64_t> webhooks_in_flight{0};
   std::atomic<std::uint64_t> webhook_queue_depth{0};
   std::atomic<std::int64_t> webhook_oldest_pending_ts{0};  // Unix ms, 0: none pending
+
+  // From a post's arrival to its acknowledgement (committed, fsynced); from a
+  // commit to its event handed to the members' sockets on a worker; from a
+  // join's arrival to its reply.
+  latency_histogram post_latency;
+  latency_histogram fanout_latency;
+  latency_histogram join_latency;
 
   std::string render(const engine_stats& storage) const;
 };

@@ -325,6 +325,7 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
   // "more": true; live events still start after the head, and the client pages
   // the rest with history.
   send_heavy(reply_with_events_within(f.id, fields, events, reply_budget(), out.truncated).frame);
+  hub_.stats().join_latency.observe_since(j->started);
   if (!latest) return false;
 
   // Live events from here on: those after the head the read saw.

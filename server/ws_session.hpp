@@ -68,6 +68,7 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
 
   // A join on its way through its asynchronous steps.
   struct pending_join {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::string ch;
     client_frame f;
     std::uint64_t generation = 0;

@@ -13,6 +13,7 @@ import {
   PARLEY_BIN, cleanup, connect, connectAs, httpRequest, makeTempDir, sleep, startServer, token, uniqueEng,
   userToken, withTimeout,
 } from './harness.mjs';
+import { expectOk } from './engagement_helpers.mjs';
 
 after(cleanup);
 
@@ -210,6 +211,20 @@ describe('metrics on the operator\'s listener', () => {
     const m = await httpRequest(admin, 'GET', '/metrics');
     assert.equal(m.status, 200);
     assert.match(m.text, /parley_auth_failures_total 1/);
+    // Latency histograms: a post and a join are counted once each, fan-out once per event and worker.
+    const countIn = (text, name) => Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1]);
+    assert.equal(countIn(m.text, 'parley_post_latency_seconds'), 0);
+    const poster = await connectAs(server, userToken('metrics-poster', 'client', ['metrics-eng']));
+    expectOk(await poster.call('join', { ch: 'eng:metrics-eng' }));
+    expectOk(await poster.message('eng:metrics-eng', 'counted'));
+    const later = (await httpRequest(admin, 'GET', '/metrics')).text;
+    // The first use of the engagement stores its opening phase event too: posts count the client's.
+    assert.equal(countIn(later, 'parley_post_latency_seconds'), 1);
+    assert.equal(countIn(later, 'parley_join_latency_seconds'), 1);
+    assert.ok(countIn(later, 'parley_fanout_latency_seconds') >= 1, later);
+    assert.match(later, /^parley_post_latency_seconds_bucket\{le="\+Inf"\} 1$/m);
+    assert.match(later, /^# TYPE parley_fanout_latency_seconds histogram$/m);
+    poster.close();
     assert.equal((await httpRequest(admin, 'GET', '/readyz')).status, 200);
     assert.equal((await httpRequest(admin, 'GET', '/')).status, 404);
     assert.equal((await httpRequest(admin, 'GET', '/api/v1/engagements/x', { token: service })).status, 404);
