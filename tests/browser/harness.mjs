@@ -173,6 +173,11 @@ function axeScript() {
 // levels: [{ id, impact, help, targets: ['selector', …] }].
 export async function axeViolations(page, { impact = ['serious', 'critical'], include } = {}) {
   if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeScript());
+  // Contrast is judged on what settles: a fade still running (the actions of
+  // a hovered entry) would be measured half transparent.
+  await page.evaluate(() => Promise.all(document.getAnimations()
+    .filter((a) => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+    .map((a) => a.finished.catch(() => {}))));
   const violations = await page.evaluate(async (ctx) => {
     const res = await window.axe.run(ctx || document, { resultTypes: ['violations'] });
     return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
