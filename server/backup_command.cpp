@@ -47,7 +47,11 @@ std::string parse(const std::vector<std::string>& args, bool allow_force, argume
   if (!out.data_dir) return "--data-dir is required";
   if (!out.target) return "no directory given";
   if (!out.files_dir) out.files_dir = *out.data_dir / "files";
-  for (auto* p : {&out.data_dir, &out.files_dir, &out.target}) **p = fs::absolute(**p).lexically_normal();
+  for (auto* p : {&out.data_dir, &out.files_dir, &out.target}) {
+    **p = fs::absolute(**p).lexically_normal();
+    // `backups/today/` names the directory `today`, not an empty name inside it.
+    if (!(*p)->has_filename() && (*p)->has_parent_path()) **p = (*p)->parent_path();
+  }
   return {};
 }
 
@@ -89,8 +93,6 @@ result<copied> copy_files(const fs::path& from, const fs::path& to) {
     if (auto synced = fsync_path(dir); !synced) return synced.err();
   return done;
 }
-
-std::string parent_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path().string() : "."; }
 
 // Checkpoints a database's WAL into its file and leaves it a single file, so
 // that it can be moved aside whole.
@@ -136,7 +138,7 @@ int backup_command(const std::vector<std::string>& args, std::ostream& out, std:
   if (auto synced = fsync_path(partial); !synced) return abandon(synced.err().message);
   fs::rename(partial, dest, ec);
   if (ec) return abandon("cannot rename " + partial.string() + ": " + ec.message());
-  if (auto synced = fsync_path(parent_of(dest)); !synced) return fail(synced.err().message);
+  if (auto synced = fsync_path(dest.parent_path()); !synced) return fail(synced.err().message);
   out << "parley backup: " << db_path.string() << " (database " << db->db_id << ") to " << dest.string() << ": "
       << db->bytes << " bytes of database, " << files->files << " files (" << files->bytes << " bytes)\n";
   return 0;

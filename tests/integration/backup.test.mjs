@@ -125,6 +125,11 @@ describe('backup and restore', { skip }, () => {
     const notBackup = await parley(['restore', '--data-dir', makeTempDir('parley-empty-'), makeTempDir('parley-nothing-')]);
     assert.equal(notBackup.code, 1);
     assert.match(notBackup.stderr, /holds no parley\.db/);
+    // A directory named with a trailing slash is that directory.
+    const slashed = `${path.join(makeTempDir('parley-backup-'), 'c')}/`;
+    const withSlash = await parley(['backup', '--data-dir', server.dataDir, slashed]);
+    assert.equal(withSlash.code, 0, withSlash.stderr);
+    assert.ok(fs.existsSync(path.join(slashed, 'parley.db')));
     const usage = await parley(['backup', dest]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--data-dir is required/);
