@@ -13,6 +13,14 @@ namespace parley {
 namespace {
 constexpr std::size_t max_value_bytes = 200;
 
+// A byte a line must not carry as it is, written as the text \xNN.
+void append_escaped(std::string& out, unsigned char c) {
+  static const char* hex = "0123456789abcdef";
+  out += "\\x";
+  out += hex[c >> 4];
+  out += hex[c & 15];
+}
+
 bool is_plain(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
          c == ':' || c == '/' || c == '@' || c == '-';
@@ -24,17 +32,13 @@ std::string log_value(std::string_view raw) {
   if (truncated) raw = raw.substr(0, max_value_bytes);
   if (!raw.empty() && std::all_of(raw.begin(), raw.end(), [](char c) { return is_plain(static_cast<unsigned char>(c)); }))
     return truncated ? std::string(raw) + "..." : std::string(raw);
-  static const char* hex = "0123456789abcdef";
   std::string out = "\"";
   for (char ch : raw) {
     auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f)
+      append_escaped(out, c);
+    else
       out += ch;
-    }
   }
   if (truncated) out += "...";
   out += '"';
@@ -73,16 +77,12 @@ std::string json_log_value(std::string_view raw) {
   if (simdjson::validate_utf8(raw.data(), raw.size())) {
     out = raw;
   } else {
-    static const char* hex = "0123456789abcdef";
     for (char ch : raw) {
       auto c = static_cast<unsigned char>(ch);
-      if (c < 0x80) {
+      if (c < 0x80)
         out += ch;
-      } else {
-        out += "\\x";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      }
+      else
+        append_escaped(out, c);
     }
   }
   if (truncated) out += "...";
