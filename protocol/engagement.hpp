@@ -29,6 +29,7 @@ namespace parley {
 // §9.1): both only for engagements created by the platform; `declined` is
 // terminal and never a step of the v1 order.
 enum class engagement_phase { invited, discovery, agreement, active, completion, closed, declined };
+inline constexpr std::size_t engagement_phase_count = 7;
 std::string_view phase_name(engagement_phase p);
 std::optional<engagement_phase> parse_phase(std::string_view name);
 

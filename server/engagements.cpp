@@ -23,6 +23,16 @@ std::size_t engagements::size() const {
   return entries_.size();
 }
 
+std::array<std::size_t, engagement_phase_count> engagements::loaded_by_phase() const {
+  std::array<std::size_t, engagement_phase_count> counts{};
+  std::lock_guard lock(mutex_);
+  for (const auto& [eng, e] : entries_) {
+    std::lock_guard entry_lock(e->mutex);
+    if (e->status == load_status::loaded && e->state) ++counts[static_cast<std::size_t>(e->state->phase)];
+  }
+  return counts;
+}
+
 std::shared_ptr<engagements::entry> engagements::find_or_add(const std::string& eng) {
   std::vector<std::string> unwatch_list;
   std::shared_ptr<entry> e;

@@ -13,6 +13,7 @@
 #include "protocol/result.hpp"
 #include "storage/engine.hpp"
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <list>
@@ -69,6 +70,8 @@ class engagements {
 
   // Engagements held in memory now (loaded or loading).
   std::size_t size() const;
+  // The loaded ones by phase (indexed by engagement_phase), for /metrics.
+  std::array<std::size_t, engagement_phase_count> loaded_by_phase() const;
 
  private:
   enum class load_status { unloaded, loading, loaded };

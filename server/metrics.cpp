@@ -2,12 +2,14 @@
 
 #include "storage/clock.hpp"
 #include "storage/engine.hpp"
+#include "storage/error_counts.hpp"
 
 #include <sstream>
 
 namespace parley {
 
-std::string metrics::render(const engine_stats& storage) const {
+std::string metrics::render(const engine_stats& storage,
+                            const std::array<std::size_t, engagement_phase_count>& engagements_by_phase) const {
   std::ostringstream out;
   auto line = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
@@ -48,6 +50,28 @@ std::string metrics::render(const engine_stats& storage) const {
   line("parley_storage_appends_total", "counter", "Events stored.", storage.appends);
   line("parley_storage_transactions_total", "counter", "Storage commits (group commit: fewer than appends).", storage.transactions);
   line("parley_storage_duplicates_total", "counter", "Posts answered from the idempotency key.", storage.duplicates);
+  line("parley_storage_up", "gauge", "1 while storage is reachable (as /readyz).", storage.up ? 1 : 0);
+  out << "# HELP parley_storage_errors_total Storage operations that failed: refused with a full queue (busy), "
+         "storage unreachable or not writable (unavailable), an answer storage should not give (internal).\n"
+         "# TYPE parley_storage_errors_total counter\n";
+  for (auto kind : storage_error_kinds)
+    out << "parley_storage_errors_total{engine=\"" << storage.engine << "\",kind=\"" << storage_error_name(kind)
+        << "\"} " << storage_errors(kind) << '\n';
+  if (storage.wal_bytes)
+    line("parley_sqlite_wal_bytes", "gauge", "Size of the SQLite write-ahead log.", *storage.wal_bytes);
+  if (!storage.links.empty()) {
+    out << "# HELP parley_redis_link_up 1 while the Redis connection is up.\n# TYPE parley_redis_link_up gauge\n";
+    for (const auto& [link, up] : storage.links) out << "parley_redis_link_up{link=\"" << link << "\"} " << (up ? 1 : 0) << '\n';
+    line("parley_redis_link_losses_total", "counter", "Times a Redis connection went down.", storage.link_losses);
+  }
+  if (storage.durable)
+    line("parley_redis_durable", "gauge", "1 when Redis is configured to keep what it acknowledged (AOF, fsync).",
+         *storage.durable ? 1 : 0);
+  out << "# HELP parley_engagements_loaded Engagements whose state this instance holds, by phase.\n"
+         "# TYPE parley_engagements_loaded gauge\n";
+  for (std::size_t p = 0; p < engagement_phase_count; ++p)
+    out << "parley_engagements_loaded{phase=\"" << phase_name(static_cast<engagement_phase>(p)) << "\"} "
+        << engagements_by_phase[p] << '\n';
   post_latency.render(out, "parley_post_latency_seconds", "From a post's arrival to its acknowledgement (stored, fsynced).");
   fanout_latency.render(out, "parley_fanout_latency_seconds", "From a commit to its event handed to the sockets of one worker's members.");
   join_latency.render(out, "parley_join_latency_seconds", "From a join's arrival to its reply.");

@@ -1,8 +1,10 @@
 #pragma once
 // Counters for /metrics (Prometheus text format). Relaxed atomics: they are
 // statistics, not synchronisation.
+#include "protocol/engagement.hpp"
 #include "server/latency_histogram.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -47,7 +49,8 @@ struct metrics {
   latency_histogram fanout_latency;
   latency_histogram join_latency;
 
-  std::string render(const engine_stats& storage) const;
+  std::string render(const engine_stats& storage,
+                     const std::array<std::size_t, engagement_phase_count>& engagements_by_phase) const;
 };
 
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -1,5 +1,7 @@
 #include "storage/append_plan.hpp"
 
+#include "storage/error_counts.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -7,11 +9,11 @@
 namespace parley {
 
 result<void> check_append(const append_request& req) {
-  if (req.events.empty()) return make_error(errc::internal, "append without events");
+  if (req.events.empty()) return storage_fault("append without events");
   if (!req.record) return {};
   if (req.record->attach_to >= req.events.size())
-    return make_error(errc::internal, "decision record attached to no event");
-  if (record_engagement(*req.record).empty()) return make_error(errc::internal, "decision record without eng");
+    return storage_fault("decision record attached to no event");
+  if (record_engagement(*req.record).empty()) return storage_fault("decision record without eng");
   return {};
 }
 

@@ -1,5 +1,6 @@
 #include "storage/channel_watch.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/refusals.hpp"
 
@@ -14,7 +15,7 @@ void channel_watch::watch(const std::string& ch, std::function<void(result<void>
   if (stopping_) return ready(storage_stopping());
   if (auto it = watched_.find(ch); it != watched_.end()) {
     if (it->second.order.synced()) return ready({});
-    if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
+    if (!sub_.connected()) return ready(storage_unavailable("Redis is unreachable"));
     it->second.on_synced.push_back(std::move(ready));
     return;
   }
@@ -25,7 +26,7 @@ void channel_watch::watch(const std::string& ch, std::function<void(result<void>
   channel_of_pub_[st.pub] = ch;
   // Not connected: subscribed with every other channel once it is, but the
   // caller is told now rather than kept waiting for Redis.
-  if (!sub_.connected()) return ready(make_error(errc::unavailable, "Redis is unreachable"));
+  if (!sub_.connected()) return ready(storage_unavailable("Redis is unreachable"));
   st.on_synced.push_back(std::move(ready));
   sub_.pubsub({"SUBSCRIBE", st.pub});
 }

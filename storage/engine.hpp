@@ -138,6 +138,18 @@ struct engine_stats {
   std::uint64_t appends = 0;       // events stored
   std::uint64_t transactions = 0;  // commits that stored them (group commit: fewer)
   std::uint64_t duplicates = 0;    // appends answered from the cid idempotency key
+
+  // What an operator watches of each engine; empty where it does not apply.
+  std::string engine;  // "sqlite" or "redis"
+  bool up = false;     // ready(): storage is reachable
+  // SQLite: the write-ahead log's size. It grows while checkpoints cannot
+  // keep up (a long read, a slow disk), and every read walks it.
+  std::optional<std::uint64_t> wal_bytes;
+  // Redis: whether each connection is up (command, subscribe), whether the
+  // Redis behind them keeps what it acknowledged, and how often a link went down.
+  std::vector<std::pair<std::string, bool>> links;
+  std::optional<bool> durable;
+  std::uint64_t link_losses = 0;
 };
 
 // The counters behind engine_stats, bumped by an engine's own threads and read from any.
@@ -146,7 +158,13 @@ struct engine_counters {
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> duplicates{0};
 
-  engine_stats snapshot() const { return {appends.load(), transactions.load(), duplicates.load()}; }
+  engine_stats snapshot() const {
+    engine_stats s;
+    s.appends = appends.load();
+    s.transactions = transactions.load();
+    s.duplicates = duplicates.load();
+    return s;
+  }
 };
 
 // A read window of a channel, with the channel's epoch and head.

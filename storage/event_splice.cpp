@@ -1,5 +1,7 @@
 #include "storage/event_splice.hpp"
 
+#include "storage/error_counts.hpp"
+
 #include <string_view>
 
 namespace parley {
@@ -19,9 +21,9 @@ result<event_parts> split_event(const event& ev) {
   constexpr std::string_view seq_mark = ",\"seq\":0";
   constexpr std::string_view ts_mark = ",\"ts\":0";
   auto s = json.find(seq_mark);
-  if (s == std::string::npos) return make_error(errc::internal, "event JSON without seq");
+  if (s == std::string::npos) return storage_fault("event JSON without seq");
   auto t = json.find(ts_mark, s + seq_mark.size());
-  if (t == std::string::npos) return make_error(errc::internal, "event JSON without ts");
+  if (t == std::string::npos) return storage_fault("event JSON without ts");
   event_parts parts;
   std::size_t seq_at = s + seq_mark.size() - 1;
   std::size_t ts_at = t + ts_mark.size() - 1;

@@ -1,5 +1,7 @@
 #include "storage/fsync_path.hpp"
 
+#include "storage/error_counts.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,11 +13,11 @@ namespace parley {
 
 result<void> fsync_path(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(errc::unavailable, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0) return storage_unavailable("cannot open " + path.string() + ": " + std::strerror(errno));
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  if (rc != 0) return make_error(errc::unavailable, "cannot fsync " + path.string() + ": " + std::strerror(err));
+  if (rc != 0) return storage_unavailable("cannot fsync " + path.string() + ": " + std::strerror(err));
   return {};
 }
 

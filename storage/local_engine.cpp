@@ -42,7 +42,8 @@ class local_engine final : public engine {
       : lock_(with_directory(options.db_path)),
         writer_(options.db_path, static_cast<std::size_t>(std::max(1, options.max_batch)),
                 std::max<std::size_t>(1, options.max_queue), options.signer, options.webhooks),
-        reader_(options.db_path, writer_.db_id(), std::max<std::size_t>(1, options.max_queue)) {}
+        reader_(options.db_path, writer_.db_id(), std::max<std::size_t>(1, options.max_queue)),
+        wal_path_(options.db_path.string() + "-wal") {}
   ~local_engine() override { stop(); }
 
   void set_sink(std::function<void(const committed_event&)> sink) override { writer_.set_sink(std::move(sink)); }
@@ -123,7 +124,15 @@ class local_engine final : public engine {
   void presence_update(const std::string& ch, const user& who, bool present) override;
   void presence_members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) override;
 
-  engine_stats stats() const override { return writer_.stats(); }
+  engine_stats stats() const override {
+    engine_stats s = writer_.stats();
+    s.engine = "sqlite";
+    s.up = ready();
+    std::error_code ec;
+    auto wal = std::filesystem::file_size(wal_path_, ec);
+    s.wal_bytes = ec ? 0 : wal;  // no file: nothing written since the last checkpoint removed it
+    return s;
+  }
   bool ready() const override { return writer_.healthy() && !stopped_.load(); }
   void stop() override;
 
@@ -131,6 +140,7 @@ class local_engine final : public engine {
   database_lock lock_;
   sqlite_writer writer_;
   sqlite_reader reader_;
+  std::filesystem::path wal_path_;
 
   // One instance: presence is this process's own, in memory.
   std::mutex presence_mutex_;

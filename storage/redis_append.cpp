@@ -1,5 +1,6 @@
 #include "storage/redis_append.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/redis_keys.hpp"
 
 #include <algorithm>
@@ -31,7 +32,7 @@ result<append_args> append_args::pinned(const append_request& req, const append_
   if (!a) return a;
   a->pinned_ = true;
   for (const auto& h : hooks)
-    if (h.eng != hooks.front().eng) return make_error(errc::internal, "webhooks of two engagements in one append");
+    if (h.eng != hooks.front().eng) return storage_fault("webhooks of two engagements in one append");
   a->hooks_ = std::move(hooks);
   if (plan.record) {
     a->record_eng_ = plan.record->eng;
@@ -104,7 +105,7 @@ std::vector<std::string> append_args::command(const std::string& new_epoch) cons
 append_args::reply append_args::decode(const redis_value& v) const {
   reply r;
   auto unexpected = [&] {
-    r.outcome = make_error(errc::internal, "redis: unexpected reply to the append script");
+    r.outcome = storage_fault("redis: unexpected reply to the append script");
     return r;
   };
   const auto& e = v.elements;

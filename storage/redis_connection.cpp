@@ -5,6 +5,7 @@
 #include "storage/redis_connection.hpp"
 
 #include "protocol/hex.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/log.hpp"
 
 #include <hiredis/async.h>
@@ -203,7 +204,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
   };
 
   error unavailable(std::string_view reason) const {
-    return make_error(errc::unavailable, "redis " + name + ": " + std::string(reason));
+    return storage_unavailable("redis " + name + ": " + std::string(reason));
   }
 
   // Up and down are told through the loop, never from inside hiredis: the
@@ -439,7 +440,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     if (owner) owner->answered(p);
     if (!reply) {
       std::string reason = ac->err && ac->errstr[0] ? ac->errstr : "connection lost";
-      p->handler(make_error(errc::unavailable, "redis " + (owner ? owner->name : std::string()) + ": " + reason));
+      p->handler(storage_unavailable("redis " + (owner ? owner->name : std::string()) + ": " + reason));
       return;
     }
     p->handler(from_hiredis(static_cast<redisReply*>(reply)));

@@ -1,5 +1,6 @@
 #include "storage/redis_engagement_index.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/redis_reply.hpp"
 
@@ -36,7 +37,7 @@ void redis_engagement_index::page(const std::string& after, int limit,
                   "0", std::to_string(limit + 1)},
                  [limit, done](result<redis_value> r) {
                    if (auto failed = failure_of(r)) return done(*failed);
-                   if (!r->is_array()) return done(make_error(errc::internal, "redis: unexpected engagement page"));
+                   if (!r->is_array()) return done(storage_fault("redis: unexpected engagement page"));
                    std::vector<std::string> ids;
                    for (const auto& item : r->elements) ids.push_back(item.str);
                    done(engagement_page_of(std::move(ids), limit));
@@ -61,7 +62,7 @@ void redis_engagement_index::copy_from(std::string cursor) {
   cmd_.command({"SSCAN", std::string(engagements_key), cursor, "COUNT", copy_batch}, [this](result<redis_value> r) {
     if (auto failed = failure_of(r)) return copied(*failed);
     if (!r->is_array() || r->elements.size() != 2 || !r->elements[1].is_array())
-      return copied(make_error(errc::internal, "redis: unexpected SSCAN reply"));
+      return copied(storage_fault("redis: unexpected SSCAN reply"));
     std::string next = r->elements[0].str;
     auto after_batch = [this, next](result<redis_value> added) {
       if (auto failed = failure_of(added)) return copied(*failed);

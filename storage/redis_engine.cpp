@@ -42,6 +42,7 @@
 #include "storage/append_plan.hpp"
 #include "storage/channel_watch.hpp"
 #include "storage/clock.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/log.hpp"
 #include "storage/random_hex.hpp"
 #include "storage/redis_append.hpp"
@@ -90,7 +91,7 @@ result<records_page> decode_records_page(const result<redis_value>& r, const std
       break;
     }
     auto record = parse_record(item.str);
-    if (!record) return make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
+    if (!record) return storage_fault("decision log of " + eng + " holds a malformed record");
     out.records.push_back(std::move(*record));
   }
   return out;
@@ -182,6 +183,7 @@ class redis_engine final : public engine {
   void check_durability();
   void on_subscribe_state(bool up);
   void update_ready();
+  void publish_links();
   void on_push(const redis_value& v);
   void probe_tick();
 
@@ -222,6 +224,10 @@ class redis_engine final : public engine {
 
   std::atomic<std::size_t> in_flight_{0};  // operations entered and not yet answered
   engine_counters counters_;
+  struct {
+    std::atomic<bool> command{false}, subscribe{false}, durable{false};
+    std::atomic<std::uint64_t> losses{0};
+  } links_;
 };
 
 redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint endpoint)
@@ -336,7 +342,22 @@ void redis_engine::set_sink(std::function<void(const committed_event&)> sink) {
   enter([this, sink = std::move(sink)] { watch_.set_sink(sink); });
 }
 
-engine_stats redis_engine::stats() const { return counters_.snapshot(); }
+engine_stats redis_engine::stats() const {
+  engine_stats s = counters_.snapshot();
+  s.engine = "redis";
+  s.up = ready();
+  s.links = {{"command", links_.command.load()}, {"subscribe", links_.subscribe.load()}};
+  s.durable = links_.durable.load();
+  s.link_losses = links_.losses.load();
+  return s;
+}
+
+// The loop's view of the connections, copied where stats() reads it.
+void redis_engine::publish_links() {
+  links_.command.store(cmd_.connected());
+  links_.subscribe.store(sub_.connected());
+  links_.durable.store(durable_);
+}
 
 // EVALSHA, and EVAL with the source when Redis does not know the script
 // (first use, or after a restart emptied its script cache).
@@ -376,7 +397,7 @@ void redis_engine::run_append(append_request req, append_handler done) {
   if (auto checked = check_append(req); !checked) return fail(checked.err());
   if (stopping_) return fail(storage_stopping());
   if (options_.require_durable && !durable_)
-    return fail(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
+    return fail(storage_unavailable("Redis is unreachable or not configured to keep acknowledged data"));
 
   // Hooks are made from the plan (seqs and ts): a request that may cause one
   // is planned like one with a record.
@@ -436,7 +457,7 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
     if (r->is_error()) return fail(reply_error(r->str));
     const auto& e = r->elements;
     if (!r->is_array() || e.size() != 2 + 2 * channels.size())
-      return fail(make_error(errc::internal, "redis: unexpected reply to the state script"));
+      return fail(storage_fault("redis: unexpected reply to the state script"));
 
     log_tail tail;
     tail.n = e[0].integer;
@@ -446,7 +467,7 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
       const boost::json::value* last_n = ec || !last.is_object() ? nullptr : last.get_object().if_contains("n");
       const boost::json::value* last_hash = ec || !last.is_object() ? nullptr : last.get_object().if_contains("hash");
       if (!last_n || !last_n->is_int64() || last_n->get_int64() != tail.n || !last_hash || !last_hash->is_string())
-        return fail(make_error(errc::internal, "redis: the decision log's last record is malformed"));
+        return fail(storage_fault("redis: the decision log's last record is malformed"));
       tail.hash = std::string(last_hash->get_string());
     }
     std::map<std::string, channel_head> heads;
@@ -466,7 +487,7 @@ void redis_engine::run_record_append(std::shared_ptr<const append_request> req, 
       auto reply = shared->decode(*r);
       if (reply.retry) {
         if (attempt >= max_record_attempts || stopping_)
-          return fail(make_error(errc::unavailable, "the engagement's channels are busy"));
+          return fail(storage_unavailable("the engagement's channels are busy"));
         return run_record_append(req, done, attempt + 1);
       }
       if (reply.outcome && !reply.outcome->duplicate) outbox_.stored(hooks);
@@ -587,7 +608,7 @@ void redis_engine::find_by_cid(std::string ch, std::string sender_id, std::strin
            } else if (r->elements.empty()) {
              handler(std::optional<committed_event>{});
            } else if (r->elements.size() != 3) {
-             handler(make_error(errc::internal, "redis: unexpected reply to the cid lookup"));
+             handler(storage_fault("redis: unexpected reply to the cid lookup"));
            } else {
              const auto& e = r->elements;
              handler(std::optional<committed_event>{stored_commit(ch, e[0].integer, e[1].integer, e[2].str)});
@@ -612,7 +633,7 @@ void redis_engine::sealed(std::string ch, std::vector<std::int64_t> seqs,
       } else if (r->is_error()) {
         handler(reply_error(r->str));
       } else if (!r->is_array() || r->elements.size() != seqs.size()) {
-        handler(make_error(errc::internal, "redis: unexpected reply to the sealed lookup"));
+        handler(storage_fault("redis: unexpected reply to the sealed lookup"));
       } else {
         sealed_payloads out;
         for (std::size_t i = 0; i < seqs.size(); ++i)
@@ -668,6 +689,8 @@ void redis_engine::on_command_state(bool up) {
   durable_ = false;
   durability_problem_ = "not checked yet";
   ready_.store(false);
+  if (!up) links_.losses.fetch_add(1);
+  publish_links();
   if (!up || !cmd_.connected()) return;
   durability_checked_ = std::chrono::steady_clock::now();
   check_durability();
@@ -743,7 +766,6 @@ void redis_engine::check_durability() {
           log_event(log_level::info, "redis_durable", {{"connection", "commands"}});
       }
       update_ready();
-      update_ready();
     });
   }
 }
@@ -752,6 +774,7 @@ void redis_engine::check_durability() {
 // too) and Redis is configured so that it cannot lose what it acknowledged.
 void redis_engine::update_ready() {
   ready_.store(cmd_.connected() && sub_.connected() && (durable_ || !options_.require_durable));
+  publish_links();
 }
 
 // A new subscribe connection knows no channel: subscribe them all again. Each
@@ -761,6 +784,7 @@ void redis_engine::on_subscribe_state(bool up) {
     log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "subscribe"}, {"state", up ? "up" : "down"}});
   probe_subscribed_ = false;
   probe_pending_ = false;
+  if (!stopping_ && !up) links_.losses.fetch_add(1);
   if (!stopping_) update_ready();
   if (stopping_ || !up || !sub_.connected()) return;
   sub_.pubsub({"SUBSCRIBE", probe_channel_});
@@ -915,7 +939,7 @@ void redis_engine::add_file(std::string eng, file_entry f, std::uint64_t max_tot
   auto entered = enter_op([this, eng = std::move(eng), f = std::move(f), max_total, done] {
     begin_op();
     if (options_.require_durable && !durable_) {
-      done(make_error(errc::unavailable, "Redis is unreachable or not configured to keep acknowledged data"));
+      done(storage_unavailable("Redis is unreachable or not configured to keep acknowledged data"));
       return end_op();
     }
     eval(add_file_script_,
@@ -926,7 +950,7 @@ void redis_engine::add_file(std::string eng, file_entry f, std::uint64_t max_tot
            } else if (r->is_error()) {
              done(reply_error(r->str));
            } else if (!r->is_array() || r->elements.size() != 3) {
-             done(make_error(errc::internal, "unexpected reply to the file script"));
+             done(storage_fault("unexpected reply to the file script"));
            } else {
              const auto& e = r->elements;
              auto total = static_cast<std::uint64_t>(decimal_int64(e[2].str).value_or(0));
@@ -936,7 +960,7 @@ void redis_engine::add_file(std::string eng, file_entry f, std::uint64_t max_tot
              } else if (auto entry = file_entry_of(f.sha256, e[1].str)) {
                done(file_added{e[0].integer == 1, std::move(*entry), total});
              } else {
-               done(make_error(errc::internal, "malformed file entry in Redis"));
+               done(storage_fault("malformed file entry in Redis"));
              }
            }
            end_op();
@@ -959,7 +983,7 @@ void redis_engine::find_files(std::string eng, std::vector<std::string> hashes,
       } else if (r->is_error()) {
         handler(reply_error(r->str));
       } else if (!r->is_array() || r->elements.size() != hashes.size() + 1) {
-        handler(make_error(errc::internal, "unexpected reply to a file lookup"));
+        handler(storage_fault("unexpected reply to a file lookup"));
       } else {
         file_lookup out;
         out.total = static_cast<std::uint64_t>(decimal_int64(r->elements[0].str).value_or(0));

@@ -1,6 +1,7 @@
 // The Redis engine's webhook outbox (redis_outbox.hpp).
 #include "storage/redis_outbox.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/redis_scripts.hpp"
 
@@ -27,7 +28,7 @@ result<redis_value> checked(result<redis_value> r) {
 }
 
 error malformed(std::string_view what) {
-  return make_error(errc::internal, "redis: unexpected reply to the webhook " + std::string(what));
+  return storage_fault("redis: unexpected reply to the webhook " + std::string(what));
 }
 
 // Runs `count` operations that each call their `done` once; `all` runs after

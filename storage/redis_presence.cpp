@@ -1,6 +1,7 @@
 #include "storage/redis_presence.hpp"
 
 #include "storage/clock.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/redis_keys.hpp"
 
 #include <boost/json/parse.hpp>
@@ -119,7 +120,7 @@ void redis_presence::sweep(const std::string& ch) {
 void redis_presence::members(const std::string& ch, std::function<void(result<std::vector<user>>)> handler) {
   cmd_.command({"HGETALL", channel_key(ch, "presence")}, [handler](result<redis_value> r) {
     if (!r) return handler(r.err());
-    if (!r->is_array()) return handler(make_error(errc::internal, "unexpected presence reply"));
+    if (!r->is_array()) return handler(storage_fault("unexpected presence reply"));
     auto now = now_ms();
     std::map<std::string, user> members;
     for (std::size_t i = 1; i < r->elements.size(); i += 2) {

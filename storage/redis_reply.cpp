@@ -1,5 +1,7 @@
 #include "storage/redis_reply.hpp"
 
+#include "storage/error_counts.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -66,14 +68,14 @@ result<channel_window> decode_read_reply(const redis_value& v, bool descending) 
   channel_window out;
   const auto& e = v.elements;
   if (!v.is_array() || e.size() < 3 || e.size() % 2 != 1)
-    return make_error(errc::internal, "redis: unexpected reply to the read script");
+    return storage_fault("redis: unexpected reply to the read script");
   out.epoch = e[0].str;
   out.head = e[1].integer;
   out.truncated = e[2].integer != 0;
   for (std::size_t i = 3; i + 1 < e.size(); i += 2) {
     const std::string& id = e[i].str;
     auto seq = decimal_int64(std::string_view(id).substr(0, id.find('-')));
-    if (!seq) return make_error(errc::internal, "redis: malformed stream id " + id);
+    if (!seq) return storage_fault("redis: malformed stream id " + id);
     out.events.push_back(stored_event{*seq, std::make_shared<const std::string>(e[i + 1].str)});
   }
   if (descending) std::reverse(out.events.begin(), out.events.end());
@@ -82,12 +84,12 @@ result<channel_window> decode_read_reply(const redis_value& v, bool descending) 
 
 result<std::vector<read_marker>> decode_read_markers(const redis_value& v) {
   const auto& e = v.elements;
-  if (!v.is_array() || e.size() % 2 != 0) return make_error(errc::internal, "redis: unexpected reply for read markers");
+  if (!v.is_array() || e.size() % 2 != 0) return storage_fault("redis: unexpected reply for read markers");
   std::vector<read_marker> markers;
   markers.reserve(e.size() / 2);
   for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
     auto seq = decimal_int64(e[i + 1].str);
-    if (!seq) return make_error(errc::internal, "redis: malformed read marker of " + e[i].str);
+    if (!seq) return storage_fault("redis: malformed read marker of " + e[i].str);
     markers.push_back({e[i].str, *seq});
   }
   auto keep = std::min<std::size_t>(markers.size(), max_read_markers);
@@ -100,9 +102,9 @@ result<std::vector<read_marker>> decode_read_markers(const redis_value& v) {
 error reply_error(const std::string& message) {
   for (std::string_view prefix : {"LOADING", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
                                   "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}) {
-    if (message.starts_with(prefix)) return make_error(errc::unavailable, "redis: " + message);
+    if (message.starts_with(prefix)) return storage_unavailable("redis: " + message);
   }
-  return make_error(errc::internal, "redis: " + message);
+  return storage_fault("redis: " + message);
 }
 
 }  // namespace parley

@@ -1,5 +1,6 @@
 #include "storage/sqlite_backup.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/fsync_path.hpp"
 #include "storage/random_hex.hpp"
 #include "storage/sqlite_db.hpp"
@@ -9,7 +10,7 @@
 namespace parley {
 namespace {
 
-error failed(const std::string& what) { return make_error(errc::internal, what); }
+error failed(const std::string& what) { return storage_fault(what); }
 
 error failed(const std::string& what, const sqlite_db& db) { return failed(what + ": " + db.errmsg()); }
 

@@ -1,5 +1,6 @@
 #include "storage/sqlite_errors.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/log.hpp"
 
 #include <stdexcept>
@@ -13,7 +14,7 @@ error storage_error(int rc, const sqlite_db& db, std::string_view what) {
                    primary == SQLITE_NOMEM;
   log_event(primary == SQLITE_FULL ? log_level::error : log_level::warn, "storage_error",
             {{"what", std::string(what)}, {"sqlite", db.errmsg()}, {"code", std::to_string(rc)}});
-  return make_error(transient ? errc::unavailable : errc::internal, std::string(what) + ": " + db.errmsg());
+  return (transient ? storage_unavailable : storage_fault)(std::string(what) + ": " + db.errmsg());
 }
 
 void throw_open_error(const std::filesystem::path& path, const std::string& what) {

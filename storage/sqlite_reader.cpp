@@ -5,6 +5,7 @@
 #include "protocol/decision_log.hpp"
 #include "protocol/hex.hpp"
 #include "storage/append_plan.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/log.hpp"
 #include "storage/sqlite_errors.hpp"
 
@@ -281,7 +282,7 @@ result<records_page> sqlite_reader::do_read_records(const std::string& eng, std:
       continue;
     }
     auto record = parse_record(read_records_.column_text(0));
-    if (!record) return make_error(errc::internal, "decision log of " + eng + " holds a malformed record");
+    if (!record) return storage_fault("decision log of " + eng + " holds a malformed record");
     out.records.push_back(std::move(*record));
   }
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read the decision log");

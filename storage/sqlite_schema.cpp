@@ -1,5 +1,6 @@
 #include "storage/sqlite_schema.hpp"
 
+#include "storage/error_counts.hpp"
 #include "storage/random_hex.hpp"
 
 #include <cstdint>
@@ -119,27 +120,27 @@ result<std::string> meta_value(sqlite_db& db, statement& get, statement& put, st
     return value;
   }
   get.reset();
-  if (rc != SQLITE_DONE) return make_error(errc::internal, db.errmsg());
+  if (rc != SQLITE_DONE) return storage_fault(db.errmsg());
   std::string value = make();
   put.bind(1, key);
   put.bind(2, std::string_view(value));
-  if (put.step() != SQLITE_DONE) return make_error(errc::internal, db.errmsg());
+  if (put.step() != SQLITE_DONE) return storage_fault(db.errmsg());
   put.reset();
   return value;
 }
 
 result<std::string> migrate_inside_transaction(sqlite_db& db) {
-  if (db.exec(schema_sql) != SQLITE_OK) return make_error(errc::internal, "cannot create the schema: " + db.errmsg());
+  if (db.exec(schema_sql) != SQLITE_OK) return storage_fault("cannot create the schema: " + db.errmsg());
   statement get, put;
   if (get.prepare(db.get(), "SELECT value FROM meta WHERE key = ?1") != SQLITE_OK ||
       put.prepare(db.get(), "INSERT INTO meta (key, value) VALUES (?1, ?2)") != SQLITE_OK)
-    return make_error(errc::internal, db.errmsg());
+    return storage_fault(db.errmsg());
 
   auto version = meta_value(
       db, get, put, "schema_version",
       [](const std::string& v) -> result<void> {
         if (std::atoll(v.c_str()) > current_schema_version)
-          return make_error(errc::internal, "schema version " + v + " is newer than this server supports (" +
+          return storage_fault("schema version " + v + " is newer than this server supports (" +
                                                 std::to_string(current_schema_version) + ")");
         // Migrations from older versions go here, inside this transaction.
         return {};
@@ -156,13 +157,13 @@ result<std::string> migrate_inside_transaction(sqlite_db& db) {
 }  // namespace
 
 result<std::string> migrate_schema(sqlite_db& db) {
-  if (db.exec("BEGIN IMMEDIATE") != SQLITE_OK) return make_error(errc::internal, db.errmsg());
+  if (db.exec("BEGIN IMMEDIATE") != SQLITE_OK) return storage_fault(db.errmsg());
   auto db_id = migrate_inside_transaction(db);
   if (!db_id) {
     db.exec("ROLLBACK");
     return db_id;
   }
-  if (db.exec("COMMIT") != SQLITE_OK) return make_error(errc::internal, db.errmsg());
+  if (db.exec("COMMIT") != SQLITE_OK) return storage_fault(db.errmsg());
   return db_id;
 }
 

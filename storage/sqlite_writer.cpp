@@ -8,6 +8,7 @@
 #include "storage/sqlite_writer.hpp"
 
 #include "storage/clock.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/log.hpp"
 #include "storage/sqlite_errors.hpp"
 #include "storage/sqlite_schema.hpp"
@@ -287,7 +288,7 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
     // Some errors (disk full, I/O) make SQLite roll back the whole
     // transaction on its own: then nothing of this batch is stored.
     if (sqlite3_get_autocommit(db_.get())) {
-      fail_all(make_error(errc::unavailable, "transaction rolled back: " + applied.err().message));
+      fail_all(storage_unavailable("transaction rolled back: " + applied.err().message));
       failed = true;
       break;
     }

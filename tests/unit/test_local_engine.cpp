@@ -2,6 +2,7 @@
 // durability across a killed process, group commit and the decision log.
 #include "protocol/decision_log.hpp"
 #include "engine_contract.hpp"
+#include "storage/error_counts.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/local_engine.hpp"
 #include "storage/sqlite_backup.hpp"
@@ -649,8 +650,10 @@ TEST_CASE("appends past the writer queue's cap are answered unavailable at once,
   };
   e->append(one(make_event("eng:q", "u1", "first")), count);
   entered.get_future().wait();
+  auto busy_before = storage_errors(storage_error_kind::busy);
   for (int i = 0; i < 25; ++i) e->append(one(make_event("eng:q", "u1", "m" + std::to_string(i))), count);
   CHECK(busy == 15);  // answered without waiting for the writer
+  CHECK(storage_errors(storage_error_kind::busy) == busy_before + 15);  // /metrics counts each refusal
   release.set_value();
   e->stop();
   CHECK(ok == 11);
@@ -684,6 +687,23 @@ TEST_CASE("reads past the reader queue's cap are answered unavailable at once", 
   release.set_value();
   e->stop();
   CHECK(ok == 5);
+}
+
+TEST_CASE("the engine's stats name it, say it is up and give the write-ahead log's size", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  auto before = e->stats();
+  CHECK(before.engine == "sqlite");
+  CHECK(before.up);
+  CHECK(before.links.empty());
+  CHECK_FALSE(before.durable);
+  fill(*e, "eng:w", 50);
+  auto after = e->stats();
+  REQUIRE(after.wal_bytes);
+  CHECK(*after.wal_bytes > 0);
+  CHECK(after.appends == before.appends + 50);
+  e->stop();
+  CHECK_FALSE(e->stats().up);
 }
 
 TEST_CASE("a job queue refuses past its cap and once closed, and still hands out what it queued", "[storage]") {
