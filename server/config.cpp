@@ -279,6 +279,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("expose-version", po::bool_switch(&out.expose_version), "name the version and host in Server headers and hello replies")
     ("log-format", po::value(&log_format)->default_value(log_format), "text (`parley: level=… event=… key=value`) or json (one object a line, for journald and log shippers)")
     ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz")
+    ("reuse-port", po::bool_switch(&out.reuse_port), "share the listening ports with another Parley process of this user (SO_REUSEPORT), for a restart without downtime: start the new process, then stop the old one (the embedded engine waits up to 30 s for the old one to let go of the database)")
     ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
     ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
     ("max-unauth-per-ip", po::value(&out.max_unauth_per_ip)->default_value(out.max_unauth_per_ip), "sockets not yet authenticated per client address (0: no cap)")

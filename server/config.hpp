@@ -29,6 +29,7 @@ struct config {
   std::string server_header = "parley";  // with --expose-version, "parley/<version>"
   std::string admin_host;       // a separate listener for /metrics; empty: none
   unsigned short admin_port = 0;
+  bool reuse_port = false;  // SO_REUSEPORT: a new process listens while the old one drains
   std::vector<std::string> allowed_origins;  // empty: only the server's own origin
 
   // Connections (protocol §9.10). max_connections: nullopt until start, when

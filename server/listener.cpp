@@ -22,12 +22,10 @@ bool out_of_resources(const boost::system::error_code& ec) {
 }
 }  // namespace
 
-listener::listener(hub& h, net::io_context& ioc, const net::ip::tcp::endpoint& endpoint, listener_role role)
+listener::listener(hub& h, net::io_context& ioc, listening_socket socket, listener_role role)
     : hub_(h), role_(role), acceptor_(ioc), pause_timer_(ioc) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(net::socket_base::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen(net::socket_base::max_listen_connections);
+  auto protocol = socket.protocol();
+  acceptor_.assign(protocol, socket.release());
 }
 
 // Started from the main thread once the workers run: the accept loop lives on the acceptor's executor.

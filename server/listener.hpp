@@ -4,6 +4,7 @@
 // once, and when the process runs out of descriptors or memory accepting
 // pauses for a moment (one log line per pause).
 #include "server/hub.hpp"
+#include "server/listening_socket.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,9 +18,8 @@ enum class listener_role { public_port, admin_port };
 
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  // Binds and listens; throws std::system_error at start-up when it cannot.
-  listener(hub& h, boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
-           listener_role role = listener_role::public_port);
+  // Accepts on `socket` (bound and listening) from run() on.
+  listener(hub& h, boost::asio::io_context& ioc, listening_socket socket, listener_role role = listener_role::public_port);
   void run();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }

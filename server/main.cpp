@@ -8,6 +8,7 @@
 #include "server/hub.hpp"
 #include "server/make_blob_store.hpp"
 #include "server/listener.hpp"
+#include "server/listening_socket.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
 #include "server/make_webhook_sender.hpp"
@@ -30,6 +31,7 @@
 #include <sys/stat.h>
 #include <functional>
 #include <future>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -41,6 +43,9 @@ namespace {
 
 // How long a drain waits for WebSocket clients to complete their close handshake.
 constexpr auto drain_deadline = std::chrono::seconds(5);
+// With --reuse-port, how long the embedded engine waits for a draining
+// process to let go of the database: its drain, then its last commits.
+constexpr auto database_handover = std::chrono::seconds(30);
 
 // Raises the descriptor limit to its hard limit and returns it: connections
 // are capped below it, so that running out never happens on the hot path.
@@ -87,6 +92,14 @@ int serve(config cfg) {
     return 2;
   }
   cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
+  // Bound before storage opens: the port is known, and with --reuse-port
+  // connections wait in this process's backlog while the previous process
+  // drains and hands over the database.
+  auto address = net::ip::make_address(cfg.listen_host);
+  listening_socket main_socket(net::ip::tcp::endpoint(address, cfg.listen_port), cfg.reuse_port);
+  std::optional<listening_socket> admin_socket;
+  if (!cfg.admin_host.empty())
+    admin_socket.emplace(net::ip::tcp::endpoint(net::ip::make_address(cfg.admin_host), cfg.admin_port), cfg.reuse_port);
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
     local_engine_options options;
@@ -94,6 +107,7 @@ int serve(config cfg) {
     options.max_queue = cfg.storage_queue;
     options.signer = keys.signer;
     options.webhooks = !cfg.webhook_url.empty();
+    if (cfg.reuse_port) options.lock_wait = database_handover;
     storage = make_local_engine(options);
   } else {
     redis_engine_options options;
@@ -129,16 +143,11 @@ int serve(config cfg) {
     h.on_commit([webhooks] { webhooks->poke(); });
   }
 
-  auto address = net::ip::make_address(cfg.listen_host);
-  // Bound and listening now (the port is known); connections are accepted
-  // from run() on, once the server is ready for them.
-  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
+  // Connections are accepted from run() on, once the server is ready for them.
+  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, std::move(main_socket));
   std::shared_ptr<listener> admin;
-  if (!cfg.admin_host.empty()) {
-    admin = std::make_shared<listener>(h, h.workers().front()->ioc,
-                                       net::ip::tcp::endpoint(net::ip::make_address(cfg.admin_host), cfg.admin_port),
-                                       listener_role::admin_port);
-  }
+  if (admin_socket)
+    admin = std::make_shared<listener>(h, h.workers().front()->ioc, std::move(*admin_socket), listener_role::admin_port);
 
   std::promise<int> stop_signal;
   net::signal_set signals(h.workers().front()->ioc, SIGINT, SIGTERM);

@@ -39,7 +39,7 @@ class local_engine final : public engine {
   // Lock first, then the writer (it creates and migrates the database), then
   // the reader (it needs the database id).
   explicit local_engine(const local_engine_options& options)
-      : lock_(with_directory(options.db_path)),
+      : lock_(with_directory(options.db_path), options.lock_wait),
         writer_(options.db_path, static_cast<std::size_t>(std::max(1, options.max_batch)),
                 std::max<std::size_t>(1, options.max_queue), options.signer, options.webhooks),
         reader_(options.db_path, writer_.db_id(), std::max<std::size_t>(1, options.max_queue)),

@@ -6,6 +6,7 @@
 #include "protocol/signing.hpp"
 #include "storage/engine.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -24,6 +25,9 @@ struct local_engine_options {
   // their transaction. Off (no --webhook-url): nothing is stored, so the
   // outbox cannot grow without a sender to empty it.
   bool webhooks = false;
+  // How long to wait for another Parley process to release the database (it
+  // drains while this one takes over the port); zero: refuse at once.
+  std::chrono::milliseconds lock_wait{0};
 };
 
 // Throws std::runtime_error at start-up when the database cannot be opened or migrated.
