@@ -562,6 +562,27 @@ TEST_CASE("a second engine on the same database is refused while the first runs"
   CHECK(second->ready());
 }
 
+TEST_CASE("a second engine told to wait opens the database once the first lets go of it, and not before", "[storage]") {
+  temp_dir dir;
+  auto first = open_engine(dir.db());
+  fill(*first, "eng:h", 5);
+  local_engine_options options;
+  options.db_path = dir.db();
+  options.lock_wait = std::chrono::milliseconds(100);
+  auto started = std::chrono::steady_clock::now();
+  REQUIRE_THROWS_WITH(make_local_engine(options), Catch::Contains("in use"));
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(100));
+
+  options.lock_wait = std::chrono::seconds(30);
+  auto second = std::async(std::launch::async, [&] { return make_local_engine(options); });
+  CHECK(second.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  first->stop();
+  first.reset();
+  REQUIRE(second.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  auto taken = second.get();
+  CHECK(head_of(*taken, "eng:h")->head == 5);
+}
+
 TEST_CASE("the database is kept in WAL mode", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());
