@@ -114,6 +114,15 @@ export class ChannelModel {
       if (!known || known.seq < r.seq) this.readBy.set(id, { user: known ? known.user : { id }, seq: r.seq });
     }
   }
+
+  // What is unread once a join has filled the channel: the events others
+  // posted past the reader's read marker (stored, or sent since). A channel
+  // the reader never read has no marker: its history is not news.
+  unreadAfterJoin(meId) {
+    const read = Math.max(this.myRead, this.lastReadSent);
+    if (!read) return 0;
+    return this.list().filter((ev) => ev.seq > read && (!ev.from || ev.from.id !== meId)).length;
+  }
 }
 
 export class EngagementModel {

@@ -177,6 +177,7 @@ export class Session {
     c.missing = false;
     c.reset(events);
     c.loadReads(join.reads, this.me.id);
+    c.unread = c.unreadAfterJoin(this.me.id);  // the open channel's is cleared once joined (onJoined)
     const info = engagementOf(ch);
     if (info) {
       const eng = this.ensureEngagement(info.id);
