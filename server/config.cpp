@@ -246,6 +246,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string listen, secret_file, admin_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
+  std::string redis_wait_timeout = "1s";
   std::string review_window = "3d", review_warning = "24h";
   std::string review_period = "14d";
   std::string digest_after = "15m", digest_every = "1h";
@@ -271,6 +272,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
     ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
     ("redis", po::value(&out.redis_url), "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database (credentials percent-encoded; required off loopback)")
+    ("redis-wait-replicas", po::value(&out.redis_wait_replicas)->default_value(out.redis_wait_replicas), "acknowledge an append only once this many Redis replicas have it (WAIT; 0: once the master has it)")
+    ("redis-wait-timeout", po::value(&redis_wait_timeout)->default_value(redis_wait_timeout), "how long an append waits for those replicas before it is answered unavailable (at most 1.5 s; units ms, s)")
     ("threads", po::value(&out.threads)->default_value(0), "worker threads (0: one per core)")
     ("instance", po::value(&out.instance), "name of this instance (default: host name and pid)")
     ("web-root", po::value(&out.web_root)->default_value(out.web_root), "directory served at /")
@@ -410,6 +413,14 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
       return fail("--redis: Redis at " + r->host + " is not on loopback and the URL has no credentials "
                   "(redis://user:password@host:port, or redis://:password@host:port)");
   }
+  if (out.redis_wait_replicas < 0 || out.redis_wait_replicas > 16)
+    return fail("--redis-wait-replicas must be between 0 and 16");
+  if (out.redis_wait_replicas > 0 && out.redis_url.empty()) return fail("--redis-wait-replicas needs --redis");
+  auto wait_timeout = parse_duration(redis_wait_timeout);
+  if (!wait_timeout) return fail("--redis-wait-timeout: " + wait_timeout.err().message);
+  // WAIT blocks the command connection, on which a command fails after 3 s.
+  if (*wait_timeout < 1 || *wait_timeout > 1500) return fail("--redis-wait-timeout must be between 1 ms and 1.5 s");
+  out.redis_wait_timeout = std::chrono::milliseconds(*wait_timeout);
   auto reply = parse_duration(reply_sla);
   if (!reply) return fail("--reply-sla: " + reply.err().message);
   auto status = parse_duration(status_sla);

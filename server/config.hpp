@@ -18,6 +18,8 @@ struct config {
   unsigned short listen_port = 8080;
   std::filesystem::path data_dir = "data";
   std::string redis_url;  // empty: the embedded engine
+  int redis_wait_replicas = 0;  // an append is acknowledged once this many replicas have it
+  std::chrono::milliseconds redis_wait_timeout{1000};
   unsigned threads = 0;  // 0: one per core
   std::string instance;  // default: host name and pid
   bool instance_named = false;  // --instance given: it may be shown to clients

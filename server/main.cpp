@@ -112,6 +112,8 @@ int serve(config cfg) {
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
+    options.wait_replicas = cfg.redis_wait_replicas;
+    options.wait_timeout = cfg.redis_wait_timeout;
     options.instance = cfg.instance;
     options.max_in_flight = cfg.storage_queue;
     options.signer = keys.signer;

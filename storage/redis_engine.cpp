@@ -167,6 +167,10 @@ class redis_engine final : public engine {
 
   void run_append(append_request req, append_handler done);
   void finish_append(const append_args::reply& reply, const append_handler& done);
+  // WAIT on the command connection: every write sent on it so far (this
+  // append's included) reached options_.wait_replicas replicas, or the error.
+  void wait_for_replicas(std::function<void(result<void>)> done);
+  void send_wait();
   void run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt);
 
   void run_read(read_query q, std::function<void(result<channel_window>)> done);
@@ -211,6 +215,8 @@ class redis_engine final : public engine {
   std::size_t outstanding_ = 0;
   bool stopping_ = false;
   bool durable_ = false;  // the command connection's Redis passed check_durability()
+  bool wait_in_flight_ = false;  // a WAIT was sent and has not been answered
+  std::vector<std::function<void(result<void>)>> next_wait_;  // appends for the next WAIT
   std::string durability_problem_;  // what the last check found ("" when durable)
   std::chrono::steady_clock::time_point durability_checked_;
   std::uint64_t connection_generation_ = 0;
@@ -385,8 +391,15 @@ void redis_engine::append(append_request req, std::function<void(result<appended
   auto entered = enter_op([this, shared, handler] {
     begin_op();
     run_append(std::move(*shared), [this, handler](result<appended> out) {
-      handler(std::move(out));
-      end_op();
+      if (!out || options_.wait_replicas == 0) {
+        handler(std::move(out));
+        return end_op();
+      }
+      wait_for_replicas([this, handler, out = std::move(out)](result<void> replicated) mutable {
+        if (replicated) handler(std::move(out));
+        else handler(replicated.err());
+        end_op();
+      });
     });
   });
   if (!entered) handler(entered.err());
@@ -412,6 +425,35 @@ void redis_engine::run_append(append_request req, append_handler done) {
     if (r->is_error()) return finish_append({reply_error(r->str), false, {}}, done);
     finish_append(shared->decode(*r), done);
   });
+}
+
+// WAIT blocks the connection until it returns, and each one covers every
+// write sent before it: one WAIT at a time serves every append answered
+// meanwhile, so the commands behind it wait at most one wait_timeout.
+void redis_engine::wait_for_replicas(std::function<void(result<void>)> done) {
+  next_wait_.push_back(std::move(done));
+  if (!wait_in_flight_) send_wait();
+}
+
+void redis_engine::send_wait() {
+  auto batch = std::make_shared<std::vector<std::function<void(result<void>)>>>(std::move(next_wait_));
+  next_wait_.clear();
+  wait_in_flight_ = true;
+  const int wanted = options_.wait_replicas;
+  auto timeout = options_.wait_timeout;
+  cmd_.command({"WAIT", std::to_string(wanted), std::to_string(timeout.count())},
+               [this, batch, wanted, timeout](result<redis_value> r) {
+                 result<void> outcome;
+                 if (!r) outcome = r.err();
+                 else if (r->is_error()) outcome = reply_error(r->str);
+                 else if (r->integer < wanted)
+                   outcome = storage_unavailable("redis: stored, but on " + std::to_string(r->integer) + " of " +
+                                                 std::to_string(wanted) + " replicas after " +
+                                                 std::to_string(timeout.count()) + " ms; retry with the same cid");
+                 wait_in_flight_ = false;
+                 for (auto& done : *batch) done(outcome);
+                 if (!next_wait_.empty()) send_wait();
+               });
 }
 
 // Counts and answers the append script's reply; gives this instance's own

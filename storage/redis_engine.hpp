@@ -33,6 +33,11 @@ struct redis_engine_options {
   // maxmemory-policy noeviction), the engine is not ready and appends are
   // answered `unavailable`. Only tests that simulate data loss turn it off.
   bool require_durable = true;
+  // Failover without loss: an append is acknowledged only once this many
+  // replicas have it (WAIT after the append script); past wait_timeout it is
+  // answered `unavailable` although stored, and its retry (same cid) waits again.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
   // The settings are asked again this often while connected (CONFIG SET can
   // change them at any time).
   std::chrono::milliseconds durability_recheck{10000};
