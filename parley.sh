@@ -15,7 +15,9 @@ build_dir=${PARLEY_BUILD_DIR:-build}
 apt_packages=(g++ cmake ninja-build pkg-config ccache libboost1.81-all-dev libssl-dev libhiredis-dev
   libsimdjson-dev catch2 libsqlite3-dev python3-yaml libsystemd-dev
   help2man dpkg-dev)
-test_apt_packages=(redis-server chromium clang libclang-rt-14-dev)
+# The last line: what tests/package/check.sh runs on the Debian package.
+test_apt_packages=(redis-server chromium clang libclang-rt-14-dev
+  lintian systemd man-db file curl openssl)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
