@@ -50,6 +50,12 @@ else
   kill -TERM "$server_pid"; wait "$server_pid"; server_pid=
   rm -rf "$work"
   step "systemd is not PID 1: the installed binary ran on the installed conffile, /healthz ok, exit 0"
+  # The unit itself, under a systemd booted in a container (systemd-container).
+  if command -v systemd-nspawn >/dev/null; then
+    "$(dirname "$0")/container_check.sh"
+  else
+    step "no systemd-nspawn: the unit was not started"
+  fi
 fi
 
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq parley >/dev/null
