@@ -13,8 +13,11 @@ cd "$(dirname "$0")"
 
 build_dir=${PARLEY_BUILD_DIR:-build}
 apt_packages=(g++ cmake ninja-build pkg-config ccache libboost1.81-all-dev libssl-dev libhiredis-dev
-  libsimdjson-dev catch2 libsqlite3-dev python3-yaml)
-test_apt_packages=(redis-server chromium clang libclang-rt-14-dev)
+  libsimdjson-dev catch2 libsqlite3-dev python3-yaml libsystemd-dev
+  help2man dpkg-dev)
+# The last line: what tests/package/check.sh runs on the Debian package.
+test_apt_packages=(redis-server chromium clang libclang-rt-14-dev
+  lintian systemd systemd-container man-db file curl openssl)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -255,10 +255,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   std::string reply_sla = "24h", status_sla = "72h",
               phase_limits_text = "invited=2d,discovery=2d,agreement=3d,active=28d,completion=5d";
   po::options_description desc(
-      "Usage: parley [options]\n       parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n"
-      "       parley webhook-verify --secret-file F [--tolerance SECONDS] < REQUEST\n"
-      "       parley backup --data-dir DIR [--files-dir DIR] DEST\n"
-      "       parley restore --data-dir DIR [--files-dir DIR] [--force] SRC\n\n"
+      // "  or:" lines, as GNU tools write them, so that help2man makes each a SYNOPSIS line of parley(1).
+      "Usage: parley [options]\n  or:  parley verify-log FILE [--keys JWKS_FILE] [--head HASH] [--min-records N]\n"
+      "  or:  parley webhook-verify --secret-file F [--tolerance SECONDS] < REQUEST\n"
+      "  or:  parley backup --data-dir DIR [--files-dir DIR] DEST\n"
+      "  or:  parley restore --data-dir DIR [--files-dir DIR] [--force] SRC\n\n"
       "Every option can also be set as PARLEY_<OPTION> in the environment\n"
       "(--max-queue as PARLEY_MAX_QUEUE) or as `option = value` in the file\n"
       "named by --config; flags win over the environment, which wins over the\n"

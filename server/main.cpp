@@ -9,6 +9,7 @@
 #include "server/make_blob_store.hpp"
 #include "server/listener.hpp"
 #include "server/listening_socket.hpp"
+#include "server/service_notify.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
 #include "server/make_webhook_sender.hpp"
@@ -157,6 +158,10 @@ int serve(config cfg) {
     if (!ec) stop_signal.set_value(sig);
   });
 
+  // Under systemd's watchdog (WatchdogSec=), pinged from the first worker's
+  // loop, where the listeners and timers run: if it wedges, the pings stop.
+  service_watchdog watchdog(h.workers().front()->ioc);
+
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   for (auto& w : h.workers()) {
@@ -194,9 +199,12 @@ int serve(config cfg) {
              {"source", cfg.signing_key_file.empty() ? "development" : "file"},
              {"published_keys", std::to_string(keys.keys.size())}});
   if (cfg.dev && dev_secret) print_demo_tokens(std::cerr, url, cfg.secret);
+  // Type=notify: units ordered after parley.service start once it accepts.
+  notify_ready("listening on " + url);
 
   int sig = stop_signal.get_future().get();
   log_event(log_level::info, "draining", {{"signal", strsignal(sig)}});
+  notify_stopping();
   server->stop();
   if (admin) admin->stop();
   h.stop_service_levels();
