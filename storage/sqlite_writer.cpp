@@ -36,6 +36,9 @@ void sqlite_writer::open() {
   if (db_.open(path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
     throw_open_error(path_, db_.errmsg());
 
+  // Set first: a process that just handed the database over (--reuse-port)
+  // may still be closing its connections, which takes locks for a moment.
+  sqlite3_busy_timeout(db_.get(), sqlite_busy_timeout_ms);
   // The first statement reads the header: a file that is not a database fails here.
   {
     statement wal;
