@@ -278,7 +278,9 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("dev", po::bool_switch(&out.dev), "development mode: without a secret, make one in the data directory and print sign-in links")
     ("expose-version", po::bool_switch(&out.expose_version), "name the version and host in Server headers and hello replies")
     ("log-format", po::value(&log_format)->default_value(log_format), "text (`parley: level=… event=… key=value`) or json (one object a line, for journald and log shippers)")
-    ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz")
+    ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz (always plain HTTP)")
+    ("tls-cert", po::value(&out.tls_cert_file), "PEM certificate chain (leaf first, e.g. fullchain.pem): serve https:// and wss:// on --listen; reloaded on SIGHUP")
+    ("tls-key", po::value(&out.tls_key_file), "PEM private key of --tls-cert; reloaded on SIGHUP")
     ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
     ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
     ("max-unauth-per-ip", po::value(&out.max_unauth_per_ip)->default_value(out.max_unauth_per_ip), "sockets not yet authenticated per client address (0: no cap)")
@@ -395,6 +397,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
 
   if (!admin_listen.empty() && !split_listen(admin_listen, out.admin_host, out.admin_port))
     return fail("--admin-listen must be HOST:PORT, got '" + admin_listen + "'");
+  if (out.tls_cert_file.empty() != out.tls_key_file.empty()) return fail("--tls-cert and --tls-key go together");
   if (vm.count("max-connections")) out.max_connections = max_connections;
   if (out.storage_timeout_s < 1) return fail("--storage-timeout must be at least 1 second");
   auto lifetime = parse_duration(token_lifetime);

@@ -29,6 +29,9 @@ struct config {
   std::string server_header = "parley";  // with --expose-version, "parley/<version>"
   std::string admin_host;       // a separate listener for /metrics; empty: none
   unsigned short admin_port = 0;
+  // TLS on the main listener (both or neither); the admin listener stays plain.
+  std::string tls_cert_file;  // PEM chain: the leaf first, then intermediates
+  std::string tls_key_file;
   std::vector<std::string> allowed_origins;  // empty: only the server's own origin
 
   // Connections (protocol §9.10). max_connections: nullopt until start, when

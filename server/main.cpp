@@ -8,6 +8,7 @@
 #include "server/hub.hpp"
 #include "server/make_blob_store.hpp"
 #include "server/listener.hpp"
+#include "server/tls_context.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
 #include "server/make_webhook_sender.hpp"
@@ -87,6 +88,16 @@ int serve(config cfg) {
     return 2;
   }
   cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
+  // TLS: a certificate or key that cannot be used is bad configuration, found before anything starts.
+  std::unique_ptr<tls_credentials> tls;
+  if (!cfg.tls_cert_file.empty()) {
+    tls = std::make_unique<tls_credentials>(cfg.tls_cert_file, cfg.tls_key_file);
+    std::string why;
+    if (!tls->load(why)) {
+      report_fatal(cfg, why);
+      return 2;
+    }
+  }
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
     local_engine_options options;
@@ -132,7 +143,9 @@ int serve(config cfg) {
   auto address = net::ip::make_address(cfg.listen_host);
   // Bound and listening now (the port is known); connections are accepted
   // from run() on, once the server is ready for them.
-  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port));
+  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, net::ip::tcp::endpoint(address, cfg.listen_port),
+                                           listener_role::public_port, tls.get());
+  // The admin listener stays plain HTTP even with TLS: it is meant for loopback and operator networks.
   std::shared_ptr<listener> admin;
   if (!cfg.admin_host.empty()) {
     admin = std::make_shared<listener>(h, h.workers().front()->ioc,
@@ -145,6 +158,25 @@ int serve(config cfg) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (!ec) stop_signal.set_value(sig);
   });
+  // SIGHUP reloads the TLS pair: connections open keep theirs, new
+  // handshakes use the new one; a pair that does not load is refused (one
+  // log line) and the one in use kept. Signals that come during a reload
+  // are merged into one by the signal_set, so a storm costs a reload at a time.
+  net::signal_set hangups(h.workers().front()->ioc, SIGHUP);
+  std::function<void()> arm_reload = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      if (!tls) {
+        log_event(log_level::info, "reload", {{"result", "nothing to reload (no --tls-cert)"}});
+      } else if (std::string why; tls->load(why)) {
+        log_event(log_level::info, "tls_reloaded", {{"cert", cfg.tls_cert_file}});
+      } else {
+        log_event(log_level::error, "tls_reload_refused", {{"reason", why}, {"kept", "the pair in use"}});
+      }
+      arm_reload();
+    });
+  };
+  arm_reload();
 
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
@@ -165,7 +197,7 @@ int serve(config cfg) {
 
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
-  std::string url = "http://" + host + ":" + std::to_string(port) + "/";
+  std::string url = std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
   if (admin) {
     std::ostringstream endpoint;
@@ -188,6 +220,10 @@ int serve(config cfg) {
   log_event(log_level::info, "draining", {{"signal", strsignal(sig)}});
   server->stop();
   if (admin) admin->stop();
+  net::post(h.workers().front()->ioc, [&] {
+    boost::system::error_code ignored;
+    hangups.cancel(ignored);
+  });
   h.stop_service_levels();
   if (webhooks) webhooks->stop();  // POSTs in flight are sent again after their lease (at least once)
   h.close_all_members();
