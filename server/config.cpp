@@ -243,7 +243,7 @@ void print_config(const po::options_description& desc, const po::variables_map& 
 }  // namespace
 
 parse_outcome parse_config(int argc, char** argv, config& out) {
-  std::string listen, secret_file, admin_listen, token_lifetime = "30d";
+  std::string listen, secret_file, admin_listen, redirect_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
   std::string review_window = "3d", review_warning = "24h";
@@ -281,6 +281,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz (always plain HTTP)")
     ("tls-cert", po::value(&out.tls_cert_file), "PEM certificate chain (leaf first, e.g. fullchain.pem): serve https:// and wss:// on --listen; reloaded on SIGHUP")
     ("tls-key", po::value(&out.tls_key_file), "PEM private key of --tls-cert; reloaded on SIGHUP")
+    ("redirect-listen", po::value(&redirect_listen), "HOST:PORT of a plain HTTP listener that answers every request with 308 to https:// (needs --tls-cert)")
     ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
     ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
     ("max-unauth-per-ip", po::value(&out.max_unauth_per_ip)->default_value(out.max_unauth_per_ip), "sockets not yet authenticated per client address (0: no cap)")
@@ -398,6 +399,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (!admin_listen.empty() && !split_listen(admin_listen, out.admin_host, out.admin_port))
     return fail("--admin-listen must be HOST:PORT, got '" + admin_listen + "'");
   if (out.tls_cert_file.empty() != out.tls_key_file.empty()) return fail("--tls-cert and --tls-key go together");
+  if (!redirect_listen.empty()) {
+    if (out.tls_cert_file.empty()) return fail("--redirect-listen needs --tls-cert and --tls-key");
+    if (!split_listen(redirect_listen, out.redirect_host, out.redirect_port))
+      return fail("--redirect-listen must be HOST:PORT, got '" + redirect_listen + "'");
+  }
   if (vm.count("max-connections")) out.max_connections = max_connections;
   if (out.storage_timeout_s < 1) return fail("--storage-timeout must be at least 1 second");
   auto lifetime = parse_duration(token_lifetime);

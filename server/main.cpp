@@ -8,6 +8,7 @@
 #include "server/hub.hpp"
 #include "server/make_blob_store.hpp"
 #include "server/listener.hpp"
+#include "server/redirect_listener.hpp"
 #include "server/tls_context.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
@@ -153,6 +154,13 @@ int serve(config cfg) {
                                        listener_role::admin_port);
   }
 
+  std::shared_ptr<redirect_listener> redirect;
+  if (!cfg.redirect_host.empty()) {
+    redirect = std::make_shared<redirect_listener>(
+        h.workers().front()->ioc, net::ip::tcp::endpoint(net::ip::make_address(cfg.redirect_host), cfg.redirect_port),
+        cfg.listen_host, server->local_endpoint().port(), h.limits());
+  }
+
   std::promise<int> stop_signal;
   net::signal_set signals(h.workers().front()->ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -193,6 +201,7 @@ int serve(config cfg) {
   if (cfg.dev && dev_secret) create_demo_engagement(h, cfg.secret, std::cerr);
   server->run();
   if (admin) admin->run();
+  if (redirect) redirect->run();
   if (webhooks) webhooks->start();
 
   auto port = server->local_endpoint().port();
@@ -203,6 +212,11 @@ int serve(config cfg) {
     std::ostringstream endpoint;
     endpoint << admin->local_endpoint();
     log_event(log_level::info, "operator_endpoints", {{"address", endpoint.str()}});
+  }
+  if (redirect) {
+    std::ostringstream endpoint;
+    endpoint << redirect->local_endpoint();
+    log_event(log_level::info, "redirect_listening", {{"address", endpoint.str()}});
   }
   log_event(log_level::info, "started",
             {{"url", url},
@@ -220,6 +234,7 @@ int serve(config cfg) {
   log_event(log_level::info, "draining", {{"signal", strsignal(sig)}});
   server->stop();
   if (admin) admin->stop();
+  if (redirect) redirect->stop();
   net::post(h.workers().front()->ioc, [&] {
     boost::system::error_code ignored;
     hangups.cancel(ignored);

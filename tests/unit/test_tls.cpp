@@ -1,3 +1,4 @@
+#include "server/redirect_listener.hpp"
 #include "server/tls_context.hpp"
 #include "server/tls_session.hpp"
 #include "test_processes.hpp"
@@ -196,4 +197,21 @@ TEST_CASE("ALPN without http/1.1 is refused; no ALPN at all is served", "[server
     CHECK(client.handshake_with(server));
     CHECK(server.alpn().empty());
   }
+}
+
+TEST_CASE("a redirect keeps the target and takes only a plain host from Host", "[server][tls]") {
+  CHECK(redirect_location("example.com", "0.0.0.0", 8443, "/a/b?x=1&y=2") == "https://example.com:8443/a/b?x=1&y=2");
+  CHECK(redirect_location("example.com:80", "0.0.0.0", 443, "/") == "https://example.com/");
+  CHECK(redirect_location("[::1]:8080", "0.0.0.0", 8443, "/ws") == "https://[::1]:8443/ws");
+  CHECK(redirect_location("", "127.0.0.1", 8443, "/x") == "https://127.0.0.1:8443/x");
+  CHECK(redirect_location("", "::1", 8443, "/x") == "https://[::1]:8443/x");
+  // Hostile hosts fall back to the listen host: no CR, LF, userinfo or path can come in.
+  CHECK(redirect_location("evil.com\r\nSet-Cookie: a=b", "127.0.0.1", 8443, "/") == "https://127.0.0.1:8443/");
+  CHECK(redirect_location("user@evil.com", "127.0.0.1", 8443, "/") == "https://127.0.0.1:8443/");
+  CHECK(redirect_location("evil.com/x", "127.0.0.1", 8443, "/") == "https://127.0.0.1:8443/");
+  CHECK(redirect_location(std::string(300, 'a'), "127.0.0.1", 8443, "/") == "https://127.0.0.1:8443/");
+  CHECK(redirect_location("a.com:99999999", "127.0.0.1", 8443, "/") == "https://127.0.0.1:8443/");
+  // A target that is not origin-form becomes "/".
+  CHECK(redirect_location("a.com", "h", 8443, "http://evil.com/") == "https://a.com:8443/");
+  CHECK(redirect_location("a.com", "h", 8443, "/a\r\nX: y") == "https://a.com:8443/");
 }
