@@ -61,9 +61,9 @@ compensation, and every accepted decision is written to a hash-chained,
 signed decision log. WebSocket and HTTP API on one port, an embedded SQLite
 store or Redis for several instances, and the web client.")
 # Depends from the binary's libraries (dpkg-shlibdeps), plus what the scripts run:
-# openssl makes the signing key, init-system-helpers enables the unit.
+# openssl makes the signing key, procps has the kill of ExecReload, init-system-helpers enables the unit.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "openssl, init-system-helpers (>= 1.52)")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "openssl, procps, init-system-helpers (>= 1.52)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${parley_deb_dir}/conffiles ${parley_deb_dir}/postinst ${parley_deb_dir}/prerm ${parley_deb_dir}/postrm)

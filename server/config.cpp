@@ -243,7 +243,7 @@ void print_config(const po::options_description& desc, const po::variables_map& 
 }  // namespace
 
 parse_outcome parse_config(int argc, char** argv, config& out) {
-  std::string listen, secret_file, admin_listen, token_lifetime = "30d";
+  std::string listen, secret_file, admin_listen, redirect_listen, token_lifetime = "30d";
   std::size_t max_connections = 0;
   std::string proposal_ttl = "72h";
   std::string redis_wait_timeout = "1s";
@@ -282,8 +282,11 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("dev", po::bool_switch(&out.dev), "development mode: without a secret, make one in the data directory and print sign-in links")
     ("expose-version", po::bool_switch(&out.expose_version), "name the version and host in Server headers and hello replies")
     ("log-format", po::value(&log_format)->default_value(log_format), "text (`parley: level=… event=… key=value`) or json (one object a line, for journald and log shippers)")
-    ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz")
+    ("admin-listen", po::value(&admin_listen), "HOST:PORT of a separate listener for /metrics, /healthz and /readyz (always plain HTTP)")
     ("reuse-port", po::bool_switch(&out.reuse_port), "share the listening ports with another Parley process of this user (SO_REUSEPORT), for a restart without downtime: start the new process, then stop the old one (the embedded engine waits up to 30 s for the old one to let go of the database)")
+    ("tls-cert", po::value(&out.tls_cert_file), "PEM certificate chain (leaf first, e.g. fullchain.pem): serve https:// and wss:// on --listen; reloaded on SIGHUP")
+    ("tls-key", po::value(&out.tls_key_file), "PEM private key of --tls-cert; reloaded on SIGHUP")
+    ("redirect-listen", po::value(&redirect_listen), "HOST:PORT of a plain HTTP listener that answers every request with 308 to https:// (needs --tls-cert)")
     ("allowed-origin", po::value(&out.allowed_origins)->composing(), "an Origin allowed to open WebSockets (repeatable; default: the server's own)")
     ("max-connections", po::value(&max_connections), "open sockets in all (default: 80 % of the descriptor limit; 0: no cap)")
     ("max-unauth-per-ip", po::value(&out.max_unauth_per_ip)->default_value(out.max_unauth_per_ip), "sockets not yet authenticated per client address (0: no cap)")
@@ -400,6 +403,12 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
 
   if (!admin_listen.empty() && !split_listen(admin_listen, out.admin_host, out.admin_port))
     return fail("--admin-listen must be HOST:PORT, got '" + admin_listen + "'");
+  if (out.tls_cert_file.empty() != out.tls_key_file.empty()) return fail("--tls-cert and --tls-key go together");
+  if (!redirect_listen.empty()) {
+    if (out.tls_cert_file.empty()) return fail("--redirect-listen needs --tls-cert and --tls-key");
+    if (!split_listen(redirect_listen, out.redirect_host, out.redirect_port))
+      return fail("--redirect-listen must be HOST:PORT, got '" + redirect_listen + "'");
+  }
   if (vm.count("max-connections")) out.max_connections = max_connections;
   if (out.storage_timeout_s < 1) return fail("--storage-timeout must be at least 1 second");
   auto lifetime = parse_duration(token_lifetime);

@@ -32,6 +32,11 @@ struct config {
   std::string admin_host;       // a separate listener for /metrics; empty: none
   unsigned short admin_port = 0;
   bool reuse_port = false;  // SO_REUSEPORT: a new process listens while the old one drains
+  // TLS on the main listener (both or neither); the admin listener stays plain.
+  std::string tls_cert_file;  // PEM chain: the leaf first, then intermediates
+  std::string tls_key_file;
+  std::string redirect_host;  // a plain listener answering 308 to https://; empty: none
+  unsigned short redirect_port = 0;
   std::vector<std::string> allowed_origins;  // empty: only the server's own origin
 
   // Connections (protocol §9.10). max_connections: nullopt until start, when

@@ -48,11 +48,11 @@ bool origin_allowed(const config& cfg, const http_request& req) {
 }  // namespace
 
 http_session::http_session(hub& h, worker& w, net::ip::tcp::socket&& socket, connection_limits::ticket connection,
-                           bool admin)
+                           bool admin, std::unique_ptr<tls_session> tls)
     : hub_(h),
       worker_(w),
       admin_(admin),
-      stream_(std::move(socket)),
+      stream_(std::move(socket), std::move(tls)),
       connection_ticket_(std::move(connection)),
       storage_deadline_(stream_.get_executor()) {
   beast::error_code ec;
@@ -61,7 +61,24 @@ http_session::http_session(hub& h, worker& w, net::ip::tcp::socket&& socket, con
 }
 
 void http_session::run() {
-  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (!self->stream_.tls()) return self->do_read();
+    // The handshake has the hello's deadline: a client that opens a socket
+    // and says nothing (or a ClientHello a byte at a time) is closed by then.
+    self->stream_.expires_after(std::chrono::seconds(self->hub_.cfg().hello_timeout_s));
+    self->stream_.async_handshake(beast::bind_front_handler(&http_session::on_handshake, self));
+  });
+}
+
+void http_session::on_handshake(beast::error_code ec) {
+  if (ec) {
+    // Counted, not logged: anyone can fail a handshake as often as they like.
+    bump(hub_.stats().tls_handshake_failures);
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+    return;
+  }
+  do_read();
 }
 
 void http_session::do_read() {
@@ -159,7 +176,8 @@ void http_session::upgrade(http_request req) {
   // Bytes the client sent right after its request were read with it.
   auto early = buffer_.cdata();
   std::string early_bytes(static_cast<const char*>(early.data()), early.size());
-  std::make_shared<ws_session>(hub_, worker_, stream_.release_socket(), std::move(early_bytes),
+  auto tls = stream_.release_tls();
+  std::make_shared<ws_session>(hub_, worker_, stream_.release_socket(), std::move(tls), std::move(early_bytes),
                                std::move(connection_ticket_), std::move(unauth_ticket_))
       ->run(req);
 }

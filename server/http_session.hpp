@@ -8,10 +8,10 @@
 #include "server/connection_limits.hpp"
 #include "server/file_routes.hpp"
 #include "server/http_api.hpp"
+#include "server/transport_stream.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
 
@@ -25,11 +25,13 @@ namespace parley {
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   // `admin`: the operator's listener, which serves /metrics, /healthz and /readyz only.
+  // `tls`: the connection's TLS state when the port serves TLS (handshake first).
   http_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket, connection_limits::ticket connection,
-               bool admin);
+               bool admin, std::unique_ptr<tls_session> tls = nullptr);
   void run();
 
  private:
+  void on_handshake(boost::beast::error_code ec);
   void do_read();
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   // A read failure both reads share; true when it was answered or the connection closed.
@@ -60,7 +62,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   hub& hub_;
   worker& worker_;
   bool admin_;
-  boost::beast::tcp_stream stream_;
+  transport_stream stream_;
   boost::asio::ip::address remote_;
   connection_limits::ticket connection_ticket_;
   connection_limits::ticket unauth_ticket_;  // empty when the address is over its cap

@@ -1,6 +1,7 @@
 #include "server/listener.hpp"
 
 #include "server/http_session.hpp"
+#include "server/tls_session.hpp"
 #include "storage/log.hpp"
 
 #include <boost/asio/post.hpp>
@@ -22,8 +23,9 @@ bool out_of_resources(const boost::system::error_code& ec) {
 }
 }  // namespace
 
-listener::listener(hub& h, net::io_context& ioc, listening_socket socket, listener_role role)
-    : hub_(h), role_(role), acceptor_(ioc), pause_timer_(ioc) {
+listener::listener(hub& h, net::io_context& ioc, listening_socket socket, listener_role role,
+                   const tls_credentials* tls)
+    : hub_(h), role_(role), tls_(tls), acceptor_(ioc), pause_timer_(ioc) {
   auto protocol = socket.protocol();
   acceptor_.assign(protocol, socket.release());
 }
@@ -77,7 +79,10 @@ void listener::on_accept(worker& w, boost::system::error_code ec, net::ip::tcp::
   }
   boost::system::error_code ignored;
   socket.set_option(net::ip::tcp::no_delay(true), ignored);
-  std::make_shared<http_session>(hub_, w, std::move(socket), std::move(connection), role_ == listener_role::admin_port)
+  std::unique_ptr<tls_session> tls;
+  if (tls_) tls = std::make_unique<tls_session>(tls_->current());
+  std::make_shared<http_session>(hub_, w, std::move(socket), std::move(connection), role_ == listener_role::admin_port,
+                                 std::move(tls))
       ->run();
   do_accept();
 }

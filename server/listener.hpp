@@ -5,6 +5,7 @@
 // pauses for a moment (one log line per pause).
 #include "server/hub.hpp"
 #include "server/listening_socket.hpp"
+#include "server/tls_context.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,8 +19,11 @@ enum class listener_role { public_port, admin_port };
 
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  // Accepts on `socket` (bound and listening) from run() on.
-  listener(hub& h, boost::asio::io_context& ioc, listening_socket socket, listener_role role = listener_role::public_port);
+  // Accepts on `socket` (bound and listening) from run() on. With `tls`
+  // every connection starts with a TLS handshake, under the certificate
+  // current when it was accepted.
+  listener(hub& h, boost::asio::io_context& ioc, listening_socket socket,
+           listener_role role = listener_role::public_port, const tls_credentials* tls = nullptr);
   void run();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -31,6 +35,7 @@ class listener : public std::enable_shared_from_this<listener> {
 
   hub& hub_;
   listener_role role_;
+  const tls_credentials* tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer pause_timer_;
 };

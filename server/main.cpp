@@ -10,6 +10,8 @@
 #include "server/listener.hpp"
 #include "server/listening_socket.hpp"
 #include "server/service_notify.hpp"
+#include "server/redirect_listener.hpp"
+#include "server/tls_context.hpp"
 #include "server/signing_keys.hpp"
 #include "server/verify_log.hpp"
 #include "server/make_webhook_sender.hpp"
@@ -93,6 +95,16 @@ int serve(config cfg) {
     return 2;
   }
   cfg.jwks = boost::json::serialize(keys.keys.to_jwks());
+  // TLS: a certificate or key that cannot be used is bad configuration, found before anything starts.
+  std::unique_ptr<tls_credentials> tls;
+  if (!cfg.tls_cert_file.empty()) {
+    tls = std::make_unique<tls_credentials>(cfg.tls_cert_file, cfg.tls_key_file);
+    std::string why;
+    if (!tls->load(why)) {
+      report_fatal(cfg, why);
+      return 2;
+    }
+  }
   // Bound before storage opens: the port is known, and with --reuse-port
   // connections wait in this process's backlog while the previous process
   // drains and hands over the database.
@@ -101,6 +113,10 @@ int serve(config cfg) {
   std::optional<listening_socket> admin_socket;
   if (!cfg.admin_host.empty())
     admin_socket.emplace(net::ip::tcp::endpoint(net::ip::make_address(cfg.admin_host), cfg.admin_port), cfg.reuse_port);
+  std::optional<listening_socket> redirect_socket;
+  if (!cfg.redirect_host.empty())
+    redirect_socket.emplace(net::ip::tcp::endpoint(net::ip::make_address(cfg.redirect_host), cfg.redirect_port),
+                            cfg.reuse_port);
   std::unique_ptr<engine> storage;
   if (cfg.redis_url.empty()) {
     local_engine_options options;
@@ -147,16 +163,43 @@ int serve(config cfg) {
   }
 
   // Connections are accepted from run() on, once the server is ready for them.
-  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, std::move(main_socket));
+  auto server = std::make_shared<listener>(h, h.workers().front()->ioc, std::move(main_socket),
+                                           listener_role::public_port, tls.get());
+  // The admin listener stays plain HTTP even with TLS: it is meant for loopback and operator networks.
   std::shared_ptr<listener> admin;
   if (admin_socket)
     admin = std::make_shared<listener>(h, h.workers().front()->ioc, std::move(*admin_socket), listener_role::admin_port);
+
+  std::shared_ptr<redirect_listener> redirect;
+  if (redirect_socket) {
+    redirect = std::make_shared<redirect_listener>(h.workers().front()->ioc, std::move(*redirect_socket), cfg.listen_host,
+                                                   server->local_endpoint().port(), h.limits());
+  }
 
   std::promise<int> stop_signal;
   net::signal_set signals(h.workers().front()->ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (!ec) stop_signal.set_value(sig);
   });
+  // SIGHUP reloads the TLS pair: connections open keep theirs, new
+  // handshakes use the new one; a pair that does not load is refused (one
+  // log line) and the one in use kept. Signals that come during a reload
+  // are merged into one by the signal_set, so a storm costs a reload at a time.
+  net::signal_set hangups(h.workers().front()->ioc, SIGHUP);
+  std::function<void()> arm_reload = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      if (!tls) {
+        log_event(log_level::info, "reload", {{"result", "nothing to reload (no --tls-cert)"}});
+      } else if (std::string why; tls->load(why)) {
+        log_event(log_level::info, "tls_reloaded", {{"cert", cfg.tls_cert_file}});
+      } else {
+        log_event(log_level::error, "tls_reload_refused", {{"reason", why}, {"kept", "the pair in use"}});
+      }
+      arm_reload();
+    });
+  };
+  arm_reload();
 
   // Under systemd's watchdog (WatchdogSec=), pinged from the first worker's
   // loop, where the listeners and timers run: if it wedges, the pings stop.
@@ -177,16 +220,22 @@ int serve(config cfg) {
   if (cfg.dev && dev_secret) create_demo_engagement(h, cfg.secret, std::cerr);
   server->run();
   if (admin) admin->run();
+  if (redirect) redirect->run();
   if (webhooks) webhooks->start();
 
   auto port = server->local_endpoint().port();
   std::string host = address.is_v6() ? "[" + cfg.listen_host + "]" : cfg.listen_host;
-  std::string url = "http://" + host + ":" + std::to_string(port) + "/";
+  std::string url = std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/";
   std::cout << "parley: listening on " << url << std::endl;
   if (admin) {
     std::ostringstream endpoint;
     endpoint << admin->local_endpoint();
     log_event(log_level::info, "operator_endpoints", {{"address", endpoint.str()}});
+  }
+  if (redirect) {
+    std::ostringstream endpoint;
+    endpoint << redirect->local_endpoint();
+    log_event(log_level::info, "redirect_listening", {{"address", endpoint.str()}});
   }
   log_event(log_level::info, "started",
             {{"url", url},
@@ -207,6 +256,11 @@ int serve(config cfg) {
   notify_stopping();
   server->stop();
   if (admin) admin->stop();
+  if (redirect) redirect->stop();
+  net::post(h.workers().front()->ioc, [&] {
+    boost::system::error_code ignored;
+    hangups.cancel(ignored);
+  });
   h.stop_service_levels();
   if (webhooks) webhooks->stop();  // POSTs in flight are sent again after their lease (at least once)
   h.close_all_members();

@@ -27,6 +27,8 @@ std::string metrics::render(const engine_stats& storage,
   line("parley_http_requests_total", "counter", "HTTP requests served.", load(http_requests));
   line("parley_accept_pauses_total", "counter", "Pauses of accepting: out of descriptors or memory.", load(accept_pauses));
   line("parley_connections_refused_total", "counter", "Connections refused over a connection cap.", load(connections_refused));
+  line("parley_tls_handshake_failures_total", "counter", "TLS handshakes refused, broken or not done in time.",
+       load(tls_handshake_failures));
   line("parley_auth_failures_total", "counter", "Tokens refused.", load(auth_failures));
   line("parley_policy_closes_total", "counter", "WebSocket connections closed with 4003 or 4008.", load(policy_closes));
   line("parley_rate_limited_total", "counter", "Requests refused by a per-user rate limit.", load(rate_limited));

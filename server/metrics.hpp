@@ -25,6 +25,7 @@ struct metrics {
   std::atomic<std::uint64_t> http_requests{0};
   std::atomic<std::uint64_t> accept_pauses{0};        // out of descriptors or memory
   std::atomic<std::uint64_t> connections_refused{0};  // over a connection cap
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // refused, broken or past the deadline
   std::atomic<std::uint64_t> auth_failures{0};
   std::atomic<std::uint64_t> policy_closes{0};        // 4003 and 4008
   std::atomic<std::uint64_t> rate_limited{0};  // requests refused by a per-user limit

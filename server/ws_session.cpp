@@ -67,11 +67,13 @@ boost::json::array read_markers_json(const std::vector<read_marker>& markers) {
 
 }  // namespace
 
-ws_session::ws_session(hub& h, worker& w, net::ip::tcp::socket&& socket, std::string early,
-                       connection_limits::ticket connection, connection_limits::ticket unauthenticated)
+ws_session::ws_session(hub& h, worker& w, net::ip::tcp::socket&& socket, std::unique_ptr<tls_session> tls,
+                       std::string early, connection_limits::ticket connection,
+                       connection_limits::ticket unauthenticated)
     : hub_(h),
       worker_(w),
       socket_(std::move(socket)),
+      tls_(std::move(tls)),
       reader_(h.cfg().max_frame),
       unread_(std::move(early)),
       last_heard_(std::chrono::steady_clock::now()),

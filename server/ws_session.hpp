@@ -17,6 +17,7 @@
 #include "server/joined_channel.hpp"
 #include "server/member.hpp"
 #include "server/outbound_queue.hpp"
+#include "server/tls_session.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -38,7 +39,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   // `unauthenticated` counts against the client address until hello succeeds;
   // `connection` counts against the process's cap for the session's life.
   // `early` is what the client sent after its upgrade request, read with it.
-  ws_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket, std::string early,
+  // `tls`: the connection's TLS state, null on a plain connection.
+  ws_session(hub& h, worker& w, boost::asio::ip::tcp::socket&& socket, std::unique_ptr<tls_session> tls, std::string early,
              connection_limits::ticket connection, connection_limits::ticket unauthenticated);
   ~ws_session();
 
@@ -140,6 +142,17 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   void close(std::uint16_t code, std::string_view reason);
   // The peer closed, or broke the protocol (its frame and our answer).
   void on_peer_close(const websocket::frame_event& e);
+  // The non-blocking reads and sends of the socket: straight on a plain
+  // connection, through tls_ otherwise (a send returns only once its
+  // ciphertext is all in the kernel, so the queue's bound holds over TLS).
+  std::size_t read_some(boost::asio::mutable_buffer buf, boost::system::error_code& ec);
+  template <class Buffers>
+  std::size_t write_some(const Buffers& buffers, boost::system::error_code& ec);
+  std::size_t tls_read_some(boost::asio::mutable_buffer buf, boost::system::error_code& ec);
+  // Sends tls_'s pending ciphertext; false with `ec` when it could not all go.
+  bool tls_send_output(boost::system::error_code& ec);
+  // Ends our side of the stream (TLS: close_notify first).
+  void shutdown_send();
   // The socket is done: closed now, whatever is unwritten.
   void abort();
   void on_closed();
@@ -150,6 +163,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   hub& hub_;
   worker& worker_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<tls_session> tls_;
+  std::size_t tls_plain_pending_ = 0;  // plaintext encrypted into tls_ whose ciphertext is not all sent
   websocket::frame_reader reader_;
   // The bytes of a frame not yet whole, kept between reads (none while idle),
   // and the bytes left unread while reading is paused.

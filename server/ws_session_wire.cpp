@@ -58,6 +58,81 @@ void ws_session::run(const http::request<http::string_body>& req) {
   read_available();
 }
 
+std::size_t ws_session::read_some(net::mutable_buffer buf, beast::error_code& ec) {
+  return tls_ ? tls_read_some(buf, ec) : socket_.read_some(buf, ec);
+}
+
+std::size_t ws_session::tls_read_some(net::mutable_buffer buf, beast::error_code& ec) {
+  // Ciphertext is read a record at a time: OpenSSL never holds more than one
+  // unread record of a session that stopped reading.
+  thread_local std::array<char, 16 * 1024 + 512> record;
+  for (;;) {
+    std::size_t n = 0;
+    auto st = tls_->read(static_cast<char*>(buf.data()), buf.size(), n);
+    // What reading made OpenSSL say (an alert, a key update) goes out as the socket takes it.
+    if (!tls_->output_empty()) {
+      beast::error_code ignored;
+      tls_send_output(ignored);
+    }
+    if (st == tls_session::status::done) return n;
+    if (st == tls_session::status::closed) {
+      ec = net::error::eof;
+      return 0;
+    }
+    if (st == tls_session::status::failed) {
+      ec = net::error::connection_aborted;
+      return 0;
+    }
+    std::size_t got = socket_.read_some(net::buffer(record), ec);
+    if (ec) return 0;
+    tls_->feed(record.data(), got);
+  }
+}
+
+bool ws_session::tls_send_output(beast::error_code& ec) {
+  auto& out = tls_->output();
+  while (!out.empty()) {
+    std::size_t n = socket_.write_some(net::buffer(out), ec);
+    if (ec) return false;
+    out.erase(0, n);
+  }
+  // An idle connection keeps no large buffer of its own.
+  if (out.capacity() > 16 * 1024) std::string().swap(out);
+  return true;
+}
+
+template <class Buffers>
+std::size_t ws_session::write_some(const Buffers& buffers, beast::error_code& ec) {
+  if (!tls_) return socket_.write_some(buffers, ec);
+  // The plaintext taken is reported only once its ciphertext is all sent:
+  // after would_block the caller comes back with the same bytes, and the
+  // queue's bound holds (at most one write's ciphertext waits in tls_).
+  if (tls_plain_pending_ == 0 && tls_->output_empty()) {
+    constexpr std::size_t most = 64 * 1024;
+    for (auto it = net::buffer_sequence_begin(buffers);
+         it != net::buffer_sequence_end(buffers) && tls_plain_pending_ < most; ++it) {
+      net::const_buffer b = *it;
+      std::size_t part = std::min(b.size(), most - tls_plain_pending_);
+      if (!tls_->write(static_cast<const char*>(b.data()), part)) {
+        ec = net::error::connection_aborted;
+        return 0;
+      }
+      tls_plain_pending_ += part;
+    }
+  }
+  if (!tls_send_output(ec)) return 0;
+  return std::exchange(tls_plain_pending_, 0);
+}
+
+void ws_session::shutdown_send() {
+  beast::error_code ignored;
+  if (tls_) {
+    tls_->close_notify();
+    tls_send_output(ignored);
+  }
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
 void ws_session::read_available() {
   // Per turn at most this much is read, so that one busy client cannot hold its worker.
   constexpr std::size_t read_per_turn = 256 * 1024;
@@ -73,7 +148,7 @@ void ws_session::read_available() {
   std::size_t turn = 0;
   while (turn < read_per_turn) {
     beast::error_code ec;
-    std::size_t n = socket_.read_some(net::buffer(chunk), ec);
+    std::size_t n = read_some(net::buffer(chunk), ec);
     if (would_block(ec)) {
       // Nothing more for now: wait until the socket is readable.
       if (unread_.empty()) std::string().swap(unread_);
@@ -158,7 +233,7 @@ void ws_session::flush() {
     auto rest = beast::buffers_suffix<std::array<net::const_buffer, 2>>(wire);
     rest.consume(wire_sent_);
     beast::error_code ec;
-    auto n = socket_.write_some(rest, ec);
+    auto n = write_some(rest, ec);
     if (would_block(ec)) {
       // The peer is not reading as fast: wait for room, within the write deadline.
       if (write_deadline_ == std::chrono::steady_clock::time_point::max())
@@ -216,8 +291,7 @@ void ws_session::write_done() {
     // Our close is out: nothing more is sent. The peer answers with its
     // close and the end of its stream, read (and dropped) by the read side
     // until then, within the close deadline.
-    beast::error_code ignored;
-    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    shutdown_send();
     close_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(peer_closed_ ? 2 : 10);
   }
 }

@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { cleanup, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
+import {
+  cleanup, sleep, startServer, uniqueEng, userToken, rawSocket, serverRequest,
+} from './harness.mjs';
 import { download, filesPath, listFiles, rawRequest, stagedFiles, upload } from './file_helpers.mjs';
 
 let server;
@@ -59,7 +59,7 @@ describe('names and hashes that try to escape', () => {
 describe('uploads that try to hold the server', () => {
   test('a slowloris upload (a byte now and then) is cut off and leaves nothing', async () => {
     const eng = uniqueEng('x');
-    const sock = net.connect(server.port, '127.0.0.1');
+    const sock = rawSocket(server);
     await new Promise((r) => sock.on('connect', r));
     sock.on('error', () => {});
     sock.write(`POST ${filesPath(eng)}?name=slow.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${party(eng)}\r\nContent-Length: 100000\r\n\r\n`);
@@ -96,7 +96,7 @@ describe('uploads that try to hold the server', () => {
     const chunk = randomBytes(1024 * 1024);
     const hash = createHash('sha256');
     const res = await new Promise((resolve, reject) => {
-      const req = http.request({
+      const req = serverRequest(server, {
         host: '127.0.0.1', port: server.port, method: 'POST', path: `${filesPath(eng)}?name=big.bin`,
         headers: { Authorization: `Bearer ${party(eng)}`, 'Content-Length': String(size) }, agent: false,
       }, (r) => {

@@ -9,13 +9,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {
   assertChain, httpDecisionsJsonl, verifyLog,
 } from './engagement_helpers.mjs';
 import {
-  cleanup, connect, connectAs, DEFAULT_SECRET, httpFor, makeTempDir, readAll, rssMiB, sleep, startServer, token, uniqueEng, userToken,
+  cleanup, connect, connectAs, DEFAULT_SECRET, httpFor, makeTempDir, readAll, rssMiB, sleep, startServer, token, uniqueEng, userToken, rawSocket,
 } from './harness.mjs';
 
 const MAX_FRAME = 65536;           // protocol §8 default
@@ -34,7 +33,7 @@ before(async () => {
   slowStarted = Date.now();
   for (let i = 0; i < SLOW_SOCKETS + HALF_OPEN_SOCKETS; i++) {
     const kind = i < SLOW_SOCKETS ? 'slowloris' : 'half-open';
-    const sock = net.connect(server.port, '127.0.0.1');
+    const sock = rawSocket(server);
     sock.on('error', () => {});
     sock.on('data', () => {});  // a 408 or 400 before the close is fine
     const closedAt = new Promise((resolve) => sock.on('close', () => resolve(Date.now() - slowStarted)));
@@ -246,7 +245,11 @@ describe('joins', () => {
         });
         inflight.add(p);
       }
-      if (inflight.size >= window) await Promise.race(inflight);
+      // At most `window` requests in flight (the server still pauses reading:
+      // joins are heavy). Not thousands queued in the client: Node's TLS socket
+      // then stops reading while its writes wait, and the server, which stops
+      // reading while its replies cannot go out, waits for it (the TLS pass).
+      while (inflight.size >= window) await Promise.race(inflight);
     }
     await Promise.all(inflight);
     assert.equal(done, 2 * cycles, `every request answered: ${JSON.stringify([...codes])}`);

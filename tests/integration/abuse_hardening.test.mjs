@@ -10,8 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 
 import {
-  PARLEY_BIN, cleanup, connect, connectAs, httpRequest, makeTempDir, sleep, startServer, token, uniqueEng,
-  userToken, withTimeout,
+  PARLEY_BIN, cleanup, connect, connectAs, httpRequest, makeTempDir, sleep, startServer, token, uniqueEng, userToken, withTimeout, rawSocket,
 } from './harness.mjs';
 import { expectOk } from './engagement_helpers.mjs';
 
@@ -19,9 +18,9 @@ after(cleanup);
 
 // One raw HTTP/1.1 exchange: the request bytes exactly as given; resolves to
 // the whole response text once the server closes or `idleMs` pass in silence.
-function rawHttp(port, requestText, { idleMs = 500 } = {}) {
+function rawHttp(server, requestText, { idleMs = 500 } = {}) {
   return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
+    const sock = rawSocket(server);
     let data = Buffer.alloc(0);
     let timer;
     const done = () => {
@@ -90,14 +89,14 @@ describe('static files are a fixed set loaded at start', () => {
       '/late.txt', '/css//site.css', '/./index.html',
     ];
     for (const target of hostile) {
-      const res = await rawHttp(server.port, get(target));
+      const res = await rawHttp(server, get(target));
       assert.equal(statusOf(res), 404, `${target}: ${res.slice(0, 200)}`);
       assert.ok(!res.includes(secretText), `${target} leaked /etc/passwd`);
       assert.ok(!res.includes(secret), `${target} leaked the secret`);
       assert.ok(!res.includes('dotfile contents'), `${target} leaked a dotfile`);
     }
     // A raw NUL in the request line: refused (400 from the parser, or 404), never the file.
-    const nul = await rawHttp(server.port, 'GET /index.html\0/../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const nul = await rawHttp(server, 'GET /index.html\0/../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.ok([400, 404].includes(statusOf(nul)) || nul === '', nul.slice(0, 100));
     assert.ok(!nul.includes(secretText));
   });
@@ -115,7 +114,7 @@ describe('static files are a fixed set loaded at start', () => {
     assert.equal(again.text, '');
     assert.equal((await httpRequest(server, 'GET', '/css/site.css')).text, 'body{}');
 
-    const head = await rawHttp(server.port, 'HEAD /css/site.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const head = await rawHttp(server, 'HEAD /css/site.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(statusOf(head), 200);
     assert.match(head, /Content-Length: 6\r\n/i);
     assert.ok(head.endsWith('\r\n\r\n'), `HEAD carried a body: ${JSON.stringify(head.slice(-20))}`);
@@ -131,17 +130,17 @@ describe('raw HTTP abuse', () => {
 
   test('oversized headers get 431 and malformed requests 400, then the connection closes', async () => {
     const big = `GET / HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20000)}\r\n\r\n`;
-    assert.equal(statusOf(await rawHttp(server.port, big)), 431);
-    assert.equal(statusOf(await rawHttp(server.port, 'GET / HTTP/9.9\r\nHost: x\r\n\r\n')), 400);
-    assert.equal(statusOf(await rawHttp(server.port, 'GARBAGE\r\n\r\n')), 400);
-    assert.equal(statusOf(await rawHttp(server.port, 'GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n')), 400);
+    assert.equal(statusOf(await rawHttp(server, big)), 431);
+    assert.equal(statusOf(await rawHttp(server, 'GET / HTTP/9.9\r\nHost: x\r\n\r\n')), 400);
+    assert.equal(statusOf(await rawHttp(server, 'GARBAGE\r\n\r\n')), 400);
+    assert.equal(statusOf(await rawHttp(server, 'GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n')), 400);
     await servesNormally(server);
   });
 
   test('a slow header trickle is cut off by the request deadline, and does not block others', async () => {
     const socks = [];
     for (let i = 0; i < 20; i++) {
-      const s = net.connect(server.port, '127.0.0.1');
+      const s = rawSocket(server);
       s.on('error', () => {});
       s.write('GET / HTTP/1.1\r\n');
       socks.push(s);
@@ -157,7 +156,7 @@ describe('raw HTTP abuse', () => {
   });
 
   test('a half-open upgrade that never completes costs nothing and others are served', async () => {
-    const s = net.connect(server.port, '127.0.0.1');
+    const s = rawSocket(server);
     s.on('error', () => {});
     s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n');
     await sleep(200);
@@ -388,7 +387,7 @@ describe('connection caps', () => {
     const logBefore = server.logs().length;
     const socks = [];
     for (let i = 0; i < 80; i++) {
-      const s = net.connect(server.port, '127.0.0.1');
+      const s = rawSocket(server);
       s.on('error', () => {});
       socks.push(s);
     }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  PARLEY_BIN, cleanup, connectAs, makeTempDir, startServer, uniqueEng, userToken,
+  PARLEY_BIN, cleanup, connectAs, httpRequest, makeTempDir, startServer, uniqueEng, userToken,
 } from './harness.mjs';
 
 after(cleanup);
@@ -117,7 +117,7 @@ describe('log format', () => {
   test('--log-format json writes every log line as one JSON object, client input included', async () => {
     const server = await startServer({ args: ['--log-format', 'json'] });
     // A token that is not one: its failure is logged with the caller's address.
-    const r = await fetch(`${server.url}/api/v1/engagements`, { headers: { Authorization: 'Bearer x\u00e9"\\.y.z' } });
+    const r = await httpRequest(server, 'GET', '/api/v1/engagements', { headers: { Authorization: 'Bearer x\u00e9"\\.y.z' } });
     assert.equal(r.status, 401);
     let failed;
     for (let i = 0; i < 100 && !failed; i++) {

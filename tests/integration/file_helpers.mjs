@@ -1,10 +1,9 @@
 // Uploads and downloads of engagement files (protocol §9.6) for the files
 // tests: raw bytes in and out, and what the files directory holds.
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { rawSocket, serverRequest } from './harness.mjs';
 
 export const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
@@ -16,7 +15,7 @@ export function rawRequest(server, method, reqPath, { token, headers = {}, body,
     if (token) h.Authorization = `Bearer ${token}`;
     if (body !== undefined) h['Content-Length'] = String(body.length);
     if (chunks !== undefined) h['Transfer-Encoding'] = 'chunked';
-    const req = http.request({ host: '127.0.0.1', port: server.port, method, path: reqPath, headers: h, agent: false, timeout: timeoutMs }, (res) => {
+    const req = serverRequest(server, { host: '127.0.0.1', port: server.port, method, path: reqPath, headers: h, agent: false, timeout: timeoutMs }, (res) => {
       const parts = [];
       res.on('data', (c) => parts.push(c));
       res.on('end', () => {
@@ -55,7 +54,7 @@ export function download(server, token, eng, sha, headers = {}) {
 // raw answer (for uploads refused before their body).
 export function rawExchange(server, head, { body = Buffer.alloc(0), timeoutMs = 20000 } = {}) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(server.port, '127.0.0.1');
+    const sock = rawSocket(server);
     let answer = '';
     const timer = setTimeout(() => {
       sock.destroy();

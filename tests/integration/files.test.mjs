@@ -4,10 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import {
-  cleanup, httpRequest, makeTempDir, redisFor, sleep, startServer, uniqueEng, userToken,
+  cleanup, httpRequest, makeTempDir, redisFor, sleep, startServer, uniqueEng, userToken, serverRequest,
 } from './harness.mjs';
 import { httpAllEvents, httpPost } from './engagement_helpers.mjs';
 import {
@@ -169,7 +168,7 @@ describe('limits keep nothing behind', () => {
     const eng = uniqueEng('f');
     const before = listFiles(filesDir);
     await new Promise((resolve) => {
-      const req = http.request({
+      const req = serverRequest(server, {
         host: '127.0.0.1', port: server.port, method: 'POST', path: `${filesPath(eng)}?name=k.bin`,
         headers: { Authorization: `Bearer ${party(eng)}`, 'Content-Length': String(200 * 1024) }, agent: false,
       });

@@ -6,13 +6,15 @@
 // exit handler kills whatever is still running and removes the directories as
 // a last resort, so a failing test never leaves a server behind.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -27,7 +29,12 @@ export const ENGINE = process.env.PARLEY_ENGINE || 'local';
 const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
 export const DEFAULT_SECRET = 'parley-integration-secret-' + randomBytes(6).toString('hex');
 
-const READY_RE = /^parley: listening on http:\/\/127\.0\.0\.1:(\d+)\/\s*$/;
+// The TLS pass (PARLEY_TLS=1): every server started here serves https://
+// and wss:// with a certificate of the suite's test CA, and every client
+// trusts that CA. Tests that speak to raw sockets use rawSocket().
+export const TLS = process.env.PARLEY_TLS === '1';
+
+const READY_RE = /^parley: listening on (https?):\/\/127\.0\.0\.1:(\d+)\/\s*$/;
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 20000;
 const LOG_LIMIT = 256 * 1024;
@@ -109,6 +116,64 @@ export function signingKeyPath() {
   signingKeyFile = path.join(dir, 'signing-key.pem');
   fs.writeFileSync(signingKeyFile, SIGNING_KEY.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   return signingKeyFile;
+}
+
+// ---------------------------------------------------------------------------
+// Test certificates, made with the openssl command line as operators do
+
+function openssl(args, cwd) {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+// A self-signed CA in `dir`: { cert, key } file paths.
+export function makeCa(dir, name = 'ca') {
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=Parley test CA ${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.pem`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  return { cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}-key.pem`) };
+}
+
+// A certificate signed by `issuer` ({ cert, key }): a server certificate for
+// 127.0.0.1 and localhost, or with `ca` an intermediate CA. Each has a serial of its own.
+export function makeCert(dir, name, issuer, { ca = false, cn = name } = {}) {
+  const ext = ca
+    ? 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n'
+    : 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n';
+  fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-subj', `/CN=${cn}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`], dir);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', issuer.cert, '-CAkey', issuer.key,
+    '-set_serial', '0x' + randomBytes(8).toString('hex'), '-days', '2', '-extfile', `${name}.ext`,
+    '-out', `${name}.pem`], dir);
+  return { cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}-key.pem`) };
+}
+
+let pki = null;
+
+// The suite's test CA and a server pair signed by it (made once per run).
+export function testPki() {
+  if (pki && fs.existsSync(pki.cert)) return pki;
+  const dir = makeTempDir('parley-pki-');
+  const ca = makeCa(dir);
+  const server = makeCert(dir, 'server', ca);
+  pki = { dir, ca: fs.readFileSync(ca.cert), caFile: ca.cert, cert: server.cert, key: server.key };
+  return pki;
+}
+
+/**
+ * A raw socket to a server: net.Socket on a plain server, a TLS socket
+ * trusting the server's CA on a TLS one (writes before the handshake ends are
+ * queued, so callers use both the same way).
+ */
+export function rawSocket(server, port = server.port) {
+  if (!server.tls) return net.connect(port, '127.0.0.1');
+  return tls.connect({ port, host: '127.0.0.1', ca: server.ca, ALPNProtocols: ['http/1.1'] });
+}
+
+// http.request to a server, over TLS (trusting its CA) when it serves TLS.
+export function serverRequest(server, options, callback) {
+  const mod = server.tls ? https : http;
+  return mod.request({ ...options, ...(server.tls ? { ca: server.ca } : {}) }, callback);
 }
 
 // ---------------------------------------------------------------------------
@@ -265,7 +330,7 @@ function launch(opts) {
         if (m) {
           done = true;
           clearTimeout(timer);
-          resolve(Number(m[1]));
+          resolve(Number(m[2]));
           return;
         }
       }
@@ -304,7 +369,15 @@ export async function startServer(options = {}) {
     engine: options.engine ?? ENGINE,
     secret: options.secret ?? DEFAULT_SECRET,
     wrap: options.wrap,
+    tls: options.tls ?? TLS,
   };
+  // tls: true (the suite's test pair) or { cert, key, ca } of the test's own.
+  let tlsFiles = null;
+  if (opts.tls) {
+    const p = testPki();
+    tlsFiles = opts.tls === true ? { cert: p.cert, key: p.key, ca: p.ca } : opts.tls;
+    opts.args = ['--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key, ...opts.args];
+  }
   // `redis`: a Redis shared with other servers (cluster mode), from redisFor().
   const storageArgs = options.redis ? ['--redis', options.redis.url] : await engineArgs(opts.engine, opts.dataDir);
   const launched = launch({ ...opts, storageArgs });
@@ -330,8 +403,10 @@ export async function startServer(options = {}) {
     throw err;
   }
   server.port = port;
-  server.url = `http://127.0.0.1:${port}`;
-  server.wsUrl = `ws://127.0.0.1:${port}/ws`;
+  server.tls = Boolean(tlsFiles);
+  if (tlsFiles) server.ca = tlsFiles.ca;
+  server.url = `${server.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  server.wsUrl = `${server.tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`;
 
   // SIGTERM, wait for the exit; resolves to the exit code (null when killed by a signal).
   server.stop = async (timeoutMs = STOP_TIMEOUT_MS) => {
@@ -702,7 +777,9 @@ export class Client {
  */
 export function connect(wsUrl, { protocols, timeoutMs = DEFAULT_WAIT_MS, ...wsOptions } = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, protocols, { handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024, ...wsOptions });
+    // wss://: the suite's test CA unless the caller names one.
+    const tlsOptions = wsUrl.startsWith('wss:') && !wsOptions.ca ? { ca: testPki().ca } : {};
+    const ws = new WebSocket(wsUrl, protocols, { handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024, ...tlsOptions, ...wsOptions });
     const client = new Client(ws);
     clients.add(client);
     const onError = (err) => {
@@ -753,7 +830,7 @@ export function httpRequest(server, method, reqPath, { token: tok, body, rawBody
       h['Content-Length'] = String(payload.length);
     }
     if (tok) h.Authorization = `Bearer ${tok}`;
-    const req = http.request({
+    const req = (server.tls ? https : http).request({
       host: '127.0.0.1',
       port: server.port,
       method,
@@ -761,6 +838,7 @@ export function httpRequest(server, method, reqPath, { token: tok, body, rawBody
       headers: h,
       agent: false,
       timeout: timeoutMs,
+      ...(server.tls ? { ca: server.ca } : {}),
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));

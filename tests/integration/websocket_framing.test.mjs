@@ -5,9 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import {
-  cleanup, connectAs, rssMiB, sleep, startServer, uniqueEng, userToken,
+  cleanup, connectAs, rssMiB, sleep, startServer, uniqueEng, userToken, rawSocket,
 } from './harness.mjs';
 
 let server;
@@ -48,7 +47,7 @@ function upgradeRequest({ key = randomBytes(16).toString('base64'), version = '1
 // frames (unmasked, as a server sends them).
 class Raw {
   constructor(first, srv = server) {
-    this.sock = net.connect(srv.port, '127.0.0.1');
+    this.sock = rawSocket(srv);
     this.bytes = Buffer.alloc(0);
     this.head = null;
     this.frames = [];

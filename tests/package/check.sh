@@ -57,7 +57,7 @@ shipped=$(grep -c '^-.* \./usr/share/parley/web-client/' "$work/contents")
 [ "$served" = "$shipped" ] || fail "web client: $shipped files shipped, $served in web-client/"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles | grep -qx /etc/parley/parley.conf || fail "parley.conf is not a conffile"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libssl3 libsqlite3-0 libhiredis0.14 libsystemd0 openssl; do
+for lib in libc6 libssl3 libsqlite3-0 libhiredis0.14 libsystemd0 openssl procps; do
   [[ "$depends" == *"$lib"* ]] || fail "Depends has no $lib: $depends"
 done
 dpkg-deb -x "$deb" "$work/root"
@@ -71,7 +71,9 @@ step "lintian: $(grep -c '^E:' "$work/lintian" || true) errors, $(grep -c '^W:' 
 
 # 4. The unit, against the extracted tree: ExecStart's binary is found under
 #    --root, and so must be the targets it names (the machine's own units are
-#    copied in). Its Documentation= man page is checked by man itself.
+#    copied in) and ExecReload's kill (procps, a Depends of the package).
+#    Its Documentation= man page is checked by man itself.
+mkdir -p "$work/root/bin" && cp /bin/kill "$work/root/bin/kill"
 mkdir -p "$work/units"
 cp -a /lib/systemd/system/. "$work/units/"
 cp -a "$work/root/lib/systemd/system/." "$work/units/"
