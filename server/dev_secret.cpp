@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <chrono>
+#include <sstream>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -47,8 +48,12 @@ std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
   return secret;
 }
 
-void print_demo_tokens(std::ostream& out, const std::string& base_url, const std::string& secret) {
+void print_demo_tokens(std::ostream& to, const std::string& base_url, const std::string& secret) {
   using namespace std::chrono;
+  // Written in one piece at the end: std::cerr writes each `<<` at once, so
+  // whatever is written meanwhile (a log line of another thread, the other
+  // stream read beside it) could land inside a link and break it.
+  std::ostringstream out;
   auto exp = duration_cast<seconds>(system_clock::now().time_since_epoch()).count() + 30 * 24 * 3600;
   struct demo {
     user who;
@@ -69,7 +74,7 @@ void print_demo_tokens(std::ostream& out, const std::string& base_url, const std
   out << "  Status bot (HTTP):\n    curl -H 'Authorization: Bearer " << bot << "' -H 'Content-Type: application/json' \\\n"
       << "      -d '{\"kind\":\"status\",\"body\":{\"text\":\"Nightly build passed\",\"progress\":40}}' \\\n"
       << "      " << base_url << "api/v1/channels/eng:demo/events\n";
-  out.flush();
+  to << out.str() << std::flush;
 }
 
 }  // namespace parley
