@@ -11,7 +11,11 @@
 // connection could not move from HTTP to the WebSocket without it.
 #include "server/tls_context.hpp"
 
+#include <boost/asio/buffer.hpp>
+
+#include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 typedef struct ssl_st SSL;
@@ -35,6 +39,23 @@ class tls_session {
   status read(char* buf, std::size_t size, std::size_t& n);
   // Encrypts all of [data, data + size) into output(); false once the session failed.
   bool write(const char* data, std::size_t size);
+  // Encrypts the first bytes of `buffers`, up to 64 KiB (a few records, one
+  // send), into output(): how many were taken, or nullopt once the session failed.
+  template <class ConstBuffers>
+  std::optional<std::size_t> write_some(const ConstBuffers& buffers) {
+    constexpr std::size_t most = 64 * 1024;
+    std::size_t taken = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers) && taken < most; ++it) {
+      boost::asio::const_buffer b = *it;
+      std::size_t part = std::min(b.size(), most - taken);
+      if (!write(static_cast<const char*>(b.data()), part)) return std::nullopt;
+      taken += part;
+    }
+    return taken;
+  }
+  // Ciphertext to read from the socket at a time: one TLS record and its header.
+  static constexpr std::size_t record_room = 16 * 1024 + 512;
   // Our close_notify, into output().
   void close_notify();
   // Ciphertext to send, oldest first: the sender erases what went out.

@@ -66,14 +66,11 @@ class transport_stream {
   }
 
  private:
-  // Ciphertext read per turn: one TLS record and its header.
-  static constexpr std::size_t record_room = 16 * 1024 + 512;
-
   boost::system::error_code tls_failure() const;
   // Ciphertext read from the peer: fed to OpenSSL.
   void take_input(std::size_t n) { tls_->feed(input_.data(), n); }
   boost::asio::mutable_buffer input_buffer() {
-    input_.resize(record_room);
+    input_.resize(tls_session::record_room);
     return boost::asio::buffer(input_);
   }
 
@@ -131,19 +128,13 @@ class transport_stream {
         return self.complete(ec, ec ? std::size_t{0} : taken);
       }
       started = true;
-      // Up to 64 KiB of plaintext per write: a few records, one send.
-      constexpr std::size_t most = 64 * 1024;
-      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers) && taken < most;
-           ++it) {
-        net::const_buffer b = *it;
-        std::size_t part = std::min(b.size(), most - taken);
-        if (!s.tls_->write(static_cast<const char*>(b.data()), part)) {
-          auto failure = s.tls_failure();
-          auto ex = s.tcp_.get_executor();
-          return net::post(ex, [self = std::move(self), failure]() mutable { self.complete(failure, std::size_t{0}); });
-        }
-        taken += part;
+      auto encrypted = s.tls_->write_some(buffers);
+      if (!encrypted) {
+        auto failure = s.tls_failure();
+        auto ex = s.tcp_.get_executor();
+        return net::post(ex, [self = std::move(self), failure]() mutable { self.complete(failure, std::size_t{0}); });
       }
+      taken = *encrypted;
       net::async_write(s.tcp_, net::buffer(s.tls_->output()), std::move(self));
     }
   };

@@ -65,7 +65,7 @@ std::size_t ws_session::read_some(net::mutable_buffer buf, beast::error_code& ec
 std::size_t ws_session::tls_read_some(net::mutable_buffer buf, beast::error_code& ec) {
   // Ciphertext is read a record at a time: OpenSSL never holds more than one
   // unread record of a session that stopped reading.
-  thread_local std::array<char, 16 * 1024 + 512> record;
+  thread_local std::array<char, tls_session::record_room> record;
   for (;;) {
     std::size_t n = 0;
     auto st = tls_->read(static_cast<char*>(buf.data()), buf.size(), n);
@@ -108,17 +108,12 @@ std::size_t ws_session::write_some(const Buffers& buffers, beast::error_code& ec
   // after would_block the caller comes back with the same bytes, and the
   // queue's bound holds (at most one write's ciphertext waits in tls_).
   if (tls_plain_pending_ == 0 && tls_->output_empty()) {
-    constexpr std::size_t most = 64 * 1024;
-    for (auto it = net::buffer_sequence_begin(buffers);
-         it != net::buffer_sequence_end(buffers) && tls_plain_pending_ < most; ++it) {
-      net::const_buffer b = *it;
-      std::size_t part = std::min(b.size(), most - tls_plain_pending_);
-      if (!tls_->write(static_cast<const char*>(b.data()), part)) {
-        ec = net::error::connection_aborted;
-        return 0;
-      }
-      tls_plain_pending_ += part;
+    auto encrypted = tls_->write_some(buffers);
+    if (!encrypted) {
+      ec = net::error::connection_aborted;
+      return 0;
     }
+    tls_plain_pending_ = *encrypted;
   }
   if (!tls_send_output(ec)) return 0;
   return std::exchange(tls_plain_pending_, 0);
