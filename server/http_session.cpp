@@ -32,7 +32,10 @@ std::string lowercase(std::string_view s) {
 
 // Browsers send Origin on every WebSocket upgrade; bots and backends usually
 // do not. An Origin must be listed, or be this server's own (same Host).
-bool origin_allowed(const config& cfg, const http_request& req) {
+// `tls`: this port serves only https, so a page of this server has an
+// https:// Origin; a plain port accepts both schemes, since a proxy in front
+// may terminate TLS for it.
+bool origin_allowed(const config& cfg, const http_request& req, bool tls) {
   auto origin_header = req[http::field::origin];
   if (origin_header.empty()) return true;
   std::string origin(origin_header.data(), origin_header.size());
@@ -43,7 +46,7 @@ bool origin_allowed(const config& cfg, const http_request& req) {
   // Compared without case: scheme and host are case-insensitive (RFC 6454).
   auto lowered = lowercase(origin);
   auto own_host = lowercase(std::string_view(host.data(), host.size()));
-  return lowered == "http://" + own_host || lowered == "https://" + own_host;
+  return lowered == "https://" + own_host || (!tls && lowered == "http://" + own_host);
 }
 }  // namespace
 
@@ -158,7 +161,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
 void http_session::upgrade(http_request req) {
   if (req.target() != "/ws" && req.target() != "/ws/")
     return refuse(make_error(errc::not_found, "WebSockets are served at /ws"), req.version());
-  if (!origin_allowed(hub_.cfg(), req)) {
+  if (!origin_allowed(hub_.cfg(), req, stream_.tls() != nullptr)) {
     log_event(log_level::warn, "origin_refused", {{"ip", remote_.to_string()}, {"origin", std::string(req[http::field::origin])}});
     return refuse(make_error(errc::forbidden, "this Origin may not open WebSockets here"), req.version());
   }

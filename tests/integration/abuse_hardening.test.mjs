@@ -181,7 +181,7 @@ describe('WebSocket origins', () => {
     const server = await startServer();
     const refused = await connect(server.wsUrl, { origin: 'https://evil.example' }).then(() => 'opened', (e) => e.message);
     assert.match(refused, /403/);
-    const own = await connect(server.wsUrl, { origin: `http://127.0.0.1:${server.port}` });
+    const own = await connect(server.wsUrl, { origin: server.url });
     await own.close();
     const bot = await connect(server.wsUrl);
     await bot.close();
@@ -192,6 +192,21 @@ describe('WebSocket origins', () => {
     const notListed = await connect(listed.wsUrl, { origin: `http://127.0.0.1:${listed.port}` }).then(() => 'opened', (e) => e.message);
     assert.match(notListed, /403/);
     await servesNormally(listed);
+  });
+
+  test('on a TLS port the own Origin is https:// only; a plain port also takes http:// (a proxy may terminate TLS)', async () => {
+    const secure = await startServer({ tls: true });
+    const https = await connect(secure.wsUrl, { origin: `https://127.0.0.1:${secure.port}` });
+    await https.close();
+    const downgraded = await connect(secure.wsUrl, { origin: `http://127.0.0.1:${secure.port}` }).then(() => 'opened', (e) => e.message);
+    assert.match(downgraded, /403/);
+    await servesNormally(secure);
+
+    const plain = await startServer({ tls: false });
+    for (const scheme of ['http', 'https']) {
+      const ws = await connect(plain.wsUrl, { origin: `${scheme}://127.0.0.1:${plain.port}` });
+      await ws.close();
+    }
   });
 });
 
