@@ -183,15 +183,31 @@ export function serverRequest(server, options, callback) {
 // directory finds the same Redis, as it would find the same SQLite file.
 const redisServers = new Map();
 
-function freePort() {
-  return new Promise((resolve, reject) => {
+// Ports for the test's own redis-servers. Suites run side by side (ctest's
+// shards), and a killed Redis is restarted on its port, so each shard takes
+// ports from its own range (PARLEY_TEST_PORTS=low-high, set by ctest) below
+// the kernel's ephemeral range, and never hands out one port twice.
+const [portLow, portHigh] = (process.env.PARLEY_TEST_PORTS ?? '10000-32000').split('-').map(Number);
+const portsHandedOut = new Set();
+
+function canBind(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+async function freePort() {
+  const span = portHigh - portLow;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = portLow + ((start + i) % span);
+    if (portsHandedOut.has(port) || !(await canBind(port))) continue;
+    portsHandedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${portLow}-${portHigh}`);
 }
 
 function redisPing(port) {

@@ -54,10 +54,22 @@ for f in tests/integration/*.test.mjs; do
   fi
 done
 
+# Two shards of the files side by side, as in ctest: they mostly wait on
+# their servers. Each shard's output is printed whole once it ends.
+shards=2
 for engine in $engines; do
-  begin "integration tests, $engine engine (${#integration_files[@]} files)"
-  PARLEY_BIN="$root/$build_dir/server/parley" PARLEY_ENGINE=$engine PARLEY_SANITIZED=1 \
-    node --test --test-concurrency=1 "${integration_files[@]}" || status=1
+  begin "integration tests, $engine engine (${#integration_files[@]} files, $shards shards)"
+  shard_pids=()
+  for shard in $(seq "$shards"); do
+    PARLEY_BIN="$root/$build_dir/server/parley" PARLEY_ENGINE=$engine PARLEY_SANITIZED=1 \
+      PARLEY_TEST_PORTS="$((5000 + shard * 5000))-$((9999 + shard * 5000))" node --test --test-concurrency=1 --test-shard="$shard/$shards" "${integration_files[@]}" \
+      >"$root/$build_dir/integration-$engine-$shard.log" 2>&1 &
+    shard_pids+=($!)
+  done
+  for shard in $(seq "$shards"); do
+    wait "${shard_pids[$((shard - 1))]}" || status=1
+    cat "$root/$build_dir/integration-$engine-$shard.log"
+  done
   took "integration tests ($engine)"
 done
 
