@@ -151,7 +151,9 @@ describe('storage metrics', () => {
     assert.equal(metricValue(text, 'parley_redis_link_up{link="subscribe"}'), 1);
     assert.equal(metricValue(text, 'parley_redis_durable'), 1);
     assert.equal(metricValue(text, 'parley_redis_link_losses_total'), 0);
-    assert.equal(metricValue(text, 'parley_storage_errors_total{engine="redis",kind="unavailable"}'), 0);
+    // Maybe not 0: the revocation list's first read may race the first
+    // connection (answered `unavailable`, and read again half a second later).
+    const unavailableBefore = metricValue(text, 'parley_storage_errors_total{engine="redis",kind="unavailable"}');
 
     await killRedis(redis);
     const refused = await poster.request('post', { ch: `eng:${eng}`, kind: 'message', body: { text: 'during' } });
@@ -160,7 +162,7 @@ describe('storage metrics', () => {
     assert.equal(metricValue(text, 'parley_redis_link_up{link="command"}'), 0);
     assert.equal(metricValue(text, 'parley_storage_up'), 0);
     assert.ok(metricValue(text, 'parley_redis_link_losses_total') >= 1, text);
-    assert.ok(metricValue(text, 'parley_storage_errors_total{engine="redis",kind="unavailable"}') >= 1, text);
+    assert.ok(metricValue(text, 'parley_storage_errors_total{engine="redis",kind="unavailable"}') > unavailableBefore, text);
 
     await restartRedis(redis);
     const deadline = Date.now() + 30000;
