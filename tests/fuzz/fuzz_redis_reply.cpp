@@ -1,7 +1,9 @@
 // Replies from Redis: raw RESP bytes through hiredis' reader (as the
 // connection reads them), copied by from_hiredis, then decoded as the read
-// script's reply, as a channel's read markers and, for each string, as a
-// published event payload.
+// script's reply, as a channel's read markers, as a Redis Cluster slot map
+// and, for each string, as a published event payload and a MOVED/ASK
+// redirection.
+#include "storage/redis_cluster_map.hpp"
 #include "storage/redis_reply.hpp"
 
 #include <hiredis/hiredis.h>
@@ -11,8 +13,14 @@
 
 namespace {
 
+const parley::redis_node_address asked{"127.0.0.1", 7000};
+
 void decode(const parley::redis_value& v, int depth) {
   if (v.is_string()) (void)parley::parse_published(v.str);
+  if (v.is_string() || v.is_error()) {
+    auto redirect = parley::parse_redirect(v.str, asked);
+    if (redirect && (redirect->slot >= parley::redis_cluster_slots || redirect->node.port < 1)) __builtin_trap();
+  }
   if (depth < 4)
     for (const auto& e : v.elements) decode(e, depth + 1);
 }
@@ -48,6 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto markers = parley::decode_read_markers(v);
     if (!markers && markers.err().code != parley::errc::internal) __builtin_trap();
     if (markers && markers->size() > static_cast<std::size_t>(parley::max_read_markers)) __builtin_trap();
+    auto map = parley::redis_slot_map::from_cluster_slots(v, asked);
+    if (!map && map.err().code != parley::errc::internal) __builtin_trap();
+    if (map)
+      for (const auto& master : map->masters())
+        if (master.host.empty() || master.port < 1 || master.port > 65535) __builtin_trap();
     decode(v, 0);
   }
   redisReaderFree(reader);

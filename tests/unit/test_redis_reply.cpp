@@ -1,31 +1,17 @@
 // Decoding what Redis answers, without Redis: hostile or malformed replies
 // give an error, never a crash or a wrong event.
 #include "storage/redis_reply.hpp"
-
-#include <hiredis/hiredis.h>
+#include "redis_resp.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
 using namespace parley;
+using parley::test::resp;
 using namespace std::literals;
 
 namespace {
-
-// Parses raw RESP bytes with hiredis' own reader, as the connection does.
-std::optional<redis_value> resp(std::string_view bytes) {
-  redisReader* reader = redisReaderCreate();
-  redisReaderFeed(reader, bytes.data(), bytes.size());
-  void* reply = nullptr;
-  std::optional<redis_value> out;
-  if (redisReaderGetReply(reader, &reply) == REDIS_OK && reply) {
-    out = from_hiredis(static_cast<redisReply*>(reply));
-    freeReplyObject(reply);
-  }
-  redisReaderFree(reader);
-  return out;
-}
 
 redis_value str(std::string s) {
   redis_value v;
