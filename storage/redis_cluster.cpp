@@ -1,0 +1,159 @@
+#include "storage/redis_cluster.hpp"
+
+#include "storage/error_counts.hpp"
+#include "storage/log.hpp"
+#include "storage/redis_slot.hpp"
+
+namespace parley {
+
+namespace {
+constexpr int max_redirects = 5;
+}  // namespace
+
+struct redis_cluster::attempt {
+  std::uint16_t slot = 0;
+  std::vector<std::string> args;
+  redis_connection::reply_handler handler;
+  int redirects = 0;
+  std::optional<redis_node_address> ask;  // this once, to the node importing the slot
+};
+
+redis_cluster::redis_cluster(event_loop& loop, std::vector<redis_endpoint> seeds, std::chrono::milliseconds timeout,
+                             backoff_policy policy)
+    : loop_(loop), timeout_(timeout), policy_(policy), retry_(policy), retry_timer_(loop) {
+  if (!seeds.empty()) credentials_ = seeds.front();
+  for (const auto& s : seeds) seeds_.push_back({s.host, s.port});
+}
+
+redis_cluster::~redis_cluster() { close(); }
+
+void redis_cluster::start(std::function<void()> ready) {
+  ready_ = std::move(ready);
+  refresh();
+}
+
+void redis_cluster::close() {
+  if (closed_) return;
+  closed_ = true;
+  retry_timer_.cancel();
+  auto waiting = std::move(waiting_);
+  for (auto& a : waiting) a->handler(storage_unavailable("redis cluster: closed"));
+  for (auto& [name, c] : connections_) c->close();
+}
+
+void redis_cluster::command(std::string_view key, std::vector<std::string> args,
+                            redis_connection::reply_handler handler) {
+  auto a = std::make_shared<attempt>();
+  a->slot = redis_key_slot(key);
+  a->args = std::move(args);
+  a->handler = std::move(handler);
+  send(std::move(a));
+}
+
+void redis_cluster::send(std::shared_ptr<attempt> a) {
+  if (closed_) return a->handler(storage_unavailable("redis cluster: closed"));
+  if (!map_) {
+    waiting_.push_back(std::move(a));
+    return;
+  }
+  const redis_node_address* master = a->ask ? &*a->ask : map_->master_of(a->slot);
+  if (!master) {
+    refresh();
+    return a->handler(storage_unavailable("redis cluster: no master serves slot " + std::to_string(a->slot)));
+  }
+  redis_node_address node = *master;
+  auto& c = connection_to(node);
+  // ASKING holds for the next command on the connection only; pipelined, it is that one.
+  if (a->ask) c.command({"ASKING"}, [](result<redis_value>) {});
+  a->ask.reset();
+  c.command(a->args, [this, a, node](result<redis_value> r) mutable { answered(std::move(a), node, std::move(r)); });
+}
+
+void redis_cluster::answered(std::shared_ptr<attempt> a, const redis_node_address& node, result<redis_value> r) {
+  if (closed_) return a->handler(std::move(r));
+  if (!r) {
+    // The master may have failed: the next commands should find its successor.
+    refresh();
+    return a->handler(std::move(r));
+  }
+  if (r->is_error()) {
+    if (auto redirect = parse_redirect(r->str, node); redirect && a->redirects < max_redirects) {
+      ++a->redirects;
+      if (redirect->type == redis_redirect::kind::moved) {
+        map_->moved(redirect->slot, redirect->node);
+        refresh();
+      } else {
+        a->ask = redirect->node;
+      }
+      return send(std::move(a));
+    }
+    if (r->str.starts_with("MOVED ") || r->str.starts_with("ASK ")) {
+      refresh();
+      return a->handler(storage_unavailable("redis cluster: " + r->str + " (after " + std::to_string(a->redirects) +
+                                            " redirections)"));
+    }
+    if (r->str.starts_with("CLUSTERDOWN")) refresh();
+  }
+  a->handler(std::move(r));
+}
+
+redis_connection& redis_cluster::connection_to(const redis_node_address& node) {
+  auto name = to_string(node);
+  auto& c = connections_[name];
+  if (!c) {
+    redis_endpoint endpoint = credentials_;
+    endpoint.host = node.host;
+    endpoint.port = node.port;
+    endpoint.db = 0;  // a cluster has database 0 only
+    c = std::make_unique<redis_connection>(loop_, std::move(endpoint), timeout_, policy_, "cluster " + name);
+    c->start();
+  }
+  return *c;
+}
+
+void redis_cluster::refresh() {
+  if (refreshing_ || closed_) return;
+  refreshing_ = true;
+  // Known nodes first (the replicas that may have taken over), then the seeds.
+  std::vector<redis_node_address> candidates;
+  if (map_) candidates = map_->nodes();
+  for (const auto& s : seeds_)
+    if (std::find(candidates.begin(), candidates.end(), s) == candidates.end()) candidates.push_back(s);
+  ask_for_map(std::move(candidates), 0);
+}
+
+void redis_cluster::ask_for_map(std::vector<redis_node_address> candidates, std::size_t next) {
+  if (closed_) return;
+  if (next >= candidates.size()) {
+    // Nobody answered with a usable map: ask again after the backoff.
+    retry_timer_.start(retry_.next(), [this] {
+      refreshing_ = false;
+      refresh();
+    });
+    return;
+  }
+  auto node = candidates[next];
+  connection_to(node).command({"CLUSTER", "SLOTS"}, [this, candidates = std::move(candidates), next,
+                                                     node](result<redis_value> r) mutable {
+    if (closed_) return;
+    std::optional<redis_slot_map> map;
+    if (r && !r->is_error()) {
+      if (auto parsed = redis_slot_map::from_cluster_slots(*r, node); parsed && parsed->uncovered() == 0)
+        map = std::move(parsed.value());
+    }
+    if (!map) return ask_for_map(std::move(candidates), next + 1);
+    map_read(std::move(*map));
+  });
+}
+
+void redis_cluster::map_read(redis_slot_map map) {
+  map_ = std::move(map);
+  ++maps_read_;
+  refreshing_ = false;
+  retry_.reset();
+  if (ready_) std::exchange(ready_, nullptr)();
+  auto waiting = std::move(waiting_);
+  for (auto& a : waiting) send(std::move(a));
+}
+
+}  // namespace parley

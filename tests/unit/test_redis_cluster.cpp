@@ -1,0 +1,168 @@
+// The Redis Cluster router against a real cluster of six redis-servers:
+// routing by slot, a MOVED after a failover, an ASK during a slot migration,
+// and a master killed with -9 whose replica takes over.
+#include "redis_cluster_fixture.hpp"
+#include "storage/redis_cluster.hpp"
+#include "storage/redis_slot.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+
+using namespace parley;
+using namespace parley::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class F>
+void on_loop(event_loop& loop, F fn) {
+  std::promise<void> done;
+  loop.post([&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+// A router on its own loop, started and stopped on the loop's thread.
+struct router {
+  event_loop loop;
+  std::unique_ptr<redis_cluster> cluster;
+
+  explicit router(int seed_port) {
+    std::promise<void> ready;
+    on_loop(loop, [&] {
+      redis_endpoint seed;
+      seed.host = "127.0.0.1";
+      seed.port = seed_port;
+      cluster = std::make_unique<redis_cluster>(loop, std::vector<redis_endpoint>{seed}, 2000ms, backoff_policy{50ms, 500ms});
+      cluster->start([&] { ready.set_value(); });
+    });
+    REQUIRE(ready.get_future().wait_for(20s) == std::future_status::ready);
+  }
+  ~router() {
+    on_loop(loop, [&] { cluster.reset(); });
+    loop.join();
+  }
+
+  result<redis_value> run(const std::string& key, std::vector<std::string> args) {
+    std::promise<result<redis_value>> p;
+    auto f = p.get_future();
+    loop.post([&] { cluster->command(key, args, [&p](result<redis_value> r) { p.set_value(std::move(r)); }); });
+    return f.get();
+  }
+  std::size_t maps_read() {
+    std::size_t n = 0;
+    on_loop(loop, [&] { n = cluster->maps_read(); });
+    return n;
+  }
+  std::vector<redis_node_address> masters() {
+    std::vector<redis_node_address> out;
+    on_loop(loop, [&] { out = cluster->map()->masters(); });
+    return out;
+  }
+};
+
+std::string key_of(int i) { return "parley:{eng:" + std::to_string(i) + "}:meta"; }
+
+bool answered(const result<redis_value>& r, const std::string& text) { return r && !r->is_error() && r->str == text; }
+
+void write_keys(router& r, int count) {
+  for (int i = 0; i < count; ++i) {
+    REQUIRE(answered(r.run(key_of(i), {"SET", key_of(i), "v" + std::to_string(i)}), "OK"));
+    // On the same master as the SET: its replica has it before we go on.
+    auto replicas = r.run(key_of(i), {"WAIT", "1", "1000"});
+    REQUIRE(replicas);
+    REQUIRE(replicas->integer == 1);
+  }
+}
+
+int keys_read_back(router& r, int count) {
+  int ok = 0;
+  for (int i = 0; i < count; ++i) ok += answered(r.run(key_of(i), {"GET", key_of(i)}), "v" + std::to_string(i));
+  return ok;
+}
+
+std::string node_id(redis_server& node) { return node.command({"CLUSTER", "MYID"}); }
+
+}  // namespace
+
+TEST_CASE("cluster: each command reaches its slot's master, and every master gets its share", "[redis][cluster]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_cluster_nodes nodes;
+  router r(nodes.node(0).port());
+  write_keys(r, 300);
+  CHECK(keys_read_back(r, 300) == 300);
+  CHECK(r.masters().size() == 3);
+  int masters_with_keys = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (nodes.is_master(i) && std::stoi(nodes.node(i).command({"DBSIZE"})) > 0) ++masters_with_keys;
+  CHECK(masters_with_keys == 3);
+  CHECK(r.maps_read() == 1);  // the map was right: no redirection, no new map
+}
+
+TEST_CASE("cluster: after a failover the old master's MOVED is followed and a new map read", "[redis][cluster]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_cluster_nodes nodes;
+  router r(nodes.node(0).port());
+  write_keys(r, 100);
+  std::size_t replica = 0;
+  while (nodes.is_master(replica)) ++replica;
+  REQUIRE(nodes.node(replica).command({"CLUSTER", "FAILOVER"}) == "OK");
+  for (int i = 0; i < 100 && !nodes.is_master(replica); ++i) std::this_thread::sleep_for(100ms);
+  REQUIRE(nodes.is_master(replica));
+  CHECK(keys_read_back(r, 100) == 100);
+  CHECK(r.maps_read() >= 2);
+  auto masters = r.masters();
+  CHECK(std::find(masters.begin(), masters.end(), redis_node_address{"127.0.0.1", nodes.node(replica).port()}) !=
+        masters.end());
+}
+
+TEST_CASE("cluster: during a slot migration an ASK is followed to the importing node", "[redis][cluster]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_cluster_nodes nodes;
+  router r(nodes.node(0).port());
+  write_keys(r, 20);
+  const std::string key = key_of(7);
+  const auto slot = std::to_string(redis_key_slot(key));
+  // Which master serves the slot, and another to import it.
+  std::size_t from = nodes.size(), to = nodes.size();
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes.is_master(i)) continue;
+    if (nodes.node(i).command({"GET", key}) == "v7") from = i;
+    else if (to == nodes.size()) to = i;
+  }
+  REQUIRE(from < nodes.size());
+  REQUIRE(to < nodes.size());
+  REQUIRE(nodes.node(to).command({"CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(nodes.node(from))}) == "OK");
+  REQUIRE(nodes.node(from).command({"CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(nodes.node(to))}) == "OK");
+  REQUIRE(nodes.node(from).command({"MIGRATE", "127.0.0.1", std::to_string(nodes.node(to).port()), key, "0", "5000"}) == "OK");
+  // The old master answers ASK for the key it no longer has; the router asks the new one.
+  CHECK(answered(r.run(key, {"GET", key}), "v7"));
+  CHECK(answered(r.run(key, {"SET", key, "v7-moved"}), "OK"));
+  CHECK(nodes.node(to).command({"GET", key}).find("v7-moved") == std::string::npos);  // without ASKING: MOVED
+  CHECK(answered(r.run(key, {"GET", key}), "v7-moved"));
+}
+
+TEST_CASE("cluster: a master killed with -9 is replaced by its replica, and nothing acknowledged is lost", "[redis][cluster]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_cluster_nodes nodes;
+  router r(nodes.node(0).port());
+  write_keys(r, 100);
+  std::size_t victim = 0;
+  while (!nodes.is_master(victim)) ++victim;
+  const redis_node_address dead{"127.0.0.1", nodes.node(victim).port()};
+  nodes.node(victim).kill();
+  // Until a replica is promoted the victim's slots fail; then every key reads back.
+  int read = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
+    read = keys_read_back(r, 100);
+    if (read == 100) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(read == 100);
+  auto masters = r.masters();
+  CHECK(masters.size() == 3);
+  CHECK(std::find(masters.begin(), masters.end(), dead) == masters.end());
+}
