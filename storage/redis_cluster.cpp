@@ -4,6 +4,8 @@
 #include "storage/log.hpp"
 #include "storage/redis_slot.hpp"
 
+#include <algorithm>
+
 namespace parley {
 
 namespace {
@@ -149,6 +151,22 @@ void redis_cluster::ask_for_map(std::vector<redis_node_address> candidates, std:
 void redis_cluster::map_read(redis_slot_map map) {
   map_ = std::move(map);
   ++maps_read_;
+  // A node the map no longer names (failed, removed) would be reconnected
+  // to forever: its connection goes, failing what it still carries.
+  std::vector<std::unique_ptr<redis_connection>> gone;
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    bool named = std::any_of(map_->nodes().begin(), map_->nodes().end(),
+                             [&](const redis_node_address& n) { return to_string(n) == it->first; });
+    bool seed = std::any_of(seeds_.begin(), seeds_.end(),
+                            [&](const redis_node_address& n) { return to_string(n) == it->first; });
+    if (named || seed) {
+      ++it;
+    } else {
+      gone.push_back(std::move(it->second));
+      it = connections_.erase(it);
+    }
+  }
+  for (auto& c : gone) c->close();
   refreshing_ = false;
   retry_.reset();
   if (ready_) std::exchange(ready_, nullptr)();

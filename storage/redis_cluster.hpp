@@ -45,6 +45,8 @@ class redis_cluster {
   const redis_slot_map* map() const { return map_ ? &*map_ : nullptr; }
   // Maps read so far (each MOVED or failure asks for one).
   std::size_t maps_read() const { return maps_read_; }
+  // Whether a connection to `node` is kept (only nodes of the map in use, and seeds).
+  bool has_connection(const redis_node_address& node) const { return connections_.contains(to_string(node)); }
 
  private:
   struct attempt;

@@ -57,6 +57,11 @@ struct router {
     on_loop(loop, [&] { n = cluster->maps_read(); });
     return n;
   }
+  bool has_connection(const redis_node_address& node) {
+    bool has = false;
+    on_loop(loop, [&] { has = cluster->has_connection(node); });
+    return has;
+  }
   std::vector<redis_node_address> masters() {
     std::vector<redis_node_address> out;
     on_loop(loop, [&] { out = cluster->map()->masters(); });
@@ -150,7 +155,8 @@ TEST_CASE("cluster: a master killed with -9 is replaced by its replica, and noth
   redis_cluster_nodes nodes;
   router r(nodes.node(0).port());
   write_keys(r, 100);
-  std::size_t victim = 0;
+  // A master other than node 0, the router's seed.
+  std::size_t victim = 1;
   while (!nodes.is_master(victim)) ++victim;
   const redis_node_address dead{"127.0.0.1", nodes.node(victim).port()};
   nodes.node(victim).kill();
@@ -165,4 +171,6 @@ TEST_CASE("cluster: a master killed with -9 is replaced by its replica, and noth
   auto masters = r.masters();
   CHECK(masters.size() == 3);
   CHECK(std::find(masters.begin(), masters.end(), dead) == masters.end());
+  // The dead node's connection went with the first map without it.
+  CHECK_FALSE(r.has_connection(dead));
 }
