@@ -66,8 +66,8 @@ case "${1:-}" in
     install_apt "${apt_packages[@]}" "${test_apt_packages[@]}"
     install_npm
     timed build build
-    # Twice the cores: the four integration shards mostly wait (tests/CMakeLists.txt).
-    timed ctest ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$(($(nproc) * 2))"
+    # Three times the cores: the six integration shards mostly wait (tests/CMakeLists.txt).
+    timed ctest ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$(($(nproc) * 3))"
     [ "${PARLEY_SKIP_FUZZ:-0}" = 1 ] || timed fuzz tests/fuzz/run.sh
     [ "${PARLEY_SKIP_SANITIZE:-0}" = 1 ] || timed sanitize tests/sanitize/run.sh
     ;;
