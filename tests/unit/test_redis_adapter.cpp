@@ -1,5 +1,6 @@
 // The pieces under the Redis engine: the reconnect policy, the event loop and
 // its timers, and hiredis driven by Asio, including a server that never answers.
+#include "event_loop_sync.hpp"
 #include "redis_fixture.hpp"
 #include "storage/backoff.hpp"
 #include "storage/redis_connection.hpp"
@@ -15,20 +16,10 @@
 #include <set>
 
 using namespace parley;
+using parley::testing::on_loop;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Runs `fn` on the loop and waits for it.
-template <class F>
-void on_loop(event_loop& loop, F fn) {
-  std::promise<void> done;
-  loop.post([&] {
-    fn();
-    done.set_value();
-  });
-  done.get_future().wait();
-}
 
 // A loopback socket that listens but never accepts: the kernel completes the
 // handshake, and nothing ever answers.

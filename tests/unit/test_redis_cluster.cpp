@@ -1,6 +1,7 @@
 // The Redis Cluster router against a real cluster of six redis-servers:
 // routing by slot, a MOVED after a failover, an ASK during a slot migration,
 // and a master killed with -9 whose replica takes over.
+#include "event_loop_sync.hpp"
 #include "redis_cluster_fixture.hpp"
 #include "storage/redis_cluster.hpp"
 #include "storage/redis_slot.hpp"
@@ -14,16 +15,6 @@ using namespace parley::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class F>
-void on_loop(event_loop& loop, F fn) {
-  std::promise<void> done;
-  loop.post([&] {
-    fn();
-    done.set_value();
-  });
-  done.get_future().wait();
-}
 
 // A router on its own loop, started and stopped on the loop's thread.
 struct router {
