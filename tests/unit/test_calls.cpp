@@ -226,7 +226,7 @@ TEST_CASE("accepting a call needs one of its slots, still to come", "[rules][cal
   CHECK(h.state.proposals.size() == 1);
 }
 
-TEST_CASE("a slot that has started is conflict; another slot may still be chosen", "[rules][calls]") {
+TEST_CASE("a slot that has started is conflict, another slot may still be chosen", "[rules][calls]") {
   harness h;
   const auto seq = h.must(client, "proposal", call_body(slots_terms({{t0 + hour, 30}, {t0 + 2 * hour, 60}})));
   h.now = t0 + hour;

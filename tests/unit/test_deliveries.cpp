@@ -333,7 +333,7 @@ TEST_CASE("a review window shorter than the warning warns at once", "[rules][del
   CHECK(h.of("report").status == "accepted");
 }
 
-TEST_CASE("an open dispute pauses automatic acceptance; its resolution gives 24 h more", "[rules][deliveries]") {
+TEST_CASE("an open dispute pauses automatic acceptance, its resolution gives 24 h more", "[rules][deliveries]") {
   harness h;
   h.activate();
   auto seq = h.deliver("report");

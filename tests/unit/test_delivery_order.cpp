@@ -32,7 +32,7 @@ using seq_list = std::vector<std::int64_t>;
 
 }  // namespace
 
-TEST_CASE("before the first read nothing is delivered; the read starts at the head and releases what follows it",
+TEST_CASE("before the first read nothing is delivered, the read starts at the head and releases what follows it",
           "[redis][order]") {
   delivery_order order;
   CHECK(seqs(order.on_message(msg(5), false)).empty());
@@ -126,7 +126,7 @@ TEST_CASE("whatever order messages arrive in, each seq is delivered once and in 
   CHECK(delivered == seq_list{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
 }
 
-TEST_CASE("the buffer of messages past a gap is bounded; dropping it only asks for more reads", "[redis][order]") {
+TEST_CASE("the buffer of messages past a gap is bounded, dropping it only asks for more reads", "[redis][order]") {
   delivery_order order(100);
   order.on_read("e1", 10, {});
   // Seq 11 is missing; 12.. arrive live, far more than the buffer holds.

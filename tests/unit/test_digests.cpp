@@ -95,7 +95,7 @@ TEST_CASE("no digest for a party who read in time, or whose own post is the late
   CHECK(unread.send->first == answer);
 }
 
-TEST_CASE("no digest while the party is present; looked at again later", "[digests]") {
+TEST_CASE("no digest while the party is present, looked at again later", "[digests]") {
   channel_log log;
   log.say(client, t0);
   auto p = reading(expert);
@@ -134,7 +134,7 @@ TEST_CASE("at most one digest an hour, and none again for what a digest told", "
   CHECK(digest_id("7", *next.send) != digest_id("7", *sent.send));
 }
 
-TEST_CASE("support staff and bots are no parties; what they post is unread for the parties", "[digests]") {
+TEST_CASE("support staff and bots are no parties, what they post is unread for the parties", "[digests]") {
   channel_log log;
   log.say(client, t0);
   log.say(expert, t0);
@@ -231,7 +231,7 @@ TEST_CASE("a digest's id is the same wherever it is made, and URL-safe", "[diges
   CHECK(boost::json::serialize(digest_data(d)) == R"({"user":"e1","unread":4,"owed_reply":false,"next_due":null})");
 }
 
-TEST_CASE("unread stops counting at its cap; a stretch older than the tail is timed by the tail", "[digests]") {
+TEST_CASE("unread stops counting at its cap, a stretch older than the tail is timed by the tail", "[digests]") {
   channel_log log;
   log.say(expert, t0);
   for (int i = 0; i < 1200; ++i) log.say(client, t0 + hour);

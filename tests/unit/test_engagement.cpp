@@ -420,7 +420,7 @@ TEST_CASE("a dispute flag opens mediation and notifies support", "[rules]") {
   CHECK(notices_for(again->events[0]).size() == 1);
 }
 
-TEST_CASE("a scope_change flag notifies support; other flags do not", "[rules]") {
+TEST_CASE("a scope_change flag notifies support, other flags do not", "[rules]") {
   struct row {
     std::string type;
     std::size_t notices;

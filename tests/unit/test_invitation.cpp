@@ -217,7 +217,7 @@ TEST_CASE("while invited: messages, and the named expert's answer", "[rules][inv
   CHECK(outcome_of(h.post(*r.who, r.kind, r.body)) == r.expected);
 }
 
-TEST_CASE("the expert's answer moves the phase; acceptance is recorded", "[rules][invitation]") {
+TEST_CASE("the expert's answer moves the phase, acceptance is recorded", "[rules][invitation]") {
   invited_harness h;
   SECTION("accepted") {
     REQUIRE(h.post(expert, "decision", answer("accepted")).ok());
@@ -270,7 +270,7 @@ TEST_CASE("the state of an invited engagement", "[rules][invitation]") {
   CHECK(for_intruder.at("can").as_array().empty());
 }
 
-TEST_CASE("the invited phase's bound is configurable; declined has none", "[protocol][invitation]") {
+TEST_CASE("the invited phase's bound is configurable, declined has none", "[protocol][invitation]") {
   auto limits = parse_phase_limits("invited=3d");
   REQUIRE(limits.ok());
   CHECK(limits->invited_ms == 3LL * 24 * 3600 * 1000);

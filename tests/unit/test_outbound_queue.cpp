@@ -30,7 +30,7 @@ TEST_CASE("each frame counts its bytes and its separator", "[server][outbound_qu
   REQUIRE(q.frames() == 2);
 }
 
-TEST_CASE("a push past the limit says so; at the limit it does not", "[server][outbound_queue]") {
+TEST_CASE("a push past the limit says so, at the limit it does not", "[server][outbound_queue]") {
   outbound_queue q(10);
   REQUIRE_FALSE(q.push(frame("123456789")));  // 10 bytes with its separator: at the limit
   REQUIRE_FALSE(q.over_limit());
@@ -51,7 +51,7 @@ TEST_CASE("the room left never lets one more frame pass the limit", "[server][ou
   REQUIRE(full.room() == 0);
 }
 
-TEST_CASE("a write carries the queued frames newline-separated; written frames leave", "[server][outbound_queue]") {
+TEST_CASE("a write carries the queued frames newline-separated, written frames leave", "[server][outbound_queue]") {
   outbound_queue q(1000);
   q.push(frame("{\"a\":1}"));
   q.push(frame("{\"b\":2}"));
@@ -110,7 +110,7 @@ TEST_CASE("with no write under way, dropping unsent drops everything", "[server]
   REQUIRE(q.in_flight() == 0);
 }
 
-TEST_CASE("a write is filled to 64 KiB; a larger frame goes alone, uncopied", "[server][outbound_queue]") {
+TEST_CASE("a write is filled to 64 KiB, a larger frame goes alone, uncopied", "[server][outbound_queue]") {
   outbound_queue q(1 << 22);
   const std::string kib(1023, 'k');  // 1 KiB with its separator
   for (int i = 0; i < 100; ++i) q.push(frame(kib));

@@ -273,7 +273,7 @@ TEST_CASE("redis: operations past the in-flight cap are answered unavailable at 
   for (auto t : busy_at) CHECK(t - start < 1000ms);
 }
 
-TEST_CASE("redis: frames published by others are parsed and written again; malformed ones never reach the sinks",
+TEST_CASE("redis: frames published by others are parsed and written again, malformed ones never reach the sinks",
           "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;

@@ -82,6 +82,13 @@ int keys_read_back(router& r, int count) {
 
 std::string node_id(redis_server& node) { return node.command({"CLUSTER", "MYID"}); }
 
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("cluster: each command reaches its slot's master, and every master gets its share", "[redis][cluster]") {
@@ -105,9 +112,16 @@ TEST_CASE("cluster: after a failover the old master's MOVED is followed and a ne
   write_keys(r, 100);
   std::size_t replica = 0;
   while (nodes.is_master(replica)) ++replica;
+  // ROLE on a replica: "slave", its master's host, its master's port, ...
+  const int old_master_port = std::stoi(split_lines(nodes.node(replica).command({"ROLE"})).at(2));
+  std::size_t old_master = 0;
+  while (nodes.node(old_master).port() != old_master_port) ++old_master;
   REQUIRE(nodes.node(replica).command({"CLUSTER", "FAILOVER"}) == "OK");
-  for (int i = 0; i < 100 && !nodes.is_master(replica); ++i) std::this_thread::sleep_for(100ms);
+  // Both sides must know: until the old master hears of it, it still serves the slots.
+  for (int i = 0; i < 100 && (!nodes.is_master(replica) || nodes.is_master(old_master)); ++i)
+    std::this_thread::sleep_for(100ms);
   REQUIRE(nodes.is_master(replica));
+  REQUIRE_FALSE(nodes.is_master(old_master));
   CHECK(keys_read_back(r, 100) == 100);
   CHECK(r.maps_read() >= 2);
   auto masters = r.masters();

@@ -62,7 +62,7 @@ TEST_CASE("CLUSTER SLOTS gives each slot its master, and every node to ask again
   CHECK(map->masters().size() == 4);
 }
 
-TEST_CASE("an empty host is the node asked; an unknown endpoint serves nothing; IPv6 is kept", "[redis][cluster]") {
+TEST_CASE("an empty host is the node asked, an unknown endpoint serves nothing, IPv6 is kept", "[redis][cluster]") {
   auto map = map_of(arr({arr({num(0), num(99), node("", 7001, "a")}),
                          arr({num(100), num(199), node("?", 7002, "b")}),
                          arr({num(200), num(299), node("::1", 7003, "c"), node("?", 7004, "d")})}));
@@ -104,7 +104,7 @@ TEST_CASE("a host name in the map serves nothing: the loop cannot resolve names"
   CHECK(map->uncovered() == redis_cluster_slots);
 }
 
-TEST_CASE("MOVED and ASK name the slot and the node; other errors are not redirections", "[redis][cluster]") {
+TEST_CASE("MOVED and ASK name the slot and the node, other errors are not redirections", "[redis][cluster]") {
   auto moved = parse_redirect("MOVED 3999 127.0.0.1:6381", asked);
   REQUIRE(moved);
   CHECK(moved->type == redis_redirect::kind::moved);

@@ -353,7 +353,7 @@ TEST_CASE("state.reviews appears once closed with due, who submitted and whether
   CHECK(shared_state_json(h.state, limits).at("reviews").at("revealed") == true);
 }
 
-TEST_CASE("before the reveal support sees every review, a party its own, others none; after it everyone all",
+TEST_CASE("before the reveal support sees every review, a party its own, others none, after it everyone all",
           "[protocol]") {
   harness h;
   h.close();

@@ -116,7 +116,7 @@ TEST_CASE("a TLS context refuses a key that does not match the certificate", "[s
   CHECK(why.find("does not match") != std::string::npos);
 }
 
-TEST_CASE("a reload that fails keeps the pair in use; one that succeeds replaces it", "[server][tls]") {
+TEST_CASE("a reload that fails keeps the pair in use, one that succeeds replaces it", "[server][tls]") {
   pairs p;
   tls_credentials creds(p.cert.string(), p.key.string());
   std::string why;
@@ -182,7 +182,7 @@ TEST_CASE("TLS 1.2 is served and TLS 1.1 refused", "[server][tls]") {
   }
 }
 
-TEST_CASE("ALPN without http/1.1 is refused; no ALPN at all is served", "[server][tls]") {
+TEST_CASE("ALPN without http/1.1 is refused, no ALPN at all is served", "[server][tls]") {
   pairs p;
   std::string why;
   auto ctx = make_tls_context(p.cert, p.key, why);

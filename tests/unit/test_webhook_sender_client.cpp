@@ -95,7 +95,7 @@ TEST_CASE("webhook URLs: http(s), host, port, path", "[server][webhooks]") {
   }
 }
 
-TEST_CASE("a 2xx delivers; the request carries the body, id, signature and agent", "[server][webhooks]") {
+TEST_CASE("a 2xx delivers, the request carries the body, id, signature and agent", "[server][webhooks]") {
   net::io_context ioc;
   tiny_server server(ioc, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
   CHECK(post_once(ioc, url_of(server)).ok());
