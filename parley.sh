@@ -66,26 +66,10 @@ case "${1:-}" in
     install_apt "${apt_packages[@]}" "${test_apt_packages[@]}"
     install_npm
     timed build build
-    # The sanitizer build compiles meanwhile at the lowest priority: ctest
-    # keeps about a third of the cores busy (its suites mostly wait on their
-    # servers), so the ASan compile takes the idle time instead of ten
-    # minutes after it. Its output is shown if it fails.
-    sanitize_build=
-    if [ "${PARLEY_SKIP_SANITIZE:-0}" != 1 ]; then
-      nice -n 19 tests/sanitize/run.sh --build-only >"$build_dir/sanitize-build.log" 2>&1 &
-      sanitize_build=$!
-      trap 'kill "$sanitize_build" 2>/dev/null || true' EXIT
-    fi
     # Three times the cores: the six integration shards mostly wait (tests/CMakeLists.txt).
     timed ctest ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$(($(nproc) * 3))"
     [ "${PARLEY_SKIP_FUZZ:-0}" = 1 ] || timed fuzz tests/fuzz/run.sh
-    if [ -n "$sanitize_build" ]; then
-      if ! timed "sanitizer build (the rest of it)" wait "$sanitize_build"; then
-        cat "$build_dir/sanitize-build.log"
-        exit 1
-      fi
-      timed sanitize tests/sanitize/run.sh
-    fi
+    [ "${PARLEY_SKIP_SANITIZE:-0}" = 1 ] || timed sanitize tests/sanitize/run.sh
     ;;
   build)
     install_apt "${apt_packages[@]}"

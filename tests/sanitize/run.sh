@@ -5,8 +5,6 @@
 #   tests/sanitize/run.sh                          local engine
 #   PARLEY_SANITIZE_ENGINES="local redis" tests/sanitize/run.sh
 #   PARLEY_SANITIZE_ALL=1 tests/sanitize/run.sh    also the timer-driven files
-#   tests/sanitize/run.sh --build-only             the build alone (parley.sh test
-#                                                  runs it beside ctest)
 # By default the integration files driven by timers (crash loops, service
 # levels, proposal expiry) are left out: under the sanitizers they mostly wait
 # for their clocks (about 100 s of the step) and run no code path the other
@@ -33,7 +31,6 @@ fi
 begin "build (parley, parley_unit_tests)"
 cmake --build "$build_dir" -j "$(nproc)" --target parley parley_unit_tests
 took build
-[ "${1:-}" = --build-only ] && exit 0
 
 reports="$root/$build_dir/sanitizer-reports"
 rm -rf "$reports"
