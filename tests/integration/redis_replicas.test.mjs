@@ -104,7 +104,11 @@ describe('appends wait for replicas (--redis-wait-replicas)', { skip }, () => {
     const eng = uniqueEng('unreplicated');
     const ch = `eng:${eng}`;
     const poster = await connectAs(server, userToken('unrep-client', 'client', [eng]));
-    await poster.call('join', { ch });  // opens the engagement: an append, replicated
+    // The join opens the engagement (an append, replicated), retried as a client would.
+    for (let i = 0; i < 10; i++) {
+      const joined = await poster.request('join', { ch });
+      if (joined.ok || joined.error?.code !== 'unavailable') break;
+    }
     await killRedis(replica);
     await replicaCount(master.port, 0);
     const started = Date.now();
