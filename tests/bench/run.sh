@@ -62,6 +62,21 @@ fi
 limits=(--threads 1 --post-rate 1000000 --post-burst 1000000 --max-ws-per-user 0 --max-unauth-per-ip 0
   --max-connections 0 --request-rate 1000000 --request-burst 1000000 --storage-queue 100000)
 
+# Waits until the server on `port` answers /readyz with 200 (storage reached).
+wait_ready() {
+  local port=$1
+  for _ in $(seq 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port" &&
+      printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 &&
+      head -c 12 <&3 | grep -q ' 200') 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: the server on port $port never became ready" >&2
+  exit 2
+}
+
 # Starts one server; sets server_pid and server_port.
 start_server() {
   local name=$1
@@ -186,6 +201,9 @@ cluster() {
   start_server cluster-a --redis "redis://127.0.0.1:$redis_port"
   local a_pid=$server_pid a_port=$server_port
   start_server cluster-b --redis "redis://127.0.0.1:$redis_port"
+  # Listening comes before Redis is reached: the tool's hello waits for both to be ready.
+  wait_ready "$a_port"
+  wait_ready "$server_port"
   local shape=(--label cluster --target "127.0.0.1:$a_port" --target "127.0.0.1:$server_port"
     --server-pid "$a_pid" --server-pid "$server_pid" --publish-target 0)
   if [ $smoke = 1 ]; then
