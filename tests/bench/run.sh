@@ -109,10 +109,12 @@ stop_server() {
 }
 
 # A loopback port nobody listens on.
+# Between ctest's integration shards' ranges (10000-30999, tests/CMakeLists.txt)
+# and the kernel's ephemeral ports (from 32768), where nothing else picks one.
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((31000 + RANDOM % 1700))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
   done
 }
