@@ -5,6 +5,7 @@
 #include "storage/redis_slot.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace parley {
 
@@ -153,13 +154,12 @@ void redis_cluster::map_read(redis_slot_map map) {
   ++maps_read_;
   // A node the map no longer names (failed, removed) would be reconnected
   // to forever: its connection goes, failing what it still carries.
+  std::set<std::string> kept;
+  for (const auto& n : map_->nodes()) kept.insert(to_string(n));
+  for (const auto& n : seeds_) kept.insert(to_string(n));
   std::vector<std::unique_ptr<redis_connection>> gone;
   for (auto it = connections_.begin(); it != connections_.end();) {
-    bool named = std::any_of(map_->nodes().begin(), map_->nodes().end(),
-                             [&](const redis_node_address& n) { return to_string(n) == it->first; });
-    bool seed = std::any_of(seeds_.begin(), seeds_.end(),
-                            [&](const redis_node_address& n) { return to_string(n) == it->first; });
-    if (named || seed) {
+    if (kept.contains(it->first)) {
       ++it;
     } else {
       gone.push_back(std::move(it->second));
