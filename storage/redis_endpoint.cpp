@@ -88,6 +88,32 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
   return ep;
 }
 
+result<std::vector<redis_endpoint>> parse_redis_urls(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  if (!url.starts_with(scheme)) return url_error(url, "it must start with redis://").err();
+  std::string_view rest = url.substr(scheme.size());
+  // The hosts lie between the userinfo (up to the last '@' before the path) and the path.
+  auto slash = rest.find('/');
+  auto at = rest.substr(0, slash).rfind('@');
+  std::size_t hosts_begin = at == std::string_view::npos ? 0 : at + 1;
+  std::size_t hosts_end = slash == std::string_view::npos ? rest.size() : slash;
+  std::string prefix = std::string(scheme) + std::string(rest.substr(0, hosts_begin));
+  std::string suffix(rest.substr(hosts_end));
+  std::string_view hosts = rest.substr(hosts_begin, hosts_end - hosts_begin);
+  std::vector<redis_endpoint> out;
+  for (std::size_t from = 0;;) {
+    auto comma = hosts.find(',', from);
+    auto one = parse_redis_url(prefix + std::string(hosts.substr(from, comma - from)) + suffix);
+    if (!one) return one.err();  // names the one host's URL
+    out.push_back(std::move(*one));
+    if (comma == std::string_view::npos) break;
+    from = comma + 1;
+  }
+  if (out.size() > max_redis_seeds) return url_error(url, "at most " + std::to_string(max_redis_seeds) + " nodes").err();
+  if (out.size() > 1 && out.front().db != 0) return url_error(url, "a Redis Cluster has database 0 only").err();
+  return out;
+}
+
 std::string redact_redis_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
   if (!url.starts_with(scheme)) return std::string(url);

@@ -2,8 +2,10 @@
 // Where Redis listens, from the URL the operator gives (PARLEY_REDIS_URL).
 #include "protocol/result.hpp"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley {
 
@@ -25,6 +27,12 @@ struct redis_endpoint {
 // schemes, a user without a password, host names, ports outside 1..65535,
 // bad DBs); the reason never holds the password.
 result<redis_endpoint> parse_redis_url(std::string_view url);
+
+// "redis://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...][/DB]": the nodes
+// of a Redis Cluster to ask for its map (the same credentials for each), or
+// one server. Each host as parse_redis_url takes it; several need DB 0.
+inline constexpr std::size_t max_redis_seeds = 64;
+result<std::vector<redis_endpoint>> parse_redis_urls(std::string_view url);
 
 // The URL with its password replaced by "***", for logs and messages.
 std::string redact_redis_url(std::string_view url);

@@ -76,3 +76,41 @@ TEST_CASE("a Redis URL is shown without its password", "[redis]") {
   CHECK_FALSE(is_loopback_host("10.0.0.5"));
   CHECK_FALSE(is_loopback_host("::"));
 }
+
+TEST_CASE("a Redis URL with several hosts names the nodes of a cluster, with one set of credentials", "[redis]") {
+  auto nodes = parse_redis_urls("redis://app:p%2Cw@10.0.0.5:7000,10.0.0.6,[::1]:7002");
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 3);
+  CHECK((*nodes)[0].host == "10.0.0.5");
+  CHECK((*nodes)[0].port == 7000);
+  CHECK((*nodes)[1].host == "10.0.0.6");
+  CHECK((*nodes)[1].port == 6379);
+  CHECK((*nodes)[2].host == "::1");
+  for (const auto& n : *nodes) {
+    CHECK(n.user == "app");
+    CHECK(n.password == "p,w");
+  }
+
+  auto one = parse_redis_urls("redis://127.0.0.1:6380/3");
+  REQUIRE(one);
+  REQUIRE(one->size() == 1);
+  CHECK(one->front().db == 3);
+
+  // A raw comma in the password belongs to the credentials, not to the host list.
+  auto comma = parse_redis_urls("redis://:a,b@127.0.0.1:7000,127.0.0.1:7001");
+  REQUIRE(comma);
+  CHECK(comma->size() == 2);
+  CHECK(comma->front().password == "a,b");
+
+  CHECK_FALSE(parse_redis_urls("redis://127.0.0.1:7000,127.0.0.1:7001/2"));  // a cluster has database 0 only
+  CHECK_FALSE(parse_redis_urls("redis://127.0.0.1:7000,"));                  // an empty host
+  CHECK_FALSE(parse_redis_urls("redis://127.0.0.1:7000,redis.example:7001"));  // names would block
+  CHECK_FALSE(parse_redis_urls("http://127.0.0.1:7000,127.0.0.1:7001"));
+  std::string many = "redis://127.0.0.1:1";
+  for (int i = 2; i <= 65; ++i) many += ",127.0.0.1:" + std::to_string(i);
+  CHECK_FALSE(parse_redis_urls(many));
+
+  auto secret = parse_redis_urls("redis://u:top-secret@127.0.0.1:7000,127.0.0.1:99999");
+  REQUIRE_FALSE(secret);
+  CHECK(secret.err().message.find("top-secret") == std::string::npos);
+}
