@@ -272,7 +272,8 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("print-config", "print the configuration in effect, as a configuration file with secrets masked, and exit")
     ("listen", po::value(&listen)->default_value("127.0.0.1:8080"), "HOST:PORT to serve WebSocket and HTTP on (port 0: any free port)")
     ("data-dir", po::value(&out.data_dir)->default_value(out.data_dir), "directory of the embedded database")
-    ("redis", po::value(&out.redis_url), "redis://[[USER]:PASSWORD@]HOST:PORT[/DB]: share events with other instances through Redis instead of the embedded database (credentials percent-encoded; required off loopback)")
+    ("redis", po::value(&out.redis_url), "redis://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/DB]: share events with other instances through Redis instead of the embedded database (credentials percent-encoded; required off loopback); several hosts: the nodes of a Redis Cluster to ask for its map")
+    ("redis-cluster", po::bool_switch(&out.redis_cluster), "the --redis URL names a node of a Redis Cluster (implied by several hosts)")
     ("redis-wait-replicas", po::value(&out.redis_wait_replicas)->default_value(out.redis_wait_replicas), "acknowledge an append only once this many Redis replicas have it (WAIT; 0: once the master has it)")
     ("redis-wait-timeout", po::value(&redis_wait_timeout)->default_value(redis_wait_timeout), "how long an append waits for those replicas before it is answered unavailable (at most 1.5 s; units ms, s)")
     ("threads", po::value(&out.threads)->default_value(0), "worker threads (0: one per core)")
@@ -416,13 +417,16 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   out.max_token_lifetime_s = std::max<std::int64_t>(1, *lifetime / 1000);
 
   if (!out.redis_url.empty()) {
-    auto r = parse_redis_url(out.redis_url);
-    if (!r) return fail("--redis: " + r.err().message);
+    auto nodes = parse_redis_urls(out.redis_url);
+    if (!nodes) return fail("--redis: " + nodes.err().message);
     // Anyone who can reach an open Redis can rewrite every log: off loopback it must ask for a password.
-    if (r->password.empty() && !is_loopback_host(r->host))
-      return fail("--redis: Redis at " + r->host + " is not on loopback and the URL has no credentials "
-                  "(redis://user:password@host:port, or redis://:password@host:port)");
+    for (const auto& r : *nodes)
+      if (r.password.empty() && !is_loopback_host(r.host))
+        return fail("--redis: Redis at " + r.host + " is not on loopback and the URL has no credentials "
+                    "(redis://user:password@host:port, or redis://:password@host:port)");
+    if (out.redis_cluster && nodes->front().db != 0) return fail("--redis: a Redis Cluster has database 0 only");
   }
+  if (out.redis_cluster && out.redis_url.empty()) return fail("--redis-cluster needs --redis");
   if (out.redis_wait_replicas < 0 || out.redis_wait_replicas > 16)
     return fail("--redis-wait-replicas must be between 0 and 16");
   if (out.redis_wait_replicas > 0 && out.redis_url.empty()) return fail("--redis-wait-replicas needs --redis");

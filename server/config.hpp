@@ -18,6 +18,7 @@ struct config {
   unsigned short listen_port = 8080;
   std::filesystem::path data_dir = "data";
   std::string redis_url;  // empty: the embedded engine
+  bool redis_cluster = false;  // the URL names a Redis Cluster node (implied by several hosts)
   int redis_wait_replicas = 0;  // an append is acknowledged once this many replicas have it
   std::chrono::milliseconds redis_wait_timeout{1000};
   unsigned threads = 0;  // 0: one per core

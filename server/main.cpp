@@ -129,6 +129,7 @@ int serve(config cfg) {
   } else {
     redis_engine_options options;
     options.url = cfg.redis_url;
+    options.cluster = cfg.redis_cluster;
     options.wait_replicas = cfg.redis_wait_replicas;
     options.wait_timeout = cfg.redis_wait_timeout;
     options.instance = cfg.instance;

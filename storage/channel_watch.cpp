@@ -8,14 +8,14 @@
 
 namespace parley {
 
-channel_watch::channel_watch(redis_connection& sub, std::size_t max_gap_buffer, reader read)
+channel_watch::channel_watch(redis_subscriptions& sub, std::size_t max_gap_buffer, reader read)
     : sub_(sub), max_gap_buffer_(max_gap_buffer), read_(std::move(read)) {}
 
 void channel_watch::watch(const std::string& ch, std::function<void(result<void>)> ready) {
   if (stopping_) return ready(storage_stopping());
   if (auto it = watched_.find(ch); it != watched_.end()) {
     if (it->second.order.synced()) return ready({});
-    if (!sub_.connected()) return ready(storage_unavailable("Redis is unreachable"));
+    if (!sub_.connected_for(it->second.pub)) return ready(storage_unavailable("Redis is unreachable"));
     it->second.on_synced.push_back(std::move(ready));
     return;
   }
@@ -26,21 +26,22 @@ void channel_watch::watch(const std::string& ch, std::function<void(result<void>
   channel_of_pub_[st.pub] = ch;
   // Not connected: subscribed with every other channel once it is, but the
   // caller is told now rather than kept waiting for Redis.
-  if (!sub_.connected()) return ready(storage_unavailable("Redis is unreachable"));
+  if (!sub_.connected_for(st.pub)) return ready(storage_unavailable("Redis is unreachable"));
   st.on_synced.push_back(std::move(ready));
-  sub_.pubsub({"SUBSCRIBE", st.pub});
+  sub_.subscribe(st.pub);
 }
 
 void channel_watch::unwatch(const std::string& ch) {
   auto it = watched_.find(ch);
   if (it == watched_.end()) return;
-  if (sub_.connected()) sub_.pubsub({"UNSUBSCRIBE", it->second.pub});
+  sub_.unsubscribe(it->second.pub);
   channel_of_pub_.erase(it->second.pub);
   watched_.erase(it);
 }
 
-void channel_watch::subscribe_all() {
-  for (auto& [ch, st] : watched_) sub_.pubsub({"SUBSCRIBE", st.pub});
+void channel_watch::subscribe_all(const redis_node_address* only) {
+  for (auto& [ch, st] : watched_)
+    if (!only || sub_.node_of(st.pub) == *only) sub_.subscribe(st.pub);
 }
 
 const std::string* channel_watch::channel_of(const std::string& pub) const {

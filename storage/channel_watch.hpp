@@ -7,7 +7,7 @@
 #include "protocol/result.hpp"
 #include "storage/delivery_order.hpp"
 #include "storage/engine.hpp"
-#include "storage/redis_connection.hpp"
+#include "storage/redis_subscriptions.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,15 +26,16 @@ class channel_watch {
   using reader = std::function<void(const std::string& ch, std::optional<std::int64_t> after,
                                     std::function<void(result<channel_window>)> done)>;
 
-  channel_watch(redis_connection& sub, std::size_t max_gap_buffer, reader read);
+  channel_watch(redis_subscriptions& sub, std::size_t max_gap_buffer, reader read);
 
   void set_sink(std::function<void(const committed_event&)> sink) { sink_ = std::move(sink); }
 
   void watch(const std::string& ch, std::function<void(result<void>)> ready);
   void unwatch(const std::string& ch);
 
-  // A new subscribe connection knows no channel: subscribes them all again.
-  void subscribe_all();
+  // A new subscribe connection knows no channel: subscribes again those it
+  // carries (`only`), or every channel (a new map may have moved any).
+  void subscribe_all(const redis_node_address* only = nullptr);
   // The watched channel whose pub/sub channel is `pub`, if any.
   const std::string* channel_of(const std::string& pub) const;
   // Its subscription is confirmed: read what was missed meanwhile.
@@ -69,7 +70,7 @@ class channel_watch {
   void on_read(const std::string& ch, std::uint64_t id, result<channel_window> r);
   void carry_out(const std::string& ch, delivery_order::step step);
 
-  redis_connection& sub_;
+  redis_subscriptions& sub_;
   std::size_t max_gap_buffer_;
   reader read_;
   std::function<void(const committed_event&)> sink_;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace parley {
 namespace {
@@ -118,6 +119,12 @@ result<redis_slot_map> redis_slot_map::from_cluster_slots(const redis_value& rep
   return map;
 }
 
+redis_slot_map redis_slot_map::single(const redis_node_address& node) {
+  redis_slot_map map;
+  std::fill(map.owner_.begin(), map.owner_.end(), map.index_of(node));
+  return map;
+}
+
 const redis_node_address* redis_slot_map::master_of(std::uint16_t slot) const {
   if (slot >= redis_cluster_slots || owner_[slot] == no_node) return nullptr;
   return &nodes_[owner_[slot]];
@@ -128,6 +135,15 @@ void redis_slot_map::moved(std::uint16_t slot, const redis_node_address& node) {
   owner_[slot] = index_of(node);
 }
 
+bool redis_slot_map::same_masters(const redis_slot_map& other) const {
+  for (std::size_t slot = 0; slot < redis_cluster_slots; ++slot) {
+    const auto* mine = master_of(static_cast<std::uint16_t>(slot));
+    const auto* theirs = other.master_of(static_cast<std::uint16_t>(slot));
+    if ((mine == nullptr) != (theirs == nullptr) || (mine && *mine != *theirs)) return false;
+  }
+  return true;
+}
+
 std::vector<redis_node_address> redis_slot_map::masters() const {
   std::vector<bool> serving(nodes_.size(), false);
   for (auto owner : owner_)
@@ -136,6 +152,21 @@ std::vector<redis_node_address> redis_slot_map::masters() const {
   for (std::size_t i = 0; i < nodes_.size(); ++i)
     if (serving[i]) out.push_back(nodes_[i]);
   return out;
+}
+
+std::optional<std::string_view> redis_command_key(const std::vector<std::string>& args) {
+  if (args.empty()) return std::nullopt;
+  std::string command = args[0];
+  std::transform(command.begin(), command.end(), command.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (command == "EVAL" || command == "EVALSHA") {
+    if (args.size() < 4 || args[2] == "0") return std::nullopt;
+    return args[3];
+  }
+  static const std::string_view keyless[] = {"WAIT", "CONFIG", "PING", "CLUSTER", "INFO", "ASKING", "ROLE",
+                                             "SCRIPT", "AUTH", "SELECT", "HELLO", "CLIENT"};
+  if (args.size() < 2 || std::find(std::begin(keyless), std::end(keyless), command) != std::end(keyless))
+    return std::nullopt;
+  return args[1];
 }
 
 std::size_t redis_slot_map::uncovered() const { return static_cast<std::size_t>(std::count(owner_.begin(), owner_.end(), no_node)); }

@@ -47,6 +47,8 @@ class redis_slot_map {
   // malformed reply (not the shape Redis documents, slots out of range or
   // listed twice, a host that is not an IP literal) is an `internal` error.
   static result<redis_slot_map> from_cluster_slots(const redis_value& reply, const redis_node_address& asked);
+  // One server that is not a cluster: it serves every slot.
+  static redis_slot_map single(const redis_node_address& node);
 
   // Null when no master serves the slot (the cluster is not fully covered).
   const redis_node_address* master_of(std::uint16_t slot) const;
@@ -56,6 +58,8 @@ class redis_slot_map {
   std::vector<redis_node_address> masters() const;
   // Masters and replicas: whom to ask for a new map after a failover.
   const std::vector<redis_node_address>& nodes() const { return nodes_; }
+  // Whether every slot has the same master in both maps.
+  bool same_masters(const redis_slot_map& other) const;
   // Slots no master serves.
   std::size_t uncovered() const;
 
@@ -66,5 +70,10 @@ class redis_slot_map {
   std::vector<std::uint16_t> owner_ = std::vector<std::uint16_t>(redis_cluster_slots, no_node);
   std::vector<redis_node_address> nodes_;
 };
+
+// The key that routes a command: a script's first key, the first argument of
+// the commands Parley sends with a key (HSET, ZADD, XRANGE, SPUBLISH...), none
+// for those without (WAIT, CONFIG, PING, CLUSTER...) and scripts without keys.
+std::optional<std::string_view> redis_command_key(const std::vector<std::string>& args);
 
 }  // namespace parley

@@ -10,7 +10,7 @@
 // Pages wait for the copy; appends add to both from then on. Loop thread only.
 #include "protocol/result.hpp"
 #include "storage/engine.hpp"
-#include "storage/redis_connection.hpp"
+#include "storage/redis_router.hpp"
 
 #include <functional>
 #include <string>
@@ -20,7 +20,7 @@ namespace parley {
 
 class redis_engagement_index {
  public:
-  explicit redis_engagement_index(redis_connection& cmd) : cmd_(cmd) {}
+  explicit redis_engagement_index(redis_router& cmd) : cmd_(cmd) {}
 
   // Lists the engagement `eng` (after an append to its main channel).
   void add(const std::string& eng);
@@ -35,7 +35,7 @@ class redis_engagement_index {
   void copy_from(std::string cursor);
   void copied(result<void> outcome);
 
-  redis_connection& cmd_;
+  redis_router& cmd_;
   bool complete_ = false;  // the copy is known to be done
   bool copying_ = false;
   std::vector<std::function<void(result<void>)>> waiting_;

@@ -46,7 +46,8 @@
 #include "storage/log.hpp"
 #include "storage/random_hex.hpp"
 #include "storage/redis_append.hpp"
-#include "storage/redis_connection.hpp"
+#include "storage/redis_router.hpp"
+#include "storage/redis_subscriptions.hpp"
 #include "storage/redis_engagement_index.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/redis_outbox.hpp"
@@ -102,11 +103,25 @@ struct script {
   std::string sha;
 };
 
+// On a Redis Cluster the append script publishes with SPUBLISH: the channel
+// has the engagement's hash tag, so the message stays within its shard.
+std::string append_script_source(redis_topology topology) {
+  std::string source(redis_scripts::append);
+  if (topology == redis_topology::cluster) {
+    constexpr std::string_view publish = "redis.call('PUBLISH'";
+    auto at = source.find(publish);
+    if (at == std::string::npos || source.find(publish, at + 1) != std::string::npos)
+      throw std::logic_error("the append script must publish exactly once");
+    source.insert(at + publish.size() - std::string_view("PUBLISH'").size(), "S");
+  }
+  return source;
+}
+
 using append_handler = std::function<void(result<appended>)>;
 
 class redis_engine final : public engine {
  public:
-  redis_engine(const redis_engine_options& options, redis_endpoint endpoint);
+  redis_engine(const redis_engine_options& options, std::vector<redis_endpoint> seeds, redis_topology topology);
   ~redis_engine() override { stop(); }
 
   void set_sink(std::function<void(const committed_event&)> sink) override;
@@ -167,10 +182,10 @@ class redis_engine final : public engine {
 
   void run_append(append_request req, append_handler done);
   void finish_append(const append_args::reply& reply, const append_handler& done);
-  // WAIT on the command connection: every write sent on it so far (this
-  // append's included) reached options_.wait_replicas replicas, or the error.
-  void wait_for_replicas(std::function<void(result<void>)> done);
-  void send_wait();
+  // WAIT on the connection to the master of `key`: every write sent on it so
+  // far (this append's included) reached options_.wait_replicas replicas, or the error.
+  void wait_for_replicas(const std::string& key, std::function<void(result<void>)> done);
+  void send_wait(const redis_node_address& node);
   void run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt);
 
   void run_read(read_query q, std::function<void(result<channel_window>)> done);
@@ -183,21 +198,45 @@ class redis_engine final : public engine {
   void outbox_op(std::function<void(std::function<void(result<T>)>)> fn, std::function<void(result<T>)> handler);
   void reindex_webhooks(std::string after);
 
-  void on_command_state(bool up);
-  void check_durability();
-  void on_subscribe_state(bool up);
+  void on_command_state(const redis_node_address& node, bool up);
+  void check_durability(const redis_node_address& node);
+  void on_map(bool changed);
+  void on_subscribe_state(const redis_node_address& node, bool up);
+  void subscribe_engine_channels(const redis_node_address& node);
   void update_ready();
   void publish_links();
   void on_push(const redis_value& v);
   void probe_tick();
+  void probe(const redis_node_address& node, std::chrono::steady_clock::time_point now);
+
+  // What the engine knows of one master (of the one server, or of a shard).
+  struct node_state {
+    std::uint64_t generation = 0;  // of its command connection: tells late CONFIG replies apart
+    bool durable = false;          // passed check_durability()
+    std::string durability_problem = "not checked yet";  // what the last check found ("" when durable)
+    bool wait_in_flight = false;   // a WAIT was sent and has not been answered
+    std::vector<std::function<void(result<void>)>> next_wait;  // appends for the next WAIT
+    // The liveness probe of its subscribe connection (probe_tick).
+    std::string probe_channel;
+    bool probe_subscribed = false;
+    bool probe_pending = false;
+    std::uint64_t probe_token = 0;
+    std::chrono::steady_clock::time_point probe_sent;
+  };
+  node_state& state_of(const redis_node_address& node) { return nodes_[to_string(node)]; }
+  // A channel this instance hears from `node` only: hashed into one of its slots.
+  std::string probe_channel_for(const redis_node_address& node) const;
 
   redis_engine_options options_;
+  // This instance among the others: its pushes and presence entries carry it.
   std::string probe_channel_;
+  // The append script publishes with SPUBLISH on a Redis Cluster.
+  std::string append_source_;
   script append_script_, read_script_, state_script_, marker_script_, find_cid_script_, add_file_script_;
 
   event_loop loop_;  // before everything that uses it
-  redis_connection cmd_;
-  redis_connection sub_;
+  redis_router cmd_;
+  redis_subscriptions sub_;
   loop_timer probe_timer_;
   loop_timer reindex_timer_;
 
@@ -208,18 +247,11 @@ class redis_engine final : public engine {
   redis_engagement_index engagement_index_{cmd_};
   redis_outbox outbox_;
   bool reindexing_ = false;
-  bool probe_subscribed_ = false;
-  bool probe_pending_ = false;
-  std::uint64_t probe_token_ = 0;
-  std::chrono::steady_clock::time_point probe_sent_;
+  std::map<std::string, node_state> nodes_;  // by "host:port"
   std::size_t outstanding_ = 0;
   bool stopping_ = false;
-  bool durable_ = false;  // the command connection's Redis passed check_durability()
-  bool wait_in_flight_ = false;  // a WAIT was sent and has not been answered
-  std::vector<std::function<void(result<void>)>> next_wait_;  // appends for the next WAIT
-  std::string durability_problem_;  // what the last check found ("" when durable)
+  bool durable_ = false;  // every master passed check_durability()
   std::chrono::steady_clock::time_point durability_checked_;
-  std::uint64_t connection_generation_ = 0;
   std::promise<void>* drained_ = nullptr;
 
   std::mutex gate_mutex_;
@@ -236,17 +268,19 @@ class redis_engine final : public engine {
   } links_;
 };
 
-redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint endpoint)
+redis_engine::redis_engine(const redis_engine_options& options, std::vector<redis_endpoint> seeds,
+                           redis_topology topology)
     : options_(options),
       probe_channel_("parley:probe:" + options.instance + ":" + random_hex(8)),
-      append_script_{redis_scripts::append, script_sha1(redis_scripts::append)},
+      append_source_(append_script_source(topology)),
+      append_script_{append_source_, script_sha1(append_source_)},
       read_script_{redis_scripts::read, script_sha1(redis_scripts::read)},
       state_script_{redis_scripts::state, script_sha1(redis_scripts::state)},
       marker_script_{redis_scripts::read_marker, script_sha1(redis_scripts::read_marker)},
       find_cid_script_{redis_scripts::find_cid, script_sha1(redis_scripts::find_cid)},
       add_file_script_{redis_scripts::add_file, script_sha1(redis_scripts::add_file)},
-      cmd_(loop_, endpoint, options.command_timeout, backoff_policy{}, "commands"),
-      sub_(loop_, endpoint, options.command_timeout, backoff_policy{}, "subscriptions"),
+      cmd_(loop_, std::move(seeds), options.command_timeout, backoff_policy{}, topology),
+      sub_(loop_, cmd_, options.command_timeout, backoff_policy{}),
       probe_timer_(loop_),
       reindex_timer_(loop_),
       watch_(sub_, options.max_gap_buffer,
@@ -271,11 +305,11 @@ redis_engine::redis_engine(const redis_engine_options& options, redis_endpoint e
   if (options_.command_timeout.count() < 1) options_.command_timeout = std::chrono::milliseconds(1);
   if (options_.probe_interval.count() < 1) options_.probe_interval = std::chrono::milliseconds(1);
   loop_.post([this] {
-    cmd_.on_state([this](bool up) { on_command_state(up); });
-    sub_.on_state([this](bool up) { on_subscribe_state(up); });
+    cmd_.on_node_state([this](const redis_node_address& node, bool up) { on_command_state(node, up); });
+    cmd_.on_map([this](bool changed) { on_map(changed); });
+    sub_.on_state([this](const redis_node_address& node, bool up) { on_subscribe_state(node, up); });
     sub_.on_push([this](const redis_value& v) { on_push(v); });
     cmd_.start();
-    sub_.start();
     probe_timer_.start(options_.probe_interval, [this] { probe_tick(); });
   });
 }
@@ -390,12 +424,14 @@ void redis_engine::append(append_request req, std::function<void(result<appended
   auto shared = std::make_shared<append_request>(std::move(req));
   auto entered = enter_op([this, shared, handler] {
     begin_op();
-    run_append(std::move(*shared), [this, handler](result<appended> out) {
+    // Every key of an append has the engagement's hash tag: any names its master.
+    std::string slot_key = shared->events.empty() ? "" : channel_key(shared->events.front().ch, "meta");
+    run_append(std::move(*shared), [this, handler, slot_key](result<appended> out) {
       if (!out || options_.wait_replicas == 0) {
         handler(std::move(out));
         return end_op();
       }
-      wait_for_replicas([this, handler, out = std::move(out)](result<void> replicated) mutable {
+      wait_for_replicas(slot_key, [this, handler, out = std::move(out)](result<void> replicated) mutable {
         if (replicated) handler(std::move(out));
         else handler(replicated.err());
         end_op();
@@ -430,19 +466,25 @@ void redis_engine::run_append(append_request req, append_handler done) {
 // WAIT blocks the connection until it returns, and each one covers every
 // write sent before it: one WAIT at a time serves every append answered
 // meanwhile, so the commands behind it wait at most one wait_timeout.
-void redis_engine::wait_for_replicas(std::function<void(result<void>)> done) {
-  next_wait_.push_back(std::move(done));
-  if (!wait_in_flight_) send_wait();
+// On a cluster, each master has its own: it covers the writes sent to it.
+void redis_engine::wait_for_replicas(const std::string& key, std::function<void(result<void>)> done) {
+  // A MOVED may have sent the append elsewhere: the map knows it by now.
+  auto node = cmd_.master_of(key);
+  if (!node) return done(storage_unavailable("redis: no master is known for the engagement's slot"));
+  auto& st = state_of(*node);
+  st.next_wait.push_back(std::move(done));
+  if (!st.wait_in_flight) send_wait(*node);
 }
 
-void redis_engine::send_wait() {
-  auto batch = std::make_shared<std::vector<std::function<void(result<void>)>>>(std::move(next_wait_));
-  next_wait_.clear();
-  wait_in_flight_ = true;
+void redis_engine::send_wait(const redis_node_address& node) {
+  auto& st = state_of(node);
+  auto batch = std::make_shared<std::vector<std::function<void(result<void>)>>>(std::move(st.next_wait));
+  st.next_wait.clear();
+  st.wait_in_flight = true;
   const int wanted = options_.wait_replicas;
   auto timeout = options_.wait_timeout;
-  cmd_.command({"WAIT", std::to_string(wanted), std::to_string(timeout.count())},
-               [this, batch, wanted, timeout](result<redis_value> r) {
+  cmd_.command_to(node, {"WAIT", std::to_string(wanted), std::to_string(timeout.count())},
+               [this, node, batch, wanted, timeout](result<redis_value> r) {
                  result<void> outcome;
                  if (!r) outcome = r.err();
                  else if (r->is_error()) outcome = reply_error(r->str);
@@ -450,9 +492,10 @@ void redis_engine::send_wait() {
                    outcome = storage_unavailable("redis: stored, but on " + std::to_string(r->integer) + " of " +
                                                  std::to_string(wanted) + " replicas after " +
                                                  std::to_string(timeout.count()) + " ms; retry with the same cid");
-                 wait_in_flight_ = false;
+                 auto& st = state_of(node);
+                 st.wait_in_flight = false;
                  for (auto& done : *batch) done(outcome);
-                 if (!next_wait_.empty()) send_wait();
+                 if (!st.next_wait.empty()) send_wait(node);
                });
 }
 
@@ -724,18 +767,19 @@ void redis_engine::unwatch(const std::string& ch) {
   enter([this, ch] { watch_.unwatch(ch); });
 }
 
-void redis_engine::on_command_state(bool up) {
+void redis_engine::on_command_state(const redis_node_address& node, bool up) {
   if (stopping_) return;
-  log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "command"}, {"state", up ? "up" : "down"}});
-  ++connection_generation_;
-  durable_ = false;
-  durability_problem_ = "not checked yet";
-  ready_.store(false);
+  log_event(up ? log_level::info : log_level::warn, "redis_link",
+            {{"connection", "command"}, {"node", to_string(node)}, {"state", up ? "up" : "down"}});
+  auto& st = state_of(node);
+  ++st.generation;
+  st.durable = false;
+  st.durability_problem = "not checked yet";
   if (!up) links_.losses.fetch_add(1);
-  publish_links();
-  if (!up || !cmd_.connected()) return;
+  update_ready();
+  if (!up || !cmd_.connected_to(node)) return;
   durability_checked_ = std::chrono::steady_clock::now();
-  check_durability();
+  check_durability(node);
   watch_.retry_stale();
   // A new connection may be a Redis restarted from its AOF: the global
   // webhook indices are rebuilt from the queues.
@@ -771,21 +815,23 @@ void redis_engine::reindex_webhooks(std::string after) {
 // Whether Redis keeps what it acknowledges (protocol §6: acknowledged =
 // durable): appendonly yes, appendfsync always (everysec may lose the last
 // second), maxmemory-policy noeviction (eviction deletes stored events).
-// Asked on every new command connection; a setting that cannot be read
-// (CONFIG forbidden by an ACL) counts as wrong. Ready only when all hold.
-void redis_engine::check_durability() {
+// Asked on every new command connection, of each master; a setting that
+// cannot be read (CONFIG forbidden by an ACL) counts as wrong. Ready only when
+// all hold on every master.
+void redis_engine::check_durability(const redis_node_address& node) {
   struct findings {
     std::vector<std::string> problems;
     int left = 3;
   };
   auto f = std::make_shared<findings>();
-  const std::uint64_t generation = connection_generation_;
+  const std::uint64_t generation = state_of(node).generation;
   static const std::pair<const char*, const char*> wanted[] = {
       {"appendonly", "yes"}, {"appendfsync", "always"}, {"maxmemory-policy", "noeviction"}};
   for (const auto& [param, want] : wanted) {
-    cmd_.command({"CONFIG", "GET", param}, [this, f, generation, param = std::string(param),
-                                            want = std::string(want)](result<redis_value> r) {
-      if (stopping_ || generation != connection_generation_) return;
+    cmd_.command_to(node, {"CONFIG", "GET", param}, [this, f, node, generation, param = std::string(param),
+                                                     want = std::string(want)](result<redis_value> r) {
+      auto& st = state_of(node);
+      if (stopping_ || generation != st.generation) return;
       if (!r) {
         f->problems.push_back(param + " unknown (" + r.err().message + ")");
       } else if (r->is_error()) {
@@ -796,53 +842,95 @@ void redis_engine::check_durability() {
         f->problems.push_back(param + " is " + r->elements[1].str + ", needs " + want);
       }
       if (--f->left > 0) return;
-      durable_ = f->problems.empty();
+      st.durable = f->problems.empty();
       std::string reason;
       for (const auto& p : f->problems) reason += (reason.empty() ? "" : "; ") + p;
       // Said once per connection, and again only when the answer changes.
-      if (reason != durability_problem_) {
-        if (!durable_)
+      if (reason != st.durability_problem) {
+        if (!st.durable)
           log_event(options_.require_durable ? log_level::error : log_level::warn, "redis_not_durable",
-                    {{"reason", reason}, {"ready", options_.require_durable ? "no" : "yes"}});
+                    {{"node", to_string(node)}, {"reason", reason}, {"ready", options_.require_durable ? "no" : "yes"}});
         else
-          log_event(log_level::info, "redis_durable", {{"connection", "commands"}});
+          log_event(log_level::info, "redis_durable", {{"node", to_string(node)}});
       }
+      st.durability_problem = reason;
       update_ready();
     });
   }
 }
 
-// Ready (readyz) when both connections are up (joins need the subscription
-// too) and Redis is configured so that it cannot lose what it acknowledged.
+// Ready (readyz) when every master's connections are up (joins need the
+// subscriptions too) and each is configured so that it cannot lose what it
+// acknowledged.
 void redis_engine::update_ready() {
+  durable_ = cmd_.map() != nullptr;
+  if (const auto* map = cmd_.map())
+    for (const auto& m : map->masters()) durable_ = durable_ && state_of(m).durable;
   ready_.store(cmd_.connected() && sub_.connected() && (durable_ || !options_.require_durable));
   publish_links();
 }
 
-// A new subscribe connection knows no channel: subscribe them all again. Each
-// confirmation reads what was missed meanwhile (catch_up).
-void redis_engine::on_subscribe_state(bool up) {
+// A new map: subscribe connections follow the masters. When slots changed
+// hands, every channel is subscribed again where it lives now (each
+// confirmation reads what was missed meanwhile).
+void redis_engine::on_map(bool changed) {
+  if (stopping_) return;
+  sub_.update();
+  if (changed) {
+    for (const auto& node : sub_.nodes()) subscribe_engine_channels(node);
+    watch_.subscribe_all();
+  }
+  update_ready();
+}
+
+// A new subscribe connection knows no channel: subscribe again those it
+// carries. Each confirmation reads what was missed meanwhile (catch_up).
+void redis_engine::on_subscribe_state(const redis_node_address& node, bool up) {
   if (!stopping_)
-    log_event(up ? log_level::info : log_level::warn, "redis_link", {{"connection", "subscribe"}, {"state", up ? "up" : "down"}});
-  probe_subscribed_ = false;
-  probe_pending_ = false;
+    log_event(up ? log_level::info : log_level::warn, "redis_link",
+              {{"connection", "subscribe"}, {"node", to_string(node)}, {"state", up ? "up" : "down"}});
+  auto& st = state_of(node);
+  st.probe_subscribed = false;
+  st.probe_pending = false;
   if (!stopping_ && !up) links_.losses.fetch_add(1);
   if (!stopping_) update_ready();
-  if (stopping_ || !up || !sub_.connected()) return;
-  sub_.pubsub({"SUBSCRIBE", probe_channel_});
-  sub_.pubsub({"SUBSCRIBE", std::string(user_changes_channel)});
-  watch_.subscribe_all();
+  if (stopping_ || !up) return;
+  subscribe_engine_channels(node);
+  watch_.subscribe_all(&node);
+}
+
+// The engine's own channels a node's subscribe connection carries: the probe
+// of that connection, and the user changes when they hash to it.
+void redis_engine::subscribe_engine_channels(const redis_node_address& node) {
+  auto& st = state_of(node);
+  st.probe_channel = probe_channel_for(node);
+  st.probe_subscribed = false;
+  st.probe_pending = false;
+  if (!st.probe_channel.empty()) sub_.subscribe(st.probe_channel);
+  if (sub_.node_of(std::string(user_changes_channel)) == node) sub_.subscribe(std::string(user_changes_channel));
+}
+
+std::string redis_engine::probe_channel_for(const redis_node_address& node) const {
+  // A few tries find a slot of any master: each serves a share of the 16384.
+  for (int tag = 0; tag < 100000; ++tag) {
+    auto ch = probe_channel_ + ":{" + std::to_string(tag) + "}";
+    if (cmd_.master_of(ch) == node) return ch;
+  }
+  return "";
 }
 
 // Replies of the subscribe connection: ["subscribe", channel, count] and
 // ["message", channel, payload].
 void redis_engine::on_push(const redis_value& v) {
   if (stopping_ || !v.is_array() || v.elements.size() < 3) return;
-  const std::string& type = v.elements[0].str;
+  const std::string_view type = unsharded_push_kind(v.elements[0].str);
   const std::string& pub = v.elements[1].str;
-  if (pub == probe_channel_) {
-    if (type == "subscribe") probe_subscribed_ = true;
-    if (type == "message" && v.elements[2].str == std::to_string(probe_token_)) probe_pending_ = false;
+  if (pub.starts_with(probe_channel_)) {
+    for (auto& [name, st] : nodes_) {
+      if (st.probe_channel != pub) continue;
+      if (type == "subscribe") st.probe_subscribed = true;
+      if (type == "message" && v.elements[2].str == std::to_string(st.probe_token)) st.probe_pending = false;
+    }
     return;
   }
   if (pub == user_changes_channel) {
@@ -858,7 +946,10 @@ void redis_engine::on_push(const redis_value& v) {
   const std::string* watched = watch_.channel_of(pub);
   if (!watched) return;
   std::string ch = *watched;
-  if (type == "subscribe") {
+  if (type == "unsubscribe") {
+    // Not asked for: its slot moved to another master (a cluster's resharding).
+    cmd_.refresh();
+  } else if (type == "subscribe") {
     watch_.on_subscribed(ch);
   } else if (type == "message") {
     const std::string& payload = v.elements[2].str;
@@ -1120,7 +1211,7 @@ void redis_engine::publish_user_change(const std::string& user_id) {
   if (user_sink_) user_sink_(user_id);
   enter([this, user_id] {
     if (!cmd_.connected()) return;
-    cmd_.command({"PUBLISH", std::string(user_changes_channel), probe_channel_ + " " + user_id},
+    cmd_.command({sub_.publish_command(), std::string(user_changes_channel), probe_channel_ + " " + user_id},
                  [](result<redis_value>) {});
   });
 }
@@ -1139,7 +1230,8 @@ void redis_engine::publish_ephemeral(const std::string& ch, std::shared_ptr<cons
   enter([this, ch, frame] {
     // Ephemeral: dropped while Redis is away, or so slow that commands pile up.
     if (!cmd_.connected() || cmd_.in_flight() >= options_.max_in_flight) return;
-    cmd_.command({"PUBLISH", channel_key(ch, "pub"), std::string(ephemeral_prefix) + probe_channel_ + " " + *frame},
+    cmd_.command({sub_.publish_command(), channel_key(ch, "pub"),
+                  std::string(ephemeral_prefix) + probe_channel_ + " " + *frame},
                  [](result<redis_value>) {});
   });
 }
@@ -1157,38 +1249,48 @@ void redis_engine::set_ephemeral_sink(
 void redis_engine::probe_tick() {
   if (stopping_) return;
   auto now = std::chrono::steady_clock::now();
-  if (probe_pending_ && now - probe_sent_ > options_.command_timeout) {
-    probe_pending_ = false;
-    sub_.drop("the liveness probe did not come back");
-  } else if (!probe_pending_ && probe_subscribed_ && sub_.connected() && cmd_.connected()) {
-    probe_pending_ = true;
-    probe_sent_ = now;
-    std::uint64_t token = ++probe_token_;
-    cmd_.command({"PUBLISH", probe_channel_, std::to_string(token)}, [this, token](result<redis_value> r) {
-      if (stopping_ || !r || r->type != redis_value::kind::integer) return;
-      // Nobody received it: Redis no longer counts our subscribe connection.
-      if (r->integer == 0 && probe_pending_ && probe_token_ == token) {
-        probe_pending_ = false;
-        sub_.drop("the liveness probe reached no subscriber");
-      }
-    });
-  }
+  for (const auto& node : sub_.nodes()) probe(node, now);
   if (cmd_.connected()) watch_.retry_stale();
   // Settings can change while connected (CONFIG SET): asked again now and then.
-  if (cmd_.connected() && now - durability_checked_ >= options_.durability_recheck) {
+  if (const auto* map = cmd_.map(); map && now - durability_checked_ >= options_.durability_recheck) {
     durability_checked_ = now;
-    check_durability();
+    for (const auto& m : map->masters())
+      if (cmd_.connected_to(m)) check_durability(m);
   }
   presence_.tick(now);
   probe_timer_.start(options_.probe_interval, [this] { probe_tick(); });
 }
 
+void redis_engine::probe(const redis_node_address& node, std::chrono::steady_clock::time_point now) {
+  auto& st = state_of(node);
+  if (st.probe_pending && now - st.probe_sent > options_.command_timeout) {
+    st.probe_pending = false;
+    sub_.drop(node, "the liveness probe did not come back");
+  } else if (!st.probe_pending && st.probe_subscribed && sub_.connected_for(st.probe_channel) &&
+             cmd_.connected_to(node)) {
+    st.probe_pending = true;
+    st.probe_sent = now;
+    std::uint64_t token = ++st.probe_token;
+    cmd_.command({sub_.publish_command(), st.probe_channel, std::to_string(token)},
+                 [this, node, token](result<redis_value> r) {
+                   if (stopping_ || !r || r->type != redis_value::kind::integer) return;
+                   // Nobody received it: Redis no longer counts our subscribe connection.
+                   auto& st = state_of(node);
+                   if (r->integer == 0 && st.probe_pending && st.probe_token == token) {
+                     st.probe_pending = false;
+                     sub_.drop(node, "the liveness probe reached no subscriber");
+                   }
+                 });
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<engine> make_redis_engine(const redis_engine_options& options) {
-  auto endpoint = parse_redis_url(options.url);
-  if (!endpoint) throw std::runtime_error(endpoint.err().message);
-  return std::make_unique<redis_engine>(options, std::move(*endpoint));
+  auto seeds = parse_redis_urls(options.url);
+  if (!seeds) throw std::runtime_error(seeds.err().message);
+  auto topology = options.cluster || seeds->size() > 1 ? redis_topology::cluster : redis_topology::single;
+  return std::make_unique<redis_engine>(options, std::move(*seeds), topology);
 }
 
 }  // namespace parley

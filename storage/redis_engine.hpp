@@ -13,7 +13,10 @@
 namespace parley {
 
 struct redis_engine_options {
+  // One server, or with several hosts (redis://h1:p1,h2:p2) a Redis Cluster.
   std::string url = "redis://127.0.0.1:6379";
+  // A Redis Cluster even when the URL names one node (to ask for the map).
+  bool cluster = false;
   // This process's name among the instances (its probe channel is named after it).
   std::string instance = "parley";
   // A command without a reply after this long fails with `unavailable`.

@@ -10,7 +10,7 @@
 // with a crashed instance delays a hook but never loses it. Loop thread only.
 #include "protocol/result.hpp"
 #include "storage/engine.hpp"
-#include "storage/redis_connection.hpp"
+#include "storage/redis_router.hpp"
 #include "storage/redis_reply.hpp"
 #include "storage/webhook_outbox.hpp"
 
@@ -32,7 +32,7 @@ class redis_outbox {
   using script_runner =
       std::function<void(std::string_view source, std::vector<std::string> args, redis_connection::reply_handler)>;
 
-  redis_outbox(redis_connection& cmd, script_runner run, std::int64_t retention_ms)
+  redis_outbox(redis_router& cmd, script_runner run, std::int64_t retention_ms)
       : cmd_(cmd), run_(std::move(run)), retention_ms_(retention_ms) {}
 
   // Indexes hooks an append script stored.
@@ -59,7 +59,7 @@ class redis_outbox {
   std::string listing_score(std::int64_t ts);
   void prune_delivered(std::int64_t now);
 
-  redis_connection& cmd_;
+  redis_router& cmd_;
   script_runner run_;
   std::int64_t retention_ms_;
   std::uint64_t ordinal_ = 0;

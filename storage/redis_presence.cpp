@@ -55,7 +55,7 @@ std::optional<presence_entry> parse_presence(std::string_view value) {
 
 }  // namespace
 
-redis_presence::redis_presence(redis_connection& cmd, std::string instance,
+redis_presence::redis_presence(redis_router& cmd, std::string instance,
                                std::function<void(const std::string& ch, const user& who)> left)
     : cmd_(cmd), instance_(std::move(instance)), left_(std::move(left)) {}
 

@@ -5,7 +5,7 @@
 // of a crashed instance are gone within the entry lifetime. Loop thread only.
 #include "protocol/result.hpp"
 #include "protocol/user.hpp"
-#include "storage/redis_connection.hpp"
+#include "storage/redis_router.hpp"
 
 #include <chrono>
 #include <functional>
@@ -21,7 +21,7 @@ class redis_presence {
   // `instance` names this instance's entries (unique per process). `left`
   // is told when a sweep removed the last entry of a user who was present
   // through an instance that stopped reporting.
-  redis_presence(redis_connection& cmd, std::string instance,
+  redis_presence(redis_router& cmd, std::string instance,
                  std::function<void(const std::string& ch, const user& who)> left);
 
   void update(const std::string& ch, const user& who, bool present);
@@ -35,7 +35,7 @@ class redis_presence {
   void write(const std::string& ch, const user& who);
   void sweep(const std::string& ch);
 
-  redis_connection& cmd_;
+  redis_router& cmd_;
   std::string instance_;
   std::function<void(const std::string& ch, const user& who)> left_;
   // This instance's present users by channel, re-written before they expire.

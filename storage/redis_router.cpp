@@ -1,4 +1,4 @@
-#include "storage/redis_cluster.hpp"
+#include "storage/redis_router.hpp"
 
 #include "storage/error_counts.hpp"
 #include "storage/log.hpp"
@@ -11,9 +11,11 @@ namespace parley {
 
 namespace {
 constexpr int max_redirects = 5;
+// Many commands fail at once when a master goes: one map read serves them all.
+constexpr std::chrono::milliseconds map_refresh_gap{200};
 }  // namespace
 
-struct redis_cluster::attempt {
+struct redis_router::attempt {
   std::uint16_t slot = 0;
   std::vector<std::string> args;
   redis_connection::reply_handler handler;
@@ -21,21 +23,22 @@ struct redis_cluster::attempt {
   std::optional<redis_node_address> ask;  // this once, to the node importing the slot
 };
 
-redis_cluster::redis_cluster(event_loop& loop, std::vector<redis_endpoint> seeds, std::chrono::milliseconds timeout,
-                             backoff_policy policy)
-    : loop_(loop), timeout_(timeout), policy_(policy), retry_(policy), retry_timer_(loop) {
+redis_router::redis_router(event_loop& loop, std::vector<redis_endpoint> seeds, std::chrono::milliseconds timeout,
+                           backoff_policy policy, redis_topology topology)
+    : loop_(loop), topology_(topology), timeout_(timeout), policy_(policy), retry_(policy), retry_timer_(loop) {
   if (!seeds.empty()) credentials_ = seeds.front();
   for (const auto& s : seeds) seeds_.push_back({s.host, s.port});
 }
 
-redis_cluster::~redis_cluster() { close(); }
+redis_router::~redis_router() { close(); }
 
-void redis_cluster::start(std::function<void()> ready) {
+void redis_router::start(std::function<void()> ready) {
   ready_ = std::move(ready);
+  if (topology_ == redis_topology::single && !seeds_.empty()) return map_read(redis_slot_map::single(seeds_.front()));
   refresh();
 }
 
-void redis_cluster::close() {
+void redis_router::close() {
   if (closed_) return;
   closed_ = true;
   retry_timer_.cancel();
@@ -44,7 +47,7 @@ void redis_cluster::close() {
   for (auto& [name, c] : connections_) c->close();
 }
 
-void redis_cluster::command(std::string_view key, std::vector<std::string> args,
+void redis_router::command(std::string_view key, std::vector<std::string> args,
                             redis_connection::reply_handler handler) {
   auto a = std::make_shared<attempt>();
   a->slot = redis_key_slot(key);
@@ -53,7 +56,42 @@ void redis_cluster::command(std::string_view key, std::vector<std::string> args,
   send(std::move(a));
 }
 
-void redis_cluster::send(std::shared_ptr<attempt> a) {
+void redis_router::command(std::vector<std::string> args, redis_connection::reply_handler handler) {
+  std::string key(redis_command_key(args).value_or(""));
+  command(key, std::move(args), std::move(handler));
+}
+
+void redis_router::command_to(const redis_node_address& node, std::vector<std::string> args,
+                              redis_connection::reply_handler handler) {
+  if (closed_) return handler(storage_unavailable("redis: closed"));
+  connection_to(node).command(args, std::move(handler));
+}
+
+std::optional<redis_node_address> redis_router::master_of(std::string_view key) const {
+  if (!map_) return std::nullopt;
+  const auto* m = map_->master_of(redis_key_slot(key));
+  return m ? std::optional(*m) : std::nullopt;
+}
+
+bool redis_router::connected_to(const redis_node_address& node) const {
+  auto it = connections_.find(to_string(node));
+  return it != connections_.end() && it->second->connected();
+}
+
+bool redis_router::connected() const {
+  if (!map_) return false;
+  for (const auto& m : map_->masters())
+    if (!connected_to(m)) return false;
+  return true;
+}
+
+std::size_t redis_router::in_flight() const {
+  std::size_t n = 0;
+  for (const auto& [name, c] : connections_) n += c->in_flight();
+  return n;
+}
+
+void redis_router::send(std::shared_ptr<attempt> a) {
   if (closed_) return a->handler(storage_unavailable("redis cluster: closed"));
   if (!map_) {
     waiting_.push_back(std::move(a));
@@ -72,14 +110,14 @@ void redis_cluster::send(std::shared_ptr<attempt> a) {
   c.command(a->args, [this, a, node](result<redis_value> r) mutable { answered(std::move(a), node, std::move(r)); });
 }
 
-void redis_cluster::answered(std::shared_ptr<attempt> a, const redis_node_address& node, result<redis_value> r) {
+void redis_router::answered(std::shared_ptr<attempt> a, const redis_node_address& node, result<redis_value> r) {
   if (closed_) return a->handler(std::move(r));
   if (!r) {
     // The master may have failed: the next commands should find its successor.
     refresh();
     return a->handler(std::move(r));
   }
-  if (r->is_error()) {
+  if (r->is_error() && topology_ == redis_topology::cluster) {
     if (auto redirect = parse_redirect(r->str, node); redirect && a->redirects < max_redirects) {
       ++a->redirects;
       if (redirect->type == redis_redirect::kind::moved) {
@@ -100,23 +138,41 @@ void redis_cluster::answered(std::shared_ptr<attempt> a, const redis_node_addres
   a->handler(std::move(r));
 }
 
-redis_connection& redis_cluster::connection_to(const redis_node_address& node) {
+redis_endpoint redis_router::endpoint_of(const redis_node_address& node) const {
+  redis_endpoint endpoint = credentials_;
+  endpoint.host = node.host;
+  endpoint.port = node.port;
+  if (topology_ == redis_topology::cluster) endpoint.db = 0;  // a cluster has database 0 only
+  return endpoint;
+}
+
+redis_connection& redis_router::connection_to(const redis_node_address& node) {
   auto name = to_string(node);
   auto& c = connections_[name];
   if (!c) {
-    redis_endpoint endpoint = credentials_;
-    endpoint.host = node.host;
-    endpoint.port = node.port;
-    endpoint.db = 0;  // a cluster has database 0 only
-    c = std::make_unique<redis_connection>(loop_, std::move(endpoint), timeout_, policy_, "cluster " + name);
+    c = std::make_unique<redis_connection>(loop_, endpoint_of(node), timeout_, policy_, "redis " + name);
+    c->on_state([this, node](bool up) {
+      if (closed_) return;
+      // The master may have failed: its replica's promotion is in the next map.
+      if (!up) refresh();
+      if (node_state_) node_state_(node, up);
+    });
     c->start();
   }
   return *c;
 }
 
-void redis_cluster::refresh() {
-  if (refreshing_ || closed_) return;
+void redis_router::refresh() {
+  if (topology_ == redis_topology::single || refreshing_ || closed_) return;
   refreshing_ = true;
+  auto since = std::chrono::steady_clock::now() - map_read_at_;
+  if (map_ && since < map_refresh_gap) {
+    retry_timer_.start(std::chrono::ceil<std::chrono::milliseconds>(map_refresh_gap - since), [this] {
+      refreshing_ = false;
+      refresh();
+    });
+    return;
+  }
   // Known nodes first (the replicas that may have taken over), then the seeds.
   std::vector<redis_node_address> candidates;
   if (map_) candidates = map_->nodes();
@@ -125,7 +181,7 @@ void redis_cluster::refresh() {
   ask_for_map(std::move(candidates), 0);
 }
 
-void redis_cluster::ask_for_map(std::vector<redis_node_address> candidates, std::size_t next) {
+void redis_router::ask_for_map(std::vector<redis_node_address> candidates, std::size_t next) {
   if (closed_) return;
   if (next >= candidates.size()) {
     // Nobody answered with a usable map: ask again after the backoff.
@@ -149,9 +205,11 @@ void redis_cluster::ask_for_map(std::vector<redis_node_address> candidates, std:
   });
 }
 
-void redis_cluster::map_read(redis_slot_map map) {
+void redis_router::map_read(redis_slot_map map) {
+  bool changed = !map_ || !map_->same_masters(map);
   map_ = std::move(map);
   ++maps_read_;
+  map_read_at_ = std::chrono::steady_clock::now();
   // A node the map no longer names (failed, removed) would be reconnected
   // to forever: its connection goes, failing what it still carries.
   std::set<std::string> kept;
@@ -167,8 +225,10 @@ void redis_cluster::map_read(redis_slot_map map) {
     }
   }
   for (auto& c : gone) c->close();
+  for (const auto& m : map_->masters()) connection_to(m);
   refreshing_ = false;
   retry_.reset();
+  if (on_map_) on_map_(changed);
   if (ready_) std::exchange(ready_, nullptr)();
   auto waiting = std::move(waiting_);
   for (auto& a : waiting) send(std::move(a));

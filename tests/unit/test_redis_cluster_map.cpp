@@ -3,6 +3,7 @@
 // hostile node might send instead.
 #include "redis_resp.hpp"
 #include "storage/redis_cluster_map.hpp"
+#include "storage/redis_subscriptions.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -132,4 +133,48 @@ TEST_CASE("MOVED and ASK name the slot and the node, other errors are not redire
     CAPTURE(other);
     CHECK_FALSE(parse_redirect(other, asked));
   }
+}
+
+TEST_CASE("one server that is not a cluster serves every slot", "[redis][cluster]") {
+  auto map = redis_slot_map::single({"127.0.0.1", 6379});
+  CHECK(map.uncovered() == 0);
+  REQUIRE(map.masters().size() == 1);
+  CHECK(*map.master_of(0) == redis_node_address{"127.0.0.1", 6379});
+  CHECK(*map.master_of(16383) == redis_node_address{"127.0.0.1", 6379});
+  CHECK(map.master_of(16384) == nullptr);
+}
+
+TEST_CASE("two maps are the same when every slot keeps its master", "[redis][cluster]") {
+  auto a = map_of(three_shards());
+  auto b = map_of(three_shards());
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->same_masters(*b));
+  b->moved(42, {"127.0.0.1", 7004});  // a failover of one slot's master
+  CHECK_FALSE(a->same_masters(*b));
+  CHECK_FALSE(a->same_masters(redis_slot_map::single({"127.0.0.1", 7000})));
+}
+
+TEST_CASE("a command is routed by its key: a script's first key, else the first argument", "[redis][cluster]") {
+  using args = std::vector<std::string>;
+  CHECK(redis_command_key(args{"HSET", "parley:{eng:a}:meta", "f", "v"}) == "parley:{eng:a}:meta");
+  CHECK(redis_command_key(args{"spublish", "parley:{eng:a}:pub:eng:a", "m"}) == "parley:{eng:a}:pub:eng:a");
+  CHECK(redis_command_key(args{"EVALSHA", "abc", "2", "k1", "k2", "argv"}) == "k1");
+  CHECK(redis_command_key(args{"EVAL", "return 1", "0", "argv"}) == std::nullopt);
+  CHECK(redis_command_key(args{"EVALSHA", "abc"}) == std::nullopt);
+  CHECK(redis_command_key(args{"WAIT", "1", "1000"}) == std::nullopt);
+  CHECK(redis_command_key(args{"config", "GET", "appendonly"}) == std::nullopt);
+  CHECK(redis_command_key(args{"CLUSTER", "SLOTS"}) == std::nullopt);
+  CHECK(redis_command_key(args{"PING"}) == std::nullopt);
+  CHECK(redis_command_key(args{}) == std::nullopt);
+}
+
+TEST_CASE("a sharded push reads like a plain one", "[redis][cluster]") {
+  CHECK(unsharded_push_kind("smessage") == "message");
+  CHECK(unsharded_push_kind("ssubscribe") == "subscribe");
+  CHECK(unsharded_push_kind("sunsubscribe") == "unsubscribe");
+  CHECK(unsharded_push_kind("message") == "message");
+  CHECK(unsharded_push_kind("subscribe") == "subscribe");
+  CHECK(unsharded_push_kind("pmessage") == "pmessage");
+  CHECK(unsharded_push_kind("") == "");
 }
