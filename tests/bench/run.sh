@@ -2,8 +2,9 @@
 # Runs Parley's load scenarios and prints one table of their figures.
 #   tests/bench/run.sh [--smoke] [scenario ...]
 # Scenarios: fanout-10 fanout-100 fanout-1000 idle-10k posts cluster (default: all),
-# and idle-100k (not in the default set: 100 000 idle connections, or as many as
-# the descriptor limit lets both processes open).
+# and not in the default set: idle-100k (100 000 idle connections, or as many as
+# the descriptor limit lets both processes open) and shards (fan-out across two
+# servers on a Redis Cluster of 1, 2 and 3 masters).
 # Each scenario gets a fresh server (PARLEY_BIN, default build/server/parley) on
 # a free loopback port with a temporary data directory and limits raised for
 # load; with taskset and two cores or more the server is pinned to core 0 with
@@ -23,8 +24,8 @@ scenarios=()
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
-    fanout-10 | fanout-100 | fanout-1000 | idle-10k | idle-100k | posts | cluster) scenarios+=("$arg") ;;
-    *) echo "run.sh: unknown scenario $arg (fanout-10 fanout-100 fanout-1000 idle-10k idle-100k posts cluster)" >&2; exit 2 ;;
+    fanout-10 | fanout-100 | fanout-1000 | idle-10k | idle-100k | posts | cluster | shards) scenarios+=("$arg") ;;
+    *) echo "run.sh: unknown scenario $arg (fanout-10 fanout-100 fanout-1000 idle-10k idle-100k posts cluster shards)" >&2; exit 2 ;;
   esac
 done
 if [ ${#scenarios[@]} -eq 0 ]; then
@@ -109,7 +110,7 @@ stop_server() {
 }
 
 # A loopback port nobody listens on.
-# Between ctest's integration shards' ranges (10000-30999, tests/CMakeLists.txt)
+# Between ctest's integration shards' ranges (10000-30699, tests/CMakeLists.txt)
 # and the kernel's ephemeral ports (from 32768), where nothing else picks one.
 free_port() {
   local port
@@ -218,6 +219,65 @@ cluster() {
   stop_server "$redis_pid"
 }
 
+# A Redis Cluster of $1 masters (no replicas: the figures are fan-out's), each
+# serving an equal share of the 16384 slots; sets cluster_url and cluster_pids.
+start_redis_cluster() {
+  local masters=$1 i port bus first=
+  cluster_url=
+  cluster_pids=()
+  for i in $(seq "$masters"); do
+    port=$(free_port)
+    bus=$(free_port)
+    mkdir -p "$work/rc-$masters-$i"
+    "${tool_pin[@]}" redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 --save '' --appendonly yes \
+      --appendfsync always --cluster-enabled yes --cluster-config-file nodes.conf --dir "$work/rc-$masters-$i" \
+      --daemonize no --logfile '' >/dev/null 2>&1 &
+    cluster_pids+=($!)
+    pids+=($!)
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" cluster addslotsrange $(((i - 1) * 16384 / masters)) $((i * 16384 / masters - 1)) >/dev/null
+    if [ -z "$first" ]; then first=$port; else redis-cli -p "$port" cluster meet 127.0.0.1 "$first" >/dev/null; fi
+    cluster_url+="${cluster_url:+,}127.0.0.1:$port"
+  done
+  cluster_url="redis://$cluster_url"
+  for _ in $(seq 300); do
+    redis-cli -p "$first" cluster info | grep -q 'cluster_state:ok' &&
+      [ "$(redis-cli -p "$first" cluster nodes | grep -c master)" = "$masters" ] && return 0
+    sleep 0.1
+  done
+  echo "run.sh: the Redis Cluster of $masters masters never became ok" >&2
+  exit 2
+}
+
+# Fan-out through sharded pub/sub: publishers on one server, subscribers on
+# the other, 30 engagements spread over the masters' slots.
+shards() {
+  if ! command -v redis-server >/dev/null; then
+    echo "run.sh: shards skipped (no redis-server)"
+    return
+  fi
+  local masters pid
+  for masters in 1 2 3; do
+    start_redis_cluster "$masters"
+    start_server "shards-$masters-a" --redis "$cluster_url"
+    local a_pid=$server_pid a_port=$server_port
+    start_server "shards-$masters-b" --redis "$cluster_url"
+    wait_ready "$a_port"
+    wait_ready "$server_port"
+    local shape=(--label "shards-$masters" --target "127.0.0.1:$a_port" --target "127.0.0.1:$server_port"
+      --server-pid "$a_pid" --server-pid "$server_pid" --publish-target 0 --eng-prefix "sh$masters-$$-")
+    if [ $smoke = 1 ]; then
+      run_load "${shape[@]}" --subscribers 30 --channels 6 --publishers 6 --rate 10 --duration 2 --drain 5 --settle 0.3
+    else
+      run_load "${shape[@]}" --subscribers 600 --channels 30 --publishers 30 --rate 0 --window 4 --duration 10 \
+        --drain 5 --settle 2
+    fi
+    stop_server "$server_pid"
+    stop_server "$a_pid"
+    for pid in "${cluster_pids[@]}"; do stop_server "$pid"; done
+  done
+}
+
 : >"$work/results.jsonl"
 for s in "${scenarios[@]}"; do
   echo "== $s"
@@ -227,6 +287,7 @@ for s in "${scenarios[@]}"; do
     idle-100k) idle_many ;;
     posts) posts ;;
     cluster) cluster ;;
+    shards) shards ;;
   esac
 done
 

@@ -23,10 +23,12 @@ import { checkHttpResponse, checkServerFrame } from '../specs/contracts.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const PARLEY_BIN = process.env.PARLEY_BIN || path.join(repoRoot, 'build', 'server', 'parley');
-// Which storage engine the suite runs against: `local` (embedded SQLite) or
-// `redis` (a real redis-server per data directory, started here).
+// Which storage engine the suite runs against: `local` (embedded SQLite),
+// `redis` (a real redis-server per data directory, started here) or
+// `redis-cluster` (one real six-node Redis Cluster per test process,
+// redis_cluster.mjs, shared by every server of that process).
 export const ENGINE = process.env.PARLEY_ENGINE || 'local';
-const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
+export const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
 export const DEFAULT_SECRET = 'parley-integration-secret-' + randomBytes(6).toString('hex');
 
 // The TLS pass (PARLEY_TLS=1): every server started here serves https://
@@ -198,7 +200,7 @@ function canBind(port) {
   });
 }
 
-async function freePort() {
+export async function freePort() {
   const span = portHigh - portLow;
   const start = Math.floor(Math.random() * span);
   for (let i = 0; i < span; i++) {
@@ -270,6 +272,28 @@ async function stopRedis(redis) {
   await withTimeout(exited, STOP_TIMEOUT_MS, 'redis-server did not exit').catch(() => redis.proc.kill('SIGKILL'));
 }
 
+// Redis Clusters started by redis_cluster.mjs (startRedisCluster registers
+// each one here): cleanup() stops them, the exit handler kills their nodes.
+const redisClusters = new Set();
+let sharedCluster = null;  // Promise of the cluster of the `redis-cluster` engine
+
+export function trackRedisCluster(cluster) {
+  redisClusters.add(cluster);
+}
+
+// The one Redis Cluster of this test process (engine `redis-cluster`),
+// started on first use and shared by every server started after it.
+export function sharedRedisCluster() {
+  if (!sharedCluster) {
+    const started = import('./redis_cluster.mjs').then((m) => m.startRedisCluster());
+    sharedCluster = started;
+    started.catch(() => {
+      if (sharedCluster === started) sharedCluster = null;
+    });
+  }
+  return sharedCluster;
+}
+
 // Arguments that select the storage engine. The only place that knows how an
 // engine is configured, so the same tests run against every engine.
 async function engineArgs(engine, dataDir) {
@@ -278,6 +302,8 @@ async function engineArgs(engine, dataDir) {
       return [];
     case 'redis':
       return ['--redis', (await redisFor(dataDir)).url];
+    case 'redis-cluster':
+      return ['--redis', (await sharedRedisCluster()).url];
     default:
       throw new Error(`unknown engine ${engine}`);
   }
@@ -370,6 +396,8 @@ function launch(opts) {
  *   engine   storage engine (default: PARLEY_ENGINE or `local`)
  *   secret   token secret (default: the suite's secret; '': none)
  *   wrap     a command (and its arguments) to run the server under
+ *   redis    a Redis shared with other servers, from redisFor()
+ *   redisCluster  a Redis Cluster shared with other servers, from startRedisCluster()
  * Resolves to a server handle:
  *   { port, url, wsUrl, dataDir, proc, secret, instance,
  *     stop() -> exit code, kill() -> exit info, restart(opts) -> new handle,
@@ -394,8 +422,10 @@ export async function startServer(options = {}) {
     tlsFiles = opts.tls === true ? { cert: p.cert, key: p.key, ca: p.ca } : opts.tls;
     opts.args = ['--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key, ...opts.args];
   }
-  // `redis`: a Redis shared with other servers (cluster mode), from redisFor().
-  const storageArgs = options.redis ? ['--redis', options.redis.url] : await engineArgs(opts.engine, opts.dataDir);
+  // `redis`: a Redis shared with other servers (cluster mode), from redisFor();
+  // `redisCluster`: a Redis Cluster shared likewise, from startRedisCluster().
+  const shared = options.redis ?? options.redisCluster;
+  const storageArgs = shared ? ['--redis', shared.url] : await engineArgs(opts.engine, opts.dataDir);
   const launched = launch({ ...opts, storageArgs });
   const server = {
     dataDir: opts.dataDir,
@@ -938,14 +968,18 @@ export async function cleanup() {
   servers.clear();
   await Promise.all([...redisServers.values()].map(stopRedis));
   redisServers.clear();
+  sharedCluster = null;
+  await Promise.all([...redisClusters].map((c) => c.stop().catch(() => {})));
+  redisClusters.clear();
   for (const d of tempDirs) removeDirSync(d);
   tempDirs.clear();
 }
 
 process.on('exit', () => {
-  for (const r of redisServers.values()) {
+  const redisProcs = [...redisServers.values(), ...[...redisClusters].flatMap((c) => c.nodes)].map((r) => r.proc);
+  for (const proc of redisProcs) {
     try {
-      r.proc.kill('SIGKILL');
+      proc?.kill('SIGKILL');
     } catch {
       // ignore
     }
