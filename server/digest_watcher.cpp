@@ -53,7 +53,8 @@ struct digest_watcher::look {
 };
 
 digest_watcher::digest_watcher(net::io_context& ioc, engine& storage, webhook_outbox& outbox, engagements& book,
-                               markers_fn markers, digest_settings settings, sla_windows windows)
+                               markers_fn markers, digest_settings settings, sla_windows windows,
+                               due_timer::mirror_fn mirror)
     : ioc_(ioc),
       storage_(storage),
       outbox_(outbox),
@@ -61,15 +62,33 @@ digest_watcher::digest_watcher(net::io_context& ioc, engine& storage, webhook_ou
       markers_(std::move(markers)),
       settings_(settings),
       windows_(windows),
-      due_(ioc, [this](const std::string& eng) {
-        queue_look(eng);
-        start_looks();
-      }) {}
+      due_(ioc,
+           [this](const std::string& eng) {
+             queue_look(eng);
+             start_looks();
+           },
+           std::move(mirror)) {}
 
 void digest_watcher::schedule(const engagement_state& s) {
   if (s.phase == engagement_phase::closed || s.phase == engagement_phase::declined) return;
   if (digest_parties(s).empty()) return;
   net::post(ioc_, [this, eng = s.eng, due = now_ms() + settings_.after_ms] { schedule_at(eng, due); });
+}
+
+void digest_watcher::look_claimed(const std::string& eng) {
+  net::post(ioc_, [this, eng] {
+    if (stopped_) return;
+    due_.forget(eng);
+    queue_look(eng);
+    start_looks();
+  });
+}
+
+// Unless a later event scheduled a look meanwhile.
+void digest_watcher::done_with(const std::string& eng) {
+  net::post(ioc_, [this, eng] {
+    if (!stopped_ && !due_.due_of(eng)) due_.clear(eng);
+  });
 }
 
 void digest_watcher::stop() {
@@ -116,12 +135,12 @@ void digest_watcher::begin_look(const std::string& eng) {
   book_.with_state(eng, false, [this, l](result<engagements::snapshot> state) {
     if (!state) {
       // Gone (it never held an event): nothing to look at.
-      if (state.err().code == errc::not_found) return;
+      if (state.err().code == errc::not_found) return done_with(l->eng);
       return retry_later(l->eng);
     }
     l->state = std::move(*state);
     l->parties = digest_parties(*l->state);
-    if (l->parties.empty()) return;
+    if (l->parties.empty()) return done_with(l->eng);
     read_tail(l);
   });
 }
@@ -188,7 +207,10 @@ void digest_watcher::decide(std::shared_ptr<look> l) {
     if (d.send) send(l->eng, *d.send, now);
     if (d.look_again && (!next || *d.look_again < *next)) next = d.look_again;
   }
-  if (next) schedule_at(l->eng, *next);
+  if (next)
+    schedule_at(l->eng, *next);
+  else
+    done_with(l->eng);
 }
 
 void digest_watcher::send(const std::string& eng, const digest& d, std::int64_t now) {

@@ -6,7 +6,8 @@
 // Scheduling: an engagement is looked at `after` its latest event (the hook
 // of the engagements book), and then when the rule says a party may become
 // due (the end of the hourly window, or later while a party is present); an
-// idle engagement costs nothing, and one timer waits for the earliest look.
+// idle engagement costs nothing, and one timer waits for the earliest look,
+// mirrored to the shared due index (due_claims.hpp) like the service levels'.
 // A read needs no wake: it can only make a scheduled look find nothing.
 // At most max_looks looks run at once (the others wait in line), so that many
 // engagements due together (all of them `after` a restart) hold only a few
@@ -48,12 +49,16 @@ class digest_watcher {
   using markers_fn =
       std::function<void(const std::string& ch, std::function<void(result<std::vector<read_marker>>)> done)>;
 
+  // `mirror`: where each engagement's next look is also kept (the shared index).
   digest_watcher(boost::asio::io_context& ioc, engine& storage, webhook_outbox& outbox, engagements& book,
-                 markers_fn markers, digest_settings settings, sla_windows windows);
+                 markers_fn markers, digest_settings settings, sla_windows windows, due_timer::mirror_fn mirror);
 
   // The engagement's state changed (an event was applied): look at its
   // parties once a digest could be due. Any thread.
   void schedule(const engagement_state& s);
+  // Its look was claimed from the shared index: look now (the look sets the
+  // next one, or clears it). Any thread.
+  void look_claimed(const std::string& eng);
   void stop();
 
   // The read-marker channel that keeps an engagement's last digests.
@@ -64,6 +69,8 @@ class digest_watcher {
 
   void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread; keeps the earlier
   void retry_later(const std::string& eng);
+  // Nothing to look at: no look is kept for it, here or in the index.
+  void done_with(const std::string& eng);
   // The steps of one look: state, the channel's tail, read markers, presence,
   // the last digests; then the decision per party.
   void queue_look(const std::string& eng);

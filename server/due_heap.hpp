@@ -17,6 +17,8 @@ class due_heap {
  public:
   // Sets `key`'s due; false (and nothing changes) when it was exactly that already.
   bool set(const std::string& key, std::int64_t due);
+  // Drops `key`'s due (its heap entry turns stale); false when it had none.
+  bool remove(const std::string& key) { return due_.erase(key) > 0; }
   // `key`'s live due, if any.
   std::optional<std::int64_t> due_of(const std::string& key) const;
   // The heap's earliest entry (possibly stale: waking for it costs a look at nothing).

@@ -12,11 +12,19 @@ namespace {
 constexpr std::int64_t max_sleep_ms = 60'000;
 }  // namespace
 
-due_timer::due_timer(boost::asio::io_context& ioc, std::function<void(const std::string& key)> fire)
-    : timer_(ioc), fire_(std::move(fire)) {}
+due_timer::due_timer(boost::asio::io_context& ioc, std::function<void(const std::string& key)> fire,
+                     mirror_fn mirror)
+    : timer_(ioc), fire_(std::move(fire)), mirror_(std::move(mirror)) {}
 
 void due_timer::set(const std::string& key, std::int64_t due) {
-  if (heap_.set(key, due)) arm();
+  if (!heap_.set(key, due)) return;
+  if (mirror_) mirror_(key, due);
+  arm();
+}
+
+void due_timer::clear(const std::string& key) {
+  heap_.remove(key);
+  if (mirror_) mirror_(key, std::nullopt);
 }
 
 void due_timer::arm() {

@@ -8,6 +8,7 @@
 #include "protocol/invitation.hpp"
 #include "protocol/reviews.hpp"
 #include "server/digest_watcher.hpp"
+#include "server/due_claims.hpp"
 #include "server/sla_watcher.hpp"
 #include "storage/clock.hpp"
 #include "storage/log.hpp"
@@ -97,12 +98,18 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
         bump(metrics_.read_markers_stored);
         storage_.set_read_marker(user_id, ch, seq);
       }) {
-  service_levels_ = std::make_unique<sla_watcher>(fanout_.workers().front()->ioc, storage_, engagements_, cfg.sla);
+  auto& watchers_ioc = fanout_.workers().front()->ioc;
+  due_claims_ = std::make_unique<due_claims>(watchers_ioc, storage_, engagements_);
+  service_levels_ = std::make_unique<sla_watcher>(watchers_ioc, storage_, engagements_, cfg.sla,
+                                                  due_claims_->mirror_for('s'));
   service_levels_->use_availability(availability_);
+  due_claims_->add_watcher('s', [this](const std::string& eng) { service_levels_->look_claimed(eng); });
   if (!cfg.webhook_url.empty()) {
     digests_ = std::make_unique<digest_watcher>(
-        fanout_.workers().front()->ioc, storage_, storage_, engagements_,
-        [this](const std::string& ch, auto done) { read_markers_of(ch, std::move(done)); }, cfg.digests, cfg.sla);
+        watchers_ioc, storage_, storage_, engagements_,
+        [this](const std::string& ch, auto done) { read_markers_of(ch, std::move(done)); }, cfg.digests, cfg.sla,
+        due_claims_->mirror_for('d'));
+    due_claims_->add_watcher('d', [this](const std::string& eng) { digests_->look_claimed(eng); });
   }
   engagements_.set_on_change([this](const engagement_state& s) {
     service_levels_->schedule(s);
@@ -122,8 +129,9 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
 
 hub::~hub() = default;
 
-void hub::start_service_levels() { service_levels_->start(); }
+void hub::start_service_levels() { due_claims_->start(); }
 void hub::stop_service_levels() {
+  due_claims_->stop();
   service_levels_->stop();
   if (digests_) digests_->stop();
 }

@@ -39,6 +39,7 @@ struct post_ack {
 };
 
 class sla_watcher;
+class due_claims;
 class digest_watcher;
 user_limit_rates upload_rates_of(const config& cfg);
 
@@ -230,6 +231,7 @@ class hub {
   user_limits upload_rates_{upload_rates_of(cfg_)};
   std::function<void()> commit_poke_;
   // Last: it holds the book and the first worker, so it goes first.
+  std::unique_ptr<due_claims> due_claims_;  // before the watchers, which mirror their dues through it
   std::unique_ptr<sla_watcher> service_levels_;
   // Offline digests (protocol §9.8), only with webhooks on; goes before the book too.
   std::unique_ptr<digest_watcher> digests_;

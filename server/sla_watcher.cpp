@@ -25,31 +25,10 @@ std::optional<std::int64_t> earliest(std::optional<std::int64_t> a, std::optiona
 }
 }  // namespace
 
-sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows)
+sla_watcher::sla_watcher(net::io_context& ioc, engine& storage, engagements& book, sla_windows windows,
+                         due_timer::mirror_fn mirror)
     : ioc_(ioc), storage_(storage), book_(book), windows_(windows),
-      due_(ioc, [this](const std::string& eng) { post_misses(eng); }) {}
-
-void sla_watcher::start() {
-  storage_.list_engagements([this](result<std::vector<std::string>> ids) {
-    if (!ids) {
-      log_event(log_level::error, "service_levels_not_started", {{"reason", ids.err().message}});
-      return;
-    }
-    load_from(std::make_shared<std::vector<std::string>>(std::move(ids.value())), 0);
-  });
-}
-
-// Loading reports each state through engagements' change hook, which schedules
-// it. One engagement at a time: only the book's capacity stays in memory, and
-// only the due times of the others.
-void sla_watcher::load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i) {
-  if (i >= ids->size()) return;
-  book_.with_state((*ids)[i], false, [this, ids, i](const result<engagements::snapshot>&) {
-    net::post(ioc_, [this, ids, i] {
-      if (!stopped_) load_from(ids, i + 1);
-    });
-  });
-}
+      due_(ioc, [this](const std::string& eng) { post_misses(eng); }, std::move(mirror)) {}
 
 // What this instance knows of the owing user's availability (possibly stale:
 // post_misses reads it fresh before posting a reply miss).
@@ -62,21 +41,40 @@ std::optional<owing_availability> sla_watcher::cached_owing(const engagement_sta
   return owing_availability{k->value, k->set_at};
 }
 
-void sla_watcher::schedule(const engagement_state& s) {
+std::optional<std::int64_t> sla_watcher::due_of(const engagement_state& s) const {
   auto due = earliest(next_due(s, windows_, cached_owing(s)), next_reminder_due(s, now_ms()));
   due = earliest(due, next_review_step(s, windows_.review_warning_ms));
-  due = earliest(due, next_reveal_due(s, windows_.phases.review_period_ms));
-  if (!due) return;
+  return earliest(due, next_reveal_due(s, windows_.phases.review_period_ms));
+}
+
+void sla_watcher::schedule(const engagement_state& s) {
   {
     std::lock_guard lock(scheduled_mutex_);
-    scheduled_.emplace_back(s.eng, *due);
+    scheduled_.emplace_back(s.eng, due_of(s));
     if (scheduled_.size() > 1) return;  // a post is on its way
   }
   net::post(ioc_, [this] { take_scheduled(); });
 }
 
+void sla_watcher::look_claimed(const std::string& eng) {
+  book_.with_state(eng, false, [this, eng](result<engagements::snapshot> state) {
+    // Unreachable storage: the claim's lease runs out and it comes back.
+    if (!state && state.err().code != errc::not_found) return;
+    std::optional<std::int64_t> due;
+    if (state) due = due_of(**state);
+    net::post(ioc_, [this, eng, due] {
+      if (stopped_) return;
+      due_.forget(eng);
+      if (due)
+        due_.set(eng, *due);
+      else
+        due_.clear(eng);
+    });
+  });
+}
+
 void sla_watcher::take_scheduled() {
-  std::vector<std::pair<std::string, std::int64_t>> taken;
+  std::vector<std::pair<std::string, std::optional<std::int64_t>>> taken;
   {
     std::lock_guard lock(scheduled_mutex_);
     taken.swap(scheduled_);
@@ -91,9 +89,12 @@ void sla_watcher::stop() {
   });
 }
 
-void sla_watcher::schedule_at(const std::string& eng, std::int64_t due) {
+void sla_watcher::schedule_at(const std::string& eng, std::optional<std::int64_t> due) {
   if (stopped_) return;
-  due_.set(eng, due);
+  if (due)
+    due_.set(eng, *due);
+  else if (due_.due_of(eng))
+    due_.clear(eng);
 }
 
 void sla_watcher::retry_later(const std::string& eng) {

@@ -3,7 +3,9 @@
 // `proposal_expired` when an open proposal outlives the TTL (§9.4), and a
 // delivery's warning and automatic acceptance when its review window ends (§9.6).
 // Engagements are kept in a heap by the time of their next miss: an idle
-// engagement costs nothing per tick, one timer waits for the earliest.
+// engagement costs nothing per tick, one timer waits for the earliest. Each
+// due is also mirrored to the shared due index (due_claims.hpp), through
+// which any instance finds what is due in an engagement it does not hold.
 #include "protocol/service_levels.hpp"
 #include "server/availability_book.hpp"
 #include "server/due_timer.hpp"
@@ -27,12 +29,15 @@ namespace parley {
 
 class sla_watcher {
  public:
-  sla_watcher(boost::asio::io_context& ioc, engine& storage, engagements& book, sla_windows windows);
+  // `mirror`: where each engagement's next due is also kept (the shared index).
+  sla_watcher(boost::asio::io_context& ioc, engine& storage, engagements& book, sla_windows windows,
+              due_timer::mirror_fn mirror);
 
-  // Loads every stored engagement, so that misses are noticed across restarts.
-  void start();
   // The engagement changed: watch for its next miss. Any thread.
   void schedule(const engagement_state& s);
+  // Its due was claimed from the shared index: its next due is set anew
+  // (mirrored, replacing the claim), firing at once when it has come. Any thread.
+  void look_claimed(const std::string& eng);
   void stop();
   // Reveals the engagement's reviews when that is due (protocol §9.7,
   // sla_watcher_reviews.cpp): called after a review is stored. Any thread.
@@ -42,8 +47,10 @@ class sla_watcher {
   void use_availability(availability_book& known) { known_ = &known; }
 
  private:
-  void load_from(std::shared_ptr<std::vector<std::string>> ids, std::size_t i);
-  void schedule_at(const std::string& eng, std::int64_t due);  // on the watcher's thread
+  // The earliest of everything the watcher posts for the engagement.
+  std::optional<std::int64_t> due_of(const engagement_state& s) const;
+  // On the watcher's thread; no due: the engagement has nothing to wait for.
+  void schedule_at(const std::string& eng, std::optional<std::int64_t> due);
   // Takes the dues schedule() gathered, on the watcher's thread.
   void take_scheduled();
   void post_misses(const std::string& eng);
@@ -76,7 +83,7 @@ class sla_watcher {
   // Dues from schedule(), on their way to the watcher's thread: one post
   // carries all that came meanwhile, not one post (and wake-up) per event.
   std::mutex scheduled_mutex_;
-  std::vector<std::pair<std::string, std::int64_t>> scheduled_;
+  std::vector<std::pair<std::string, std::optional<std::int64_t>>> scheduled_;
   bool stopped_ = false;
   availability_book* known_ = nullptr;
 };

@@ -121,6 +121,8 @@ struct engagement_ids_page {
 
 // The engagement list pages by at most this many ids.
 constexpr int max_engagements_page = 1000;
+// Keys claim_due hands out at most per call.
+constexpr int max_due_claim = 1000;
 
 // The page of `limit` ids out of up to limit + 1 read in order: the one more
 // says that a next page exists.
@@ -282,15 +284,29 @@ class engine : public webhook_outbox {
   virtual void read_records(std::string eng, std::int64_t after, int limit,
                             std::function<void(result<records_page>)> handler) = 0;
 
-  // The ids of every engagement whose main channel holds events (the
-  // service-level watcher loads them at start-up).
-  virtual void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) = 0;
-
-  // A page of the same engagements: the ids greater than `after` ("" for the
+  // A page of the engagements whose main channel holds events: the ids greater than `after` ("" for the
   // first page) in byte order, at most `limit` (clamped to
   // 1..max_engagements_page) of them; only that page is read.
   virtual void list_engagements_after(std::string after, int limit,
                                       std::function<void(result<engagement_ids_page>)> handler) = 0;
+
+  // The shared due index: the timers of every engagement, in storage so that
+  // no instance has to load every engagement to know when one is due, and
+  // any instance may act on it. A key (an engagement's id with the prefix of
+  // the watcher that set it) is due at `due` (ms since the epoch); nullopt
+  // removes it. Unacknowledged: a write lost in a crash is made again by the
+  // next change, and a stale entry only costs a look.
+  virtual void set_due(std::string key, std::optional<std::int64_t> due) = 0;
+  // Claims at most `limit` (1..max_due_claim) keys due at `now` or before,
+  // earliest first: each one's due moves to now + lease_ms, so that no other
+  // instance claims it meanwhile, and it comes back if the claimer dies
+  // before setting its next due.
+  virtual void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                         std::function<void(result<std::vector<std::string>>)> handler) = 0;
+  // Whether every engagement stored before the index existed has been put in
+  // it (by the first instance that found it incomplete), and marking it so.
+  virtual void due_index_complete(std::function<void(result<bool>)> handler) = 0;
+  virtual void mark_due_index_complete(std::function<void(result<void>)> done) = 0;
 
   // Persists the last seq a user has read on a channel (kept at the maximum seen).
   virtual void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) = 0;

@@ -82,12 +82,20 @@ class local_engine final : public engine {
                     std::function<void(result<records_page>)> handler) override {
     reader_.read_records(std::move(eng), after, limit, std::move(handler));
   }
-  void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override {
-    reader_.list_engagements(std::move(handler));
-  }
   void list_engagements_after(std::string after, int limit,
                               std::function<void(result<engagement_ids_page>)> handler) override {
     reader_.list_engagements_after(std::move(after), limit, std::move(handler));
+  }
+  void set_due(std::string key, std::optional<std::int64_t> due) override { writer_.set_due(std::move(key), due); }
+  void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                 std::function<void(result<std::vector<std::string>>)> handler) override {
+    writer_.claim_due(now, lease_ms, limit, std::move(handler));
+  }
+  void due_index_complete(std::function<void(result<bool>)> handler) override {
+    writer_.due_index_complete(std::move(handler));
+  }
+  void mark_due_index_complete(std::function<void(result<void>)> done) override {
+    writer_.mark_due_index_complete(std::move(done));
   }
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override {

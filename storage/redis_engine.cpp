@@ -131,13 +131,17 @@ class redis_engine final : public engine {
   void unwatch(const std::string& ch) override;
   void read_records(std::string eng, std::int64_t after, int limit,
                     std::function<void(result<records_page>)> handler) override;
-  void list_engagements(std::function<void(result<std::vector<std::string>>)> handler) override;
   void list_engagements_after(std::string after, int limit,
                               std::function<void(result<engagement_ids_page>)> handler) override;
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler) override;
   void sealed(std::string ch, std::vector<std::int64_t> seqs,
               std::function<void(result<sealed_payloads>)> handler) override;
+  void set_due(std::string key, std::optional<std::int64_t> due) override;
+  void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                 std::function<void(result<std::vector<std::string>>)> handler) override;
+  void due_index_complete(std::function<void(result<bool>)> handler) override;
+  void mark_due_index_complete(std::function<void(result<void>)> done) override;
   void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) override;
   void read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) override;
   void set_availability(std::string user_id, std::string availability, std::int64_t set_at,
@@ -188,6 +192,9 @@ class redis_engine final : public engine {
   void send_wait(const redis_node_address& node);
   void run_record_append(std::shared_ptr<const append_request> req, append_handler done, int attempt);
 
+  struct due_claim;
+  void claim_next(std::shared_ptr<due_claim> c);
+
   void run_read(read_query q, std::function<void(result<channel_window>)> done);
   void read_channel(const std::string& ch, const std::string& command, std::string from, std::string to, int count,
                     std::size_t max_bytes,
@@ -232,7 +239,8 @@ class redis_engine final : public engine {
   std::string probe_channel_;
   // The append script publishes with SPUBLISH on a Redis Cluster.
   std::string append_source_;
-  script append_script_, read_script_, state_script_, marker_script_, find_cid_script_, add_file_script_;
+  script append_script_, read_script_, state_script_, marker_script_, find_cid_script_, add_file_script_,
+      claim_due_script_;
 
   event_loop loop_;  // before everything that uses it
   redis_router cmd_;
@@ -248,6 +256,7 @@ class redis_engine final : public engine {
   redis_outbox outbox_;
   bool reindexing_ = false;
   std::map<std::string, node_state> nodes_;  // by "host:port"
+  int due_cursor_ = 0;  // the partition the next claim starts with
   std::size_t outstanding_ = 0;
   bool stopping_ = false;
   bool durable_ = false;  // every master passed check_durability()
@@ -279,6 +288,7 @@ redis_engine::redis_engine(const redis_engine_options& options, std::vector<redi
       marker_script_{redis_scripts::read_marker, script_sha1(redis_scripts::read_marker)},
       find_cid_script_{redis_scripts::find_cid, script_sha1(redis_scripts::find_cid)},
       add_file_script_{redis_scripts::add_file, script_sha1(redis_scripts::add_file)},
+      claim_due_script_{redis_scripts::claim_due, script_sha1(redis_scripts::claim_due)},
       cmd_(loop_, std::move(seeds), options.command_timeout, backoff_policy{}, topology),
       sub_(loop_, cmd_, options.command_timeout, backoff_policy{}),
       probe_timer_(loop_),
@@ -641,26 +651,6 @@ void redis_engine::read_records(std::string eng, std::int64_t after, int limit,
     cmd_.command({"LRANGE", log_key(eng), std::to_string(after), std::to_string(after + limit)},
                  [this, eng, after, limit, handler](result<redis_value> r) {
       handler(decode_records_page(r, eng, after, limit));
-      end_op();
-    });
-  });
-  if (!entered) handler(entered.err());
-}
-
-void redis_engine::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  auto entered = enter_op([this, handler] {
-    begin_op();
-    cmd_.command({"SMEMBERS", std::string(engagements_key)}, [this, handler](result<redis_value> r) {
-      if (!r) {
-        handler(r.err());
-      } else if (r->is_error()) {
-        handler(reply_error(r->str));
-      } else {
-        std::vector<std::string> ids;
-        for (const auto& item : r->elements) ids.push_back(item.str);
-        std::sort(ids.begin(), ids.end());
-        handler(std::move(ids));
-      }
       end_op();
     });
   });
@@ -1151,6 +1141,92 @@ void redis_engine::set_availability(std::string user_id, std::string availabilit
                    }
                    end_op();
                  });
+  });
+  if (!entered) done(entered.err());
+}
+
+// ---- the due index ----
+
+void redis_engine::set_due(std::string key, std::optional<std::int64_t> due) {
+  // Unacknowledged (engine::set_due): dropped past the cap like a read marker.
+  enter_op([this, key = std::move(key), due] {
+    begin_op();
+    auto partition = due_key(due_partition_of(key));
+    std::vector<std::string> command = due ? std::vector<std::string>{"ZADD", partition, std::to_string(*due), key}
+                                           : std::vector<std::string>{"ZREM", partition, key};
+    cmd_.command(std::move(command), [this](result<redis_value>) { end_op(); });
+  });
+}
+
+// The partitions one after the other until `limit` keys are claimed: a claim
+// moves what it takes, so it must not take more than it hands out.
+struct redis_engine::due_claim {
+  std::int64_t now = 0;
+  std::int64_t lease_until = 0;
+  int limit = 0;
+  int first = 0;  // the partition it starts with: each gets its turn first
+  int next = 0;   // partitions asked so far
+  std::vector<std::string> keys;
+  std::function<void(result<std::vector<std::string>>)> handler;
+};
+
+void redis_engine::claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                             std::function<void(result<std::vector<std::string>>)> handler) {
+  auto c = std::make_shared<due_claim>();
+  c->now = now;
+  c->lease_until = now + std::max<std::int64_t>(lease_ms, 1);
+  c->limit = std::clamp(limit, 1, max_due_claim);
+  c->handler = handler;
+  auto entered = enter_op([this, c] {
+    begin_op();
+    c->first = due_cursor_;
+    due_cursor_ = (due_cursor_ + 1) % due_partitions;
+    claim_next(c);
+  });
+  if (!entered) handler(entered.err());
+}
+
+void redis_engine::claim_next(std::shared_ptr<due_claim> c) {
+  if (c->next == due_partitions || static_cast<int>(c->keys.size()) >= c->limit) {
+    c->handler(std::move(c->keys));
+    return end_op();
+  }
+  int partition = (c->first + c->next++) % due_partitions;
+  eval(claim_due_script_,
+       {"1", due_key(partition), std::to_string(c->now), std::to_string(c->lease_until),
+        std::to_string(c->limit - static_cast<int>(c->keys.size()))},
+       [this, c](result<redis_value> r) {
+         if (!r || r->is_error()) {
+           c->handler(r ? result<std::vector<std::string>>(reply_error(r->str)) : r.err());
+           return end_op();
+         }
+         for (const auto& k : r->elements) c->keys.push_back(k.str);
+         claim_next(c);
+       });
+}
+
+void redis_engine::due_index_complete(std::function<void(result<bool>)> handler) {
+  auto entered = enter_op([this, handler] {
+    begin_op();
+    cmd_.command({"EXISTS", std::string(due_complete_key)}, [this, handler](result<redis_value> r) {
+      if (!r) handler(r.err());
+      else if (r->is_error()) handler(reply_error(r->str));
+      else handler(r->integer == 1);
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
+}
+
+void redis_engine::mark_due_index_complete(std::function<void(result<void>)> done) {
+  auto entered = enter_op([this, done] {
+    begin_op();
+    cmd_.command({"SET", std::string(due_complete_key), "1"}, [this, done](result<redis_value> r) {
+      if (!r) done(r.err());
+      else if (r->is_error()) done(reply_error(r->str));
+      else done({});
+      end_op();
+    });
   });
   if (!entered) done(entered.err());
 }

@@ -1,6 +1,7 @@
 #include "storage/redis_keys.hpp"
 
 #include "protocol/channel.hpp"
+#include "storage/redis_slot.hpp"
 
 namespace parley {
 
@@ -42,5 +43,9 @@ std::string listed_engagement_of(std::string_view ch) {
 std::string cid_field_of(std::string_view sender, std::string_view cid) {
   return std::to_string(sender.size()) + ":" + std::string(sender) + std::string(cid);
 }
+
+std::string due_key(int partition) { return "parley:{due:" + std::to_string(partition) + "}:due"; }
+
+int due_partition_of(std::string_view key) { return redis_key_slot(key) % due_partitions; }
 
 }  // namespace parley

@@ -48,6 +48,15 @@ std::string user_key(std::string_view user_id);
 // when a user's availability changed.
 inline constexpr std::string_view user_changes_channel = "parley:users:changed";
 
+// The due index (engine::set_due): its keys are spread over due_partitions
+// sorted sets, each with a hash tag of its own, so that a cluster spreads
+// them over its masters; partition p's is parley:{due:<p>}:due.
+inline constexpr int due_partitions = 16;
+std::string due_key(int partition);
+int due_partition_of(std::string_view key);
+// Set once every engagement stored before the index existed is in it.
+inline constexpr std::string_view due_complete_key = "parley:due:complete";
+
 // The engagement whose set entry an event in `ch` maintains (main channels only).
 std::string listed_engagement_of(std::string_view ch);
 

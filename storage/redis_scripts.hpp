@@ -385,6 +385,15 @@ return {'ok', e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9], e[10]}
 // KEYS: 1 wh:queue, 2 wh:failed. ARGV: 1 the entry key prefix.
 // Returns {when the first pending entry is due or -1, {pending id, ts, ...},
 // {failed id, ts, ...}}.
+// Claims the keys of one due partition due at ARGV[1] or before, at most
+// ARGV[3] of them, earliest first: each one's due becomes ARGV[2] (the lease's end).
+// KEYS: [1] parley:{due:<p>}:due.
+inline constexpr std::string_view claim_due = R"lua(#!lua
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, k in ipairs(keys) do redis.call('ZADD', KEYS[1], ARGV[2], k) end
+return keys
+)lua";
+
 inline constexpr std::string_view webhook_scan = R"lua(#!lua flags=no-writes
 local function listed(key)
   local out = {}

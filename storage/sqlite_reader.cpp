@@ -53,8 +53,6 @@ void sqlite_reader::open() {
                    "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare_or_throw(path_, db_, read_markers_, "SELECT user, seq FROM read_markers WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare_or_throw(path_, db_, read_sealed_, "SELECT payload FROM sealed WHERE ch = ?1 AND seq = ?2");
-  prepare_or_throw(path_, db_, list_engagements_,
-                   "SELECT substr(ch, 5) FROM channels WHERE ch GLOB 'eng:*' AND ch NOT GLOB 'eng:*:*' ORDER BY ch");
   // A range of the channels' primary key: "eng:<id>" sorts as <id> does, and
   // the few other channels of each engagement in the range are skipped.
   prepare_or_throw(path_, db_, list_engagements_after_,
@@ -95,13 +93,6 @@ void sqlite_reader::read_records(std::string eng, std::int64_t after, int limit,
   post([this, eng = std::move(eng), after, limit, handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_read_records(eng, after, limit));
-  });
-}
-
-void sqlite_reader::list_engagements(std::function<void(result<std::vector<std::string>>)> handler) {
-  post([this, handler = std::move(handler)](const error* refused) {
-    if (refused) return handler(*refused);
-    handler(do_list_engagements());
   });
 }
 
@@ -287,15 +278,6 @@ result<records_page> sqlite_reader::do_read_records(const std::string& eng, std:
   }
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read the decision log");
   return out;
-}
-
-result<std::vector<std::string>> sqlite_reader::do_list_engagements() {
-  std::vector<std::string> ids;
-  statement_use use(list_engagements_);
-  int rc;
-  while ((rc = list_engagements_.step()) == SQLITE_ROW) ids.emplace_back(list_engagements_.column_text(0));
-  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot list engagements");
-  return ids;
 }
 
 result<std::vector<read_marker>> sqlite_reader::do_read_markers(const std::string& ch) {

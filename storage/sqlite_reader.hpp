@@ -35,7 +35,6 @@ class sqlite_reader {
   // `unavailable`.
   void read(read_query q, std::function<void(result<channel_window>)> handler);
   void read_records(std::string eng, std::int64_t after, int limit, std::function<void(result<records_page>)> handler);
-  void list_engagements(std::function<void(result<std::vector<std::string>>)> handler);
   void list_engagements_after(std::string after, int limit, std::function<void(result<engagement_ids_page>)> handler);
   void find_by_cid(std::string ch, std::string sender_id, std::string cid,
                    std::function<void(result<std::optional<committed_event>>)> handler);
@@ -64,7 +63,6 @@ class sqlite_reader {
   result<channel_window> do_read(const read_query& q);
   result<channel_window> read_bounded(const read_query& q, int limit, channel_window out);
   result<records_page> do_read_records(const std::string& eng, std::int64_t after, int limit);
-  result<std::vector<std::string>> do_list_engagements();
   result<engagement_ids_page> do_list_engagements_after(const std::string& after, int limit);
   result<std::optional<committed_event>> do_find_by_cid(const std::string& ch, const std::string& sender,
                                                         const std::string& cid);
@@ -82,7 +80,7 @@ class sqlite_reader {
 
   // The connection and its statements: used on the reader thread only.
   sqlite_db db_;
-  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_, list_engagements_,
+  statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_,
       list_engagements_after_, read_cid_, read_markers_, read_sealed_;
   std::unique_ptr<sqlite_outbox_reader> outbox_;
 

@@ -15,7 +15,8 @@ namespace {
 // in an older database too): user_availability (protocol §9.3), sealed
 // (protocol §9.7: a review's sealed payload beside its event), engagement_files
 // and engagement_file_totals (protocol §9.6), webhook_outbox,
-// webhook_queues and webhook_leases (protocol §9.8, sqlite_outbox.hpp).
+// webhook_queues and webhook_leases (protocol §9.8, sqlite_outbox.hpp),
+// due_index (the timers of every engagement, sqlite_due_index.hpp).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -99,6 +100,11 @@ CREATE TABLE IF NOT EXISTS webhook_queues (
   next_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS webhook_queues_due ON webhook_queues (next_at, head);
+CREATE TABLE IF NOT EXISTS due_index (
+  key TEXT PRIMARY KEY,
+  due INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS due_index_by_due ON due_index (due, key);
 CREATE TABLE IF NOT EXISTS webhook_leases (
   eng TEXT PRIMARY KEY,
   owner TEXT NOT NULL,

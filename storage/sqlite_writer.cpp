@@ -104,6 +104,7 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, release_, "RELEASE job");
   prepare_or_throw(path_, db_, rollback_to_, "ROLLBACK TO job");
   outbox_ = std::make_unique<sqlite_outbox_writer>(path_, db_);
+  due_ = std::make_unique<sqlite_due_index>(path_, db_);
 }
 
 int sqlite_writer::run(statement& s) {
@@ -148,10 +149,10 @@ void sqlite_writer::add_file(std::string eng, file_entry f, std::uint64_t max_to
   if (admitted != admission::queued) std::get<file_job>(job).handler(refusal_of(admitted));
 }
 
-void sqlite_writer::push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer) {
-  write_job job = outbox_job{std::move(apply), std::move(answer)};
+void sqlite_writer::push_task(std::function<result<void>()> apply, std::function<void(result<void>)> answer) {
+  write_job job = task_job{std::move(apply), std::move(answer)};
   admission admitted = queue_.push(job);
-  if (admitted != admission::queued) std::get<outbox_job>(job).answer(refusal_of(admitted));
+  if (admitted != admission::queued) std::get<task_job>(job).answer(refusal_of(admitted));
 }
 
 // Stored only when webhooks are on: without a receiver nothing would ever
@@ -159,7 +160,7 @@ void sqlite_writer::push_outbox(std::function<result<void>()> apply, std::functi
 void sqlite_writer::enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) {
   if (!webhooks_ || entries.empty()) return done({});
   auto shared = std::make_shared<std::vector<webhook_entry>>(std::move(entries));
-  push_outbox(
+  push_task(
       [this, shared]() -> result<void> {
         for (const auto& e : *shared)
           if (auto stored = outbox_->insert(e); !stored) return stored;
@@ -171,7 +172,7 @@ void sqlite_writer::enqueue_webhooks(std::vector<webhook_entry> entries, std::fu
 void sqlite_writer::claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
                                    std::function<void(result<std::vector<webhook_entry>>)> handler) {
   auto claimed = std::make_shared<std::vector<webhook_entry>>();
-  push_outbox(
+  push_task(
       [this, owner = std::move(owner), now, lease_ms, limit, claimed]() -> result<void> {
         // Claims come at the sender's pace: a fitting time to prune a little.
         if (auto pruned = outbox_->prune(now - webhook_retention_ms); !pruned) return pruned;
@@ -188,7 +189,7 @@ void sqlite_writer::claim_webhooks(std::string owner, std::int64_t now, std::int
 
 void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
                                    std::function<void(result<void>)> done) {
-  push_outbox(
+  push_task(
       [this, owner = std::move(owner), eng = std::move(eng), id = std::move(id), outcome = std::move(outcome)] {
         return outbox_->finish(owner, eng, id, outcome);
       },
@@ -198,7 +199,7 @@ void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::stri
 void sqlite_writer::retry_webhook(std::string id, std::int64_t now,
                                   std::function<void(result<webhook_entry>)> handler) {
   auto requeued = std::make_shared<webhook_entry>();
-  push_outbox(
+  push_task(
       [this, id = std::move(id), now, requeued]() -> result<void> {
         auto got = outbox_->retry(id, now);
         if (!got) return got.err();
@@ -209,6 +210,45 @@ void sqlite_writer::retry_webhook(std::string id, std::int64_t now,
         if (!done) return handler(done.err());
         handler(std::move(*requeued));
       });
+}
+
+void sqlite_writer::set_due(std::string key, std::optional<std::int64_t> due) {
+  push_task([this, key = std::move(key), due] { return due_->set(key, due); }, [](result<void>) {});
+}
+
+void sqlite_writer::claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                              std::function<void(result<std::vector<std::string>>)> handler) {
+  auto claimed = std::make_shared<std::vector<std::string>>();
+  push_task(
+      [this, now, lease_ms, limit, claimed]() -> result<void> {
+        auto got = due_->claim(now, lease_ms, limit);
+        if (!got) return got.err();
+        *claimed = std::move(*got);
+        return {};
+      },
+      [claimed, handler = std::move(handler)](result<void> done) {
+        if (!done) return handler(done.err());
+        handler(std::move(*claimed));
+      });
+}
+
+void sqlite_writer::due_index_complete(std::function<void(result<bool>)> handler) {
+  auto complete = std::make_shared<bool>(false);
+  push_task(
+      [this, complete]() -> result<void> {
+        auto got = due_->complete();
+        if (!got) return got.err();
+        *complete = *got;
+        return {};
+      },
+      [complete, handler = std::move(handler)](result<void> done) {
+        if (!done) return handler(done.err());
+        handler(*complete);
+      });
+}
+
+void sqlite_writer::mark_due_index_complete(std::function<void(result<void>)> done) {
+  push_task([this] { return due_->mark_complete(); }, std::move(done));
 }
 
 engine_stats sqlite_writer::stats() const { return counters_.snapshot(); }
@@ -274,7 +314,7 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       applied = apply_marker(*marker);
     else if (auto* file = std::get_if<file_job>(&jobs[i]))
       applied = apply_file(*file);
-    else if (auto* outbox = std::get_if<outbox_job>(&jobs[i]))
+    else if (auto* outbox = std::get_if<task_job>(&jobs[i]))
       applied = outbox->apply();
     else
       applied = apply_user(std::get<user_job>(jobs[i]));
@@ -333,7 +373,7 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       file->handler(outcomes[i] ? result<file_added>(std::move(file->outcome)) : result<file_added>(outcomes[i].err()));
       continue;
     }
-    if (auto* outbox = std::get_if<outbox_job>(&jobs[i])) {
+    if (auto* outbox = std::get_if<task_job>(&jobs[i])) {
       outbox->answer(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
       continue;
     }

@@ -8,6 +8,7 @@
 #include "storage/engine.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/sqlite_db.hpp"
+#include "storage/sqlite_due_index.hpp"
 #include "storage/sqlite_outbox.hpp"
 
 #include <atomic>
@@ -60,6 +61,12 @@ class sqlite_writer {
   void finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
                       std::function<void(result<void>)> done);
   void retry_webhook(std::string id, std::int64_t now, std::function<void(result<webhook_entry>)> handler);
+  // The due index (engine::set_due and friends).
+  void set_due(std::string key, std::optional<std::int64_t> due);
+  void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
+                 std::function<void(result<std::vector<std::string>>)> handler);
+  void due_index_complete(std::function<void(result<bool>)> handler);
+  void mark_due_index_complete(std::function<void(result<void>)> done);
 
   engine_stats stats() const;
   // False from a failed transaction until the next one commits.
@@ -98,13 +105,14 @@ class sqlite_writer {
     std::function<void(result<file_added>)> handler;
     file_added outcome;
   };
-  // Outbox work: `apply` runs on the writer thread inside the job's
-  // savepoint; `answer` runs after the commit, with its outcome.
-  struct outbox_job {
+  // Other work (the webhook outbox, the due index): `apply` runs on the
+  // writer thread inside the job's savepoint; `answer` runs after the
+  // commit, with its outcome.
+  struct task_job {
     std::function<result<void>()> apply;
     std::function<void(result<void>)> answer;
   };
-  using write_job = std::variant<append_job, marker_job, user_job, file_job, outbox_job>;
+  using write_job = std::variant<append_job, marker_job, user_job, file_job, task_job>;
   using head_map = std::unordered_map<std::string, channel_head>;
 
   void open();
@@ -114,7 +122,7 @@ class sqlite_writer {
   result<void> apply_marker(const marker_job& job);
   result<void> apply_user(const user_job& job);
   result<void> apply_file(file_job& job);
-  void push_outbox(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
+  void push_task(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
   result<void> store_hooks(const append_request& req, const append_plan& plan);
   bool one_statement(const write_job& job) const;
   // Writes each channel's head as the batch leaves it, once per batch.
@@ -139,6 +147,7 @@ class sqlite_writer {
   statement begin_, commit_, savepoint_, release_, rollback_to_;
   statement find_file_, insert_file_, file_total_, add_file_total_;
   std::unique_ptr<sqlite_outbox_writer> outbox_;
+  std::unique_ptr<sqlite_due_index> due_;
   head_map heads_;  // committed heads, loaded on first use
 
   std::function<void(const committed_event&)> sink_;

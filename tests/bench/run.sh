@@ -222,7 +222,7 @@ cluster() {
 # A Redis Cluster of $1 masters (no replicas: the figures are fan-out's), each
 # serving an equal share of the 16384 slots; sets cluster_url and cluster_pids.
 start_redis_cluster() {
-  local masters=$1 i port bus first=
+  local masters=$1 i port bus first= first_bus=
   cluster_url=
   cluster_pids=()
   for i in $(seq "$masters"); do
@@ -236,7 +236,12 @@ start_redis_cluster() {
     pids+=($!)
     for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
     redis-cli -p "$port" cluster addslotsrange $(((i - 1) * 16384 / masters)) $((i * 16384 / masters - 1)) >/dev/null
-    if [ -z "$first" ]; then first=$port; else redis-cli -p "$port" cluster meet 127.0.0.1 "$first" >/dev/null; fi
+    # MEET names the bus port too: it is not the default port + 10000.
+    if [ -z "$first" ]; then
+      first=$port first_bus=$bus
+    else
+      redis-cli -p "$port" cluster meet 127.0.0.1 "$first" "$first_bus" >/dev/null
+    fi
     cluster_url+="${cluster_url:+,}127.0.0.1:$port"
   done
   cluster_url="redis://$cluster_url"

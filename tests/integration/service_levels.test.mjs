@@ -2,11 +2,15 @@
 // status_overdue and phase_overdue are each posted once per miss, as `sla`
 // events in the main channel (and, for phase_overdue, a `notice` in
 // `support`), also when the server stops (SIGTERM) or crashes (SIGKILL)
-// before, while or after a miss falls due.
+// before, while or after a miss falls due; and, on Redis, by another
+// instance that never loaded the engagement when the one that held it dies.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { cleanup, connect, connectAs, httpRequest, readAll, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
+import {
+  ENGINE, cleanup, connect, connectAs, httpRequest, makeTempDir, readAll, redisFor, sharedRedisCluster, sleep, startServer,
+  uniqueEng, userToken,
+} from './harness.mjs';
 import { countSla, eventAt, expectOk, httpAllEvents, httpState, pollUntil } from './engagement_helpers.mjs';
 
 const REPLY_MS = 3000;
@@ -245,5 +249,37 @@ describe('service levels across restarts', () => {
       const phaseMisses = events.filter((e) => e.kind === 'sla' && e.body.type === 'phase_overdue').length;
       assert.equal(phaseNotices(support, eng).length, phaseMisses, `eng:${eng}: one support notice per phase miss`);
     }
+  });
+});
+
+const sharedStorage = ENGINE === 'redis' || ENGINE === 'redis-cluster';
+describe('service levels across instances', { skip: sharedStorage ? false : 'needs Redis (PARLEY_ENGINE=redis or redis-cluster)' }, () => {
+  test('the instance that holds an engagement dies: another, which never loaded it, posts its misses from the shared due index', async () => {
+    const shared = ENGINE === 'redis'
+      ? { redis: await redisFor(makeTempDir('parley-sla-shared-')) }
+      : { redisCluster: await sharedRedisCluster() };
+    const holder = await startServer({ ...shared, args: ARGS });
+    const other = await startServer({ ...shared, args: ARGS });
+    const eng = uniqueEng('rd');
+    const ch = `eng:${eng}`;
+    const tok = parties(eng, 'rd');
+    const client = await connectAs(holder, tok.client);
+    expectOk(await client.join(ch));
+    const m = expectOk(await client.message(ch, 'Anyone there?'));
+    await client.close();
+    // Before the reply window ends: only the holder ever loaded the engagement.
+    const killed = await holder.kill();
+    assert.equal(killed.signal, 'SIGKILL');
+
+    const misses = await pollUntil(async () => {
+      const counts = countSla(await httpAllEvents(other, supportToken, ch));
+      return counts.reply_overdue >= 1 && counts['phase_overdue:discovery'] >= 1 ? counts : undefined;
+    }, POSTED_WITHIN_MS, `the misses of ${ch} from the other instance`);
+    await sleep(SETTLE_MS);
+    const events = await httpAllEvents(other, supportToken, ch);
+    const counts = countSla(events);
+    for (const [k, n] of Object.entries(counts)) assert.equal(n, 1, `${ch}: ${k} posted ${n} times (${JSON.stringify(misses)})`);
+    const reply = events.find((e) => e.kind === 'sla' && e.body.type === 'reply_overdue');
+    assert.equal(reply.body.since_seq, m.seq);
   });
 });

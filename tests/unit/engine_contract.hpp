@@ -13,6 +13,7 @@
 
 #include <future>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -425,6 +426,66 @@ inline void check_engagement_pages(engine& e) {
   CHECK(clamped->ids == std::vector<std::string>{"B"});
   CHECK(clamped->next == std::optional<std::string>("B"));
   CHECK(engagements_after_sync(e, "", 1000000)->ids == all);
+}
+
+inline result<std::vector<std::string>> claim_due_sync(engine& e, std::int64_t now, std::int64_t lease_ms, int limit) {
+  std::promise<result<std::vector<std::string>>> p;
+  auto f = p.get_future();
+  e.claim_due(now, lease_ms, limit, [&p](result<std::vector<std::string>> out) { p.set_value(std::move(out)); });
+  return f.get();
+}
+
+inline std::set<std::string> claimed_set(engine& e, std::int64_t now, std::int64_t lease_ms, int limit) {
+  auto got = claim_due_sync(e, now, lease_ms, limit);
+  REQUIRE(got);
+  return {got->begin(), got->end()};
+}
+
+// The due index: what is due is claimed once per lease, a later due or a
+// removed key is not, a claim takes no more than its limit, and the
+// completeness mark is kept.
+inline void check_due_index(engine& e) {
+  e.set_due("s:a", 100);
+  e.set_due("s:b", 50);
+  e.set_due("s:c", 200);
+  e.set_due("d:a", 120);
+  e.set_due("s:gone", 10);
+  e.set_due("s:gone", std::nullopt);
+  CHECK(claimed_set(e, 150, 1000, 10) == std::set<std::string>{"s:a", "s:b", "d:a"});
+  // Leased until 1150: nobody else gets them meanwhile.
+  CHECK(claimed_set(e, 150, 1000, 10).empty());
+  CHECK(claimed_set(e, 1000, 1000, 10) == std::set<std::string>{"s:c"});
+  // The claimer set no new due: the lease ran out, they come back.
+  CHECK(claimed_set(e, 1200, 1000, 10) == std::set<std::string>{"s:a", "s:b", "d:a"});
+  // A new due replaces the lease.
+  e.set_due("s:a", 5000);
+  CHECK(claimed_set(e, 2500, 100000, 10) == std::set<std::string>{"s:b", "d:a", "s:c"});
+  CHECK(claimed_set(e, 5000, 100000, 10) == std::set<std::string>{"s:a"});
+
+  for (int i = 0; i < 30; ++i) e.set_due("s:many-" + std::to_string(i), 10000);
+  std::set<std::string> many;
+  for (int round = 0; round < 3; ++round) {
+    auto got = claim_due_sync(e, 10000, 100000, 10);
+    REQUIRE(got);
+    CHECK(got->size() == 10);
+    many.insert(got->begin(), got->end());
+  }
+  CHECK(many.size() == 30);
+  CHECK(claimed_set(e, 10000, 100000, 10).empty());
+
+  std::promise<result<bool>> before;
+  e.due_index_complete([&](result<bool> r) { before.set_value(std::move(r)); });
+  auto was = before.get_future().get();
+  REQUIRE(was);
+  CHECK_FALSE(*was);
+  std::promise<result<void>> marked;
+  e.mark_due_index_complete([&](result<void> r) { marked.set_value(std::move(r)); });
+  REQUIRE(marked.get_future().get());
+  std::promise<result<bool>> after;
+  e.due_index_complete([&](result<bool> r) { after.set_value(std::move(r)); });
+  auto is = after.get_future().get();
+  REQUIRE(is);
+  CHECK(*is);
 }
 
 }  // namespace parley::testing

@@ -614,6 +614,30 @@ TEST_CASE("engagements are listed a page at a time in id order", "[storage]") {
   check_engagement_pages(*e);
 }
 
+TEST_CASE("the due index hands each due key to one claimer per lease", "[storage]") {
+  temp_dir dir;
+  auto e = open_engine(dir.db());
+  check_due_index(*e);
+}
+
+TEST_CASE("the due index and its completeness survive a restart", "[storage]") {
+  temp_dir dir;
+  {
+    auto e = open_engine(dir.db());
+    e->set_due("s:kept", 100);
+    std::promise<result<void>> marked;
+    e->mark_due_index_complete([&](result<void> r) { marked.set_value(std::move(r)); });
+    REQUIRE(marked.get_future().get());
+  }
+  auto e = open_engine(dir.db());
+  CHECK(claimed_set(*e, 100, 1000, 10) == std::set<std::string>{"s:kept"});
+  std::promise<result<bool>> complete;
+  e->due_index_complete([&](result<bool> r) { complete.set_value(std::move(r)); });
+  auto is = complete.get_future().get();
+  REQUIRE(is);
+  CHECK(*is);
+}
+
 TEST_CASE("an append expecting heads that moved on stores nothing and reports stale state", "[storage]") {
   temp_dir dir;
   auto e = open_engine(dir.db());

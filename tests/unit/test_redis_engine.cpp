@@ -487,11 +487,9 @@ TEST_CASE("redis: read markers keep the highest seq and engagements are listed",
   CHECK(redis.command({"HGET", "parley:{eng:a}:read:eng:a", "u1"}) == "9");
   CHECK(redis.command({"HGET", "parley:{eng:a}:read:eng:a", "u2"}) == "2");
 
-  std::promise<result<std::vector<std::string>>> p;
-  e->list_engagements([&](result<std::vector<std::string>> r) { p.set_value(std::move(r)); });
-  auto ids = p.get_future().get();
+  auto ids = engagements_after_sync(*e, "", 10);
   REQUIRE(ids);
-  CHECK(*ids == std::vector<std::string>{"a", "c"});
+  CHECK(ids->ids == std::vector<std::string>{"a", "c"});
 }
 
 TEST_CASE("redis: engagements are listed a page at a time in id order", "[redis]") {
@@ -499,6 +497,13 @@ TEST_CASE("redis: engagements are listed a page at a time in id order", "[redis]
   redis_server redis;
   auto e = open_engine(redis);
   check_engagement_pages(*e);
+}
+
+TEST_CASE("redis: the due index hands each due key to one claimer per lease", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_due_index(*e);
 }
 
 TEST_CASE("redis: engagements of a Redis that holds only the set are listed in pages too", "[redis]") {
