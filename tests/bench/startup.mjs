@@ -81,6 +81,8 @@ function bulkSqlite(dataDir, n) {
       SELECT substr(d.key, 1, 2) || 'b' || n.i, ${Date.now() + DAY_MS} FROM n, due_index d WHERE d.key GLOB '?:tpl';
     COMMIT;
   `);
+  const stored = Number(execFileSync('sqlite3', [db, "SELECT count(*) FROM channels WHERE ch GLOB 'eng:b*'"]).toString());
+  if (stored < n) throw new Error(`the bulk copy stored ${stored} engagements, not ${n}`);
 }
 
 // RESP for one command.
