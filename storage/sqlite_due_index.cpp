@@ -7,16 +7,7 @@
 
 namespace parley {
 namespace {
-
 constexpr std::string_view complete_key = "due_index_complete";
-
-result<void> run(statement& st, sqlite_db& db, const char* what) {
-  int rc = st.step();
-  st.reset();
-  if (rc != SQLITE_DONE) return storage_error(rc, db, what);
-  return {};
-}
-
 }  // namespace
 
 sqlite_due_index::sqlite_due_index(const std::filesystem::path& path, sqlite_db& db) : db_(db) {
@@ -33,11 +24,11 @@ sqlite_due_index::sqlite_due_index(const std::filesystem::path& path, sqlite_db&
 result<void> sqlite_due_index::set(const std::string& key, std::optional<std::int64_t> due) {
   if (!due) {
     remove_.bind(1, std::string_view(key));
-    return run(remove_, db_, "cannot remove a due");
+    return run_statement(remove_, db_, "cannot remove a due");
   }
   upsert_.bind(1, std::string_view(key));
   upsert_.bind(2, *due);
-  return run(upsert_, db_, "cannot store a due");
+  return run_statement(upsert_, db_, "cannot store a due");
 }
 
 result<std::vector<std::string>> sqlite_due_index::claim(std::int64_t now, std::int64_t lease_ms, int limit) {
@@ -53,7 +44,7 @@ result<std::vector<std::string>> sqlite_due_index::claim(std::int64_t now, std::
   for (const auto& key : out) {
     lease_.bind(1, std::string_view(key));
     lease_.bind(2, now + std::max<std::int64_t>(lease_ms, 1));
-    if (auto leased = run(lease_, db_, "cannot lease a due"); !leased) return leased.err();
+    if (auto leased = run_statement(lease_, db_, "cannot lease a due"); !leased) return leased.err();
   }
   return out;
 }
@@ -69,7 +60,7 @@ result<bool> sqlite_due_index::complete() {
 
 result<void> sqlite_due_index::mark_complete() {
   write_flag_.bind(1, complete_key);
-  return run(write_flag_, db_, "cannot store the due index's state");
+  return run_statement(write_flag_, db_, "cannot store the due index's state");
 }
 
 }  // namespace parley

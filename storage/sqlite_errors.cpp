@@ -17,6 +17,13 @@ error storage_error(int rc, const sqlite_db& db, std::string_view what) {
   return (transient ? storage_unavailable : storage_fault)(std::string(what) + ": " + db.errmsg());
 }
 
+result<void> run_statement(statement& st, sqlite_db& db, const char* what) {
+  int rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE) return storage_error(rc, db, what);
+  return {};
+}
+
 void throw_open_error(const std::filesystem::path& path, const std::string& what) {
   throw std::runtime_error("cannot open database " + path.string() + ": " + what);
 }

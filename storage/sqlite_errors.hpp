@@ -19,6 +19,10 @@ constexpr int sqlite_busy_timeout_ms = 5000;
 // Logs the failure.
 error storage_error(int rc, const sqlite_db& db, std::string_view what);
 
+// Steps a statement that returns no rows and resets it; the storage_error
+// (about `what`) when it fails.
+result<void> run_statement(statement& st, sqlite_db& db, const char* what);
+
 // Start-up only: throws std::runtime_error "cannot open database <path>: <what>".
 [[noreturn]] void throw_open_error(const std::filesystem::path& path, const std::string& what);
 

@@ -33,14 +33,6 @@ webhook_entry entry_at(const statement& st) {
   return e;
 }
 
-// Runs a statement that returns no rows.
-result<void> run(statement& st, sqlite_db& db, const char* what) {
-  int rc = st.step();
-  st.reset();
-  if (rc != SQLITE_DONE) return storage_error(rc, db, what);
-  return {};
-}
-
 }  // namespace
 
 sqlite_outbox_writer::sqlite_outbox_writer(const std::filesystem::path& path, sqlite_db& db) : db_(db) {
@@ -87,13 +79,13 @@ result<void> sqlite_outbox_writer::insert(const webhook_entry& e) {
   insert_.bind(4, e.ts);
   insert_.bind(5, std::string_view(e.body));
   insert_.bind(6, e.next_at);
-  if (auto stored = run(insert_, db_, "cannot store the webhook"); !stored) return stored;
+  if (auto stored = run_statement(insert_, db_, "cannot store the webhook"); !stored) return stored;
   if (sqlite3_changes(db_.get()) == 0) return {};  // stored before
   // The first entry of an empty queue is its head.
   add_queue_.bind(1, std::string_view(e.eng));
   add_queue_.bind(2, sqlite3_last_insert_rowid(db_.get()));
   add_queue_.bind(3, e.next_at);
-  return run(add_queue_, db_, "cannot store the webhook queue");
+  return run_statement(add_queue_, db_, "cannot store the webhook queue");
 }
 
 // After the queue of `eng` changed: its first pending entry, or no queue.
@@ -110,12 +102,12 @@ result<void> sqlite_outbox_writer::refresh_head(const std::string& eng) {
   }
   if (!head) {
     drop_queue_.bind(1, std::string_view(eng));
-    return run(drop_queue_, db_, "cannot store the webhook queue");
+    return run_statement(drop_queue_, db_, "cannot store the webhook queue");
   }
   set_head_.bind(1, std::string_view(eng));
   set_head_.bind(2, head->first);
   set_head_.bind(3, head->second);
-  return run(set_head_, db_, "cannot store the webhook queue");
+  return run_statement(set_head_, db_, "cannot store the webhook queue");
 }
 
 result<std::vector<webhook_entry>> sqlite_outbox_writer::claim(const std::string& owner, std::int64_t now,
@@ -136,7 +128,7 @@ result<std::vector<webhook_entry>> sqlite_outbox_writer::claim(const std::string
     take_lease_.bind(1, std::string_view(e.eng));
     take_lease_.bind(2, std::string_view(owner));
     take_lease_.bind(3, now + std::max<std::int64_t>(lease_ms, 1));
-    if (auto taken = run(take_lease_, db_, "cannot lease a webhook queue"); !taken) return taken.err();
+    if (auto taken = run_statement(take_lease_, db_, "cannot lease a webhook queue"); !taken) return taken.err();
   }
   return out;
 }
@@ -173,11 +165,11 @@ result<void> sqlite_outbox_writer::finish(const std::string& owner, const std::s
   set_outcome_.bind(3, outcome.kind == webhook_outcome::retry ? outcome.next_at : outcome.at);
   set_outcome_.bind(4, std::string_view(error));
   set_outcome_.bind(5, outcome.kind == webhook_outcome::delivered ? outcome.at : std::int64_t{0});
-  if (auto set = run(set_outcome_, db_, "cannot record the webhook's outcome"); !set) return set;
+  if (auto set = run_statement(set_outcome_, db_, "cannot record the webhook's outcome"); !set) return set;
   if (auto refreshed = refresh_head(eng); !refreshed) return refreshed;
   release_.bind(1, std::string_view(eng));
   release_.bind(2, std::string_view(owner));
-  return run(release_, db_, "cannot release the webhook lease");
+  return run_statement(release_, db_, "cannot release the webhook lease");
 }
 
 result<webhook_entry> sqlite_outbox_writer::retry(const std::string& id, std::int64_t now) {
@@ -193,7 +185,7 @@ result<webhook_entry> sqlite_outbox_writer::retry(const std::string& id, std::in
   if (e.state != webhook_state::failed) return make_error(errc::conflict, "webhook " + id + " has not failed");
   requeue_.bind(1, std::string_view(id));
   requeue_.bind(2, now);
-  if (auto set = run(requeue_, db_, "cannot re-queue the webhook"); !set) return set.err();
+  if (auto set = run_statement(requeue_, db_, "cannot re-queue the webhook"); !set) return set.err();
   if (auto refreshed = refresh_head(e.eng); !refreshed) return refreshed.err();
   e.state = webhook_state::pending;
   e.attempts = 0;
@@ -204,7 +196,7 @@ result<webhook_entry> sqlite_outbox_writer::retry(const std::string& id, std::in
 result<void> sqlite_outbox_writer::prune(std::int64_t before) {
   prune_.bind(1, before);
   prune_.bind(2, std::int64_t{webhook_prune_batch});
-  return run(prune_, db_, "cannot prune delivered webhooks");
+  return run_statement(prune_, db_, "cannot prune delivered webhooks");
 }
 
 sqlite_outbox_reader::sqlite_outbox_reader(const std::filesystem::path& path, sqlite_db& db) : db_(db) {
