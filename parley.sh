@@ -17,7 +17,7 @@ apt_packages=(g++ cmake ninja-build pkg-config ccache libboost1.81-all-dev libss
   help2man dpkg-dev)
 # The last line: what tests/package/check.sh runs on the Debian package.
 test_apt_packages=(redis-server chromium clang libclang-rt-14-dev
-  lintian systemd systemd-container man-db file curl openssl)
+  lintian systemd systemd-container man-db file curl openssl sqlite3)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -20,7 +20,7 @@ constexpr int fill_page_size = 100;
 }  // namespace
 
 due_claims::due_claims(net::io_context& ioc, engine& storage, engagements& book)
-    : ioc_(ioc), storage_(storage), book_(book), timer_(ioc) {}
+    : ioc_(ioc), storage_(storage), book_(book), timer_(ioc), fill_timer_(ioc) {}
 
 due_timer::mirror_fn due_claims::mirror_for(char prefix) {
   return [this, prefix](const std::string& eng, std::optional<std::int64_t> due) {
@@ -29,15 +29,25 @@ due_timer::mirror_fn due_claims::mirror_for(char prefix) {
 }
 
 void due_claims::start() {
+  check_complete();
+  claim();
+}
+
+// Storage may not be reachable yet (Redis still connecting): asked again.
+void due_claims::check_complete() {
   storage_.due_index_complete([this](result<bool> complete) {
     net::post(ioc_, [this, complete] {
       if (stopped_) return;
-      if (!complete)
-        log_event(log_level::error, "due_index_unknown", {{"reason", complete.err().message}});
-      else if (!*complete)
-        fill("");
-      claim();
+      if (!complete) return fill_later([this] { check_complete(); });
+      if (!*complete) fill("");
     });
+  });
+}
+
+void due_claims::fill_later(std::function<void()> step) {
+  fill_timer_.expires_after(claim_interval);
+  fill_timer_.async_wait([this, step = std::move(step)](boost::system::error_code ec) {
+    if (!ec && !stopped_) step();
   });
 }
 
@@ -45,6 +55,7 @@ void due_claims::stop() {
   net::post(ioc_, [this] {
     stopped_ = true;
     timer_.cancel();
+    fill_timer_.cancel();
   });
 }
 
@@ -53,12 +64,12 @@ void due_claims::stop() {
 // what stays in memory.
 void due_claims::fill(std::string after) {
   if (after.empty()) log_event(log_level::info, "due_index_filling", {});
-  storage_.list_engagements_after(after, fill_page_size, [this](result<engagement_ids_page> page) {
-    net::post(ioc_, [this, page = std::move(page)]() mutable {
+  storage_.list_engagements_after(after, fill_page_size, [this, after](result<engagement_ids_page> page) {
+    net::post(ioc_, [this, after, page = std::move(page)]() mutable {
       if (stopped_) return;
       if (!page) {
-        log_event(log_level::error, "due_index_not_filled", {{"reason", page.err().message}});
-        return;
+        log_event(log_level::warn, "due_index_not_filled", {{"reason", page.err().message}});
+        return fill_later([this, after] { fill(after); });
       }
       fill_page(std::make_shared<std::vector<std::string>>(std::move(page->ids)), 0, std::move(page->next));
     });
@@ -75,11 +86,16 @@ void due_claims::fill_page(std::shared_ptr<std::vector<std::string>> ids, std::s
     return;
   }
   if (next) return fill(*next);
-  storage_.mark_due_index_complete([](result<void> marked) {
-    if (marked)
-      log_event(log_level::info, "due_index_filled", {});
-    else
-      log_event(log_level::error, "due_index_not_filled", {{"reason", marked.err().message}});
+  mark_complete();
+}
+
+void due_claims::mark_complete() {
+  storage_.mark_due_index_complete([this](result<void> marked) {
+    net::post(ioc_, [this, marked] {
+      if (marked) return log_event(log_level::info, "due_index_filled", {});
+      log_event(log_level::warn, "due_index_not_filled", {{"reason", marked.err().message}});
+      fill_later([this] { mark_complete(); });
+    });
   });
 }
 

@@ -47,15 +47,20 @@ class due_claims {
   static std::string key_of(char prefix, const std::string& eng) { return std::string(1, prefix) + ":" + eng; }
 
  private:
+  void check_complete();
+  // Runs `step` of the filling again after a pause (storage unreachable).
+  void fill_later(std::function<void()> step);
   void fill(std::string after);
   void fill_page(std::shared_ptr<std::vector<std::string>> ids, std::size_t i, std::optional<std::string> next);
+  void mark_complete();
   void claim();
   void claim_soon(std::chrono::milliseconds delay);
 
   boost::asio::io_context& ioc_;
   engine& storage_;
   engagements& book_;
-  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer timer_;       // the next claim
+  boost::asio::steady_timer fill_timer_;  // the filling's next try
   std::map<char, look_fn> looks_;
   bool stopped_ = false;
 };

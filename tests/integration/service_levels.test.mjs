@@ -6,6 +6,8 @@
 // instance that never loaded the engagement when the one that held it dies.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 
 import {
   ENGINE, cleanup, connect, connectAs, httpRequest, makeTempDir, readAll, redisFor, sharedRedisCluster, sleep, startServer,
@@ -249,6 +251,35 @@ describe('service levels across restarts', () => {
       const phaseMisses = events.filter((e) => e.kind === 'sla' && e.body.type === 'phase_overdue').length;
       assert.equal(phaseNotices(support, eng).length, phaseMisses, `eng:${eng}: one support notice per phase miss`);
     }
+  });
+});
+
+describe('a database from before the due index', { skip: ENGINE === 'local' ? false : 'the embedded engine\'s database' }, () => {
+  test('the first start fills the index from the stored engagements, once; then their misses are posted', async () => {
+    let server = await startServer({ args: ARGS });
+    const eng = uniqueEng('old');
+    const ch = `eng:${eng}`;
+    const client = await connectAs(server, parties(eng, 'old').client);
+    expectOk(await client.join(ch));
+    expectOk(await client.message(ch, 'Written before the upgrade'));
+    await client.close();
+    assert.equal(await server.stop(), 0);
+    // What a database written before the index existed holds: no dues, no mark.
+    execFileSync('sqlite3', [path.join(server.dataDir, 'parley.db'),
+      "DELETE FROM due_index; DELETE FROM meta WHERE key = 'due_index_complete';"]);
+    await sleep(REPLY_MS + 500);
+
+    server = await server.restart();
+    const counts = await pollUntil(async () => {
+      const c = countSla(await httpAllEvents(server, supportToken, ch));
+      return c.reply_overdue >= 1 && c['phase_overdue:discovery'] >= 1 ? c : undefined;
+    }, POSTED_WITHIN_MS, `the misses of ${ch} after the index is filled`);
+    for (const [k, n] of Object.entries(counts)) assert.equal(n, 1, `${k} posted ${n} times`);
+    assert.match(server.logs(), /event=due_index_filled/);
+    // Marked complete: the next start does not fill it again.
+    server = await server.restart();
+    await sleep(500);
+    assert.doesNotMatch(server.logs(), /event=due_index_filling/);
   });
 });
 
