@@ -25,8 +25,8 @@ export const repoRoot = path.resolve(here, '..', '..');
 export const PARLEY_BIN = process.env.PARLEY_BIN || path.join(repoRoot, 'build', 'server', 'parley');
 // Which storage engine the suite runs against: `local` (embedded SQLite),
 // `redis` (a real redis-server per data directory, started here) or
-// `redis-cluster` (one real six-node Redis Cluster per test process,
-// redis_cluster.mjs, shared by every server of that process).
+// `redis-cluster` (real six-node Redis Clusters, redis_cluster.mjs, one per
+// test process and set of shared settings, sharedRedisCluster()).
 export const ENGINE = process.env.PARLEY_ENGINE || 'local';
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
 export const DEFAULT_SECRET = 'parley-integration-secret-' + randomBytes(6).toString('hex');
@@ -275,35 +275,50 @@ async function stopRedis(redis) {
 // Redis Clusters started by redis_cluster.mjs (startRedisCluster registers
 // each one here): cleanup() stops them, the exit handler kills their nodes.
 const redisClusters = new Set();
-let sharedCluster = null;  // Promise of the cluster of the `redis-cluster` engine
+// Promises of the clusters of the `redis-cluster` engine, by sharedSettings().
+const sharedClusters = new Map();
 
 export function trackRedisCluster(cluster) {
   redisClusters.add(cluster);
 }
 
-// The one Redis Cluster of this test process (engine `redis-cluster`),
-// started on first use and shared by every server started after it.
-export function sharedRedisCluster() {
-  if (!sharedCluster) {
+// The settings instances on one storage must share (README, "Timers are
+// shared", and the webhook queue): the windows of the service levels and the
+// reviews, the digests, the webhook receiver. Those of `args`, as one string.
+const SHARED_SETTINGS = new Set(['--reply-sla', '--status-sla', '--phase-limits', '--proposal-ttl', '--review-period',
+  '--review-warning', '--review-window', '--digest-after', '--digest-every', '--webhook-url', '--webhook-retry-for']);
+function sharedSettings(args) {
+  const picked = [];
+  for (let i = 0; i < args.length; i++) if (SHARED_SETTINGS.has(args[i])) picked.push(`${args[i]}=${args[i + 1]}`);
+  return picked.sort().join(' ');
+}
+
+// The Redis Cluster of this test process (engine `redis-cluster`) for servers
+// started with `args`: one per set of shared settings (most tests have one),
+// started on first use and shared by every server with those settings, as
+// instances of one deployment share it.
+export function sharedRedisCluster(args = []) {
+  const settings = sharedSettings(args);
+  if (!sharedClusters.has(settings)) {
     const started = import('./redis_cluster.mjs').then((m) => m.startRedisCluster());
-    sharedCluster = started;
+    sharedClusters.set(settings, started);
     started.catch(() => {
-      if (sharedCluster === started) sharedCluster = null;
+      if (sharedClusters.get(settings) === started) sharedClusters.delete(settings);
     });
   }
-  return sharedCluster;
+  return sharedClusters.get(settings);
 }
 
 // Arguments that select the storage engine. The only place that knows how an
 // engine is configured, so the same tests run against every engine.
-async function engineArgs(engine, dataDir) {
+async function engineArgs(engine, dataDir, args) {
   switch (engine) {
     case 'local':
       return [];
     case 'redis':
       return ['--redis', (await redisFor(dataDir)).url];
     case 'redis-cluster':
-      return ['--redis', (await sharedRedisCluster()).url];
+      return ['--redis', (await sharedRedisCluster(args)).url];
     default:
       throw new Error(`unknown engine ${engine}`);
   }
@@ -425,7 +440,7 @@ export async function startServer(options = {}) {
   // `redis`: a Redis shared with other servers (cluster mode), from redisFor();
   // `redisCluster`: a Redis Cluster shared likewise, from startRedisCluster().
   const shared = options.redis ?? options.redisCluster;
-  const storageArgs = shared ? ['--redis', shared.url] : await engineArgs(opts.engine, opts.dataDir);
+  const storageArgs = shared ? ['--redis', shared.url] : await engineArgs(opts.engine, opts.dataDir, opts.args);
   const launched = launch({ ...opts, storageArgs });
   const server = {
     dataDir: opts.dataDir,
@@ -968,7 +983,7 @@ export async function cleanup() {
   servers.clear();
   await Promise.all([...redisServers.values()].map(stopRedis));
   redisServers.clear();
-  sharedCluster = null;
+  sharedClusters.clear();
   await Promise.all([...redisClusters].map((c) => c.stop().catch(() => {})));
   redisClusters.clear();
   for (const d of tempDirs) removeDirSync(d);

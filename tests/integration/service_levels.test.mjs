@@ -288,7 +288,7 @@ describe('service levels across instances', { skip: sharedStorage ? false : 'nee
   test('the instance that holds an engagement dies: another, which never loaded it, posts its misses from the shared due index', async () => {
     const shared = ENGINE === 'redis'
       ? { redis: await redisFor(makeTempDir('parley-sla-shared-')) }
-      : { redisCluster: await sharedRedisCluster() };
+      : { redisCluster: await sharedRedisCluster(ARGS) };
     const holder = await startServer({ ...shared, args: ARGS });
     const other = await startServer({ ...shared, args: ARGS });
     const eng = uniqueEng('rd');

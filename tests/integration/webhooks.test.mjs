@@ -7,7 +7,7 @@
 // holds no more than the concurrency; an engagement's close as one signed
 // `engagement.completed`; and, on Redis, two instances of which exactly one
 // sends each hook and the survivor takes over after a kill -9.
-import { after, afterEach, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -34,12 +34,6 @@ const receivers = [];
 after(async () => {
   await Promise.all(receivers.map((r) => r.kill()));
   await cleanup();
-});
-// Instances on one Redis share its webhook queue, so they share one webhook
-// URL. On the cluster pass every server shares one Redis Cluster: a test's
-// servers go before the next test's, with their own receiver, start.
-afterEach(async () => {
-  if (ENGINE === 'redis-cluster') await cleanup();
 });
 
 function secretFile() {
