@@ -155,6 +155,22 @@ void sqlite_writer::push_task(std::function<result<void>()> apply, std::function
   if (admitted != admission::queued) std::get<task_job>(job).answer(refusal_of(admitted));
 }
 
+template <class T>
+void sqlite_writer::push_query(std::function<result<T>()> apply, std::function<void(result<T>)> handler) {
+  auto value = std::make_shared<std::optional<T>>();
+  push_task(
+      [apply = std::move(apply), value]() -> result<void> {
+        auto got = apply();
+        if (!got) return got.err();
+        value->emplace(std::move(*got));
+        return {};
+      },
+      [value, handler = std::move(handler)](result<void> done) {
+        if (!done) return handler(done.err());
+        handler(std::move(**value));
+      });
+}
+
 // Stored only when webhooks are on: without a receiver nothing would ever
 // take them out again.
 void sqlite_writer::enqueue_webhooks(std::vector<webhook_entry> entries, std::function<void(result<void>)> done) {
@@ -171,20 +187,13 @@ void sqlite_writer::enqueue_webhooks(std::vector<webhook_entry> entries, std::fu
 
 void sqlite_writer::claim_webhooks(std::string owner, std::int64_t now, std::int64_t lease_ms, int limit,
                                    std::function<void(result<std::vector<webhook_entry>>)> handler) {
-  auto claimed = std::make_shared<std::vector<webhook_entry>>();
-  push_task(
-      [this, owner = std::move(owner), now, lease_ms, limit, claimed]() -> result<void> {
+  push_query<std::vector<webhook_entry>>(
+      [this, owner = std::move(owner), now, lease_ms, limit]() -> result<std::vector<webhook_entry>> {
         // Claims come at the sender's pace: a fitting time to prune a little.
-        if (auto pruned = outbox_->prune(now - webhook_retention_ms); !pruned) return pruned;
-        auto got = outbox_->claim(owner, now, lease_ms, limit);
-        if (!got) return got.err();
-        *claimed = std::move(*got);
-        return {};
+        if (auto pruned = outbox_->prune(now - webhook_retention_ms); !pruned) return pruned.err();
+        return outbox_->claim(owner, now, lease_ms, limit);
       },
-      [claimed, handler = std::move(handler)](result<void> done) {
-        if (!done) return handler(done.err());
-        handler(std::move(*claimed));
-      });
+      std::move(handler));
 }
 
 void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::string id, webhook_outcome outcome,
@@ -198,18 +207,7 @@ void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::stri
 
 void sqlite_writer::retry_webhook(std::string id, std::int64_t now,
                                   std::function<void(result<webhook_entry>)> handler) {
-  auto requeued = std::make_shared<webhook_entry>();
-  push_task(
-      [this, id = std::move(id), now, requeued]() -> result<void> {
-        auto got = outbox_->retry(id, now);
-        if (!got) return got.err();
-        *requeued = std::move(*got);
-        return {};
-      },
-      [requeued, handler = std::move(handler)](result<void> done) {
-        if (!done) return handler(done.err());
-        handler(std::move(*requeued));
-      });
+  push_query<webhook_entry>([this, id = std::move(id), now] { return outbox_->retry(id, now); }, std::move(handler));
 }
 
 void sqlite_writer::set_due(std::string key, std::optional<std::int64_t> due) {
@@ -218,33 +216,12 @@ void sqlite_writer::set_due(std::string key, std::optional<std::int64_t> due) {
 
 void sqlite_writer::claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
                               std::function<void(result<std::vector<std::string>>)> handler) {
-  auto claimed = std::make_shared<std::vector<std::string>>();
-  push_task(
-      [this, now, lease_ms, limit, claimed]() -> result<void> {
-        auto got = due_->claim(now, lease_ms, limit);
-        if (!got) return got.err();
-        *claimed = std::move(*got);
-        return {};
-      },
-      [claimed, handler = std::move(handler)](result<void> done) {
-        if (!done) return handler(done.err());
-        handler(std::move(*claimed));
-      });
+  push_query<std::vector<std::string>>([this, now, lease_ms, limit] { return due_->claim(now, lease_ms, limit); },
+                                      std::move(handler));
 }
 
 void sqlite_writer::due_index_complete(std::function<void(result<bool>)> handler) {
-  auto complete = std::make_shared<bool>(false);
-  push_task(
-      [this, complete]() -> result<void> {
-        auto got = due_->complete();
-        if (!got) return got.err();
-        *complete = *got;
-        return {};
-      },
-      [complete, handler = std::move(handler)](result<void> done) {
-        if (!done) return handler(done.err());
-        handler(*complete);
-      });
+  push_query<bool>([this] { return due_->complete(); }, std::move(handler));
 }
 
 void sqlite_writer::mark_due_index_complete(std::function<void(result<void>)> done) {
@@ -314,8 +291,8 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       applied = apply_marker(*marker);
     else if (auto* file = std::get_if<file_job>(&jobs[i]))
       applied = apply_file(*file);
-    else if (auto* outbox = std::get_if<task_job>(&jobs[i]))
-      applied = outbox->apply();
+    else if (auto* task = std::get_if<task_job>(&jobs[i]))
+      applied = task->apply();
     else
       applied = apply_user(std::get<user_job>(jobs[i]));
 
@@ -373,8 +350,8 @@ void sqlite_writer::run_batch(std::vector<write_job>& jobs) {
       file->handler(outcomes[i] ? result<file_added>(std::move(file->outcome)) : result<file_added>(outcomes[i].err()));
       continue;
     }
-    if (auto* outbox = std::get_if<task_job>(&jobs[i])) {
-      outbox->answer(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
+    if (auto* task = std::get_if<task_job>(&jobs[i])) {
+      task->answer(outcomes[i] ? result<void>() : result<void>(outcomes[i].err()));
       continue;
     }
     if (auto* user = std::get_if<user_job>(&jobs[i]); user && user->handler) {

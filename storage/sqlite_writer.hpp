@@ -123,6 +123,10 @@ class sqlite_writer {
   result<void> apply_user(const user_job& job);
   result<void> apply_file(file_job& job);
   void push_task(std::function<result<void>()> apply, std::function<void(result<void>)> answer);
+  // A task with a value: `apply` gives it on the writer thread, `handler`
+  // gets it after the commit (or the error).
+  template <class T>
+  void push_query(std::function<result<T>()> apply, std::function<void(result<T>)> handler);
   result<void> store_hooks(const append_request& req, const append_plan& plan);
   bool one_statement(const write_job& job) const;
   // Writes each channel's head as the batch leaves it, once per batch.
