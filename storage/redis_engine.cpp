@@ -46,14 +46,14 @@
 #include "storage/log.hpp"
 #include "storage/random_hex.hpp"
 #include "storage/redis_append.hpp"
-#include "storage/redis_router.hpp"
-#include "storage/redis_subscriptions.hpp"
 #include "storage/redis_engagement_index.hpp"
 #include "storage/redis_keys.hpp"
 #include "storage/redis_outbox.hpp"
 #include "storage/redis_presence.hpp"
 #include "storage/redis_reply.hpp"
+#include "storage/redis_router.hpp"
 #include "storage/redis_scripts.hpp"
+#include "storage/redis_subscriptions.hpp"
 #include "storage/refusals.hpp"
 #include "storage/webhook_hooks.hpp"
 
@@ -112,7 +112,7 @@ std::string append_script_source(redis_topology topology) {
     auto at = source.find(publish);
     if (at == std::string::npos || source.find(publish, at + 1) != std::string::npos)
       throw std::logic_error("the append script must publish exactly once");
-    source.insert(at + publish.size() - std::string_view("PUBLISH'").size(), "S");
+    source.replace(at, publish.size(), "redis.call('SPUBLISH'");
   }
   return source;
 }

@@ -75,15 +75,13 @@ std::optional<redis_node_address> redis_subscriptions::node_of(const std::string
 // and unsubscribed last; nobody PUBLISHes to it, and its replies are dropped.
 bool redis_subscriptions::send(const std::string& channel, const char* sharded, const char* plain) {
   auto node = node_of(channel);
-  if (!node) return false;
-  auto it = connections_.find(to_string(*node));
-  if (it == connections_.end() || !it->second.second->connected()) return false;
-  auto& c = *it->second.second;
-  if (!sharded_) return c.pubsub({plain, channel});
+  redis_connection* c = node ? connected_to(*node) : nullptr;
+  if (!c) return false;
+  if (!sharded_) return c->pubsub({plain, channel});
   bool subscribing = std::string_view(plain) == "SUBSCRIBE";
-  if (subscribing && !c.pubsub({plain, channel})) return false;
-  bool sent = c.pubsub({sharded, channel});
-  if (!subscribing) c.pubsub({plain, channel});
+  if (subscribing && !c->pubsub({plain, channel})) return false;
+  bool sent = c->pubsub({sharded, channel});
+  if (!subscribing) c->pubsub({plain, channel});
   return sent;
 }
 
@@ -91,20 +89,21 @@ bool redis_subscriptions::subscribe(const std::string& channel) { return send(ch
 
 void redis_subscriptions::unsubscribe(const std::string& channel) { send(channel, "SUNSUBSCRIBE", "UNSUBSCRIBE"); }
 
+redis_connection* redis_subscriptions::connected_to(const redis_node_address& node) const {
+  auto it = connections_.find(to_string(node));
+  return it != connections_.end() && it->second.second->connected() ? it->second.second.get() : nullptr;
+}
+
 bool redis_subscriptions::connected_for(const std::string& channel) const {
   auto node = node_of(channel);
-  if (!node) return false;
-  auto it = connections_.find(to_string(*node));
-  return it != connections_.end() && it->second.second->connected();
+  return node && connected_to(*node);
 }
 
 bool redis_subscriptions::connected() const {
   const auto* map = router_.map();
   if (!map) return false;
-  for (const auto& m : map->masters()) {
-    auto it = connections_.find(to_string(m));
-    if (it == connections_.end() || !it->second.second->connected()) return false;
-  }
+  for (const auto& m : map->masters())
+    if (!connected_to(m)) return false;
   return true;
 }
 

@@ -59,6 +59,8 @@ class redis_subscriptions {
 
  private:
   bool send(const std::string& channel, const char* sharded, const char* plain);
+  // The node's subscribe connection when it is up, else null.
+  redis_connection* connected_to(const redis_node_address& node) const;
 
   event_loop& loop_;
   redis_router& router_;
