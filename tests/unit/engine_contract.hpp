@@ -435,6 +435,18 @@ inline result<std::vector<std::string>> claim_due_sync(engine& e, std::int64_t n
   return f.get();
 }
 
+inline result<bool> due_index_complete_sync(engine& e) {
+  std::promise<result<bool>> p;
+  e.due_index_complete([&p](result<bool> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+inline result<void> mark_due_index_complete_sync(engine& e) {
+  std::promise<result<void>> p;
+  e.mark_due_index_complete([&p](result<void> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
 inline std::set<std::string> claimed_set(engine& e, std::int64_t now, std::int64_t lease_ms, int limit) {
   auto got = claim_due_sync(e, now, lease_ms, limit);
   REQUIRE(got);
@@ -473,17 +485,11 @@ inline void check_due_index(engine& e) {
   CHECK(many.size() == 30);
   CHECK(claimed_set(e, 10000, 100000, 10).empty());
 
-  std::promise<result<bool>> before;
-  e.due_index_complete([&](result<bool> r) { before.set_value(std::move(r)); });
-  auto was = before.get_future().get();
+  auto was = due_index_complete_sync(e);
   REQUIRE(was);
   CHECK_FALSE(*was);
-  std::promise<result<void>> marked;
-  e.mark_due_index_complete([&](result<void> r) { marked.set_value(std::move(r)); });
-  REQUIRE(marked.get_future().get());
-  std::promise<result<bool>> after;
-  e.due_index_complete([&](result<bool> r) { after.set_value(std::move(r)); });
-  auto is = after.get_future().get();
+  REQUIRE(mark_due_index_complete_sync(e));
+  auto is = due_index_complete_sync(e);
   REQUIRE(is);
   CHECK(*is);
 }

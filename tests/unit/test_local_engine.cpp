@@ -625,15 +625,11 @@ TEST_CASE("the due index and its completeness survive a restart", "[storage]") {
   {
     auto e = open_engine(dir.db());
     e->set_due("s:kept", 100);
-    std::promise<result<void>> marked;
-    e->mark_due_index_complete([&](result<void> r) { marked.set_value(std::move(r)); });
-    REQUIRE(marked.get_future().get());
+    REQUIRE(mark_due_index_complete_sync(*e));
   }
   auto e = open_engine(dir.db());
   CHECK(claimed_set(*e, 100, 1000, 10) == std::set<std::string>{"s:kept"});
-  std::promise<result<bool>> complete;
-  e->due_index_complete([&](result<bool> r) { complete.set_value(std::move(r)); });
-  auto is = complete.get_future().get();
+  auto is = due_index_complete_sync(*e);
   REQUIRE(is);
   CHECK(*is);
 }
