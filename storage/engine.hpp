@@ -308,6 +308,18 @@ class engine : public webhook_outbox {
   virtual void due_index_complete(std::function<void(result<bool>)> handler) = 0;
   virtual void mark_due_index_complete(std::function<void(result<void>)> done) = 0;
 
+  // Engagement snapshots (server/engagements.hpp): the state of engagement
+  // `eng` as snapshot text (protocol/engagement_snapshot.hpp), and its
+  // state_revision, which grows with every event it reflects. A stored one is
+  // replaced only by one of a revision at least as high. Loading an engagement
+  // reads its snapshot, then only the events after the seqs the snapshot
+  // holds: a snapshot is made from stored events alone, so any stored one is a
+  // valid start. `done` runs once it is stored (or refused: storage busy).
+  virtual void save_snapshot(std::string eng, std::int64_t revision, std::string text,
+                             std::function<void(result<void>)> done) = 0;
+  // The stored snapshot text of `eng`, none when it has none.
+  virtual void load_snapshot(std::string eng, std::function<void(result<std::optional<std::string>>)> handler) = 0;
+
   // Persists the last seq a user has read on a channel (kept at the maximum seen).
   virtual void set_read_marker(std::string user_id, std::string ch, std::int64_t seq) = 0;
   // The stored read markers of channel `ch`: the max_read_markers highest, seq descending.

@@ -87,6 +87,13 @@ class local_engine final : public engine {
     reader_.list_engagements_after(std::move(after), limit, std::move(handler));
   }
   void set_due(std::string key, std::optional<std::int64_t> due) override { writer_.set_due(std::move(key), due); }
+  void save_snapshot(std::string eng, std::int64_t revision, std::string text,
+                     std::function<void(result<void>)> done) override {
+    writer_.save_snapshot(std::move(eng), revision, std::move(text), std::move(done));
+  }
+  void load_snapshot(std::string eng, std::function<void(result<std::optional<std::string>>)> handler) override {
+    reader_.load_snapshot(std::move(eng), std::move(handler));
+  }
   void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
                  std::function<void(result<std::vector<std::string>>)> handler) override {
     writer_.claim_due(now, lease_ms, limit, std::move(handler));

@@ -138,6 +138,9 @@ class redis_engine final : public engine {
   void sealed(std::string ch, std::vector<std::int64_t> seqs,
               std::function<void(result<sealed_payloads>)> handler) override;
   void set_due(std::string key, std::optional<std::int64_t> due) override;
+  void save_snapshot(std::string eng, std::int64_t revision, std::string text,
+                     std::function<void(result<void>)> done) override;
+  void load_snapshot(std::string eng, std::function<void(result<std::optional<std::string>>)> handler) override;
   void claim_due(std::int64_t now, std::int64_t lease_ms, int limit,
                  std::function<void(result<std::vector<std::string>>)> handler) override;
   void due_index_complete(std::function<void(result<bool>)> handler) override;
@@ -240,7 +243,7 @@ class redis_engine final : public engine {
   // The append script publishes with SPUBLISH on a Redis Cluster.
   std::string append_source_;
   script append_script_, read_script_, state_script_, marker_script_, find_cid_script_, add_file_script_,
-      claim_due_script_;
+      claim_due_script_, save_snapshot_script_;
 
   event_loop loop_;  // before everything that uses it
   redis_router cmd_;
@@ -289,6 +292,7 @@ redis_engine::redis_engine(const redis_engine_options& options, std::vector<redi
       find_cid_script_{redis_scripts::find_cid, script_sha1(redis_scripts::find_cid)},
       add_file_script_{redis_scripts::add_file, script_sha1(redis_scripts::add_file)},
       claim_due_script_{redis_scripts::claim_due, script_sha1(redis_scripts::claim_due)},
+      save_snapshot_script_{redis_scripts::save_snapshot, script_sha1(redis_scripts::save_snapshot)},
       cmd_(loop_, std::move(seeds), options.command_timeout, backoff_policy{}, topology),
       sub_(loop_, cmd_, options.command_timeout, backoff_policy{}),
       probe_timer_(loop_),
@@ -728,6 +732,45 @@ void redis_engine::set_read_marker(std::string user_id, std::string ch, std::int
     eval(marker_script_, {"1", channel_key(ch, "read"), user_id, std::to_string(seq)},
          [this](result<redis_value>) { end_op(); });
   });
+}
+
+void redis_engine::save_snapshot(std::string eng, std::int64_t revision, std::string text,
+                                 std::function<void(result<void>)> done) {
+  auto entered = enter_op([this, eng = std::move(eng), revision, text = std::move(text), done]() mutable {
+    begin_op();
+    eval(save_snapshot_script_, {"1", snapshot_key(eng), std::to_string(revision), std::move(text)},
+         [this, done](result<redis_value> r) {
+           if (!r) {
+             done(r.err());
+           } else if (r->is_error()) {
+             done(reply_error(r->str));
+           } else {
+             done({});
+           }
+           end_op();
+         });
+  });
+  if (!entered) done(entered.err());
+}
+
+void redis_engine::load_snapshot(std::string eng,
+                                 std::function<void(result<std::optional<std::string>>)> handler) {
+  auto entered = enter_op([this, eng = std::move(eng), handler] {
+    begin_op();
+    cmd_.command({"HGET", snapshot_key(eng), "state"}, [this, handler](result<redis_value> r) {
+      if (!r) {
+        handler(r.err());
+      } else if (r->is_error()) {
+        handler(reply_error(r->str));
+      } else if (r->is_string()) {
+        handler(std::optional<std::string>(std::move(r->str)));
+      } else {
+        handler(std::optional<std::string>());
+      }
+      end_op();
+    });
+  });
+  if (!entered) handler(entered.err());
 }
 
 void redis_engine::read_markers(std::string ch, std::function<void(result<std::vector<read_marker>>)> handler) {

@@ -21,6 +21,8 @@ std::string log_key(std::string_view eng) { return "parley:{eng:" + std::string(
 
 std::string files_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:files"; }
 
+std::string snapshot_key(std::string_view eng) { return "parley:{eng:" + std::string(eng) + "}:snapshot"; }
+
 std::string webhook_key(std::string_view eng, std::string_view what) {
   return "parley:{eng:" + std::string(eng) + "}:wh:" + std::string(what);
 }

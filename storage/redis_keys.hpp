@@ -27,6 +27,11 @@ inline constexpr std::string_view engagement_index_done_key = "parley:engagement
 // (protocol §9.6), with the engagement's hash tag.
 std::string files_key(std::string_view eng);
 
+// Engagement `eng`'s snapshot (engine::save_snapshot), with its hash tag:
+// written to the master of the engagement's events after them, so a replica
+// that has the snapshot has the events it reflects.
+std::string snapshot_key(std::string_view eng);
+
 // Engagement `eng`'s webhook outbox keys ("meta", "queue", "failed"), the
 // prefix of its entry keys, and entry `id`'s key (layout: redis_scripts.hpp).
 std::string webhook_key(std::string_view eng, std::string_view what);

@@ -21,6 +21,7 @@
 //   parley:engagements:by_id:complete  "1" once the sorted set was filled from the set
 //   parley:{eng:<id>}:files  hash: "f:<sha256>" -> entry JSON {name, size, type, by, ts},
 //                         and "total" -> bytes of the engagement's distinct files (protocol §9.6)
+//   parley:{eng:<id>}:snapshot  hash: revision, state (the engagement's snapshot text)
 // The webhook outbox (protocol §9.8, redis_outbox.hpp). Per engagement, in its slot:
 //   parley:{eng:<id>}:wh:meta     hash: n (the last entry number), owner and until (the
 //                         lease of the engagement's queue: who sends its first entry, until when)
@@ -268,6 +269,15 @@ return {tonumber(seq), ts, json}
 inline constexpr std::string_view read_marker = R"lua(#!lua
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+)lua";
+
+// Stores an engagement's snapshot unless the stored one reflects more events.
+// KEYS: 1 snapshot hash. ARGV: 1 revision, 2 snapshot text.
+inline constexpr std::string_view save_snapshot = R"lua(#!lua
+local stored = redis.call('HGET', KEYS[1], 'revision')
+if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'revision', ARGV[1], 'state', ARGV[2])
 return 1
 )lua";
 

@@ -53,6 +53,7 @@ void sqlite_reader::open() {
                    "SELECT seq, ts, json FROM events WHERE ch = ?1 AND sender = ?2 AND cid = ?3");
   prepare_or_throw(path_, db_, read_markers_, "SELECT user, seq FROM read_markers WHERE ch = ?1 ORDER BY seq DESC LIMIT ?2");
   prepare_or_throw(path_, db_, read_sealed_, "SELECT payload FROM sealed WHERE ch = ?1 AND seq = ?2");
+  prepare_or_throw(path_, db_, read_snapshot_, "SELECT state FROM snapshots WHERE eng = ?1");
   // A range of the channels' primary key: "eng:<id>" sorts as <id> does, and
   // the few other channels of each engagement in the range are skipped.
   prepare_or_throw(path_, db_, list_engagements_after_,
@@ -117,6 +118,14 @@ void sqlite_reader::read_markers(std::string ch, std::function<void(result<std::
   post([this, ch = std::move(ch), handler = std::move(handler)](const error* refused) {
     if (refused) return handler(*refused);
     handler(do_read_markers(ch));
+  });
+}
+
+void sqlite_reader::load_snapshot(std::string eng,
+                                  std::function<void(result<std::optional<std::string>>)> handler) {
+  post([this, eng = std::move(eng), handler = std::move(handler)](const error* refused) {
+    if (refused) return handler(*refused);
+    handler(do_load_snapshot(eng));
   });
 }
 
@@ -290,6 +299,15 @@ result<std::vector<read_marker>> sqlite_reader::do_read_markers(const std::strin
     markers.push_back({std::string(read_markers_.column_text(0)), read_markers_.column_int64(1)});
   if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read the read markers");
   return markers;
+}
+
+result<std::optional<std::string>> sqlite_reader::do_load_snapshot(const std::string& eng) {
+  statement_use use(read_snapshot_);
+  read_snapshot_.bind(1, std::string_view(eng));
+  int rc = read_snapshot_.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(read_snapshot_.column_text(0));
+  if (rc != SQLITE_DONE) return storage_error(rc, db_, "cannot read a snapshot");
+  return std::optional<std::string>();
 }
 
 result<engagement_ids_page> sqlite_reader::do_list_engagements_after(const std::string& after, int limit) {

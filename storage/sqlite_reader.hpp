@@ -42,6 +42,7 @@ class sqlite_reader {
   void user_records(std::vector<std::string> user_ids, std::function<void(result<std::vector<user_record>>)> handler);
   void sealed(std::string ch, std::vector<std::int64_t> seqs, std::function<void(result<sealed_payloads>)> handler);
   void find_files(std::string eng, std::vector<std::string> hashes, std::function<void(result<file_lookup>)> handler);
+  void load_snapshot(std::string eng, std::function<void(result<std::optional<std::string>>)> handler);
   // The reading half of webhook_outbox.
   void list_webhooks(webhook_state state, std::string after, int limit,
                      std::function<void(result<webhook_page>)> handler);
@@ -70,6 +71,7 @@ class sqlite_reader {
   result<std::vector<user_record>> do_user_records(const std::vector<std::string>& user_ids);
   result<sealed_payloads> do_sealed(const std::string& ch, const std::vector<std::int64_t>& seqs);
   result<file_lookup> do_find_files(const std::string& eng, const std::vector<std::string>& hashes);
+  result<std::optional<std::string>> do_load_snapshot(const std::string& eng);
 
   // Derived, never stored: no write on a read, and a new database id (a wiped
   // data directory) changes every epoch.
@@ -81,7 +83,7 @@ class sqlite_reader {
   // The connection and its statements: used on the reader thread only.
   sqlite_db db_;
   statement read_head_, read_after_, read_before_, read_tail_, read_between_, read_records_,
-      list_engagements_after_, read_cid_, read_markers_, read_sealed_;
+      list_engagements_after_, read_cid_, read_markers_, read_sealed_, read_snapshot_;
   std::unique_ptr<sqlite_outbox_reader> outbox_;
 
   job_queue<read_job> queue_;

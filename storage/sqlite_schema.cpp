@@ -16,7 +16,8 @@ namespace {
 // (protocol §9.7: a review's sealed payload beside its event), engagement_files
 // and engagement_file_totals (protocol §9.6), webhook_outbox,
 // webhook_queues and webhook_leases (protocol §9.8, sqlite_outbox.hpp),
-// due_index (the timers of every engagement, sqlite_due_index.hpp).
+// due_index (the timers of every engagement, sqlite_due_index.hpp), snapshots
+// (each engagement's state with the revision it reflects, engine::save_snapshot).
 constexpr std::int64_t current_schema_version = 1;
 
 constexpr const char* schema_sql = R"sql(
@@ -105,6 +106,11 @@ CREATE TABLE IF NOT EXISTS due_index (
   due INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS due_index_by_due ON due_index (due, key);
+CREATE TABLE IF NOT EXISTS snapshots (
+  eng TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL,
+  state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhook_leases (
   eng TEXT PRIMARY KEY,
   owner TEXT NOT NULL,

@@ -78,6 +78,11 @@ void sqlite_writer::open() {
   prepare_or_throw(path_, db_, last_record_, "SELECT n, hash FROM decision_log WHERE eng = ?1 ORDER BY n DESC LIMIT 1");
   prepare_or_throw(path_, db_, insert_record_, "INSERT INTO decision_log (eng, n, json, hash) VALUES (?1, ?2, ?3, ?4)");
   prepare_or_throw(path_, db_, insert_sealed_, "INSERT INTO sealed (ch, seq, payload) VALUES (?1, ?2, ?3)");
+  // A snapshot replaces only one that reflects no more events (engine::save_snapshot).
+  prepare_or_throw(path_, db_, upsert_snapshot_,
+                   "INSERT INTO snapshots (eng, revision, state) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (eng) DO UPDATE SET revision = excluded.revision, state = excluded.state "
+                   "WHERE excluded.revision >= snapshots.revision");
   prepare_or_throw(path_, db_, upsert_marker_,
                    "INSERT INTO read_markers (user, ch, seq) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (user, ch) DO UPDATE SET seq = max(seq, excluded.seq)");
@@ -208,6 +213,18 @@ void sqlite_writer::finish_webhook(std::string owner, std::string eng, std::stri
 void sqlite_writer::retry_webhook(std::string id, std::int64_t now,
                                   std::function<void(result<webhook_entry>)> handler) {
   push_query<webhook_entry>([this, id = std::move(id), now] { return outbox_->retry(id, now); }, std::move(handler));
+}
+
+void sqlite_writer::save_snapshot(std::string eng, std::int64_t revision, std::string text,
+                                  std::function<void(result<void>)> done) {
+  push_task(
+      [this, eng = std::move(eng), revision, text = std::move(text)] {
+        upsert_snapshot_.bind(1, std::string_view(eng));
+        upsert_snapshot_.bind(2, revision);
+        upsert_snapshot_.bind(3, std::string_view(text));
+        return run_statement(upsert_snapshot_, db_, "cannot store a snapshot");
+      },
+      std::move(done));
 }
 
 void sqlite_writer::set_due(std::string key, std::optional<std::int64_t> due) {

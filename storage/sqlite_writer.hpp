@@ -67,6 +67,8 @@ class sqlite_writer {
                  std::function<void(result<std::vector<std::string>>)> handler);
   void due_index_complete(std::function<void(result<bool>)> handler);
   void mark_due_index_complete(std::function<void(result<void>)> done);
+  // engine::save_snapshot.
+  void save_snapshot(std::string eng, std::int64_t revision, std::string text, std::function<void(result<void>)> done);
 
   engine_stats stats() const;
   // False from a failed transaction until the next one commits.
@@ -147,7 +149,7 @@ class sqlite_writer {
   sqlite_db db_;
   statement find_cid_, insert_event_, upsert_channel_, load_head_, load_ts_;
   statement last_record_, insert_record_, upsert_marker_, upsert_availability_, upsert_last_seen_;
-  statement insert_sealed_;
+  statement insert_sealed_, upsert_snapshot_;
   statement begin_, commit_, savepoint_, release_, rollback_to_;
   statement find_file_, insert_file_, file_total_, add_file_total_;
   std::unique_ptr<sqlite_outbox_writer> outbox_;

@@ -494,4 +494,41 @@ inline void check_due_index(engine& e) {
   CHECK(*is);
 }
 
+inline result<void> save_snapshot_sync(engine& e, std::string eng, std::int64_t revision, std::string text) {
+  std::promise<result<void>> p;
+  e.save_snapshot(std::move(eng), revision, std::move(text), [&p](result<void> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+inline result<std::optional<std::string>> load_snapshot_sync(engine& e, std::string eng) {
+  std::promise<result<std::optional<std::string>>> p;
+  e.load_snapshot(std::move(eng), [&p](result<std::optional<std::string>> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+inline std::optional<std::string> stored_snapshot(engine& e, const std::string& eng) {
+  auto got = load_snapshot_sync(e, eng);
+  REQUIRE(got);
+  return *got;
+}
+
+// Snapshots: none until one is saved; a newer revision replaces the stored
+// one, an older one does not; each engagement keeps its own; a large one
+// (open proposals hold up to 192 KiB) is stored whole.
+inline void check_snapshots(engine& e) {
+  CHECK_FALSE(stored_snapshot(e, "s1"));
+  REQUIRE(save_snapshot_sync(e, "s1", 10, "{\"at\":10}"));
+  CHECK(stored_snapshot(e, "s1") == "{\"at\":10}");
+  REQUIRE(save_snapshot_sync(e, "s1", 25, "{\"at\":25}"));
+  CHECK(stored_snapshot(e, "s1") == "{\"at\":25}");
+  // A slower instance's older snapshot arrives late: the newer one stays.
+  REQUIRE(save_snapshot_sync(e, "s1", 12, "{\"at\":12}"));
+  CHECK(stored_snapshot(e, "s1") == "{\"at\":25}");
+  CHECK_FALSE(stored_snapshot(e, "s2"));
+  std::string large(300 * 1024, 'x');
+  REQUIRE(save_snapshot_sync(e, "s2", 1, large));
+  CHECK(stored_snapshot(e, "s2") == large);
+  CHECK(stored_snapshot(e, "s1") == "{\"at\":25}");
+}
+
 }  // namespace parley::testing

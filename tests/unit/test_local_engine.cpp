@@ -620,6 +620,16 @@ TEST_CASE("the due index hands each due key to one claimer per lease", "[storage
   check_due_index(*e);
 }
 
+TEST_CASE("a snapshot is replaced only by one of a revision at least as high, and survives a restart", "[storage]") {
+  temp_dir dir;
+  {
+    auto e = open_engine(dir.db());
+    check_snapshots(*e);
+  }
+  auto e = open_engine(dir.db());
+  CHECK(stored_snapshot(*e, "s1") == "{\"at\":25}");
+}
+
 TEST_CASE("the due index and its completeness survive a restart", "[storage]") {
   temp_dir dir;
   {

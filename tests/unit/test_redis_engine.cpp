@@ -506,6 +506,13 @@ TEST_CASE("redis: the due index hands each due key to one claimer per lease", "[
   check_due_index(*e);
 }
 
+TEST_CASE("redis: a snapshot is replaced only by one of a revision at least as high", "[redis]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_server redis;
+  auto e = open_engine(redis);
+  check_snapshots(*e);
+}
+
 TEST_CASE("redis: engagements of a Redis that holds only the set are listed in pages too", "[redis]") {
   PARLEY_REQUIRE_REDIS_SERVER();
   redis_server redis;
