@@ -318,6 +318,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
     ("max-queue", po::value(&out.max_queue)->default_value(out.max_queue), "outbound bytes queued per connection (close 4001 above)")
     ("max-reply", po::value(&out.max_reply)->default_value(out.max_reply), "largest reply in bytes: join, history and decisions answers hold fewer items above it")
     ("engagement-cache", po::value(&out.engagement_cache)->default_value(out.engagement_cache), "engagements whose state is kept in memory (the least recently used beyond are rebuilt on use)")
+    ("snapshot-every", po::value(&out.snapshot_every)->default_value(out.snapshot_every), "events after which an engagement's state is snapshotted again (loading reads the snapshot and the events after it)")
     ("max-open-proposals", po::value(&out.open_limits.open_proposals)->default_value(out.open_limits.open_proposals), "open proposals per engagement (conflict above)")
     ("max-open-flags", po::value(&out.open_limits.open_flags)->default_value(out.open_limits.open_flags), "open flags per engagement (conflict above)")
     ("max-open-proposal-bytes", po::value(&out.open_limits.open_proposal_bytes)->default_value(out.open_limits.open_proposal_bytes), "bytes of text and terms (as JSON) the open proposals of an engagement hold together (conflict above)")
@@ -395,6 +396,7 @@ parse_outcome parse_config(int argc, char** argv, config& out) {
   if (out.max_queue < 64 * 1024) return fail("--max-queue must be at least 65536 bytes");
   if (out.max_reply < 64 * 1024) return fail("--max-reply must be at least 65536 bytes");
   if (out.engagement_cache < 1) return fail("--engagement-cache must be at least 1");
+  if (out.snapshot_every < 1) return fail("--snapshot-every must be at least 1");
   if (out.open_limits.open_proposals < 1 || out.open_limits.open_flags < 1)
     return fail("--max-open-proposals and --max-open-flags must be at least 1");
   if (out.open_limits.open_proposal_bytes < 1024 || out.open_limits.open_flag_bytes < 1024)

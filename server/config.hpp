@@ -78,6 +78,8 @@ struct config {
   std::size_t max_reply = 1024 * 1024;
   // Engagements whose state is kept in memory; the least recently used beyond it are dropped and rebuilt on use.
   std::size_t engagement_cache = 10000;
+  // Events an engagement may be ahead of its stored snapshot before a new one is saved.
+  std::int64_t snapshot_every = 100;
   // Open proposals and open flags per engagement (protocol §9.10), and the
   // bytes of text and terms they may hold; one more is `conflict`.
   engagement_limits open_limits;

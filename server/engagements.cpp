@@ -1,6 +1,7 @@
 #include "server/engagements.hpp"
 
 #include "protocol/channel.hpp"
+#include "protocol/engagement_snapshot.hpp"
 #include "storage/clock.hpp"
 
 #include <algorithm>
@@ -12,11 +13,17 @@ namespace {
 constexpr int load_page = 1000;
 }  // namespace
 
-engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity)
+engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity,
+                         std::int64_t snapshot_every)
     : storage_(storage),
       watch_(std::move(watch)),
       unwatch_(std::move(unwatch)),
-      capacity_(std::max<std::size_t>(capacity, 1)) {}
+      capacity_(std::max<std::size_t>(capacity, 1)),
+      snapshot_every_(std::max<std::int64_t>(snapshot_every, 1)) {}
+
+engagement_loads engagements::loads() const {
+  return {from_snapshot_.load(), from_events_.load(), events_replayed_.load(), snapshots_saved_.load()};
+}
 
 std::size_t engagements::size() const {
   std::lock_guard lock(mutex_);
@@ -35,6 +42,7 @@ std::array<std::size_t, engagement_phase_count> engagements::loaded_by_phase() c
 
 std::shared_ptr<engagements::entry> engagements::find_or_add(const std::string& eng) {
   std::vector<std::string> unwatch_list;
+  std::vector<snapshot> to_save;
   std::shared_ptr<entry> e;
   {
     std::lock_guard lock(mutex_);
@@ -59,10 +67,13 @@ std::shared_ptr<engagements::entry> engagements::find_or_add(const std::string& 
                   victim->exclusive_queue.empty();
       if (!idle) continue;
       auto name = *it++;  // drop_locked erases the list element `it` pointed to
+      if (victim->status == load_status::loaded && state_revision(*victim->state) > victim->snapshot_revision)
+        to_save.push_back(victim->state);
       if (drop_locked(name, victim)) unwatch_list.push_back(name);
     }
   }
   for (const auto& name : unwatch_list) unwatch_engagement(name);
+  for (auto& s : to_save) save_snapshot(std::move(s));
   return e;
 }
 
@@ -94,17 +105,22 @@ engagements::applied_event engagements::on_committed(const committed_event& ev) 
   if (!ev.event) return {};
   applied_event applied{ev.event->kind, nullptr};
   snapshot changed;
+  bool save = false;
   {
     std::lock_guard lock(e->mutex);
     if (e->status == load_status::loading) {
       e->arrived_while_loading.push_back(ev.event);
     } else if (e->status == load_status::loaded) {
       auto next = apply_shared(e->state, *ev.event);
-      if (next != e->state) e->state = changed = std::move(next);
+      if (next != e->state) {
+        e->state = changed = std::move(next);
+        save = claim_snapshot(*e, *changed);
+      }
       applied.state = e->state;
     }
   }
   if (changed && on_change_) on_change_(*changed);
+  if (save) save_snapshot(changed);
   return applied;
 }
 
@@ -239,14 +255,58 @@ void engagements::load(const std::string& eng, std::shared_ptr<entry> e) {
   watch_(channel::mediation(eng), ready);
 }
 
+// From the stored snapshot when there is one this build can read (another
+// format or a damaged one is passed over: the events alone give the same state).
 void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
-  read_engagement(eng, 0, 0, [this, eng, e](result<engagement_events> read) {
-    if (!read) return finish_load(e, read.err());
-    engagement_state s = new_engagement(eng, 0);
-    for (const auto& ev : read->events) apply(s, ev);
-    // Every engagement's main channel holds its opening event: an empty one is not opened yet.
-    if (read->main_head > 0) return finish_load(e, std::move(s));
-    open_engagement(eng, e, std::move(s));
+  storage_.load_snapshot(eng, [this, eng, e](result<std::optional<std::string>> stored) {
+    if (!stored) return finish_load(e, stored.err());
+    std::optional<engagement_state> restored;
+    if (*stored) restored = parse_snapshot(**stored);
+    if (restored && restored->eng == eng) return replay(eng, e, std::move(*restored), true);
+    replay(eng, e, new_engagement(eng, 0), false);
+  });
+}
+
+void engagements::replay(const std::string& eng, std::shared_ptr<entry> e, engagement_state s, bool from_snapshot) {
+  auto at = [&s](const std::string& ch) {
+    auto it = s.applied.find(ch);
+    return it == s.applied.end() ? std::int64_t{0} : it->second;
+  };
+  std::int64_t start_revision = from_snapshot ? state_revision(s) : 0;
+  auto main_after = at(channel::main(eng)), mediation_after = at(channel::mediation(eng));
+  read_engagement(eng, main_after, mediation_after,
+                  [this, eng, e, s = std::move(s), start_revision, from_snapshot](result<engagement_events> read) mutable {
+                    if (!read) return finish_load(e, read.err());
+                    for (const auto& ev : read->events) apply(s, ev);
+                    // Every engagement's main channel holds its opening event: an empty one is not opened yet.
+                    if (read->main_head == 0) return open_engagement(eng, e, std::move(s));
+                    (from_snapshot ? from_snapshot_ : from_events_).fetch_add(1);
+                    events_replayed_.fetch_add(read->events.size());
+                    {
+                      std::lock_guard lock(e->mutex);
+                      e->snapshot_revision = start_revision;
+                    }
+                    finish_load(e, std::move(s));
+                  });
+}
+
+bool engagements::claim_snapshot(entry& e, const engagement_state& s) {
+  auto revision = state_revision(s);
+  if (revision - e.snapshot_revision < snapshot_every_) return false;
+  e.snapshot_revision = revision;
+  return true;
+}
+
+void engagements::save_snapshot(snapshot s) {
+  if (saving_.fetch_add(1) >= max_saving) {
+    saving_.fetch_sub(1);
+    return;
+  }
+  auto eng = s->eng;
+  auto revision = state_revision(*s);
+  storage_.save_snapshot(std::move(eng), revision, snapshot_text(*s), [this](result<void> saved) {
+    if (saved) snapshots_saved_.fetch_add(1);
+    saving_.fetch_sub(1);
   });
 }
 
@@ -315,12 +375,15 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
   read_engagement(eng, main_applied, mediation_applied, [this, e, fn = std::move(fn)](result<engagement_events> read) {
     if (!read) return fn(read.err());
     snapshot snap;
+    bool save = false;
     {
       std::lock_guard lock(e->mutex);
       // apply_shared skips what on_committed applied meanwhile.
       for (const auto& ev : read->events) e->state = apply_shared(e->state, ev);
       snap = e->state;
+      save = claim_snapshot(*e, *snap);
     }
+    if (save) save_snapshot(snap);
     if (on_change_) on_change_(*snap);
     fn(snap);
   });
@@ -329,6 +392,7 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
 void engagements::finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state) {
   std::deque<waiter> waiting;
   snapshot loaded;
+  bool save = false;
   {
     std::lock_guard lock(e->mutex);
     waiting.swap(e->waiting);
@@ -340,8 +404,11 @@ void engagements::finish_load(const std::shared_ptr<entry>& e, result<engagement
       e->arrived_while_loading.clear();
       e->state = loaded = std::make_shared<const engagement_state>(std::move(*state));
       e->status = load_status::loaded;
+      // A long replay (no snapshot yet, or an old one) is saved at once.
+      save = claim_snapshot(*e, *loaded);
     }
   }
+  if (save) save_snapshot(loaded);
   if (loaded && on_change_) on_change_(*loaded);
   for (auto& w : waiting) {
     if (loaded) {

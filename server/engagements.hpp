@@ -1,19 +1,23 @@
 #pragma once
-// The engagements this instance serves: each one's state, rebuilt from its
-// stored events on first use and kept current by every committed event.
+// The engagements this instance serves: each one's state, loaded on first use
+// from its stored snapshot and the events after it, and kept current by every
+// committed event.
 // Workflow posts (flags, proposals, decisions) of one engagement run one at a
 // time, so that a rule is checked against the state its append will follow.
 //
 // Memory is bounded: at most `capacity` engagements are kept (the least
-// recently used idle ones beyond it are dropped, their channels unwatched, and
-// rebuilt from their events on next use), and each state is an immutable
+// recently used idle ones beyond it are snapshotted, dropped, their channels
+// unwatched, and loaded again on next use), and each state is an immutable
 // snapshot shared by every reader and replaced (copy-on-write) when an event
 // changes it.
 #include "protocol/engagement.hpp"
 #include "protocol/result.hpp"
+#include "server/metrics.hpp"
 #include "storage/engine.hpp"
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
@@ -40,7 +44,10 @@ class engagements {
   using watch_fn = std::function<void(const std::string& ch, std::function<void(result<void>)> ready)>;
   using unwatch_fn = std::function<void(const std::string& ch)>;
 
-  engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity);
+  // A state is snapshotted once it reflects `snapshot_every` events more than
+  // its stored snapshot, and when it is dropped with events its snapshot lacks.
+  engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity,
+              std::int64_t snapshot_every = 100);
 
   void set_on_change(change_fn fn) { on_change_ = std::move(fn); }
 
@@ -73,6 +80,9 @@ class engagements {
   // The loaded ones by phase (indexed by engagement_phase), for /metrics.
   std::array<std::size_t, engagement_phase_count> loaded_by_phase() const;
 
+  // How loading went since start, for /metrics.
+  engagement_loads loads() const;
+
  private:
   enum class load_status { unloaded, loading, loaded };
   struct waiter {
@@ -93,6 +103,7 @@ class engagements {
     bool exclusive_running = false;
     bool watched = false;  // its channels' live events come to on_committed
     bool dropped = false;  // no longer in the book: users look it up again
+    std::int64_t snapshot_revision = 0;  // state_revision of the stored snapshot (as far as known here)
     std::list<std::string>::iterator lru;
   };
 
@@ -104,6 +115,14 @@ class engagements {
   void unwatch_engagement(const std::string& eng);
   void load(const std::string& eng, std::shared_ptr<entry> e);
   void read_state(const std::string& eng, std::shared_ptr<entry> e);
+  // Applies what the channels hold beyond `s` (a snapshot, or a new state).
+  void replay(const std::string& eng, std::shared_ptr<entry> e, engagement_state s, bool from_snapshot);
+  // Whether `e` (locked) is due a snapshot of `s`: then its snapshot_revision
+  // is taken to be the one saved, so that one save is made per threshold.
+  bool claim_snapshot(entry& e, const engagement_state& s);
+  // Saves `s` (off any lock): at most max_saving at once, the rest skipped
+  // (the next threshold or drop tries again; a load replays a little more).
+  void save_snapshot(snapshot s);
   void open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s);
   // What the engagement's channels hold beyond some seqs.
   struct engagement_events {
@@ -124,7 +143,12 @@ class engagements {
   watch_fn watch_;
   unwatch_fn unwatch_;
   std::size_t capacity_;
+  std::int64_t snapshot_every_;
   change_fn on_change_;
+  // Snapshot texts held at once by saves in flight: each may be a few hundred KiB.
+  static constexpr int max_saving = 32;
+  std::atomic<int> saving_{0};
+  std::atomic<std::uint64_t> from_snapshot_{0}, from_events_{0}, events_replayed_{0}, snapshots_saved_{0};
   mutable std::mutex mutex_;  // taken before any entry's mutex, never after
   std::unordered_map<std::string, std::shared_ptr<entry>> entries_;
   std::list<std::string> lru_;  // most recently used first

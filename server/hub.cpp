@@ -89,7 +89,7 @@ hub::hub(const config& cfg, engine& storage, std::size_t workers)
           [this](const std::string& ch, std::function<void(result<void>)> ready) {
             membership_.watch(ch, std::move(ready));
           },
-          [this](const std::string& ch) { membership_.unwatch(ch); }, cfg.engagement_cache),
+          [this](const std::string& ch) { membership_.unwatch(ch); }, cfg.engagement_cache, cfg.snapshot_every),
       limits_({cfg.max_connections.value_or(0), cfg.max_unauth_per_ip, cfg.max_ws_per_user}),
       revocations_(cfg.max_token_lifetime_s),
       assets_(web_assets::load(cfg.web_root)),

@@ -64,7 +64,7 @@ class hub {
 
   // Whether the engine is up (/readyz), and the Prometheus text of /metrics.
   bool ready() const { return storage_.ready(); }
-  std::string render_metrics() { return metrics_.render(storage_.stats(), engagements_.loaded_by_phase()); }
+  std::string render_metrics() { return metrics_.render(storage_.stats(), engagements_.loaded_by_phase(), engagements_.loads()); }
 
   // Verifies a token against the configured secret, audience, issuer and
   // lifetime, the current time and the user's revocations.

@@ -9,7 +9,8 @@
 namespace parley {
 
 std::string metrics::render(const engine_stats& storage,
-                            const std::array<std::size_t, engagement_phase_count>& engagements_by_phase) const {
+                            const std::array<std::size_t, engagement_phase_count>& engagements_by_phase,
+                            const engagement_loads& loads) const {
   std::ostringstream out;
   auto line = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
@@ -74,6 +75,13 @@ std::string metrics::render(const engine_stats& storage,
   for (std::size_t p = 0; p < engagement_phase_count; ++p)
     out << "parley_engagements_loaded{phase=\"" << phase_name(static_cast<engagement_phase>(p)) << "\"} "
         << engagements_by_phase[p] << '\n';
+  out << "# HELP parley_engagement_loads_total Engagements loaded, from a stored snapshot or from their events alone.\n"
+         "# TYPE parley_engagement_loads_total counter\n"
+      << "parley_engagement_loads_total{from=\"snapshot\"} " << loads.from_snapshot << '\n'
+      << "parley_engagement_loads_total{from=\"events\"} " << loads.from_events << '\n';
+  line("parley_engagement_events_replayed_total", "counter", "Events read and applied by loads (those after a snapshot).",
+       loads.events_replayed);
+  line("parley_engagement_snapshots_saved_total", "counter", "Engagement snapshots stored.", loads.snapshots_saved);
   post_latency.render(out, "parley_post_latency_seconds", "From a post's arrival to its acknowledgement (stored, fsynced).");
   fanout_latency.render(out, "parley_fanout_latency_seconds", "From a commit to its event handed to the sockets of one worker's members.");
   join_latency.render(out, "parley_join_latency_seconds", "From a join's arrival to its reply.");

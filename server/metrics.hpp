@@ -13,6 +13,14 @@ namespace parley {
 
 struct engine_stats;
 
+// How this instance loaded engagements since it started (server/engagements.hpp).
+struct engagement_loads {
+  std::uint64_t from_snapshot = 0;  // loads that started from a stored snapshot
+  std::uint64_t from_events = 0;    // loads that replayed every event (no usable snapshot)
+  std::uint64_t events_replayed = 0;
+  std::uint64_t snapshots_saved = 0;
+};
+
 struct metrics {
   std::atomic<std::int64_t> ws_connections{0};
   std::atomic<std::uint64_t> ws_connections_total{0};
@@ -51,7 +59,8 @@ struct metrics {
   latency_histogram join_latency;
 
   std::string render(const engine_stats& storage,
-                     const std::array<std::size_t, engagement_phase_count>& engagements_by_phase) const;
+                     const std::array<std::size_t, engagement_phase_count>& engagements_by_phase,
+                     const engagement_loads& loads) const;
 };
 
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -332,11 +332,17 @@ function appendLog(state, chunk) {
 // Spawns one server process and resolves once it printed its ready line.
 function launch(opts) {
   const { args, env, dataDir, port, instance, storageArgs, secret, wrap } = opts;
+  // Snapshots every few events (the server's default is 100): every restart
+  // and every reload of a dropped engagement in the suite then starts from a
+  // snapshot and reads only the events after it, so a snapshot that lost
+  // anything shows as a state that differs.
+  const snapshots = args.includes('--snapshot-every') ? [] : ['--snapshot-every', '5'];
   const argv = [
     '--listen', `127.0.0.1:${port}`,
     '--data-dir', dataDir,
     '--instance', instance,
     ...storageArgs,
+    ...snapshots,
     ...args,
   ];
   // PARLEY_* variables are option fallbacks of the server: pass only the ones given here.

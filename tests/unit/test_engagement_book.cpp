@@ -1,8 +1,10 @@
 // The engagement book (server/engagements): bounded by its capacity, dropped
 // engagements rebuilt identically and unwatched, snapshots that outlive a
-// drop, and readers that may not open an engagement leaving nothing behind.
+// drop, readers that may not open an engagement leaving nothing behind, and
+// stored snapshots that loads start from.
 // Runs on the embedded engine, without sockets.
 #include "engine_contract.hpp"
+#include "protocol/engagement_snapshot.hpp"
 #include "server/engagements.hpp"
 #include "storage/local_engine.hpp"
 
@@ -13,6 +15,8 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -40,7 +44,7 @@ struct fixture {
   std::map<std::string, int> watches;
   std::unique_ptr<engagements> book;
 
-  explicit fixture(std::size_t capacity) {
+  explicit fixture(std::size_t capacity, std::int64_t snapshot_every = 100) {
     local_engine_options options;
     options.db_path = dir.path / "parley.db";
     storage = make_local_engine(options);
@@ -57,7 +61,7 @@ struct fixture {
           std::lock_guard lock(mutex);
           if (--watches[ch] == 0) watches.erase(ch);
         },
-        capacity);
+        capacity, snapshot_every);
     storage->set_sink([this](const committed_event& ev) { book->on_committed(ev); });
   }
   ~fixture() { storage->stop(); }
@@ -74,6 +78,23 @@ struct fixture {
     auto [s, code] = state(eng);
     REQUIRE(code == "ok");
     return boost::json::serialize(state_json(*s, phase_limits{}, reader));
+  }
+  // The state_json of `eng` replayed from all its stored events, as a load
+  // without a snapshot makes it.
+  std::string replayed_json(const std::string& eng) {
+    engagement_state s = new_engagement(eng, 0);
+    for (const auto& ch : {channel::main(eng), channel::mediation(eng)}) {
+      auto window = read_window(*storage, ch, 0, std::nullopt, 1000);
+      REQUIRE(window);
+      for (const auto& se : window->events) apply(s, parse_event(*se.json).value());
+    }
+    return boost::json::serialize(state_json(s, phase_limits{}, reader));
+  }
+  // Waits until `n` snapshots were saved in all (saves are asynchronous).
+  void wait_saved(std::uint64_t n) {
+    for (int i = 0; i < 500 && book->loads().snapshots_saved < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(book->loads().snapshots_saved >= n);
   }
   std::size_t watched_channels() {
     std::lock_guard lock(mutex);
@@ -147,4 +168,81 @@ TEST_CASE("a reader that may not open an engagement gets not_found and leaves no
   CHECK(f.state("nope0", true).second == "ok");
   CHECK(f.state("nope0", false).second == "ok");
   CHECK(read_window(*f.storage, "eng:nope0", std::nullopt, std::nullopt, 50)->head == 1);
+}
+
+namespace {
+// A few events of every sort the state keeps: messages, a proposal, a flag.
+void post_some(engine& storage, const std::string& eng, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto ch = channel::main(eng);
+    if (i % 3 == 0)
+      REQUIRE(append_sync(storage, one(party_event(ch, "message", user_role::client, {{"text", "m" + std::to_string(i)}}))));
+    else if (i % 3 == 1)
+      REQUIRE(append_sync(storage, one(party_event(ch, "proposal", user_role::expert,
+                                                   {{"topic", "timeline"}, {"text", "p"}, {"terms", {{"w", i}}}}))));
+    else
+      REQUIRE(append_sync(storage, one(party_event(ch, "flag", user_role::expert, {{"type", "risk"}, {"text", "f"}}))));
+  }
+}
+}  // namespace
+
+TEST_CASE("a loaded engagement is snapshotted every few events and when it is dropped", "[server][snapshot]") {
+  fixture f(1, 4);
+  REQUIRE(f.state("a").second == "ok");
+  post_some(*f.storage, "a", 10);  // 11 events with the opening one: snapshots at 4 and 8
+  f.wait_saved(2);
+  auto stored = stored_snapshot(*f.storage, "a");
+  REQUIRE(stored);
+  auto restored = parse_snapshot(*stored);
+  REQUIRE(restored);
+  CHECK(restored->applied.at("eng:a") == 8);
+  REQUIRE(f.state("b").second == "ok");  // drops a, 3 events past its snapshot
+  f.wait_saved(3);
+  restored = parse_snapshot(*stored_snapshot(*f.storage, "a"));
+  REQUIRE(restored);
+  CHECK(restored->applied.at("eng:a") == 11);
+}
+
+TEST_CASE("a load starts from the stored snapshot and applies only the events after it", "[server][snapshot]") {
+  fixture f(1, 4);
+  REQUIRE(f.state("a").second == "ok");
+  post_some(*f.storage, "a", 12);
+  REQUIRE(f.state("b").second == "ok");  // drops a with a snapshot at its head
+  f.wait_saved(1);
+  // Events stored while `a` is not held here (another instance's posts).
+  post_some(*f.storage, "a", 2);
+  auto before = f.book->loads();
+  CHECK(f.json("a") == f.replayed_json("a"));
+  auto after = f.book->loads();
+  CHECK(after.from_snapshot == before.from_snapshot + 1);
+  CHECK(after.from_events == before.from_events);
+  CHECK(after.events_replayed == before.events_replayed + 2);
+}
+
+TEST_CASE("a damaged snapshot, or one of another format, is passed over for the events", "[server][snapshot]") {
+  for (std::string text : {std::string("{\"format\":999}"), std::string("not json"), std::string("{\"format\":1,")}) {
+    fixture f(1, 100);
+    REQUIRE(f.state("a").second == "ok");
+    post_some(*f.storage, "a", 5);
+    REQUIRE(f.state("b").second == "ok");  // drops a (its snapshot is saved)
+    f.wait_saved(1);
+    REQUIRE(save_snapshot_sync(*f.storage, "a", 1000, text));  // over it
+    auto before = f.book->loads();
+    CHECK(f.json("a") == f.replayed_json("a"));
+    CHECK(f.book->loads().from_events == before.from_events + 1);
+  }
+}
+
+TEST_CASE("a snapshot of another engagement stored under this one's name is not used", "[server][snapshot]") {
+  fixture f(1, 100);
+  REQUIRE(f.state("a").second == "ok");
+  post_some(*f.storage, "a", 5);
+  REQUIRE(f.state("b").second == "ok");
+  REQUIRE(f.state("a").second == "ok");  // drops b, whose snapshot is saved
+  f.wait_saved(2);
+  auto b_text = stored_snapshot(*f.storage, "b");
+  REQUIRE(b_text);
+  REQUIRE(save_snapshot_sync(*f.storage, "c", 1000, *b_text));
+  REQUIRE(f.state("c").second == "ok");
+  CHECK(f.json("c") == f.replayed_json("c"));
 }
