@@ -180,45 +180,37 @@ void engagements::start_next_exclusive(const std::string& eng, const std::shared
   });
 }
 
-// Reads a channel from `after` to its head, page by page, into `into`;
-// `done` gets the channel's head.
-void engagements::read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
+// Reads a channel from `after` to its head, page by page.
+void engagements::read_channel(std::string ch, std::int64_t after, std::shared_ptr<event_fn> each,
                                std::function<void(result<std::int64_t>)> done) {
   read_query q;
   q.ch = ch;
   q.after = after;
   q.limit = load_page;
-  storage_.read(std::move(q), [this, ch, into, done = std::move(done)](result<channel_window> window) mutable {
+  storage_.read(std::move(q), [this, ch, each, done = std::move(done)](result<channel_window> window) mutable {
     if (!window) return done(window.err());
     const channel_window& out = *window;
     for (const auto& se : out.events) {
       auto ev = parse_event(*se.json);
       if (!ev) return done(ev.err());
-      into->push_back(std::move(ev.value()));
+      (*each)(std::move(ev.value()));
     }
     std::int64_t last = out.events.empty() ? 0 : out.events.back().seq;
-    if (!out.events.empty() && last < out.head) return read_channel(ch, last, into, std::move(done));
+    if (!out.events.empty() && last < out.head) return read_channel(ch, last, each, std::move(done));
     done(out.head);
   });
 }
 
-// Both channels of `eng` beyond the given seqs, the main channel's events first.
 void engagements::read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
-                                  std::function<void(result<engagement_events>)> done) {
-  auto events = std::make_shared<std::vector<event>>();
-  read_channel(channel::main(eng), main_after, events,
-               [this, eng, mediation_after, events, done = std::move(done)](result<std::int64_t> main_head) mutable {
+                                  std::shared_ptr<event_fn> each, std::function<void(result<std::int64_t>)> done) {
+  read_channel(channel::main(eng), main_after, each,
+               [this, eng, mediation_after, each, done = std::move(done)](result<std::int64_t> main_head) mutable {
                  if (!main_head) return done(main_head.err());
-                 read_mediation(eng, mediation_after, events, *main_head, std::move(done));
-               });
-}
-
-void engagements::read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
-                                 std::int64_t main_head, std::function<void(result<engagement_events>)> done) {
-  read_channel(channel::mediation(eng), after, events,
-               [events, main_head, done = std::move(done)](result<std::int64_t> head) {
-                 if (!head) return done(head.err());
-                 done(engagement_events{std::move(*events), main_head});
+                 read_channel(channel::mediation(eng), mediation_after, each,
+                              [main_head = *main_head, done = std::move(done)](result<std::int64_t> head) {
+                                if (!head) return done(head.err());
+                                done(main_head);
+                              });
                });
 }
 
@@ -274,19 +266,24 @@ void engagements::replay(const std::string& eng, std::shared_ptr<entry> e, engag
   };
   std::int64_t start_revision = from_snapshot ? state_revision(s) : 0;
   auto main_after = at(channel::main(eng)), mediation_after = at(channel::mediation(eng));
-  read_engagement(eng, main_after, mediation_after,
-                  [this, eng, e, s = std::move(s), start_revision, from_snapshot](result<engagement_events> read) mutable {
-                    if (!read) return finish_load(e, read.err());
-                    for (const auto& ev : read->events) apply(s, ev);
+  auto state = std::make_shared<engagement_state>(std::move(s));
+  auto replayed = std::make_shared<std::uint64_t>(0);
+  auto each = std::make_shared<event_fn>([state, replayed](event&& ev) {
+    apply(*state, ev);
+    ++*replayed;
+  });
+  read_engagement(eng, main_after, mediation_after, each,
+                  [this, eng, e, state, replayed, start_revision, from_snapshot](result<std::int64_t> main_head) {
+                    if (!main_head) return finish_load(e, main_head.err());
                     // Every engagement's main channel holds its opening event: an empty one is not opened yet.
-                    if (read->main_head == 0) return open_engagement(eng, e, std::move(s));
+                    if (*main_head == 0) return open_engagement(eng, e, std::move(*state));
                     (from_snapshot ? from_snapshot_ : from_events_).fetch_add(1);
-                    events_replayed_.fetch_add(read->events.size());
+                    events_replayed_.fetch_add(*replayed);
                     {
                       std::lock_guard lock(e->mutex);
                       e->snapshot_revision = start_revision;
                     }
-                    finish_load(e, std::move(s));
+                    finish_load(e, std::move(*state));
                   });
 }
 
@@ -372,14 +369,16 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
     main_applied = at(channel::main(eng));
     mediation_applied = at(channel::mediation(eng));
   }
-  read_engagement(eng, main_applied, mediation_applied, [this, e, fn = std::move(fn)](result<engagement_events> read) {
+  auto events = std::make_shared<std::vector<event>>();
+  auto each = std::make_shared<event_fn>([events](event&& ev) { events->push_back(std::move(ev)); });
+  read_engagement(eng, main_applied, mediation_applied, each, [this, e, events, fn = std::move(fn)](result<std::int64_t> read) {
     if (!read) return fn(read.err());
     snapshot snap;
     bool save = false;
     {
       std::lock_guard lock(e->mutex);
       // apply_shared skips what on_committed applied meanwhile.
-      for (const auto& ev : read->events) e->state = apply_shared(e->state, ev);
+      for (const auto& ev : *events) e->state = apply_shared(e->state, ev);
       snap = e->state;
       save = claim_snapshot(*e, *snap);
     }

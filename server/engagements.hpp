@@ -124,17 +124,14 @@ class engagements {
   // (the next threshold or drop tries again; a load replays a little more).
   void save_snapshot(snapshot s);
   void open_engagement(const std::string& eng, std::shared_ptr<entry> e, engagement_state s);
-  // What the engagement's channels hold beyond some seqs.
-  struct engagement_events {
-    std::vector<event> events;  // the main channel's first
-    std::int64_t main_head = 0;
-  };
-  void read_channel(std::string ch, std::int64_t after, std::shared_ptr<std::vector<event>> into,
+  // Hands `each` what the engagement's channels hold beyond the given seqs, a
+  // page at a time, the main channel's events first (a long replay never holds
+  // more than a page); `done` gets the main channel's head.
+  using event_fn = std::function<void(event&& ev)>;
+  void read_channel(std::string ch, std::int64_t after, std::shared_ptr<event_fn> each,
                     std::function<void(result<std::int64_t> head)> done);
   void read_engagement(const std::string& eng, std::int64_t main_after, std::int64_t mediation_after,
-                       std::function<void(result<engagement_events>)> done);
-  void read_mediation(const std::string& eng, std::int64_t after, std::shared_ptr<std::vector<event>> events,
-                      std::int64_t main_head, std::function<void(result<engagement_events>)> done);
+                       std::shared_ptr<event_fn> each, std::function<void(result<std::int64_t> main_head)> done);
   // A failed load leaves the engagement unloaded: the next use tries again.
   void finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state);
   void start_next_exclusive(const std::string& eng, const std::shared_ptr<entry>& e);
