@@ -10,7 +10,7 @@ import path from 'node:path';
 import {
   ENGINE, cleanup, connectAs, httpRequest, startServer, uniqueEng, userToken,
 } from './harness.mjs';
-import { expectOk, httpState, normaliseState } from './engagement_helpers.mjs';
+import { expectOk, httpState, normaliseState, pollUntil } from './engagement_helpers.mjs';
 
 after(cleanup);
 
@@ -36,6 +36,10 @@ async function loads(server) {
     replayed: counter(text, 'parley_engagement_events_replayed_total'),
     saved: counter(text, 'parley_engagement_snapshots_saved_total'),
   };
+}
+
+async function savedAtLeast(server, n) {
+  await pollUntil(async () => (await loads(server)).saved >= n, 10000, `${n} snapshots saved`, 20);
 }
 
 // A conversation that leaves something in every part of the state: messages
@@ -96,7 +100,11 @@ describe('engagement snapshots', () => {
     const second = uniqueEng('snap-b');
     const a = await converse(server, first, 4);
     const b = await converse(server, second, 4);  // drops the first, snapshotted as it leaves
+    // A save is asynchronous: a load that starts before it is stored reads
+    // the events instead (the same state, more to read).
+    await savedAtLeast(server, 1);
     const stateA = await httpState(server, a.clientToken, first);  // drops the second
+    await savedAtLeast(server, 2);
     const stateB = await httpState(server, b.clientToken, second);
     const l = await loads(server);
     assert.ok(l.fromSnapshot >= 2, `reloads started from snapshots (${JSON.stringify(l)})`);
