@@ -11,10 +11,14 @@
 //   3  the inputs of file uploads and downloads (§9.6): a Range header
 //      against a size from the input answers a range inside the file; an
 //      accepted name gives a Content-Disposition and a media type that hold
-//      no byte a header could be split or quoted with.
+//      no byte a header could be split or quoted with;
+//   4  a stored engagement snapshot, damaged in any way: what parse_snapshot
+//      accepts writes back to a text that reads back to the same text, and
+//      its state can be shown (state_json) and folded further (apply).
 #include "protocol/availability.hpp"
 #include "protocol/calendar.hpp"
 #include "protocol/decision_log.hpp"
+#include "protocol/engagement_snapshot.hpp"
 #include "protocol/files.hpp"
 #include "protocol/invitation.hpp"
 
@@ -22,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -88,16 +93,36 @@ void file_inputs(std::string_view text) {
   if (!header_safe(type) || type.find('/') == std::string::npos) __builtin_trap();
 }
 
+void snapshot(std::string_view text) {
+  auto s = parley::parse_snapshot(text);
+  if (!s) return;
+  const auto written = parley::snapshot_text(*s);
+  auto again = parley::parse_snapshot(written);
+  if (!again || parley::snapshot_text(*again) != written) __builtin_trap();
+  const parley::claims reader{parley::user{"c1", "", parley::user_role::client}, {"*"}, 0, std::nullopt};
+  (void)boost::json::serialize(parley::state_json(*s, parley::phase_limits{}, reader));
+  parley::event ev;
+  ev.ch = parley::channel::main(s->eng);
+  const auto last = s->applied.count(ev.ch) ? s->applied.at(ev.ch) : 0;
+  if (last == std::numeric_limits<std::int64_t>::max()) return;
+  ev.seq = last + 1;
+  ev.kind = "message";
+  ev.from = reader.who;
+  ev.body = {{"text", "next"}};
+  parley::apply(*s, ev);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: invitation(text); break;
     case 1: availability(text); break;
     case 2: calendar(text); break;
-    default: file_inputs(text); break;
+    case 3: file_inputs(text); break;
+    default: snapshot(text); break;
   }
   return 0;
 }
