@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace parley {
 
@@ -13,6 +14,12 @@ namespace {
 constexpr int max_redirects = 5;
 // Many commands fail at once when a master goes: one map read serves them all.
 constexpr std::chrono::milliseconds map_refresh_gap{200};
+// A multi-key command (every append script) whose slot is being migrated and
+// whose keys are split between the two nodes is refused with TRYAGAIN, and
+// nothing is run: it is sent again until the keys have moved (then it gets
+// MOVED or ASK), up to about a second.
+constexpr int max_tryagain = 40;
+constexpr std::chrono::milliseconds tryagain_gap{25};
 }  // namespace
 
 struct redis_router::attempt {
@@ -20,12 +27,19 @@ struct redis_router::attempt {
   std::vector<std::string> args;
   redis_connection::reply_handler handler;
   int redirects = 0;
+  int tryagains = 0;
   std::optional<redis_node_address> ask;  // this once, to the node importing the slot
 };
 
 redis_router::redis_router(event_loop& loop, std::vector<redis_endpoint> seeds, std::chrono::milliseconds timeout,
                            backoff_policy policy, redis_topology topology)
-    : loop_(loop), topology_(topology), timeout_(timeout), policy_(policy), retry_(policy), retry_timer_(loop) {
+    : loop_(loop),
+      topology_(topology),
+      timeout_(timeout),
+      policy_(policy),
+      retry_(policy),
+      retry_timer_(loop),
+      tryagain_timer_(loop) {
   if (!seeds.empty()) credentials_ = seeds.front();
   for (const auto& s : seeds) seeds_.push_back({s.host, s.port});
 }
@@ -42,7 +56,9 @@ void redis_router::close() {
   if (closed_) return;
   closed_ = true;
   retry_timer_.cancel();
+  tryagain_timer_.cancel();
   auto waiting = std::move(waiting_);
+  for (auto& a : std::exchange(retrying_, {})) waiting.push_back(std::move(a));
   for (auto& a : waiting) a->handler(storage_unavailable("redis cluster: closed"));
   for (auto& [name, c] : connections_) c->close();
 }
@@ -133,9 +149,21 @@ void redis_router::answered(std::shared_ptr<attempt> a, const redis_node_address
       return a->handler(storage_unavailable("redis cluster: " + r->str + " (after " + std::to_string(a->redirects) +
                                             " redirections)"));
     }
+    if (r->str.starts_with("TRYAGAIN")) return try_again(std::move(a));
     if (r->str.starts_with("CLUSTERDOWN")) refresh();
   }
   a->handler(std::move(r));
+}
+
+void redis_router::try_again(std::shared_ptr<attempt> a) {
+  if (a->tryagains++ == max_tryagain)
+    return a->handler(storage_unavailable("redis cluster: slot " + std::to_string(a->slot) +
+                                          " is still being migrated (TRYAGAIN)"));
+  retrying_.push_back(std::move(a));
+  if (tryagain_timer_.armed()) return;
+  tryagain_timer_.start(tryagain_gap, [this] {
+    for (auto& again : std::exchange(retrying_, {})) send(std::move(again));
+  });
 }
 
 redis_endpoint redis_router::endpoint_of(const redis_node_address& node) const {

@@ -6,7 +6,9 @@
 // ASK sends it once to the node importing the slot, after ASKING; a MOVED, a
 // lost connection or CLUSTERDOWN asks any known node for a new map (CLUSTER
 // SLOTS), one request at a time and at most every map_refresh_gap. A command
-// is redirected at most five times, then answered `unavailable`. One server
+// is redirected at most five times, then answered `unavailable`. A TRYAGAIN
+// (a multi-key command during a slot's migration) sends it again after a
+// short wait, for about a second. One server
 // that is not a cluster is a map whose one master serves every slot.
 #include "storage/backoff.hpp"
 #include "storage/redis_cluster_map.hpp"
@@ -84,6 +86,8 @@ class redis_router {
   struct attempt;
   void send(std::shared_ptr<attempt> a);
   void answered(std::shared_ptr<attempt> a, const redis_node_address& node, result<redis_value> r);
+  // Sends `a` again shortly (TRYAGAIN), or answers `unavailable` after too many tries.
+  void try_again(std::shared_ptr<attempt> a);
   redis_connection& connection_to(const redis_node_address& node);
   void ask_for_map(std::vector<redis_node_address> candidates, std::size_t next);
   void map_read(redis_slot_map map);
@@ -96,6 +100,7 @@ class redis_router {
   backoff_policy policy_;
   backoff retry_;
   loop_timer retry_timer_;
+  loop_timer tryagain_timer_;
 
   std::optional<redis_slot_map> map_;
   std::size_t maps_read_ = 0;
@@ -106,6 +111,7 @@ class redis_router {
   node_state_handler node_state_;
   std::function<void(bool)> on_map_;
   std::vector<std::shared_ptr<attempt>> waiting_;  // for the first map
+  std::vector<std::shared_ptr<attempt>> retrying_;  // after TRYAGAIN, until tryagain_timer_
   std::map<std::string, std::unique_ptr<redis_connection>> connections_;  // by "host:port"
 };
 

@@ -1,6 +1,7 @@
 // The Redis Cluster router against a real cluster of six redis-servers:
 // routing by slot, a MOVED after a failover, an ASK during a slot migration,
-// and a master killed with -9 whose replica takes over.
+// a script whose keys are split by a migration (TRYAGAIN), and a master
+// killed with -9 whose replica takes over.
 #include "event_loop_sync.hpp"
 #include "redis_cluster_fixture.hpp"
 #include "storage/redis_router.hpp"
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <thread>
 
 using namespace parley;
 using namespace parley::testing;
@@ -156,6 +158,47 @@ TEST_CASE("cluster: during a slot migration an ASK is followed to the importing 
   CHECK(answered(r.run(key, {"SET", key, "v7-moved"}), "OK"));
   CHECK(nodes.node(to).command({"GET", key}).find("v7-moved") == std::string::npos);  // without ASKING: MOVED
   CHECK(answered(r.run(key, {"GET", key}), "v7-moved"));
+}
+
+TEST_CASE("cluster: a script whose keys a migration has split is sent again until they have moved",
+          "[redis][cluster]") {
+  PARLEY_REQUIRE_REDIS_SERVER();
+  redis_cluster_nodes nodes;
+  router r(nodes.node(0).port());
+  // Two keys of one engagement, as an append script touches several.
+  const std::string first = "parley:{eng:split}:meta", second = "parley:{eng:split}:events";
+  REQUIRE(answered(r.run(first, {"SET", first, "a"}), "OK"));
+  REQUIRE(answered(r.run(second, {"SET", second, "b"}), "OK"));
+  const auto slot = std::to_string(redis_key_slot(first));
+  std::size_t from = nodes.size(), to = nodes.size();
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes.is_master(i)) continue;
+    if (nodes.node(i).command({"GET", first}) == "a") from = i;
+    else if (to == nodes.size()) to = i;
+  }
+  REQUIRE(from < nodes.size());
+  REQUIRE(to < nodes.size());
+  const auto from_id = node_id(nodes.node(from)), to_id = node_id(nodes.node(to));
+  const auto to_port = std::to_string(nodes.node(to).port());
+  REQUIRE(nodes.node(to).command({"CLUSTER", "SETSLOT", slot, "IMPORTING", from_id}) == "OK");
+  REQUIRE(nodes.node(from).command({"CLUSTER", "SETSLOT", slot, "MIGRATING", to_id}) == "OK");
+  REQUIRE(nodes.node(from).command({"MIGRATE", "127.0.0.1", to_port, first, "0", "5000"}) == "OK");
+  // The migration ends a moment after the script is sent: its other key
+  // moves and both nodes hand the slot over.
+  std::thread finish([&] {
+    std::this_thread::sleep_for(300ms);
+    nodes.node(from).command({"MIGRATE", "127.0.0.1", to_port, second, "0", "5000"});
+    nodes.node(to).command({"CLUSTER", "SETSLOT", slot, "NODE", to_id});
+    nodes.node(from).command({"CLUSTER", "SETSLOT", slot, "NODE", to_id});
+  });
+  auto both = r.run(first, {"EVAL", "return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}", "2", first, second});
+  finish.join();
+  REQUIRE(both);
+  INFO(both->str);
+  REQUIRE(both->is_array());
+  REQUIRE(both->elements.size() == 2);
+  CHECK(both->elements[0].str == "a");
+  CHECK(both->elements[1].str == "b");
 }
 
 TEST_CASE("cluster: a master killed with -9 is replaced by its replica, and nothing acknowledged is lost", "[redis][cluster]") {
