@@ -234,7 +234,10 @@ void redis_router::ask_for_map(std::vector<redis_node_address> candidates, std::
 }
 
 void redis_router::map_read(redis_slot_map map) {
-  bool changed = !map_ || !map_->same_masters(map);
+  // Against the map last announced, not map_: a MOVED has already patched
+  // map_, and its subscriptions still need to follow the slot.
+  bool changed = !announced_ || !announced_->same_masters(map);
+  announced_ = map;
   map_ = std::move(map);
   ++maps_read_;
   map_read_at_ = std::chrono::steady_clock::now();

@@ -103,6 +103,7 @@ class redis_router {
   loop_timer tryagain_timer_;
 
   std::optional<redis_slot_map> map_;
+  std::optional<redis_slot_map> announced_;  // the last map read, as on_map_ was told of it
   std::size_t maps_read_ = 0;
   std::chrono::steady_clock::time_point map_read_at_;
   bool refreshing_ = false;

@@ -198,6 +198,37 @@ export async function startRedisCluster({ dir } = {}) {
       await cluster.waitUntilOk({ replicas: false, without: killedPort, timeoutMs });
     },
 
+    // Moves `slot` from master `fromPort` to master `toPort` as a resharding
+    // does (IMPORTING, MIGRATING, MIGRATE of each key, then the new owner
+    // told to every master), pausing `pauseMs` after each key. Resolves to
+    // the number of keys moved.
+    async migrateSlot(slot, fromPort, toPort, { pauseMs = 0 } = {}) {
+      const idOf = async (port) => (await cli(port, ['CLUSTER', 'MYID'])).trim();
+      const [fromId, toId] = [await idOf(fromPort), await idOf(toPort)];
+      const ok = async (port, args) => {
+        const out = await cli(port, args, 10000);
+        if (out === null || !/^(OK|NOKEY)/.test(out)) throw new Error(`${args.join(' ')} on ${port}: ${out}`);
+      };
+      await ok(toPort, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId]);
+      await ok(fromPort, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId]);
+      let moved = 0;
+      for (;;) {
+        const keys = (await cli(fromPort, ['CLUSTER', 'GETKEYSINSLOT', String(slot), '10']) ?? '').split('\n').filter(Boolean);
+        if (keys.length === 0) break;
+        for (const key of keys) {
+          await ok(fromPort, ['MIGRATE', '127.0.0.1', String(toPort), key, '0', '5000']);
+          moved++;
+          if (pauseMs) await sleep(pauseMs);
+        }
+      }
+      await ok(toPort, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+      await ok(fromPort, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+      for (const port of await cluster.masters()) {
+        if (port !== fromPort && port !== toPort) await ok(port, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+      }
+      return moved;
+    },
+
     async stop() {
       await Promise.all(nodes.filter(running).map(async (n) => {
         n.proc.kill('SIGTERM');

@@ -1,8 +1,9 @@
 // Cluster mode on a real Redis Cluster (redis_cluster.mjs: six nodes, three
 // masters with a replica each): instances given `--redis redis://h:p,h:p,...`
-// route each engagement's keys to the master of its slot, and with
+// route each engagement's keys to the master of its slot; with
 // `--redis-wait-replicas 1` a kill -9 of a master, whose replica takes over,
-// loses nothing that was acknowledged. Run by the redis-cluster pass
+// loses nothing that was acknowledged, and neither does the migration of an
+// engagement's slot to another master under live traffic. Run by the redis-cluster pass
 // (PARLEY_ENGINE=redis-cluster).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +40,126 @@ async function engagementsByMaster(cluster, perMaster, prefix, masters) {
 
 function seqs(events) {
   return events.map((e) => e.seq);
+}
+
+// Two members, one on each instance, of engagement `eng`, posting in a loop
+// while the cluster changes under them. A request answered `unavailable`, or
+// not answered in time, is sent again (a post with the same cid) until it is
+// acknowledged, as a client is told to; any other refusal fails the test.
+// Every acknowledged {cid, seq, user} is kept. Bounded.
+async function postingPair(a, b, eng) {
+  const ch = `eng:${eng}`;
+  const clientTok = userToken(`${eng}-client`, 'client', [eng]);
+  const expertTok = userToken(`${eng}-expert`, 'expert', [eng]);
+  const alice = await connectAs(a, clientTok);
+  const bob = await connectAs(b, expertTok);
+  const serverLogs = () => `\n--- instance a:\n${a.logs().slice(-3000)}\n--- instance b:\n${b.logs().slice(-3000)}`;
+  const REQUEST_MS = 5000;
+  const RETRY_FOR_MS = 30000;
+  const pair = {
+    ch, eng, a, b, alice, bob, clientTok, expertTok, serverLogs,
+    stats: { retries: 0, timeouts: 0 },
+    acked: [],  // { cid, seq, user }
+    ackedDecisions: [],
+    failure: null,
+    stopPosting: false,
+    work: null,
+  };
+  async function acknowledged(c, op, fields, what) {
+    const deadline = Date.now() + RETRY_FOR_MS;
+    for (;;) {
+      let reply = null;
+      try {
+        reply = await c.request(op, fields, { timeoutMs: REQUEST_MS });
+      } catch (err) {
+        if (!/^no reply to /.test(err.message)) throw new Error(`${what}: ${err.message}${serverLogs()}`);
+        pair.stats.timeouts++;
+      }
+      if (reply?.ok) return reply;
+      if (reply && reply.error?.code !== 'unavailable') throw new Error(`${what}: refused ${JSON.stringify(reply)}${serverLogs()}`);
+      if (Date.now() > deadline) throw new Error(`${what}: not acknowledged within ${RETRY_FOR_MS} ms; last ${JSON.stringify(reply)}${serverLogs()}`);
+      pair.stats.retries++;
+      await sleep(50);
+    }
+  }
+  const post = (c, kind, body, cid) => acknowledged(c, 'post', { ch, kind, body, cid }, `post ${cid}`);
+  // A proposal and its acceptance: a decision-log record.
+  pair.agree = async (n) => {
+    const p = await post(alice, 'proposal', { topic: 'timeline', text: `plan ${n}`, terms: { n } }, `p-${n}`);
+    const d = await post(bob, 'decision', { proposal: p.seq, verdict: 'accepted' }, `d-${n}`);
+    pair.ackedDecisions.push(d.seq);
+  };
+  pair.start = () => {
+    const poster = async (c, name, user) => {
+      for (let n = 0; !pair.stopPosting; n++) {
+        const cid = `${name}-${n}`;
+        const r = await post(c, 'message', { text: `${name} ${n}` }, cid);
+        pair.acked.push({ cid, seq: r.seq, user });
+      }
+    };
+    pair.work = Promise.all([poster(alice, 'a', `${eng}-client`), poster(bob, 'b', `${eng}-expert`)]).catch((err) => {
+      pair.failure = err;
+      pair.stopPosting = true;
+    });
+  };
+  pair.waitUntil = async (done, timeoutMs, what) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (pair.failure) throw pair.failure;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${serverLogs()}`);
+      await sleep(20);
+    }
+  };
+  pair.stop = async () => {
+    pair.stopPosting = true;
+    await pair.work;
+    if (pair.failure) throw pair.failure;
+  };
+  // Joining opens the engagement (an append).
+  await acknowledged(alice, 'join', { ch }, 'alice joins');
+  await acknowledged(bob, 'join', { ch }, 'bob joins');
+  return pair;
+}
+
+// Nothing acknowledged was lost: every acknowledged post is stored once, at
+// the seq it was acknowledged with; the channel is gap-free; both instances
+// read one history; what each member was pushed live (through the change and
+// the re-subscription that followed it) is that history from its join on,
+// once, in order; the decision log's chain is intact, the same through both
+// instances, with a record for each acknowledged accepting decision.
+async function assertNothingLost(pair) {
+  const { ch, eng, a, b, alice, bob, acked } = pair;
+  const [fromA, fromB] = await Promise.all([readAll(alice, ch), readAll(bob, ch)]);
+  assert.equal(gapError(fromA, 1), null, 'stored seqs are 1..N without gaps');
+  const ackedSeqs = new Set();
+  for (const { cid, seq, user } of acked) {
+    assert.ok(!ackedSeqs.has(seq), `seq ${seq} acknowledged once (again for ${cid})`);
+    ackedSeqs.add(seq);
+    const stored = fromA.filter((e) => e.cid === cid && e.from?.id === user);
+    assert.equal(stored.length, 1, `acknowledged ${cid} (seq ${seq}) is stored exactly once: ${JSON.stringify(stored.map((e) => e.seq))}`);
+    assert.equal(stored[0].seq, seq, `${cid} is stored at its acknowledged seq`);
+  }
+  assert.deepEqual(fromB.map((e) => [e.seq, e.cid ?? null]), fromA.map((e) => [e.seq, e.cid ?? null]),
+    'both members read one history');
+  const head = fromA[fromA.length - 1].seq;
+  for (const [who, c] of [['alice', alice], ['bob', bob]]) {
+    const live = await c.until(() => {
+      const got = c.events(ch);
+      return got.length && got[got.length - 1].seq >= head ? got : undefined;
+    }, 20000, `${who} is pushed every event up to seq ${head}`);
+    assert.equal(gapError(live, live[0].seq), null, `${who} was pushed every event once, in order`);
+    assert.deepEqual(live.map((e) => [e.seq, e.cid ?? null]), fromA.slice(live[0].seq - 1).map((e) => [e.seq, e.cid ?? null]),
+      `${who}'s live events are the stored history`);
+  }
+  const [recordsA, recordsB] = await Promise.all([httpDecisions(a, pair.clientTok, eng), httpDecisions(b, pair.expertTok, eng)]);
+  assertChain(recordsA);
+  assert.deepEqual(recordsB, recordsA);
+  const bySeq = new Map(fromA.map((e) => [e.seq, e]));
+  for (const seq of pair.ackedDecisions) {
+    const record = recordsA.find((r) => r.decision_seq === seq);
+    assert.ok(record, `the record of decision ${seq} is in the log`);
+    assert.equal(bySeq.get(seq)?.body.record?.hash, record.hash, `decision ${seq} carries its record`);
+  }
 }
 
 describe('instances on a Redis Cluster', { skip }, () => {
@@ -108,79 +229,14 @@ describe('instances on a Redis Cluster', { skip }, () => {
     assert.equal(masters.length, 3, `three masters: ${masters}`);
     const target = cluster.nodes.map((n) => n.port).find((port) => masters.includes(port));
     const [eng] = (await engagementsByMaster(cluster, 1, 'fo', [target])).get(target);
-    const ch = `eng:${eng}`;
     const args = ['--redis-wait-replicas', '1', ...FAST];
     const a = await startServer({ redisCluster: cluster, args });
     const b = await startServer({ redisCluster: cluster, args });
-    const clientTok = userToken('fo-client', 'client', [eng]);
-    const expertTok = userToken('fo-expert', 'expert', [eng]);
-    const alice = await connectAs(a, clientTok);
-    const bob = await connectAs(b, expertTok);
-    const serverLogs = () => `\n--- instance a:\n${a.logs().slice(-3000)}\n--- instance b:\n${b.logs().slice(-3000)}`;
-
-    // A request answered `unavailable`, or not answered in time, is sent again
-    // (a post with the same cid) until it is acknowledged, as a client is told
-    // to; any other refusal fails the test. Bounded.
-    const REQUEST_MS = 5000;
-    const RETRY_FOR_MS = 30000;
-    const stats = { retries: 0, timeouts: 0 };
-    async function acknowledged(c, op, fields, what) {
-      const deadline = Date.now() + RETRY_FOR_MS;
-      for (;;) {
-        let reply = null;
-        try {
-          reply = await c.request(op, fields, { timeoutMs: REQUEST_MS });
-        } catch (err) {
-          if (!/^no reply to /.test(err.message)) throw new Error(`${what}: ${err.message}${serverLogs()}`);
-          stats.timeouts++;
-        }
-        if (reply?.ok) return reply;
-        if (reply && reply.error?.code !== 'unavailable') throw new Error(`${what}: refused ${JSON.stringify(reply)}${serverLogs()}`);
-        if (Date.now() > deadline) throw new Error(`${what}: not acknowledged within ${RETRY_FOR_MS} ms; last ${JSON.stringify(reply)}${serverLogs()}`);
-        stats.retries++;
-        await sleep(50);
-      }
-    }
-    const post = (c, kind, body, cid) => acknowledged(c, 'post', { ch, kind, body, cid }, `post ${cid}`);
-
-    // Joining opens the engagement (an append, replicated).
-    await acknowledged(alice, 'join', { ch }, 'alice joins');
-    await acknowledged(bob, 'join', { ch }, 'bob joins');
-    // A decision-log record before the fault (and one after it, below).
-    const ackedDecisions = [];
-    const agree = async (n) => {
-      const p = await post(alice, 'proposal', { topic: 'timeline', text: `plan ${n}`, terms: { n } }, `p-${n}`);
-      const d = await post(bob, 'decision', { proposal: p.seq, verdict: 'accepted' }, `d-${n}`);
-      ackedDecisions.push(d.seq);
-    };
-    await agree(1);
-
-    // A member on each instance posts in a loop; every acknowledged {cid, seq} is kept.
-    const acked = [];  // { cid, seq, user }
-    let stopPosting = false;
-    let failure = null;
-    const poster = async (c, name, user) => {
-      for (let n = 0; !stopPosting; n++) {
-        const cid = `${name}-${n}`;
-        const r = await post(c, 'message', { text: `${name} ${n}` }, cid);
-        acked.push({ cid, seq: r.seq, user });
-      }
-    };
-    const work = Promise.all([poster(alice, 'a', 'fo-client'), poster(bob, 'b', 'fo-expert')]).catch((err) => {
-      failure = err;
-      stopPosting = true;
-    });
-    const waitUntil = async (done, timeoutMs, what) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!done()) {
-        if (failure) throw failure;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${serverLogs()}`);
-        await sleep(20);
-      }
-    };
-
-    await waitUntil(() => acked.length >= 50, 20000, '50 acknowledged posts');
-    const beforeKill = acked.length;
+    const pair = await postingPair(a, b, eng);
+    await pair.agree(1);  // a decision-log record before the fault, and one after it
+    pair.start();
+    await pair.waitUntil(() => pair.acked.length >= 50, 20000, '50 acknowledged posts');
+    const beforeKill = pair.acked.length;
     await cluster.kill(target);
     const killedAt = Date.now();
     await cluster.waitForFailover(target);
@@ -191,54 +247,40 @@ describe('instances on a Redis Cluster', { skip }, () => {
     await sleep(1000);
     await cluster.restart(target);
     await cluster.waitUntilOk();
-    const afterRejoin = acked.length;
-    await waitUntil(() => acked.length >= afterRejoin + 50, 40000, '50 acknowledged posts after the failover');
-    stopPosting = true;
-    await work;
-    if (failure) throw failure;
-    await agree(2);
+    const afterRejoin = pair.acked.length;
+    await pair.waitUntil(() => pair.acked.length >= afterRejoin + 50, 40000, '50 acknowledged posts after the failover');
+    await pair.stop();
+    await pair.agree(2);
+    await assertNothingLost(pair);
+    t.diagnostic(`${pair.acked.length} acknowledged (${beforeKill} before the kill), failover ${failoverMs} ms, `
+      + `${pair.stats.retries} retries, ${pair.stats.timeouts} timed out`);
+    await Promise.all([pair.alice.close(), pair.bob.close()]);
+  });
 
-    // Every acknowledged post is stored once, with the seq it was acknowledged
-    // with; the channel is gap-free; both instances read the same history.
-    const [fromA, fromB] = await Promise.all([readAll(alice, ch), readAll(bob, ch)]);
-    assert.equal(gapError(fromA, 1), null, 'stored seqs are 1..N without gaps');
-    const ackedSeqs = new Set();
-    for (const { cid, seq, user } of acked) {
-      assert.ok(!ackedSeqs.has(seq), `seq ${seq} acknowledged once (again for ${cid})`);
-      ackedSeqs.add(seq);
-      const stored = fromA.filter((e) => e.cid === cid && e.from?.id === user);
-      assert.equal(stored.length, 1, `acknowledged ${cid} (seq ${seq}) is stored exactly once: ${JSON.stringify(stored.map((e) => e.seq))}`);
-      assert.equal(stored[0].seq, seq, `${cid} is stored at its acknowledged seq`);
-    }
-    assert.deepEqual(fromB.map((e) => [e.seq, e.cid ?? null]), fromA.map((e) => [e.seq, e.cid ?? null]),
-      'both members read one history');
-    // What each member was pushed live, through the failover and the
-    // re-subscription on the new master, is that history too: every event
-    // from its join on, once, in order.
-    const head = fromA[fromA.length - 1].seq;
-    for (const [who, c] of [['alice', alice], ['bob', bob]]) {
-      const live = await c.until(() => {
-        const got = c.events(ch);
-        return got.length && got[got.length - 1].seq >= head ? got : undefined;
-      }, 20000, `${who} is pushed every event up to seq ${head}`);
-      assert.equal(gapError(live, live[0].seq), null, `${who} was pushed every event once, in order`);
-      assert.deepEqual(live.map((e) => [e.seq, e.cid ?? null]), fromA.slice(live[0].seq - 1).map((e) => [e.seq, e.cid ?? null]),
-        `${who}'s live events are the stored history`);
-    }
-
-    // The decision log: an intact chain, the same through both instances, a
-    // record for each acknowledged accepting decision.
-    const [recordsA, recordsB] = await Promise.all([httpDecisions(a, clientTok, eng), httpDecisions(b, expertTok, eng)]);
-    assertChain(recordsA);
-    assert.deepEqual(recordsB, recordsA);
-    const bySeq = new Map(fromA.map((e) => [e.seq, e]));
-    for (const seq of ackedDecisions) {
-      const record = recordsA.find((r) => r.decision_seq === seq);
-      assert.ok(record, `the record of decision ${seq} is in the log`);
-      assert.equal(bySeq.get(seq)?.body.record?.hash, record.hash, `decision ${seq} carries its record`);
-    }
-    t.diagnostic(`${acked.length} acknowledged (${beforeKill} before the kill), failover ${failoverMs} ms, `
-      + `${stats.retries} retries, ${stats.timeouts} timed out`);
-    await Promise.all([alice.close(), bob.close()]);
+  test('an engagement\'s slot migrated to another master during concurrent posting loses nothing acknowledged', { timeout: 80000 }, async (t) => {
+    const cluster = await startRedisCluster();
+    const masters = await cluster.masters();
+    const [from, to] = masters;
+    const [eng] = (await engagementsByMaster(cluster, 1, 'mig', [from])).get(from);
+    const a = await startServer({ redisCluster: cluster, args: FAST });
+    const b = await startServer({ redisCluster: cluster, args: FAST });
+    const pair = await postingPair(a, b, eng);
+    await pair.agree(1);
+    pair.start();
+    await pair.waitUntil(() => pair.acked.length >= 50, 20000, '50 acknowledged posts');
+    const before = pair.acked.length;
+    // Key by key, with a pause after each, so that appends meet the slot half
+    // moved (ASK, and TRYAGAIN for scripts whose keys are split).
+    const slot = await cluster.slotOf(engKey(eng));
+    const moved = await cluster.migrateSlot(slot, from, to, { pauseMs: 50 });
+    assert.equal(await cluster.masterOf(engKey(eng)), to, 'the slot is served by the other master');
+    const afterMove = pair.acked.length;
+    await pair.waitUntil(() => pair.acked.length >= afterMove + 50, 20000, '50 acknowledged posts after the migration');
+    await pair.stop();
+    await pair.agree(2);
+    await assertNothingLost(pair);
+    t.diagnostic(`${pair.acked.length} acknowledged (${before} before the migration of ${moved} keys, `
+      + `${afterMove - before} during it), ${pair.stats.retries} retries, ${pair.stats.timeouts} timed out`);
+    await Promise.all([pair.alice.close(), pair.bob.close()]);
   });
 });
