@@ -186,6 +186,8 @@ class redis_engine final : public engine {
   void finish_if_drained();
 
   void eval(const script& s, std::vector<std::string> args, redis_connection::reply_handler handler);
+  // The reply handler of a write that answers only whether it was stored; it ends the op.
+  redis_connection::reply_handler stored(std::function<void(result<void>)> done);
 
   void run_append(append_request req, append_handler done);
   void finish_append(const append_args::reply& reply, const append_handler& done);
@@ -430,6 +432,19 @@ void redis_engine::eval(const script& s, std::vector<std::string> args, redis_co
     }
     handler(std::move(r));
   });
+}
+
+redis_connection::reply_handler redis_engine::stored(std::function<void(result<void>)> done) {
+  return [this, done = std::move(done)](result<redis_value> r) {
+    if (!r) {
+      done(r.err());
+    } else if (r->is_error()) {
+      done(reply_error(r->str));
+    } else {
+      done({});
+    }
+    end_op();
+  };
 }
 
 // ---- append ----
@@ -738,17 +753,7 @@ void redis_engine::save_snapshot(std::string eng, std::int64_t revision, std::st
                                  std::function<void(result<void>)> done) {
   auto entered = enter_op([this, eng = std::move(eng), revision, text = std::move(text), done]() mutable {
     begin_op();
-    eval(save_snapshot_script_, {"1", snapshot_key(eng), std::to_string(revision), std::move(text)},
-         [this, done](result<redis_value> r) {
-           if (!r) {
-             done(r.err());
-           } else if (r->is_error()) {
-             done(reply_error(r->str));
-           } else {
-             done({});
-           }
-           end_op();
-         });
+    eval(save_snapshot_script_, {"1", snapshot_key(eng), std::to_string(revision), std::move(text)}, stored(done));
   });
   if (!entered) done(entered.err());
 }
@@ -1174,16 +1179,7 @@ void redis_engine::set_availability(std::string user_id, std::string availabilit
     begin_op();
     auto at = std::to_string(set_at);
     cmd_.command({"HSET", user_key(user_id), "availability", availability, "set_at", at, "last_seen", at},
-                 [this, done](result<redis_value> r) {
-                   if (!r) {
-                     done(r.err());
-                   } else if (r->is_error()) {
-                     done(reply_error(r->str));
-                   } else {
-                     done({});
-                   }
-                   end_op();
-                 });
+                 stored(done));
   });
   if (!entered) done(entered.err());
 }
@@ -1264,12 +1260,7 @@ void redis_engine::due_index_complete(std::function<void(result<bool>)> handler)
 void redis_engine::mark_due_index_complete(std::function<void(result<void>)> done) {
   auto entered = enter_op([this, done] {
     begin_op();
-    cmd_.command({"SET", std::string(due_complete_key), "1"}, [this, done](result<redis_value> r) {
-      if (!r) done(r.err());
-      else if (r->is_error()) done(reply_error(r->str));
-      else done({});
-      end_op();
-    });
+    cmd_.command({"SET", std::string(due_complete_key), "1"}, stored(done));
   });
   if (!entered) done(entered.err());
 }
