@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <random>
 #include <system_error>
 #include <stdexcept>
 #include <string>
@@ -39,21 +40,26 @@ struct temp_dir {
   std::filesystem::path path;
 };
 
-// A loopback port nobody listens on right now.
+// A loopback port nobody listens on right now, picked at random in
+// 2000-9999. Not from the kernel's ephemeral range (32768-): there, a port a
+// killed test server let go of may be taken as the source port of another
+// process's connection before the server starts again on it. The integration
+// suite's ports (10000-30699) and the load tool's are above this block.
 inline int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  static std::mt19937 pick{std::random_device{}()};
+  std::uniform_int_distribution<int> in_block(2000, 9999);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = in_block(pick);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
+    if (free) return port;
   }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("no free loopback port in 2000-9999");
 }
 
 // Whether something accepts connections on the loopback port.
