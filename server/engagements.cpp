@@ -11,6 +11,12 @@ namespace parley {
 
 namespace {
 constexpr int load_page = 1000;
+
+// The last seq of `ch` the state reflects (0: none).
+std::int64_t applied_seq(const engagement_state& s, const std::string& ch) {
+  auto it = s.applied.find(ch);
+  return it == s.applied.end() ? std::int64_t{0} : it->second;
+}
 }  // namespace
 
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity,
@@ -260,12 +266,8 @@ void engagements::read_state(const std::string& eng, std::shared_ptr<entry> e) {
 }
 
 void engagements::replay(const std::string& eng, std::shared_ptr<entry> e, engagement_state s, bool from_snapshot) {
-  auto at = [&s](const std::string& ch) {
-    auto it = s.applied.find(ch);
-    return it == s.applied.end() ? std::int64_t{0} : it->second;
-  };
   std::int64_t start_revision = from_snapshot ? state_revision(s) : 0;
-  auto main_after = at(channel::main(eng)), mediation_after = at(channel::mediation(eng));
+  auto main_after = applied_seq(s, channel::main(eng)), mediation_after = applied_seq(s, channel::mediation(eng));
   auto state = std::make_shared<engagement_state>(std::move(s));
   auto replayed = std::make_shared<std::uint64_t>(0);
   auto each = std::make_shared<event_fn>([state, replayed](event&& ev) {
@@ -362,16 +364,12 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
       // It exists (a post of it raced): opening it again would store nothing new.
       return with_state(eng, true, std::move(fn));
     }
-    auto at = [&](const std::string& ch) {
-      auto it = e->state->applied.find(ch);
-      return it == e->state->applied.end() ? std::int64_t{0} : it->second;
-    };
-    main_applied = at(channel::main(eng));
-    mediation_applied = at(channel::mediation(eng));
+    main_applied = applied_seq(*e->state, channel::main(eng));
+    mediation_applied = applied_seq(*e->state, channel::mediation(eng));
   }
   auto events = std::make_shared<std::vector<event>>();
   auto each = std::make_shared<event_fn>([events](event&& ev) { events->push_back(std::move(ev)); });
-  read_engagement(eng, main_applied, mediation_applied, each, [this, e, events, fn = std::move(fn)](result<std::int64_t> read) {
+  auto caught_up = [this, e, events, fn = std::move(fn)](result<std::int64_t> read) {
     if (!read) return fn(read.err());
     snapshot snap;
     bool save = false;
@@ -385,7 +383,8 @@ void engagements::catch_up(const std::string& eng, state_fn fn) {
     if (save) save_snapshot(snap);
     if (on_change_) on_change_(*snap);
     fn(snap);
-  });
+  };
+  read_engagement(eng, main_applied, mediation_applied, each, std::move(caught_up));
 }
 
 void engagements::finish_load(const std::shared_ptr<entry>& e, result<engagement_state> state) {

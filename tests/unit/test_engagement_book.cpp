@@ -176,7 +176,8 @@ void post_some(engine& storage, const std::string& eng, int n) {
   for (int i = 0; i < n; ++i) {
     auto ch = channel::main(eng);
     if (i % 3 == 0)
-      REQUIRE(append_sync(storage, one(party_event(ch, "message", user_role::client, {{"text", "m" + std::to_string(i)}}))));
+      REQUIRE(append_sync(storage,
+                          one(party_event(ch, "message", user_role::client, {{"text", "m" + std::to_string(i)}}))));
     else if (i % 3 == 1)
       REQUIRE(append_sync(storage, one(party_event(ch, "proposal", user_role::expert,
                                                    {{"topic", "timeline"}, {"text", "p"}, {"terms", {{"w", i}}}}))));
