@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 import {
-  cleanup, connectAs, httpRequest, makeTempDir, redisFor, startServer, userToken,
+  cleanup, connectAs, httpRequest, makeTempDir, metricValue, redisFor, scrapeMetrics, startServer, userToken,
 } from '../integration/harness.mjs';
 
 const args = process.argv.slice(2);
@@ -52,12 +52,6 @@ async function fill(server, n) {
   await expert.close();
 }
 
-async function metric(server, series) {
-  const text = (await httpRequest(server, 'GET', '/metrics')).text;
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return Number(line.slice(series.length + 1));
-}
-
 // Restarts the server and times the first read of the engagement's state.
 async function timedLoad(server) {
   const restarted = await server.restart();
@@ -68,7 +62,7 @@ async function timedLoad(server) {
   const r = await httpRequest(restarted, 'GET', `/api/v1/engagements/${ENG}`, { token: clientToken, timeoutMs: 120000 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (r.status !== 200) throw new Error(`the state answered ${r.status}: ${r.text}`);
-  const replayed = await metric(restarted, 'parley_engagement_events_replayed_total');
+  const replayed = metricValue(await scrapeMetrics(restarted), 'parley_engagement_events_replayed_total');
   return { server: restarted, ms, replayed, revision: r.json.revision };
 }
 

@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import {
-  ENGINE, cleanup, connectAs, httpRequest, killRedis, makeTempDir, redisFor, repoRoot, restartRedis, sleep, startServer,
-  uniqueEng, userToken,
+  ENGINE, cleanup, connectAs, killRedis, makeTempDir, metricValue, redisFor, repoRoot, restartRedis, scrapeMetrics, sleep,
+  startServer, uniqueEng, userToken,
 } from './harness.mjs';
 import { expectOk } from './engagement_helpers.mjs';
 
@@ -34,11 +34,6 @@ function parseScrape(text) {
     series.get(m[1]).push(labels);
   }
   return series;
-}
-
-function metricValue(text, selector) {
-  const line = text.split('\n').find((l) => l.startsWith(`${selector} `));
-  return line === undefined ? undefined : Number(line.slice(selector.length + 1));
 }
 
 // Every PromQL expression of the alert rules and the dashboard, with where it comes from.
@@ -96,12 +91,6 @@ function problemsOf(expr, series) {
   return problems;
 }
 
-async function scrape(server) {
-  const r = await httpRequest(server, 'GET', '/metrics');
-  assert.equal(r.status, 200);
-  return r.text;
-}
-
 describe('deploy/: alert rules and dashboard', () => {
   test('every metric, label and label value they use is exposed by the server', async () => {
     const server = await startServer();
@@ -110,7 +99,7 @@ describe('deploy/: alert rules and dashboard', () => {
     const poster = await connectAs(server, userToken('dm-poster', 'client', [eng]));
     expectOk(await poster.call('join', { ch: `eng:${eng}` }));
     expectOk(await poster.message(`eng:${eng}`, 'counted'));
-    const series = parseScrape(await scrape(server));
+    const series = parseScrape(await scrapeMetrics(server));
     const exprs = deployExpressions();
     assert.ok(exprs.length >= 30, `the rules and the dashboard hold queries (${exprs.length})`);
     const problems = exprs.flatMap(({ where, expr }) => problemsOf(expr, series).map((p) => `${where}: ${p}`));
@@ -130,7 +119,7 @@ describe('storage metrics', () => {
     const poster = await connectAs(server, userToken('wal-poster', 'client', [eng]));
     expectOk(await poster.call('join', { ch: `eng:${eng}` }));
     for (let i = 0; i < 20; i++) expectOk(await poster.message(`eng:${eng}`, `entry ${i} `.repeat(50)));
-    const text = await scrape(server);
+    const text = await scrapeMetrics(server);
     assert.ok(metricValue(text, 'parley_sqlite_wal_bytes') >= 20 * 500, text);
     assert.equal(metricValue(text, 'parley_storage_up'), 1);
     for (const kind of ['busy', 'unavailable', 'internal'])
@@ -146,7 +135,7 @@ describe('storage metrics', () => {
     const eng = uniqueEng('link');
     const poster = await connectAs(server, userToken('link-poster', 'client', [eng]));
     expectOk(await poster.call('join', { ch: `eng:${eng}` }));
-    let text = await scrape(server);
+    let text = await scrapeMetrics(server);
     assert.equal(metricValue(text, 'parley_redis_link_up{link="command"}'), 1);
     assert.equal(metricValue(text, 'parley_redis_link_up{link="subscribe"}'), 1);
     assert.equal(metricValue(text, 'parley_redis_durable'), 1);
@@ -158,7 +147,7 @@ describe('storage metrics', () => {
     await killRedis(redis);
     const refused = await poster.request('post', { ch: `eng:${eng}`, kind: 'message', body: { text: 'during' } });
     assert.equal(refused.error?.code, 'unavailable', JSON.stringify(refused));
-    text = await scrape(server);
+    text = await scrapeMetrics(server);
     assert.equal(metricValue(text, 'parley_redis_link_up{link="command"}'), 0);
     assert.equal(metricValue(text, 'parley_storage_up'), 0);
     assert.ok(metricValue(text, 'parley_redis_link_losses_total') >= 1, text);
@@ -167,7 +156,7 @@ describe('storage metrics', () => {
     await restartRedis(redis);
     const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {
-      text = await scrape(server);
+      text = await scrapeMetrics(server);
       if (metricValue(text, 'parley_storage_up') === 1) break;
       await sleep(200);
     }

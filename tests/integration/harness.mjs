@@ -1022,6 +1022,20 @@ export function rssMiB(srv) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
 }
 
+// GET /metrics: the Prometheus text (anything but 200 throws).
+export async function scrapeMetrics(server) {
+  const r = await httpRequest(server, 'GET', '/metrics');
+  if (r.status !== 200) throw new Error(`GET /metrics answered ${r.status}: ${r.text}`);
+  return r.text;
+}
+
+// The value of one series of a scrape, named as it is written
+// (`name` or `name{label="value",…}`); undefined when it is not there.
+export function metricValue(text, series) {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }

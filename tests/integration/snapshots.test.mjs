@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  ENGINE, cleanup, connectAs, httpRequest, startServer, uniqueEng, userToken,
+  ENGINE, cleanup, connectAs, metricValue, scrapeMetrics, startServer, uniqueEng, userToken,
 } from './harness.mjs';
 import { expectOk, httpState, normaliseState, pollUntil } from './engagement_helpers.mjs';
 
@@ -16,20 +16,14 @@ after(cleanup);
 
 const FAST = ['--post-rate', '100000', '--post-burst', '100000'];
 
-async function scrape(server) {
-  const r = await httpRequest(server, 'GET', '/metrics');
-  assert.equal(r.status, 200);
-  return r.text;
-}
-
 function counter(text, series) {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  assert.ok(line, `${series} is exposed`);
-  return Number(line.slice(series.length + 1));
+  const value = metricValue(text, series);
+  assert.notEqual(value, undefined, `${series} is exposed`);
+  return value;
 }
 
 async function loads(server) {
-  const text = await scrape(server);
+  const text = await scrapeMetrics(server);
   return {
     fromSnapshot: counter(text, 'parley_engagement_loads_total{from="snapshot"}'),
     fromEvents: counter(text, 'parley_engagement_loads_total{from="events"}'),

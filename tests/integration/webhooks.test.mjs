@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  ENGINE, PARLEY_BIN, cleanup, connectAs, httpRequest, makeTempDir, redisFor, sleep, startServer, uniqueEng, userToken,
+  ENGINE, PARLEY_BIN, cleanup, connectAs, httpRequest, makeTempDir, metricValue, redisFor, scrapeMetrics, sleep, startServer, uniqueEng,
+  userToken,
 } from './harness.mjs';
 import { expectOk, pollUntil } from './engagement_helpers.mjs';
 import { startReceiver } from './webhook_receiver.mjs';
@@ -100,17 +101,6 @@ function countsById(requests) {
   const counts = new Map();
   for (const r of requests) counts.set(r.headers['parley-event-id'], (counts.get(r.headers['parley-event-id']) ?? 0) + 1);
   return counts;
-}
-
-async function metricsOf(server) {
-  const r = await httpRequest(server, 'GET', '/metrics');
-  assert.equal(r.status, 200);
-  return r.text;
-}
-
-function metric(text, name) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 function runVerify(args, input) {
@@ -281,13 +271,13 @@ describe('webhooks from one server', () => {
 
     // The sender refreshes the outbox's figures about once a second.
     const text = await pollUntil(async () => {
-      const t = await metricsOf(server);
-      return metric(t, 'parley_webhook_queue_depth') >= 6 && metric(t, 'parley_webhook_deliveries_total{result="retry"}') >= 1
+      const t = await scrapeMetrics(server);
+      return metricValue(t, 'parley_webhook_queue_depth') >= 6 && metricValue(t, 'parley_webhook_deliveries_total{result="retry"}') >= 1
         ? t : undefined;
     }, ARRIVES_WITHIN_MS, 'the queue depth and retries in the metrics');
-    assert.notEqual(metric(text, 'parley_webhook_deliveries_total{result="delivered"}'), undefined);
-    assert.notEqual(metric(text, 'parley_webhook_deliveries_total{result="failed"}'), undefined);
-    await pollUntil(async () => metric(await metricsOf(server), 'parley_webhook_oldest_pending_seconds') > 0 || undefined,
+    assert.notEqual(metricValue(text, 'parley_webhook_deliveries_total{result="delivered"}'), undefined);
+    assert.notEqual(metricValue(text, 'parley_webhook_deliveries_total{result="failed"}'), undefined);
+    await pollUntil(async () => metricValue(await scrapeMetrics(server), 'parley_webhook_oldest_pending_seconds') > 0 || undefined,
       ARRIVES_WITHIN_MS, 'the oldest pending age');
   });
 
@@ -299,7 +289,7 @@ describe('webhooks from one server', () => {
     await pollUntil(async () => (await rx.requests()).length >= 2 || undefined, ARRIVES_WITHIN_MS, 'two hanging requests');
     await sleep(SETTLE_MS);
     assert.equal((await rx.requests()).length, 2, 'no third request while two hang');
-    assert.equal(metric(await metricsOf(server), 'parley_webhook_in_flight'), 2);
+    assert.equal(metricValue(await scrapeMetrics(server), 'parley_webhook_in_flight'), 2);
     // Still serving: the sender waits on the receiver, nothing else does.
     const health = await httpRequest(server, 'GET', '/healthz');
     assert.equal(health.status, 200);
@@ -406,10 +396,10 @@ describe('webhooks from two instances on one Redis', { skip: clusterSkip }, () =
     const ofEng = (list) => list.filter((r) => bodyOf(r).eng === e.eng);
     await pollUntil(async () => ofEng(await rx.requests()).length >= 2 || undefined, ARRIVES_WITHIN_MS,
       'two refused attempts');
-    const retries = async (s) => metric(await metricsOf(s), 'parley_webhook_deliveries_total{result="retry"}');
+    const retries = async (s) => metricValue(await scrapeMetrics(s), 'parley_webhook_deliveries_total{result="retry"}');
     const [ra, rb] = [await retries(a), await retries(b)];
     const [sender, survivor] = ra >= rb ? [a, b] : [b, a];
-    const delivered = async (s) => metric(await metricsOf(s), 'parley_webhook_deliveries_total{result="delivered"}');
+    const delivered = async (s) => metricValue(await scrapeMetrics(s), 'parley_webhook_deliveries_total{result="delivered"}');
     const survivorBefore = await delivered(survivor);
     await sender.kill();
     await rx.fail({ count: 0 });

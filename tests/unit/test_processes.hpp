@@ -40,6 +40,15 @@ struct temp_dir {
   std::filesystem::path path;
 };
 
+// 127.0.0.1:port.
+inline sockaddr_in loopback_address(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  return addr;
+}
+
 // A loopback port nobody listens on right now, picked at random in
 // 2000-9999. Not from the kernel's ephemeral range (32768-): there, a port a
 // killed test server let go of may be taken as the source port of another
@@ -51,10 +60,7 @@ inline int free_loopback_port() {
   for (int attempt = 0; attempt < 1000; ++attempt) {
     int port = in_block(pick);
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    sockaddr_in addr = loopback_address(port);
     bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
     if (free) return port;
@@ -65,10 +71,7 @@ inline int free_loopback_port() {
 // Whether something accepts connections on the loopback port.
 inline bool loopback_port_open(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  sockaddr_in addr = loopback_address(port);
   bool open = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return open;
