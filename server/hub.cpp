@@ -63,6 +63,10 @@ struct hub::post_attempt {
   // the checked state was built from (workflow posts).
   bool guard = false;
   int retries_left = 0;
+  // A refusal is given only against the engagement's newest state: the one
+  // cached here may lag what another instance stored (a proposal acknowledged
+  // there a moment ago), so it is caught up once before refusing.
+  bool refusal_confirmed = false;
   // Lets the engagement's next workflow post run.
   std::function<void()> finished = [] {};
   std::function<void(result<post_ack>)> done;
@@ -308,6 +312,13 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
   }
   request.checked_at_ms = now_ms();
   auto pl = check(**state, attempt->who, request, cfg_.open_limits);
+  if (!pl && !attempt->refusal_confirmed) {
+    attempt->refusal_confirmed = true;
+    request.target_kind.reset();  // looked up again against the newer state
+    return engagements_.catch_up(request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
+      check_and_append(std::move(s), attempt);
+    });
+  }
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
     // is not decided twice), but it is answered with what it stored.

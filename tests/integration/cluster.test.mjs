@@ -7,6 +7,7 @@ import {
   ENGINE, cleanup, connectAs, gapError, httpRequest, killRedis, makeTempDir, readAll, redisFor, restartRedis, sleep,
   startServer, uniqueEng, userToken,
 } from './harness.mjs';
+import { startPubsubHoldProxy } from './pubsub_hold_proxy.mjs';
 
 const skip = ENGINE === 'redis' ? false : 'cluster mode needs the redis engine (PARLEY_ENGINE=redis)';
 const FAST = ['--post-rate', '100000', '--post-burst', '100000'];
@@ -100,6 +101,32 @@ describe('two instances on one Redis', { skip }, () => {
     const j2 = await again.call('join', { ch });
     assert.deepEqual(j2.presence.map((u) => u.id).sort(), ['cl-late', 'cl-stay']);
     await Promise.all([alice.close(), again.close()]);
+  });
+
+  test('a decision on one instance about a proposal just stored through another is checked against it, however late pub/sub brings it', async () => {
+    const redis = await redisFor(makeTempDir('parley-cluster-'));
+    const proxy = await startPubsubHoldProxy(redis);
+    const a = await startServer({ redis, args: FAST });
+    const b = await startServer({ redis: proxy, args: FAST });
+    const eng = uniqueEng('lag');
+    const ch = `eng:${eng}`;
+    const alice = await connectAs(a, userToken('lag-alice', 'client', [eng]));
+    const bob = await connectAs(b, userToken('lag-bob', 'expert', [eng]));
+    await alice.call('join', { ch });
+    const joined = await bob.call('join', { ch });  // b holds the engagement's state from here on
+    proxy.hold();
+    const p = await alice.call('post', { ch, kind: 'proposal', body: { topic: 'timeline', text: 'two weeks', terms: { weeks: 2 } } });
+    // b has not been told of the proposal, and is asked to accept it.
+    assert.equal(bob.events(ch).filter((e) => e.seq === p.seq).length, 0, 'b was held back');
+    const d = await bob.call('post', { ch, kind: 'decision', body: { proposal: p.seq, verdict: 'accepted' } });
+    const unknown = await bob.request('post', { ch, kind: 'decision', body: { proposal: p.seq + 100, verdict: 'accepted' } });
+    assert.equal(unknown.error?.code, 'not_found', `a proposal stored nowhere is still unknown: ${JSON.stringify(unknown)}`);
+    proxy.release();
+    // What b was held back from reaches bob once, in order, with his decision after it.
+    const events = await bob.waitForEvents(ch, d.seq - joined.head);
+    assert.deepEqual(events.map((e) => e.seq), Array.from({ length: d.seq - joined.head }, (_, i) => joined.head + 1 + i));
+    assert.deepEqual(events.slice(-2).map((e) => e.kind), ['proposal', 'decision']);
+    await Promise.all([alice.close(), bob.close(), proxy.close()]);
   });
 });
 
