@@ -315,6 +315,10 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
   auto& present = j->presence;
   if (std::none_of(present.begin(), present.end(), [&](const user& u) { return u.id == claims_->who.id; }))
     present.push_back(claims_->who);
+  std::int64_t reply_revision = -1;
+  if (const auto* state = j->state.if_object())
+    if (const auto* revision = state->if_contains("revision"); revision && revision->is_int64())
+      reply_revision = revision->get_int64();
   boost::json::object fields{{"ch", ch},
                              {"epoch", out.epoch},
                              {"head", out.head},
@@ -332,7 +336,26 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
 
   // Live events from here on: those after the head the read saw.
   for (auto& e : it->second.read_done(out.head)) deliver(ch, e.seq, e.json);
+  if (reply_revision >= 0) push_state_after_join(ch, reply_revision);
   return false;
+}
+
+// The reply's state was read at the join's start. Events stored since reached
+// the joiner with the window or live from the head on, but their state pushes
+// did not: the member was not live yet (fanout.cpp push_state). So the state
+// follows them once, when it has moved; every later event pushes its own.
+void ws_session::push_state_after_join(const std::string& ch, std::int64_t reply_revision) {
+  hub_.state_of(*claims_, ch, [self = shared_from_this(), ch, reply_revision](result<boost::json::value> state) {
+    net::post(self->worker_.ioc, [self, ch, reply_revision, state = std::move(state)]() mutable {
+      if (self->closing_ || !self->channels_.count(ch) || !state || !state->is_object()) return;
+      const auto* revision = state->as_object().if_contains("revision");
+      if (!revision || !revision->is_int64() || revision->get_int64() <= reply_revision) return;
+      auto eng = parse_channel(ch);
+      if (!eng) return;
+      self->push(std::make_shared<const std::string>(boost::json::serialize(
+          boost::json::object{{"ev", "state"}, {"eng", eng->eng}, {"state", std::move(*state)}})));
+    });
+  });
 }
 
 void ws_session::handle_leave(const client_frame& f) {

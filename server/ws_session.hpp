@@ -102,6 +102,8 @@ class ws_session : public member, public std::enable_shared_from_this<ws_session
   // Answers the join from its read; true when the window must be read again
   // (the client's position belongs to another log).
   bool on_join_read(std::shared_ptr<pending_join> j, result<channel_window> read);
+  // The state, pushed after a join's events when it is newer than the reply's.
+  void push_state_after_join(const std::string& ch, std::int64_t reply_revision);
   void handle_leave(const client_frame& f);
   void handle_post(client_frame f);
   void handle_history(client_frame f);

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { cleanup, connectAs, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
+import { cleanup, connectAs, httpRequest, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
 import { expectOk } from './engagement_helpers.mjs';
 
 let server;
@@ -35,6 +35,29 @@ async function partiesJoined(prefix) {
 }
 
 describe('state push', () => {
+  test('a member who joins while a workflow post is stored ends with the state that includes it', async () => {
+    const { eng, main, expert } = await partiesJoined('joinrace');
+    const reader = userToken('joinrace-client', 'client', [eng]);
+    // Each round's proposal is stored while the join runs, or just before or
+    // after it: the last state the member has must include it either way.
+    for (let round = 0; round < 40; round++) {
+      const late = await connectAs(server, userToken(`joinrace-late${round}`, 'client', [eng]));
+      const [joined, proposal] = await Promise.all([
+        late.join(main),
+        expert.request('post', { ch: main, kind: 'proposal', body: { topic: 'timeline', text: `round ${round}`, terms: { round } } }),
+      ]);
+      expectOk(joined, 'the late member joins');
+      expectOk(proposal, 'the proposal');
+      const res = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}`, { token: reader });
+      assert.equal(res.status, 200);
+      const stored = (res.json.state?.phase ? res.json.state : res.json).revision;
+      const newest = () => Math.max(joined.state.revision, ...statePushes(late, eng).map((p) => p.state.revision));
+      await late.until(() => newest() >= stored || undefined, 5000,
+        `round ${round}: the late member's state reaches revision ${stored} (joined with ${joined.state.revision})`);
+      await late.close();
+    }
+  });
+
   test('a proposal pushes the state to both parties, after the event; a message pushes none', async () => {
     const { eng, main, client, expert } = await partiesJoined('push');
 
