@@ -333,7 +333,7 @@ void redis_outbox::retry(std::string id, std::int64_t now, std::function<void(re
     std::string eng = r->str;
     run_(redis_scripts::webhook_retry,
          {"3", webhook_key(eng, "queue"), webhook_key(eng, "failed"), webhook_entry_key(eng, id), id, text(now)},
-         [this, id, eng, now, done](result<redis_value> r) {
+         [this, id, eng, done](result<redis_value> r) {
            r = checked(std::move(r));
            if (!r) return done(r.err());
            const auto& e = r->elements;
