@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { cleanup, connectAs, httpRequest, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
-import { expectOk } from './engagement_helpers.mjs';
+import { cleanup, connectAs, sleep, startServer, uniqueEng, userToken } from './harness.mjs';
+import { expectOk, httpState } from './engagement_helpers.mjs';
 
 let server;
 
@@ -48,9 +48,8 @@ describe('state push', () => {
       ]);
       expectOk(joined, 'the late member joins');
       expectOk(proposal, 'the proposal');
-      const res = await httpRequest(server, 'GET', `/api/v1/engagements/${eng}`, { token: reader });
-      assert.equal(res.status, 200);
-      const stored = (res.json.state?.phase ? res.json.state : res.json).revision;
+      const stored = (await httpState(server, reader, eng)).revision;
+      assert.ok(Number.isInteger(stored), 'the stored state has a revision');
       const newest = () => Math.max(joined.state.revision, ...statePushes(late, eng).map((p) => p.state.revision));
       await late.until(() => newest() >= stored || undefined, 5000,
         `round ${round}: the late member's state reaches revision ${stored} (joined with ${joined.state.revision})`);
