@@ -212,6 +212,20 @@ std::array<std::string, 2> guarded_channels(std::string_view eng) {
   return {channel::main(eng), channel::mediation(eng)};
 }
 
+std::int64_t applied_seq(const engagement_state& s, const std::string& ch) {
+  auto it = s.applied.find(ch);
+  return it == s.applied.end() ? std::int64_t{0} : it->second;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> guarded_heads(const engagement_state& s) {
+  std::vector<std::pair<std::string, std::int64_t>> heads;
+  for (auto& ch : guarded_channels(s.eng)) {
+    auto seq = applied_seq(s, ch);
+    heads.emplace_back(std::move(ch), seq);
+  }
+  return heads;
+}
+
 error engagement_not_found(std::string_view eng) {
   return not_found("engagement " + std::string(eng) + " does not exist");
 }

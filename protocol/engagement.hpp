@@ -278,6 +278,11 @@ class state_push_frames {
 bool is_workflow(std::string_view kind);
 // The channels whose heads a workflow post's state was built from: eng:<id> and eng:<id>:mediation.
 std::array<std::string, 2> guarded_channels(std::string_view eng);
+// The last seq of `ch` the state reflects (0: none).
+std::int64_t applied_seq(const engagement_state& s, const std::string& ch);
+// Each guarded channel with the last seq the state reflects: the heads an
+// append of a plan checked against `s` expects (append_request::expect_heads).
+std::vector<std::pair<std::string, std::int64_t>> guarded_heads(const engagement_state& s);
 
 // ---- What a post may do (engagement_rules.cpp)
 

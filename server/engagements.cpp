@@ -11,12 +11,6 @@ namespace parley {
 
 namespace {
 constexpr int load_page = 1000;
-
-// The last seq of `ch` the state reflects (0: none).
-std::int64_t applied_seq(const engagement_state& s, const std::string& ch) {
-  auto it = s.applied.find(ch);
-  return it == s.applied.end() ? std::int64_t{0} : it->second;
-}
 }  // namespace
 
 engagements::engagements(engine& storage, watch_fn watch, unwatch_fn unwatch, std::size_t capacity,

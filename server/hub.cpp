@@ -314,10 +314,7 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
   auto pl = check(**state, attempt->who, request, cfg_.open_limits);
   if (!pl && !attempt->refusal_confirmed) {
     attempt->refusal_confirmed = true;
-    request.target_kind.reset();  // looked up again against the newer state
-    return engagements_.catch_up(request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
-      check_and_append(std::move(s), attempt);
-    });
+    return check_again(attempt);
   }
   if (!pl && !request.cid.empty()) {
     // A retry of a post that was stored: its rule no longer holds (a proposal
@@ -339,6 +336,15 @@ void hub::check_and_append(result<engagements::snapshot> state, std::shared_ptr<
   append_checked(attempt, **state, std::move(pl.value()));
 }
 
+// Checks the post again after catching up with what the engagement's
+// channels stored since the state it was checked against.
+void hub::check_again(std::shared_ptr<post_attempt> attempt) {
+  attempt->request.target_kind.reset();  // looked up again against the newer state
+  engagements_.catch_up(attempt->request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
+    check_and_append(std::move(s), attempt);
+  });
+}
+
 // Appends a checked plan; a guarded one that went stale is checked again
 // after catching up with the engagement's channels.
 void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl) {
@@ -348,19 +354,11 @@ void hub::append_checked(std::shared_ptr<post_attempt> attempt, const engagement
   req.sealed = std::move(pl.sealed);
   // A close carries the agreement to its engagement.completed hook (§9.8).
   req.closing_agreement = closing_agreement_of(state, req.events);
-  if (attempt->guard) {
-    for (const auto& ch : guarded_channels(state.eng)) {
-      auto it = state.applied.find(ch);
-      req.expect_heads.emplace_back(ch, it == state.applied.end() ? 0 : it->second);
-    }
-  }
+  if (attempt->guard) req.expect_heads = guarded_heads(state);
   storage_.append(std::move(req), [this, attempt](result<appended> out) {
     if (!out && stale_heads(out.err()) && attempt->retries_left > 0) {
       --attempt->retries_left;
-      attempt->request.target_kind.reset();  // looked up again against the newer state
-      return engagements_.catch_up(attempt->request.ch.eng, [this, attempt](result<engagements::snapshot> s) {
-        check_and_append(std::move(s), attempt);
-      });
+      return check_again(attempt);
     }
     // The sink has applied the events: the engagement's next workflow post may run.
     attempt->finished();

@@ -212,6 +212,7 @@ class hub {
   void resolve_attachments(const std::string& eng, boost::json::object body,
                            std::function<void(result<boost::json::object>)> done);
   void check_and_append(result<engagements::snapshot> state, std::shared_ptr<post_attempt> attempt);
+  void check_again(std::shared_ptr<post_attempt> attempt);
   void append_checked(std::shared_ptr<post_attempt> attempt, const engagement_state& state, plan pl);
   void complete(result<appended> out, const std::string& kind, const std::function<void(result<post_ack>)>& done);
 

@@ -196,10 +196,7 @@ void sla_watcher::append_guarded_step(const std::string& eng, engagements::snaps
     finished();
     return retry_later(eng);
   }
-  for (const auto& ch : guarded_channels(s->eng)) {
-    auto it = s->applied.find(ch);
-    req->expect_heads.emplace_back(ch, it == s->applied.end() ? 0 : it->second);
-  }
+  req->expect_heads = guarded_heads(*s);
   storage_.append(std::move(*req), [this, eng, next, finished = std::move(finished),
                                     passes](result<appended> out) mutable {
     if (!out && !stale_heads(out.err())) {

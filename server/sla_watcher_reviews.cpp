@@ -59,10 +59,7 @@ void sla_watcher::append_reveal(const std::string& eng, engagements::snapshot s,
     append_request req;
     req.events = std::move(plan->events);
     req.record = std::move(plan->record);
-    for (const auto& ch : guarded_channels(s->eng)) {
-      auto it = s->applied.find(ch);
-      req.expect_heads.emplace_back(ch, it == s->applied.end() ? 0 : it->second);
-    }
+    req.expect_heads = guarded_heads(*s);
     storage_.append(std::move(req), [this, eng, finished = std::move(finished), passes,
                                      fail](result<appended> out) mutable {
       if (!out && !stale_heads(out.err())) return fail(finished);

@@ -56,6 +56,15 @@ op_class class_of(op o) {
   return op_class::channel;
 }
 
+// The `revision` of an engagement's state as a join or a push carries it
+// (none for a support channel's null state).
+std::optional<std::int64_t> revision_of(const boost::json::value& state) {
+  const auto* o = state.if_object();
+  const auto* revision = o ? o->if_contains("revision") : nullptr;
+  if (!revision || !revision->is_int64()) return std::nullopt;
+  return revision->get_int64();
+}
+
 
 // Storage knows only the user's id: the client names it from presence and events.
 boost::json::array read_markers_json(const std::vector<read_marker>& markers) {
@@ -315,10 +324,7 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
   auto& present = j->presence;
   if (std::none_of(present.begin(), present.end(), [&](const user& u) { return u.id == claims_->who.id; }))
     present.push_back(claims_->who);
-  std::int64_t reply_revision = -1;
-  if (const auto* state = j->state.if_object())
-    if (const auto* revision = state->if_contains("revision"); revision && revision->is_int64())
-      reply_revision = revision->get_int64();
+  auto reply_revision = revision_of(j->state);
   boost::json::object fields{{"ch", ch},
                              {"epoch", out.epoch},
                              {"head", out.head},
@@ -336,7 +342,7 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
 
   // Live events from here on: those after the head the read saw.
   for (auto& e : it->second.read_done(out.head)) deliver(ch, e.seq, e.json);
-  if (reply_revision >= 0) push_state_after_join(ch, reply_revision);
+  if (reply_revision) push_state_after_join(ch, *reply_revision);
   return false;
 }
 
@@ -347,9 +353,9 @@ bool ws_session::on_join_read(std::shared_ptr<pending_join> j, result<channel_wi
 void ws_session::push_state_after_join(const std::string& ch, std::int64_t reply_revision) {
   hub_.state_of(*claims_, ch, [self = shared_from_this(), ch, reply_revision](result<boost::json::value> state) {
     net::post(self->worker_.ioc, [self, ch, reply_revision, state = std::move(state)]() mutable {
-      if (self->closing_ || !self->channels_.count(ch) || !state || !state->is_object()) return;
-      const auto* revision = state->as_object().if_contains("revision");
-      if (!revision || !revision->is_int64() || revision->get_int64() <= reply_revision) return;
+      if (self->closing_ || !self->channels_.count(ch) || !state) return;
+      auto revision = revision_of(*state);
+      if (!revision || *revision <= reply_revision) return;
       auto eng = parse_channel(ch);
       if (!eng) return;
       self->push(std::make_shared<const std::string>(boost::json::serialize(

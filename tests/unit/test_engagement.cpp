@@ -782,6 +782,19 @@ TEST_CASE("workflow posts are ordered and guarded by both channels of the engage
   CHECK(guarded_channels("42") == std::array<std::string, 2>{"eng:42", "eng:42:mediation"});
 }
 
+TEST_CASE("a workflow append expects each guarded channel at the last seq the state reflects", "[rules]") {
+  harness h;
+  using heads = std::vector<std::pair<std::string, std::int64_t>>;
+  CHECK(guarded_heads(h.state) == heads{{"eng:42", 0}, {"eng:42:mediation", 0}});
+  h.must(client, "flag", flag_body("risk"));
+  h.must(expert, "message", {{"text", "seen"}});
+  REQUIRE(h.heads["eng:42"] == 2);
+  CHECK(applied_seq(h.state, "eng:42") == 2);
+  CHECK(applied_seq(h.state, "eng:42:mediation") == 0);
+  CHECK(applied_seq(h.state, "eng:7") == 0);
+  CHECK(guarded_heads(h.state) == heads{{"eng:42", 2}, {"eng:42:mediation", 0}});
+}
+
 TEST_CASE("a mediation channel no dispute opened cannot be joined", "[rules]") {
   harness h;
   CHECK(check_join(h.state, channel{channel_type::engagement, "42"}).ok());
